@@ -1,0 +1,176 @@
+"""The local single-node Apache Kafka broker (KRaft): jars from Maven Central, start, stop.
+
+`ensure_running` resolves the pinned release with `mvn` into the state folder once, formats the
+storage on first start and waits until the broker answers metadata requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from infra.process import pid_alive, port_open, read_pid, stop_pid, wait_for
+from shaho.config import StackConfig
+
+POM = Path(__file__).with_name("kafka") / "pom.xml"
+LOG4J2 = Path(__file__).with_name("kafka") / "log4j2.xml"
+
+
+class StackError(RuntimeError):
+    """The local stack could not be brought to the asked state; the message says what to do."""
+
+
+def _require(tool: str, install_hint: str) -> str:
+    found = shutil.which(tool)
+    if not found:
+        raise StackError(f"{tool} is not installed; install it with: {install_hint}")
+    return found
+
+
+def resolve_jars(cfg: StackConfig) -> Path:
+    """Copy the broker's jars from Maven Central into the cache (once per pom content)."""
+    lib = cfg.kafka_dir / "lib"
+    stamp = lib / ".pom-sha256"
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return lib
+    mvn = _require("mvn", "apt-get update && apt-get install -y maven openjdk-17-jdk-headless")
+    if lib.exists():
+        shutil.rmtree(lib)
+    lib.mkdir(parents=True)
+    cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+           f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(f"mvn could not resolve the Kafka jars:\n{result.stdout[-2000:]}")
+    stamp.write_text(digest)
+    return lib
+
+
+def _properties(cfg: StackConfig) -> str:
+    data = cfg.kafka_dir / "data"
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"controller.quorum.bootstrap.servers=127.0.0.1:{cfg.controller_port}",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={data}",
+        "num.partitions=6",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=6",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "transaction.state.log.num.partitions=6",
+        "share.coordinator.state.topic.replication.factor=1",
+        "share.coordinator.state.topic.min.isr=1",
+        "auto.create.topics.enable=false",
+        "group.initial.rebalance.delay.ms=0",
+        "message.max.bytes=2200000",
+        "replica.fetch.max.bytes=2200000",
+        "log.flush.interval.messages=9223372036854775807",
+        "",
+    ])
+
+
+def _java() -> str:
+    return _require("java", "apt-get update && apt-get install -y openjdk-17-jdk-headless")
+
+
+def _classpath(lib: Path) -> str:
+    return f"{lib}/*"
+
+
+def _format_storage(cfg: StackConfig, props: Path, lib: Path) -> None:
+    if (cfg.kafka_dir / "data" / "meta.properties").exists():
+        return
+    cluster_file = cfg.kafka_dir / "cluster-id"
+    if not cluster_file.exists():
+        raw = uuid.uuid4().bytes
+        cluster_file.write_text(base64.urlsafe_b64encode(raw).decode().rstrip("="))
+    cmd = [_java(), "-cp", _classpath(lib), f"-Dlog4j2.configurationFile={LOG4J2}",
+           f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
+           "kafka.tools.StorageTool", "format", "-t", cluster_file.read_text().strip(),
+           "-c", str(props), "--standalone", "--ignore-formatted"]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+
+
+def pid_file(cfg: StackConfig) -> Path:
+    return cfg.kafka_dir / "kafka.pid"
+
+
+def log_file(cfg: StackConfig) -> Path:
+    return cfg.kafka_dir / "logs" / "server.out"
+
+
+def is_running(cfg: StackConfig) -> bool:
+    return pid_alive(read_pid(pid_file(cfg)))
+
+
+def _broker_answers(cfg: StackConfig) -> bool:
+    """True when the broker accepts a connection and answers an ApiVersions request."""
+    if not port_open("127.0.0.1", cfg.kafka_port):
+        return False
+    client = b"shaho-ready"
+    body = struct.pack(">hhih", 18, 0, 1, len(client)) + client  # ApiVersions v0
+    request = struct.pack(">i", len(body)) + body
+    try:
+        with socket.create_connection(("127.0.0.1", cfg.kafka_port), timeout=2) as sock:
+            sock.sendall(request)
+            header = sock.recv(4)
+            return len(header) == 4
+    except OSError:
+        return False
+
+
+def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
+    """Start the broker unless ours already runs; return a one-line description."""
+    if is_running(cfg) and _broker_answers(cfg):
+        return f"Kafka already running (pid {read_pid(pid_file(cfg))}) on {cfg.bootstrap_servers}"
+    if port_open("127.0.0.1", cfg.kafka_port) or port_open("127.0.0.1", cfg.controller_port):
+        raise StackError(
+            f"ports {cfg.kafka_port}/{cfg.controller_port} are taken by another process; stop it "
+            "or set SHAHO_KAFKA_PORT and SHAHO_KAFKA_CONTROLLER_PORT"
+        )
+    lib = resolve_jars(cfg)
+    for sub in ("config", "logs", "data"):
+        (cfg.kafka_dir / sub).mkdir(parents=True, exist_ok=True)
+    props = cfg.kafka_dir / "config" / "server.properties"
+    props.write_text(_properties(cfg))
+    _format_storage(cfg, props, lib)
+    cmd = [_java(), cfg.kafka_heap, "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+           f"-Dlog4j2.configurationFile={LOG4J2}", f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
+           "-cp", _classpath(lib), "kafka.Kafka", str(props)]
+    with open(log_file(cfg), "ab") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    pid_file(cfg).write_text(str(proc.pid))
+    if not wait_for(lambda: _broker_answers(cfg) or proc.poll() is not None, timeout):
+        stop(cfg)
+        raise StackError(f"Kafka did not become ready in {timeout:.0f}s; see {log_file(cfg)}")
+    if proc.poll() is not None:
+        raise StackError(f"Kafka exited with code {proc.returncode}; see {log_file(cfg)}")
+    time.sleep(0.5)
+    return f"Kafka started (pid {proc.pid}) on {cfg.bootstrap_servers}; log {log_file(cfg)}"
+
+
+def stop(cfg: StackConfig) -> str:
+    pid = read_pid(pid_file(cfg))
+    if not pid_alive(pid):
+        pid_file(cfg).unlink(missing_ok=True)
+        return "Kafka not running"
+    stop_pid(pid, grace=30.0)
+    pid_file(cfg).unlink(missing_ok=True)
+    return f"Kafka stopped (pid {pid})"

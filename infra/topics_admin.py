@@ -1,0 +1,75 @@
+"""Applies the topic catalogue to the broker: creates missing topics, aligns their configs.
+
+Idempotent: running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
+
+from schemas.topics import CATALOGUE, Topic
+
+
+async def _admin(bootstrap: str, attempts: int = 40) -> AIOKafkaAdminClient:
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+        try:
+            await admin.start()
+            return admin
+        except (KafkaConnectionError, NodeNotReadyError):
+            await admin.close()
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    raise RuntimeError("unreachable")
+
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicAdminError(RuntimeError):
+    """The broker refused to create or configure a catalogue topic."""
+
+
+def _raise_errors(rows: list[tuple], tolerated: set[int]) -> None:
+    """rows are (name, error code, message?) as the admin responses carry them."""
+    bad = [row for row in rows if row[1] not in (0, *tolerated)]
+    if bad:
+        raise TopicAdminError("; ".join(f"{r[0]}: error {r[1]} {r[2] if len(r) > 2 else ''}"
+                                        for r in bad))
+
+
+async def apply_catalogue(bootstrap: str, topics: tuple[Topic, ...] = CATALOGUE) -> list[str]:
+    """Create the catalogue's missing topics and set every topic's config; return created names."""
+    admin = await _admin(bootstrap)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            response = await admin.create_topics([
+                NewTopic(t.name, t.partitions, 1, topic_configs=t.config()) for t in missing
+            ])
+            _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
+        for response in await admin.alter_configs([
+            ConfigResource(ConfigResourceType.TOPIC, t.name, configs=t.config()) for t in topics
+        ]):
+            _raise_errors([(r[3], r[0], r[1]) for r in response.resources], tolerated=set())
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def describe(bootstrap: str) -> dict[str, int]:
+    """Partition count per existing topic of the catalogue."""
+    admin = await _admin(bootstrap)
+    try:
+        names = [t.name for t in CATALOGUE]
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([n for n in names if n in existing])
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()

@@ -1,0 +1,115 @@
+"""The topic catalogue: every Kafka topic the relay uses, its key, partitions and policies.
+
+It is the single source for `shaho topics`, the start-up topic creation and the AsyncAPI document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PARTITIONS = 6
+MAX_MESSAGE_BYTES = 1_000_000
+DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: its name, what its key means and how the broker keeps it."""
+
+    name: str
+    key: str
+    key_meaning: str
+    summary: str
+    message: str
+    partitions: int = PARTITIONS
+    cleanup_policy: str = "delete"
+    retention_ms: int = 4 * WEEK_MS
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    dlq: str | None = None
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    def config(self) -> dict[str, str]:
+        """The topic-level broker configuration."""
+        cfg = {
+            "cleanup.policy": self.cleanup_policy,
+            "retention.ms": str(self.retention_ms),
+            "max.message.bytes": str(self.max_message_bytes),
+        }
+        cfg.update(self.extra_config)
+        return cfg
+
+
+INGESTION_KEY = "<filer code>:<person token>"
+INGESTION_KEY_MEANING = (
+    "the filer's public code and the opaque token the filer assigns to the person; "
+    "orders each filer's records about one person, never carries a secret number"
+)
+
+
+def _ingestion(name: str, filer: str) -> Topic:
+    return Topic(
+        name=name,
+        key=INGESTION_KEY,
+        key_meaning=INGESTION_KEY_MEANING,
+        summary=f"Filings published by {filer}: every event type of that kind of filer.",
+        message="Filing",
+        dlq=f"{name}.dlq",
+    )
+
+
+def _dlq(source: Topic) -> Topic:
+    return Topic(
+        name=f"{source.name}.dlq",
+        key="<filer code>",
+        key_meaning="the filer's public code when it could be read, else 'unknown'",
+        summary=(
+            f"Dead letters of {source.name}: reason, source offset and the original "
+            "bytes encrypted."
+        ),
+        message="DeadLetter",
+        max_message_bytes=DLQ_MAX_MESSAGE_BYTES,
+        retention_ms=8 * WEEK_MS,
+    )
+
+
+FILING_PENSION = _ingestion("filing.pension.v1", "the Japan Pension Service (日本年金機構)")
+FILING_EMPLOYER = _ingestion("filing.employer.v1", "employers (事業主)")
+FILING_MUNICIPALITY = _ingestion("filing.municipality.v1", "municipalities (市町村)")
+FILING_INSURER = _ingestion("filing.insurer.v1", "insurers (保険者)")
+
+LINK_CHANGE = Topic(
+    name="relay.link-change.v1",
+    key="<relay id>",
+    key_meaning="the person's opaque relay id; orders one person's link changes",
+    summary="Changes to the relay database of links; carries no insured number.",
+    message="LinkChanged",
+    dlq="relay.link-change.v1.dlq",
+)
+FILING_OUTCOME = Topic(
+    name="relay.filing-outcome.v1",
+    key="<filer code>",
+    key_meaning="the filer's public code; a filer reads its own outcomes in order",
+    summary="One outcome per filing: accepted, parked or refused with reasons and receipt id.",
+    message="FilingOutcome",
+    dlq="relay.filing-outcome.v1.dlq",
+)
+
+INGESTION_TOPICS: tuple[Topic, ...] = (
+    FILING_PENSION,
+    FILING_EMPLOYER,
+    FILING_MUNICIPALITY,
+    FILING_INSURER,
+)
+RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, FILING_OUTCOME)
+
+CATALOGUE: tuple[Topic, ...] = tuple(
+    t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))
+)
+
+BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
+
+
+def topic(name: str) -> Topic:
+    """The catalogue entry for `name`; KeyError names the unknown topic."""
+    return BY_NAME[name]

@@ -1,0 +1,80 @@
+"""Settings of a local relay: where the stack keeps its state and which ports it listens on.
+
+Every value can be overridden by an environment variable named in `StackConfig.from_env`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _state_dir(root: Path) -> Path:
+    return Path(os.environ.get("SHAHO_STATE_DIR", root / ".cache"))
+
+
+def _pg_data_dir(state: Path) -> Path:
+    """PostgreSQL's data folder; as root it lives where the postgres user can reach it."""
+    if "SHAHO_PG_DATA" in os.environ:
+        return Path(os.environ["SHAHO_PG_DATA"])
+    if os.geteuid() == 0:
+        tag = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:10]
+        return Path("/var/tmp") / f"shaho-relay-{tag}" / "pgdata"
+    return state / "pg" / "data"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the local Kafka and PostgreSQL live and how to reach them."""
+
+    root: Path
+    state_dir: Path
+    kafka_port: int
+    controller_port: int
+    pg_port: int
+    pg_data: Path
+    pg_user: str = "shaho"
+    pg_database: str = "shaho_relay"
+    kafka_heap: str = "-Xmx1g"
+
+    @classmethod
+    def from_env(cls, root: Path = REPO_ROOT) -> StackConfig:
+        state = _state_dir(root)
+        return cls(
+            root=root,
+            state_dir=state,
+            kafka_port=int(os.environ.get("SHAHO_KAFKA_PORT", "19092")),
+            controller_port=int(os.environ.get("SHAHO_KAFKA_CONTROLLER_PORT", "19093")),
+            pg_port=int(os.environ.get("SHAHO_PG_PORT", "15432")),
+            pg_data=_pg_data_dir(state),
+            kafka_heap=os.environ.get("SHAHO_KAFKA_HEAP", "-Xmx1g"),
+        )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.state_dir / "secrets" / "keyring.json"
+
+    @property
+    def pg_password_path(self) -> Path:
+        return self.state_dir / "secrets" / "pg-password"
+
+    def pg_password(self) -> str:
+        return self.pg_password_path.read_text().strip()
+
+    def pg_dsn(self) -> str:
+        return (
+            f"postgresql://{self.pg_user}:{self.pg_password()}@127.0.0.1:{self.pg_port}/"
+            f"{self.pg_database}"
+        )

@@ -1,0 +1,47 @@
+"""Test tiers: unit tests need nothing; integration and e2e tests share one real local stack.
+
+The stack is started once per session (idempotently) and stopped at the end if the session
+started it; `shaho test` starts it before pytest and stops it after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shaho.config import StackConfig
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackConfig]:
+    from infra.stack import down, is_up, up
+
+    cfg = StackConfig.from_env()
+    started = not is_up(cfg)
+    up(cfg)
+    yield cfg
+    if started:
+        down(cfg)
+
+
+@pytest.fixture(scope="session")
+def bootstrap(stack: StackConfig) -> str:
+    return stack.bootstrap_servers
+
+
+@pytest.fixture
+async def pg(stack: StackConfig) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(stack.pg_dsn())
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for group ids, transactional ids and scratch names."""
+    return uuid.uuid4().hex[:10]

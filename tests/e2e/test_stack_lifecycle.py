@@ -1,0 +1,46 @@
+"""`shaho up`, `status` and `down` on a stack of their own: idempotent up, and down leaves
+no broker or database running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.process import pid_alive, port_open, read_pid
+
+pytestmark = pytest.mark.e2e
+
+PORTS = {"SHAHO_KAFKA_PORT": "29092", "SHAHO_KAFKA_CONTROLLER_PORT": "29093",
+         "SHAHO_PG_PORT": "25432"}
+
+
+def _shaho(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shaho.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_up_twice_then_down_leaves_nothing_running(tmp_path: Path):
+    env = {**os.environ, **PORTS, "SHAHO_STATE_DIR": str(tmp_path / "state"),
+           "SHAHO_KAFKA_HEAP": "-Xmx512m"}
+    try:
+        first = _shaho(env, "up")
+        assert first.returncode == 0, first.stderr
+        assert "Kafka started" in first.stdout and "PostgreSQL started" in first.stdout
+        second = _shaho(env, "up")
+        assert second.returncode == 0, second.stderr
+        assert "already running" in second.stdout and "none pending" in second.stdout
+        status = _shaho(env, "status")
+        assert "Kafka: running" in status.stdout and "PostgreSQL: running" in status.stdout
+        kafka_pid = read_pid(tmp_path / "state" / "kafka" / "kafka.pid")
+        assert pid_alive(kafka_pid)
+    finally:
+        down = _shaho(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert "Kafka stopped" in down.stdout and "PostgreSQL stopped" in down.stdout
+    assert not pid_alive(kafka_pid)
+    assert not any(port_open("127.0.0.1", int(p)) for p in PORTS.values())
+    assert "Kafka: stopped" in _shaho(env, "status").stdout
