@@ -1,0 +1,417 @@
+"""Tests of the identity normalisation rule (DOMAIN.md §5a) and its variant-character table.
+
+Real notations that must match and must not match, table-driven, each with its reason.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+
+from relay_linker.identity import (
+    IDENTITY_ITEMS,
+    address_numbers,
+    is_lookalike,
+    kanji_number,
+    load_variant_table,
+    mismatched_items,
+    normalise_address,
+    normalise_birth_date,
+    normalise_items,
+    normalise_kana,
+    normalise_kanji_name,
+    normalise_sex,
+    normalise_structured_address,
+)
+
+KASUMIGASEKI = ("東京都", "千代田区", "霞が関")
+
+
+def _address(parts: tuple[object, ...]) -> str:
+    return normalise_address(*parts)
+
+
+NORMALISERS: dict[str, Callable[..., str]] = {
+    "kanji": normalise_kanji_name,
+    "kana": normalise_kana,
+    "birth": normalise_birth_date,
+    "sex": normalise_sex,
+    "address": _address,
+}
+
+# (item, left notation, right notation, must match, reason)
+PAIRS: list[tuple[str, object, object, bool, str]] = [
+    ("kanji", "髙橋", "高橋", True, "はしごだか is a variant of 高"),
+    ("kanji", "渡邉", "渡辺", True, "邉 is a variant of 辺"),
+    ("kanji", "渡邊", "渡辺", True, "邊 is the old form of 辺"),
+    ("kanji", "齋藤", "斎藤", True, "齋 is the old form of 斎"),
+    ("kanji", "齊藤", "斎藤", True, "齊 folds to 斎 by the project's table"),
+    ("kanji", "斉藤", "斎藤", False, "斉 is a different character and is not folded"),
+    ("kanji", "斉藤", "齊藤", False, "齊 folds to 斎, never to 斉"),
+    ("kanji", "山\ufa11", "山崎", True, "たつさき U+FA11 survives NFKC and is folded"),
+    ("kanji", "山嵜", "山崎", True, "嵜 is a variant of 崎"),
+    ("kanji", "大澤", "大沢", True, "澤 is the old form of 沢"),
+    ("kanji", "長濱", "長浜", True, "濱 is the old form of 浜"),
+    ("kanji", "德川", "徳川", True, "德 is a variant of 徳"),
+    ("kanji", "廣田", "広田", True, "廣 is the old form of 広"),
+    ("kanji", "中嶋", "中島", True, "嶋 is a variant of 島"),
+    ("kanji", "小峯", "小峰", True, "峯 is a variant of 峰"),
+    ("kanji", "舘野", "館野", True, "舘 is a variant of 館"),
+    ("kanji", "\ufa6d野", "館野", True, "compatibility 舘 U+FA6D: NFKC then the table"),
+    ("kanji", "冨田", "富田", True, "冨 is a variant of 富"),
+    ("kanji", "櫻井", "桜井", True, "櫻 is the old form of 桜"),
+    ("kanji", "𠮷田", "吉田", True, "つちよし is a variant of 吉"),
+    ("kanji", "山田\u3000太郎", "山田 太郎", True, "full-width and half-width spaces removed"),
+    ("kanji", "山田太郎", "山田\u3000太郎", True, "a space between surname and given name"),
+    ("kanji", "辻\U000e0100", "辻", True, "an ideographic variation selector is dropped"),
+    ("kanji", "髙橋", "高嶋", False, "folding variants never merges different names"),
+    ("kanji", "田中", "田仲", False, "different surnames with the same reading"),
+    ("kana", "やまだ たろう", "ヤマダ タロウ", True, "hiragana folded to katakana"),
+    ("kana", "ｼﾞｭﾝ", "ジュン", True, "NFKC composes half-width ｼﾞ into ジ"),
+    ("kana", "ﾔﾏﾀﾞ\u3000ﾀﾛｳ", "ヤマダタロウ", True, "half-width kana and U+3000 space"),
+    ("kana", "ユｰコ", "ユーコ", True, "half-width long-vowel mark is ー"),
+    ("kana", "ゔぁん", "ヴァン", True, "ゔ and small ぁ fold to ヴ and small ァ"),
+    ("kana", "キョウコ", "キヨウコ", False, "small kana kept: ョ is not ヨ"),
+    ("kana", "ショウ", "シヨウ", False, "small kana kept: ョ is not ヨ"),
+    ("kana", "ユーコ", "ユウコ", False, "long-vowel mark kept: ー is not ウ"),
+    ("kana", "ハシモト", "バシモト", False, "voicing marks are significant"),
+    ("birth", date(1980, 1, 2), "1980-01-02", True, "a date and its ISO string"),
+    ("birth", "１９８０－０１－０２", "1980-01-02", True, "full-width digits and hyphens"),
+    ("birth", "19800102", "1980-01-02", True, "ISO 8601 basic format"),
+    ("birth", "1980-01-02", "1980-02-01", False, "month and day swapped"),
+    ("sex", "男", "male", True, "男 is male"),
+    ("sex", "2", "female", True, "code 2 is female"),
+    ("sex", "male", "female", False, "different sex"),
+    (
+        "address",
+        (*KASUMIGASEKI, "一丁目", "2番", "3号"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        True,
+        "霞が関一丁目2番3号 is 霞が関1-2-3",
+    ),
+    (
+        "address",
+        (*KASUMIGASEKI, "１丁目", "２番", "３号"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        True,
+        "full-width digits",
+    ),
+    (
+        "address",
+        (*KASUMIGASEKI, "1", "2", "3", "中央合同庁舎第5号館 501"),
+        (*KASUMIGASEKI, "1", "2", "3", None),
+        True,
+        "building and room ignored",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "霞が関一丁目", None, "2", "3"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        True,
+        "丁目 written inside the 町字",
+    ),
+    (
+        "address",
+        ("大阪府", "大阪市北区", "梅田", "三丁目", "1番地", "3号"),
+        ("大阪府", "大阪市北区", "梅田", "3", "1", "3"),
+        True,
+        "番地 and kanji 丁目",
+    ),
+    (
+        "address",
+        ("東京都", "新宿区", "西新宿", "二丁目", "十二番", "二十三号"),
+        ("東京都", "新宿区", "西新宿", "2", "12", "23"),
+        True,
+        "kanji numerals 十二 and 二十三",
+    ),
+    (
+        "address",
+        ("北海道", "札幌市中央区", "北一条西", "二丁目", "百五番地", None),
+        ("北海道", "札幌市中央区", "北一条西", "2", "105", None),
+        True,
+        "百五 is 105; numerals inside the 町字 untouched",
+    ),
+    (
+        "address",
+        ("長野県", "松本市", "大字里山辺", None, "1234-5", None),
+        ("長野県", "松本市", "大字里山辺", None, "1234", "5"),
+        True,
+        "地番 with a hyphenated branch",
+    ),
+    (
+        "address",
+        ("長野県", "松本市", "大字里山辺", None, "1234番地の5", None),
+        ("長野県", "松本市", "大字里山辺", "", "1234", "5"),
+        True,
+        "番地の5 notation",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "一番町", "", "5番", None),
+        ("東京都", "千代田区", "一番町", None, "5", None),
+        True,
+        "一番町 is a 町字 name, not a number",
+    ),
+    (
+        "address",
+        (*KASUMIGASEKI, "2丁目", "2", "3"),
+        (*KASUMIGASEKI, "3丁目", "2", "3"),
+        False,
+        "2丁目 is not 3丁目",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "永田町", "1", "2", "3"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        False,
+        "different 町字",
+    ),
+    (
+        "address",
+        ("東京都", "府中市", "宮西町", "1", "2", "3"),
+        ("広島県", "府中市", "宮西町", "1", "2", "3"),
+        False,
+        "same municipality name in another prefecture",
+    ),
+    (
+        "address",
+        (*KASUMIGASEKI, "1", "2", "3"),
+        (*KASUMIGASEKI, "1", "23", None),
+        False,
+        "2番3号 is not 23番",
+    ),
+    (
+        "address",
+        (*KASUMIGASEKI, "1", "23", None),
+        (*KASUMIGASEKI, "12", "3", None),
+        False,
+        "丁目 and 番 boundaries kept",
+    ),
+    (
+        "address",
+        ("長野県", "松本市", "大字里山辺", None, "1234甲", None),
+        ("長野県", "松本市", "大字里山辺", None, "1234乙", None),
+        False,
+        "地番 suffixes 甲 and 乙 kept",
+    ),
+]
+
+
+def _pair_id(pair: tuple[str, object, object, bool, str]) -> str:
+    return f"{pair[0]}: {pair[4]}"
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=_pair_id)
+def test_notation_pairs(pair: tuple[str, object, object, bool, str]) -> None:
+    item, left, right, must_match, _reason = pair
+    normalise = NORMALISERS[item]
+    assert (normalise(left) == normalise(right)) is must_match
+
+
+def test_enough_real_pairs_both_ways() -> None:
+    assert len(PAIRS) >= 25
+    assert sum(1 for pair in PAIRS if pair[3]) >= 10
+    assert sum(1 for pair in PAIRS if not pair[3]) >= 10
+
+
+def test_kana_forms() -> None:
+    assert normalise_kana("ｼﾞｭﾝ") == "ジュン"
+    assert normalise_kana("きょうこ") == "キョウコ"
+    assert normalise_kana("ユーコ") == "ユーコ"
+    assert normalise_kana("カ゛ンダ") == "ガンダ"
+    assert normalise_kana(" やまだ\t\u3000たろう\u00a0") == "ヤマダタロウ"
+
+
+def test_kanji_name_forms() -> None:
+    assert normalise_kanji_name("髙橋\u3000一郎") == "高橋一郎"
+    assert normalise_kanji_name("\uf9c4也") == "竜也"
+    assert normalise_kanji_name(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("run", "number"),
+    [
+        ("十", 10),
+        ("十二", 12),
+        ("二十三", 23),
+        ("百五", 105),
+        ("一〇五", 105),
+        ("千二百三十四", 1234),
+    ],
+)
+def test_kanji_numbers(run: str, number: int) -> None:
+    assert kanji_number(run) == number
+
+
+def test_address_numbers_strip_unit_words() -> None:
+    assert address_numbers("一丁目") == ["1"]
+    assert address_numbers("12番地の3") == ["12", "3"]
+    assert address_numbers("12ー3") == ["12", "3"]
+    assert address_numbers("０１２") == ["12"]
+    assert address_numbers(None) == []
+
+
+def test_address_key_shape() -> None:
+    key = normalise_address("東京都", "千代田区", "霞が関", "一丁目", "2番", "3号", "ビル")
+    assert key == "東京都千代田区霞が関/1/2-3"
+
+
+def test_birth_date_forms() -> None:
+    assert normalise_birth_date(date(1980, 1, 2)) == "1980-01-02"
+    assert normalise_birth_date(None) == ""
+
+
+def test_bad_birth_date_does_not_echo_the_value() -> None:
+    with pytest.raises(ValueError) as raised:
+        normalise_birth_date("1980/01/02")
+    assert "1980" not in str(raised.value)
+
+
+def test_sex_codes() -> None:
+    assert normalise_sex("1") == normalise_sex("M") == normalise_sex("男性") == "male"
+    assert normalise_sex("女") == "female"
+
+
+@dataclass
+class _Secret:
+    value: object
+
+    def reveal(self) -> object:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+
+@dataclass
+class _Address:
+    prefecture: object
+    municipality: object
+    town: object
+    chome: object = None
+    banchi: object = None
+    go: object = None
+    building: object = None
+
+
+def test_structured_address_duck_typed_with_secrets() -> None:
+    filed = _Address(
+        _Secret("東京都"), _Secret("千代田区"), _Secret("霞が関"), _Secret("一丁目"), "2番", "3号"
+    )
+    assert normalise_structured_address(filed) == "東京都千代田区霞が関/1/2-3"
+    assert normalise_structured_address(_Secret(filed)) == "東京都千代田区霞が関/1/2-3"
+    assert normalise_structured_address(None) == ""
+
+
+def test_structured_address_refuses_a_single_line() -> None:
+    with pytest.raises(TypeError):
+        normalise_structured_address("東京都千代田区霞が関1-2-3")
+
+
+def _items(**changes: object) -> dict[str, str]:
+    filed: dict[str, object] = {
+        "kanji_name": "髙橋 京子",
+        "kana_name": "たかはし きょうこ",
+        "birth_date": date(1980, 1, 2),
+        "sex": "female",
+        "address": _Address("東京都", "千代田区", "霞が関", "一丁目", "2番", "3号"),
+    }
+    return normalise_items(**(filed | changes))
+
+
+def test_normalise_items_names_every_item() -> None:
+    items = _items(kanji_name=_Secret("髙橋 京子"))
+    assert tuple(items) == IDENTITY_ITEMS
+    assert items == {
+        "kanji_name": "高橋京子",
+        "kana_name": "タカハシキョウコ",
+        "birth_date": "1980-01-02",
+        "sex": "female",
+        "address": "東京都千代田区霞が関/1/2-3",
+    }
+
+
+def test_mismatched_items_names_items_only() -> None:
+    other = _items(
+        kanji_name="高橋恭子", address=_Address("東京都", "港区", "芝公園", "4", "2", "8")
+    )
+    assert mismatched_items(_items(), other) == ["kanji_name", "address"]
+    assert mismatched_items(_items(), _items(kanji_name="高橋　京子")) == []
+
+
+def test_lookalike_when_three_items_agree_and_another_differs() -> None:
+    other = _items(kanji_name="高橋恭子")
+    assert is_lookalike(_items(), other)
+    assert not is_lookalike(_items(), _items())
+    assert not is_lookalike(_items(), _items(kanji_name="高橋恭子", sex="male"))
+
+
+def test_no_lookalike_on_missing_core_items() -> None:
+    left = _items(kana_name=None, kanji_name="高橋恭子")
+    assert not is_lookalike(left, _items(kana_name=None))
+
+
+VARIANT_ROWS = load_variant_table()
+SEEDED = {
+    "髙": "高",
+    "﨑": "崎",
+    "邉": "辺",
+    "邊": "辺",
+    "齋": "斎",
+    "齊": "斎",
+    "澤": "沢",
+    "濱": "浜",
+    "德": "徳",
+    "廣": "広",
+    "嶋": "島",
+    "峯": "峰",
+    "舘": "館",
+    "冨": "富",
+    "國": "国",
+    "櫻": "桜",
+    "龍": "竜",
+}
+
+
+def test_table_has_the_seeded_pairs() -> None:
+    table = {row.variant: row.standard for row in VARIANT_ROWS}
+    assert {variant: table.get(variant) for variant in SEEDED} == SEEDED
+
+
+def test_table_rows_are_single_characters() -> None:
+    for row in VARIANT_ROWS:
+        assert len(row.variant) == 1, row
+        assert len(row.standard) == 1, row
+        assert row.variant != row.standard, row
+
+
+def test_table_has_no_duplicate_variants() -> None:
+    variants = [row.variant for row in VARIANT_ROWS]
+    assert len(variants) == len(set(variants))
+
+
+def test_table_has_no_chains() -> None:
+    variants = {row.variant for row in VARIANT_ROWS}
+    assert not [row for row in VARIANT_ROWS if row.standard in variants]
+
+
+def test_table_standards_are_stable_under_nfkc() -> None:
+    for row in VARIANT_ROWS:
+        assert unicodedata.normalize("NFKC", row.standard) == row.standard, row
+
+
+def test_every_variant_folds_to_its_standard() -> None:
+    for row in VARIANT_ROWS:
+        assert normalise_kanji_name(row.variant) == row.standard, row
+        assert normalise_kanji_name(row.standard) == row.standard, row
+
+
+def test_sai_choice_is_recorded() -> None:
+    notes = {row.variant: row.note for row in VARIANT_ROWS}
+    assert "斉" not in notes
+    assert "斉" in notes["齊"]
+    assert normalise_kanji_name("斉藤") == "斉藤"
