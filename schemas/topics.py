@@ -95,6 +95,20 @@ FILING_OUTCOME = Topic(
     dlq="relay.filing-outcome.v1.dlq",
 )
 
+OUTBOX_POSITION = Topic(
+    name="relay.outbox-position.v1",
+    key="<lane>",
+    key_meaning="an outbox lane: the source topic and partition whose outputs it orders",
+    summary=(
+        "The outbox publisher's position per lane, written inside the same Kafka transaction "
+        "as the rows it published; compacted, read back on start."
+    ),
+    message="OutboxPosition",
+    partitions=1,
+    cleanup_policy="compact",
+    retention_ms=-1,
+)
+
 INGESTION_TOPICS: tuple[Topic, ...] = (
     FILING_PENSION,
     FILING_EMPLOYER,
@@ -103,8 +117,9 @@ INGESTION_TOPICS: tuple[Topic, ...] = (
 )
 RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, FILING_OUTCOME)
 
-CATALOGUE: tuple[Topic, ...] = tuple(
-    t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))
+CATALOGUE: tuple[Topic, ...] = (
+    *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),
+    OUTBOX_POSITION,
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}

@@ -99,6 +99,22 @@ def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
     return run_demo(cfg, persons=args.persons, seed=args.seed, keep_running=args.keep_running)
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("processor", choices=["relay-linker", "outbox-publisher"])
+    p.add_argument("--drain", action="store_true",
+                   help="exit once there is nothing left to do instead of running until stopped")
+
+
+@command("run", "run one relay processor in the foreground", _run_options)
+def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
+    import asyncio
+
+    from shaho.bootstrap import PROCESSORS, configure_logging
+
+    configure_logging()
+    return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
+
+
 def _test_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
 

@@ -1,0 +1,62 @@
+"""One place that wires the processors: builds the database pool, keyring and clients from
+the stack's settings and hands them to the adapters. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from shaho.config import StackConfig
+from shaho.crypto import Keyring
+
+
+async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
+    return await asyncpg.create_pool(cfg.pg_dsn(), min_size=1, max_size=size)
+
+
+def keyring(cfg: StackConfig) -> Keyring:
+    return Keyring.load(cfg.keyring_path)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, so processors finish their batch and exit cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
+    """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
+    from relay_linker.publisher import OutboxPublisher
+
+    db = await pool(cfg)
+    publisher = OutboxPublisher(db, cfg.bootstrap_servers)
+    try:
+        await publisher.start()
+        if drain:
+            while await publisher.publish_pending():
+                pass
+        else:
+            await publisher.run(stop_event_on_signals())
+    finally:
+        await publisher.stop()
+        await db.close()
+    logging.getLogger("shaho.outbox").info("published %d rows", publisher.published)
+    return 0
+
+
+PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
+    "outbox-publisher": run_outbox_publisher,
+}
