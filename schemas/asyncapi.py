@@ -1,0 +1,172 @@
+"""The AsyncAPI 3.0 document of the relay's topics, and writing/checking the generated files.
+
+Channels come from the topic catalogue; message payloads reference the JSON Schema files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemas.filings import PAYLOADS, allowed_on, filer_of
+from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
+from schemas.relay import RELAY_MESSAGES
+from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
+
+ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
+KAFKA_BINDING = "0.5.0"
+HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
+INFO = {
+    "title": "shaho-relay",
+    "version": "1.0.0",
+    "description": (
+        "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
+        "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
+        "person-level numbers or identity items: carried in clear on the wire, never logged."
+    ),
+}
+
+
+def _messages_on(topic: Topic) -> list[str]:
+    if topic.message == "Filing":
+        return [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
+    versions = {m.__name__: m.SCHEMA_VERSION for m in RELAY_MESSAGES}
+    if topic.message not in versions:
+        raise LookupError(f"{topic.name} carries {topic.message}, which schemas.relay lacks")
+    return [message_name(topic.message, versions[topic.message])]
+
+
+def _dead_letter_source(topic: Topic) -> str | None:
+    return next((t.name for t in CATALOGUE if t.dlq == topic.name), None)
+
+
+def _channel(topic: Topic) -> dict[str, Any]:
+    configuration: dict[str, Any] = {
+        "cleanup.policy": [topic.cleanup_policy],
+        "retention.ms": topic.retention_ms,
+        "max.message.bytes": topic.max_message_bytes,
+    }
+    channel: dict[str, Any] = {
+        "address": topic.name,
+        "title": topic.name,
+        "summary": topic.summary,
+        "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in _messages_on(topic)},
+        "bindings": {
+            "kafka": {
+                "bindingVersion": KAFKA_BINDING,
+                "topic": topic.name,
+                "partitions": topic.partitions,
+                "topicConfiguration": configuration,
+            }
+        },
+        "x-key": topic.key,
+        "x-key-meaning": topic.key_meaning,
+        "x-topic-config": topic.config(),
+    }
+    if topic.dlq is not None:
+        channel["x-dlq"] = topic.dlq
+    if (source := _dead_letter_source(topic)) is not None:
+        channel["x-dead-letters-of"] = source
+    return channel
+
+
+def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
+    action = "receive" if topic in INGESTION_TOPICS else "send"
+    refs = [{"$ref": f"#/channels/{topic.name}/messages/{n}"} for n in _messages_on(topic)]
+    return f"{action}.{topic.name}", {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{topic.name}"},
+        "summary": f"The relay {'consumes' if action == 'receive' else 'publishes'} {topic.name}.",
+        "messages": refs,
+    }
+
+
+def _key_of(name: str) -> Topic:
+    return next(t for t in CATALOGUE if name in _messages_on(t))
+
+
+def _message(name: str, description: str | None) -> dict[str, Any]:
+    topic = _key_of(name)
+    message: dict[str, Any] = {
+        "name": name,
+        "title": name.rsplit(".v", 1)[0],
+        "summary": (description or name).strip().splitlines()[0],
+        "contentType": "application/json",
+        "payload": {"$ref": f"../{SCHEMA_DIR.as_posix()}/{name}.json"},
+        "bindings": {
+            "kafka": {
+                "bindingVersion": KAFKA_BINDING,
+                "key": {"type": "string", "description": f"{topic.key}: {topic.key_meaning}"},
+            }
+        },
+    }
+    event_type, _, version = name.rpartition(".v")
+    if (event_type, int(version)) in PAYLOADS:
+        message["x-filer"] = filer_of(event_type).value
+    return message
+
+
+def document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document as a mapping."""
+    models = message_models()
+    payload_docs = {message_name(t, v): m.__doc__ for (t, v), m in PAYLOADS.items()}
+    messages = {
+        name: _message(name, payload_docs.get(name, model.__doc__))
+        for name, model in models.items()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": INFO,
+        "defaultContentType": "application/json",
+        "channels": {t.name: _channel(t) for t in CATALOGUE},
+        "operations": dict(_operation(t) for t in CATALOGUE),
+        "components": {"messages": messages},
+    }
+
+
+def render_yaml(doc: dict[str, Any]) -> str:
+    """Deterministic YAML text with the generated-file header."""
+    body = yaml.safe_dump(doc, sort_keys=True, allow_unicode=True, width=100)
+    return HEADER + body
+
+
+def generated_files() -> dict[Path, str]:
+    """Every generated file's path relative to the repository root, and its content."""
+    return {**schema_files(), ASYNCAPI_PATH: render_yaml(document())}
+
+
+def _orphans(repo_root: Path, expected: dict[Path, str]) -> list[Path]:
+    folder = repo_root / SCHEMA_DIR
+    known = {repo_root / path for path in expected}
+    return sorted(p for p in folder.glob("*.json") if p not in known) if folder.is_dir() else []
+
+
+def write_all(repo_root: Path) -> list[Path]:
+    """Write every generated file under `repo_root`, remove orphan schemas; the paths written."""
+    expected = generated_files()
+    for orphan in _orphans(repo_root, expected):
+        orphan.unlink()
+    written = []
+    for relative, content in sorted(expected.items()):
+        path = repo_root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale(repo_root: Path) -> list[Path]:
+    """Generated files under `repo_root` that are missing, differ, or are no longer generated."""
+    expected = generated_files()
+    differing = [
+        repo_root / relative
+        for relative, content in sorted(expected.items())
+        if _read(repo_root / relative) != content
+    ]
+    return [*differing, *_orphans(repo_root, expected)]
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None

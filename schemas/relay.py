@@ -1,0 +1,237 @@
+"""Messages the relay publishes: link changes, filing outcomes and dead letters, with reasons.
+
+None of them carries a person-level number or an identity item in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import (
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from schemas.base import ContractModel, Day, Problem, error, raise_problems
+from schemas.checkdigits import (
+    NumberFormatError,
+    is_late_stage,
+    validate_health_insurer_number,
+    validate_municipal_insurer_number,
+)
+from schemas.common import Capacity, Scheme
+from schemas.envelope import event_id_for
+from schemas.identifiers import FilerCode, FilingReference, InstitutionCode, ReceiptId, RelayId
+
+UNKNOWN_FILER = "unknown"
+NonNegative = Annotated[StrictInt, Field(ge=0)]
+Positive = Annotated[StrictInt, Field(ge=1)]
+
+
+class ReasonCode(StrEnum):
+    """Reason codes the decoder gives; other processors add their own snake_case codes."""
+
+    TOO_LARGE = "too_large"
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"
+    UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
+    WRONG_TOPIC = "wrong_topic"
+    INVALID = "invalid"
+
+
+class Reason(ContractModel):
+    """Why a message was refused, parked or dead-lettered; never carries a secret value."""
+
+    code: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    field: str | None = Field(default=None, max_length=200, description="dotted path or null")
+    message: str = Field(max_length=500, description="actionable, without input values")
+
+
+class RelayMessage(ContractModel):
+    """Base of the messages the relay publishes: a schema version and a Kafka key."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def kafka_key(self) -> bytes:
+        """The record key."""
+        raise NotImplementedError
+
+
+class LinkChange(StrEnum):
+    """What happened to a link."""
+
+    OPENED = "opened"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    RETRACTED = "retracted"
+
+
+# scheme -> insurer-number validators by length (pension and resident links use plain codes)
+_INSTITUTION_CHECKS = {
+    Scheme.MEDICAL: {6: validate_municipal_insurer_number, 8: validate_health_insurer_number},
+    Scheme.LONG_TERM_CARE: {6: validate_municipal_insurer_number},
+    Scheme.PUBLIC_EXPENSE: {8: validate_health_insurer_number},
+}
+
+
+def _institution_problems(scheme: Scheme, number: str) -> list[Problem]:
+    checks = _INSTITUTION_CHECKS.get(scheme)
+    if checks is None:
+        return []
+    check = checks.get(len(number))
+    if check is None:
+        digits = " or ".join(str(n) for n in checks)
+        message = f"a {scheme.value} link needs a {digits}-digit insurer_number"
+        return [Problem(("insurer_number",), "insurer_number", message)]
+    try:
+        check(number)
+    except NumberFormatError as exc:
+        return [Problem(("insurer_number",), exc.kind, exc.message)]
+    return []
+
+
+class LinkChanged(RelayMessage):
+    """A change to a link of the relay database, for the period `[valid_from, valid_to)`.
+
+    It carries no insured number, by design. `insurer_number` is the insurer number (checked
+    for medical, long-term-care and public-expense links) or the institution's public code;
+    `capacity` is null where the scheme has none. A resident link's `valid_from` is its
+    registration date, never a date of birth.
+    """
+
+    relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
+    person_version: Positive = Field(description="the person's version after this change")
+    change: LinkChange
+    scheme: Scheme
+    insurer_number: InstitutionCode
+    capacity: Capacity | None = None
+    valid_from: Day
+    valid_to: Day | None = Field(default=None, description="exclusive; null while open")
+    source_event_id: UUID = Field(description="event_id of the filing that caused the change")
+    outbox_id: UUID = Field(description="uuid5(source event id, output index): idempotency key")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LinkChanged:
+        problems = _institution_problems(self.scheme, self.insurer_number)
+        if self.valid_to is not None and self.valid_to <= self.valid_from:
+            problems.append(Problem(("valid_to",), "period", "valid_to must be after valid_from"))
+        if self.capacity is Capacity.DEPENDANT and is_late_stage(self.insurer_number):
+            message = "the 75+ scheme has no dependants"
+            problems.append(Problem(("capacity",), "capacity", message))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the relay id."""
+        return self.relay_id.encode()
+
+
+class OutcomeStatus(StrEnum):
+    """What the relay did with a filing."""
+
+    ACCEPTED = "accepted"
+    PARKED = "parked"
+    REFUSED = "refused"
+
+
+class FilingOutcome(RelayMessage):
+    """The explicit answer to one filing; parked and refused outcomes give their reasons."""
+
+    event_id: UUID = Field(description="event_id_for(filer_code, filing_reference)")
+    filer_code: FilerCode
+    filing_reference: FilingReference
+    receipt_id: ReceiptId = Field(description="the relay's receipt number for the filing")
+    status: OutcomeStatus
+    reasons: tuple[Reason, ...] = Field(default=(), max_length=100)
+    outbox_id: UUID = Field(description="uuid5(event id, output index): the idempotency key")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FilingOutcome:
+        problems: list[Problem] = []
+        if self.event_id != event_id_for(self.filer_code, self.filing_reference):
+            message = "event_id must be event_id_for(filer_code, filing_reference)"
+            problems.append(Problem(("event_id",), "event_id", message))
+        if self.status is not OutcomeStatus.ACCEPTED and not self.reasons:
+            message = f"a {self.status.value} outcome gives at least one reason"
+            problems.append(Problem(("reasons",), "reasons", message))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the filer code."""
+        return self.filer_code.encode()
+
+
+def _from_base64(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str) and value.isascii():
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            pass
+    raise error("base64", "must be standard base64 text")
+
+
+def _to_base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+WireBytes = Annotated[
+    bytes,
+    PlainValidator(_from_base64),
+    PlainSerializer(_to_base64, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
+
+
+class EncryptedBlob(ContractModel):
+    """Bytes encrypted elsewhere: key id, nonce and ciphertext (base64 in JSON, bytes here)."""
+
+    key_id: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+    nonce: WireBytes
+    ciphertext: WireBytes
+
+
+class DeadLetter(RelayMessage):
+    """A record no processor could handle: where it came from, why, and its bytes encrypted."""
+
+    source_topic: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+    source_partition: NonNegative
+    source_offset: NonNegative
+    reason: Reason
+    filer_code: FilerCode | None = Field(default=None, description="null when unreadable")
+    original: EncryptedBlob
+
+    def kafka_key(self) -> bytes:
+        """The record key: the filer code, or 'unknown' when it could not be read."""
+        return (self.filer_code or UNKNOWN_FILER).encode()
+
+
+class OutboxPosition(RelayMessage):
+    """The outbox publisher's committed position in one lane (compacted, keyed by lane)."""
+
+    lane: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._:-]{1,255}$")]
+    seq: NonNegative = Field(description="the last outbox seq published in the lane")
+
+    def kafka_key(self) -> bytes:
+        """The record key: the lane."""
+        return self.lane.encode()
+
+
+RELAY_MESSAGES: tuple[type[RelayMessage], ...] = (
+    LinkChanged,
+    FilingOutcome,
+    DeadLetter,
+    OutboxPosition,
+)

@@ -1,0 +1,119 @@
+"""Relay messages: link changes without insured numbers, outcomes, dead letters, positions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.codec import MessageRejected, decode_relay, encode
+from schemas.examples import (
+    example_dead_letter,
+    example_filing_outcome,
+    example_link_changed,
+    example_reason,
+)
+from schemas.relay import (
+    DeadLetter,
+    FilingOutcome,
+    LinkChanged,
+    OutboxPosition,
+    OutcomeStatus,
+    Reason,
+)
+
+
+def test_link_changed_carries_no_person_level_number() -> None:
+    fields = set(LinkChanged.model_fields)
+    assert not fields & {"insured_number", "care_insured_number", "recipient_number", "person"}
+
+
+@pytest.mark.parametrize(
+    ("message", "model"),
+    [
+        (example_link_changed(), LinkChanged),
+        (example_filing_outcome(), FilingOutcome),
+        (example_filing_outcome(OutcomeStatus.ACCEPTED), FilingOutcome),
+        (example_dead_letter(), DeadLetter),
+        (OutboxPosition(lane="filing.employer.v1-3", seq=41), OutboxPosition),
+    ],
+)
+def test_relay_messages_round_trip(message: object, model: type) -> None:
+    raw = encode(message)  # type: ignore[arg-type]
+    assert decode_relay(raw, model) == message
+
+
+def test_keys() -> None:
+    assert example_link_changed().kafka_key() == b"r-0001"
+    assert example_filing_outcome().kafka_key() == b"EMP-0001"
+    assert example_dead_letter().kafka_key() == b"unknown"
+    assert OutboxPosition(lane="l1", seq=1).kafka_key() == b"l1"
+
+
+def test_dead_letter_bytes_are_base64_on_the_wire() -> None:
+    letter = example_dead_letter()
+    data = json.loads(encode(letter))
+    assert data["original"]["nonce"] == "AAAAAAAAAAAAAAAA"
+    assert data["original"]["ciphertext"] == "AQI="
+    assert letter.original.ciphertext == b"\x01\x02"
+    data["original"]["nonce"] = "not base64!"
+    with pytest.raises(MessageRejected) as caught:
+        decode_relay(json.dumps(data).encode(), DeadLetter)
+    assert [(r.code, r.field) for r in caught.value.reasons] == [("invalid", "original.nonce")]
+
+
+def test_refused_outcome_needs_a_reason() -> None:
+    data = example_filing_outcome().model_dump()
+    data["reasons"] = []
+    with pytest.raises(ValidationError) as caught:
+        FilingOutcome.model_validate(data)
+    assert [e["loc"] for e in caught.value.errors()] == [("reasons",)]
+
+
+def test_outcome_event_id_must_match_filer_and_reference() -> None:
+    data = example_filing_outcome().model_dump()
+    data["filing_reference"] = "another"
+    with pytest.raises(ValidationError) as caught:
+        FilingOutcome.model_validate(data)
+    assert [e["loc"] for e in caught.value.errors()] == [("event_id",)]
+
+
+def test_link_period_and_insurer_number_are_checked() -> None:
+    data = example_link_changed().model_dump()
+    with pytest.raises(ValidationError) as caught:
+        LinkChanged.model_validate({**data, "valid_to": data["valid_from"]})
+    assert [e["loc"] for e in caught.value.errors()] == [("valid_to",)]
+    with pytest.raises(ValidationError) as caught:
+        LinkChanged.model_validate({**data, "insurer_number": "01130013"})
+    assert [e["type"] for e in caught.value.errors()] == ["check_digit"]
+    assert LinkChanged.model_validate({**data, "scheme": "pension", "insurer_number": "JPS"})
+
+
+def test_reason_codes_are_snake_case() -> None:
+    assert example_reason().code == "invalid"
+    with pytest.raises(ValidationError):
+        Reason(code="Not Valid", message="x")
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [(b"\xff", "not_utf8"), (b"{", "not_json"), (b"x" * 1_000_001, "too_large")],
+)
+def test_decode_relay_rejections(raw: bytes, code: str) -> None:
+    with pytest.raises(MessageRejected) as caught:
+        decode_relay(raw, LinkChanged)
+    assert [r.code for r in caught.value.reasons] == [code]
+
+
+def test_dead_letters_may_be_larger_than_a_filing() -> None:
+    letter = example_dead_letter().model_copy(
+        update={
+            "original": example_dead_letter().original.model_copy(
+                update={"ciphertext": b"\x00" * 1_200_000}
+            )
+        }
+    )
+    raw = encode(letter)
+    assert len(raw) > 1_000_000
+    assert decode_relay(raw, DeadLetter) == letter
