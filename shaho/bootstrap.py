@@ -57,6 +57,23 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
+    """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
+    from relay_linker.linker import RelayLinker
+
+    db = await pool(cfg)
+    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers)
+    try:
+        await linker.start()
+        await linker.run(stop_event_on_signals(), idle_exit=5.0 if drain else None)
+    finally:
+        await linker.stop()
+        await db.close()
+    logging.getLogger("shaho.linker").info("processed %d records", linker.processed)
+    return 0
+
+
 PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
     "outbox-publisher": run_outbox_publisher,
+    "relay-linker": run_relay_linker,
 }

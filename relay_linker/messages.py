@@ -1,0 +1,85 @@
+"""Output effects → outbox rows holding the relay's Kafka messages (link changes, outcomes,
+dead letters), each with its idempotency id and the lane of the record that caused it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from relay_linker.domain import effects as fx
+from relay_linker.domain.commands import Source
+from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
+from schemas.topics import FILING_OUTCOME, LINK_CHANGE
+
+DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: UUID
+    source: Source
+    index: int
+    topic: str
+    key: bytes
+    value: bytes
+
+    @property
+    def lane(self) -> str:
+        return f"{self.source.topic}:{self.source.partition}"
+
+    def as_row(self) -> tuple[Any, ...]:
+        s = self.source
+        return (self.id, self.lane, s.topic, s.partition, s.offset, self.index, self.topic,
+                self.key, self.value)
+
+
+def link_changed(e: fx.LinkChangeEmitted) -> LinkChanged:
+    return LinkChanged(
+        relay_id=e.relay_id, person_version=max(e.person_version, 1), change=e.change,
+        scheme=e.scheme, insurer_number=e.insurer_number,
+        capacity=e.capacity, valid_from=e.valid_from, valid_to=e.valid_to,
+        source_event_id=e.source_event_id, outbox_id=e.outbox_id)
+
+
+def filing_outcome(e: fx.OutcomeIssued) -> FilingOutcome:
+    reasons = [Reason(code=r.code, field=r.field, message=r.message) for r in e.reasons]
+    return FilingOutcome(
+        event_id=e.event_id, filer_code=e.filer_code, filing_reference=e.filing_reference,
+        receipt_id=str(e.receipt_id), status=e.status, reasons=reasons, outbox_id=e.outbox_id)
+
+
+def output_rows(effects: list[fx.Effect], source: Source) -> list[OutboxRow]:
+    """One outbox row per output effect, in decision order."""
+    out: list[OutboxRow] = []
+    for e in effects:
+        if isinstance(e, fx.LinkChangeEmitted):
+            message: LinkChanged | FilingOutcome = link_changed(e)
+            topic = LINK_CHANGE.name
+        elif isinstance(e, fx.OutcomeIssued):
+            message, topic = filing_outcome(e), FILING_OUTCOME.name
+        else:
+            continue
+        assert e.outbox_id is not None
+        out.append(OutboxRow(e.outbox_id, source, e.index, topic, message.kafka_key(),
+                             encode(message)))
+    return out
+
+
+def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
+                     source: Source) -> list[OutboxRow]:
+    """The dead letter, and a refused outcome when the filer and reference could be read."""
+    where = f"{source.topic}:{source.partition}:{source.offset}"
+    topic, key, value = letter
+    rows = [OutboxRow(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value)]
+    event_id = rejected.event_id
+    if event_id is not None and rejected.filer_code and rejected.filing_reference:
+        outcome = FilingOutcome(
+            event_id=event_id, filer_code=rejected.filer_code,
+            filing_reference=rejected.filing_reference,
+            receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
+            reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"))
+        rows.append(OutboxRow(outcome.outbox_id, source, 1, FILING_OUTCOME.name,
+                              outcome.kafka_key(), encode(outcome)))
+    return rows

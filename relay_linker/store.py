@@ -1,0 +1,266 @@
+"""The relay database behind the decision function: load a slice, write back what changed.
+
+One `BatchSlice` lives for one micro-batch transaction: it loads only what decisions ask for
+(locking person rows), keeps what was loaded or changed in memory, and at the end writes the
+final state of every touched row in one statement per table. What memory changed or deleted is
+never reloaded, so a later read in the same batch sees the batch's own effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import asyncpg
+
+from relay_linker import rows
+from relay_linker.domain import effects as fx
+from relay_linker.domain.apply import apply_all
+from relay_linker.domain.commands import IndexKey
+from relay_linker.domain.keys import CANDIDATE_KIND
+from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
+from shaho.crypto import Keyring
+
+
+@dataclass
+class Touched:
+    """Rows the batch's effects changed, by table."""
+
+    persons: set[str] = field(default_factory=set)
+    identity: set[str] = field(default_factory=set)
+    links: set[str] = field(default_factory=set)
+    index: set[IndexKey] = field(default_factory=set)
+    candidates: set[bytes] = field(default_factory=set)
+    anomalies: set[UUID] = field(default_factory=set)
+    parked: set[UUID] = field(default_factory=set)
+    ledger: set[UUID] = field(default_factory=set)
+    watermarks: set[tuple[str, int]] = field(default_factory=set)
+
+    def note(self, effect: fx.Effect) -> None:
+        match effect:
+            case fx.WatermarkAdvanced(topic=t, partition=p):
+                self.watermarks.add((t, p))
+            case fx.FilingLedgered(entry=e):
+                self.ledger.add(e.event_id)
+            case fx.FilingParked(parked=p):
+                self.parked.add(p.record.event_id)
+            case fx.FilingUnparked(event_id=e):
+                self.parked.add(e)
+            case fx.PersonRegistered(person=p):
+                self.persons.add(p.relay_id)
+            case fx.PersonVersionBumped(relay_id=r) | fx.PersonDied(relay_id=r):
+                self.persons.add(r)
+            case fx.DeathRetracted(relay_id=r):
+                self.persons.add(r)
+            case fx.PersonRemoved(relay_id=r):
+                self.persons.add(r)
+                self.identity.add(r)
+                self.links.add(r)
+            case fx.IdentityChangeRecorded(change=c):
+                self.identity.add(c.relay_id)
+            case fx.IdentityChangeRemoved(relay_id=r):
+                self.identity.add(r)
+            case fx.ReferenceIndexed(entry=e):
+                self.index.add(e.key)
+            case fx.ReferenceRemoved(key=k):
+                self.index.add(k)
+            case fx.CandidateIndexed(candidate=c) | fx.CandidateRemoved(candidate=c):
+                self.candidates.add(c.candidate_hash)
+            case fx.LinkOpened(link=x) | fx.LinkClosed(link=x) | fx.LinkReopened(link=x):
+                self.links.add(x.relay_id)
+            case fx.LinkRetracted(link=x):
+                self.links.add(x.relay_id)
+            case fx.AnomalyRecorded(anomaly=a):
+                self.anomalies.add(a.anomaly_id)
+            case fx.AnomalyResolved(anomaly_id=a):
+                self.anomalies.add(a)
+
+
+class BatchSlice:
+    """A slice of the relay state for one transaction, filled from PostgreSQL on demand."""
+
+    def __init__(self, conn: asyncpg.Connection, keyring: Keyring) -> None:
+        self.conn, self.keyring = conn, keyring
+        self.state: RelayState = new_state(complete=False)
+        self.touched = Touched()
+
+    async def start(self) -> None:
+        rows_ = await self.conn.fetch("SELECT topic, partition, occurred_at FROM watermarks")
+        self.state.watermarks = {(r["topic"], r["partition"]): r["occurred_at"] for r in rows_}
+
+    def apply(self, effects: list[fx.Effect]) -> None:
+        apply_all(self.state, effects)
+        for effect in effects:
+            self.touched.note(effect)
+
+    async def load(self, missing: MissingFromSlice) -> None:
+        """Load what a decision lacked; rows already in memory (or deleted there) are kept."""
+        await self._persons(missing.relay_ids - self.state.loaded_relay_ids)
+        await self._index(missing.index_keys - self.state.loaded_index_keys)
+        await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
+        await self._references(missing.references - self.state.loaded_references)
+        await self._events(missing.event_ids - self.state.loaded_event_ids)
+
+    async def _persons(self, relay_ids: Iterable[str]) -> None:
+        ids = sorted(set(relay_ids) - self.touched.persons)
+        self.state.loaded_relay_ids.update(relay_ids)
+        if not ids:
+            return
+        s, q = self.state, self.conn.fetch
+        for r in await q("SELECT * FROM persons WHERE relay_id = ANY($1) ORDER BY relay_id "
+                         "FOR UPDATE", ids):
+            s.persons.setdefault(r["relay_id"], rows.person_of(r))
+        for r in await q("SELECT * FROM identity_changes WHERE relay_id = ANY($1)", ids):
+            if r["relay_id"] not in self.touched.identity:
+                change = rows.identity_of(self.keyring, r)
+                s.identity[change.relay_id] = (*s.identity.get(change.relay_id, ()), change)
+        for r in await q("SELECT * FROM links WHERE relay_id = ANY($1)", ids):
+            if r["relay_id"] not in self.touched.links:
+                link = rows.link_of(r)
+                s.links[link.relay_id] = (*s.links.get(link.relay_id, ()), link)
+        for r in await q("SELECT * FROM anomalies WHERE relay_ids && $1::text[]", ids):
+            if r["anomaly_id"] not in self.touched.anomalies:
+                s.anomalies.setdefault(r["anomaly_id"], rows.anomaly_of(r))
+
+    async def _index(self, keys: Iterable[IndexKey]) -> None:
+        keys = set(keys)
+        self.state.loaded_index_keys.update(keys)
+        numbers = [k for k in keys if k[0] != CANDIDATE_KIND and k not in self.touched.index]
+        hashes = [k[1] for k in keys if k[0] == CANDIDATE_KIND
+                  and k[1] not in self.touched.candidates]
+        if numbers:
+            for r in await self.conn.fetch(
+                "SELECT r.* FROM reference_index r JOIN unnest($1::text[], $2::bytea[]) "
+                "AS k(kind, idx) ON r.kind = k.kind AND r.blind_index = k.idx",
+                [k[0] for k in numbers], [k[1] for k in numbers],
+            ):
+                entry = rows.index_of(r)
+                self.state.index.setdefault(entry.key, entry)
+        if hashes:
+            for r in await self.conn.fetch(
+                "SELECT * FROM lookalike_candidates WHERE candidate_hash = ANY($1)", hashes
+            ):
+                c = rows.candidate_of(r)
+                known = self.state.candidates.get(c.candidate_hash, ())
+                if c not in known:
+                    self.state.candidates[c.candidate_hash] = (*known, c)
+
+    async def _waits(self, keys: Iterable[str]) -> None:
+        keys = set(keys)
+        self.state.loaded_wait_keys.update(keys)
+        partitions = [k.split(":") for k in keys if k.startswith("partition:")]
+        plain = sorted(k for k in keys if not k.startswith("partition:"))
+        found: list[asyncpg.Record] = []
+        if plain:
+            found += await self.conn.fetch(
+                "SELECT * FROM parked_filings WHERE wait_keys && $1::text[]", plain)
+        for _, topic, partition in ((p[0], ":".join(p[1:-1]), p[-1]) for p in partitions):
+            found += await self.conn.fetch(
+                "SELECT * FROM parked_filings WHERE source_topic = $1 AND source_partition = $2",
+                topic, int(partition))
+        fresh = [r for r in found if r["event_id"] not in self.touched.parked]
+        for r in fresh:
+            parked = rows.parked_of(self.keyring, r)
+            self.state.parked.setdefault(r["event_id"], parked)
+            for key in set(parked.wait_keys) & set(plain):
+                waiting = self.state.waiting.get(key, frozenset())
+                self.state.waiting[key] = waiting | {r["event_id"]}
+        await self._events({r["event_id"] for r in fresh})
+
+    async def _references(self, references: Iterable[Reference]) -> None:
+        refs = sorted(set(references))
+        self.state.loaded_references.update(refs)
+        if not refs:
+            return
+        found = await self.conn.fetch(
+            "SELECT l.* FROM filing_ledger l JOIN unnest($1::text[], $2::text[]) AS k(f, r) "
+            "ON l.filer_code = k.f AND l.filing_reference = k.r",
+            [r[0] for r in refs], [r[1] for r in refs])
+        for r in found:
+            self.state.references.setdefault((r["filer_code"], r["filing_reference"]),
+                                              r["event_id"])
+        await self._events({r["event_id"] for r in found})
+
+    async def _events(self, event_ids: Iterable[UUID]) -> None:
+        ids = sorted(set(event_ids) - self.state.loaded_event_ids, key=str)
+        self.state.loaded_event_ids.update(ids)
+        if not ids:
+            return
+        for r in await self.conn.fetch("SELECT * FROM filing_ledger WHERE event_id = ANY($1)",
+                                       ids):
+            if r["event_id"] not in self.touched.ledger:
+                entry = rows.ledger_of(r)
+                self.state.ledger.setdefault(entry.event_id, entry)
+                self.state.references.setdefault((entry.filer_code, entry.filing_reference),
+                                                  entry.event_id)
+        for r in await self.conn.fetch("SELECT * FROM parked_filings WHERE event_id = ANY($1)",
+                                       ids):
+            if r["event_id"] not in self.touched.parked:
+                self.state.parked.setdefault(r["event_id"], rows.parked_of(self.keyring, r))
+
+    async def flush(self) -> None:
+        """Write the final state of every touched row: one statement per table and kind."""
+        s, t, x = self.state, self.touched, self.conn.executemany
+        await self._replace("persons", "relay_id", t.persons,
+                            [rows.person_row(s.persons[r]) for r in t.persons if r in s.persons])
+        await self.conn.execute("DELETE FROM identity_changes WHERE relay_id = ANY($1)",
+                                sorted(t.identity))
+        await x(_insert("identity_changes", 13), [
+            rows.identity_row(self.keyring, c) for r in sorted(t.identity)
+            for c in s.identity.get(r, ())])
+        await x(_upsert("links", 16, "link_id"), [
+            rows.link_row(link) for r in sorted(t.links) for link in s.links.get(r, ())])
+        gone = [k for k in t.index if k not in s.index]
+        await x("DELETE FROM reference_index WHERE kind = $1 AND blind_index = $2", gone)
+        await x(_upsert("reference_index", 5, "kind, blind_index"),
+                [rows.index_row(s.index[k]) for k in t.index if k in s.index])
+        await self.conn.execute(
+            "DELETE FROM lookalike_candidates WHERE candidate_hash = ANY($1)", sorted(t.candidates))
+        await x(_insert("lookalike_candidates", 3), [
+            rows.candidate_row(c) for h in t.candidates for c in s.candidates.get(h, ())])
+        await x(_upsert("anomalies", 7, "anomaly_id"),
+                [rows.anomaly_row(s.anomalies[a]) for a in t.anomalies if a in s.anomalies])
+        await self._replace("parked_filings", "event_id", t.parked, [
+            rows.parked_row(self.keyring, s.parked[e]) for e in t.parked if e in s.parked])
+        await x(_upsert("filing_ledger", 6, "event_id"),
+                [rows.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
+        await x(_upsert("watermarks", 3, "topic, partition"),
+                [(tp[0], tp[1], s.watermarks[tp]) for tp in t.watermarks])
+
+    async def _replace(self, table: str, key: str, keys: set, values: list[tuple]) -> None:
+        if keys:
+            await self.conn.execute(f"DELETE FROM {table} WHERE {key} = ANY($1)", list(keys))
+        if values:
+            await self.conn.executemany(_insert(table, len(values[0])), values)
+
+
+_COLUMNS = {
+    "persons": "relay_id, version, registered_on, reason, created_by, died_on, died_by, "
+               "resident_kind, resident_index",
+    "identity_changes": "change_id, relay_id, event_id, effective_from, occurred_at, reason, "
+                        "base, kanji_name_hash, kana_name_hash, birth_date_hash, sex_hash, "
+                        "address_hash, birth_date_sealed",
+    "links": "link_id, relay_id, scheme, insurer_number, capacity, category, number_kind, "
+             "number_index, valid_from, valid_to, opened_valid_to, clamp, opened_by, "
+             "insured_relay_id, retracted_by, closures",
+    "reference_index": "kind, blind_index, relay_id, created_by, number_sealed",
+    "lookalike_candidates": "candidate_hash, relay_id, created_by",
+    "anomalies": "anomaly_id, code, relay_ids, event_id, fields, link_ids, resolved",
+    "parked_filings": "event_id, source_topic, source_partition, occurred_at, parked_at, "
+                      "wait_keys, reasons, record_sealed",
+    "filing_ledger": "event_id, filer_code, filing_reference, status, receipt_id, entry",
+    "watermarks": "topic, partition, occurred_at",
+}
+
+
+def _insert(table: str, count: int) -> str:
+    marks = ", ".join(f"${i}" for i in range(1, count + 1))
+    return f"INSERT INTO {table} ({_COLUMNS[table]}) VALUES ({marks})"
+
+
+def _upsert(table: str, count: int, key: str) -> str:
+    keys = {k.strip() for k in key.split(",")}
+    cols = [c.strip() for c in _COLUMNS[table].split(",")]
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in keys)
+    return f"{_insert(table, count)} ON CONFLICT ({key}) DO UPDATE SET {sets}"
