@@ -33,6 +33,7 @@ from schemas.envelope import event_id_for
 from schemas.identifiers import FilerCode, FilingReference, InstitutionCode, ReceiptId, RelayId
 
 UNKNOWN_FILER = "unknown"
+OUTBOX_ID = "uuid5 of the event id, source position and output index: the idempotency key"
 NonNegative = Annotated[StrictInt, Field(ge=0)]
 Positive = Annotated[StrictInt, Field(ge=1)]
 
@@ -118,7 +119,7 @@ class LinkChanged(RelayMessage):
     valid_from: Day
     valid_to: Day | None = Field(default=None, description="exclusive; null while open")
     source_event_id: UUID = Field(description="event_id of the filing that caused the change")
-    outbox_id: UUID = Field(description="uuid5(source event id, output index): idempotency key")
+    outbox_id: UUID = Field(description=OUTBOX_ID)
 
     @model_validator(mode="after")
     def _consistent(self) -> LinkChanged:
@@ -153,7 +154,7 @@ class FilingOutcome(RelayMessage):
     receipt_id: ReceiptId = Field(description="the relay's receipt number for the filing")
     status: OutcomeStatus
     reasons: tuple[Reason, ...] = Field(default=(), max_length=100)
-    outbox_id: UUID = Field(description="uuid5(event id, output index): the idempotency key")
+    outbox_id: UUID = Field(description=OUTBOX_ID)
 
     @model_validator(mode="after")
     def _consistent(self) -> FilingOutcome:

@@ -142,7 +142,51 @@ def _test(args: argparse.Namespace, cfg: StackConfig) -> int:
     return result.returncode
 
 
+def _register_more() -> None:
+    """Subcommands defined in other modules register themselves on import."""
+    import shaho.relay_commands  # noqa: F401
+
+
+def _publish_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="CSV (UTF-8 or CP932) or JSON Lines of filings")
+    p.add_argument("--filer", metavar="CODE", help="filer code for rows without a filer_code")
+    p.add_argument(
+        "--filer-kind",
+        choices=["employer", "municipality", "insurer", "pension"],
+        help="topic of retractions when the file has no other filings of the filer",
+    )
+    p.add_argument("--encoding", choices=["utf-8", "cp932"], help="default: detect")
+    p.add_argument("--wait", action="store_true", help="wait for the relay's outcomes")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long --wait waits for final outcomes (default 60)",
+    )
+    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default: the local stack)")
+
+
+@command("publish", "validate a batch of filings and publish its valid rows", _publish_options)
+def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
+    from pathlib import Path
+
+    from producers.command import PublishOptions, run_publish
+
+    options = PublishOptions(
+        path=Path(args.file),
+        bootstrap=args.bootstrap or cfg.bootstrap_servers,
+        filer=args.filer,
+        filer_kind=args.filer_kind,
+        encoding=args.encoding,
+        wait=args.wait,
+        timeout=args.timeout,
+    )
+    return run_publish(options)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _register_more()
     parser = argparse.ArgumentParser(prog="shaho", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, _, options) in COMMANDS.items():

@@ -39,3 +39,26 @@ def describe_processes(cfg: StackConfig) -> list[str]:
         state = "running" if pid_alive(pid) else "not running"
         lines.append(f"processor {path.stem}: {state} (pid {pid})")
     return lines
+
+
+def spawn(cfg: StackConfig, name: str, *args: str, env: dict[str, str] | None = None) -> int:
+    """Start `shaho run <name> ...` in the background; its pid file lets `down` stop it."""
+    import os
+    import subprocess
+    import sys
+
+    log = run_dir(cfg) / f"{name}.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name, *args],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+    (run_dir(cfg) / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def stop(cfg: StackConfig, name: str) -> None:
+    path = run_dir(cfg) / f"{name}.pid"
+    pid = read_pid(path)
+    if pid_alive(pid):
+        stop_pid(pid, grace=15.0)
+    path.unlink(missing_ok=True)

@@ -1,0 +1,83 @@
+"""Operations on dead letters: list them (reasons only, bytes stay sealed), export one for
+fixing, and replay originals or fixed files onto their source topic.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from consumers.dlq import original_bytes
+from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
+from schemas.topics import CATALOGUE
+from shaho.crypto import Keyring
+
+
+@dataclass(frozen=True)
+class Letter:
+    dlq_topic: str
+    dlq_offset: int
+    letter: DeadLetter
+
+
+async def read_letters(bootstrap: str, source_topic: str | None = None) -> list[Letter]:
+    """Every dead letter on the DLQ topics (or on `source_topic`'s), oldest first."""
+    topics = [t.dlq for t in CATALOGUE if t.dlq and source_topic in (None, t.name)]
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", isolation_level="read_committed",
+                                enable_auto_commit=False)
+    await consumer.start()
+    found: list[Letter] = []
+    try:
+        idle = 0
+        while idle < 3:
+            batch = await consumer.getmany(timeout_ms=400)
+            records = [r for rs in batch.values() for r in rs]
+            idle = 0 if records else idle + 1
+            for r in records:
+                try:
+                    found.append(Letter(r.topic, r.offset, decode_relay(r.value, DeadLetter)))
+                except MessageRejected:
+                    continue
+    finally:
+        await consumer.stop()
+    return sorted(found, key=lambda x: (x.letter.source_topic, x.letter.source_partition,
+                                        x.letter.source_offset))
+
+
+def select(letters: list[Letter], source_topic: str | None, offset: int | None) -> list[Letter]:
+    return [x for x in letters if source_topic in (None, x.letter.source_topic)
+            and offset in (None, x.letter.source_offset)]
+
+
+def export(keyring: Keyring, letter: Letter, out: Path) -> None:
+    """Write the original bytes to `out` (mode 0600) for a person entitled to fix them."""
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(original_bytes(keyring, letter.letter))
+
+
+def replay_key(raw: bytes, topic: str, letter: DeadLetter) -> bytes:
+    """The ingestion key of the fixed record; the filer code when it still does not decode."""
+    try:
+        return decode_filing(raw, topic).kafka_key()
+    except FilingRejected:
+        return letter.kafka_key()
+
+
+async def replay(bootstrap: str, keyring: Keyring, letters: list[Letter],
+                 fixed: bytes | None = None) -> int:
+    """Publish each letter's original bytes (or `fixed`) to its source topic again."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for x in letters:
+            raw = fixed if fixed is not None else original_bytes(keyring, x.letter)
+            topic = x.letter.source_topic
+            await producer.send_and_wait(topic, raw, key=replay_key(raw, topic, x.letter))
+    finally:
+        await producer.stop()
+    return len(letters)

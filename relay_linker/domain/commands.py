@@ -1,0 +1,139 @@
+"""Commands the relay linker decides on, and the record that carries one filing's commands.
+
+Numbers travel only as keyed blind indexes and identity items only as normalised, masked text."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+IndexKey = tuple[str, bytes]
+IDENTITY_ITEMS = ("kanji_name", "kana_name", "birth_date", "sex", "address")
+LOOKALIKE_ITEMS = frozenset({"kana_name", "birth_date", "sex"})
+
+
+@dataclass(frozen=True)
+class NumberRef:
+    """A person-level number known by its keyed blind index; `sealed` is ciphertext to store."""
+
+    kind: str
+    index: bytes
+    sealed: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> IndexKey:
+        return (self.kind, self.index)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The five identity items, already normalised; secret, so never shown."""
+
+    kanji_name: str
+    kana_name: str
+    birth_date: str
+    sex: str
+    address: str
+
+    def __repr__(self) -> str:
+        return "Identity(<masked>)"
+
+    def item(self, name: str) -> str:
+        return str(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """Which insurer knows the person under which number, in which capacity and category."""
+
+    scheme: str
+    insurer_number: str
+    capacity: str
+    category: str | None
+    number: NumberRef
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a record was read."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class RegisterPerson:
+    """Create a person; only municipalities do (go-live, birth, arrival from abroad)."""
+
+    resident_code: NumberRef
+    identity: Identity
+    registered_on: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChangeIdentity:
+    """Change identity items from a date: move, name change, address renaming, correction."""
+
+    person: NumberRef
+    identity: Identity
+    changes: Mapping[str, str] = field(repr=False)
+    effective_from: date
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordDeath:
+    """Register a death; every open link is lost the day after."""
+
+    person: NumberRef
+    identity: Identity
+    died_on: date
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    """An acquisition: the person becomes known to an insurer from `valid_from`."""
+
+    person: NumberRef
+    identity: Identity
+    link: LinkSpec
+    valid_from: date
+    valid_to: date | None = None
+    insured_person: NumberRef | None = None
+
+
+@dataclass(frozen=True)
+class CloseLink:
+    """A loss: the person's open link of this kind ends on `lost_on` (資格喪失日)."""
+
+    person: NumberRef
+    identity: Identity
+    link: LinkSpec
+    lost_on: date
+
+
+@dataclass(frozen=True)
+class Retract:
+    """取消: undo exactly the effects of the same filer's named filing."""
+
+    retracted_filing_reference: str
+
+
+Command = RegisterPerson | ChangeIdentity | RecordDeath | OpenLink | CloseLink | Retract
+
+
+@dataclass(frozen=True)
+class LinkerRecord:
+    """One filing as the linker sees it; its commands are accepted, parked or refused as one."""
+
+    event_id: UUID
+    event_type: str
+    filer_code: str
+    filing_reference: str
+    content_hash: str
+    occurred_at: datetime
+    effective_date: date | None
+    source: Source
+    commands: tuple[Command, ...]

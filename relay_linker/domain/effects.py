@@ -1,0 +1,222 @@
+"""Effects: everything a decision changes, as data; `apply` and the database adapter replay them.
+
+State effects change stored rows; output effects become Kafka messages via the outbox."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from relay_linker.domain.commands import IndexKey
+from relay_linker.domain.model import (
+    Anomaly,
+    Candidate,
+    Closure,
+    IdentityChange,
+    IndexEntry,
+    LedgerEntry,
+    Link,
+    ParkedFiling,
+    Person,
+    Reason,
+)
+
+
+@dataclass(frozen=True)
+class WatermarkAdvanced:
+    """The partition's event time reached at least `occurred_at` (store the maximum)."""
+
+    topic: str
+    partition: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class FilingLedgered:
+    """Insert or replace the filing's ledger row."""
+
+    entry: LedgerEntry
+
+
+@dataclass(frozen=True)
+class FilingParked:
+    """Insert or replace a parked filing and its wait keys."""
+
+    parked: ParkedFiling
+
+
+@dataclass(frozen=True)
+class FilingUnparked:
+    """Delete a parked filing and its wait keys."""
+
+    event_id: UUID
+    wait_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PersonRegistered:
+    person: Person
+
+
+@dataclass(frozen=True)
+class PersonVersionBumped:
+    relay_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class PersonDied:
+    relay_id: str
+    died_on: date
+    event_id: UUID
+
+
+@dataclass(frozen=True)
+class DeathRetracted:
+    relay_id: str
+    event_id: UUID
+
+
+@dataclass(frozen=True)
+class PersonRemoved:
+    """A retracted registration: delete the person and their identity changes."""
+
+    relay_id: str
+
+
+@dataclass(frozen=True)
+class IdentityChangeRecorded:
+    change: IdentityChange
+
+
+@dataclass(frozen=True)
+class IdentityChangeRemoved:
+    """Delete the identity changes the event recorded for the person."""
+
+    relay_id: str
+    event_id: UUID
+
+
+@dataclass(frozen=True)
+class ReferenceIndexed:
+    entry: IndexEntry
+
+
+@dataclass(frozen=True)
+class ReferenceRemoved:
+    key: IndexKey
+    relay_id: str
+
+
+@dataclass(frozen=True)
+class CandidateIndexed:
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class CandidateRemoved:
+    candidate: Candidate
+
+
+@dataclass(frozen=True)
+class LinkOpened:
+    """Insert the link."""
+
+    link: Link
+
+
+@dataclass(frozen=True)
+class LinkClosed:
+    """Add `closure`; `link` is the row after the change."""
+
+    link: Link
+    closure: Closure
+
+
+@dataclass(frozen=True)
+class LinkReopened:
+    """Remove `removed` (its filing was retracted); `link` is the row after the change."""
+
+    link: Link
+    removed: Closure
+
+
+@dataclass(frozen=True)
+class LinkRetracted:
+    """Mark the link retracted; `link` is the row after the change."""
+
+    link: Link
+
+
+@dataclass(frozen=True)
+class AnomalyRecorded:
+    """Insert the anomaly, or reopen it if it was resolved."""
+
+    anomaly: Anomaly
+
+
+@dataclass(frozen=True)
+class AnomalyResolved:
+    anomaly_id: UUID
+    relay_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LinkChangeEmitted:
+    """Output for `relay.link-change.v1`; carries no number."""
+
+    relay_id: str
+    person_version: int
+    change: str
+    link_id: UUID
+    scheme: str
+    insurer_number: str
+    capacity: str
+    category: str | None
+    valid_from: date
+    valid_to: date | None
+    clamp: str | None
+    source_event_id: UUID
+    index: int = -1
+    outbox_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeIssued:
+    """Output for `relay.filing-outcome.v1`; a later outcome keeps the filing's receipt id."""
+
+    event_id: UUID
+    filer_code: str
+    filing_reference: str
+    receipt_id: UUID
+    status: str
+    reasons: tuple[Reason, ...]
+    repeated: bool = False
+    index: int = -1
+    outbox_id: UUID | None = None
+
+
+LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
+OutputEffect = LinkChangeEmitted | OutcomeIssued
+Effect = (
+    WatermarkAdvanced
+    | FilingLedgered
+    | FilingParked
+    | FilingUnparked
+    | PersonRegistered
+    | PersonVersionBumped
+    | PersonDied
+    | DeathRetracted
+    | PersonRemoved
+    | IdentityChangeRecorded
+    | IdentityChangeRemoved
+    | ReferenceIndexed
+    | ReferenceRemoved
+    | CandidateIndexed
+    | CandidateRemoved
+    | LinkEffect
+    | AnomalyRecorded
+    | AnomalyResolved
+    | OutputEffect
+)
+LINK_EFFECTS = (LinkOpened, LinkClosed, LinkReopened, LinkRetracted)
+OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued)

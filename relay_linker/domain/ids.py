@@ -1,0 +1,42 @@
+"""Deterministic ids: receipts, links, relay seeds, outbox rows and anomalies.
+
+Everything is a uuid5 of event ids and positions, so re-deciding a record gives the same ids."""
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from relay_linker.domain.commands import Source
+
+LINKER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:relay-linker")
+
+
+def receipt_id(event_id: UUID) -> UUID:
+    return uuid5(event_id, "receipt")
+
+
+def conflict_receipt_id(event_id: UUID, content_hash: str) -> UUID:
+    return uuid5(event_id, f"receipt:conflict:{content_hash}")
+
+
+def link_id(event_id: UUID, position: int) -> UUID:
+    return uuid5(event_id, f"link:{position}")
+
+
+def identity_change_id(event_id: UUID, position: int) -> UUID:
+    return uuid5(event_id, f"identity:{position}")
+
+
+def relay_seed(event_id: UUID, position: int) -> str:
+    return f"{event_id}:{position}"
+
+
+def outbox_id(event_id: UUID, source: Source, index: int) -> UUID:
+    """An output's id: a redelivered record repeats it, a re-upload at a new offset does not."""
+    return uuid5(event_id, f"outbox:{source.topic}:{source.partition}:{source.offset}:{index}")
+
+
+def expiry_outbox_id(event_id: UUID, index: int) -> UUID:
+    return uuid5(event_id, f"outbox:expired:{index}")
+
+
+def anomaly_id(code: str, *parts: str) -> UUID:
+    return uuid5(LINKER_NAMESPACE, ":".join((code, *parts)))

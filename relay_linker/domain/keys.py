@@ -1,0 +1,36 @@
+"""Keys under which parked filings wait, and the candidate index's key.
+
+A filing is retried when an accepted filing touches one of the keys it waits on."""
+
+from relay_linker.domain.commands import IndexKey
+
+CANDIDATE_KIND = "candidate"
+
+
+def index_wait(key: IndexKey) -> str:
+    return f"idx:{key[0]}:{key[1].hex()}"
+
+
+def person_wait(relay_id: str) -> str:
+    return f"person:{relay_id}"
+
+
+def event_wait(filer_code: str, filing_reference: str) -> str:
+    return f"event:{filer_code}:{filing_reference}"
+
+
+def link_wait(relay_id: str, scheme: str, insurer_number: str) -> str:
+    return f"link:{relay_id}:{scheme}:{insurer_number}"
+
+
+def relay_of_link_wait(key: str) -> str:
+    return key.removeprefix("link:").rsplit(":", 2)[0]
+
+
+def partition_key(topic: str, partition: int) -> str:
+    """Not a wait key: in a slice, it says every filing parked from that partition is loaded."""
+    return f"partition:{topic}:{partition}"
+
+
+def candidate_key(candidate_hash: bytes) -> IndexKey:
+    return (CANDIDATE_KIND, candidate_hash)

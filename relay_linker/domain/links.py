@@ -1,0 +1,134 @@
+"""Acquisitions and losses: opening a link, and closing the person's matching open link.
+
+History is kept: a loss adds a closure and never deletes; age bounds clamp the end at opening."""
+
+from datetime import date
+
+from relay_linker.domain.ages import ONE_DAY
+from relay_linker.domain.commands import CloseLink, LinkerRecord, LinkSpec, OpenLink
+from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
+from relay_linker.domain.effects import (
+    AnomalyRecorded,
+    Effect,
+    LinkClosed,
+    LinkOpened,
+    ReferenceIndexed,
+)
+from relay_linker.domain.ids import anomaly_id, link_id
+from relay_linker.domain.keys import index_wait, link_wait
+from relay_linker.domain.matching import Located, after_death, identity_at, locate, resolve
+from relay_linker.domain.model import DEATH, LOSS, Anomaly, Closure, IndexEntry, Link, Reason
+from relay_linker.domain.ports import Hasher
+from relay_linker.domain.reads import indexed, links_of
+from relay_linker.domain.state import RelayState
+from relay_linker.domain.verdict import Verdict, accepted, parked, refused
+
+
+def open_link(
+    view: RelayState, record: LinkerRecord, position: int, command: OpenLink, hasher: Hasher
+) -> Verdict:
+    on = record.effective_date or command.valid_from
+    found = locate(view, record, command.person, command.identity, on, hasher)
+    if isinstance(found, Verdict):
+        return found
+    insured = _insured(view, command)
+    if isinstance(insured, Verdict):
+        return insured
+    late = after_death(found.person, command.valid_from, record)
+    if late is not None:
+        return late
+    relay_id = found.person.relay_id
+    owner = indexed(view, command.link.number.key)
+    if owner is not None and owner.relay_id != relay_id:
+        return refused([Reason("number_in_use", "link.number")])
+    if command.valid_to is not None and command.valid_to < command.valid_from:
+        return refused([Reason("invalid_period", "valid_to")])
+    birth = found.snapshot.secret_birth_date
+    bound = age_bound(command.link, birth, insured[1] if insured else None)
+    valid_to, clamp = clamped(command.valid_to, bound)
+    if clamp is not None and valid_to is not None and valid_to <= command.valid_from:
+        return refused(
+            [Reason("age_limit_passed", "valid_from")], [_age_rule(record, position, relay_id)]
+        )
+    link = Link(
+        link_id(record.event_id, position),
+        relay_id,
+        command.link.scheme,
+        command.link.insurer_number,
+        command.link.capacity,
+        command.link.category,
+        command.link.number.key,
+        command.valid_from,
+        valid_to,
+        clamp,
+        record.event_id,
+        insured[0] if insured else None,
+    )
+    effects: list[Effect] = []
+    if owner is None:
+        sealed = command.link.number.sealed
+        effects.append(
+            ReferenceIndexed(IndexEntry(link.number_key, relay_id, record.event_id, sealed))
+        )
+    effects.append(LinkOpened(_bounded_by_death(found, link)))
+    if breaks_age_rule(command.link, command.valid_from, birth):
+        effects.append(_age_rule(record, position, relay_id))
+    return accepted(effects)
+
+
+def close_link(
+    view: RelayState, record: LinkerRecord, position: int, command: CloseLink, hasher: Hasher
+) -> Verdict:
+    on = record.effective_date or command.lost_on
+    found = locate(view, record, command.person, command.identity, on, hasher)
+    if isinstance(found, Verdict):
+        return found
+    late = after_death(found.person, command.lost_on - ONE_DAY, record)
+    if late is not None:
+        return late
+    relay_id = found.person.relay_id
+    spec = command.link
+    wait = [link_wait(relay_id, spec.scheme, spec.insurer_number)]
+    open_links = [x for x in links_of(view, relay_id) if _matches(x, spec) and not x.lost]
+    if not open_links:
+        return parked([Reason("no_open_link", "link")], wait)
+    started = [x for x in open_links if x.valid_from <= command.lost_on]
+    if not started:
+        return parked([Reason("loss_before_acquisition", "lost_on")], wait)
+    target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
+    closure = Closure(command.lost_on, record.event_id, LOSS)
+    return accepted([LinkClosed(target.closed_with(closure), closure)])
+
+
+def _insured(view: RelayState, command: OpenLink) -> tuple[str, date] | Verdict | None:
+    """A dependant's insured person (本人) and their birth date, for the 75 rule."""
+    if command.insured_person is None:
+        return None
+    relay_id = resolve(view, command.insured_person)
+    if relay_id is None:
+        reason = Reason("unknown_reference", "insured_person")
+        return parked([reason], [index_wait(command.insured_person.key)])
+    return relay_id, identity_at(view, relay_id, command.valid_from).secret_birth_date
+
+
+def _matches(link: Link, spec: LinkSpec) -> bool:
+    return not link.retracted and (
+        link.scheme,
+        link.insurer_number,
+        link.capacity,
+        link.category,
+        link.number_key,
+    ) == (spec.scheme, spec.insurer_number, spec.capacity, spec.category, spec.number.key)
+
+
+def _bounded_by_death(found: Located, link: Link) -> Link:
+    """A link opened for a person already known dead ends as the death's closures say."""
+    holder = found.person
+    if holder.died_on is None or holder.died_by is None:
+        return link
+    return link.closed_with(Closure(holder.died_on + ONE_DAY, holder.died_by, DEATH))
+
+
+def _age_rule(record: LinkerRecord, position: int, relay_id: str) -> AnomalyRecorded:
+    key = anomaly_id("age_rule", str(record.event_id), str(position))
+    return AnomalyRecorded(Anomaly(key, "age_rule", (relay_id,), record.event_id, ("valid_from",)))

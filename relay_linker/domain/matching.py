@@ -1,0 +1,108 @@
+"""Who a filing is about: a number that resolves through the index, then five matching items.
+
+Items are compared as keyed hashes against the identity valid on the filing's effective date."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from relay_linker.domain.commands import (
+    IDENTITY_ITEMS,
+    LOOKALIKE_ITEMS,
+    Identity,
+    LinkerRecord,
+    NumberRef,
+)
+from relay_linker.domain.effects import AnomalyRecorded
+from relay_linker.domain.ids import anomaly_id
+from relay_linker.domain.keys import index_wait, person_wait
+from relay_linker.domain.model import Anomaly, IdentityChange, Person, Reason
+from relay_linker.domain.ports import Hasher
+from relay_linker.domain.reads import identity_changes, indexed, person
+from relay_linker.domain.state import RelayState
+from relay_linker.domain.verdict import Verdict, parked, refused
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The person's identity hashes on one date, and the birth date the age rules need."""
+
+    hashes: dict[str, bytes]
+    secret_birth_date: date
+
+
+@dataclass(frozen=True)
+class Located:
+    person: Person
+    snapshot: Snapshot
+
+
+def resolve(view: RelayState, ref: NumberRef) -> str | None:
+    entry = indexed(view, ref.key)
+    return entry.relay_id if entry else None
+
+
+def ordered(changes: tuple[IdentityChange, ...]) -> list[IdentityChange]:
+    """The base first, then changes by date; same-day changes by event time, then event id."""
+    return sorted(
+        changes, key=lambda c: (not c.base, c.effective_from, c.occurred_at, str(c.change_id))
+    )
+
+
+def identity_at(view: RelayState, relay_id: str, on: date) -> Snapshot:
+    """The identity valid on `on`; before the registration, the registered identity."""
+    hashes: dict[str, bytes] = {}
+    birth: date | None = None
+    for change in ordered(identity_changes(view, relay_id)):
+        if change.base or change.effective_from <= on:
+            hashes.update(change.hashes)
+            birth = change.secret_birth_date or birth
+    if birth is None:
+        raise ValueError("person without a registered identity")
+    return Snapshot(hashes, birth)
+
+
+def mismatches(snapshot: Snapshot, identity: Identity, relay_id: str, hasher: Hasher) -> list[str]:
+    return [
+        item
+        for item in IDENTITY_ITEMS
+        if hasher.identity_hash(relay_id, item, identity.item(item)) != snapshot.hashes.get(item)
+    ]
+
+
+def locate(
+    view: RelayState,
+    record: LinkerRecord,
+    ref: NumberRef,
+    identity: Identity,
+    on: date,
+    hasher: Hasher,
+) -> Located | Verdict:
+    """The person `ref` names, if the five items match on `on`; otherwise a parked verdict."""
+    relay_id = resolve(view, ref)
+    if relay_id is None:
+        return parked([Reason("unknown_reference", "person")], [index_wait(ref.key)])
+    holder = person(view, relay_id)
+    if holder is None:
+        raise ValueError("index names a person the state does not hold")
+    snapshot = identity_at(view, relay_id, on)
+    wrong = mismatches(snapshot, identity, relay_id, hasher)
+    if not wrong:
+        return Located(holder, snapshot)
+    reasons = [Reason("identity_mismatch", f"identity.{item}") for item in wrong]
+    anomalies = [] if LOOKALIKE_ITEMS & set(wrong) else [_lookalike(record, relay_id, wrong)]
+    return parked(reasons, [person_wait(relay_id)], anomalies)
+
+
+def _lookalike(record: LinkerRecord, relay_id: str, wrong: list[str]) -> AnomalyRecorded:
+    key = anomaly_id("lookalike", str(record.event_id), relay_id)
+    fields = tuple(f"identity.{item}" for item in wrong)
+    return AnomalyRecorded(Anomaly(key, "lookalike", (relay_id,), record.event_id, fields))
+
+
+def after_death(holder: Person, last_day: date, record: LinkerRecord) -> Verdict | None:
+    """A refusal (and an anomaly) when the filing takes effect after `last_day` of a dead person."""
+    if holder.died_on is None or last_day <= holder.died_on:
+        return None
+    key = anomaly_id("filing_for_dead_person", str(record.event_id), holder.relay_id)
+    note = Anomaly(key, "filing_for_dead_person", (holder.relay_id,), record.event_id)
+    return refused([Reason("person_deceased", "person")], [AnomalyRecorded(note)])

@@ -1,0 +1,195 @@
+"""Values the linker stores: persons, dated identity changes, links, anomalies, the filing ledger.
+
+All frozen; numbers appear only as blind indexes and identity items only as keyed hashes."""
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from uuid import UUID
+
+from relay_linker.domain.commands import IndexKey, LinkerRecord, Source
+
+ACCEPTED, PARKED, REFUSED = "accepted", "parked", "refused"
+LOSS, DEATH = "loss", "death"
+
+MESSAGES = {
+    "person_exists": "a person is already registered under this resident code",
+    "identity_mismatch": "this identity item differs from the person's record on that date",
+    "unknown_reference": "no person is known under this number yet",
+    "person_deceased": "the filing takes effect after the person's death",
+    "already_dead": "the person's death is already registered",
+    "no_open_link": "no open link matches this loss",
+    "loss_before_acquisition": "the loss date is before the acquisition date",
+    "invalid_period": "the period ends before it starts",
+    "age_limit_passed": "the period starts after the scheme's age limit",
+    "number_in_use": "this number already identifies another person",
+    "unknown_item": "this is not an identity item",
+    "retraction_target_missing": "the retracted filing has not arrived",
+    "retraction_blocked": "other accepted filings depend on the retracted filing",
+    "already_retracted": "the filing was already retracted",
+    "not_retractable": "a retraction cannot be retracted",
+    "retracted": "the filer retracted this filing",
+    "conflicting_duplicate": "another filing was already received under this event id",
+    "empty_filing": "the filing carries no command",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a filing was parked or refused; names an item, never a value."""
+
+    code: str
+    field: str | None = None
+
+    @property
+    def message(self) -> str:
+        return MESSAGES.get(self.code, self.code)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person the relay knows; created only by a municipality's registration."""
+
+    relay_id: str
+    resident_key: IndexKey
+    registered_on: date
+    reason: str
+    created_by: UUID
+    version: int = 0
+    died_on: date | None = None
+    died_by: UUID | None = None
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """Identity items set from a date; the base (registration) sets all five.
+
+    `secret_birth_date` is identity data kept for the age rules: store it encrypted."""
+
+    relay_id: str
+    change_id: UUID
+    event_id: UUID
+    effective_from: date
+    occurred_at: datetime
+    reason: str
+    hashes: tuple[tuple[str, bytes], ...]
+    secret_birth_date: date | None = field(default=None, repr=False)
+    base: bool = False
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A number's blind index pointing at the person it identifies."""
+
+    key: IndexKey
+    relay_id: str
+    created_by: UUID
+    sealed: bytes | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person under a kana name + birth date + sex hash, kept to spot look-alikes."""
+
+    candidate_hash: bytes
+    relay_id: str
+    created_by: UUID
+
+
+@dataclass(frozen=True)
+class Closure:
+    """One filing's say on when a link ends: a loss, or a death (died_on + 1)."""
+
+    valid_to: date
+    closed_by: UUID
+    kind: str
+
+
+def _closure_order(closure: Closure) -> tuple[date, str]:
+    return (closure.valid_to, str(closure.closed_by))
+
+
+@dataclass(frozen=True)
+class Link:
+    """Which insurer knows the person under which number, over [valid_from, valid_to).
+
+    The end is the earliest of the end given at opening (age bounds included) and the closures,
+    so closures commute and retracting one restores exactly what the others say."""
+
+    link_id: UUID
+    relay_id: str
+    scheme: str
+    insurer_number: str
+    capacity: str
+    category: str | None
+    number_key: IndexKey
+    valid_from: date
+    opened_valid_to: date | None
+    clamp: str | None
+    opened_by: UUID
+    insured_relay_id: str | None = None
+    closures: tuple[Closure, ...] = ()
+    retracted_by: UUID | None = None
+
+    @property
+    def valid_to(self) -> date | None:
+        ends = [c.valid_to for c in self.closures]
+        if self.opened_valid_to is not None:
+            ends.append(self.opened_valid_to)
+        return min(ends, default=None)
+
+    @property
+    def retracted(self) -> bool:
+        return self.retracted_by is not None
+
+    @property
+    def lost(self) -> bool:
+        return any(c.kind == LOSS for c in self.closures)
+
+    def closed_with(self, closure: Closure) -> "Link":
+        return replace(self, closures=tuple(sorted((*self.closures, closure), key=_closure_order)))
+
+    def without(self, closure: Closure) -> "Link":
+        return replace(self, closures=tuple(c for c in self.closures if c != closure))
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """Something operations must look at; recorded, never acted on by the linker itself."""
+
+    anomaly_id: UUID
+    code: str
+    relay_ids: tuple[str, ...]
+    event_id: UUID
+    fields: tuple[str, ...] = ()
+    link_ids: tuple[UUID, ...] = ()
+    resolved: bool = False
+
+
+@dataclass(frozen=True)
+class ParkedFiling:
+    """A filing waiting for something to arrive; `parked_at` is event time, never the clock."""
+
+    record: LinkerRecord
+    wait_keys: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    parked_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One filing's decision; `relay_ids` and `index_keys` say what a retraction must load."""
+
+    event_id: UUID
+    filer_code: str
+    filing_reference: str
+    event_type: str
+    content_hash: str
+    source: Source
+    occurred_at: datetime
+    receipt_id: UUID
+    status: str
+    reasons: tuple[Reason, ...] = ()
+    kinds: tuple[str, ...] = ()
+    relay_ids: tuple[str, ...] = ()
+    index_keys: tuple[IndexKey, ...] = ()
+    retracted_by: UUID | None = None

@@ -1,0 +1,105 @@
+"""Every read of the state goes through here, so a slice is checked in one place.
+
+A read of something a slice did not load raises `MissingFromSlice` naming it."""
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from relay_linker.domain.commands import IndexKey
+from relay_linker.domain.keys import candidate_key, partition_key
+from relay_linker.domain.model import (
+    Anomaly,
+    Candidate,
+    IdentityChange,
+    IndexEntry,
+    LedgerEntry,
+    Link,
+    ParkedFiling,
+    Person,
+)
+from relay_linker.domain.state import MissingFromSlice, Reference, RelayState
+
+
+def require(
+    state: RelayState,
+    *,
+    relay_ids: Iterable[str] = (),
+    index_keys: Iterable[IndexKey] = (),
+    wait_keys: Iterable[str] = (),
+    event_ids: Iterable[UUID] = (),
+    references: Iterable[Reference] = (),
+) -> None:
+    """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
+    if state.complete:
+        return
+    missing = MissingFromSlice(
+        relay_ids=frozenset(relay_ids) - state.loaded_relay_ids,
+        index_keys=frozenset(index_keys) - state.loaded_index_keys,
+        wait_keys=frozenset(wait_keys) - state.loaded_wait_keys,
+        event_ids=frozenset(event_ids) - state.loaded_event_ids,
+        references=frozenset(references) - state.loaded_references,
+    )
+    if missing:
+        raise missing
+
+
+def person(state: RelayState, relay_id: str) -> Person | None:
+    require(state, relay_ids=[relay_id])
+    return state.persons.get(relay_id)
+
+
+def links_of(state: RelayState, relay_id: str) -> tuple[Link, ...]:
+    require(state, relay_ids=[relay_id])
+    return state.links.get(relay_id, ())
+
+
+def identity_changes(state: RelayState, relay_id: str) -> tuple[IdentityChange, ...]:
+    require(state, relay_ids=[relay_id])
+    return state.identity.get(relay_id, ())
+
+
+def anomaly(state: RelayState, anomaly_id: UUID, relay_id: str) -> Anomaly | None:
+    """An anomaly about a person; loading a person loads the anomalies naming them."""
+    require(state, relay_ids=[relay_id])
+    return state.anomalies.get(anomaly_id)
+
+
+def indexed(state: RelayState, key: IndexKey) -> IndexEntry | None:
+    require(state, index_keys=[key])
+    return state.index.get(key)
+
+
+def candidates(state: RelayState, candidate_hash: bytes) -> tuple[Candidate, ...]:
+    require(state, index_keys=[candidate_key(candidate_hash)])
+    return state.candidates.get(candidate_hash, ())
+
+
+def ledger_entry(state: RelayState, event_id: UUID) -> LedgerEntry | None:
+    require(state, event_ids=[event_id])
+    return state.ledger.get(event_id)
+
+
+def event_for_reference(state: RelayState, filer_code: str, reference: str) -> UUID | None:
+    require(state, references=[(filer_code, reference)])
+    return state.references.get((filer_code, reference))
+
+
+def parked_filing(state: RelayState, event_id: UUID) -> ParkedFiling | None:
+    require(state, event_ids=[event_id])
+    return state.parked.get(event_id)
+
+
+def parked_waiting(state: RelayState, wait_keys: Iterable[str]) -> frozenset[UUID]:
+    """The filings parked on any of `wait_keys`; loading a wait key loads its filings too."""
+    keys = sorted(set(wait_keys))
+    require(state, wait_keys=keys)
+    return frozenset().union(*(state.waiting.get(key, frozenset()) for key in keys))
+
+
+def parked_in_partition(state: RelayState, topic: str, partition: int) -> tuple[ParkedFiling, ...]:
+    require(state, wait_keys=[partition_key(topic, partition)])
+    return tuple(
+        p
+        for p in state.parked.values()
+        if (p.record.source.topic, p.record.source.partition) == (topic, partition)
+    )

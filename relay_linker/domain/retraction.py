@@ -1,0 +1,140 @@
+"""取消: a filer retracts one of its own filings, and exactly that filing's effects are undone.
+
+A parked target is refused; a registration others build on cannot be retracted."""
+
+from dataclasses import replace
+from uuid import UUID
+
+from relay_linker.domain.commands import LinkerRecord, Retract
+from relay_linker.domain.effects import (
+    CandidateRemoved,
+    DeathRetracted,
+    Effect,
+    FilingLedgered,
+    FilingUnparked,
+    IdentityChangeRemoved,
+    LinkReopened,
+    LinkRetracted,
+    OutcomeIssued,
+    PersonRemoved,
+    ReferenceRemoved,
+)
+from relay_linker.domain.keys import CANDIDATE_KIND, event_wait
+from relay_linker.domain.model import LOSS, PARKED, REFUSED, LedgerEntry, Person, Reason
+from relay_linker.domain.ports import Hasher
+from relay_linker.domain.reads import (
+    candidates,
+    event_for_reference,
+    identity_changes,
+    indexed,
+    ledger_entry,
+    links_of,
+    parked_filing,
+    person,
+)
+from relay_linker.domain.state import RelayState
+from relay_linker.domain.verdict import Verdict, accepted, parked, refused
+
+
+def retract(
+    view: RelayState, record: LinkerRecord, position: int, command: Retract, hasher: Hasher
+) -> Verdict:
+    reference = command.retracted_filing_reference
+    target_id = event_for_reference(view, record.filer_code, reference)
+    if target_id is None:
+        reason = Reason("retraction_target_missing", "retracted_filing_reference")
+        return parked([reason], [event_wait(record.filer_code, reference)])
+    target = ledger_entry(view, target_id)
+    if target is None:
+        raise ValueError("reference without a ledger entry")
+    if "Retract" in target.kinds:
+        return refused([Reason("not_retractable", "retracted_filing_reference")])
+    if target.retracted_by is not None:
+        return refused([Reason("already_retracted", "retracted_filing_reference")])
+    marked = replace(target, retracted_by=record.event_id)
+    if target.status == PARKED:
+        return accepted(_withdraw(view, marked))
+    if target.status == REFUSED:
+        return accepted([FilingLedgered(marked)])
+    undo = undo_effects(view, marked, record.event_id)
+    if undo is None:
+        return refused([Reason("retraction_blocked", "retracted_filing_reference")])
+    return accepted([*undo, FilingLedgered(marked)])
+
+
+def _withdraw(view: RelayState, marked: LedgerEntry) -> list[Effect]:
+    """Unpark a parked target and refuse it as retracted, under its own receipt id."""
+    waiting = parked_filing(view, marked.event_id)
+    entry = replace(marked, status=REFUSED, reasons=(Reason("retracted"),))
+    outcome = OutcomeIssued(
+        entry.event_id,
+        entry.filer_code,
+        entry.filing_reference,
+        entry.receipt_id,
+        REFUSED,
+        entry.reasons,
+    )
+    return [
+        FilingUnparked(entry.event_id, waiting.wait_keys if waiting else ()),
+        FilingLedgered(entry),
+        outcome,
+    ]
+
+
+def undo_effects(view: RelayState, target: LedgerEntry, by: UUID) -> list[Effect] | None:
+    """The effects that undo `target`, or None when another accepted filing depends on it."""
+    effects: list[Effect] = []
+    for relay_id in target.relay_ids:
+        holder = person(view, relay_id)
+        part = [] if holder is None else _undo_person(view, holder, target.event_id, by)
+        if part is None:
+            return None
+        effects += part
+    return effects + _undo_keys(view, target, effects)
+
+
+def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> list[Effect] | None:
+    relay_id = holder.relay_id
+    links = links_of(view, relay_id)
+    changes = identity_changes(view, relay_id)
+    if holder.created_by == target:
+        others = links or holder.died_on or any(c.event_id != target for c in changes)
+        return (
+            None if others else [IdentityChangeRemoved(relay_id, target), PersonRemoved(relay_id)]
+        )
+    effects: list[Effect] = []
+    for link in links:
+        if link.opened_by == target:
+            if any(c.kind == LOSS and c.closed_by != target for c in link.closures):
+                return None
+            effects += [] if link.retracted else [LinkRetracted(replace(link, retracted_by=by))]
+            continue
+        for closure in (c for c in link.closures if c.closed_by == target):
+            effects.append(LinkReopened(link.without(closure), closure))
+    if any(c.event_id == target for c in changes):
+        effects.append(IdentityChangeRemoved(relay_id, target))
+    if holder.died_by == target:
+        effects.append(DeathRetracted(relay_id, target))
+    return effects
+
+
+def _undo_keys(view: RelayState, target: LedgerEntry, undo: list[Effect]) -> list[Effect]:
+    """Drop the index entries and candidates the target created, unless still in use."""
+    removed = {e.relay_id for e in undo if isinstance(e, PersonRemoved)}
+    retracted = {e.link.link_id for e in undo if isinstance(e, LinkRetracted)}
+    effects: list[Effect] = []
+    for kind, value in target.index_keys:
+        if kind == CANDIDATE_KIND:
+            mine = [c for c in candidates(view, value) if c.created_by == target.event_id]
+            effects += [CandidateRemoved(c) for c in mine]
+            continue
+        entry = indexed(view, (kind, value))
+        if entry is None or entry.created_by != target.event_id:
+            continue
+        in_use = entry.relay_id not in removed and any(
+            x.number_key == entry.key and not x.retracted and x.link_id not in retracted
+            for x in links_of(view, entry.relay_id)
+        )
+        if not in_use:
+            effects.append(ReferenceRemoved(entry.key, entry.relay_id))
+    return effects

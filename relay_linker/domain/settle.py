@@ -1,0 +1,178 @@
+"""Settle one filing: its verdict plus ledger row, parking, outcome, versions and link outputs.
+
+Every accepted filing that changes a person bumps that person's version once."""
+
+from datetime import datetime
+
+from relay_linker.domain import effects as fx
+from relay_linker.domain.commands import IndexKey, LinkerRecord
+from relay_linker.domain.ids import receipt_id
+from relay_linker.domain.judging import judge
+from relay_linker.domain.keys import candidate_key
+from relay_linker.domain.model import PARKED, LedgerEntry, Link, ParkedFiling
+from relay_linker.domain.ports import Hasher
+from relay_linker.domain.reads import parked_filing, person
+from relay_linker.domain.state import RelayState
+from relay_linker.domain.verdict import Verdict
+
+PERSON_EFFECTS = (
+    fx.PersonRegistered,
+    fx.PersonDied,
+    fx.DeathRetracted,
+    fx.IdentityChangeRecorded,
+    fx.IdentityChangeRemoved,
+    *fx.LINK_EFFECTS,
+)
+
+
+def settle(
+    view: RelayState,
+    record: LinkerRecord,
+    hasher: Hasher,
+    prior: LedgerEntry | None,
+    at: datetime,
+) -> list[fx.Effect]:
+    """Effects of deciding `record` now; `prior` is its ledger row when it was parked before.
+
+    A parked filing retried without any change in its reasons or wait keys gives no effects."""
+    verdict = judge(view, record, hasher)
+    if prior is not None and _unchanged(view, prior, verdict):
+        return []
+    effects = list(verdict.effects)
+    if verdict.accepted:
+        effects += _versions_and_outputs(view, record, verdict.effects)
+    entry = LedgerEntry(
+        record.event_id,
+        record.filer_code,
+        record.filing_reference,
+        record.event_type,
+        record.content_hash,
+        record.source,
+        record.occurred_at,
+        receipt_id(record.event_id),
+        verdict.status,
+        verdict.reasons,
+        tuple(type(c).__name__ for c in record.commands),
+        touched_persons(effects),
+        _created_keys(effects),
+    )
+    effects.append(fx.FilingLedgered(entry))
+    if prior is not None and prior.status == PARKED:
+        waiting = parked_filing(view, record.event_id)
+        effects.append(fx.FilingUnparked(record.event_id, waiting.wait_keys if waiting else ()))
+    if verdict.status == PARKED:
+        parked = ParkedFiling(record, verdict.wait_keys, verdict.reasons, at)
+        effects.append(fx.FilingParked(parked))
+    effects.append(outcome(entry))
+    return effects
+
+
+def outcome(entry: LedgerEntry, *, repeated: bool = False) -> fx.OutcomeIssued:
+    return fx.OutcomeIssued(
+        entry.event_id,
+        entry.filer_code,
+        entry.filing_reference,
+        entry.receipt_id,
+        entry.status,
+        entry.reasons,
+        repeated,
+    )
+
+
+def touched_persons(effects: list[fx.Effect]) -> tuple[str, ...]:
+    """Persons whose stored state these effects change (a removed person is gone)."""
+    removed = {e.relay_id for e in effects if isinstance(e, fx.PersonRemoved)}
+    touched = {_relay_of(e) for e in effects if isinstance(e, PERSON_EFFECTS)}
+    return tuple(sorted(touched - removed))
+
+
+def _relay_of(effect: fx.Effect) -> str:
+    match effect:
+        case fx.PersonRegistered(person=holder):
+            return holder.relay_id
+        case fx.IdentityChangeRecorded(change=change):
+            return change.relay_id
+        case fx.LinkOpened(link=link) | fx.LinkClosed(link=link) | fx.LinkReopened(link=link):
+            return link.relay_id
+        case fx.LinkRetracted(link=link):
+            return link.relay_id
+        case fx.PersonDied(relay_id=relay_id) | fx.DeathRetracted(relay_id=relay_id):
+            return relay_id
+        case fx.IdentityChangeRemoved(relay_id=relay_id):
+            return relay_id
+    raise TypeError(f"not a person effect: {type(effect).__name__}")
+
+
+def _unchanged(view: RelayState, prior: LedgerEntry, verdict: Verdict) -> bool:
+    if verdict.status != PARKED or prior.status != PARKED:
+        return False
+    waiting = parked_filing(view, prior.event_id)
+    return waiting is not None and (waiting.wait_keys, waiting.reasons) == (
+        verdict.wait_keys,
+        verdict.reasons,
+    )
+
+
+def _created_keys(effects: list[fx.Effect]) -> tuple[IndexKey, ...]:
+    keys = [e.entry.key for e in effects if isinstance(e, fx.ReferenceIndexed)]
+    keys += [
+        candidate_key(e.candidate.candidate_hash)
+        for e in effects
+        if isinstance(e, fx.CandidateIndexed)
+    ]
+    return tuple(dict.fromkeys(keys))
+
+
+def _versions_and_outputs(
+    view: RelayState, record: LinkerRecord, effects: tuple[fx.Effect, ...]
+) -> list[fx.Effect]:
+    new = {e.person.relay_id for e in effects if isinstance(e, fx.PersonRegistered)}
+    versions = {
+        relay_id: 1 + (0 if relay_id in new else _version(view, relay_id))
+        for relay_id in touched_persons(list(effects))
+    }
+    out: list[fx.Effect] = [fx.PersonVersionBumped(r, v) for r, v in versions.items()]
+    for effect in effects:
+        visible = _visible_change(effect)
+        if visible is not None:
+            link, change = visible
+            out.append(_emitted(link, versions[link.relay_id], change, record))
+    return out
+
+
+def _version(view: RelayState, relay_id: str) -> int:
+    holder = person(view, relay_id)
+    return holder.version if holder else 0
+
+
+def _visible_change(effect: fx.Effect) -> tuple[Link, str] | None:
+    """What a link effect shows insurers: nothing for retracted links or unchanged ends."""
+    match effect:
+        case fx.LinkOpened(link=link):
+            return link, "opened"
+        case fx.LinkRetracted(link=link):
+            return link, "retracted"
+        case fx.LinkClosed(link=link, closure=closure) if not link.retracted:
+            moved = link.without(closure).valid_to != link.valid_to
+            return (link, "closed") if moved else None
+        case fx.LinkReopened(link=link, removed=closure) if not link.retracted:
+            moved = link.closed_with(closure).valid_to != link.valid_to
+            return (link, "reopened") if moved else None
+    return None
+
+
+def _emitted(link: Link, version: int, change: str, record: LinkerRecord) -> fx.LinkChangeEmitted:
+    return fx.LinkChangeEmitted(
+        link.relay_id,
+        version,
+        change,
+        link.link_id,
+        link.scheme,
+        link.insurer_number,
+        link.capacity,
+        link.category,
+        link.valid_from,
+        link.valid_to,
+        link.clamp,
+        record.event_id,
+    )

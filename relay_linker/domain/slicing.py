@@ -1,0 +1,126 @@
+"""Cut a slice out of a complete state, loading exactly what the adapter would load for keys.
+
+The reference for the database adapter's loading rules, and how the tests check them."""
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from relay_linker.domain.commands import (
+    ChangeIdentity,
+    CloseLink,
+    IndexKey,
+    LinkerRecord,
+    OpenLink,
+    RecordDeath,
+    RegisterPerson,
+    Retract,
+)
+from relay_linker.domain.keys import CANDIDATE_KIND, event_wait, partition_key
+from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
+
+
+def carve(
+    whole: RelayState,
+    *,
+    relay_ids: Iterable[str] = (),
+    index_keys: Iterable[IndexKey] = (),
+    wait_keys: Iterable[str] = (),
+    event_ids: Iterable[UUID] = (),
+    references: Iterable[Reference] = (),
+) -> RelayState:
+    """A slice holding, for each key asked for, everything a decision may read under it."""
+    part = new_state(complete=False)
+    part.watermarks = dict(whole.watermarks)
+    for relay_id in relay_ids:
+        _person(part, whole, relay_id)
+    for key in index_keys:
+        _index(part, whole, key)
+    for key in wait_keys:
+        _waits(part, whole, key)
+    for reference in references:
+        part.loaded_references.add(reference)
+        if reference in whole.references:
+            part.references[reference] = whole.references[reference]
+            _event(part, whole, whole.references[reference])
+    for event_id in event_ids:
+        _event(part, whole, event_id)
+    return part
+
+
+def needs(record: LinkerRecord) -> dict[str, set]:
+    """What any decision of `record` reads first: load it up front to save round trips."""
+    keys: dict[str, set] = {
+        "index_keys": set(),
+        "wait_keys": {event_wait(record.filer_code, record.filing_reference)},
+        "event_ids": {record.event_id},
+        "references": set(),
+    }
+    for command in record.commands:
+        match command:
+            case RegisterPerson(resident_code=ref):
+                keys["index_keys"].add(ref.key)
+            case ChangeIdentity(person=ref) | RecordDeath(person=ref) | CloseLink(person=ref):
+                keys["index_keys"].add(ref.key)
+            case OpenLink(person=ref, link=spec, insured_person=insured):
+                keys["index_keys"] |= {ref.key, spec.number.key}
+                keys["index_keys"] |= {insured.key} if insured else set()
+            case Retract(retracted_filing_reference=reference):
+                keys["references"].add((record.filer_code, reference))
+    return keys
+
+
+def widened(keys: dict[str, set], missing: MissingFromSlice) -> dict[str, set]:
+    """The keys to load next time, after a decision reported what it lacked."""
+    more = {
+        "relay_ids": missing.relay_ids,
+        "index_keys": missing.index_keys,
+        "wait_keys": missing.wait_keys,
+        "event_ids": missing.event_ids,
+        "references": missing.references,
+    }
+    return {name: set(keys.get(name, set())) | set(more[name]) for name in more}
+
+
+def _person(part: RelayState, whole: RelayState, relay_id: str) -> None:
+    part.loaded_relay_ids.add(relay_id)
+    for table in ("persons", "identity", "links"):
+        source = getattr(whole, table)
+        if relay_id in source:
+            getattr(part, table)[relay_id] = source[relay_id]
+    for key, note in whole.anomalies.items():
+        if relay_id in note.relay_ids:
+            part.anomalies[key] = note
+
+
+def _index(part: RelayState, whole: RelayState, key: IndexKey) -> None:
+    part.loaded_index_keys.add(key)
+    if key[0] == CANDIDATE_KIND and key[1] in whole.candidates:
+        part.candidates[key[1]] = whole.candidates[key[1]]
+    elif key in whole.index:
+        part.index[key] = whole.index[key]
+
+
+def _waits(part: RelayState, whole: RelayState, key: str) -> None:
+    part.loaded_wait_keys.add(key)
+    if key.startswith("partition:"):
+        ids = [
+            i
+            for i, p in whole.parked.items()
+            if partition_key(p.record.source.topic, p.record.source.partition) == key
+        ]
+    else:
+        ids = list(whole.waiting.get(key, frozenset()))
+        part.waiting[key] = whole.waiting.get(key, frozenset())
+    for event_id in ids:
+        _event(part, whole, event_id)
+
+
+def _event(part: RelayState, whole: RelayState, event_id: UUID) -> None:
+    part.loaded_event_ids.add(event_id)
+    entry = whole.ledger.get(event_id)
+    if entry is not None:
+        part.ledger[event_id] = entry
+        part.references[(entry.filer_code, entry.filing_reference)] = event_id
+        part.loaded_references.add((entry.filer_code, entry.filing_reference))
+    if event_id in whole.parked:
+        part.parked[event_id] = whole.parked[event_id]

@@ -1,0 +1,90 @@
+"""The linker's state: the whole of it for an in-memory fold, or a slice loaded for one record.
+
+In a slice, the `loaded_*` sets name what was loaded (present or known absent); see `reads`."""
+
+import copy
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from uuid import UUID
+
+from relay_linker.domain.commands import IndexKey
+from relay_linker.domain.model import (
+    Anomaly,
+    Candidate,
+    IdentityChange,
+    IndexEntry,
+    LedgerEntry,
+    Link,
+    ParkedFiling,
+    Person,
+)
+
+Reference = tuple[str, str]
+
+
+class LinkerError(Exception):
+    """Root of the relay linker's errors."""
+
+
+class MissingFromSlice(LinkerError):
+    """A decision read something the slice did not load; load these and decide again."""
+
+    def __init__(
+        self,
+        *,
+        relay_ids: frozenset[str] = frozenset(),
+        index_keys: frozenset[IndexKey] = frozenset(),
+        wait_keys: frozenset[str] = frozenset(),
+        event_ids: frozenset[UUID] = frozenset(),
+        references: frozenset[Reference] = frozenset(),
+    ) -> None:
+        self.relay_ids = relay_ids
+        self.index_keys = index_keys
+        self.wait_keys = wait_keys
+        self.event_ids = event_ids
+        self.references = references
+        counts = "/".join(
+            str(len(s)) for s in (relay_ids, index_keys, wait_keys, event_ids, references)
+        )
+        super().__init__(f"slice lacks persons/keys/waits/events/references: {counts}")
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.relay_ids, self.index_keys, self.wait_keys, self.event_ids, self.references)
+        )
+
+
+@dataclass
+class RelayState:
+    """Mutable container of frozen values; `apply` changes it in place, `decide` never does.
+
+    `identity` holds dated identity changes per person (periods are derived from them),
+    `links` the links per person, `waiting` the parked filings per wait key."""
+
+    persons: dict[str, Person] = field(default_factory=dict)
+    identity: dict[str, tuple[IdentityChange, ...]] = field(default_factory=dict)
+    links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
+    index: dict[IndexKey, IndexEntry] = field(default_factory=dict)
+    candidates: dict[bytes, tuple[Candidate, ...]] = field(default_factory=dict)
+    anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
+    parked: dict[UUID, ParkedFiling] = field(default_factory=dict)
+    waiting: dict[str, frozenset[UUID]] = field(default_factory=dict)
+    ledger: dict[UUID, LedgerEntry] = field(default_factory=dict)
+    references: dict[Reference, UUID] = field(default_factory=dict)
+    watermarks: dict[tuple[str, int], datetime] = field(default_factory=dict)
+    complete: bool = True
+    loaded_relay_ids: set[str] = field(default_factory=set)
+    loaded_index_keys: set[IndexKey] = field(default_factory=set)
+    loaded_wait_keys: set[str] = field(default_factory=set)
+    loaded_event_ids: set[UUID] = field(default_factory=set)
+    loaded_references: set[Reference] = field(default_factory=set)
+
+
+def new_state(*, complete: bool = True) -> RelayState:
+    """An empty state: the start of a fold, or an empty slice for an adapter to fill."""
+    return RelayState(complete=complete)
+
+
+def clone(state: RelayState) -> RelayState:
+    """A copy `apply` may change without touching `state` (values are frozen, so shallow)."""
+    return RelayState(**{f.name: copy.copy(getattr(state, f.name)) for f in fields(state)})

@@ -1,0 +1,109 @@
+"""`shaho` subcommands for looking inside the relay: links, anomalies and dead letters.
+
+Numbers are masked and identity items never printed; dead letters stay sealed unless exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import date
+from pathlib import Path
+
+from shaho.cli import command
+from shaho.config import StackConfig
+
+
+def _links_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("relay_id")
+    p.add_argument("--as-of", type=date.fromisoformat, default=None,
+                   help="only links valid on this date (default: the whole history)")
+
+
+@command("links", "print a person's links with numbers masked", _links_options)
+def _links(args: argparse.Namespace, cfg: StackConfig) -> int:
+    from relay_linker.inspect import links_as_of
+    from shaho.bootstrap import keyring
+
+    async def show() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            views = await links_as_of(conn, keyring(cfg), args.relay_id, args.as_of)
+        finally:
+            await conn.close()
+        for v in views:
+            end = v.valid_to.isoformat() if v.valid_to else "open"
+            flag = "  (retracted)" if v.retracted else ""
+            print(f"{v.scheme:15} {v.insurer_number:9} {v.capacity:22} {v.category or '-':20} "
+                  f"{v.number:14} [{v.valid_from} – {end}){flag}")
+        if not views:
+            print("no links")
+        return 0
+
+    return asyncio.run(show())
+
+
+@command("anomalies", "list recorded anomalies by kind")
+def _anomalies(args: argparse.Namespace, cfg: StackConfig) -> int:
+    from relay_linker.inspect import anomalies_by_kind
+
+    async def show() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            grouped = await anomalies_by_kind(conn)
+        finally:
+            await conn.close()
+        for code, found in grouped.items():
+            print(f"{code}: {len(found)}")
+            for r in found:
+                state = "resolved" if r["resolved"] else "open"
+                print(f"  {','.join(r['relay_ids']) or '-'}  event {r['event_id']}  "
+                      f"{','.join(r['fields'])}  {state}")
+        if not grouped:
+            print("no anomalies")
+        return 0
+
+    return asyncio.run(show())
+
+
+def _dlq_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["list", "export", "replay"])
+    p.add_argument("--source-topic", default=None)
+    p.add_argument("--offset", type=int, default=None, help="the source offset of one letter")
+    p.add_argument("--out", type=Path, help="export: where to write the original bytes (0600)")
+    p.add_argument("--fixed", type=Path, help="replay: publish this fixed record instead")
+
+
+@command("dlq", "list, export or replay dead letters", _dlq_options)
+def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
+    from consumers import dlq_tools
+    from shaho.bootstrap import keyring
+
+    letters = dlq_tools.select(asyncio.run(dlq_tools.read_letters(
+        cfg.bootstrap_servers, args.source_topic)), args.source_topic, args.offset)
+    if args.action == "list":
+        for x in letters:
+            d = x.letter
+            print(f"{d.source_topic}[{d.source_partition}]@{d.source_offset}  "
+                  f"filer {d.filer_code or 'unknown'}  {d.reason.code} "
+                  f"{d.reason.field or '-'}: {d.reason.message}")
+        print(f"{len(letters)} dead letters")
+        return 0
+    if len(letters) != 1 and (args.action == "export" or args.fixed):
+        print("name exactly one letter with --source-topic and --offset")
+        return 2
+    if args.action == "export":
+        if args.out is None:
+            print("export needs --out FILE")
+            return 2
+        dlq_tools.export(keyring(cfg), letters[0], args.out)
+        print(f"wrote {args.out}")
+        return 0
+    fixed = args.fixed.read_bytes() if args.fixed else None
+    count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, keyring(cfg), letters, fixed))
+    print(f"replayed {count} records onto their source topics")
+    return 0

@@ -1,0 +1,105 @@
+"""Slices: a decision on a partly loaded state reads only what was loaded, or says what it lacks.
+
+Deciding through slices, loading what each MissingFromSlice names, gives the same effects."""
+
+import random
+from datetime import date
+
+import pytest
+
+from relay_linker.domain import MissingFromSlice, apply_all, decide, expire, history, new_state
+from relay_linker.domain.commands import LinkerRecord
+from relay_linker.domain.effects import Effect
+from relay_linker.domain.keys import partition_key
+from relay_linker.domain.slicing import carve, needs, widened
+from relay_linker.domain.state import RelayState
+from tests.unit.test_linker_support import (
+    HASHER,
+    Filer,
+    Relay,
+    at,
+    employee_insurance,
+    opening,
+    person,
+    register,
+    sample_records,
+)
+
+TOWN = Filer("131016")
+EMPLOYER = Filer("E0001")
+HANA = person("hana", "10000000001", "1980-05-10")
+
+
+def _through_slices(whole: RelayState, record: LinkerRecord) -> tuple[list[Effect], int]:
+    """Decide as the database adapter will: start empty, load what is missing, decide again."""
+    keys = needs(record)
+    for rounds in range(1, 50):
+        try:
+            return decide(carve(whole, **keys), record, HASHER), rounds
+        except MissingFromSlice as missing:
+            keys = widened(keys, missing)
+    raise AssertionError("a decision kept asking for more")
+
+
+def test_a_slice_without_the_person_says_so() -> None:
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(HANA), when=at(4, 1)))
+    acquisition = EMPLOYER.file(
+        "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+    )
+    part = carve(relay.state, index_keys=[HANA.resident.key], event_ids=[acquisition.event_id])
+    with pytest.raises(MissingFromSlice) as raised:
+        decide(part, acquisition, HASHER)
+    assert raised.value.relay_ids == frozenset({relay.relay_id(HANA)})
+    assert not (raised.value.index_keys or raised.value.event_ids or raised.value.wait_keys)
+    assert HANA.identity.kanji_name not in str(raised.value)
+
+
+def test_a_slice_first_asks_for_the_ledger_entry() -> None:
+    acquisition = EMPLOYER.file(
+        "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+    )
+    with pytest.raises(MissingFromSlice) as raised:
+        decide(new_state(complete=False), acquisition, HASHER)
+    assert raised.value.event_ids == frozenset({acquisition.event_id})
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_deciding_through_slices_gives_the_same_effects(seed: int | None) -> None:
+    records = sample_records()
+    if seed is not None:
+        random.Random(seed).shuffle(records)
+    whole = new_state()
+    for record in [*records, records[0]]:
+        effects, rounds = _through_slices(whole, record)
+        assert effects == decide(whole, record, HASHER)
+        assert rounds <= 20
+        apply_all(whole, effects)
+    assert history(whole) == history(_folded(records))
+
+
+def test_expiring_through_a_slice_gives_the_same_effects() -> None:
+    relay = Relay()
+    waiting = EMPLOYER.file(
+        "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+    )
+    relay.feed(waiting)
+    topic, partition = EMPLOYER.topic, EMPLOYER.partition
+    with pytest.raises(MissingFromSlice) as raised:
+        expire(new_state(complete=False), topic, partition, at(4, 20))
+    assert raised.value.wait_keys == frozenset({partition_key(topic, partition)})
+    part = carve(relay.state, wait_keys=[partition_key(topic, partition)])
+    expected = expire(relay.state, topic, partition, at(4, 20))
+    assert expire(part, topic, partition, at(4, 20)) == expected
+    assert len(expected) == 3
+
+
+def test_history_needs_the_whole_state() -> None:
+    with pytest.raises(ValueError):
+        history(new_state(complete=False))
+
+
+def _folded(records: list[LinkerRecord]) -> RelayState:
+    relay = Relay()
+    relay.feed(*records)
+    return relay.state
