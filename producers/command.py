@@ -1,0 +1,151 @@
+"""`shaho publish FILE`: validate every row, publish the valid ones, report, optionally wait.
+
+The shell around the pure parts: files, the terminal, the progress bar and Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from aiokafka.errors import KafkaError
+
+from producers import report
+from producers.outcomes import OutcomesUnavailable, await_outcomes
+from producers.publisher import Delivery, FilingPublisher, Progress, PublishFailed
+from producers.routing import Outgoing
+from producers.rows import BatchUnreadable, read_batch
+from producers.validate import RowResult, validate_batch
+from schemas.identifiers import FILER_CODE_PATTERN
+from schemas.payload import FilerKind
+
+PROGRESS_ABOVE = 1000  # rows; smaller files show a bar only on a terminal
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """The command's options, as `shaho publish` parses them."""
+
+    path: Path
+    bootstrap: str
+    filer: str | None = None
+    filer_kind: str | None = None
+    encoding: str | None = None
+    wait: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Validate, report bad rows, publish good ones, summarise; the process exit code."""
+    if options.filer is not None and not re.fullmatch(FILER_CODE_PATTERN, options.filer):
+        print(f"shaho publish: --filer {options.filer!r} is not a filer code", file=err)
+        return report.EXIT_UNREADABLE
+    try:
+        batch = read_batch(options.path, options.encoding)
+    except BatchUnreadable as exc:
+        print(f"shaho publish: {options.path}: {exc}", file=err)
+        return report.EXIT_UNREADABLE
+    kind = FilerKind(options.filer_kind) if options.filer_kind else None
+    results = validate_batch(batch, options.filer, kind)
+    _lines(report.problem_lines(results), out)
+    records = [r.outgoing for r in results if r.outgoing is not None]
+    try:
+        deliveries = asyncio.run(_publish(options.bootstrap, records, out))
+    except PublishFailed as exc:
+        print(f"shaho publish: {exc}; publishing the file again is safe", file=err)
+        return report.EXIT_NOT_PUBLISHED
+    except (KafkaError, OSError) as exc:
+        print(f"shaho publish: {_unreachable(options.bootstrap, exc)}; nothing published", file=err)
+        return report.EXIT_NOT_PUBLISHED
+    print(report.summary(results, deliveries), file=out)
+    if not options.wait:
+        return report.exit_code(results)
+    return _wait(options, results, deliveries, out, err)
+
+
+async def _publish(bootstrap: str, records: list[Outgoing], out: TextIO) -> list[Delivery]:
+    if not records:
+        return []
+    with progress_bar(len(records), out) as progress:
+        async with FilingPublisher(bootstrap) as publisher:
+            return await publisher.publish(records, progress=progress)
+
+
+def _wait(
+    options: PublishOptions,
+    results: Sequence[RowResult],
+    deliveries: list[Delivery],
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    ids = [d.event_id for d in deliveries]
+    filers = {r.filer_code for r in results if r.ok and r.filer_code}
+    waiting = await_outcomes(options.bootstrap, ids, options.timeout, filer_codes=filers)
+    try:
+        outcomes = asyncio.run(waiting)
+    except OutcomesUnavailable as exc:
+        print(f"shaho publish: cannot read outcomes: {exc}", file=err)
+        return report.EXIT_NOT_PUBLISHED
+    except (KafkaError, OSError) as exc:
+        print(
+            f"shaho publish: cannot read outcomes: {_unreachable(options.bootstrap, exc)}", file=err
+        )
+        return report.EXIT_NOT_PUBLISHED
+    _lines(report.outcome_lines(deliveries, outcomes), out)
+    return report.exit_code(results, outcomes)
+
+
+def _unreachable(bootstrap: str, exc: BaseException) -> str:
+    return f"Kafka at {bootstrap} is not reachable ({type(exc).__name__})"
+
+
+def _lines(lines: list[str], out: TextIO) -> None:
+    for line in lines:
+        print(line, file=out)
+
+
+@contextmanager
+def progress_bar(total: int, out: TextIO) -> Iterator[Progress | None]:
+    """A progress callback on a terminal or for more than 1,000 filings; else None.
+
+    A terminal gets a rich bar; other outputs (logs) get a line every tenth.
+    """
+    if not (_is_tty(out) or total > PROGRESS_ABOVE):
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+    except ImportError:
+        yield _plain(total, out)
+        return
+    if not _is_tty(out):
+        yield _plain(total, out)
+        return
+    columns = (TextColumn("publishing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Bar(*columns, console=Console(file=out)) as bar:
+        task = bar.add_task("publishing", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _is_tty(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _plain(total: int, out: TextIO) -> Progress:
+    step = max(1, total // 10)
+
+    def show(done: int) -> None:
+        if done % step == 0 or done == total:
+            print(f"acknowledged {done}/{total}", file=out)
+
+    return show

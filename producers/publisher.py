@@ -1,0 +1,123 @@
+"""The thin Kafka adapter that publishes validated filings: an idempotent producer, acks=all.
+
+Uploading a file twice publishes the same event ids again; the relay applies each id once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+from producers.routing import Outgoing, route
+from schemas import Filing
+
+MAX_REQUEST_BYTES = 1024 * 1024  # aiokafka's default; larger filings are refused by validation
+LINGER_MS = 5
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored one filing."""
+
+    event_id: UUID
+    filing_reference: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class PublishFailed(RuntimeError):
+    """Some filings were not acknowledged; publishing the same file again is safe."""
+
+    def __init__(self, delivered: int, total: int, cause: BaseException) -> None:
+        super().__init__(f"{delivered} of {total} filings acknowledged; then: {cause!r}")
+        self.delivered = delivered
+        self.total = total
+
+
+class FilingPublisher:
+    """Publishes filings to their ingestion topics; use as `async with FilingPublisher(...)`."""
+
+    def __init__(self, bootstrap: str, client_id: str = "shaho-publish") -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            enable_idempotence=True,
+            acks="all",
+            max_request_size=MAX_REQUEST_BYTES,
+            linger_ms=LINGER_MS,
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._producer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> FilingPublisher:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def publish(
+        self, filings: Iterable[Filing | Outgoing], progress: Progress | None = None
+    ) -> list[Delivery]:
+        """Send every filing, in order, and await every acknowledgement.
+
+        `progress(n)` is called with the number acknowledged so far. A retraction must come
+        as an `Outgoing` (its topic depends on the filer). PublishFailed if any send fails.
+        """
+        records = [item if isinstance(item, Outgoing) else route(item) for item in filings]
+        done = 0
+
+        def acknowledged(_: asyncio.Future) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done)
+
+        futures = []
+        try:
+            for record in records:
+                future = await self._producer.send(record.topic, record.value, key=record.key)
+                future.add_done_callback(acknowledged)
+                futures.append(future)
+            metadata = await asyncio.gather(*futures)
+        except Exception as exc:
+            await asyncio.gather(*futures, return_exceptions=True)
+            raise PublishFailed(_succeeded(futures), len(records), exc) from exc
+        return [_delivery(r, m) for r, m in zip(records, metadata, strict=True)]
+
+
+def _succeeded(futures: list[asyncio.Future]) -> int:
+    return sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
+
+
+def _delivery(record: Outgoing, metadata: RecordMetadata) -> Delivery:
+    filing = record.filing
+    return Delivery(
+        event_id=filing.event_id,
+        filing_reference=filing.filing_reference,
+        topic=record.topic,
+        partition=metadata.partition,
+        offset=metadata.offset,
+    )

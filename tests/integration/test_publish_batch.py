@@ -1,0 +1,274 @@
+"""Publishing a batch against the real broker: good rows land on their topics with their keys,
+bad rows are reported, a second upload repeats the same event ids, outcomes are read back."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from infra.topics_admin import apply_catalogue
+from producers.command import PublishOptions, run_publish
+from producers.outcomes import await_outcomes
+from producers.publisher import FilingPublisher
+from producers.rows import read_batch
+from producers.template import csv_row, csv_text
+from producers.validate import validate_batch
+from schemas import Filing, FilingOutcome, Reason, decode_filing, encode, event_id_for, topic_for
+from schemas.examples import all_examples
+from schemas.filings import filer_of
+from schemas.payload import FilerKind
+from schemas.relay import OutcomeStatus
+from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = all_examples()
+INGESTION = [t.name for t in INGESTION_TOPICS]
+MISMATCH = Reason(code="identity_mismatch", field="payload.identity.kana_name", message="differs")
+
+
+def _codes(unique: str) -> dict[FilerKind, str]:
+    tag = unique.upper()
+    return {
+        FilerKind.PENSION: f"P-{tag}",
+        FilerKind.EMPLOYER: f"E-{tag}",
+        FilerKind.INSURER: f"I-{tag}",
+        FilerKind.MUNICIPALITY: f"M-{tag}",
+    }
+
+
+def _kind(event_type: str) -> FilerKind:
+    kind = filer_of(event_type)
+    return FilerKind.EMPLOYER if kind is FilerKind.ANY else kind
+
+
+def _batch(codes: dict[FilerKind, str]) -> list[dict[str, str]]:
+    """A row per event type under our own filer codes, then three bad rows."""
+    rows = [{**csv_row(f), "filer_code": codes[_kind(t)]} for t, f in EXAMPLES.items()]
+    acquired = rows[list(EXAMPLES).index("EmployeeInsuranceAcquired")]
+    rows.append({**acquired, "filing_reference": "BAD-1", "person.resident_code": "42"})
+    rows.append({**acquired, "filing_reference": "BAD-2", "identity.birth_date": "平成31年5月1日"})
+    rows.append({**rows[0], "person_token": "tok-again"})
+    return rows
+
+
+async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        return await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+async def _records_since(
+    bootstrap: str, offsets: dict[TopicPartition, int], codes: set[str], want: int
+) -> list:
+    """Committed records after `offsets` whose key starts with one of our filer codes."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed"
+    )
+    await consumer.start()
+    got: list = []
+    try:
+        consumer.assign(list(offsets))
+        for partition, offset in offsets.items():
+            consumer.seek(partition, offset)
+        loop = asyncio.get_running_loop()
+        deadline, quiet_until = loop.time() + 30, None
+        while loop.time() < deadline and (quiet_until is None or loop.time() < quiet_until):
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                got.extend(r for r in records if _filer(r.key) in codes)
+            if len(got) >= want and quiet_until is None:
+                quiet_until = loop.time() + 1.5  # anything extra would show up now
+    finally:
+        await consumer.stop()
+    return got
+
+
+def _filer(key: bytes | None) -> str | None:
+    return None if key is None else key.split(b":")[0].decode("utf-8", "replace")
+
+
+def _check_record(record, codes: dict[FilerKind, str]) -> Filing:
+    filing = decode_filing(record.value, topic=record.topic)
+    kind = _kind(filing.event_type)
+    example = EXAMPLES[filing.event_type]
+    assert record.topic == topic_for(filing.event_type, kind).name
+    assert filing.filer_code == codes[kind]
+    assert record.key == f"{codes[kind]}:{example.person_token}".encode()
+    assert filing.event_id == event_id_for(codes[kind], example.filing_reference)
+    assert filing.payload == example.payload
+    assert filing.occurred_at == example.occurred_at
+    return filing
+
+
+def _cli(options: PublishOptions) -> tuple[int, list[str], str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_publish(options, out, err)
+    return code, out.getvalue().splitlines(), err.getvalue()
+
+
+async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_event_ids(
+    bootstrap: str, unique: str, tmp_path: Path
+):
+    await apply_catalogue(bootstrap)
+    codes = _codes(unique)
+    path = tmp_path / "batch.csv"
+    path.write_text(csv_text(_batch(codes)), encoding="cp932")
+    before = await _end_offsets(bootstrap, INGESTION)
+
+    code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, bootstrap))
+
+    good = len(EXAMPLES)
+    assert code == 1, err
+    assert out[:-1] == [
+        f"line {good + 2}: person.resident_code: must be 11 ASCII digits",
+        f"line {good + 3}: identity.birth_date: the date is not within its era "
+        "(平成 ends on 31年4月30日, 令和 begins on 元年5月1日)",
+        f"line {good + 4}: filing_reference: duplicate filing_reference: already used on line 2",
+    ]
+    assert out[-1].startswith(f"published {good} filings (") and out[-1].endswith("rejected 3 rows")
+    records = await _records_since(bootstrap, before, set(codes.values()), good)
+    filings = [_check_record(r, codes) for r in records]
+    assert sorted(f.event_type for f in filings) == sorted(EXAMPLES)
+
+    again = await _end_offsets(bootstrap, INGESTION)
+    results = validate_batch(read_batch(path))
+    progress: list[int] = []
+    async with FilingPublisher(bootstrap) as publisher:
+        deliveries = await publisher.publish(
+            [r.outgoing for r in results if r.ok], progress=progress.append
+        )
+    assert progress == list(range(1, good + 1))
+    repeated = await _records_since(bootstrap, again, set(codes.values()), good)
+    assert len(repeated) == good
+    first_ids = {f.event_id for f in filings}
+    assert {d.event_id for d in deliveries} == first_ids
+    assert {decode_filing(r.value).event_id for r in repeated} == first_ids
+    assert {(r.topic, r.key) for r in repeated} == {(r.topic, r.key) for r in records}
+
+
+def _outcome(code: str, reference: str, status: OutcomeStatus) -> FilingOutcome:
+    return FilingOutcome(
+        event_id=event_id_for(code, reference),
+        filer_code=code,
+        filing_reference=reference,
+        receipt_id=f"RCPT-{reference}",
+        status=status,
+        reasons=() if status is OutcomeStatus.ACCEPTED else (MISMATCH,),
+        outbox_id=uuid4(),
+    )
+
+
+async def _send_outcomes(bootstrap: str, *outcomes: FilingOutcome, abort: bool = False) -> None:
+    transactional = f"test-outcomes-{uuid4().hex[:10]}" if abort else None
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, transactional_id=transactional
+    )
+    await producer.start()
+    try:
+        if abort:
+            await producer.begin_transaction()
+        for outcome in outcomes:
+            await producer.send_and_wait(
+                FILING_OUTCOME.name, encode(outcome), key=outcome.kafka_key()
+            )
+        if abort:
+            await producer.abort_transaction()
+    finally:
+        await producer.stop()
+
+
+def _ids(code: str, *references: str) -> list[UUID]:
+    return [event_id_for(code, reference) for reference in references]
+
+
+async def test_await_outcomes_keeps_the_latest_committed_outcome_per_event_id(
+    bootstrap: str, unique: str
+):
+    await apply_catalogue(bootstrap)
+    code = f"O-{unique.upper()}"
+    parked, accepted, refused = OutcomeStatus.PARKED, OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED
+    await _send_outcomes(
+        bootstrap,
+        _outcome(code, "A", parked),
+        _outcome(code, "B", refused),
+        _outcome(code, "C", parked),
+        _outcome(code, "A", accepted),
+    )
+    await _send_outcomes(bootstrap, _outcome(code, "C", accepted), abort=True)
+    a, b, c, d = _ids(code, "A", "B", "C", "D")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await await_outcomes(bootstrap, [a, b, c, d], 4)
+    assert loop.time() - started >= 3.5, "C is only parked: it waits for the whole timeout"
+    assert {k: o.status for k, o in outcomes.items()} == {a: accepted, b: refused, c: parked}
+    assert outcomes[b].reasons == (MISMATCH,)
+
+    started = loop.time()
+    snapshot = await await_outcomes(bootstrap, [c, d], 30, until_final=False)
+    assert {k: o.status for k, o in snapshot.items()} == {c: parked}
+    assert loop.time() - started < 15
+    ours = await await_outcomes(bootstrap, [a, b], 30, until_final=False, filer_codes=[code])
+    assert {k: o.status for k, o in ours.items()} == {a: accepted, b: refused}
+    others = await await_outcomes(bootstrap, [a], 30, until_final=False, filer_codes=["X-1"])
+    assert others == {}
+
+
+async def test_await_outcomes_returns_as_soon_as_every_outcome_is_final(
+    bootstrap: str, unique: str
+):
+    await apply_catalogue(bootstrap)
+    code = f"W-{unique.upper()}"
+    (e,) = _ids(code, "E")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    waiting = asyncio.create_task(await_outcomes(bootstrap, [e], 30))
+    await asyncio.sleep(1.5)
+    await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.PARKED))
+    await asyncio.sleep(0.5)
+    await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.ACCEPTED))
+    outcomes = await waiting
+    assert outcomes[e].status is OutcomeStatus.ACCEPTED
+    assert loop.time() - started < 15
+
+
+async def test_publish_wait_prints_outcomes_already_on_the_topic(
+    bootstrap: str, unique: str, tmp_path: Path
+):
+    """A re-upload: the relay answered the first upload, and --wait finds those answers."""
+    await apply_catalogue(bootstrap)
+    code = f"R-{unique.upper()}"
+    rows = [
+        {**csv_row(EXAMPLES[t]), "filer_code": code, "filing_reference": reference}
+        for t, reference in (
+            ("EmployeeInsuranceAcquired", "ACQ-1"),
+            ("EmployeeInsuranceLost", "LOST-1"),
+        )
+    ]
+    path = tmp_path / "reupload.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + csv_text(rows).encode("utf-8"))
+    (first, second) = (r["filing_reference"] for r in rows)
+    await _send_outcomes(
+        bootstrap,
+        _outcome(code, first, OutcomeStatus.ACCEPTED),
+        _outcome(code, second, OutcomeStatus.REFUSED),
+    )
+    options = PublishOptions(path, bootstrap, wait=True, timeout=20)
+    code_, out, err = await asyncio.to_thread(_cli, options)
+    assert code_ == 1, err
+    assert out == [
+        "published 2 filings (filing.employer.v1: 2); rejected 0 rows",
+        f"{first} accepted - RCPT-{first}",
+        f"{second} refused [identity_mismatch payload.identity.kana_name: differs] RCPT-{second}",
+    ]
