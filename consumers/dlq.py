@@ -7,15 +7,17 @@ from __future__ import annotations
 from aiokafka.structs import ConsumerRecord
 
 from schemas import DeadLetter, EncryptedBlob, Reason, encode
+from schemas.topics import logical, physical
 from schemas.topics import topic as catalogue_topic
 from shaho.crypto import Keyring, seal
 
 
 def dlq_topic(source_topic: str) -> str:
-    dlq = catalogue_topic(source_topic).dlq
+    """The broker name of the DLQ for the broker topic `source_topic`."""
+    dlq = catalogue_topic(logical(source_topic)).dlq
     if dlq is None:
         raise KeyError(f"{source_topic} has no dead-letter topic in the catalogue")
-    return dlq
+    return physical(dlq)
 
 
 def dead_letter(keyring: Keyring, record: ConsumerRecord, reason: Reason,

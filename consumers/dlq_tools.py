@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from consumers.dlq import original_bytes
 from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
-from schemas.topics import CATALOGUE
+from schemas.topics import CATALOGUE, logical, physical
 from shaho.crypto import Keyring
 
 
@@ -25,7 +25,8 @@ class Letter:
 
 async def read_letters(bootstrap: str, source_topic: str | None = None) -> list[Letter]:
     """Every dead letter on the DLQ topics (or on `source_topic`'s), oldest first."""
-    topics = [t.dlq for t in CATALOGUE if t.dlq and source_topic in (None, t.name)]
+    topics = [physical(t.dlq) for t in CATALOGUE
+              if t.dlq and source_topic in (None, t.name, t.physical)]
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="earliest", isolation_level="read_committed",
                                 enable_auto_commit=False)
@@ -63,7 +64,7 @@ def export(keyring: Keyring, letter: Letter, out: Path) -> None:
 def replay_key(raw: bytes, topic: str, letter: DeadLetter) -> bytes:
     """The ingestion key of the fixed record; the filer code when it still does not decode."""
     try:
-        return decode_filing(raw, topic).kafka_key()
+        return decode_filing(raw, logical(topic)).kafka_key()
     except FilingRejected:
         return letter.kafka_key()
 

@@ -48,17 +48,18 @@ async def apply_catalogue(bootstrap: str, topics: tuple[Topic, ...] = CATALOGUE)
     admin = await _admin(bootstrap)
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        missing = [t for t in topics if t.physical not in existing]
         if missing:
             response = await admin.create_topics([
-                NewTopic(t.name, t.partitions, 1, topic_configs=t.config()) for t in missing
+                NewTopic(t.physical, t.partitions, 1, topic_configs=t.config()) for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
         for response in await admin.alter_configs([
-            ConfigResource(ConfigResourceType.TOPIC, t.name, configs=t.config()) for t in topics
+            ConfigResource(ConfigResourceType.TOPIC, t.physical, configs=t.config())
+            for t in topics
         ]):
             _raise_errors([(r[3], r[0], r[1]) for r in response.resources], tolerated=set())
-        return [t.name for t in missing]
+        return [t.physical for t in missing]
     finally:
         await admin.close()
 
@@ -67,7 +68,7 @@ async def describe(bootstrap: str) -> dict[str, int]:
     """Partition count per existing topic of the catalogue."""
     admin = await _admin(bootstrap)
     try:
-        names = [t.name for t in CATALOGUE]
+        names = [t.physical for t in CATALOGUE]
         existing = set(await admin.list_topics())
         described = await admin.describe_topics([n for n in names if n in existing])
         return {d["topic"]: len(d["partitions"]) for d in described}

@@ -69,7 +69,7 @@ async def await_outcomes(
     if not wanted:
         return outcomes
     consumer = AIOKafkaConsumer(
-        FILING_OUTCOME.name,
+        FILING_OUTCOME.physical,
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
@@ -81,7 +81,7 @@ async def await_outcomes(
         keys = frozenset(code.encode() for code in filer_codes)
         await _read(consumer, _Wanted(wanted, keys), outcomes, timeout, until_final)
     except UnknownTopicOrPartitionError:
-        raise OutcomesUnavailable(f"topic {FILING_OUTCOME.name} does not exist") from None
+        raise OutcomesUnavailable(f"topic {FILING_OUTCOME.physical} does not exist") from None
     finally:
         await consumer.stop()
     return outcomes
@@ -105,8 +105,8 @@ async def _read(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    numbers = consumer.partitions_for_topic(FILING_OUTCOME.name) or set()
-    ends = await consumer.end_offsets([TopicPartition(FILING_OUTCOME.name, n) for n in numbers])
+    numbers = consumer.partitions_for_topic(FILING_OUTCOME.physical) or set()
+    ends = await consumer.end_offsets([TopicPartition(FILING_OUTCOME.physical, n) for n in numbers])
     while (left := deadline - loop.time()) > 0:
         batch = await consumer.getmany(timeout_ms=max(1, int(min(left, POLL_MS / 1000) * 1000)))
         for records in batch.values():

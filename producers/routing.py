@@ -40,4 +40,4 @@ def kind_of(event_type: str) -> FilerKind:
 
 def route(filing: Filing, kind: FilerKind | None = None) -> Outgoing:
     """`filing` on its topic; ValueError for a retraction without the filer's kind."""
-    return Outgoing(filing, topic_for(filing.event_type, kind).name)
+    return Outgoing(filing, topic_for(filing.event_type, kind).physical)

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumers import offsets
+from consumers.aligned import AlignedBuffer
 from consumers.dlq import dead_letter, dlq_record
 from relay_linker.domain import decide, expire
 from relay_linker.domain import effects as fx
@@ -28,13 +30,14 @@ from relay_linker.messages import OutboxRow, dead_letter_rows, output_rows
 from relay_linker.publisher import NOTIFY_CHANNEL
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
-from schemas import FilingRejected, decode_filing
-from schemas.topics import INGESTION_TOPICS
+from schemas import Filing, FilingRejected, Reason, decode_filing
+from schemas.topics import INGESTION_TOPICS, logical
 from shaho import faults
 from shaho.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 
 log = logging.getLogger("shaho.linker")
-Batch = dict[TopicPartition, list[ConsumerRecord]]
+FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
+         asyncio.CancelledError)
 GROUP = "relay-linker"
 MAX_BATCH = 500
 
@@ -55,11 +58,47 @@ class KeyringHasher:
         return derive_relay_id(self.keyring, seed)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A consumed record, decoded once: the filing, or why it cannot be one."""
+
+    record: ConsumerRecord
+    filing: Filing | None
+    rejected: FilingRejected | None
+    event_time: float
+
+
+class Decoder:
+    """Decodes records as they are fetched; an undecodable record takes the event time of the
+    record before it in its partition, so it flows in place instead of blocking others."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, int], float] = {}
+
+    def __call__(self, record: ConsumerRecord) -> Incoming:
+        where = (record.topic, record.partition)
+        try:
+            filing = decode_filing(bytes(record.value or b""), logical(record.topic))
+        except FilingRejected as rejected:
+            return Incoming(record, None, rejected, self.last.get(where, 0.0))
+        self.last[where] = filing.occurred_at.timestamp()
+        return Incoming(record, filing, None, self.last[where])
+
+
 @dataclass
 class BatchResult:
     outbox: list[OutboxRow] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        self.outbox += other.outbox
+        self.dead_letters += other.dead_letters
+        self.positions.update(other.positions)
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+
 
 
 async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
@@ -106,7 +145,7 @@ class RelayLinker:
             auto_offset_reset="earliest", isolation_level="read_committed",
             max_partition_fetch_bytes=2 * 1024 * 1024)
         listener = offsets.SeekToStoredOffsets(self.consumer, self.pool, self.group)
-        self.consumer.subscribe([t.name for t in INGESTION_TOPICS], listener=listener)
+        self.consumer.subscribe([t.physical for t in INGESTION_TOPICS], listener=listener)
         await self.consumer.start()
 
     async def stop(self) -> None:
@@ -116,48 +155,97 @@ class RelayLinker:
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
         """Process batches until `stop` (or, with `idle_exit`, until idle that many seconds)."""
         assert self.consumer is not None
+        aligned = AlignedBuffer(self.consumer, Decoder(), lambda item: item.event_time)
         idle_since = time.monotonic()
         while not stop.is_set():
-            batch = await self.consumer.getmany(timeout_ms=200, max_records=MAX_BATCH)
-            if any(batch.values()):
-                await self.process(batch)
+            aligned.add(await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH))
+            await aligned.refresh()
+            items = aligned.take(MAX_BATCH)
+            if items:
+                await self.process(items)
+                idle_since = time.monotonic()
+            elif aligned.pending():
                 idle_since = time.monotonic()
             elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                 return
 
-    async def process(self, batch: Batch) -> BatchResult:
-        assert self.consumer is not None
-        result = BatchResult()
-        positions = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self._apply(conn, batch, result)
-            await offsets.save(conn, self.group, positions)
-            await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
-        faults.reached("linker.after-db-commit")
-        await self.consumer.commit(positions)
-        self.processed += sum(len(r) for r in batch.values())
+    async def process(self, records: list[Incoming]) -> BatchResult:
+        """Apply `records` (in this order) in one transaction, then commit their offsets.
+
+        A record the linker itself cannot handle (a defect, not bad input: that is already a
+        dead letter) must not stop the relay: the batch is rolled back and re-run record by
+        record, and the failing record alone is dead-lettered with reason `processing_failed`.
+        Database and broker outages are not caught: the process stops and resumes from the
+        stored offsets when restarted."""
+        try:
+            result = await self._transaction(records)
+        except FATAL:
+            raise
+        except Exception as exc:
+            log.error("batch of %d failed (%s); retrying record by record", len(records),
+                      type(exc).__name__)
+            result = BatchResult()
+            for record in records:
+                try:
+                    part = await self._transaction([record])
+                except FATAL:
+                    raise
+                except Exception as failure:
+                    part = await self._transaction([record], failure=failure)
+                result.merge(part)
+        await self.consumer.commit(result.positions)  # type: ignore[union-attr]
+        self.processed += len(records)
         return result
 
-    async def _apply(self, conn: asyncpg.Connection,
-                     batch: Batch, result: BatchResult) -> None:
-        stored = await offsets.load(conn, self.group, list(batch))
+    async def _transaction(self, items: list[Incoming],
+                           failure: Exception | None = None) -> BatchResult:
+        result = BatchResult()
+        records = [i.record for i in items]
+        result.positions = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
+        async with self.pool.acquire() as conn, conn.transaction():
+            if failure is None:
+                await self._apply(conn, items, result)
+            else:
+                await insert_outbox(conn, self._failed(records[0], failure, result))
+            await offsets.save(conn, self.group, result.positions)
+            await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+        faults.reached("linker.after-db-commit")
+        return result
+
+    def _failed(self, record: ConsumerRecord, failure: Exception,
+                result: BatchResult) -> list[OutboxRow]:
+        log.error("dead-lettering %s[%d]@%d: %s", record.topic, record.partition,
+                  record.offset, type(failure).__name__)
+        result.dead_letters += 1
+        message = f"the relay could not process this record ({type(failure).__name__})"
+        reason = Reason(code="processing_failed", field=None, message=message)
+        rejected = FilingRejected([reason])
+        letter = dead_letter(self.keyring, record, reason, None)
+        return dead_letter_rows(dlq_record(letter), rejected,
+                                Source(record.topic, record.partition, record.offset))
+
+    async def _apply(self, conn: asyncpg.Connection, items: list[Incoming],
+                     result: BatchResult) -> None:
+        partitions = sorted({TopicPartition(i.record.topic, i.record.partition) for i in items})
+        stored = await offsets.load(conn, self.group, partitions)
         work = BatchSlice(conn, self.keyring)
         await work.start()
-        for tp, records in batch.items():
-            fresh = [r for r in records if r.offset >= stored.get(tp, 0)]
-            for record in fresh:
-                result.outbox += await self._one(work, record, result)
-            expired = await expire_in_slice(work, tp.topic, tp.partition)
-            result.outbox += output_rows(expired, Source(tp.topic, tp.partition, -1))
+        for item in items:
+            record = item.record
+            if record.offset < stored.get(TopicPartition(record.topic, record.partition), 0):
+                continue  # applied by an earlier transaction already
+            result.outbox += await self._one(work, item, result)
+            expired = await expire_in_slice(work, record.topic, record.partition)
+            result.outbox += output_rows(expired, Source(record.topic, record.partition, -1))
         await work.flush()
         await insert_outbox(conn, result.outbox)
 
-    async def _one(self, work: BatchSlice, record: ConsumerRecord,
+    async def _one(self, work: BatchSlice, item: Incoming,
                    result: BatchResult) -> list[OutboxRow]:
+        record, filing, rejected = item.record, item.filing, item.rejected
         source = Source(record.topic, record.partition, record.offset)
-        try:
-            filing = decode_filing(bytes(record.value or b""), record.topic)
-        except FilingRejected as rejected:
+        if rejected is not None or filing is None:
+            assert rejected is not None
             result.dead_letters += 1
             letter = dead_letter(self.keyring, record, rejected.reasons[0], rejected.filer_code)
             return dead_letter_rows(dlq_record(letter), rejected, source)

@@ -56,9 +56,9 @@ def output_rows(effects: list[fx.Effect], source: Source) -> list[OutboxRow]:
     for e in effects:
         if isinstance(e, fx.LinkChangeEmitted):
             message: LinkChanged | FilingOutcome = link_changed(e)
-            topic = LINK_CHANGE.name
+            topic = LINK_CHANGE.physical
         elif isinstance(e, fx.OutcomeIssued):
-            message, topic = filing_outcome(e), FILING_OUTCOME.name
+            message, topic = filing_outcome(e), FILING_OUTCOME.physical
         else:
             continue
         assert e.outbox_id is not None
@@ -80,6 +80,6 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             filing_reference=rejected.filing_reference,
             receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
             reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"))
-        rows.append(OutboxRow(outcome.outbox_id, source, 1, FILING_OUTCOME.name,
+        rows.append(OutboxRow(outcome.outbox_id, source, 1, FILING_OUTCOME.physical,
                               outcome.kafka_key(), encode(outcome)))
     return rows

@@ -39,7 +39,7 @@ async def read_positions(bootstrap: str) -> dict[str, int]:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        tp = TopicPartition(OUTBOX_POSITION.name, 0)
+        tp = TopicPartition(OUTBOX_POSITION.physical, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
@@ -110,7 +110,7 @@ class OutboxPublisher:
             await asyncio.gather(*futures)
             faults.reached("publisher.before-position")
             position = json.dumps({"lane": lane, "seq": last}).encode()
-            await producer.send(OUTBOX_POSITION.name, position, key=lane.encode())
+            await producer.send(OUTBOX_POSITION.physical, position, key=lane.encode())
         self.positions[lane] = last
         faults.reached("publisher.after-commit")
         await self.pool.execute("DELETE FROM outbox WHERE lane = $1 AND seq <= $2", lane, last)

@@ -124,8 +124,9 @@ class LinkChanged(RelayMessage):
     @model_validator(mode="after")
     def _consistent(self) -> LinkChanged:
         problems = _institution_problems(self.scheme, self.insurer_number)
-        if self.valid_to is not None and self.valid_to <= self.valid_from:
-            problems.append(Problem(("valid_to",), "period", "valid_to must be after valid_from"))
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            message = "valid_to must not be before valid_from"
+            problems.append(Problem(("valid_to",), "period", message))
         if self.capacity is Capacity.DEPENDANT and is_late_stage(self.insurer_number):
             message = "the 75+ scheme has no dependants"
             problems.append(Problem(("capacity",), "capacity", message))

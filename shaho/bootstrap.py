@@ -65,7 +65,7 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers)
     try:
         await linker.start()
-        await linker.run(stop_event_on_signals(), idle_exit=5.0 if drain else None)
+        await linker.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)
     finally:
         await linker.stop()
         await db.close()

@@ -51,6 +51,7 @@ class StackConfig:
             controller_port=int(os.environ.get("SHAHO_KAFKA_CONTROLLER_PORT", "19093")),
             pg_port=int(os.environ.get("SHAHO_PG_PORT", "15432")),
             pg_data=_pg_data_dir(state),
+            pg_database=os.environ.get("SHAHO_PG_DATABASE", "shaho_relay"),
             kafka_heap=os.environ.get("SHAHO_KAFKA_HEAP", "-Xmx1g"),
         )
 

@@ -107,7 +107,7 @@ async def test_catalogue_applies_twice_without_harm(bootstrap: str):
     await apply_catalogue(bootstrap)
     assert await apply_catalogue(bootstrap) == []
     parts = await describe(bootstrap)
-    assert parts == {t.name: t.partitions for t in CATALOGUE}
+    assert parts == {t.physical: t.partitions for t in CATALOGUE}
 
 
 async def test_catalogue_configs_reach_the_broker(bootstrap: str):
@@ -118,7 +118,7 @@ async def test_catalogue_configs_reach_the_broker(bootstrap: str):
     try:
         dlq = next(t for t in CATALOGUE if t.name.endswith(".dlq"))
         [response] = await admin.describe_configs([
-            ConfigResource(ConfigResourceType.TOPIC, dlq.name)])
+            ConfigResource(ConfigResourceType.TOPIC, dlq.physical)])
         entries = {e[0]: e[1] for e in response.resources[0][4]}
     finally:
         await admin.close()

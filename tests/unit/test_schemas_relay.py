@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -81,9 +82,12 @@ def test_outcome_event_id_must_match_filer_and_reference() -> None:
 
 def test_link_period_and_insurer_number_are_checked() -> None:
     data = example_link_changed().model_dump()
+    day_before = data["valid_from"] - timedelta(days=1)
     with pytest.raises(ValidationError) as caught:
-        LinkChanged.model_validate({**data, "valid_to": data["valid_from"]})
+        LinkChanged.model_validate({**data, "valid_to": day_before})
     assert [e["loc"] for e in caught.value.errors()] == [("valid_to",)]
+    same_day = LinkChanged.model_validate({**data, "valid_to": data["valid_from"]})
+    assert same_day.valid_to == same_day.valid_from, "同日得喪: a link that covered no day"
     with pytest.raises(ValidationError) as caught:
         LinkChanged.model_validate({**data, "insurer_number": "01130013"})
     assert [e["type"] for e in caught.value.errors()] == ["check_digit"]

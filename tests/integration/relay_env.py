@@ -1,0 +1,150 @@
+"""An isolated relay for one test: its own database and its own topic namespace on the shared
+broker, with helpers to publish filings and run the processors as separate OS processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from infra.migrations import apply_all
+from infra.topics_admin import apply_catalogue
+from relay_linker.domain.commands import LinkerRecord, Source
+from relay_linker.translate import Translator
+from schemas import Filing, encode
+from schemas.topics import CATALOGUE, MAX_MESSAGE_BYTES, PREFIX_ENV, physical
+from shaho.config import StackConfig
+from shaho.crypto import Keyring
+
+
+@dataclass
+class RelayEnv:
+    cfg: StackConfig
+    prefix: str
+    database: str
+    published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {PREFIX_ENV: self.prefix, "SHAHO_PG_DATABASE": self.database}
+
+    @property
+    def dsn(self) -> str:
+        return self.cfg.pg_dsn().rsplit("/", 1)[0] + f"/{self.database}"
+
+    def keyring(self) -> Keyring:
+        return Keyring.load(self.cfg.keyring_path)
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn)
+
+    async def publish(self, items: list[tuple[str, Filing]]) -> None:
+        """Publish (logical topic, filing) pairs in order; remember where each landed."""
+        with _prefix(self.prefix):
+            producer = AIOKafkaProducer(bootstrap_servers=self.cfg.bootstrap_servers,
+                                        enable_idempotence=True, linger_ms=5)
+            await producer.start()
+            try:
+                sends = [(await producer.send(physical(t), encode(f), key=f.kafka_key()), f)
+                         for t, f in items]
+                for future, filing in sends:
+                    meta = await future
+                    self.published.append((meta.timestamp, meta.topic, meta.partition,
+                                           meta.offset, filing))
+            finally:
+                await producer.stop()
+
+    async def publish_raw(self, items: list[tuple[str, bytes]]) -> int:
+        """Push malformed records as a broken filer would; the broker itself refuses those
+        over the topic's max.message.bytes, so they never reach a processor. Returns how many
+        landed."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.cfg.bootstrap_servers)
+        await producer.start()
+        landed = 0
+        try:
+            for topic, value in items:
+                if len(value) < MAX_MESSAGE_BYTES - 1024:
+                    await producer.send_and_wait(self.prefix + topic, value, key=b"broken:1")
+                    landed += 1
+        finally:
+            await producer.stop()
+        return landed
+
+    def records_in_consumption_order(self) -> list[LinkerRecord]:
+        """What the linker reads, merged across partitions by event time as its alignment
+        hands records out: per partition in offset order, heads by (occurred_at, topic,
+        partition, offset)."""
+        translator = Translator(self.keyring())
+        queues: dict[tuple[str, int], list] = {}
+        for _, topic, part, offset, filing in sorted(self.published, key=lambda p: p[1:4]):
+            queues.setdefault((topic, part), []).append((offset, filing))
+        ordered = []
+        while any(queues.values()):
+            heads = [(q[0][1].occurred_at, tp, q[0][0]) for tp, q in queues.items() if q]
+            _, tp, _ = min(heads)
+            offset, filing = queues[tp].pop(0)
+            ordered.append(translator.record(filing, Source(tp[0], tp[1], offset)))
+        return ordered
+
+    def run(self, processor: str, extra: dict[str, str] | None = None,
+            timeout: float = 600) -> int:
+        env = {**os.environ, **self.env, **(extra or {})}
+        done = subprocess.run([sys.executable, "-m", "shaho.cli", "run", processor, "--drain"],
+                              env=env, capture_output=True, timeout=timeout, check=False)
+        self.last_output = done.stdout.decode(errors="replace") + done.stderr.decode(
+            errors="replace")
+        return done.returncode
+
+
+class _prefix:
+    """Sets the topic namespace for code running in this process, then restores it."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.old = value, None
+
+    def __enter__(self) -> None:
+        self.old = os.environ.get(PREFIX_ENV)
+        os.environ[PREFIX_ENV] = self.value
+
+    def __exit__(self, *exc: object) -> None:
+        if self.old is None:
+            os.environ.pop(PREFIX_ENV, None)
+        else:
+            os.environ[PREFIX_ENV] = self.old
+
+
+async def make_env(cfg: StackConfig, unique: str) -> RelayEnv:
+    env = RelayEnv(cfg, prefix=f"t{unique}.", database=f"relay_{unique}")
+    admin = await asyncpg.connect(cfg.pg_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{env.database}"')
+    finally:
+        await admin.close()
+    conn = await env.connect()
+    try:
+        await apply_all(conn)
+    finally:
+        await conn.close()
+    with _prefix(env.prefix):
+        await apply_catalogue(cfg.bootstrap_servers)
+    return env
+
+
+async def drop_env(env: RelayEnv) -> None:
+    """Drop the test's database and its topics."""
+    admin = await asyncpg.connect(env.cfg.pg_dsn())
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{env.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    kafka = AIOKafkaAdminClient(bootstrap_servers=env.cfg.bootstrap_servers)
+    await kafka.start()
+    try:
+        await kafka.delete_topics([env.prefix + t.name for t in CATALOGUE])
+    finally:
+        await kafka.close()
