@@ -230,26 +230,35 @@ class RelayLinker:
         stored = await offsets.load(conn, self.group, partitions)
         work = BatchSlice(conn, self.keyring)
         await work.start()
-        for item in items:
+        fresh = [i for i in items if i.record.offset >= stored.get(
+            TopicPartition(i.record.topic, i.record.partition), 0)]  # else applied already
+        linker_records = [self._translate(i) for i in fresh]
+        await work.prefetch(r for r in linker_records if r is not None)
+        for item, linker_record in zip(fresh, linker_records, strict=True):
             record = item.record
-            if record.offset < stored.get(TopicPartition(record.topic, record.partition), 0):
-                continue  # applied by an earlier transaction already
-            result.outbox += await self._one(work, item, result)
+            result.outbox += await self._one(work, item, linker_record, result)
             expired = await expire_in_slice(work, record.topic, record.partition)
             result.outbox += output_rows(expired, Source(record.topic, record.partition, -1))
         await work.flush()
         await insert_outbox(conn, result.outbox)
 
-    async def _one(self, work: BatchSlice, item: Incoming,
+    def _translate(self, item: Incoming) -> LinkerRecord | None:
+        if item.filing is None:
+            return None
+        record = item.record
+        return self.translator.record(item.filing,
+                                      Source(record.topic, record.partition, record.offset))
+
+    async def _one(self, work: BatchSlice, item: Incoming, linker_record: LinkerRecord | None,
                    result: BatchResult) -> list[OutboxRow]:
-        record, filing, rejected = item.record, item.filing, item.rejected
+        record, rejected = item.record, item.rejected
         source = Source(record.topic, record.partition, record.offset)
-        if rejected is not None or filing is None:
+        if linker_record is None:
             assert rejected is not None
             result.dead_letters += 1
             letter = dead_letter(self.keyring, record, rejected.reasons[0], rejected.filer_code)
             return dead_letter_rows(dlq_record(letter), rejected, source)
-        effects = await decide_in_slice(work, self.translator.record(filing, source), self.hasher)
+        effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1

@@ -17,8 +17,9 @@ import asyncpg
 from relay_linker import rows
 from relay_linker.domain import effects as fx
 from relay_linker.domain.apply import apply_all
-from relay_linker.domain.commands import IndexKey
-from relay_linker.domain.keys import CANDIDATE_KIND
+from relay_linker.domain.commands import IndexKey, LinkerRecord
+from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
+from relay_linker.domain.slicing import needs
 from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
 from shaho.crypto import Keyring
 
@@ -93,6 +94,18 @@ class BatchSlice:
         apply_all(self.state, effects)
         for effect in effects:
             self.touched.note(effect)
+
+    async def prefetch(self, records: Iterable[LinkerRecord]) -> None:
+        """Load up front what the batch's decisions will read first, in a few queries: the
+        numbers they name, the persons behind them, and their ledger and parking entries."""
+        wanted: dict[str, set] = {}
+        for record in records:
+            for name, keys in needs(record).items():
+                wanted.setdefault(name, set()).update(keys)
+        await self.load(MissingFromSlice(**{k: frozenset(v) for k, v in wanted.items()}))
+        found = {e.relay_id for k in wanted.get("index_keys", ()) if (e := self.state.index.get(k))}
+        await self.load(MissingFromSlice(relay_ids=frozenset(found),
+                                         wait_keys=frozenset(person_wait(r) for r in found)))
 
     async def load(self, missing: MissingFromSlice) -> None:
         """Load what a decision lacked; rows already in memory (or deleted there) are kept."""
