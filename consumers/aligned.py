@@ -25,8 +25,9 @@ class AlignedBuffer(Generic[T]):
     """Buffers prepared records per partition and releases them in event-time order."""
 
     def __init__(self, consumer: AIOKafkaConsumer, prepare: Callable[[ConsumerRecord], T],
-                 event_time: Callable[[T], float], max_idle: float = 0.5) -> None:
-        self.consumer, self.max_idle = consumer, max_idle
+                 event_time: Callable[[T], float], max_idle: float = 5.0,
+                 max_buffered: int = 2000) -> None:
+        self.consumer, self.max_idle, self.max_buffered = consumer, max_idle, max_buffered
         self.prepare, self.event_time = prepare, event_time
         self.buffers: dict[TopicPartition, deque[tuple[float, int, T]]] = {}
         self.next_offset: dict[TopicPartition, int] = {}
@@ -41,6 +42,8 @@ class AlignedBuffer(Generic[T]):
                 item = self.prepare(record)
                 queue.append((self.event_time(item), record.offset, item))
             self.next_offset[tp] = records[-1].offset + 1
+            if len(queue) >= self.max_buffered:
+                self.consumer.pause(tp)  # far ahead of the others: stop fetching it for now
 
     async def refresh(self) -> None:
         """Forget revoked partitions; learn the position of those that sent nothing yet."""
@@ -53,7 +56,10 @@ class AlignedBuffer(Generic[T]):
                 self.next_offset[tp] = await self.consumer.position(tp)
 
     def _lagging_and_empty(self) -> bool:
-        """A partition with nothing buffered that has (or may have) records still unread."""
+        """A partition with nothing buffered that has (or may have) records still unread.
+
+        A partition whose end is not known yet (no fetch answered since assignment) counts as
+        lagging: a restarted consumer must not race ahead before every partition has spoken."""
         for tp in self.consumer.assignment():
             if self.buffers.get(tp):
                 continue
@@ -75,7 +81,10 @@ class AlignedBuffer(Generic[T]):
                 break
             if self._lagging_and_empty() and not self._waited_enough():
                 break
-            out.append(self.buffers[min(heads)[4]].popleft()[2])
+            tp = min(heads)[4]
+            out.append(self.buffers[tp].popleft()[2])
+            if len(self.buffers[tp]) < self.max_buffered // 2 and tp in self.consumer.paused():
+                self.consumer.resume(tp)
         if out:
             self.blocked_since = None
         return out

@@ -1,7 +1,8 @@
 """Consumer positions kept in PostgreSQL, written in the same transaction as their effects.
 
-On assignment the consumer seeks to the stored positions, so a crash between the database
-commit and the Kafka offset commit replays nothing that was already applied.
+The consumer starts from the stored positions, so a crash between the database commit and the
+Kafka offset commit replays nothing that was already applied; `lock` makes a second instance
+wait for the first's transaction and then see the records as applied.
 """
 
 from __future__ import annotations
@@ -17,6 +18,27 @@ async def load(conn: asyncpg.Connection | asyncpg.Pool, group: str,
         group)
     stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
     return {tp: stored[tp] for tp in partitions if tp in stored}
+
+
+async def ensure_rows(conn: asyncpg.Connection | asyncpg.Pool, group: str,
+                      partitions: list[TopicPartition]) -> None:
+    """A row per partition (position 0 where none is stored), so that `lock` has rows to lock."""
+    await conn.executemany(
+        "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+        "VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+        [(group, tp.topic, tp.partition) for tp in partitions])
+
+
+async def lock(conn: asyncpg.Connection, group: str,
+               partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The stored positions, locked until the transaction ends (in a fixed order: no deadlock)."""
+    rows = await conn.fetch(
+        "SELECT c.topic, c.partition, c.next_offset FROM consumer_offsets c "
+        "JOIN unnest($2::text[], $3::int[]) AS p(topic, partition) "
+        "ON c.topic = p.topic AND c.partition = p.partition WHERE c.group_id = $1 "
+        "ORDER BY c.topic, c.partition FOR UPDATE OF c",
+        group, [tp.topic for tp in partitions], [tp.partition for tp in partitions])
+    return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 
 async def save(conn: asyncpg.Connection, group: str, positions: dict[TopicPartition, int]) -> None:

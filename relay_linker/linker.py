@@ -140,13 +140,25 @@ class RelayLinker:
         self.processed = 0
 
     async def start(self) -> None:
+        """Own every ingestion partition, starting from the positions stored in PostgreSQL.
+
+        Partitions are assigned, not balanced by the group: a killed instance's partitions
+        would otherwise sit with its ghost until the session times out while the survivor's
+        event time raced ahead. The group id is still used to commit offsets for lag
+        monitoring, and row locks on the stored positions keep two instances from applying
+        the same record."""
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
             auto_offset_reset="earliest", isolation_level="read_committed",
             max_partition_fetch_bytes=2 * 1024 * 1024)
-        listener = offsets.SeekToStoredOffsets(self.consumer, self.pool, self.group)
-        self.consumer.subscribe([t.physical for t in INGESTION_TOPICS], listener=listener)
         await self.consumer.start()
+        partitions = sorted(TopicPartition(t.physical, p) for t in INGESTION_TOPICS
+                            for p in range(t.partitions))
+        self.consumer.assign(partitions)
+        await offsets.ensure_rows(self.pool, self.group, partitions)
+        stored = await offsets.load(self.pool, self.group, partitions)
+        for tp in partitions:
+            self.consumer.seek(tp, stored.get(tp, 0))
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -227,7 +239,7 @@ class RelayLinker:
     async def _apply(self, conn: asyncpg.Connection, items: list[Incoming],
                      result: BatchResult) -> None:
         partitions = sorted({TopicPartition(i.record.topic, i.record.partition) for i in items})
-        stored = await offsets.load(conn, self.group, partitions)
+        stored = await offsets.lock(conn, self.group, partitions)
         work = BatchSlice(conn, self.keyring)
         await work.start()
         fresh = [i for i in items if i.record.offset >= stored.get(

@@ -33,6 +33,10 @@ class RelayEnv:
     def env(self) -> dict[str, str]:
         return {PREFIX_ENV: self.prefix, "SHAHO_PG_DATABASE": self.database}
 
+    def topic(self, name: str) -> str:
+        """The broker name of catalogue topic `name` in this relay's namespace."""
+        return self.prefix + name
+
     @property
     def dsn(self) -> str:
         return self.cfg.pg_dsn().rsplit("/", 1)[0] + f"/{self.database}"
@@ -45,13 +49,17 @@ class RelayEnv:
 
     async def publish(self, items: list[tuple[str, Filing]]) -> None:
         """Publish (logical topic, filing) pairs in order; remember where each landed."""
+        await self.publish_partitioned([(t, f, None) for t, f in items])
+
+    async def publish_partitioned(self, items: list[tuple[str, Filing, int | None]]) -> None:
+        """Like `publish`, with an explicit partition where one is given."""
         with _prefix(self.prefix):
             producer = AIOKafkaProducer(bootstrap_servers=self.cfg.bootstrap_servers,
                                         enable_idempotence=True, linger_ms=5)
             await producer.start()
             try:
-                sends = [(await producer.send(physical(t), encode(f), key=f.kafka_key()), f)
-                         for t, f in items]
+                sends = [(await producer.send(physical(t), encode(f), key=f.kafka_key(),
+                                              partition=p), f) for t, f, p in items]
                 for future, filing in sends:
                     meta = await future
                     self.published.append((meta.timestamp, meta.topic, meta.partition,

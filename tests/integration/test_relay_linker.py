@@ -3,15 +3,24 @@ exactly the link history that folding the pure decision function over the same r
 
 from __future__ import annotations
 
+import asyncio
+import os
+import random
+import subprocess
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from producers.population import Population, generate
 from relay_linker.domain import fold, history
+from relay_linker.domain.commands import Source
 from relay_linker.inspect import load_all
 from relay_linker.linker import KeyringHasher
+from relay_linker.translate import Translator
+from schemas.examples import leaks, secret_values
+from schemas.topics import CATALOGUE, INGESTION_TOPICS
 from shaho.config import StackConfig
 from tests.integration.relay_env import RelayEnv, drop_env, make_env
 
@@ -51,3 +60,106 @@ async def test_population_gives_the_folds_link_history(relay: RelayEnv, populati
     expected = _fold_history(relay)
     assert len([r for r in expected if r[0] == "link"]) > 300
     assert table == expected
+
+
+def _in_order_history(relay: RelayEnv, population: Population) -> tuple:
+    """The history of the population arriving in order (one partition per topic, no copies)."""
+    translator = Translator(relay.keyring())
+    records = [translator.record(f, Source(population.topic_of(f), 0, i))
+               for i, f in enumerate(population.filings)]
+    return history(fold(records, KeyringHasher(relay.keyring())), include_retracted=True)
+
+
+async def test_shuffled_duplicated_and_replayed_give_the_same_history(
+    relay: RelayEnv, population: Population
+):
+    rng = random.Random(3)
+    jitter = {f.event_id: timedelta(days=rng.uniform(0, 5)) for f in population.filings}
+    shuffled = sorted(population.filings, key=lambda f: f.occurred_at + jitter[f.event_id])
+    copies = rng.sample(range(len(shuffled)), len(shuffled) // 20)
+    for position in sorted(copies, reverse=True):
+        shuffled.insert(min(len(shuffled), position + rng.randint(1, 30)), shuffled[position])
+    assert shuffled != population.filings and len(shuffled) > len(population.filings)
+    await relay.publish([(population.topic_of(f), f) for f in shuffled])
+    assert relay.run("relay-linker") == 0, relay.last_output
+    expected = _in_order_history(relay, population)
+    assert await _table_history(relay) == expected
+
+    conn = await relay.connect()
+    try:
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        await conn.execute("DELETE FROM consumer_offsets")  # replay everything from offset 0
+    finally:
+        await conn.close()
+    assert relay.run("relay-linker") == 0, relay.last_output
+    assert await _table_history(relay) == expected
+    conn = await relay.connect()
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == outbox, "replay emits nothing"
+    finally:
+        await conn.close()
+
+
+def _secrets(population: Population) -> list[str]:
+    """Every person-level number and identity item of the population worth searching for:
+    numbers of 6+ characters, names, address parts, birth dates before the simulated period
+    (later ones could equal an ordinary filing date)."""
+    found: set[str] = set()
+    for filing in population.filings:
+        for value in secret_values(filing):
+            if value[:4].isdigit() and value[4:5] == "-" and len(value) == 10:
+                if value < "2024-12-01":
+                    found.add(value)
+            elif not value.replace("-", "").isdigit() or len(value) >= 6:
+                found.add(value)
+    return sorted(found)
+
+
+async def test_database_topics_and_logs_hold_no_secret_in_clear(
+    relay: RelayEnv, population: Population
+):
+    await relay.publish([(population.topic_of(f), f) for f in population.filings])
+    await relay.publish_raw(population.bad_records)
+    assert relay.run("relay-linker") == 0
+    linker_log = relay.last_output
+    assert relay.run("outbox-publisher") == 0
+    dump = await asyncio.to_thread(_dump, relay)
+    assert "COPY public.links" in dump and len(dump) > 100_000
+    outputs = await _topic_text(relay, [t for t in CATALOGUE if t not in INGESTION_TOPICS])
+    assert "DeadLetter" not in outputs and '"original"' in outputs
+    values = _secrets(population)
+    assert len(values) > 1000
+    filed = await _topic_text(relay, list(INGESTION_TOPICS))
+    assert len(leaks(values, filed)) > 1000, "the search finds what the filings carry in clear"
+    assert leaks(values, dump) == []
+    assert leaks(values, outputs) == []
+    assert leaks(values, linker_log, relay.last_output) == []
+
+
+def _dump(relay: RelayEnv) -> str:
+    from infra.postgres import _bin_dir
+
+    return subprocess.run(
+        [str(_bin_dir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(relay.cfg.pg_port), "-U",
+         relay.cfg.pg_user, "--data-only", relay.database],
+        env={**os.environ, "PGPASSWORD": relay.cfg.pg_password()}, capture_output=True,
+        text=True, check=True).stdout
+
+
+async def _topic_text(relay: RelayEnv, topics: list) -> str:
+    reader = AIOKafkaConsumer(*[relay.prefix + t.name for t in topics],
+                              bootstrap_servers=relay.cfg.bootstrap_servers, group_id=None,
+                              auto_offset_reset="earliest", isolation_level="read_committed")
+    await reader.start()
+    chunks: list[str] = []
+    try:
+        idle = 0
+        while idle < 4:
+            batch = await reader.getmany(timeout_ms=500)
+            records = [r for rs in batch.values() for r in rs]
+            idle = 0 if records else idle + 1
+            chunks += [(r.key or b"").decode(errors="replace") + (r.value or b"").decode(
+                errors="replace") for r in records]
+    finally:
+        await reader.stop()
+    return "\n".join(chunks)

@@ -1,0 +1,187 @@
+"""The linker and the outbox publisher, each its own OS process, SIGKILLed at every named fault
+point and at random moments during a 20,000-event run, then restarted: nothing is lost and
+nothing is duplicated for read_committed readers, and the table equals the pure fold."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date
+from uuid import UUID
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from producers.population import generate
+from relay_linker.domain import apply_all, decide, expire, history
+from relay_linker.domain import effects as fx
+from relay_linker.domain.state import new_state
+from relay_linker.inspect import load_all
+from relay_linker.linker import KeyringHasher
+from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
+from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE, PARTITIONS
+from shaho.config import StackConfig
+from tests.integration.relay_env import RelayEnv, drop_env, make_env
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 20_000
+FAULTS = {
+    "relay-linker": ["linker.after-db-commit"],
+    "outbox-publisher": ["publisher.in-transaction", "publisher.before-position",
+                         "publisher.after-commit"],
+}
+
+
+@pytest.fixture
+async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
+    env = await make_env(stack, unique)
+    yield env
+    await drop_env(env)
+
+
+def _spawn(relay: RelayEnv, name: str, fault: str | None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **relay.env}
+    env.pop("SHAHO_FAULT", None)
+    if fault:
+        env["SHAHO_FAULT"] = fault
+    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+async def _progress(relay: RelayEnv) -> tuple[int, int]:
+    conn = await relay.connect()
+    try:
+        done = await conn.fetchval("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets")
+        pending = await conn.fetchval("SELECT count(*) FROM outbox")
+    finally:
+        await conn.close()
+    return done, pending
+
+
+async def _chaos(relay: RelayEnv, total: int, rng: random.Random, seconds: float) -> Counter:
+    """Run both processors, killing them at fault points and at random until all is done.
+
+    Every fault point must fire once: a process killed at random before reaching its point
+    gets the same point again when restarted."""
+    kills: Counter[str] = Counter()
+    procs: dict[str, tuple[subprocess.Popen[bytes], str | None]] = {}
+    deadline = time.monotonic() + seconds
+    scheduled = {name: list(points) for name, points in FAULTS.items()}
+    try:
+        while time.monotonic() < deadline:
+            for name in FAULTS:
+                if name in procs and procs[name][0].poll() is not None:
+                    proc, point = procs.pop(name)
+                    kills[f"{point or 'no fault'}: exit {proc.returncode}"] += 1
+                    if point and proc.returncode != -signal.SIGKILL:
+                        scheduled[name].insert(0, point)
+                if name not in procs:
+                    point = scheduled[name].pop(0) if scheduled[name] else None
+                    fault = f"{point}:{rng.randint(1, 3)}" if point else None
+                    procs[name] = (_spawn(relay, name, fault), point)
+            await asyncio.sleep(rng.uniform(0.5, 2.5))
+            if rng.random() < 0.3:
+                victim = rng.choice(sorted(procs))
+                proc, point = procs.pop(victim)
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills[f"{victim}: random SIGKILL"] += 1
+                if point:
+                    scheduled[victim].insert(0, point)
+            done, pending = await _progress(relay)
+            if done >= total and pending == 0 and not any(scheduled.values()) and all(
+                    point is None for _, point in procs.values()):
+                break
+    finally:
+        for proc, _ in procs.values():
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    return kills
+
+
+async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str, bytes]]:
+    """Everything committed on `topics`: read until every partition's position reaches its
+    high watermark (records of aborted transactions are skipped, never returned)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=relay.cfg.bootstrap_servers, group_id=None,
+                              auto_offset_reset="earliest", isolation_level="read_committed",
+                              enable_auto_commit=False)
+    await reader.start()
+    partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+    reader.assign(partitions)
+    got: list[tuple[str, bytes]] = []
+    deadline = time.monotonic() + 180  # an orphaned transaction times out after 60 s
+    try:
+        while time.monotonic() < deadline:
+            batch = await reader.getmany(timeout_ms=500)
+            got += [(r.topic, r.value) for rs in batch.values() for r in rs]
+            ends = await reader.end_offsets(partitions)
+            positions = [await reader.position(tp) for tp in partitions]
+            if all(at >= ends[tp] for at, tp in zip(positions, partitions, strict=True)):
+                break
+    finally:
+        await reader.stop()
+    return got
+
+
+def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
+    """The fold's history and the outbox ids of every output it produces."""
+    hasher = KeyringHasher(relay.keyring())
+    state, ids = new_state(), set()
+    for record in relay.records_in_consumption_order():
+        effects = decide(state, record, hasher)
+        apply_all(state, effects)
+        source = record.source
+        more = expire(state, source.topic, source.partition,
+                      state.watermarks[(source.topic, source.partition)])
+        apply_all(state, more)
+        ids |= {e.outbox_id for e in [*effects, *more] if isinstance(e, fx.OUTPUT_EFFECTS)}
+    return history(state, include_retracted=True), ids
+
+
+async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
+    population = generate(23, 4800, date(2025, 1, 1))
+    filings = population.filings[:EVENTS]
+    await relay.publish([(population.topic_of(f), f) for f in filings])
+    landed = await relay.publish_raw(population.bad_records)
+    assert len(filings) == EVENTS
+
+    kills = await _chaos(relay, EVENTS + landed, random.Random(5), seconds=900)
+    assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
+    fired = {k.split(":")[0] for k in kills if k.endswith("exit -9")}
+    assert fired == {p for points in FAULTS.values() for p in points}, kills
+    assert sum(v for k, v in kills.items() if "random SIGKILL" in k) >= 2, kills
+
+    conn = await relay.connect()
+    try:
+        table = history(await load_all(conn, relay.keyring()), include_retracted=True)
+    finally:
+        await conn.close()
+    expected_history, expected_ids = _expected(relay)
+    assert table == expected_history
+
+    links, outcomes = relay.topic(LINK_CHANGE.name), relay.topic(FILING_OUTCOME.name)
+    outputs = await _read_committed(relay, [links, outcomes])
+    messages = [decode_relay(v, LinkChanged if t == links else FilingOutcome) for t, v in outputs]
+    ids = [m.outbox_id for m in messages]
+    duplicated = [i for i, n in Counter(ids).items() if n > 1]
+    assert duplicated == [], f"{len(duplicated)} outputs published twice"
+    filed = {f.event_id for f in filings}
+    about_filings = {m.outbox_id for m in messages
+                     if not isinstance(m, FilingOutcome) or m.event_id in filed}
+    assert about_filings == expected_ids
+    broken = [m for m in messages if isinstance(m, FilingOutcome) and m.event_id not in filed]
+    assert broken and all(m.status.value == "refused" for m in broken), "malformed filings"
+
+    letters = await _read_committed(relay, [relay.topic(t.dlq) for t in INGESTION_TOPICS
+                                            if t.dlq])
+    assert len(letters) == landed
+    assert all(decode_relay(v, DeadLetter).original.ciphertext for _, v in letters)

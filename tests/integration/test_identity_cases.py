@@ -1,0 +1,170 @@
+"""Who a filing is about, decided by the running linker on real notations: each case registers
+a person as the municipality wrote them and has an employer file as the employer wrote them.
+Matches are accepted, mismatches parked and then refused naming the item (never the value),
+and look-alikes recorded — never merged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from schemas.common import IdentityItems, InsuredNumber, PersonReference, Sex, StructuredAddress
+from schemas.employer import EmployeeInsuranceAcquired, EmployeeInsuranceLost
+from schemas.envelope import JST, Filing, new_filing
+from schemas.municipality import AddressChanged, ResidentRegistered
+from schemas.secret import Secret, SecretDate, SecretNumber
+from shaho.config import StackConfig
+from tests.integration.relay_env import RelayEnv, drop_env, make_env
+
+pytestmark = pytest.mark.integration
+
+MUNICIPALITY, EMPLOYER, INSURER = "131016", "EMP-IDCASES", "01130012"
+BORN = date(1985, 6, 15)
+
+
+def _address(town: str = "霞が関", chome: str = "一丁目", banchi: str = "2", go: str = "3",
+             building: str | None = None) -> StructuredAddress:
+    return StructuredAddress(prefecture=Secret("東京都"), municipality=Secret("千代田区"),
+                             town=Secret(town), chome=Secret(chome), banchi=Secret(banchi),
+                             go=Secret(go), building=Secret(building) if building else None)
+
+
+@dataclass(frozen=True)
+class Who:
+    kanji: str = "山田太郎"
+    kana: str = "ヤマダタロウ"
+    born: date = BORN
+    sex: Sex = Sex.MALE
+    address: dict = field(default_factory=dict)
+
+    def items(self, n: int = 0) -> IdentityItems:
+        """The items, born `n` weeks later: each case is a person of their own, not a
+        look-alike of every other case."""
+        return IdentityItems(kanji_name=Secret(self.kanji), kana_name=Secret(self.kana),
+                             birth_date=SecretDate(self.born + timedelta(weeks=n)), sex=self.sex,
+                             address=_address(**self.address))
+
+
+# (case, as registered, as the employer filed, expected: "accepted" or the mismatched item,
+#  look-alike anomaly expected)
+CASES: list[tuple[str, Who, Who, str, bool]] = [
+    ("same notation", Who(), Who(), "accepted", False),
+    ("髙 variant of 高", Who(kanji="髙橋一郎"), Who(kanji="高橋一郎"), "accepted", False),
+    ("邉 variant of 辺", Who(kanji="渡邉健"), Who(kanji="渡辺健"), "accepted", False),
+    ("邊 variant of 辺", Who(kanji="渡邊健"), Who(kanji="渡辺健"), "accepted", False),
+    ("齋 variant of 斎", Who(kanji="齋藤明"), Who(kanji="斎藤明"), "accepted", False),
+    ("﨑 variant of 崎", Who(kanji="山﨑翔"), Who(kanji="山崎翔"), "accepted", False),
+    ("澤 variant of 沢", Who(kanji="大澤進"), Who(kanji="大沢進"), "accepted", False),
+    ("濱 variant of 浜", Who(kanji="長濱舞"), Who(kanji="長浜舞"), "accepted", False),
+    ("ideographic space in the name", Who(kanji="山田　太郎"), Who(kanji="山田太郎"),
+     "accepted", False),
+    ("hiragana kana", Who(kana="やまだ たろう"), Who(kana="ヤマダタロウ"), "accepted", False),
+    ("half-width kana", Who(kana="ﾔﾏﾀﾞ ﾀﾛｳ"), Who(kana="ヤマダタロウ"), "accepted", False),
+    ("丁目 in kanji numerals", Who(address={"chome": "一丁目"}), Who(address={"chome": "1"}),
+     "accepted", False),
+    ("full-width 番", Who(address={"banchi": "２"}), Who(address={"banchi": "2"}),
+     "accepted", False),
+    ("building ignored", Who(address={"building": "霞ビル101"}),
+     Who(address={"building": "カスミビル 2F"}), "accepted", False),
+    ("small kana kept", Who(kana="キョウコ"), Who(kana="キヨウコ"), "kana_name", False),
+    ("long vowel kept", Who(kana="ユーコ"), Who(kana="ユウコ"), "kana_name", False),
+    ("斉 is not 斎", Who(kanji="斉藤明"), Who(kanji="斎藤明"), "kanji_name", True),
+    ("another person's kanji", Who(kanji="田中実"), Who(kanji="田仲実"), "kanji_name", True),
+    ("birth date a day off", Who(), Who(born=BORN + timedelta(days=1)), "birth_date", False),
+    ("sex differs", Who(), Who(sex=Sex.FEMALE), "sex", False),
+    ("another 丁目", Who(address={"chome": "二丁目"}), Who(address={"chome": "三丁目"}),
+     "address", True),
+    ("another 町字", Who(address={"town": "永田町"}), Who(address={"town": "霞が関"}),
+     "address", True),
+]
+
+
+def _at(day: date, hour: int = 9) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=JST)
+
+
+def _registration(n: int, who: Who, on: date = date(2025, 1, 1)) -> Filing:
+    payload = ResidentRegistered(resident_code=SecretNumber(f"9{n:010d}"),
+                                 identity=who.items(n), registered_on=on)
+    return new_filing(payload, filer_code=MUNICIPALITY, filing_reference=f"REG-{n}",
+                      person_token=f"m{n}", occurred_at=_at(on + timedelta(days=2)))
+
+
+def _acquisition(n: int, who: Who, on: date = date(2025, 4, 1), filed: int = 2) -> Filing:
+    payload = EmployeeInsuranceAcquired(
+        person=PersonReference(resident_code=SecretNumber(f"9{n:010d}")),
+        identity=who.items(n), insurer_number=INSURER, acquired_on=on,
+        insured_number=InsuredNumber(symbol=SecretNumber("idc"), number=SecretNumber(f"{n}"),
+                                     branch=SecretNumber("00")))
+    return new_filing(payload, filer_code=EMPLOYER, filing_reference=f"ACQ-{n}",
+                      person_token=f"e{n}", occurred_at=_at(on + timedelta(days=filed)))
+
+
+def _move(n: int, before: Who, to: dict, on: date, filed: int) -> Filing:
+    payload = AddressChanged(person=PersonReference(resident_code=SecretNumber(f"9{n:010d}")),
+                             identity=before.items(n), new_address=_address(**to), moved_on=on)
+    return new_filing(payload, filer_code=MUNICIPALITY, filing_reference=f"MOVE-{n}",
+                      person_token=f"m{n}", occurred_at=_at(on + timedelta(days=filed)))
+
+
+def _late_record(partition: int) -> tuple[str, Filing, int]:
+    """A filing a month later on each employer partition: event time passes the parking bound."""
+    payload = EmployeeInsuranceLost(
+        person=PersonReference(resident_code=SecretNumber("90000000999")),
+        identity=Who().items(), insurer_number=INSURER,
+        insured_number=InsuredNumber(number=SecretNumber("999")),
+        last_day_of_employment=date(2025, 5, 31), lost_on=date(2025, 6, 1))
+    filing = new_filing(payload, filer_code=EMPLOYER, filing_reference=f"LATE-{partition}",
+                        person_token=f"late{partition}", occurred_at=_at(date(2025, 6, 2)))
+    return "filing.employer.v1", filing, partition
+
+
+@pytest.fixture
+async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
+    env = await make_env(stack, unique)
+    yield env
+    await drop_env(env)
+
+
+async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay: RelayEnv):
+    assert len(CASES) >= 20
+    moved = len(CASES)
+    old, new = Who(), Who(address={"town": "永田町"})
+    items = [("filing.municipality.v1", _registration(n, case[1])) for n, case in enumerate(CASES)]
+    items += [("filing.employer.v1", _acquisition(n, case[2])) for n, case in enumerate(CASES)]
+    # a late filing still carrying the old address, effective before the move
+    march = date(2025, 3, 1)
+    items += [("filing.municipality.v1", _registration(moved, old)),
+              ("filing.municipality.v1", _move(moved, old, {"town": "永田町"}, march, 3)),
+              ("filing.employer.v1", _acquisition(moved, old, on=date(2025, 2, 20), filed=14))]
+    # the new address filed by the employer before the municipality's move record arrives
+    items += [("filing.municipality.v1", _registration(moved + 1, old)),
+              ("filing.employer.v1", _acquisition(moved + 1, new, on=date(2025, 3, 5), filed=1)),
+              ("filing.municipality.v1", _move(moved + 1, old, {"town": "永田町"}, march, 10))]
+    await relay.publish(items)
+    await relay.publish_partitioned([_late_record(p) for p in range(6)])
+    assert relay.run("relay-linker") == 0, relay.last_output
+
+    conn = await relay.connect()
+    try:
+        ledger = {r["filing_reference"]: r for r in await conn.fetch(
+            "SELECT filing_reference, status, entry FROM filing_ledger")}
+        lookalikes = await conn.fetchval("SELECT count(*) FROM anomalies WHERE code = 'lookalike'")
+    finally:
+        await conn.close()
+    for n, (case, _, _, expected, _) in enumerate(CASES):
+        row = ledger[f"ACQ-{n}"]
+        reasons = json.loads(row["entry"])["reasons"]
+        if expected == "accepted":
+            assert row["status"] == "accepted", (case, reasons)
+        else:
+            assert row["status"] == "refused", case
+            assert {r["code"] for r in reasons} == {"identity_mismatch"}, case
+            assert {r["field"] for r in reasons} == {f"identity.{expected}"}, case
+    assert ledger[f"ACQ-{moved}"]["status"] == "accepted", "old address on a late filing"
+    assert ledger[f"ACQ-{moved + 1}"]["status"] == "accepted", "new address before the move"
+    assert lookalikes == sum(1 for c in CASES if c[4])
