@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from schemas import FilingOutcome, MessageRejected, decode_relay
-from schemas.relay import OutcomeStatus
+from schemas.relay import OutcomeStatus, furthest
 from schemas.topics import FILING_OUTCOME
 
 FINAL = frozenset({OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED})
@@ -30,7 +30,8 @@ class OutcomesUnavailable(RuntimeError):
 def fold(outcomes: Outcomes, wanted: frozenset[UUID], raw: bytes | None) -> None:
     """Keep `raw` in `outcomes` when it is a readable outcome of a wanted event id.
 
-    Records arrive in partition order (the key is the filer code), so the last one wins.
+    Outcomes caused through different outbox lanes may be read out of order, so the furthest
+    status wins (see `schemas.relay.furthest`).
     """
     if raw is None:
         return
@@ -39,7 +40,7 @@ def fold(outcomes: Outcomes, wanted: frozenset[UUID], raw: bytes | None) -> None
     except MessageRejected:
         return  # not ours to judge: the relay's own dead-letter handling covers it
     if outcome.event_id in wanted:
-        outcomes[outcome.event_id] = outcome
+        outcomes[outcome.event_id] = furthest(outcomes.get(outcome.event_id), outcome)
 
 
 def settled(outcomes: Outcomes, wanted: frozenset[UUID]) -> bool:

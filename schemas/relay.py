@@ -174,6 +174,20 @@ class FilingOutcome(RelayMessage):
         return self.filer_code.encode()
 
 
+_PROGRESS = {OutcomeStatus.PARKED: 0, OutcomeStatus.ACCEPTED: 1, OutcomeStatus.REFUSED: 2}
+
+
+def furthest(a: FilingOutcome | None, b: FilingOutcome) -> FilingOutcome:
+    """The later of two outcomes of one filing, whatever order they were read in.
+
+    Outcomes caused by records of different source partitions travel in different outbox
+    lanes and may be read out of order; a filing's status only moves parked → accepted →
+    refused (a retraction), so the furthest status is the current one."""
+    if a is None or _PROGRESS[b.status] >= _PROGRESS[a.status]:
+        return b
+    return a
+
+
 def _from_base64(value: object) -> bytes:
     if isinstance(value, bytes | bytearray):
         return bytes(value)

@@ -10,14 +10,12 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
-from infra.migrations import apply_all
-from infra.topics_admin import apply_catalogue
+from infra import namespace
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.translate import Translator
 from schemas import Filing, encode
-from schemas.topics import CATALOGUE, MAX_MESSAGE_BYTES, PREFIX_ENV, physical
+from schemas.topics import MAX_MESSAGE_BYTES, PREFIX_ENV, physical
 from shaho.config import StackConfig
 from shaho.crypto import Keyring
 
@@ -128,31 +126,10 @@ class _prefix:
 
 async def make_env(cfg: StackConfig, unique: str) -> RelayEnv:
     env = RelayEnv(cfg, prefix=f"t{unique}.", database=f"relay_{unique}")
-    admin = await asyncpg.connect(cfg.pg_dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{env.database}"')
-    finally:
-        await admin.close()
-    conn = await env.connect()
-    try:
-        await apply_all(conn)
-    finally:
-        await conn.close()
-    with _prefix(env.prefix):
-        await apply_catalogue(cfg.bootstrap_servers)
+    await namespace.create(cfg, env.prefix, env.database)
     return env
 
 
 async def drop_env(env: RelayEnv) -> None:
     """Drop the test's database and its topics."""
-    admin = await asyncpg.connect(env.cfg.pg_dsn())
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{env.database}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    kafka = AIOKafkaAdminClient(bootstrap_servers=env.cfg.bootstrap_servers)
-    await kafka.start()
-    try:
-        await kafka.delete_topics([env.prefix + t.name for t in CATALOGUE])
-    finally:
-        await kafka.close()
+    await namespace.drop(env.cfg, env.prefix, env.database)
