@@ -1,0 +1,107 @@
+"""The CLI end to end on the real stack: the demo, and a batch file with good and bad rows
+published with --wait while the relay runs, then published again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from infra.process import pid_alive, read_pid
+from producers.population import generate
+from producers.template import csv_row, csv_text
+from relay_linker.domain import history
+from relay_linker.inspect import load_all
+from shaho.config import StackConfig
+from shaho.processes import pid_files
+from tests.integration.relay_env import RelayEnv, drop_env, make_env
+
+pytestmark = pytest.mark.e2e
+
+
+def _shaho(*args: str, env: dict[str, str] | None = None,
+           timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shaho.cli", *args],
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackConfig):
+    done = _shaho("demo", "--persons", "80", "--seed", "3")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "none yet 0" in out, out
+    for line in ("outcomes: accepted", "link changes published: ", "relay database: ",
+                 "anomalies: ", "dead letters: ", "throughput: "):
+        assert line in out, line
+    assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
+
+
+@pytest.fixture
+async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
+    env = await make_env(stack, unique)
+    yield env
+    await drop_env(env)
+
+
+def _batch(path: Path) -> tuple[int, int]:
+    """A municipality's go-live file: good rows from the synthetic population, two bad rows."""
+    population = generate(5, 25, date(2025, 1, 1))
+    good = [f for f in population.filings if f.event_type == "ResidentRegistered"]
+    rows = [csv_row(f) for f in good]
+    broken = dict(rows[0], filing_reference="BROKEN-1", **{"identity.kana_name": ""})
+    late = dict(rows[1], filing_reference="BROKEN-2", occurred_at="令和7年13月1日")
+    path.write_text(csv_text([*rows, broken, late]), encoding="utf-8")
+    return len(rows), 2
+
+
+async def test_batch_file_bad_rows_reported_good_rows_land_and_reupload_changes_nothing(
+    relay: RelayEnv, tmp_path: Path
+):
+    good, bad = _batch(tmp_path / "go-live.csv")
+    env = {**relay.env, "SHAHO_FAULT": ""}
+    procs = [_start(name, env) for name in ("relay-linker", "outbox-publisher")]
+    try:
+        first = _shaho("publish", str(tmp_path / "go-live.csv"), "--wait", "--timeout", "90",
+                       env=env)
+        conn = await relay.connect()
+        try:
+            ledger = await conn.fetchval("SELECT count(*) FROM filing_ledger")
+            before = history(await load_all(conn, relay.keyring()))
+        finally:
+            await conn.close()
+        again = _shaho("publish", str(tmp_path / "go-live.csv"), "--wait", "--timeout", "90",
+                       env=env)
+        conn = await relay.connect()
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM filing_ledger") == ledger
+            assert history(await load_all(conn, relay.keyring())) == before
+        finally:
+            await conn.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=60)
+    assert first.returncode == 1, first.stdout + first.stderr  # some rows were rejected
+    report = first.stdout + first.stderr
+    assert report.count("line ") >= bad, report
+    assert "identity.kana_name" in report
+    assert report.count(" accepted ") + report.count(" accepted\n") >= good, report
+    assert ledger == good
+    assert again.returncode == first.returncode
+    assert sorted(_outcome_lines(again.stdout)) == sorted(_outcome_lines(first.stdout))
+
+
+def _start(processor: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", processor],
+                            env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _outcome_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if " accepted" in line or " refused" in line]
