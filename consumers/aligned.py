@@ -74,17 +74,21 @@ class AlignedBuffer(Generic[T]):
     def take(self, limit: int) -> list[T]:
         """Up to `limit` items, earliest event time first (ties: topic, partition, offset)."""
         out: list[T] = []
+        blocked = self._lagging_and_empty()
         while len(out) < limit:
             heads = [(q[0][0], tp.topic, tp.partition, q[0][1], tp)
                      for tp, q in self.buffers.items() if q]
             if not heads:
                 break
-            if self._lagging_and_empty() and not self._waited_enough():
+            if blocked and not self._waited_enough():
                 break
             tp = min(heads)[4]
-            out.append(self.buffers[tp].popleft()[2])
-            if len(self.buffers[tp]) < self.max_buffered // 2 and tp in self.consumer.paused():
+            queue = self.buffers[tp]
+            out.append(queue.popleft()[2])
+            if len(queue) < self.max_buffered // 2 and tp in self.consumer.paused():
                 self.consumer.resume(tp)
+            if not queue:  # a partition ran dry: it may now hold the others back
+                blocked = self._lagging_and_empty()
         if out:
             self.blocked_since = None
         return out

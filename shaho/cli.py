@@ -115,6 +115,24 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
 
 
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
+    p.add_argument("--seed", type=int, default=7)
+
+
+@command("bench", "measure the linker against raw baselines; writes bench/reports/", _bench_options)
+def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
+    import asyncio
+
+    from bench.linker import REPORTS, run
+    from infra.stack import up
+
+    _print(up(cfg))
+    asyncio.run(run(cfg, args.persons, args.seed))
+    print((REPORTS / "linker.md").read_text())
+    return 0
+
+
 def _test_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
 

@@ -32,15 +32,15 @@ def require(
     """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
     if state.complete:
         return
-    missing = MissingFromSlice(
-        relay_ids=frozenset(relay_ids) - state.loaded_relay_ids,
-        index_keys=frozenset(index_keys) - state.loaded_index_keys,
-        wait_keys=frozenset(wait_keys) - state.loaded_wait_keys,
-        event_ids=frozenset(event_ids) - state.loaded_event_ids,
-        references=frozenset(references) - state.loaded_references,
-    )
-    if missing:
-        raise missing
+    lacking = {
+        "relay_ids": frozenset(relay_ids) - state.loaded_relay_ids,
+        "index_keys": frozenset(index_keys) - state.loaded_index_keys,
+        "wait_keys": frozenset(wait_keys) - state.loaded_wait_keys,
+        "event_ids": frozenset(event_ids) - state.loaded_event_ids,
+        "references": frozenset(references) - state.loaded_references,
+    }
+    if any(lacking.values()):  # build the exception only when something is missing
+        raise MissingFromSlice(**lacking)
 
 
 def person(state: RelayState, relay_id: str) -> Person | None:

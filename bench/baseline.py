@@ -1,0 +1,83 @@
+"""Raw baselines measured in the same run as the relay's numbers: plain aiokafka produce and
+consume, and a plain asyncpg batched write with the linker's transaction shape.
+
+They have no validation, crypto or rules, so the relay's results read as ratios against them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+SCRATCH_TABLES = """
+CREATE TABLE IF NOT EXISTS bench_links (id uuid PRIMARY KEY, relay_id text, body bytea);
+CREATE TABLE IF NOT EXISTS bench_outbox (seq bigserial PRIMARY KEY, id uuid UNIQUE, body bytea);
+CREATE TABLE IF NOT EXISTS bench_offsets (topic text, partition int, next_offset bigint,
+                                          PRIMARY KEY (topic, partition));
+"""
+
+
+async def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> float:
+    """Seconds to publish `values` with an idempotent producer (acks=all)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                linger_ms=5)
+    await producer.start()
+    try:
+        start = time.perf_counter()
+        futures = [await producer.send(topic, v, key=k) for k, v in values]
+        for f in futures:
+            await f
+        return time.perf_counter() - start
+    finally:
+        await producer.stop()
+
+
+async def consume_and_write(bootstrap: str, topic: str, dsn: str, count: int) -> float:
+    """Seconds to consume `count` records and write, per micro-batch in one transaction, an
+    offset row per partition plus a link row and an outbox row per record."""
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(SCRATCH_TABLES)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{topic}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_poll_records=500)
+    await consumer.start()
+    seen = 0
+    start = time.perf_counter()
+    try:
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=500)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                continue
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO bench_links VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE "
+                    "SET body = EXCLUDED.body",
+                    [(uuid.uuid4(), r.key.decode(), r.value) for r in records])
+                await conn.executemany(
+                    "INSERT INTO bench_outbox (id, body) VALUES ($1, $2)",
+                    [(uuid.uuid4(), r.value) for r in records])
+                await conn.executemany(
+                    "INSERT INTO bench_offsets VALUES ($1, $2, $3) ON CONFLICT (topic, partition)"
+                    " DO UPDATE SET next_offset = EXCLUDED.next_offset",
+                    [(tp.topic, tp.partition, rs[-1].offset + 1) for tp, rs in batch.items()])
+            await consumer.commit()
+            seen += len(records)
+        return time.perf_counter() - start
+    finally:
+        await consumer.stop()
+        await conn.execute("DROP TABLE bench_links, bench_outbox, bench_offsets")
+        await conn.close()
