@@ -54,6 +54,7 @@ async def apply_catalogue(bootstrap: str, topics: tuple[Topic, ...] = CATALOGUE)
                 NewTopic(t.physical, t.partitions, 1, topic_configs=t.config()) for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
+            await _await_leaders(admin, [t.physical for t in missing])
         for response in await admin.alter_configs([
             ConfigResource(ConfigResourceType.TOPIC, t.physical, configs=t.config())
             for t in topics
@@ -62,6 +63,21 @@ async def apply_catalogue(bootstrap: str, topics: tuple[Topic, ...] = CATALOGUE)
         return [t.physical for t in missing]
     finally:
         await admin.close()
+
+
+async def _await_leaders(admin: AIOKafkaAdminClient, names: list[str],
+                         seconds: float = 30.0) -> None:
+    """Wait until every partition of the new topics has a leader, so that the first produce
+    does not meet NotLeaderForPartition."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(d["error_code"] == 0 and d["partitions"] and
+               all(p["leader"] >= 0 for p in d["partitions"]) for d in described):
+            return
+        await asyncio.sleep(0.2)
+    raise TopicAdminError(f"no leader elected within {seconds:.0f}s for some of {names}")
 
 
 async def describe(bootstrap: str) -> dict[str, int]:
