@@ -148,11 +148,14 @@ def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
 
 
 async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
-    population = generate(23, 4800, date(2025, 1, 1))
-    filings = population.filings[:EVENTS]
-    await relay.publish([(population.topic_of(f), f) for f in filings])
+    population = generate(23, 2000, date(2025, 1, 1))
+    filings = population.filings
+    # 2,000 persons file about 8,000 times; the filers upload again what they filed (the
+    # same event ids: duplicates the relay must recognise) until the run has 20,000 events
+    uploads = [f for _ in range(EVENTS // len(filings) + 1) for f in filings][:EVENTS]
+    await relay.publish([(population.topic_of(f), f) for f in uploads])
     landed = await relay.publish_raw(population.bad_records)
-    assert len(filings) == EVENTS
+    assert len(uploads) == EVENTS and len(filings) < EVENTS
 
     kills = await _chaos(relay, EVENTS + landed, random.Random(5), seconds=900)
     assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
