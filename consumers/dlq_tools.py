@@ -8,9 +8,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from consumers.dlq import original_bytes
+from consumers.reading import read_committed
 from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
 from schemas.topics import CATALOGUE, logical, physical
 from shaho.crypto import Keyring
@@ -27,24 +28,12 @@ async def read_letters(bootstrap: str, source_topic: str | None = None) -> list[
     """Every dead letter on the DLQ topics (or on `source_topic`'s), oldest first."""
     topics = [physical(t.dlq) for t in CATALOGUE
               if t.dlq and source_topic in (None, t.name, t.physical)]
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="earliest", isolation_level="read_committed",
-                                enable_auto_commit=False)
-    await consumer.start()
     found: list[Letter] = []
-    try:
-        idle = 0
-        while idle < 3:
-            batch = await consumer.getmany(timeout_ms=400)
-            records = [r for rs in batch.values() for r in rs]
-            idle = 0 if records else idle + 1
-            for r in records:
-                try:
-                    found.append(Letter(r.topic, r.offset, decode_relay(r.value, DeadLetter)))
-                except MessageRejected:
-                    continue
-    finally:
-        await consumer.stop()
+    for r in await read_committed(bootstrap, topics):
+        try:
+            found.append(Letter(r.topic, r.offset, decode_relay(r.value, DeadLetter)))
+        except MessageRejected:
+            continue
     return sorted(found, key=lambda x: (x.letter.source_topic, x.letter.source_partition,
                                         x.letter.source_offset))
 

@@ -17,8 +17,8 @@ from datetime import date
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from consumers.reading import read_committed
 from producers.population import generate
 from relay_linker.domain import apply_all, decide, expire, history
 from relay_linker.domain import effects as fx
@@ -26,7 +26,7 @@ from relay_linker.domain.state import new_state
 from relay_linker.inspect import load_all
 from relay_linker.linker import KeyringHasher
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
-from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE, PARTITIONS
+from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
 from shaho.config import StackConfig
 from tests.integration.relay_env import RelayEnv, drop_env, make_env
 
@@ -109,27 +109,7 @@ async def _chaos(relay: RelayEnv, total: int, rng: random.Random, seconds: float
 
 
 async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str, bytes]]:
-    """Everything committed on `topics`: read until every partition's position reaches its
-    high watermark (records of aborted transactions are skipped, never returned)."""
-    reader = AIOKafkaConsumer(bootstrap_servers=relay.cfg.bootstrap_servers, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed",
-                              enable_auto_commit=False)
-    await reader.start()
-    partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
-    reader.assign(partitions)
-    got: list[tuple[str, bytes]] = []
-    deadline = time.monotonic() + 180  # an orphaned transaction times out after 60 s
-    try:
-        while time.monotonic() < deadline:
-            batch = await reader.getmany(timeout_ms=500)
-            got += [(r.topic, r.value) for rs in batch.values() for r in rs]
-            ends = await reader.end_offsets(partitions)
-            positions = [await reader.position(tp) for tp in partitions]
-            if all(at >= ends[tp] for at, tp in zip(positions, partitions, strict=True)):
-                break
-    finally:
-        await reader.stop()
-    return got
+    return [(r.topic, r.value) for r in await read_committed(relay.cfg.bootstrap_servers, topics)]
 
 
 def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
+from consumers.reading import read_committed
 from producers.population import Population, generate
 from relay_linker.domain import fold, history
 from relay_linker.domain.commands import Source
@@ -147,19 +147,7 @@ def _dump(relay: RelayEnv) -> str:
 
 
 async def _topic_text(relay: RelayEnv, topics: list) -> str:
-    reader = AIOKafkaConsumer(*[relay.prefix + t.name for t in topics],
-                              bootstrap_servers=relay.cfg.bootstrap_servers, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed")
-    await reader.start()
-    chunks: list[str] = []
-    try:
-        idle = 0
-        while idle < 4:
-            batch = await reader.getmany(timeout_ms=500)
-            records = [r for rs in batch.values() for r in rs]
-            idle = 0 if records else idle + 1
-            chunks += [(r.key or b"").decode(errors="replace") + (r.value or b"").decode(
-                errors="replace") for r in records]
-    finally:
-        await reader.stop()
-    return "\n".join(chunks)
+    records = await read_committed(relay.cfg.bootstrap_servers,
+                                   [relay.topic(t.name) for t in topics])
+    return "\n".join((r.key or b"").decode(errors="replace")
+                     + (r.value or b"").decode(errors="replace") for r in records)
