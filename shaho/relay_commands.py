@@ -107,3 +107,24 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
     count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, keyring(cfg), letters, fixed))
     print(f"replayed {count} records onto their source topics")
     return 0
+
+
+@command("lag", "the relay linker's lag per ingestion partition, outbox backlog, parked filings")
+def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
+    from consumers.lag import measure
+
+    async def show() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            lag = await measure(cfg.bootstrap_servers, conn)
+        finally:
+            await conn.close()
+        for p in lag.partitions:
+            print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
+        print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "
+              f"filings parked {lag.parked_filings}")
+        return 0
+
+    return asyncio.run(show())

@@ -1,0 +1,50 @@
+"""Operations see the linker's lag per partition: what was published and not yet applied,
+then nothing once the linker has caught up; the outbox backlog drains with the publisher."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+
+from consumers.lag import measure
+from producers.population import generate
+from shaho.config import StackConfig
+from tests.integration.relay_env import RelayEnv, drop_env, make_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
+    env = await make_env(stack, unique)
+    yield env
+    await drop_env(env)
+
+
+async def _lag(relay: RelayEnv):
+    os.environ.update(relay.env)
+    try:
+        conn = await relay.connect()
+        try:
+            return await measure(relay.cfg.bootstrap_servers, conn)
+        finally:
+            await conn.close()
+    finally:
+        for name in relay.env:
+            os.environ.pop(name, None)
+
+
+async def test_lag_counts_unapplied_records_until_the_linker_catches_up(relay: RelayEnv):
+    population = generate(2, 30, date(2025, 1, 1))
+    await relay.publish([(population.topic_of(f), f) for f in population.filings])
+    before = await _lag(relay)
+    assert before.total == len(population.filings)
+    assert len(before.partitions) == 24
+    assert relay.run("relay-linker") == 0
+    after = await _lag(relay)
+    assert after.total == 0 and after.outbox_rows > 0
+    assert relay.run("outbox-publisher") == 0
+    assert (await _lag(relay)).outbox_rows == 0
