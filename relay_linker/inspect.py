@@ -26,6 +26,9 @@ async def load_all(conn: asyncpg.Connection, keyring: Keyring) -> RelayState:
     for r in await conn.fetch("SELECT * FROM links ORDER BY link_id"):
         link = rows.link_of(r)
         s.links[link.relay_id] = (*s.links.get(link.relay_id, ()), link)
+    for r in await conn.fetch("SELECT * FROM cards ORDER BY fingerprint"):
+        card = rows.card_of(r)
+        s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
     for r in await conn.fetch("SELECT * FROM reference_index"):
         entry = rows.index_of(r)
         s.index[entry.key] = entry

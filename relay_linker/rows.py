@@ -1,4 +1,4 @@
-"""Domain values ⇄ rows of the relay database (see infra/migrations/0003_relay_database.sql).
+"""Domain values ⇄ rows of the relay database (see infra/migrations/0003 and 0004 for tables).
 
 Secrets are sealed here on the way in and opened on the way out; nothing else is stored in clear.
 """
@@ -16,6 +16,7 @@ from relay_linker.domain.commands import IDENTITY_ITEMS
 from relay_linker.domain.model import (
     Anomaly,
     Candidate,
+    Card,
     IdentityChange,
     IndexEntry,
     LedgerEntry,
@@ -101,6 +102,18 @@ def link_of(r: asyncpg.Record) -> Link:
                 clamp=r["clamp"], opened_by=r["opened_by"],
                 insured_relay_id=r["insured_relay_id"], closures=codec.loads(r["closures"]),
                 retracted_by=r["retracted_by"])
+
+
+def card_row(c: Card) -> tuple[Any, ...]:
+    return (bytes.fromhex(c.fingerprint), c.relay_id, c.public_key, c.issued_on, c.revoked_on,
+            c.issued_by, c.revoked_by)
+
+
+def card_of(r: asyncpg.Record) -> Card:
+    return Card(fingerprint=bytes(r["fingerprint"]).hex(), relay_id=r["relay_id"],
+                public_key=bytes(r["public_key"]), issued_on=r["issued_on"],
+                issued_by=r["issued_by"], revoked_on=r["revoked_on"],
+                revoked_by=r["revoked_by"])
 
 
 def anomaly_row(a: Anomaly) -> tuple[Any, ...]:

@@ -31,6 +31,7 @@ class Touched:
     persons: set[str] = field(default_factory=set)
     identity: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
+    cards: set[str] = field(default_factory=set)
     index: set[IndexKey] = field(default_factory=set)
     candidates: set[bytes] = field(default_factory=set)
     anomalies: set[UUID] = field(default_factory=set)
@@ -58,6 +59,7 @@ class Touched:
                 self.persons.add(r)
                 self.identity.add(r)
                 self.links.add(r)
+                self.cards.add(r)
             case fx.IdentityChangeRecorded(change=c):
                 self.identity.add(c.relay_id)
             case fx.IdentityChangeRemoved(relay_id=r):
@@ -72,6 +74,12 @@ class Touched:
                 self.links.add(x.relay_id)
             case fx.LinkRetracted(link=x):
                 self.links.add(x.relay_id)
+            case fx.CardIssued(card=c):
+                self.cards.add(c.relay_id)
+            case fx.CardRevoked(relay_id=r) | fx.CardRemoved(relay_id=r):
+                self.cards.add(r)
+            case fx.CardRevocationRetracted(relay_id=r):
+                self.cards.add(r)
             case fx.AnomalyRecorded(anomaly=a):
                 self.anomalies.add(a.anomaly_id)
             case fx.AnomalyResolved(anomaly_id=a):
@@ -132,6 +140,10 @@ class BatchSlice:
             if r["relay_id"] not in self.touched.links:
                 link = rows.link_of(r)
                 s.links[link.relay_id] = (*s.links.get(link.relay_id, ()), link)
+        for r in await q("SELECT * FROM cards WHERE relay_id = ANY($1)", ids):
+            if r["relay_id"] not in self.touched.cards:
+                card = rows.card_of(r)
+                s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
         for r in await q("SELECT * FROM anomalies WHERE relay_ids && $1::text[]", ids):
             if r["anomaly_id"] not in self.touched.anomalies:
                 s.anomalies.setdefault(r["anomaly_id"], rows.anomaly_of(r))
@@ -215,8 +227,8 @@ class BatchSlice:
     async def flush(self) -> None:
         """Write the final state of every touched row: one statement per table and kind."""
         s, t, x = self.state, self.touched, self.conn.executemany
-        await self._replace("persons", "relay_id", t.persons,
-                            [rows.person_row(s.persons[r]) for r in t.persons if r in s.persons])
+        await self.conn.execute("DELETE FROM cards WHERE relay_id = ANY($1)", sorted(t.cards))
+        await self._persons_flush()
         await self.conn.execute("DELETE FROM identity_changes WHERE relay_id = ANY($1)",
                                 sorted(t.identity))
         await x(_insert("identity_changes", 13), [
@@ -240,6 +252,16 @@ class BatchSlice:
                 [rows.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
         await x(_upsert("watermarks", 3, "topic, partition"),
                 [(tp[0], tp[1], s.watermarks[tp]) for tp in t.watermarks])
+        await x(_insert("cards", 7), [
+            rows.card_row(c) for r in sorted(t.cards) for c in s.cards.get(r, ())])
+
+    async def _persons_flush(self) -> None:
+        """Upsert persons in place (their cards refer to them); delete the removed ones."""
+        s, t = self.state, self.touched
+        gone = sorted(r for r in t.persons if r not in s.persons)
+        await self.conn.execute("DELETE FROM persons WHERE relay_id = ANY($1)", gone)
+        await self.conn.executemany(_upsert("persons", 9, "relay_id"), [
+            rows.person_row(s.persons[r]) for r in sorted(t.persons) if r in s.persons])
 
     async def _replace(self, table: str, key: str, keys: set, values: list[tuple]) -> None:
         if keys:
@@ -257,6 +279,7 @@ _COLUMNS = {
     "links": "link_id, relay_id, scheme, insurer_number, capacity, category, number_kind, "
              "number_index, valid_from, valid_to, opened_valid_to, clamp, opened_by, "
              "insured_relay_id, retracted_by, closures",
+    "cards": "fingerprint, relay_id, public_key, issued_on, revoked_on, issued_by, revoked_by",
     "reference_index": "kind, blind_index, relay_id, created_by, number_sealed",
     "lookalike_candidates": "candidate_hash, relay_id, created_by",
     "anomalies": "anomaly_id, code, relay_ids, event_id, fields, link_ids, resolved",

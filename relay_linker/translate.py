@@ -16,6 +16,7 @@ from relay_linker.domain.commands import (
     CloseLink,
     Command,
     Identity,
+    IssueCard,
     LinkerRecord,
     LinkSpec,
     NumberRef,
@@ -23,6 +24,7 @@ from relay_linker.domain.commands import (
     RecordDeath,
     RegisterPerson,
     Retract,
+    RevokeCard,
     Source,
 )
 from relay_linker.identity import (
@@ -33,6 +35,7 @@ from relay_linker.identity import (
     normalise_structured_address,
 )
 from schemas import Filing, encode
+from schemas.cards import public_key_der
 from schemas.common import IdentityItems, InsuredNumber, PersonReference
 from shaho.crypto import Keyring, blind_index, seal
 
@@ -251,6 +254,18 @@ def _care(acquired: bool) -> Callable[[Translator, Any], list[Command]]:
     return build
 
 
+def _card_issued(t: Translator, p: Any) -> list[Command]:
+    der = public_key_der(p.public_key)
+    fingerprint = hashlib.sha256(der).hexdigest()
+    return [IssueCard(t.person(p.person, None), identity_of(p.identity), fingerprint, der,
+                      p.issued_on)]
+
+
+def _card_revoked(t: Translator, p: Any) -> list[Command]:
+    return [RevokeCard(t.person(p.person, None), identity_of(p.identity), p.fingerprint,
+                       p.revoked_on)]
+
+
 def _retraction(t: Translator, p: Any) -> list[Command]:
     return [Retract(p.retracted_filing_reference)]
 
@@ -280,5 +295,7 @@ BUILDERS: dict[str, Callable[[Translator, Any], list[Command]]] = {
     "LongTermCareQualificationLost": _care(False),
     "LateStageElderlyQualificationAcquired": _medical(True),
     "LateStageElderlyQualificationLost": _medical(False),
+    "CardIssued": _card_issued,
+    "CardRevoked": _card_revoked,
     "FilingRetracted": _retraction,
 }

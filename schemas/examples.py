@@ -5,12 +5,17 @@ The people are synthetic (山田太郎/ヤマダタロウ …); every number has
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 from uuid import UUID
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import BaseModel
 
+from schemas.cards import CardIssued, CardRevoked
 from schemas.common import (
     Capacity,
     IdentityItems,
@@ -307,6 +312,38 @@ def _qualifications() -> dict[str, Callable[[], Payload]]:
     }
 
 
+CARD_PRIVATE_VALUE = 0x5EED_CA2D_0001  # fixed, so the example card key never changes
+
+
+def card_public_key(private_value: int = CARD_PRIVATE_VALUE) -> bytes:
+    """The DER SubjectPublicKeyInfo of a deterministic EC P-256 card key."""
+    key = ec.derive_private_key(private_value, ec.SECP256R1()).public_key()
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def card_fingerprint(der: bytes) -> str:
+    """Lowercase hex SHA-256 of a card's DER public key."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def _cards() -> dict[str, Callable[[], Payload]]:
+    der = card_public_key()
+    return {
+        "CardIssued": lambda: CardIssued(
+            person=resident(),
+            identity=identity(),
+            public_key=base64.b64encode(der).decode(),
+            issued_on=APRIL_1,
+        ),
+        "CardRevoked": lambda: CardRevoked(
+            person=resident(),
+            identity=identity(),
+            fingerprint=card_fingerprint(der),
+            revoked_on=date(2025, 4, 9),
+        ),
+    }
+
+
 def _builders() -> dict[str, Callable[[], Payload]]:
     return {
         **_pension(),
@@ -315,6 +352,7 @@ def _builders() -> dict[str, Callable[[], Payload]]:
         **_registrations(),
         **_moves(),
         **_qualifications(),
+        **_cards(),
         "FilingRetracted": lambda: FilingRetracted(
             retracted_filing_reference=reference_for("EmployeeInsuranceAcquired")
         ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from schemas import employer, insurer, municipality, pension
+from schemas import cards, employer, insurer, municipality, pension
 from schemas.identifiers import FilingReference
 from schemas.payload import FilerKind, Payload
 from schemas.topics import (
@@ -34,6 +34,7 @@ PAYLOAD_MODELS: tuple[type[Payload], ...] = (
     *employer.PAYLOADS,
     *insurer.PAYLOADS,
     *municipality.PAYLOADS,
+    *cards.PAYLOADS,
     FilingRetracted,
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from relay_linker.domain import effects as fx
-from relay_linker.domain.model import Link
+from relay_linker.domain.model import Card, Link
 from relay_linker.domain.state import RelayState
 
 
@@ -80,7 +80,7 @@ def _death_retracted(state: RelayState, e: fx.DeathRetracted) -> None:
 
 
 def _removed(state: RelayState, e: fx.PersonRemoved) -> None:
-    for table in (state.persons, state.identity, state.links):
+    for table in (state.persons, state.identity, state.links, state.cards):
         table.pop(e.relay_id, None)
 
 
@@ -124,6 +124,35 @@ def _link(state: RelayState, e: fx.LinkEffect) -> None:
     state.links[link.relay_id] = (*kept, link)
 
 
+def _cards_but(state: RelayState, relay_id: str, fingerprint: str) -> tuple[Card, ...]:
+    return tuple(c for c in state.cards.get(relay_id, ()) if c.fingerprint != fingerprint)
+
+
+def _card_of(state: RelayState, relay_id: str, fingerprint: str) -> Card:
+    return next(c for c in state.cards[relay_id] if c.fingerprint == fingerprint)
+
+
+def _card_issued(state: RelayState, e: fx.CardIssued) -> None:
+    card = e.card
+    state.cards[card.relay_id] = (*_cards_but(state, card.relay_id, card.fingerprint), card)
+
+
+def _card_revoked(state: RelayState, e: fx.CardRevoked) -> None:
+    card = replace(
+        _card_of(state, e.relay_id, e.fingerprint), revoked_on=e.revoked_on, revoked_by=e.event_id
+    )
+    state.cards[e.relay_id] = (*_cards_but(state, e.relay_id, e.fingerprint), card)
+
+
+def _card_removed(state: RelayState, e: fx.CardRemoved) -> None:
+    state.cards[e.relay_id] = _cards_but(state, e.relay_id, e.fingerprint)
+
+
+def _card_reinstated(state: RelayState, e: fx.CardRevocationRetracted) -> None:
+    card = replace(_card_of(state, e.relay_id, e.fingerprint), revoked_on=None, revoked_by=None)
+    state.cards[e.relay_id] = (*_cards_but(state, e.relay_id, e.fingerprint), card)
+
+
 def _anomaly(state: RelayState, e: fx.AnomalyRecorded) -> None:
     known = state.anomalies.get(e.anomaly.anomaly_id)
     state.anomalies[e.anomaly.anomaly_id] = (
@@ -157,6 +186,10 @@ _HANDLERS: dict[type, Callable[[RelayState, Any], None]] = {
     fx.LinkClosed: _link,
     fx.LinkReopened: _link,
     fx.LinkRetracted: _link,
+    fx.CardIssued: _card_issued,
+    fx.CardRevoked: _card_revoked,
+    fx.CardRemoved: _card_removed,
+    fx.CardRevocationRetracted: _card_reinstated,
     fx.AnomalyRecorded: _anomaly,
     fx.AnomalyResolved: _anomaly_resolved,
 }

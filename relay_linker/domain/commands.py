@@ -115,13 +115,43 @@ class CloseLink:
 
 
 @dataclass(frozen=True)
+class IssueCard:
+    """An IC card was issued to the person; its key is public, `fingerprint` its SHA-256 hex."""
+
+    person: NumberRef
+    identity: Identity
+    fingerprint: str
+    public_key: bytes = field(repr=False)
+    issued_on: date
+
+
+@dataclass(frozen=True)
+class RevokeCard:
+    """The person's card with `fingerprint` no longer proves who they are from `revoked_on`."""
+
+    person: NumberRef
+    identity: Identity
+    fingerprint: str
+    revoked_on: date
+
+
+@dataclass(frozen=True)
 class Retract:
     """取消: undo exactly the effects of the same filer's named filing."""
 
     retracted_filing_reference: str
 
 
-Command = RegisterPerson | ChangeIdentity | RecordDeath | OpenLink | CloseLink | Retract
+Command = (
+    RegisterPerson
+    | ChangeIdentity
+    | RecordDeath
+    | OpenLink
+    | CloseLink
+    | IssueCard
+    | RevokeCard
+    | Retract
+)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from relay_linker.domain.commands import IndexKey
 from relay_linker.domain.model import (
     Anomaly,
     Candidate,
+    Card,
     Closure,
     IdentityChange,
     IndexEntry,
@@ -148,6 +149,39 @@ class LinkRetracted:
 
 
 @dataclass(frozen=True)
+class CardIssued:
+    """Insert the card."""
+
+    card: Card
+
+
+@dataclass(frozen=True)
+class CardRevoked:
+    """Set the card's revocation date and the filing that set it."""
+
+    fingerprint: str
+    relay_id: str
+    revoked_on: date
+    event_id: UUID
+
+
+@dataclass(frozen=True)
+class CardRemoved:
+    """A retracted issuance: delete the card."""
+
+    fingerprint: str
+    relay_id: str
+
+
+@dataclass(frozen=True)
+class CardRevocationRetracted:
+    """A retracted revocation: the card is valid again."""
+
+    fingerprint: str
+    relay_id: str
+
+
+@dataclass(frozen=True)
 class AnomalyRecorded:
     """Insert the anomaly, or reopen it if it was resolved."""
 
@@ -196,6 +230,7 @@ class OutcomeIssued:
 
 
 LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
+CardEffect = CardIssued | CardRevoked | CardRemoved | CardRevocationRetracted
 OutputEffect = LinkChangeEmitted | OutcomeIssued
 Effect = (
     WatermarkAdvanced
@@ -214,9 +249,11 @@ Effect = (
     | CandidateIndexed
     | CandidateRemoved
     | LinkEffect
+    | CardEffect
     | AnomalyRecorded
     | AnomalyResolved
     | OutputEffect
 )
 LINK_EFFECTS = (LinkOpened, LinkClosed, LinkReopened, LinkRetracted)
+CARD_EFFECTS = (CardIssued, CardRevoked, CardRemoved, CardRevocationRetracted)
 OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued)

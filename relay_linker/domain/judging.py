@@ -3,15 +3,18 @@
 Later commands see what earlier ones did (a dependant names the insured person just linked)."""
 
 from relay_linker.domain.apply import apply_all
+from relay_linker.domain.cards import issue_card, revoke_card
 from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
     Command,
+    IssueCard,
     LinkerRecord,
     OpenLink,
     RecordDeath,
     RegisterPerson,
     Retract,
+    RevokeCard,
 )
 from relay_linker.domain.coverage import overlap_effects
 from relay_linker.domain.effects import Effect
@@ -51,6 +54,10 @@ def judge_command(
             return open_link(view, record, position, command, hasher)
         case CloseLink():
             return close_link(view, record, position, command, hasher)
+        case IssueCard():
+            return issue_card(view, record, position, command, hasher)
+        case RevokeCard():
+            return revoke_card(view, record, position, command, hasher)
         case Retract():
             return retract(view, record, position, command, hasher)
     raise TypeError(f"not a linker command: {type(command).__name__}")

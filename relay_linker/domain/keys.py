@@ -1,10 +1,11 @@
-"""Keys under which parked filings wait, and the candidate index's key.
+"""Keys under which parked filings wait, and the candidate and card index keys.
 
 A filing is retried when an accepted filing touches one of the keys it waits on."""
 
 from relay_linker.domain.commands import IndexKey
 
 CANDIDATE_KIND = "candidate"
+CARD_KIND = "card"
 
 
 def index_wait(key: IndexKey) -> str:
@@ -34,3 +35,8 @@ def partition_key(topic: str, partition: int) -> str:
 
 def candidate_key(candidate_hash: bytes) -> IndexKey:
     return (CANDIDATE_KIND, candidate_hash)
+
+
+def card_key(fingerprint: str) -> IndexKey:
+    """The index key under which a card's fingerprint names its holder."""
+    return (CARD_KIND, bytes.fromhex(fingerprint))

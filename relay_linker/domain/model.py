@@ -22,6 +22,10 @@ MESSAGES = {
     "invalid_period": "the period ends before it starts",
     "age_limit_passed": "the period starts after the scheme's age limit",
     "number_in_use": "this number already identifies another person",
+    "card_in_use": "this card was issued to another person",
+    "unknown_card": "no card with this fingerprint was issued to the person yet",
+    "card_revoked": "the card is already revoked",
+    "revoked_before_issue": "the revocation date is before the card's issue date",
     "unknown_item": "this is not an identity item",
     "retraction_target_missing": "the retracted filing has not arrived",
     "retraction_blocked": "other accepted filings depend on the retracted filing",
@@ -74,6 +78,19 @@ class IdentityChange:
     hashes: tuple[tuple[str, bytes], ...]
     secret_birth_date: date | None = field(default=None, repr=False)
     base: bool = False
+
+
+@dataclass(frozen=True)
+class Card:
+    """An IC card issued to the person: its public key proves who they are until revoked."""
+
+    fingerprint: str
+    relay_id: str
+    public_key: bytes = field(repr=False)
+    issued_on: date
+    issued_by: UUID
+    revoked_on: date | None = None
+    revoked_by: UUID | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from relay_linker.domain.keys import candidate_key, partition_key
 from relay_linker.domain.model import (
     Anomaly,
     Candidate,
+    Card,
     IdentityChange,
     IndexEntry,
     LedgerEntry,
@@ -51,6 +52,11 @@ def person(state: RelayState, relay_id: str) -> Person | None:
 def links_of(state: RelayState, relay_id: str) -> tuple[Link, ...]:
     require(state, relay_ids=[relay_id])
     return state.links.get(relay_id, ())
+
+
+def cards_of(state: RelayState, relay_id: str) -> tuple[Card, ...]:
+    require(state, relay_ids=[relay_id])
+    return state.cards.get(relay_id, ())
 
 
 def identity_changes(state: RelayState, relay_id: str) -> tuple[IdentityChange, ...]:

@@ -8,6 +8,8 @@ from uuid import UUID
 from relay_linker.domain.commands import LinkerRecord, Retract
 from relay_linker.domain.effects import (
     CandidateRemoved,
+    CardRemoved,
+    CardRevocationRetracted,
     DeathRetracted,
     Effect,
     FilingLedgered,
@@ -20,10 +22,11 @@ from relay_linker.domain.effects import (
     ReferenceRemoved,
 )
 from relay_linker.domain.keys import CANDIDATE_KIND, event_wait
-from relay_linker.domain.model import LOSS, PARKED, REFUSED, LedgerEntry, Person, Reason
+from relay_linker.domain.model import LOSS, PARKED, REFUSED, Card, LedgerEntry, Person, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import (
     candidates,
+    cards_of,
     event_for_reference,
     identity_changes,
     indexed,
@@ -97,12 +100,15 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
     relay_id = holder.relay_id
     links = links_of(view, relay_id)
     changes = identity_changes(view, relay_id)
+    cards = cards_of(view, relay_id)
     if holder.created_by == target:
-        others = links or holder.died_on or any(c.event_id != target for c in changes)
+        others = links or cards or holder.died_on or any(c.event_id != target for c in changes)
         return (
             None if others else [IdentityChangeRemoved(relay_id, target), PersonRemoved(relay_id)]
         )
-    effects: list[Effect] = []
+    effects = _undo_cards(cards, target)
+    if effects is None:
+        return None
     for link in links:
         if link.opened_by == target:
             if any(c.kind == LOSS and c.closed_by != target for c in link.closures):
@@ -115,6 +121,20 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
         effects.append(IdentityChangeRemoved(relay_id, target))
     if holder.died_by == target:
         effects.append(DeathRetracted(relay_id, target))
+    return effects
+
+
+def _undo_cards(cards: tuple[Card, ...], target: UUID) -> list[Effect] | None:
+    """Remove the cards `target` issued and reinstate those it revoked; None when another
+    filing revoked a card it issued."""
+    effects: list[Effect] = []
+    for card in cards:
+        if card.issued_by == target:
+            if card.revoked_by is not None and card.revoked_by != target:
+                return None
+            effects.append(CardRemoved(card.fingerprint, card.relay_id))
+        elif card.revoked_by == target:
+            effects.append(CardRevocationRetracted(card.fingerprint, card.relay_id))
     return effects
 
 

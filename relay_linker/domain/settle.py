@@ -22,6 +22,7 @@ PERSON_EFFECTS = (
     fx.IdentityChangeRecorded,
     fx.IdentityChangeRemoved,
     *fx.LINK_EFFECTS,
+    *fx.CARD_EFFECTS,
 )
 
 
@@ -99,6 +100,12 @@ def _relay_of(effect: fx.Effect) -> str:
         case fx.PersonDied(relay_id=relay_id) | fx.DeathRetracted(relay_id=relay_id):
             return relay_id
         case fx.IdentityChangeRemoved(relay_id=relay_id):
+            return relay_id
+        case fx.CardIssued(card=card):
+            return card.relay_id
+        case fx.CardRevoked(relay_id=relay_id) | fx.CardRemoved(relay_id=relay_id):
+            return relay_id
+        case fx.CardRevocationRetracted(relay_id=relay_id):
             return relay_id
     raise TypeError(f"not a person effect: {type(effect).__name__}")
 

@@ -9,13 +9,15 @@ from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
     IndexKey,
+    IssueCard,
     LinkerRecord,
     OpenLink,
     RecordDeath,
     RegisterPerson,
     Retract,
+    RevokeCard,
 )
-from relay_linker.domain.keys import CANDIDATE_KIND, event_wait, partition_key
+from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait, partition_key
 from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
 
 
@@ -61,6 +63,10 @@ def needs(record: LinkerRecord) -> dict[str, set]:
                 keys["index_keys"].add(ref.key)
             case ChangeIdentity(person=ref) | RecordDeath(person=ref) | CloseLink(person=ref):
                 keys["index_keys"].add(ref.key)
+            case IssueCard(person=ref, fingerprint=fingerprint):
+                keys["index_keys"] |= {ref.key, card_key(fingerprint)}
+            case RevokeCard(person=ref):
+                keys["index_keys"].add(ref.key)
             case OpenLink(person=ref, link=spec, insured_person=insured):
                 keys["index_keys"] |= {ref.key, spec.number.key}
                 keys["index_keys"] |= {insured.key} if insured else set()
@@ -83,7 +89,7 @@ def widened(keys: dict[str, set], missing: MissingFromSlice) -> dict[str, set]:
 
 def _person(part: RelayState, whole: RelayState, relay_id: str) -> None:
     part.loaded_relay_ids.add(relay_id)
-    for table in ("persons", "identity", "links"):
+    for table in ("persons", "identity", "links", "cards"):
         source = getattr(whole, table)
         if relay_id in source:
             getattr(part, table)[relay_id] = source[relay_id]

@@ -11,6 +11,7 @@ from relay_linker.domain.commands import IndexKey
 from relay_linker.domain.model import (
     Anomaly,
     Candidate,
+    Card,
     IdentityChange,
     IndexEntry,
     LedgerEntry,
@@ -59,11 +60,13 @@ class RelayState:
     """Mutable container of frozen values; `apply` changes it in place, `decide` never does.
 
     `identity` holds dated identity changes per person (periods are derived from them),
-    `links` the links per person, `waiting` the parked filings per wait key."""
+    `links` the links and `cards` the IC cards per person, `waiting` the parked filings per
+    wait key."""
 
     persons: dict[str, Person] = field(default_factory=dict)
     identity: dict[str, tuple[IdentityChange, ...]] = field(default_factory=dict)
     links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
+    cards: dict[str, tuple[Card, ...]] = field(default_factory=dict)
     index: dict[IndexKey, IndexEntry] = field(default_factory=dict)
     candidates: dict[bytes, tuple[Candidate, ...]] = field(default_factory=dict)
     anomalies: dict[UUID, Anomaly] = field(default_factory=dict)

@@ -60,6 +60,8 @@ CONTRACT_EVENT_TYPES = {
     "LongTermCareQualificationLost",
     "LateStageElderlyQualificationAcquired",
     "LateStageElderlyQualificationLost",
+    "CardIssued",
+    "CardRevoked",
     "FilingRetracted",
 }
 
