@@ -64,7 +64,7 @@ class Namespace:
 
     @property
     def dsn(self) -> str:
-        return self.cfg.pg_dsn().rsplit("/", 1)[0] + f"/{self.database}"
+        return self.cfg.pg_dsn(self.database)
 
     def env(self) -> dict[str, str]:
         return {PREFIX_ENV: self.prefix, "SHAHO_PG_DATABASE": self.database}

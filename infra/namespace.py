@@ -14,10 +14,6 @@ from schemas.topics import CATALOGUE, PREFIX_ENV
 from shaho.config import StackConfig
 
 
-def _dsn(cfg: StackConfig, database: str) -> str:
-    return cfg.pg_dsn().rsplit("/", 1)[0] + f"/{database}"
-
-
 async def create(cfg: StackConfig, prefix: str, database: str) -> None:
     """Create the database (migrated) and the catalogue's topics under `prefix`."""
     import os
@@ -27,7 +23,7 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> None:
         await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
-    conn = await asyncpg.connect(_dsn(cfg, database))
+    conn = await asyncpg.connect(cfg.pg_dsn(database))
     try:
         await apply_all(conn)
     finally:

@@ -74,8 +74,9 @@ class StackConfig:
     def pg_password(self) -> str:
         return self.pg_password_path.read_text().strip()
 
-    def pg_dsn(self) -> str:
+    def pg_dsn(self, database: str | None = None) -> str:
+        """The connection string of `database` (this stack's own by default)."""
         return (
             f"postgresql://{self.pg_user}:{self.pg_password()}@127.0.0.1:{self.pg_port}/"
-            f"{self.pg_database}"
+            f"{database or self.pg_database}"
         )

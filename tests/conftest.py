@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from shaho.config import StackConfig
+from tests.integration.relay_env import RelayEnv
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +40,16 @@ async def pg(stack: StackConfig) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
+    """A relay namespace of the test's own: database and topics, dropped afterwards."""
+    from tests.integration.relay_env import drop_env, make_env
+
+    env = await make_env(stack, unique)
+    yield env
+    await drop_env(env)
 
 
 @pytest.fixture

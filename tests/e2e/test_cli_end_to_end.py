@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from relay_linker.domain import history
 from relay_linker.inspect import load_all
 from shaho.config import StackConfig
 from shaho.processes import pid_files
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +40,6 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
         assert line in out, line
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 def _batch(path: Path) -> tuple[int, int]:

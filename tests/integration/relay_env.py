@@ -37,7 +37,7 @@ class RelayEnv:
 
     @property
     def dsn(self) -> str:
-        return self.cfg.pg_dsn().rsplit("/", 1)[0] + f"/{self.database}"
+        return self.cfg.pg_dsn(self.database)
 
     def keyring(self) -> Keyring:
         return Keyring.load(self.cfg.keyring_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -17,8 +16,7 @@ from schemas.envelope import JST, Filing, event_id_for, new_filing
 from schemas.examples import address, card_public_key
 from schemas.municipality import ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
-from shaho.config import StackConfig
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
@@ -72,12 +70,6 @@ def _late_record(partition: int) -> tuple[str, Filing, int]:
     n = 100 + partition
     return TOPIC, _registration(n, filed=date(2025, 6, 2)), partition
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 async def test_cards_are_issued_revoked_and_refused_on_a_mismatch(relay: RelayEnv) -> None:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import date
 from uuid import UUID
 
@@ -27,8 +26,7 @@ from relay_linker.inspect import load_all
 from relay_linker.linker import KeyringHasher
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
-from shaho.config import StackConfig
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +37,6 @@ FAULTS = {
                          "publisher.after-commit"],
 }
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 def _spawn(relay: RelayEnv, name: str, fault: str | None) -> subprocess.Popen[bytes]:

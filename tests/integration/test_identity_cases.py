@@ -6,7 +6,6 @@ and look-alikes recorded — never merged."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -17,8 +16,7 @@ from schemas.employer import EmployeeInsuranceAcquired, EmployeeInsuranceLost
 from schemas.envelope import JST, Filing, new_filing
 from schemas.municipality import AddressChanged, ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
-from shaho.config import StackConfig
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
@@ -122,12 +120,6 @@ def _late_record(partition: int) -> tuple[str, Filing, int]:
                         person_token=f"late{partition}", occurred_at=_at(date(2025, 6, 2)))
     return "filing.employer.v1", filing, partition
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay: RelayEnv):

@@ -4,24 +4,16 @@ then nothing once the linker has caught up; the outbox backlog drains with the p
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
 
 from consumers.lag import measure
 from producers.population import generate
-from shaho.config import StackConfig
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 async def _lag(relay: RelayEnv):

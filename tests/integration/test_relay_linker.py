@@ -7,7 +7,6 @@ import asyncio
 import os
 import random
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
@@ -21,17 +20,10 @@ from relay_linker.linker import KeyringHasher
 from relay_linker.translate import Translator
 from schemas.examples import leaks, secret_values
 from schemas.topics import CATALOGUE, INGESTION_TOPICS
-from shaho.config import StackConfig
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    env = await make_env(stack, unique)
-    yield env
-    await drop_env(env)
 
 
 @pytest.fixture(scope="module")
