@@ -8,7 +8,7 @@ wait for the first's transaction and then see the records as applied.
 from __future__ import annotations
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import TopicPartition
 
 
 async def load(conn: asyncpg.Connection | asyncpg.Pool, group: str,
@@ -42,27 +42,12 @@ async def lock(conn: asyncpg.Connection, group: str,
 
 
 async def save(conn: asyncpg.Connection, group: str, positions: dict[TopicPartition, int]) -> None:
-    """Record the next offset to read per partition; call inside the effect's transaction."""
+    """Record the next offset to read per partition; call inside the effect's transaction.
+
+    Positions never move backwards; to replay a partition, delete its row."""
     await conn.executemany(
         "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (group_id, topic, partition) DO UPDATE "
-        "SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+        "SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), "
+        "updated_at = now()",
         [(group, tp.topic, tp.partition, offset) for tp, offset in positions.items()])
-
-
-class SeekToStoredOffsets(ConsumerRebalanceListener):
-    """Seeks each newly assigned partition to its position stored in PostgreSQL."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, pool: asyncpg.Pool, group: str) -> None:
-        self.consumer, self.pool, self.group = consumer, pool, group
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        stored = await load(self.pool, self.group, sorted(assigned))
-        for tp in assigned:
-            if tp in stored:
-                self.consumer.seek(tp, stored[tp])
-            else:
-                await self.consumer.seek_to_beginning(tp)
