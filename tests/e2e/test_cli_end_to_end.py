@@ -36,7 +36,7 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     out = done.stdout
     assert "none yet 0" in out, out
     for line in ("outcomes: accepted", "link changes published: ", "relay database: ",
-                 "anomalies: ", "dead letters: ", "throughput: "):
+                 "anomalies: ", "dead letters: ", "backlog: ", "latency, filing published"):
         assert line in out, line
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
