@@ -76,16 +76,19 @@ async def publish_live(cfg: StackConfig, population: Population, filings: list[F
 async def live(cfg: StackConfig, population: Population, filings: list[Filing],
                seen: Observed) -> dict[UUID, int]:
     sent: dict[UUID, int] = {}
-    watch = asyncio.create_task(observe(cfg, {f.event_id for f in filings}, 120, seen))
+    everyone = {f.event_id for f in population.filings}
+    watch = asyncio.create_task(observe(cfg, {f.event_id for f in filings}, 120, seen, everyone))
     await publish_live(cfg, population, filings, sent)
     await watch
     return sent
 
 
 async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
-                  seen: Observed | None = None) -> Observed:
-    """Read outcomes (and link changes) until every filing has one and the relay is quiet."""
+                  seen: Observed | None = None, noted: set[UUID] | None = None) -> Observed:
+    """Read outcomes (and link changes) until every wanted filing has one and the relay is
+    quiet; outcomes of the `noted` filings (the wanted ones by default) are kept too."""
     seen = seen or Observed()
+    noted = noted or wanted
     consumer = AIOKafkaConsumer(FILING_OUTCOME.physical, LINK_CHANGE.physical,
                                 bootstrap_servers=cfg.bootstrap_servers, group_id=None,
                                 auto_offset_reset="earliest", isolation_level="read_committed")
@@ -96,7 +99,7 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
             batch = await consumer.getmany(timeout_ms=500)
             records = [r for rs in batch.values() for r in rs]
             for record in records:
-                _note(seen, record, wanted)
+                _note(seen, record, noted)
             if records:
                 quiet_since = time.monotonic()
             elif wanted <= set(seen.outcomes) and time.monotonic() - quiet_since > QUIET:
