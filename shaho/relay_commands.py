@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
 
 from shaho.cli import command
 from shaho.config import StackConfig
+
+T = TypeVar("T")
 
 
 def _links_options(p: argparse.ArgumentParser) -> None:
@@ -20,54 +26,49 @@ def _links_options(p: argparse.ArgumentParser) -> None:
                    help="only links valid on this date (default: the whole history)")
 
 
+def _query(cfg: StackConfig, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `read` on a connection to the relay database, then close it."""
+
+    async def run() -> T:
+        conn = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            return await read(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 @command("links", "print a person's links with numbers masked", _links_options)
 def _links(args: argparse.Namespace, cfg: StackConfig) -> int:
     from relay_linker.inspect import links_as_of
     from shaho.bootstrap import keyring
 
-    async def show() -> int:
-        import asyncpg
-
-        conn = await asyncpg.connect(cfg.pg_dsn())
-        try:
-            views = await links_as_of(conn, keyring(cfg), args.relay_id, args.as_of)
-        finally:
-            await conn.close()
-        for v in views:
-            end = v.valid_to.isoformat() if v.valid_to else "open"
-            flag = "  (retracted)" if v.retracted else ""
-            print(f"{v.scheme:15} {v.insurer_number:9} {v.capacity:22} {v.category or '-':20} "
-                  f"{v.number:14} [{v.valid_from} – {end}){flag}")
-        if not views:
-            print("no links")
-        return 0
-
-    return asyncio.run(show())
+    views = _query(cfg, lambda c: links_as_of(c, keyring(cfg), args.relay_id, args.as_of))
+    for v in views:
+        end = v.valid_to.isoformat() if v.valid_to else "open"
+        flag = "  (retracted)" if v.retracted else ""
+        print(f"{v.scheme:15} {v.insurer_number:9} {v.capacity:22} {v.category or '-':20} "
+              f"{v.number:14} [{v.valid_from} – {end}){flag}")
+    if not views:
+        print("no links")
+    return 0
 
 
 @command("anomalies", "list recorded anomalies by kind")
 def _anomalies(args: argparse.Namespace, cfg: StackConfig) -> int:
     from relay_linker.inspect import anomalies_by_kind
 
-    async def show() -> int:
-        import asyncpg
-
-        conn = await asyncpg.connect(cfg.pg_dsn())
-        try:
-            grouped = await anomalies_by_kind(conn)
-        finally:
-            await conn.close()
-        for code, found in grouped.items():
-            print(f"{code}: {len(found)}")
-            for r in found:
-                state = "resolved" if r["resolved"] else "open"
-                print(f"  {','.join(r['relay_ids']) or '-'}  event {r['event_id']}  "
-                      f"{','.join(r['fields'])}  {state}")
-        if not grouped:
-            print("no anomalies")
-        return 0
-
-    return asyncio.run(show())
+    grouped = _query(cfg, anomalies_by_kind)
+    for code, found in grouped.items():
+        print(f"{code}: {len(found)}")
+        for r in found:
+            state = "resolved" if r["resolved"] else "open"
+            print(f"  {','.join(r['relay_ids']) or '-'}  event {r['event_id']}  "
+                  f"{','.join(r['fields'])}  {state}")
+    if not grouped:
+        print("no anomalies")
+    return 0
 
 
 def _dlq_options(p: argparse.ArgumentParser) -> None:
@@ -113,18 +114,9 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
 def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
     from consumers.lag import measure
 
-    async def show() -> int:
-        import asyncpg
-
-        conn = await asyncpg.connect(cfg.pg_dsn())
-        try:
-            lag = await measure(cfg.bootstrap_servers, conn)
-        finally:
-            await conn.close()
-        for p in lag.partitions:
-            print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
-        print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "
-              f"filings parked {lag.parked_filings}")
-        return 0
-
-    return asyncio.run(show())
+    lag = _query(cfg, lambda c: measure(cfg.bootstrap_servers, c))
+    for p in lag.partitions:
+        print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
+    print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "
+          f"filings parked {lag.parked_filings}")
+    return 0
