@@ -26,13 +26,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.baseline import consume_and_write, produce, scratch_topic
+from groundfloor.config import StackConfig
+from groundfloor.crypto import Keyring
 from infra import namespace
-from producers.population import Population, generate
 from relay_linker.linker import RelayLinker
 from schemas import FilingOutcome, encode
 from schemas.topics import FILING_OUTCOME, PREFIX_ENV
-from shaho.config import StackConfig
-from shaho.crypto import Keyring
+from synthetic.population import Population, generate
 
 REPORTS = Path(__file__).with_name("reports")
 WHY = """Why the targets are missed: the linker is CPU-bound in one Python process. Per filing

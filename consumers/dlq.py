@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from aiokafka.structs import ConsumerRecord
 
+from groundfloor.crypto import Keyring, seal
 from schemas import DeadLetter, EncryptedBlob, Reason, encode
 from schemas.topics import logical, physical
 from schemas.topics import topic as catalogue_topic
-from shaho.crypto import Keyring, seal
 
 
 def dlq_topic(source_topic: str) -> str:
@@ -39,7 +39,7 @@ def _aad(topic: str, partition: int, offset: int) -> bytes:
 
 def original_bytes(keyring: Keyring, letter: DeadLetter) -> bytes:
     """The original record's bytes, for `shaho dlq replay` after a fix."""
-    from shaho.crypto import Sealed, open_sealed
+    from groundfloor.crypto import Sealed, open_sealed
 
     sealed = Sealed(letter.original.key_id, letter.original.nonce, letter.original.ciphertext)
     return open_sealed(keyring, sealed, _aad(letter.source_topic, letter.source_partition,

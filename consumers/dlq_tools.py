@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.dlq import original_bytes
 from consumers.reading import read_committed
+from groundfloor.crypto import Keyring
 from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
 from schemas.topics import CATALOGUE, logical, physical
-from shaho.crypto import Keyring
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
+from groundfloor.config import StackConfig
 from infra.process import pid_alive, port_open, read_pid, stop_pid, wait_for
-from shaho.config import StackConfig
 
 POM = Path(__file__).with_name("kafka") / "pom.xml"
 LOG4J2 = Path(__file__).with_name("kafka") / "log4j2.xml"

@@ -5,19 +5,19 @@ The demo runs in one (recreated each run) and every integration test gets a fres
 
 from __future__ import annotations
 
+import os
+
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
+from groundfloor.config import StackConfig
 from infra.migrations import apply_all
 from infra.topics_admin import apply_catalogue
 from schemas.topics import CATALOGUE, PREFIX_ENV
-from shaho.config import StackConfig
 
 
 async def create(cfg: StackConfig, prefix: str, database: str) -> None:
     """Create the database (migrated) and the catalogue's topics under `prefix`."""
-    import os
-
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
         await admin.execute(f'CREATE DATABASE "{database}"')

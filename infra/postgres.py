@@ -12,9 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from groundfloor.config import StackConfig
 from infra.kafka import StackError
 from infra.process import pid_alive, port_open, read_pid, wait_for
-from shaho.config import StackConfig
 
 PG_INSTALL = "apt-get update && apt-get install -y postgresql"
 

@@ -9,10 +9,12 @@ import asyncio
 
 import asyncpg
 
+from groundfloor.config import StackConfig
+from groundfloor.crypto import Keyring
 from infra import kafka, postgres
 from infra.migrations import apply_all
+from infra.processes import describe_processes, stop_all
 from infra.topics_admin import apply_catalogue, describe
-from shaho.config import StackConfig
 
 
 async def _migrate(cfg: StackConfig) -> list[str]:
@@ -24,8 +26,6 @@ async def _migrate(cfg: StackConfig) -> list[str]:
 
 
 def _ensure_keyring(cfg: StackConfig) -> str:
-    from shaho.crypto import Keyring
-
     existed = cfg.keyring_path.exists()
     Keyring.create_if_missing(cfg.keyring_path)
     return "keyring present" if existed else f"keyring created at {cfg.keyring_path}"
@@ -44,8 +44,6 @@ def up(cfg: StackConfig) -> list[str]:
 
 
 def down(cfg: StackConfig) -> list[str]:
-    from shaho.processes import stop_all
-
     return [*stop_all(cfg), kafka.stop(cfg), postgres.stop(cfg)]
 
 
@@ -54,8 +52,6 @@ def is_up(cfg: StackConfig) -> bool:
 
 
 def status(cfg: StackConfig) -> list[str]:
-    from shaho.processes import describe_processes
-
     lines = [
         f"Kafka: {'running' if kafka.is_running(cfg) else 'stopped'} "
         f"({cfg.bootstrap_servers}, state {cfg.kafka_dir}, log {kafka.log_file(cfg)})",

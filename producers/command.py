@@ -17,10 +17,10 @@ from typing import TextIO
 from aiokafka.errors import KafkaError
 
 from producers import report
+from producers.batch_rows import BatchUnreadable, read_batch
 from producers.outcomes import OutcomesUnavailable, await_outcomes
-from producers.publisher import Delivery, FilingPublisher, Progress, PublishFailed
 from producers.routing import Outgoing
-from producers.rows import BatchUnreadable, read_batch
+from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
 from producers.validate import RowResult, validate_batch
 from schemas.identifiers import FILER_CODE_PATTERN
 from schemas.payload import FilerKind

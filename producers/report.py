@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from uuid import UUID
 
-from producers.publisher import Delivery
+from producers.sender import Delivery
 from producers.validate import RowResult
 from schemas import FilingOutcome, Reason
 from schemas.relay import OutcomeStatus

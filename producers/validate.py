@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from producers.batch_rows import Batch, CsvRow, JsonRow, Row
 from producers.convert import FILER_KIND_COLUMN, document
 from producers.routing import FILER_KINDS, RETRACTION, Outgoing, kind_of, route
-from producers.rows import Batch, CsvRow, JsonRow, Row
 from schemas import Filing, FilingRejected, Reason, decode_filing, encode
 from schemas.codec import validate
 from schemas.identifiers import FILER_CODE_PATTERN, FILING_REFERENCE_PATTERN

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -22,18 +21,18 @@ from aiokafka.structs import ConsumerRecord
 from consumers import offsets
 from consumers.aligned import AlignedBuffer
 from consumers.dlq import dead_letter, dlq_record
+from groundfloor import faults
+from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
+from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_linker.domain import decide, expire
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice
-from relay_linker.messages import OutboxRow, dead_letter_rows, output_rows
-from relay_linker.publisher import NOTIFY_CHANNEL
+from relay_linker.messages import dead_letter_rows, output_rows
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, Reason, decode_filing
 from schemas.topics import INGESTION_TOPICS, logical
-from shaho import faults
-from shaho.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 
 log = logging.getLogger("shaho.linker")
 FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
@@ -218,9 +217,9 @@ class RelayLinker:
             if failure is None:
                 await self._apply(conn, items, result)
             else:
-                await insert_outbox(conn, self._failed(records[0], failure, result))
+                await insert_rows(conn, self._failed(records[0], failure, result))
             await offsets.save(conn, self.group, result.positions)
-            await conn.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+            await wake_publisher(conn)
         faults.reached("linker.after-db-commit")
         return result
 
@@ -252,7 +251,7 @@ class RelayLinker:
             expired = await expire_in_slice(work, record.topic, record.partition)
             result.outbox += output_rows(expired, Source(record.topic, record.partition, -1))
         await work.flush()
-        await insert_outbox(conn, result.outbox)
+        await insert_rows(conn, result.outbox)
 
     def _translate(self, item: Incoming) -> LinkerRecord | None:
         if item.filing is None:
@@ -276,10 +275,3 @@ class RelayLinker:
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
         return output_rows(effects, source)
 
-
-async def insert_outbox(conn: asyncpg.Connection, rows: Iterable[OutboxRow]) -> None:
-    await conn.executemany(
-        "INSERT INTO outbox (id, lane, source_topic, source_partition, source_offset, "
-        "source_index, topic, key, value) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
-        "ON CONFLICT (id) DO NOTHING",
-        [r.as_row() for r in rows])

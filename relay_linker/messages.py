@@ -4,10 +4,9 @@ dead letters), each with its idempotency id and the lane of the record that caus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
@@ -16,23 +15,10 @@ from schemas.topics import FILING_OUTCOME, LINK_CHANGE
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: UUID
-    source: Source
-    index: int
-    topic: str
-    key: bytes
-    value: bytes
-
-    @property
-    def lane(self) -> str:
-        return f"{self.source.topic}:{self.source.partition}"
-
-    def as_row(self) -> tuple[Any, ...]:
-        s = self.source
-        return (self.id, self.lane, s.topic, s.partition, s.offset, self.index, self.topic,
-                self.key, self.value)
+def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes,
+         value: bytes) -> OutboxRow:
+    return OutboxRow(id_, source.topic, source.partition, source.offset, index, topic, key,
+                     value)
 
 
 def link_changed(e: fx.LinkChangeEmitted) -> LinkChanged:
@@ -62,7 +48,7 @@ def output_rows(effects: list[fx.Effect], source: Source) -> list[OutboxRow]:
         else:
             continue
         assert e.outbox_id is not None
-        out.append(OutboxRow(e.outbox_id, source, e.index, topic, message.kafka_key(),
+        out.append(_row(e.outbox_id, source, e.index, topic, message.kafka_key(),
                              encode(message)))
     return out
 
@@ -72,7 +58,7 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
     """The dead letter, and a refused outcome when the filer and reference could be read."""
     where = f"{source.topic}:{source.partition}:{source.offset}"
     topic, key, value = letter
-    rows = [OutboxRow(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value)]
+    rows = [_row(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value)]
     event_id = rejected.event_id
     if event_id is not None and rejected.filer_code and rejected.filing_reference:
         outcome = FilingOutcome(
@@ -80,6 +66,6 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             filing_reference=rejected.filing_reference,
             receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
             reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"))
-        rows.append(OutboxRow(outcome.outbox_id, source, 1, FILING_OUTCOME.physical,
+        rows.append(_row(outcome.outbox_id, source, 1, FILING_OUTCOME.physical,
                               outcome.kafka_key(), encode(outcome)))
     return rows

@@ -14,14 +14,14 @@ from uuid import UUID
 
 import asyncpg
 
-from relay_linker import rows
+from groundfloor.crypto import Keyring
+from relay_linker import row_mapping
 from relay_linker.domain import effects as fx
 from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
 from relay_linker.domain.slicing import needs
 from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
-from shaho.crypto import Keyring
 
 
 @dataclass
@@ -131,22 +131,22 @@ class BatchSlice:
         s, q = self.state, self.conn.fetch
         for r in await q("SELECT * FROM persons WHERE relay_id = ANY($1) ORDER BY relay_id "
                          "FOR UPDATE", ids):
-            s.persons.setdefault(r["relay_id"], rows.person_of(r))
+            s.persons.setdefault(r["relay_id"], row_mapping.person_of(r))
         for r in await q("SELECT * FROM identity_changes WHERE relay_id = ANY($1)", ids):
             if r["relay_id"] not in self.touched.identity:
-                change = rows.identity_of(self.keyring, r)
+                change = row_mapping.identity_of(self.keyring, r)
                 s.identity[change.relay_id] = (*s.identity.get(change.relay_id, ()), change)
         for r in await q("SELECT * FROM links WHERE relay_id = ANY($1)", ids):
             if r["relay_id"] not in self.touched.links:
-                link = rows.link_of(r)
+                link = row_mapping.link_of(r)
                 s.links[link.relay_id] = (*s.links.get(link.relay_id, ()), link)
         for r in await q("SELECT * FROM cards WHERE relay_id = ANY($1)", ids):
             if r["relay_id"] not in self.touched.cards:
-                card = rows.card_of(r)
+                card = row_mapping.card_of(r)
                 s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
         for r in await q("SELECT * FROM anomalies WHERE relay_ids && $1::text[]", ids):
             if r["anomaly_id"] not in self.touched.anomalies:
-                s.anomalies.setdefault(r["anomaly_id"], rows.anomaly_of(r))
+                s.anomalies.setdefault(r["anomaly_id"], row_mapping.anomaly_of(r))
 
     async def _index(self, keys: Iterable[IndexKey]) -> None:
         keys = set(keys)
@@ -160,13 +160,13 @@ class BatchSlice:
                 "AS k(kind, idx) ON r.kind = k.kind AND r.blind_index = k.idx",
                 [k[0] for k in numbers], [k[1] for k in numbers],
             ):
-                entry = rows.index_of(r)
+                entry = row_mapping.index_of(r)
                 self.state.index.setdefault(entry.key, entry)
         if hashes:
             for r in await self.conn.fetch(
                 "SELECT * FROM lookalike_candidates WHERE candidate_hash = ANY($1)", hashes
             ):
-                c = rows.candidate_of(r)
+                c = row_mapping.candidate_of(r)
                 known = self.state.candidates.get(c.candidate_hash, ())
                 if c not in known:
                     self.state.candidates[c.candidate_hash] = (*known, c)
@@ -186,7 +186,7 @@ class BatchSlice:
                 topic, int(partition))
         fresh = [r for r in found if r["event_id"] not in self.touched.parked]
         for r in fresh:
-            parked = rows.parked_of(self.keyring, r)
+            parked = row_mapping.parked_of(self.keyring, r)
             self.state.parked.setdefault(r["event_id"], parked)
             for key in set(parked.wait_keys) & set(plain):
                 waiting = self.state.waiting.get(key, frozenset())
@@ -215,14 +215,14 @@ class BatchSlice:
         for r in await self.conn.fetch("SELECT * FROM filing_ledger WHERE event_id = ANY($1)",
                                        ids):
             if r["event_id"] not in self.touched.ledger:
-                entry = rows.ledger_of(r)
+                entry = row_mapping.ledger_of(r)
                 self.state.ledger.setdefault(entry.event_id, entry)
                 self.state.references.setdefault((entry.filer_code, entry.filing_reference),
                                                   entry.event_id)
         for r in await self.conn.fetch("SELECT * FROM parked_filings WHERE event_id = ANY($1)",
                                        ids):
             if r["event_id"] not in self.touched.parked:
-                self.state.parked.setdefault(r["event_id"], rows.parked_of(self.keyring, r))
+                self.state.parked.setdefault(r["event_id"], row_mapping.parked_of(self.keyring, r))
 
     async def flush(self) -> None:
         """Write the final state of every touched row: one statement per table and kind."""
@@ -232,28 +232,28 @@ class BatchSlice:
         await self.conn.execute("DELETE FROM identity_changes WHERE relay_id = ANY($1)",
                                 sorted(t.identity))
         await x(_insert("identity_changes", 13), [
-            rows.identity_row(self.keyring, c) for r in sorted(t.identity)
+            row_mapping.identity_row(self.keyring, c) for r in sorted(t.identity)
             for c in s.identity.get(r, ())])
         await x(_upsert("links", 16, "link_id"), [
-            rows.link_row(link) for r in sorted(t.links) for link in s.links.get(r, ())])
+            row_mapping.link_row(link) for r in sorted(t.links) for link in s.links.get(r, ())])
         gone = [k for k in t.index if k not in s.index]
         await x("DELETE FROM reference_index WHERE kind = $1 AND blind_index = $2", gone)
         await x(_upsert("reference_index", 5, "kind, blind_index"),
-                [rows.index_row(s.index[k]) for k in t.index if k in s.index])
+                [row_mapping.index_row(s.index[k]) for k in t.index if k in s.index])
         await self.conn.execute(
             "DELETE FROM lookalike_candidates WHERE candidate_hash = ANY($1)", sorted(t.candidates))
         await x(_insert("lookalike_candidates", 3), [
-            rows.candidate_row(c) for h in t.candidates for c in s.candidates.get(h, ())])
+            row_mapping.candidate_row(c) for h in t.candidates for c in s.candidates.get(h, ())])
         await x(_upsert("anomalies", 7, "anomaly_id"),
-                [rows.anomaly_row(s.anomalies[a]) for a in t.anomalies if a in s.anomalies])
+                [row_mapping.anomaly_row(s.anomalies[a]) for a in t.anomalies if a in s.anomalies])
         await self._replace("parked_filings", "event_id", t.parked, [
-            rows.parked_row(self.keyring, s.parked[e]) for e in t.parked if e in s.parked])
+            row_mapping.parked_row(self.keyring, s.parked[e]) for e in t.parked if e in s.parked])
         await x(_upsert("filing_ledger", 6, "event_id"),
-                [rows.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
+                [row_mapping.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
         await x(_upsert("watermarks", 3, "topic, partition"),
                 [(tp[0], tp[1], s.watermarks[tp]) for tp in t.watermarks])
         await x(_insert("cards", 7), [
-            rows.card_row(c) for r in sorted(t.cards) for c in s.cards.get(r, ())])
+            row_mapping.card_row(c) for r in sorted(t.cards) for c in s.cards.get(r, ())])
 
     async def _persons_flush(self) -> None:
         """Upsert persons in place (their cards refer to them); delete the removed ones."""
@@ -261,7 +261,7 @@ class BatchSlice:
         gone = sorted(r for r in t.persons if r not in s.persons)
         await self.conn.execute("DELETE FROM persons WHERE relay_id = ANY($1)", gone)
         await self.conn.executemany(_upsert("persons", 9, "relay_id"), [
-            rows.person_row(s.persons[r]) for r in sorted(t.persons) if r in s.persons])
+            row_mapping.person_row(s.persons[r]) for r in sorted(t.persons) if r in s.persons])
 
     async def _replace(self, table: str, key: str, keys: set, values: list[tuple]) -> None:
         if keys:

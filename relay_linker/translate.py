@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from groundfloor.crypto import Keyring, blind_index, seal
 from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
@@ -37,7 +38,6 @@ from relay_linker.identity import (
 from schemas import Filing, encode
 from schemas.cards import public_key_der
 from schemas.common import IdentityItems, InsuredNumber, PersonReference
-from shaho.crypto import Keyring, blind_index, seal
 
 JPS = "JPS"
 LATE_STAGE_LAW_CODE = "39"

@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from shaho.config import StackConfig
-from shaho.crypto import Keyring
+from groundfloor.config import StackConfig
+from groundfloor.crypto import Keyring
+from outbox.publishing import OutboxPublisher
+from relay_linker.linker import RelayLinker
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -39,8 +41,6 @@ def stop_event_on_signals() -> asyncio.Event:
 
 async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
-    from relay_linker.publisher import OutboxPublisher
-
     db = await pool(cfg)
     publisher = OutboxPublisher(db, cfg.bootstrap_servers)
     try:
@@ -59,8 +59,6 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
-    from relay_linker.linker import RelayLinker
-
     db = await pool(cfg)
     linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers)
     try:

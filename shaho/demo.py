@@ -15,11 +15,15 @@ from uuid import UUID
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from producers.population import Population, generate
+from groundfloor.config import StackConfig
+from infra import namespace, processes
+from infra.stack import down, is_up, up
+from producers.routing import Outgoing
+from producers.sender import FilingPublisher
 from schemas import Filing, FilingOutcome, LinkChanged, MessageRejected, decode_relay
 from schemas.relay import furthest
 from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES, PREFIX_ENV, physical
-from shaho.config import StackConfig
+from synthetic.population import Population, generate
 
 PROCESSORS = ("relay-linker", "outbox-publisher")
 DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
@@ -42,9 +46,6 @@ class Observed:
 async def publish_backlog(cfg: StackConfig, population: Population,
                           filings: list[Filing]) -> int:
     """Publish `filings` at once, then the malformed records; return how many of those landed."""
-    from producers.publisher import FilingPublisher
-    from producers.routing import Outgoing
-
     async with FilingPublisher(cfg.bootstrap_servers) as publisher:
         await publisher.publish(Outgoing(f, physical(population.topic_of(f))) for f in filings)
     raw = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap_servers, enable_idempotence=True)
@@ -63,9 +64,6 @@ async def publish_backlog(cfg: StackConfig, population: Population,
 async def publish_live(cfg: StackConfig, population: Population, filings: list[Filing],
                        sent: dict[UUID, int]) -> None:
     """Publish `filings` one by one at LIVE_RATE per second, noting when each was sent."""
-    from producers.publisher import FilingPublisher
-    from producers.routing import Outgoing
-
     async with FilingPublisher(cfg.bootstrap_servers) as publisher:
         for filing in filings:
             sent[filing.event_id] = int(time.time() * 1000)
@@ -181,8 +179,6 @@ def _counts(counter: Counter) -> str:
 
 def _use_demo_namespace(cfg: StackConfig) -> StackConfig:
     """Recreate the demo's own database and topics; later steps and child processes use them."""
-    from infra import namespace
-
     asyncio.run(namespace.drop(cfg, DEMO_PREFIX, DEMO_DATABASE))
     asyncio.run(namespace.create(cfg, DEMO_PREFIX, DEMO_DATABASE))
     os.environ[PREFIX_ENV] = DEMO_PREFIX
@@ -201,9 +197,6 @@ async def _sample_person(cfg: StackConfig) -> str | None:
 
 
 def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> int:
-    from infra.stack import down, is_up, up
-    from shaho import processes
-
     started = not is_up(cfg)
     for line in up(cfg):
         print(line)

@@ -14,10 +14,16 @@ from typing import TypeVar
 
 import asyncpg
 
-from shaho.cli import command
-from shaho.config import StackConfig
+from consumers import dlq_tools
+from consumers.lag import measure
+from groundfloor.config import StackConfig
+from relay_linker.readback import anomalies_by_kind, links_as_of
+from shaho.bootstrap import keyring
+from shaho.registry import Registry
 
 T = TypeVar("T")
+commands = Registry()
+command = commands.command
 
 
 def _links_options(p: argparse.ArgumentParser) -> None:
@@ -28,7 +34,6 @@ def _links_options(p: argparse.ArgumentParser) -> None:
 
 def _query(cfg: StackConfig, read: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """Run `read` on a connection to the relay database, then close it."""
-
     async def run() -> T:
         conn = await asyncpg.connect(cfg.pg_dsn())
         try:
@@ -41,9 +46,6 @@ def _query(cfg: StackConfig, read: Callable[[asyncpg.Connection], Awaitable[T]])
 
 @command("links", "print a person's links with numbers masked", _links_options)
 def _links(args: argparse.Namespace, cfg: StackConfig) -> int:
-    from relay_linker.inspect import links_as_of
-    from shaho.bootstrap import keyring
-
     views = _query(cfg, lambda c: links_as_of(c, keyring(cfg), args.relay_id, args.as_of))
     for v in views:
         end = v.valid_to.isoformat() if v.valid_to else "open"
@@ -57,8 +59,6 @@ def _links(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 @command("anomalies", "list recorded anomalies by kind")
 def _anomalies(args: argparse.Namespace, cfg: StackConfig) -> int:
-    from relay_linker.inspect import anomalies_by_kind
-
     grouped = _query(cfg, anomalies_by_kind)
     for code, found in grouped.items():
         print(f"{code}: {len(found)}")
@@ -81,9 +81,6 @@ def _dlq_options(p: argparse.ArgumentParser) -> None:
 
 @command("dlq", "list, export or replay dead letters", _dlq_options)
 def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
-    from consumers import dlq_tools
-    from shaho.bootstrap import keyring
-
     letters = dlq_tools.select(asyncio.run(dlq_tools.read_letters(
         cfg.bootstrap_servers, args.source_topic)), args.source_topic, args.offset)
     if args.action == "list":
@@ -112,8 +109,6 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 @command("lag", "the relay linker's lag per ingestion partition, outbox backlog, parked filings")
 def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
-    from consumers.lag import measure
-
     lag = _query(cfg, lambda c: measure(cfg.bootstrap_servers, c))
     for p in lag.partitions:
         print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")

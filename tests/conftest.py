@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from shaho.config import StackConfig
+from groundfloor.config import StackConfig
 from tests.integration.relay_env import RelayEnv
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from groundfloor.config import StackConfig
 from infra.process import pid_alive, read_pid
-from producers.population import generate
-from producers.template import csv_row, csv_text
+from infra.processes import pid_files
 from relay_linker.domain import history
-from relay_linker.inspect import load_all
-from shaho.config import StackConfig
-from shaho.processes import pid_files
+from relay_linker.readback import load_all
+from synthetic.population import generate
+from tests.fixtures.template import csv_row, csv_text
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.e2e

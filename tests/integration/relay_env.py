@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from groundfloor.config import StackConfig
+from groundfloor.crypto import Keyring
 from infra import namespace
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.translate import Translator
 from schemas import Filing, encode
 from schemas.topics import MAX_MESSAGE_BYTES, PREFIX_ENV, physical
-from shaho.config import StackConfig
-from shaho.crypto import Keyring
 
 
 @dataclass

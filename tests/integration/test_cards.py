@@ -13,9 +13,9 @@ import pytest
 from schemas.cards import CardIssued, CardRevoked
 from schemas.common import IdentityItems, PersonReference, Sex
 from schemas.envelope import JST, Filing, event_id_for, new_filing
-from schemas.examples import address, card_public_key
 from schemas.municipality import ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
+from tests.fixtures.examples import address, card_public_key
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration

@@ -18,14 +18,14 @@ from uuid import UUID
 import pytest
 
 from consumers.reading import read_committed
-from producers.population import generate
 from relay_linker.domain import apply_all, decide, expire, history
 from relay_linker.domain import effects as fx
 from relay_linker.domain.state import new_state
-from relay_linker.inspect import load_all
 from relay_linker.linker import KeyringHasher
+from relay_linker.readback import load_all
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
+from synthetic.population import generate
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration

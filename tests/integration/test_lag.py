@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from consumers.lag import measure
-from producers.population import generate
+from synthetic.population import generate
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration

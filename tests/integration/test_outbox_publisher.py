@@ -14,8 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from groundfloor.config import StackConfig
 from infra.topics_admin import apply_catalogue
-from shaho.config import StackConfig
 
 pytestmark = pytest.mark.integration
 

@@ -12,18 +12,18 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra.topics_admin import apply_catalogue
+from producers.batch_rows import read_batch
 from producers.command import PublishOptions, run_publish
 from producers.outcomes import await_outcomes
-from producers.publisher import FilingPublisher
-from producers.rows import read_batch
-from producers.template import csv_row, csv_text
+from producers.sender import FilingPublisher
 from producers.validate import validate_batch
 from schemas import Filing, FilingOutcome, Reason, decode_filing, encode, event_id_for, topic_for
-from schemas.examples import all_examples
 from schemas.filings import filer_of
 from schemas.payload import FilerKind
 from schemas.relay import OutcomeStatus
 from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS
+from tests.fixtures.examples import all_examples
+from tests.fixtures.template import csv_row, csv_text
 
 pytestmark = pytest.mark.integration
 

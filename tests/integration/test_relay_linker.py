@@ -12,14 +12,14 @@ from datetime import date, timedelta
 import pytest
 
 from consumers.reading import read_committed
-from producers.population import Population, generate
 from relay_linker.domain import fold, history
 from relay_linker.domain.commands import Source
-from relay_linker.inspect import load_all
 from relay_linker.linker import KeyringHasher
+from relay_linker.readback import load_all
 from relay_linker.translate import Translator
-from schemas.examples import leaks, secret_values
 from schemas.topics import CATALOGUE, INGESTION_TOPICS
+from synthetic.population import Population, generate
+from tests.fixtures.examples import leaks, secret_values
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Tests of the keyring, AES-GCM sealing and the keyed hashes in `shaho.crypto`.
+"""Tests of the keyring, AES-GCM sealing and the keyed hashes in `groundfloor.crypto`.
 
 Sealing round trips, tamper detection, rotation, blind indexes, identity hashes, the key file.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shaho.crypto import (
+from groundfloor.crypto import (
     KEY_BYTES,
     Keyring,
     KeyringError,

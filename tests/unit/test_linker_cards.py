@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+from groundfloor.crypto import Keyring
 from relay_linker.domain import MissingFromSlice, apply_all, decide, new_state
 from relay_linker.domain.commands import Identity, IssueCard, LinkerRecord, RevokeCard
 from relay_linker.domain.effects import Effect, PersonVersionBumped
@@ -14,8 +15,7 @@ from relay_linker.domain.keys import card_key
 from relay_linker.domain.slicing import carve, needs, widened
 from relay_linker.domain.state import RelayState
 from relay_linker.translate import Translator
-from schemas.examples import card_fingerprint, card_public_key, example_filing
-from shaho.crypto import Keyring
+from tests.fixtures.examples import card_fingerprint, card_public_key, example_filing
 from tests.unit.test_linker_support import (
     HASHER,
     Filer,

@@ -12,10 +12,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from producers.population import Population, generate, iter_filings_by_topic, iter_records
 from schemas import FilingRejected, decode_filing, encode
 from schemas.envelope import JST
 from schemas.secret import SecretNumber, iter_secrets
+from synthetic.population import Population, generate, iter_filings_by_topic, iter_records
 
 START = date(2025, 1, 1)
 APRIL_1 = date(2025, 4, 1)

@@ -7,16 +7,16 @@ import io
 from pathlib import Path
 from uuid import uuid4
 
+from groundfloor.config import REPO_ROOT
 from producers import report
+from producers.batch_rows import read_batch
 from producers.command import PublishOptions, progress_bar, run_publish
-from producers.publisher import Delivery
-from producers.rows import read_batch
-from producers.template import csv_row, csv_text
+from producers.sender import Delivery
 from producers.validate import validate_batch
-from schemas.examples import example_filing, example_filing_outcome
 from schemas.relay import OutcomeStatus
 from shaho.cli import build_parser
-from shaho.config import REPO_ROOT
+from tests.fixtures.examples import example_filing, example_filing_outcome
+from tests.fixtures.template import csv_row, csv_text
 
 EXAMPLE_CSV = REPO_ROOT / "docs" / "examples" / "employer-batch.csv"
 NOWHERE = "127.0.0.1:1"  # nothing listens here: a test that connected would fail

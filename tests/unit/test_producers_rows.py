@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from producers.rows import (
+from producers.batch_rows import (
     BatchUnreadable,
     CsvRow,
     JsonRow,
@@ -16,10 +16,10 @@ from producers.rows import (
     parse_batch,
     read_batch,
 )
-from producers.template import csv_row, csv_text
 from producers.validate import validate_batch
 from schemas import encode
-from schemas.examples import example_filing
+from tests.fixtures.examples import example_filing
+from tests.fixtures.template import csv_row, csv_text
 
 NAMES = {
     "identity.kanji_name": "髙橋 﨑子",

@@ -7,14 +7,14 @@ from datetime import date
 
 import pytest
 
-from producers.rows import parse_batch
-from producers.template import csv_row, csv_text
+from producers.batch_rows import parse_batch
 from producers.validate import RowResult, validate_batch
 from producers.wareki import ERAS
 from schemas import encode, event_id_for, topic_for
-from schemas.examples import all_examples, example_filing, leaks, secret_values
 from schemas.filings import EVENT_TYPES
 from schemas.payload import FilerKind
+from tests.fixtures.examples import all_examples, example_filing, leaks, secret_values
+from tests.fixtures.template import csv_row, csv_text
 
 EXAMPLES = all_examples()
 ACQUIRED = example_filing("EmployeeInsuranceAcquired")

@@ -16,8 +16,13 @@ from pydantic import ValidationError
 
 from schemas.codec import FilingRejected, decode_filing, encode
 from schemas.envelope import PAYLOADS, topic_for
-from schemas.examples import card_fingerprint, card_public_key, example_filing, example_payload
 from schemas.topics import FILING_MUNICIPALITY
+from tests.fixtures.examples import (
+    card_fingerprint,
+    card_public_key,
+    example_filing,
+    example_payload,
+)
 
 
 def _der(key: Any) -> bytes:

@@ -12,9 +12,9 @@ import pytest
 
 from schemas.codec import FilingRejected, decode_filing, encode
 from schemas.envelope import Filing, event_id_for
-from schemas.examples import all_examples, example_filing, leaks, secret_values
 from schemas.relay import Reason
 from schemas.topics import MAX_MESSAGE_BYTES
+from tests.fixtures.examples import all_examples, example_filing, leaks, secret_values
 
 Mutation = Callable[[dict[str, Any]], None]
 

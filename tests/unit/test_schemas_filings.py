@@ -19,7 +19,11 @@ from schemas.envelope import (
     topic_for,
     topics_for,
 )
-from schemas.examples import (
+from schemas.filings import allowed_on, filer_of
+from schemas.insurer import MemberLoaded
+from schemas.payload import FilerKind
+from schemas.topics import FILING_EMPLOYER, FILING_MUNICIPALITY, FILING_PENSION, INGESTION_TOPICS
+from tests.fixtures.examples import (
     EMPLOYEE_INSURER,
     LATE_STAGE_INSURER,
     MUNICIPAL_INSURER,
@@ -30,10 +34,6 @@ from schemas.examples import (
     insured,
     resident,
 )
-from schemas.filings import allowed_on, filer_of
-from schemas.insurer import MemberLoaded
-from schemas.payload import FilerKind
-from schemas.topics import FILING_EMPLOYER, FILING_MUNICIPALITY, FILING_PENSION, INGESTION_TOPICS
 
 CONTRACT_EVENT_TYPES = {
     "BasicPensionNumberAssigned",

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 
 from schemas.asyncapi import ASYNCAPI_PATH, document, generated_files, stale
-from schemas.examples import all_examples
 from schemas.jsonschema_export import SCHEMA_DIR, message_name
 from schemas.topics import CATALOGUE, INGESTION_TOPICS
+from tests.fixtures.examples import all_examples
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

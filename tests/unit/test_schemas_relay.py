@@ -9,12 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.codec import MessageRejected, decode_relay, encode
-from schemas.examples import (
-    example_dead_letter,
-    example_filing_outcome,
-    example_link_changed,
-    example_reason,
-)
 from schemas.relay import (
     DeadLetter,
     FilingOutcome,
@@ -22,6 +16,12 @@ from schemas.relay import (
     OutboxPosition,
     OutcomeStatus,
     Reason,
+)
+from tests.fixtures.examples import (
+    example_dead_letter,
+    example_filing_outcome,
+    example_link_changed,
+    example_reason,
 )
 
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.common import IdentityItems, InsuredNumber, PersonReference
-from schemas.examples import identity, insured
 from schemas.secret import MASK, Secret, SecretDate, SecretNumber
+from tests.fixtures.examples import identity, insured
 
 
 def test_secret_is_masked_when_shown() -> None:

@@ -7,25 +7,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from producers.population_cover import cover_dependant, cover_late_stage, cover_nhi
-from producers.population_data import GIVEN, Place
-from producers.population_engine import Sim
-from producers.population_pension import pension_lost, pension_update
-from producers.population_quirks import P_AFTER_DEATH
-from producers.population_render import (
-    by_resident,
-    dependant,
-    identity,
-    insured,
-    member_ref,
-)
-from producers.population_work import (
-    enrol_nhi,
-    file_loss,
-    nhi_lost,
-    remove_dependant,
-)
-from producers.population_world import REGISTER, Cover, Person
 from schemas.common import Sex
 from schemas.employer import DependantChange, DependantChanged
 from schemas.municipality import (
@@ -39,6 +20,25 @@ from schemas.municipality import (
 )
 from schemas.payload import Payload
 from schemas.secret import SecretNumber
+from synthetic.cover import cover_dependant, cover_late_stage, cover_nhi
+from synthetic.data import GIVEN, Place
+from synthetic.engine import Sim
+from synthetic.pension import pension_lost, pension_update
+from synthetic.quirks import P_AFTER_DEATH
+from synthetic.render import (
+    by_resident,
+    dependant,
+    identity,
+    insured,
+    member_ref,
+)
+from synthetic.work import (
+    enrol_nhi,
+    file_loss,
+    nhi_lost,
+    remove_dependant,
+)
+from synthetic.world import REGISTER, Cover, Person
 
 ONE_DAY = timedelta(days=1)
 LATE_ACQUIRED = LateStageElderlyQualificationAcquired

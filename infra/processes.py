@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+from groundfloor.config import StackConfig
 from infra.process import pid_alive, read_pid, stop_pid
-from shaho.config import StackConfig
 
 
 def run_dir(cfg: StackConfig) -> Path:
@@ -43,10 +46,6 @@ def describe_processes(cfg: StackConfig) -> list[str]:
 
 def spawn(cfg: StackConfig, name: str, *args: str, env: dict[str, str] | None = None) -> int:
     """Start `shaho run <name> ...` in the background; its pid file lets `down` stop it."""
-    import os
-    import subprocess
-    import sys
-
     log = run_dir(cfg) / f"{name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name, *args],

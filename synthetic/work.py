@@ -7,21 +7,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from producers.population_cover import cover_dependant, cover_nhi, employ
-from producers.population_data import PLACES
-from producers.population_engine import Sim
-from producers.population_pension import pension_update
-from producers.population_quirks import P_NHI_KEPT, P_NHI_LATE_LOSS, file_checked
-from producers.population_render import (
-    by_insured,
-    by_number,
-    by_resident,
-    dependant,
-    identity,
-    insured,
-    member_ref,
-)
-from producers.population_world import Cover, Employer, Person, birthday
 from schemas.common import IdentityItems
 from schemas.employer import (
     DependantChange,
@@ -31,6 +16,21 @@ from schemas.employer import (
 )
 from schemas.insurer import VoluntaryContinuationElected
 from schemas.municipality import NhiQualificationAcquired, NhiQualificationLost
+from synthetic.cover import cover_dependant, cover_nhi, employ
+from synthetic.data import PLACES
+from synthetic.engine import Sim
+from synthetic.pension import pension_update
+from synthetic.quirks import P_NHI_KEPT, P_NHI_LATE_LOSS, file_checked
+from synthetic.render import (
+    by_insured,
+    by_number,
+    by_resident,
+    dependant,
+    identity,
+    insured,
+    member_ref,
+)
+from synthetic.world import Cover, Employer, Person, birthday
 
 ONE_DAY = timedelta(days=1)
 # what people do after leaving a job without a new one (timely/late/no NHI, 任意継続)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from groundfloor import faults
+from outbox.table import NOTIFY_CHANNEL
 from schemas.topics import OUTBOX_POSITION
-from shaho import faults
 
 log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
-NOTIFY_CHANNEL = "shaho_outbox"
 
 
 def transactional_id(lane: str) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from producers.population_data import FULL_WIDTH_DIGITS, KUMIAI_SYMBOLS, Place, late_stage_insurer
-from producers.population_world import STYLES, Cover, Employer, Filer, InsuredParts, Person
 from schemas.checkdigits import with_check_digit
 from schemas.common import PensionCategory
 from schemas.payload import FilerKind
+from synthetic.data import FULL_WIDTH_DIGITS, KUMIAI_SYMBOLS, Place, late_stage_insurer
+from synthetic.world import STYLES, Cover, Employer, Filer, InsuredParts, Person
 
 
 class Numbers:

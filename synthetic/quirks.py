@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
-from producers.population_data import GIVEN
-from producers.population_engine import Sim
-from producers.population_render import by_number, by_resident, identity, insured_number
-from producers.population_world import Filer, Person, Style
 from schemas.common import IdentityItems
 from schemas.employer import EmployeeInsuranceAcquired, EmployeeInsuranceLost
 from schemas.payload import Payload
+from synthetic.data import GIVEN
+from synthetic.engine import Sim
+from synthetic.render import by_number, by_resident, identity, insured_number
+from synthetic.world import Filer, Person, Style
 
 P_TYPO = 0.1  # an employer filing with one identity item mistyped, refiled after refusal
 P_LOAD_TYPO = 0.02  # the same in an insurer's member load at go-live

@@ -5,17 +5,17 @@ Every notation here denotes the same person after normalisation (DOMAIN.md §5a)
 
 from __future__ import annotations
 
-from producers.population_data import (
+from schemas.common import IdentityItems, InsuredNumber, PersonReference, StructuredAddress
+from schemas.employer import Dependant
+from schemas.secret import Secret, SecretDate, SecretNumber
+from synthetic.data import (
     FULL_WIDTH_DIGITS,
     STANDARD_FORMS,
     half_width,
     hiragana,
     kanji_numeral,
 )
-from producers.population_world import Address, InsuredParts, Person, Style
-from schemas.common import IdentityItems, InsuredNumber, PersonReference, StructuredAddress
-from schemas.employer import Dependant
-from schemas.secret import Secret, SecretDate, SecretNumber
+from synthetic.world import Address, InsuredParts, Person, Style
 
 
 def kanji_name(person: Person, style: Style) -> str:

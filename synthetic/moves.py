@@ -7,18 +7,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from producers.population_data import PLACES, SURNAMES, Place
-from producers.population_engine import Sim
-from producers.population_life import (
-    LATE_LOST,
-    care_acquired,
-    care_filing,
-    late_stage_acquired,
-    late_stage_filing,
-)
-from producers.population_render import by_resident, identity, structured
-from producers.population_work import enrol_nhi, nhi_lost
-from producers.population_world import REGISTER, Household, Person, address_in
 from schemas.municipality import (
     AddressChanged,
     AddressRenamed,
@@ -29,6 +17,18 @@ from schemas.municipality import (
 )
 from schemas.payload import FilerKind
 from schemas.secret import Secret
+from synthetic.data import PLACES, SURNAMES, Place
+from synthetic.engine import Sim
+from synthetic.life import (
+    LATE_LOST,
+    care_acquired,
+    care_filing,
+    late_stage_acquired,
+    late_stage_filing,
+)
+from synthetic.render import by_resident, identity, structured
+from synthetic.work import enrol_nhi, nhi_lost
+from synthetic.world import REGISTER, Household, Person, address_in
 
 
 def move(sim: Sim, household: Household, elsewhere: bool, delay: int | None = None) -> None:

@@ -5,15 +5,15 @@ Everything takes effect on the start date and is filed in the first days after i
 
 from __future__ import annotations
 
-from producers.population_engine import Sim
-from producers.population_quirks import P_LOAD_TYPO, P_PENSION_TYPO, file_checked
-from producers.population_render import by_number, by_pension, by_resident, identity, insured
-from producers.population_world import Person
 from schemas.common import Capacity, IdentityItems, Scheme
 from schemas.insurer import MemberLoaded
 from schemas.municipality import ResidentRegistered
 from schemas.pension import BasicPensionNumberAssigned, PensionQualificationAcquired
 from schemas.secret import SecretNumber
+from synthetic.engine import Sim
+from synthetic.quirks import P_LOAD_TYPO, P_PENSION_TYPO, file_checked
+from synthetic.render import by_number, by_pension, by_resident, identity, insured
+from synthetic.world import Person
 
 CAPACITIES = {
     "employee": Capacity.INSURED,

@@ -9,9 +9,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from producers.population_data import BUILDINGS, Place
 from schemas.common import PensionCategory, Sex
 from schemas.payload import FilerKind
+from synthetic.data import BUILDINGS, Place
 
 ONE_DAY = timedelta(days=1)
 RURAL_WEIGHT = 0.4

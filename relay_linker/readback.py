@@ -10,36 +10,36 @@ from datetime import date
 
 import asyncpg
 
-from relay_linker import rows
+from groundfloor.crypto import Keyring, Sealed, open_sealed
+from relay_linker import row_mapping
 from relay_linker.domain.state import RelayState, new_state
-from shaho.crypto import Keyring, Sealed, open_sealed
 
 
 async def load_all(conn: asyncpg.Connection, keyring: Keyring) -> RelayState:
     """The complete state held in the tables (for comparisons with the in-memory fold)."""
     s = new_state()
     for r in await conn.fetch("SELECT * FROM persons"):
-        s.persons[r["relay_id"]] = rows.person_of(r)
+        s.persons[r["relay_id"]] = row_mapping.person_of(r)
     for r in await conn.fetch("SELECT * FROM identity_changes ORDER BY change_id"):
-        change = rows.identity_of(keyring, r)
+        change = row_mapping.identity_of(keyring, r)
         s.identity[change.relay_id] = (*s.identity.get(change.relay_id, ()), change)
     for r in await conn.fetch("SELECT * FROM links ORDER BY link_id"):
-        link = rows.link_of(r)
+        link = row_mapping.link_of(r)
         s.links[link.relay_id] = (*s.links.get(link.relay_id, ()), link)
     for r in await conn.fetch("SELECT * FROM cards ORDER BY fingerprint"):
-        card = rows.card_of(r)
+        card = row_mapping.card_of(r)
         s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
     for r in await conn.fetch("SELECT * FROM reference_index"):
-        entry = rows.index_of(r)
+        entry = row_mapping.index_of(r)
         s.index[entry.key] = entry
     for r in await conn.fetch("SELECT * FROM anomalies"):
-        s.anomalies[r["anomaly_id"]] = rows.anomaly_of(r)
+        s.anomalies[r["anomaly_id"]] = row_mapping.anomaly_of(r)
     for r in await conn.fetch("SELECT * FROM filing_ledger"):
-        entry = rows.ledger_of(r)
+        entry = row_mapping.ledger_of(r)
         s.ledger[entry.event_id] = entry
         s.references[(entry.filer_code, entry.filing_reference)] = entry.event_id
     for r in await conn.fetch("SELECT * FROM parked_filings"):
-        s.parked[r["event_id"]] = rows.parked_of(keyring, r)
+        s.parked[r["event_id"]] = row_mapping.parked_of(keyring, r)
     return s
 
 

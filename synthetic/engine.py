@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 
-from producers.population_cover import Numbers
-from producers.population_data import Place
-from producers.population_world import Employer, Filer, Household, Person
 from schemas.envelope import JST, Filing, new_filing
 from schemas.filings import FilingRetracted
 from schemas.payload import FilerKind, Payload
+from synthetic.cover import Numbers
+from synthetic.data import Place
+from synthetic.world import Employer, Filer, Household, Person
 
 # (fewest, most) days between the effective date and the filing date, by kind of filer
 LATENESS: dict[FilerKind, tuple[int, int]] = {

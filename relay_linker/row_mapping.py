@@ -11,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from relay_linker import codec
+from groundfloor.crypto import Keyring, Sealed, open_sealed, seal
+from relay_linker import stored_json
 from relay_linker.domain.commands import IDENTITY_ITEMS
 from relay_linker.domain.model import (
     Anomaly,
@@ -24,7 +25,6 @@ from relay_linker.domain.model import (
     ParkedFiling,
     Person,
 )
-from shaho.crypto import Keyring, Sealed, open_sealed, seal
 
 BIRTH_AAD = b"identity.birth_date"
 PARKED_AAD = b"parked_filing"
@@ -91,7 +91,7 @@ def candidate_of(r: asyncpg.Record) -> Candidate:
 def link_row(x: Link) -> tuple[Any, ...]:
     return (x.link_id, x.relay_id, x.scheme, x.insurer_number, x.capacity, x.category,
             x.number_key[0], x.number_key[1], x.valid_from, x.valid_to, x.opened_valid_to,
-            x.clamp, x.opened_by, x.insured_relay_id, x.retracted_by, codec.dumps(x.closures))
+            x.clamp, x.opened_by, x.insured_relay_id, x.retracted_by, stored_json.dumps(x.closures))
 
 
 def link_of(r: asyncpg.Record) -> Link:
@@ -100,7 +100,7 @@ def link_of(r: asyncpg.Record) -> Link:
                 category=r["category"], number_key=(r["number_kind"], bytes(r["number_index"])),
                 valid_from=r["valid_from"], opened_valid_to=r["opened_valid_to"],
                 clamp=r["clamp"], opened_by=r["opened_by"],
-                insured_relay_id=r["insured_relay_id"], closures=codec.loads(r["closures"]),
+                insured_relay_id=r["insured_relay_id"], closures=stored_json.loads(r["closures"]),
                 retracted_by=r["retracted_by"])
 
 
@@ -128,11 +128,11 @@ def anomaly_of(r: asyncpg.Record) -> Anomaly:
 
 def ledger_row(e: LedgerEntry) -> tuple[Any, ...]:
     return (e.event_id, e.filer_code, e.filing_reference, e.status, e.receipt_id,
-            codec.dumps(e))
+            stored_json.dumps(e))
 
 
 def ledger_of(r: asyncpg.Record) -> LedgerEntry:
-    return codec.loads(r["entry"])
+    return stored_json.loads(r["entry"])
 
 
 def parked_row(keyring: Keyring, p: ParkedFiling) -> tuple[Any, ...]:
@@ -140,8 +140,8 @@ def parked_row(keyring: Keyring, p: ParkedFiling) -> tuple[Any, ...]:
     reasons = json.dumps([{"code": r.code, "field": r.field} for r in p.reasons])
     return (p.record.event_id, source.topic, source.partition, p.record.occurred_at,
             p.parked_at, list(p.wait_keys), reasons,
-            _seal(keyring, codec.dumps(p).encode(), PARKED_AAD))
+            _seal(keyring, stored_json.dumps(p).encode(), PARKED_AAD))
 
 
 def parked_of(keyring: Keyring, r: asyncpg.Record) -> ParkedFiling:
-    return codec.loads(_open(keyring, r["record_sealed"], PARKED_AAD))
+    return stored_json.loads(_open(keyring, r["record_sealed"], PARKED_AAD))

@@ -11,16 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from producers.population_bad import bad_records
-from producers.population_cover import Numbers
-from producers.population_engine import Calendar, Outbox, Sim
-from producers.population_golive import go_live
-from producers.population_people import JPS_STYLE, build_people, set_up_filers
-from producers.population_plan import plan
-from producers.population_world import Filer
 from schemas.codec import encode
 from schemas.envelope import Filing, topic_for
 from schemas.payload import FilerKind
+from synthetic.bad import bad_records
+from synthetic.cover import Numbers
+from synthetic.engine import Calendar, Outbox, Sim
+from synthetic.golive import go_live
+from synthetic.people import JPS_STYLE, build_people, set_up_filers
+from synthetic.plan import plan
+from synthetic.world import Filer
 
 SIMULATED_DAYS = 425  # about 14 months: a 1 April and every month end
 JPS = "JPS"

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from producers.population_cover import (
+from schemas.checkdigits import with_check_digit
+from schemas.common import Sex
+from schemas.payload import FilerKind
+from synthetic.cover import (
     cover_dependant,
     cover_late_stage,
     cover_nhi,
@@ -16,9 +19,9 @@ from producers.population_cover import (
     make_employer,
     wanted_pension,
 )
-from producers.population_data import GIVEN, KUMIAI, KYOKAI, MODERN_FROM_YEAR, PLACES, SURNAMES
-from producers.population_engine import Sim
-from producers.population_world import (
+from synthetic.data import GIVEN, KUMIAI, KYOKAI, MODERN_FROM_YEAR, PLACES, SURNAMES
+from synthetic.engine import Sim
+from synthetic.world import (
     STYLES,
     Employer,
     Filer,
@@ -28,9 +31,6 @@ from producers.population_world import (
     address_in,
     birthday,
 )
-from schemas.checkdigits import with_check_digit
-from schemas.common import Sex
-from schemas.payload import FilerKind
 
 HEAD_AGES = ((22, 34, 15), (35, 54, 32), (55, 74, 33), (75, 95, 20))
 PLACE_WEIGHTS = (3, 5, 4, 3, 3, 3)

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from producers.population_data import PLACES
-from producers.population_engine import Sim
-from producers.population_life import birth, death, month_end, turning
-from producers.population_moves import marry, move, rename
-from producers.population_quirks import (
+from schemas.common import Sex
+from synthetic.data import PLACES
+from synthetic.engine import Sim
+from synthetic.life import birth, death, month_end, turning
+from synthetic.moves import marry, move, rename
+from synthetic.quirks import (
     P_NEW_ADDRESS,
     P_OLD_ADDRESS,
     PERSONS_PER_STRAY_LOSS,
     hire_lookalike,
     stray_loss,
 )
-from producers.population_work import hire, leave, leaving_path
-from producers.population_world import ONE_DAY, Household, Person, birthday
-from schemas.common import Sex
+from synthetic.work import hire, leave, leaving_path
+from synthetic.world import ONE_DAY, Household, Person, birthday
 
 P_MOVE, P_MOVE_ELSEWHERE, P_BIRTH, P_MARRY = 0.05, 0.55, 0.09, 0.1
 P_JOB_CHANGE, P_RETIRE, P_RETIRE_70S, P_HIRE = 0.08, 0.12, 0.25, 0.07

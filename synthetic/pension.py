@@ -5,10 +5,6 @@ Numbers are assigned when first needed (age 20 or a first job); switches lose an
 
 from __future__ import annotations
 
-from producers.population_cover import wanted_pension
-from producers.population_engine import Sim
-from producers.population_render import by_pension, by_resident, identity
-from producers.population_world import Person
 from schemas.common import IdentityItems
 from schemas.pension import (
     BasicPensionNumberAssigned,
@@ -16,6 +12,10 @@ from schemas.pension import (
     PensionQualificationLost,
 )
 from schemas.secret import SecretNumber
+from synthetic.cover import wanted_pension
+from synthetic.engine import Sim
+from synthetic.render import by_pension, by_resident, identity
+from synthetic.world import Person
 
 
 def pension_update(sim: Sim, person: Person) -> None:

@@ -1,0 +1,166 @@
+"""`shaho` commands for the local stack and the processors: up/down/status, topics, schemas,
+run, publish, demo, bench and test. Each is a small function; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.linker import REPORTS, run
+from groundfloor.config import StackConfig
+from infra.stack import down, is_up, status, up
+from producers.command import PublishOptions, run_publish
+from schemas.asyncapi import stale, write_all
+from schemas.topics import CATALOGUE
+from shaho.bootstrap import PROCESSORS, configure_logging
+from shaho.demo import run_demo
+from shaho.registry import Registry, print_lines
+
+commands = Registry()
+command = commands.command
+
+
+@command("up", "start Kafka and PostgreSQL, apply migrations and the topic catalogue")
+def _up(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print_lines(up(cfg))
+    return 0
+
+
+@command("down", "stop the processors, Kafka and PostgreSQL started by this checkout")
+def _down(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print_lines(down(cfg))
+    return 0
+
+
+@command("status", "tell what runs where")
+def _status(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print_lines(status(cfg))
+    return 0
+
+
+@command("topics", "print the topic catalogue")
+def _topics(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print(f"{'topic':34} {'part':>4} {'cleanup':8} {'retention':>9} {'max bytes':>9}  key")
+    for t in CATALOGUE:
+        days = t.retention_ms // 86_400_000
+        print(f"{t.name:34} {t.partitions:>4} {t.cleanup_policy:8} {days:>8}d "
+              f"{t.max_message_bytes:>9}  {t.key}")
+    return 0
+
+
+def _schemas_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--write", action="store_true", help="regenerate JSON Schemas and AsyncAPI")
+
+
+@command("schemas", "check (or --write) the generated JSON Schemas and docs/asyncapi.yaml",
+         _schemas_options)
+def _schemas(args: argparse.Namespace, cfg: StackConfig) -> int:
+    if args.write:
+        print_lines([f"wrote {p.relative_to(cfg.root)}" for p in write_all(cfg.root)])
+        return 0
+    old = stale(cfg.root)
+    print_lines([f"stale: {p.relative_to(cfg.root)}" for p in old]
+                or ["generated files are current"])
+    return 1 if old else 0
+
+
+def _demo_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--persons", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--keep-running", action="store_true",
+                   help="leave the stack running afterwards (default: stop what the demo started)")
+
+
+@command("demo", "bring the stack up, run the processors on a synthetic population, report",
+         _demo_options)
+def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
+    return run_demo(cfg, persons=args.persons, seed=args.seed, keep_running=args.keep_running)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("processor", choices=["relay-linker", "outbox-publisher"])
+    p.add_argument("--drain", action="store_true",
+                   help="exit once there is nothing left to do instead of running until stopped")
+
+
+@command("run", "run one relay processor in the foreground", _run_options)
+def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
+    configure_logging()
+    return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
+
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
+    p.add_argument("--seed", type=int, default=7)
+
+
+@command("bench", "measure the linker against raw baselines; writes bench/reports/", _bench_options)
+def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print_lines(up(cfg))
+    asyncio.run(run(cfg, args.persons, args.seed))
+    print((REPORTS / "linker.md").read_text())
+    return 0
+
+
+def _test_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+
+
+@command("test", "lint, then run every test tier against a real local stack", _test_options)
+def _test(args: argparse.Namespace, cfg: StackConfig) -> int:
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", str(cfg.root)], check=False)
+    if lint.returncode != 0:
+        print("ruff found problems; fix them first", file=sys.stderr)
+        return lint.returncode
+    started = not is_up(cfg)
+    print_lines(up(cfg))
+    try:
+        env = {**os.environ, "SHAHO_STACK_UP": "1"}
+        result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args],
+                                cwd=cfg.root, env=env, check=False)
+    finally:
+        if started:
+            print_lines(down(cfg))
+    if result.returncode == 5:
+        print("pytest collected no tests: that is a failure here", file=sys.stderr)
+        return 1
+    return result.returncode
+
+
+def _publish_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="CSV (UTF-8 or CP932) or JSON Lines of filings")
+    p.add_argument("--filer", metavar="CODE", help="filer code for rows without a filer_code")
+    p.add_argument(
+        "--filer-kind",
+        choices=["employer", "municipality", "insurer", "pension"],
+        help="topic of retractions when the file has no other filings of the filer",
+    )
+    p.add_argument("--encoding", choices=["utf-8", "cp932"], help="default: detect")
+    p.add_argument("--wait", action="store_true", help="wait for the relay's outcomes")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long --wait waits for final outcomes (default 60)",
+    )
+    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka (default: the local stack)")
+
+
+@command("publish", "validate a batch of filings and publish its valid rows", _publish_options)
+def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
+    options = PublishOptions(
+        path=Path(args.file),
+        bootstrap=args.bootstrap or cfg.bootstrap_servers,
+        filer=args.filer,
+        filer_kind=args.filer_kind,
+        encoding=args.encoding,
+        wait=args.wait,
+        timeout=args.timeout,
+    )
+    return run_publish(options)
