@@ -10,8 +10,10 @@ import time
 import uuid
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
+
+from groundfloor.kafka_clients import admin_client, idempotent_producer, processor_consumer
 
 SCRATCH_TABLES = """
 CREATE TABLE IF NOT EXISTS bench_links (id uuid PRIMARY KEY, relay_id text, body bytea);
@@ -22,7 +24,7 @@ CREATE TABLE IF NOT EXISTS bench_offsets (topic text, partition int, next_offset
 
 
 async def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -32,8 +34,7 @@ async def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> None:
 
 async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> float:
     """Seconds to publish `values` with an idempotent producer (acks=all)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                linger_ms=5)
+    producer = idempotent_producer(bootstrap, linger_ms=5)
     await producer.start()
     try:
         start = time.perf_counter()
@@ -45,15 +46,16 @@ async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]])
         await producer.stop()
 
 
-async def consume_and_write(bootstrap: str, topic: str, dsn: str, count: int) -> float:
+async def consume_and_write(bootstrap: str, topic: str, dsn: str, count: int,
+                            partitions: int = 6) -> float:
     """Seconds to consume `count` records and write, per micro-batch in one transaction, an
-    offset row per partition plus a link row and an outbox row per record."""
+    offset row per partition plus a link row and an outbox row per record; the consumer has
+    the linker's shape (partitions assigned, offsets committed to a group)."""
     conn = await asyncpg.connect(dsn)
     await conn.execute(SCRATCH_TABLES)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"bench-{topic}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                max_poll_records=500)
+    consumer = processor_consumer(bootstrap, f"bench-{topic}", max_poll_records=500)
     await consumer.start()
+    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
     seen = 0
     start = time.perf_counter()
     try:

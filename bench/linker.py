@@ -23,15 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.baseline import consume_and_write, produce, scratch_topic
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
+from groundfloor.kafka_clients import idempotent_producer, reader
 from infra import namespace
 from relay_linker.linker import RelayLinker
 from schemas import FilingOutcome, encode
-from schemas.topics import FILING_OUTCOME, PREFIX_ENV
+from schemas.topics import FILING_OUTCOME, Namespace
 from synthetic.population import Population, generate
 
 REPORTS = Path(__file__).with_name("reports")
@@ -48,36 +48,30 @@ ledger entries with columns, and move decode/translate to a worker process."""
 TARGETS = {"events_per_s": 5000, "p99_ms": 100, "baseline_ratio": 0.3}
 
 
-class Namespace:
-    """A fresh database and topic prefix for one measurement."""
+class Scratch:
+    """A fresh database and topic prefix for one measurement; `cfg` is the stack in it."""
 
-    def __init__(self, cfg: StackConfig, tag: str) -> None:
+    def __init__(self, stack: StackConfig, tag: str) -> None:
         unique = uuid.uuid4().hex[:6]
-        self.cfg, self.prefix, self.database = cfg, f"b{tag}{unique}.", f"bench_{tag}_{unique}"
+        self.stack = stack
+        self.cfg = stack.namespaced(f"b{tag}{unique}.", f"bench_{tag}_{unique}")
+        self.topics = Namespace(self.cfg.topic_prefix)
 
-    async def __aenter__(self) -> Namespace:
-        await namespace.create(self.cfg, self.prefix, self.database)
+    async def __aenter__(self) -> Scratch:
+        await namespace.create(self.stack, self.cfg.topic_prefix, self.cfg.pg_database)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await namespace.drop(self.cfg, self.prefix, self.database)
-
-    @property
-    def dsn(self) -> str:
-        return self.cfg.pg_dsn(self.database)
-
-    def env(self) -> dict[str, str]:
-        return {PREFIX_ENV: self.prefix, "SHAHO_PG_DATABASE": self.database}
+        await namespace.drop(self.stack, self.cfg.topic_prefix, self.cfg.pg_database)
 
 
-def _records(population: Population, prefix: str) -> list[tuple[str, bytes, bytes]]:
-    return [(prefix + population.topic_of(f), f.kafka_key(), encode(f))
+def _records(population: Population, topics: Namespace) -> list[tuple[str, bytes, bytes]]:
+    return [(topics.physical(population.topic_of(f)), f.kafka_key(), encode(f))
             for f in population.filings]
 
 
 async def _publish(records: list[tuple[str, bytes, bytes]], bootstrap: str) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                linger_ms=5)
+    producer = idempotent_producer(bootstrap, linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(t, v, key=k) for t, k, v in records]
@@ -100,11 +94,11 @@ async def baselines(cfg: StackConfig, population: Population) -> dict[str, float
 async def sustained(cfg: StackConfig, population: Population,
                     profiled: bool = False) -> dict[str, Any]:
     """The linker in this process over a published backlog (optionally under cProfile)."""
-    async with Namespace(cfg, "s") as ns:
-        await _publish(_records(population, ns.prefix), cfg.bootstrap_servers)
-        os.environ[PREFIX_ENV] = ns.prefix
-        pool = await asyncpg.create_pool(ns.dsn, min_size=1, max_size=4)
-        linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), cfg.bootstrap_servers)
+    async with Scratch(cfg, "s") as ns:
+        await _publish(_records(population, ns.topics), cfg.bootstrap_servers)
+        pool = await asyncpg.create_pool(ns.cfg.pg_dsn(), min_size=1, max_size=4)
+        linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), cfg.bootstrap_servers,
+                             ns.topics)
         profile = cProfile.Profile()
         try:
             await linker.start()
@@ -117,7 +111,6 @@ async def sustained(cfg: StackConfig, population: Population,
         finally:
             await linker.stop()
             await pool.close()
-            os.environ.pop(PREFIX_ENV, None)
     text = io.StringIO()
     if profiled:
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(15)
@@ -128,16 +121,16 @@ async def sustained(cfg: StackConfig, population: Population,
 async def latency(cfg: StackConfig, population: Population, rate: int = 1000) -> dict[str, Any]:
     """Publish at `rate`/s with the linker and publisher running as their own processes;
     time each filing until its outcome is readable by a read_committed consumer."""
-    async with Namespace(cfg, "l") as ns:
-        procs = [_start(name, ns.env()) for name in ("relay-linker", "outbox-publisher")]
+    async with Scratch(cfg, "l") as ns:
+        procs = [_start(name, ns.cfg) for name in ("relay-linker", "outbox-publisher")]
         try:
             await asyncio.sleep(3)
             sent: dict[uuid.UUID, float] = {}
             seen: dict[uuid.UUID, float] = {}
             want = len(population.filings)
-            reader = asyncio.create_task(_read_outcomes(cfg, ns.prefix, seen, want))
-            await _paced(cfg, population, ns.prefix, rate, sent)
-            await asyncio.wait_for(reader, timeout=300)
+            outcomes = asyncio.create_task(_read_outcomes(cfg, ns.topics, seen, want))
+            await _paced(cfg, population, ns.topics, rate, sent)
+            await asyncio.wait_for(outcomes, timeout=300)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -148,23 +141,22 @@ async def latency(cfg: StackConfig, population: Population, rate: int = 1000) ->
             "max_ms": waits[-1]}
 
 
-def _start(processor: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(processor: str, cfg: StackConfig) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", processor],
-                            env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                            env=cfg.child_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
-async def _paced(cfg: StackConfig, population: Population, prefix: str, rate: int,
+async def _paced(cfg: StackConfig, population: Population, topics: Namespace, rate: int,
                  sent: dict[uuid.UUID, float]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap_servers,
-                                enable_idempotence=True, linger_ms=1)
+    producer = idempotent_producer(cfg.bootstrap_servers, linger_ms=1)
     await producer.start()
     try:
         start, step = time.perf_counter(), 10
         for i in range(0, len(population.filings), step):
             for f in population.filings[i:i + step]:
                 sent[f.event_id] = time.perf_counter()
-                await producer.send(prefix + population.topic_of(f), encode(f),
+                await producer.send(topics.physical(population.topic_of(f)), encode(f),
                                     key=f.kafka_key())
             await asyncio.sleep(max(0.0, start + (i + step) / rate - time.perf_counter()))
         await producer.flush()
@@ -172,22 +164,20 @@ async def _paced(cfg: StackConfig, population: Population, prefix: str, rate: in
         await producer.stop()
 
 
-async def _read_outcomes(cfg: StackConfig, prefix: str, seen: dict[uuid.UUID, float],
+async def _read_outcomes(cfg: StackConfig, topics: Namespace, seen: dict[uuid.UUID, float],
                          want: int) -> None:
     from schemas import decode_relay
 
-    reader = AIOKafkaConsumer(prefix + FILING_OUTCOME.name,
-                              bootstrap_servers=cfg.bootstrap_servers, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed")
-    await reader.start()
+    outcomes = reader(cfg.bootstrap_servers, topics.physical(FILING_OUTCOME))
+    await outcomes.start()
     try:
         while len(seen) < want:
-            batch = await reader.getmany(timeout_ms=200)
+            batch = await outcomes.getmany(timeout_ms=200)
             now = time.perf_counter()
             for record in (r for rs in batch.values() for r in rs):
                 seen.setdefault(decode_relay(record.value, FilingOutcome).event_id, now)
     finally:
-        await reader.stop()
+        await outcomes.stop()
 
 
 def _first(population: Population, count: int) -> Population:

@@ -8,16 +8,16 @@ from aiokafka.structs import ConsumerRecord
 
 from groundfloor.crypto import Keyring, seal
 from schemas import DeadLetter, EncryptedBlob, Reason, encode
-from schemas.topics import logical, physical
+from schemas.topics import Namespace
 from schemas.topics import topic as catalogue_topic
 
 
-def dlq_topic(source_topic: str) -> str:
-    """The broker name of the DLQ for the broker topic `source_topic`."""
-    dlq = catalogue_topic(logical(source_topic)).dlq
+def dlq_topic(source_topic: str, namespace: Namespace) -> str:
+    """The broker name of the DLQ for the broker topic `source_topic` of `namespace`."""
+    dlq = catalogue_topic(namespace.logical(source_topic)).dlq
     if dlq is None:
         raise KeyError(f"{source_topic} has no dead-letter topic in the catalogue")
-    return physical(dlq)
+    return namespace.physical(dlq)
 
 
 def dead_letter(keyring: Keyring, record: ConsumerRecord, reason: Reason,
@@ -46,6 +46,6 @@ def original_bytes(keyring: Keyring, letter: DeadLetter) -> bytes:
                                              letter.source_offset))
 
 
-def dlq_record(letter: DeadLetter) -> tuple[str, bytes, bytes]:
+def dlq_record(letter: DeadLetter, namespace: Namespace) -> tuple[str, bytes, bytes]:
     """(topic, key, value) to publish."""
-    return dlq_topic(letter.source_topic), letter.kafka_key(), encode(letter)
+    return dlq_topic(letter.source_topic, namespace), letter.kafka_key(), encode(letter)

@@ -8,13 +8,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-
 from consumers.dlq import original_bytes
 from consumers.reading import read_committed
 from groundfloor.crypto import Keyring
+from groundfloor.kafka_clients import idempotent_producer
 from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
-from schemas.topics import CATALOGUE, logical, physical
+from schemas.topics import CATALOGUE, Namespace
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,11 @@ class Letter:
     letter: DeadLetter
 
 
-async def read_letters(bootstrap: str, source_topic: str | None = None) -> list[Letter]:
-    """Every dead letter on the DLQ topics (or on `source_topic`'s), oldest first."""
-    topics = [physical(t.dlq) for t in CATALOGUE
-              if t.dlq and source_topic in (None, t.name, t.physical)]
+async def read_letters(bootstrap: str, namespace: Namespace,
+                       source_topic: str | None = None) -> list[Letter]:
+    """Every dead letter on the namespace's DLQ topics (or on `source_topic`'s), oldest first."""
+    topics = [namespace.physical(t.dlq) for t in CATALOGUE
+              if t.dlq and source_topic in (None, t.name, namespace.physical(t))]
     found: list[Letter] = []
     for r in await read_committed(bootstrap, topics):
         try:
@@ -50,24 +50,25 @@ def export(keyring: Keyring, letter: Letter, out: Path) -> None:
         f.write(original_bytes(keyring, letter.letter))
 
 
-def replay_key(raw: bytes, topic: str, letter: DeadLetter) -> bytes:
+def replay_key(raw: bytes, topic: str, letter: DeadLetter, namespace: Namespace) -> bytes:
     """The ingestion key of the fixed record; the filer code when it still does not decode."""
     try:
-        return decode_filing(raw, logical(topic)).kafka_key()
+        return decode_filing(raw, namespace.logical(topic)).kafka_key()
     except FilingRejected:
         return letter.kafka_key()
 
 
-async def replay(bootstrap: str, keyring: Keyring, letters: list[Letter],
+async def replay(bootstrap: str, namespace: Namespace, keyring: Keyring, letters: list[Letter],
                  fixed: bytes | None = None) -> int:
     """Publish each letter's original bytes (or `fixed`) to its source topic again."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = idempotent_producer(bootstrap)
     await producer.start()
     try:
         for x in letters:
             raw = fixed if fixed is not None else original_bytes(keyring, x.letter)
             topic = x.letter.source_topic
-            await producer.send_and_wait(topic, raw, key=replay_key(raw, topic, x.letter))
+            key = replay_key(raw, topic, x.letter, namespace)
+            await producer.send_and_wait(topic, raw, key=key)
     finally:
         await producer.stop()
     return len(letters)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from schemas.topics import INGESTION_TOPICS
+from groundfloor.kafka_clients import end_offsets
+from schemas.topics import INGESTION_TOPICS, Namespace
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,12 @@ class RelayLag:
         return sum(p.lag for p in self.partitions)
 
 
-async def measure(bootstrap: str, conn: asyncpg.Connection,
+async def measure(bootstrap: str, namespace: Namespace, conn: asyncpg.Connection,
                   group: str = "relay-linker") -> RelayLag:
-    owned = [TopicPartition(t.physical, p) for t in INGESTION_TOPICS for p in range(t.partitions)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                isolation_level="read_committed", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(owned)
-    finally:
-        await consumer.stop()
+    """The lag of `group` on the ingestion topics of `namespace`, read from `conn`."""
+    owned = [TopicPartition(namespace.physical(t), p) for t in INGESTION_TOPICS
+             for p in range(t.partitions)]
+    ends = await end_offsets(bootstrap, owned)
     rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets "
                             "WHERE group_id = $1", group)
     stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}

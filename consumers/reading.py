@@ -3,11 +3,10 @@ partition's last stable offset, for tools and checks (not for processors)."""
 
 from __future__ import annotations
 
-import time
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from groundfloor.kafka_clients import read_to_end
 from schemas.topics import CATALOGUE, PARTITIONS
 
 
@@ -21,27 +20,6 @@ def partitions_of(topic: str) -> int:
 
 async def read_committed(bootstrap: str, topics: list[str],
                          seconds: float = 180.0) -> list[ConsumerRecord]:
-    """Every committed record of `topics` (records of aborted transactions never appear).
-
-    Stops when every partition's position reaches its end offset, which for a read_committed
-    reader is the last stable offset; an orphaned transaction holds that back until the
-    broker aborts it (60 s by default), hence the generous `seconds`."""
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed",
-                              enable_auto_commit=False)
-    await reader.start()
+    """Every committed record of the broker topics `topics` (see `read_to_end`)."""
     owned = [TopicPartition(t, p) for t in topics for p in range(partitions_of(t))]
-    reader.assign(owned)
-    got: list[ConsumerRecord] = []
-    deadline = time.monotonic() + seconds
-    try:
-        while time.monotonic() < deadline:
-            batch = await reader.getmany(timeout_ms=300)
-            got += [r for records in batch.values() for r in records]
-            ends = await reader.end_offsets(owned)
-            positions = [await reader.position(tp) for tp in owned]
-            if all(at >= ends[tp] for at, tp in zip(positions, owned, strict=True)):
-                break
-    finally:
-        await reader.stop()
-    return got
+    return await read_to_end(bootstrap, owned, seconds)

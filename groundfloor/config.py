@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PREFIX_ENV = "SHAHO_TOPIC_PREFIX"
+DATABASE_ENV = "SHAHO_PG_DATABASE"
 
 
 def _state_dir(root: Path) -> Path:
@@ -29,7 +32,8 @@ def _pg_data_dir(state: Path) -> Path:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """Where the local Kafka and PostgreSQL live and how to reach them."""
+    """Where the local Kafka and PostgreSQL live and how to reach them, and the namespace (a
+    topic prefix and a database) this relay uses on them."""
 
     root: Path
     state_dir: Path
@@ -40,6 +44,7 @@ class StackConfig:
     pg_user: str = "shaho"
     pg_database: str = "shaho_relay"
     kafka_heap: str = "-Xmx1g"
+    topic_prefix: str = ""
 
     @classmethod
     def from_env(cls, root: Path = REPO_ROOT) -> StackConfig:
@@ -51,9 +56,23 @@ class StackConfig:
             controller_port=int(os.environ.get("SHAHO_KAFKA_CONTROLLER_PORT", "19093")),
             pg_port=int(os.environ.get("SHAHO_PG_PORT", "15432")),
             pg_data=_pg_data_dir(state),
-            pg_database=os.environ.get("SHAHO_PG_DATABASE", "shaho_relay"),
+            pg_database=os.environ.get(DATABASE_ENV, "shaho_relay"),
             kafka_heap=os.environ.get("SHAHO_KAFKA_HEAP", "-Xmx1g"),
+            topic_prefix=os.environ.get(PREFIX_ENV, ""),
         )
+
+    def namespaced(self, topic_prefix: str, pg_database: str) -> StackConfig:
+        """The same stack seen from another namespace: its own topic prefix and database."""
+        return replace(self, topic_prefix=topic_prefix, pg_database=pg_database)
+
+    def namespace_env(self) -> dict[str, str]:
+        """The variables that put a child process in this config's namespace."""
+        return {PREFIX_ENV: self.topic_prefix, DATABASE_ENV: self.pg_database}
+
+    def child_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of a child process: this one's, in this config's namespace, with
+        `extra` on top."""
+        return {**os.environ, **self.namespace_env(), **(extra or {})}
 
     @property
     def bootstrap_servers(self) -> str:

@@ -5,19 +5,18 @@ The demo runs in one (recreated each run) and every integration test gets a fres
 
 from __future__ import annotations
 
-import os
-
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import admin_client
 from infra.migrations import apply_all
 from infra.topics_admin import apply_catalogue
-from schemas.topics import CATALOGUE, PREFIX_ENV
+from schemas.topics import CATALOGUE, Namespace
 
 
-async def create(cfg: StackConfig, prefix: str, database: str) -> None:
-    """Create the database (migrated) and the catalogue's topics under `prefix`."""
+async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
+    """Create the database (migrated) and the catalogue's topics under `prefix`; return the
+    stack's settings in that namespace."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
         await admin.execute(f'CREATE DATABASE "{database}"')
@@ -28,15 +27,8 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> None:
         await apply_all(conn)
     finally:
         await conn.close()
-    old = os.environ.get(PREFIX_ENV)
-    os.environ[PREFIX_ENV] = prefix
-    try:
-        await apply_catalogue(cfg.bootstrap_servers)
-    finally:
-        if old is None:
-            os.environ.pop(PREFIX_ENV, None)
-        else:
-            os.environ[PREFIX_ENV] = old
+    await apply_catalogue(cfg.bootstrap_servers, Namespace(prefix))
+    return cfg.namespaced(prefix, database)
 
 
 async def drop(cfg: StackConfig, prefix: str, database: str) -> None:
@@ -48,11 +40,12 @@ async def drop(cfg: StackConfig, prefix: str, database: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     finally:
         await admin.close()
-    kafka = AIOKafkaAdminClient(bootstrap_servers=cfg.bootstrap_servers)
+    topics = Namespace(prefix)
+    kafka = admin_client(cfg.bootstrap_servers)
     await kafka.start()
     try:
         existing = set(await kafka.list_topics())
-        doomed = [prefix + t.name for t in CATALOGUE if prefix + t.name in existing]
+        doomed = [topics.physical(t) for t in CATALOGUE if topics.physical(t) in existing]
         if doomed:
             await kafka.delete_topics(doomed)
     finally:

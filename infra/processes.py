@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,12 +44,13 @@ def describe_processes(cfg: StackConfig) -> list[str]:
 
 
 def spawn(cfg: StackConfig, name: str, *args: str, env: dict[str, str] | None = None) -> int:
-    """Start `shaho run <name> ...` in the background; its pid file lets `down` stop it."""
+    """Start `shaho run <name> ...` in the background, in `cfg`'s namespace (with `env` on top);
+    its pid file lets `down` stop it."""
     log = run_dir(cfg) / f"{name}.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name, *args],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, start_new_session=True)
+                                env=cfg.child_env(env), start_new_session=True)
     (run_dir(cfg) / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 

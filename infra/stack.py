@@ -15,6 +15,7 @@ from infra import kafka, postgres
 from infra.migrations import apply_all
 from infra.processes import describe_processes, stop_all
 from infra.topics_admin import apply_catalogue, describe
+from schemas.topics import Namespace
 
 
 async def _migrate(cfg: StackConfig) -> list[str]:
@@ -37,7 +38,7 @@ def up(cfg: StackConfig) -> list[str]:
     lines = [postgres.ensure_running(cfg), kafka.ensure_running(cfg)]
     applied = asyncio.run(_migrate(cfg))
     lines.append(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
-    created = asyncio.run(apply_catalogue(cfg.bootstrap_servers))
+    created = asyncio.run(apply_catalogue(cfg.bootstrap_servers, Namespace(cfg.topic_prefix)))
     lines.append(f"topics created: {len(created)}" if created else "topics: all present")
     lines.append(_ensure_keyring(cfg))
     return lines
@@ -60,7 +61,7 @@ def status(cfg: StackConfig) -> list[str]:
     ]
     if kafka.is_running(cfg):
         try:
-            parts = asyncio.run(describe(cfg.bootstrap_servers))
+            parts = asyncio.run(describe(cfg.bootstrap_servers, Namespace(cfg.topic_prefix)))
             lines.append(f"topics: {len(parts)} present")
         except Exception as exc:  # status must report, never crash
             lines.append(f"topics: unknown ({type(exc).__name__})")

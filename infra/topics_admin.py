@@ -11,12 +11,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
-from schemas.topics import CATALOGUE, Topic
+from groundfloor.kafka_clients import admin_client
+from schemas.topics import CATALOGUE, Namespace, Topic
 
 
 async def _admin(bootstrap: str, attempts: int = 40) -> AIOKafkaAdminClient:
     for attempt in range(attempts):
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+        admin = admin_client(bootstrap, request_timeout_ms=15000)
         try:
             await admin.start()
             return admin
@@ -43,24 +44,27 @@ def _raise_errors(rows: list[tuple], tolerated: set[int]) -> None:
                                         for r in bad))
 
 
-async def apply_catalogue(bootstrap: str, topics: tuple[Topic, ...] = CATALOGUE) -> list[str]:
-    """Create the catalogue's missing topics and set every topic's config; return created names."""
+async def apply_catalogue(bootstrap: str, namespace: Namespace,
+                          topics: tuple[Topic, ...] = CATALOGUE) -> list[str]:
+    """Create the catalogue's missing topics in `namespace` and set every topic's config;
+    return the broker names of those created."""
     admin = await _admin(bootstrap)
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.physical not in existing]
+        missing = [t for t in topics if namespace.physical(t) not in existing]
         if missing:
             response = await admin.create_topics([
-                NewTopic(t.physical, t.partitions, 1, topic_configs=t.config()) for t in missing
+                NewTopic(namespace.physical(t), t.partitions, 1, topic_configs=t.config())
+                for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
-            await _await_leaders(admin, [t.physical for t in missing])
+            await _await_leaders(admin, [namespace.physical(t) for t in missing])
         for response in await admin.alter_configs([
-            ConfigResource(ConfigResourceType.TOPIC, t.physical, configs=t.config())
+            ConfigResource(ConfigResourceType.TOPIC, namespace.physical(t), configs=t.config())
             for t in topics
         ]):
             _raise_errors([(r[3], r[0], r[1]) for r in response.resources], tolerated=set())
-        return [t.physical for t in missing]
+        return [namespace.physical(t) for t in missing]
     finally:
         await admin.close()
 
@@ -80,11 +84,11 @@ async def _await_leaders(admin: AIOKafkaAdminClient, names: list[str],
     raise TopicAdminError(f"no leader elected within {seconds:.0f}s for some of {names}")
 
 
-async def describe(bootstrap: str) -> dict[str, int]:
-    """Partition count per existing topic of the catalogue."""
+async def describe(bootstrap: str, namespace: Namespace) -> dict[str, int]:
+    """Partition count per existing topic of the catalogue in `namespace`."""
     admin = await _admin(bootstrap)
     try:
-        names = [t.physical for t in CATALOGUE]
+        names = [namespace.physical(t) for t in CATALOGUE]
         existing = set(await admin.list_topics())
         described = await admin.describe_topics([n for n in names if n in existing])
         return {d["topic"]: len(d["partitions"]) for d in described}

@@ -18,11 +18,12 @@ import logging
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor import faults
+from groundfloor.kafka_clients import read_to_end, transactional_producer
 from outbox.table import NOTIFY_CHANNEL
-from schemas.topics import OUTBOX_POSITION
+from schemas.topics import OUTBOX_POSITION, Namespace
 
 log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
@@ -32,26 +33,14 @@ def transactional_id(lane: str) -> str:
     return f"shaho-outbox-{lane}"
 
 
-async def read_positions(bootstrap: str) -> dict[str, int]:
+async def read_positions(bootstrap: str, namespace: Namespace) -> dict[str, int]:
     """The last committed seq per lane, read to the end of the compacted position topic."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                isolation_level="read_committed", enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        tp = TopicPartition(OUTBOX_POSITION.physical, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        positions: dict[str, int] = {}
-        while await consumer.position(tp) < end:
-            for records in (await consumer.getmany(tp, timeout_ms=500)).values():
-                for record in records:
-                    if record.value is not None:
-                        positions[record.key.decode()] = json.loads(record.value)["seq"]
-        return positions
-    finally:
-        await consumer.stop()
+    partition = TopicPartition(namespace.physical(OUTBOX_POSITION), 0)
+    positions: dict[str, int] = {}
+    for record in await read_to_end(bootstrap, [partition], seconds=None):
+        if record.value is not None:
+            positions[record.key.decode()] = json.loads(record.value)["seq"]
+    return positions
 
 
 @dataclass
@@ -60,6 +49,7 @@ class OutboxPublisher:
 
     pool: asyncpg.Pool
     bootstrap: str
+    namespace: Namespace
     positions: dict[str, int] = field(default_factory=dict)
     producers: dict[str, AIOKafkaProducer] = field(default_factory=dict)
     published: int = 0
@@ -67,7 +57,7 @@ class OutboxPublisher:
     async def start(self) -> None:
         for lane in await self._lanes():
             await self._producer(lane)  # fences a killed predecessor's open transaction
-        self.positions = await read_positions(self.bootstrap)
+        self.positions = await read_positions(self.bootstrap, self.namespace)
         await self._prune()
 
     async def stop(self) -> None:
@@ -81,9 +71,8 @@ class OutboxPublisher:
 
     async def _producer(self, lane: str) -> AIOKafkaProducer:
         if lane not in self.producers:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap,
-                                        transactional_id=transactional_id(lane),
-                                        linger_ms=2, max_request_size=2_200_000)
+            producer = transactional_producer(self.bootstrap, transactional_id(lane),
+                                              linger_ms=2, max_request_size=2_200_000)
             await producer.start()
             self.producers[lane] = producer
         return self.producers[lane]
@@ -110,7 +99,8 @@ class OutboxPublisher:
             await asyncio.gather(*futures)
             faults.reached("publisher.before-position")
             position = json.dumps({"lane": lane, "seq": last}).encode()
-            await producer.send(OUTBOX_POSITION.physical, position, key=lane.encode())
+            await producer.send(self.namespace.physical(OUTBOX_POSITION), position,
+                                key=lane.encode())
         self.positions[lane] = last
         faults.reached("publisher.after-commit")
         await self.pool.execute("DELETE FROM outbox WHERE lane = $1 AND seq <= $2", lane, last)

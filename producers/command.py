@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +24,7 @@ from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
 from producers.validate import RowResult, validate_batch
 from schemas.identifiers import FILER_CODE_PATTERN
 from schemas.payload import FilerKind
+from schemas.topics import Namespace
 
 PROGRESS_ABOVE = 1000  # rows; smaller files show a bar only on a terminal
 DEFAULT_TIMEOUT = 60.0
@@ -40,6 +41,7 @@ class PublishOptions:
     encoding: str | None = None
     wait: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    namespace: Namespace = field(default_factory=Namespace)
 
 
 def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -57,7 +59,7 @@ def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO =
     _lines(report.problem_lines(results), out)
     records = [r.outgoing for r in results if r.outgoing is not None]
     try:
-        deliveries = asyncio.run(_publish(options.bootstrap, records, out))
+        deliveries = asyncio.run(_publish(options, records, out))
     except PublishFailed as exc:
         print(f"shaho publish: {exc}; publishing the file again is safe", file=err)
         return report.EXIT_NOT_PUBLISHED
@@ -70,11 +72,12 @@ def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO =
     return _wait(options, results, deliveries, out, err)
 
 
-async def _publish(bootstrap: str, records: list[Outgoing], out: TextIO) -> list[Delivery]:
+async def _publish(options: PublishOptions, records: list[Outgoing],
+                   out: TextIO) -> list[Delivery]:
     if not records:
         return []
     with progress_bar(len(records), out) as progress:
-        async with FilingPublisher(bootstrap) as publisher:
+        async with FilingPublisher(options.bootstrap, options.namespace) as publisher:
             return await publisher.publish(records, progress=progress)
 
 
@@ -87,7 +90,8 @@ def _wait(
 ) -> int:
     ids = [d.event_id for d in deliveries]
     filers = {r.filer_code for r in results if r.ok and r.filer_code}
-    waiting = await_outcomes(options.bootstrap, ids, options.timeout, filer_codes=filers)
+    waiting = await_outcomes(options.bootstrap, options.namespace, ids, options.timeout,
+                             filer_codes=filers)
     try:
         outcomes = asyncio.run(waiting)
     except OutcomesUnavailable as exc:

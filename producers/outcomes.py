@@ -13,9 +13,10 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import UnknownTopicOrPartitionError
 
+from groundfloor.kafka_clients import caught_up, reader
 from schemas import FilingOutcome, MessageRejected, decode_relay
 from schemas.relay import OutcomeStatus, furthest
-from schemas.topics import FILING_OUTCOME
+from schemas.topics import FILING_OUTCOME, Namespace
 
 FINAL = frozenset({OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED})
 POLL_MS = 500
@@ -50,13 +51,15 @@ def settled(outcomes: Outcomes, wanted: frozenset[UUID]) -> bool:
 
 async def await_outcomes(
     bootstrap: str,
+    namespace: Namespace,
     event_ids: Iterable[UUID],
     timeout: float,  # noqa: ASYNC109 - a budget for the whole read, not for one call
     *,
     until_final: bool = True,
     filer_codes: Iterable[str] = (),
 ) -> Outcomes:
-    """The latest outcome per event id, read committed, from the beginning of the topic.
+    """The latest outcome per event id, read committed, from the beginning of the namespace's
+    outcome topic.
 
     With `until_final` (the default) it waits until every id is accepted or refused or
     `timeout` seconds have passed; parked ones are then returned as parked and ids without
@@ -69,20 +72,14 @@ async def await_outcomes(
     outcomes: Outcomes = {}
     if not wanted:
         return outcomes
-    consumer = AIOKafkaConsumer(
-        FILING_OUTCOME.physical,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="earliest",
-    )
+    topic = namespace.physical(FILING_OUTCOME)
+    consumer = reader(bootstrap, topic)
     try:
         await consumer.start()
         keys = frozenset(code.encode() for code in filer_codes)
-        await _read(consumer, _Wanted(wanted, keys), outcomes, timeout, until_final)
+        await _read(consumer, topic, _Wanted(wanted, keys), outcomes, timeout, until_final)
     except UnknownTopicOrPartitionError:
-        raise OutcomesUnavailable(f"topic {FILING_OUTCOME.physical} does not exist") from None
+        raise OutcomesUnavailable(f"topic {topic} does not exist") from None
     finally:
         await consumer.stop()
     return outcomes
@@ -99,6 +96,7 @@ class _Wanted:
 
 async def _read(
     consumer: AIOKafkaConsumer,
+    topic: str,
     wanted: _Wanted,
     outcomes: Outcomes,
     seconds: float,
@@ -106,8 +104,8 @@ async def _read(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    numbers = consumer.partitions_for_topic(FILING_OUTCOME.physical) or set()
-    ends = await consumer.end_offsets([TopicPartition(FILING_OUTCOME.physical, n) for n in numbers])
+    numbers = consumer.partitions_for_topic(topic) or set()
+    ends = await consumer.end_offsets([TopicPartition(topic, n) for n in numbers])
     while (left := deadline - loop.time()) > 0:
         batch = await consumer.getmany(timeout_ms=max(1, int(min(left, POLL_MS / 1000) * 1000)))
         for records in batch.values():
@@ -116,12 +114,5 @@ async def _read(
                     fold(outcomes, wanted.event_ids, record.value)
         if settled(outcomes, wanted.event_ids):
             return
-        if not until_final and await _caught_up(consumer, ends):
+        if not until_final and await caught_up(consumer, ends):
             return
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for partition, end in ends.items():
-        if await consumer.position(partition) < end:
-            return False
-    return True

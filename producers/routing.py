@@ -1,6 +1,7 @@
 """Which ingestion topic a filing goes to, and the record (topic, key, value) that carries it.
 
-A retraction (取消) goes to its filer's own topic, so it needs the filer's kind.
+A retraction (取消) goes to its filer's own topic, so it needs the filer's kind. Topics are named
+as in the catalogue; the publisher puts them in its namespace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ FILER_KINDS = tuple(kind.value for kind in FilerKind if kind is not FilerKind.AN
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A validated filing and the ingestion topic it is published on."""
+    """A validated filing and the ingestion topic (its catalogue name) it is published on."""
 
     filing: Filing
     topic: str
@@ -40,4 +41,4 @@ def kind_of(event_type: str) -> FilerKind:
 
 def route(filing: Filing, kind: FilerKind | None = None) -> Outgoing:
     """`filing` on its topic; ValueError for a retraction without the filer's kind."""
-    return Outgoing(filing, topic_for(filing.event_type, kind).physical)
+    return Outgoing(filing, topic_for(filing.event_type, kind).name)

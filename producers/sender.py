@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from uuid import UUID
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
+from groundfloor.kafka_clients import idempotent_producer
 from producers.routing import Outgoing, route
 from schemas import Filing
+from schemas.topics import Namespace
 
 MAX_REQUEST_BYTES = 1024 * 1024  # aiokafka's default; larger filings are refused by validation
 LINGER_MS = 5
@@ -25,7 +26,7 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where the broker stored one filing."""
+    """Where the broker stored one filing (`topic` is the broker's name)."""
 
     event_id: UUID
     filing_reference: str
@@ -44,13 +45,15 @@ class PublishFailed(RuntimeError):
 
 
 class FilingPublisher:
-    """Publishes filings to their ingestion topics; use as `async with FilingPublisher(...)`."""
+    """Publishes filings to the ingestion topics of `namespace`; use as
+    `async with FilingPublisher(...)`."""
 
-    def __init__(self, bootstrap: str, client_id: str = "shaho-publish") -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+    def __init__(self, bootstrap: str, namespace: Namespace,
+                 client_id: str = "shaho-publish") -> None:
+        self._namespace = namespace
+        self._producer = idempotent_producer(
+            bootstrap,
             client_id=client_id,
-            enable_idempotence=True,
             acks="all",
             max_request_size=MAX_REQUEST_BYTES,
             linger_ms=LINGER_MS,
@@ -98,7 +101,8 @@ class FilingPublisher:
         futures = []
         try:
             for record in records:
-                future = await self._producer.send(record.topic, record.value, key=record.key)
+                topic = self._namespace.physical(record.topic)
+                future = await self._producer.send(topic, record.value, key=record.key)
                 future.add_done_callback(acknowledged)
                 futures.append(future)
             metadata = await asyncio.gather(*futures)
@@ -117,7 +121,7 @@ def _delivery(record: Outgoing, metadata: RecordMetadata) -> Delivery:
     return Delivery(
         event_id=filing.event_id,
         filing_reference=filing.filing_reference,
-        topic=record.topic,
+        topic=metadata.topic,
         partition=metadata.partition,
         offset=metadata.offset,
     )

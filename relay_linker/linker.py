@@ -23,6 +23,7 @@ from consumers.aligned import AlignedBuffer
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
+from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_linker.domain import decide, expire
 from relay_linker.domain import effects as fx
@@ -32,13 +33,14 @@ from relay_linker.messages import dead_letter_rows, output_rows
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, Reason, decode_filing
-from schemas.topics import INGESTION_TOPICS, logical
+from schemas.topics import INGESTION_TOPICS, Namespace
 
 log = logging.getLogger("shaho.linker")
 FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
          asyncio.CancelledError)
 GROUP = "relay-linker"
 MAX_BATCH = 500
+MAX_FETCH_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,15 @@ class Decoder:
     """Decodes records as they are fetched; an undecodable record takes the event time of the
     record before it in its partition, so it flows in place instead of blocking others."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: Namespace) -> None:
+        self.namespace = namespace
         self.last: dict[tuple[str, int], float] = {}
 
     def __call__(self, record: ConsumerRecord) -> Incoming:
         where = (record.topic, record.partition)
         try:
-            filing = decode_filing(bytes(record.value or b""), logical(record.topic))
+            filing = decode_filing(bytes(record.value or b""),
+                                   self.namespace.logical(record.topic))
         except FilingRejected as rejected:
             return Incoming(record, None, rejected, self.last.get(where, 0.0))
         self.last[where] = filing.occurred_at.timestamp()
@@ -107,7 +111,7 @@ async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
         try:
             effects = decide(batch.state, record, hasher)
         except MissingFromSlice as missing:
-            await batch.load(missing)
+            await batch.load(missing.needs)
             continue
         batch.apply(effects)
         return effects
@@ -121,7 +125,7 @@ async def expire_in_slice(batch: BatchSlice, topic: str, partition: int) -> list
         try:
             effects = expire(batch.state, topic, partition, watermark)
         except MissingFromSlice as missing:
-            await batch.load(missing)
+            await batch.load(missing.needs)
             continue
         batch.apply(effects)
         return effects
@@ -131,8 +135,9 @@ class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, bootstrap: str,
-                 group: str = GROUP) -> None:
+                 namespace: Namespace, group: str = GROUP) -> None:
         self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
+        self.namespace = namespace
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
         self.consumer: AIOKafkaConsumer | None = None
@@ -146,13 +151,11 @@ class RelayLinker:
         event time raced ahead. The group id is still used to commit offsets for lag
         monitoring, and row locks on the stored positions keep two instances from applying
         the same record."""
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", isolation_level="read_committed",
-            max_partition_fetch_bytes=2 * 1024 * 1024)
+        self.consumer = processor_consumer(self.bootstrap, self.group,
+                                           max_partition_fetch_bytes=MAX_FETCH_BYTES)
         await self.consumer.start()
-        partitions = sorted(TopicPartition(t.physical, p) for t in INGESTION_TOPICS
-                            for p in range(t.partitions))
+        partitions = sorted(TopicPartition(self.namespace.physical(t), p)
+                            for t in INGESTION_TOPICS for p in range(t.partitions))
         self.consumer.assign(partitions)
         await offsets.ensure_rows(self.pool, self.group, partitions)
         stored = await offsets.load(self.pool, self.group, partitions)
@@ -166,7 +169,8 @@ class RelayLinker:
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
         """Process batches until `stop` (or, with `idle_exit`, until idle that many seconds)."""
         assert self.consumer is not None
-        aligned = AlignedBuffer(self.consumer, Decoder(), lambda item: item.event_time)
+        aligned = AlignedBuffer(self.consumer, Decoder(self.namespace),
+                                lambda item: item.event_time)
         idle_since = time.monotonic()
         while not stop.is_set():
             aligned.add(await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH))
@@ -232,8 +236,9 @@ class RelayLinker:
         reason = Reason(code="processing_failed", field=None, message=message)
         rejected = FilingRejected([reason])
         letter = dead_letter(self.keyring, record, reason, None)
-        return dead_letter_rows(dlq_record(letter), rejected,
-                                Source(record.topic, record.partition, record.offset))
+        return dead_letter_rows(dlq_record(letter, self.namespace), rejected,
+                                Source(record.topic, record.partition, record.offset),
+                                self.namespace)
 
     async def _apply(self, conn: asyncpg.Connection, items: list[Incoming],
                      result: BatchResult) -> None:
@@ -249,7 +254,8 @@ class RelayLinker:
             record = item.record
             result.outbox += await self._one(work, item, linker_record, result)
             expired = await expire_in_slice(work, record.topic, record.partition)
-            result.outbox += output_rows(expired, Source(record.topic, record.partition, -1))
+            result.outbox += output_rows(expired, Source(record.topic, record.partition, -1),
+                                         self.namespace)
         await work.flush()
         await insert_rows(conn, result.outbox)
 
@@ -268,10 +274,11 @@ class RelayLinker:
             assert rejected is not None
             result.dead_letters += 1
             letter = dead_letter(self.keyring, record, rejected.reasons[0], rejected.filer_code)
-            return dead_letter_rows(dlq_record(letter), rejected, source)
+            return dead_letter_rows(dlq_record(letter, self.namespace), rejected, source,
+                                    self.namespace)
         effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
-        return output_rows(effects, source)
+        return output_rows(effects, source, self.namespace)
 

@@ -10,7 +10,7 @@ from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
-from schemas.topics import FILING_OUTCOME, LINK_CHANGE
+from schemas.topics import FILING_OUTCOME, LINK_CHANGE, Namespace
 
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
 
@@ -36,15 +36,16 @@ def filing_outcome(e: fx.OutcomeIssued) -> FilingOutcome:
         receipt_id=str(e.receipt_id), status=e.status, reasons=reasons, outbox_id=e.outbox_id)
 
 
-def output_rows(effects: list[fx.Effect], source: Source) -> list[OutboxRow]:
-    """One outbox row per output effect, in decision order."""
+def output_rows(effects: list[fx.Effect], source: Source,
+                namespace: Namespace) -> list[OutboxRow]:
+    """One outbox row per output effect, in decision order, for the topics of `namespace`."""
     out: list[OutboxRow] = []
     for e in effects:
         if isinstance(e, fx.LinkChangeEmitted):
             message: LinkChanged | FilingOutcome = link_changed(e)
-            topic = LINK_CHANGE.physical
+            topic = namespace.physical(LINK_CHANGE)
         elif isinstance(e, fx.OutcomeIssued):
-            message, topic = filing_outcome(e), FILING_OUTCOME.physical
+            message, topic = filing_outcome(e), namespace.physical(FILING_OUTCOME)
         else:
             continue
         assert e.outbox_id is not None
@@ -54,7 +55,7 @@ def output_rows(effects: list[fx.Effect], source: Source) -> list[OutboxRow]:
 
 
 def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
-                     source: Source) -> list[OutboxRow]:
+                     source: Source, namespace: Namespace) -> list[OutboxRow]:
     """The dead letter, and a refused outcome when the filer and reference could be read."""
     where = f"{source.topic}:{source.partition}:{source.offset}"
     topic, key, value = letter
@@ -66,6 +67,6 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             filing_reference=rejected.filing_reference,
             receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
             reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"))
-        rows.append(_row(outcome.outbox_id, source, 1, FILING_OUTCOME.physical,
+        rows.append(_row(outcome.outbox_id, source, 1, namespace.physical(FILING_OUTCOME),
                               outcome.kafka_key(), encode(outcome)))
     return rows

@@ -9,7 +9,7 @@ never reloaded, so a later read in the same batch sees the batch's own effects.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from uuid import UUID
 
 import asyncpg
@@ -20,8 +20,10 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
+from relay_linker.domain.model import ParkedFiling
 from relay_linker.domain.slicing import needs
-from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
+from relay_linker.domain.state import Needs, PartitionScope, Reference, RelayState, new_state
+from relay_linker.domain.touches import Touches, touches
 
 
 @dataclass
@@ -40,50 +42,9 @@ class Touched:
     watermarks: set[tuple[str, int]] = field(default_factory=set)
 
     def note(self, effect: fx.Effect) -> None:
-        match effect:
-            case fx.WatermarkAdvanced(topic=t, partition=p):
-                self.watermarks.add((t, p))
-            case fx.FilingLedgered(entry=e):
-                self.ledger.add(e.event_id)
-            case fx.FilingParked(parked=p):
-                self.parked.add(p.record.event_id)
-            case fx.FilingUnparked(event_id=e):
-                self.parked.add(e)
-            case fx.PersonRegistered(person=p):
-                self.persons.add(p.relay_id)
-            case fx.PersonVersionBumped(relay_id=r) | fx.PersonDied(relay_id=r):
-                self.persons.add(r)
-            case fx.DeathRetracted(relay_id=r):
-                self.persons.add(r)
-            case fx.PersonRemoved(relay_id=r):
-                self.persons.add(r)
-                self.identity.add(r)
-                self.links.add(r)
-                self.cards.add(r)
-            case fx.IdentityChangeRecorded(change=c):
-                self.identity.add(c.relay_id)
-            case fx.IdentityChangeRemoved(relay_id=r):
-                self.identity.add(r)
-            case fx.ReferenceIndexed(entry=e):
-                self.index.add(e.key)
-            case fx.ReferenceRemoved(key=k):
-                self.index.add(k)
-            case fx.CandidateIndexed(candidate=c) | fx.CandidateRemoved(candidate=c):
-                self.candidates.add(c.candidate_hash)
-            case fx.LinkOpened(link=x) | fx.LinkClosed(link=x) | fx.LinkReopened(link=x):
-                self.links.add(x.relay_id)
-            case fx.LinkRetracted(link=x):
-                self.links.add(x.relay_id)
-            case fx.CardIssued(card=c):
-                self.cards.add(c.relay_id)
-            case fx.CardRevoked(relay_id=r) | fx.CardRemoved(relay_id=r):
-                self.cards.add(r)
-            case fx.CardRevocationRetracted(relay_id=r):
-                self.cards.add(r)
-            case fx.AnomalyRecorded(anomaly=a):
-                self.anomalies.add(a.anomaly_id)
-            case fx.AnomalyResolved(anomaly_id=a):
-                self.anomalies.add(a)
+        rows = touches(effect)
+        for table in fields(Touches):
+            getattr(self, table.name).update(getattr(rows, table.name))
 
 
 class BatchSlice:
@@ -106,20 +67,18 @@ class BatchSlice:
     async def prefetch(self, records: Iterable[LinkerRecord]) -> None:
         """Load up front what the batch's decisions will read first, in a few queries: the
         numbers they name, the persons behind them, and their ledger and parking entries."""
-        wanted: dict[str, set] = {}
-        for record in records:
-            for name, keys in needs(record).items():
-                wanted.setdefault(name, set()).update(keys)
-        await self.load(MissingFromSlice(**{k: frozenset(v) for k, v in wanted.items()}))
-        found = {e.relay_id for k in wanted.get("index_keys", ()) if (e := self.state.index.get(k))}
-        await self.load(MissingFromSlice(relay_ids=frozenset(found),
-                                         wait_keys=frozenset(person_wait(r) for r in found)))
+        wanted = Needs.merged(needs(record) for record in records)
+        await self.load(wanted)
+        found = {e.relay_id for k in wanted.index_keys if (e := self.state.index.get(k))}
+        await self.load(Needs(relay_ids=frozenset(found),
+                              wait_keys=frozenset(person_wait(r) for r in found)))
 
-    async def load(self, missing: MissingFromSlice) -> None:
+    async def load(self, missing: Needs) -> None:
         """Load what a decision lacked; rows already in memory (or deleted there) are kept."""
         await self._persons(missing.relay_ids - self.state.loaded_relay_ids)
         await self._index(missing.index_keys - self.state.loaded_index_keys)
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
+        await self._partitions(missing.partitions - self.state.loaded_partitions)
         await self._references(missing.references - self.state.loaded_references)
         await self._events(missing.event_ids - self.state.loaded_event_ids)
 
@@ -172,26 +131,35 @@ class BatchSlice:
                     self.state.candidates[c.candidate_hash] = (*known, c)
 
     async def _waits(self, keys: Iterable[str]) -> None:
-        keys = set(keys)
+        keys = sorted(set(keys))
         self.state.loaded_wait_keys.update(keys)
-        partitions = [k.split(":") for k in keys if k.startswith("partition:")]
-        plain = sorted(k for k in keys if not k.startswith("partition:"))
-        found: list[asyncpg.Record] = []
-        if plain:
-            found += await self.conn.fetch(
-                "SELECT * FROM parked_filings WHERE wait_keys && $1::text[]", plain)
-        for _, topic, partition in ((p[0], ":".join(p[1:-1]), p[-1]) for p in partitions):
-            found += await self.conn.fetch(
-                "SELECT * FROM parked_filings WHERE source_topic = $1 AND source_partition = $2",
-                topic, int(partition))
-        fresh = [r for r in found if r["event_id"] not in self.touched.parked]
-        for r in fresh:
-            parked = row_mapping.parked_of(self.keyring, r)
-            self.state.parked.setdefault(r["event_id"], parked)
-            for key in set(parked.wait_keys) & set(plain):
+        if not keys:
+            return
+        fresh = await self._parked_rows(await self.conn.fetch(
+            "SELECT * FROM parked_filings WHERE wait_keys && $1::text[]", keys))
+        for event_id, parked in fresh:
+            for key in set(parked.wait_keys) & set(keys):
                 waiting = self.state.waiting.get(key, frozenset())
-                self.state.waiting[key] = waiting | {r["event_id"]}
-        await self._events({r["event_id"] for r in fresh})
+                self.state.waiting[key] = waiting | {event_id}
+
+    async def _partitions(self, scopes: Iterable[PartitionScope]) -> None:
+        """Load every filing parked from these partitions (expiry reads them all)."""
+        scopes = set(scopes)
+        self.state.loaded_partitions.update(scopes)
+        for scope in scopes:
+            await self._parked_rows(await self.conn.fetch(
+                "SELECT * FROM parked_filings WHERE source_topic = $1 AND source_partition = $2",
+                scope.topic, scope.partition))
+
+    async def _parked_rows(self, found: list[asyncpg.Record]
+                           ) -> list[tuple[UUID, ParkedFiling]]:
+        """Keep the parked rows the batch has not changed, with their ledger entries."""
+        fresh = [r for r in found if r["event_id"] not in self.touched.parked]
+        kept = [(r["event_id"], row_mapping.parked_of(self.keyring, r)) for r in fresh]
+        for event_id, parked in kept:
+            self.state.parked.setdefault(event_id, parked)
+        await self._events({event_id for event_id, _ in kept})
+        return kept
 
     async def _references(self, references: Iterable[Reference]) -> None:
         refs = sorted(set(references))

@@ -28,7 +28,7 @@ from relay_linker.domain.commands import (
     RevokeCard,
     Source,
 )
-from relay_linker.identity import (
+from relay_linker.normalisation import (
     normalise_birth_date,
     normalise_kana,
     normalise_kanji_name,

@@ -5,31 +5,12 @@ It is the single source for `shaho topics`, the start-up topic creation and the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 PARTITIONS = 6
 MAX_MESSAGE_BYTES = 1_000_000
 DLQ_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
 WEEK_MS = 7 * 24 * 3600 * 1000
-PREFIX_ENV = "SHAHO_TOPIC_PREFIX"
-
-
-def prefix() -> str:
-    """A namespace put before every topic name (empty by default): lets several relays, or
-    isolated test runs, share one broker. Read at call time so child processes inherit it."""
-    return os.environ.get(PREFIX_ENV, "")
-
-
-def physical(name: str) -> str:
-    """The broker's name for the catalogue topic `name`."""
-    return prefix() + name
-
-
-def logical(name: str) -> str:
-    """The catalogue name of the broker topic `name`."""
-    p = prefix()
-    return name[len(p):] if p and name.startswith(p) else name
 
 
 @dataclass(frozen=True)
@@ -48,11 +29,6 @@ class Topic:
     dlq: str | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def physical(self) -> str:
-        """The name on the broker (with the namespace prefix, if any)."""
-        return physical(self.name)
-
     def config(self) -> dict[str, str]:
         """The topic-level broker configuration."""
         cfg = {
@@ -62,6 +38,23 @@ class Topic:
         }
         cfg.update(self.extra_config)
         return cfg
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A prefix put before every topic name (empty by default): lets several relays, or
+    isolated test runs, share one broker. Given to whatever names topics on the broker."""
+
+    prefix: str = ""
+
+    def physical(self, topic: Topic | str) -> str:
+        """The broker's name for the catalogue topic `topic` (a Topic or its name)."""
+        return self.prefix + (topic if isinstance(topic, str) else topic.name)
+
+    def logical(self, broker_name: str) -> str:
+        """The catalogue name of the broker topic `broker_name`."""
+        p = self.prefix
+        return broker_name[len(p):] if p and broker_name.startswith(p) else broker_name
 
 
 INGESTION_KEY = "<filer code>:<person token>"

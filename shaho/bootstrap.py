@@ -15,6 +15,7 @@ from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from outbox.publishing import OutboxPublisher
 from relay_linker.linker import RelayLinker
+from schemas.topics import Namespace
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -23,6 +24,11 @@ async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
 
 def keyring(cfg: StackConfig) -> Keyring:
     return Keyring.load(cfg.keyring_path)
+
+
+def topic_namespace(cfg: StackConfig) -> Namespace:
+    """The namespace the processors name their topics in."""
+    return Namespace(cfg.topic_prefix)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -42,7 +48,7 @@ def stop_event_on_signals() -> asyncio.Event:
 async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
     db = await pool(cfg)
-    publisher = OutboxPublisher(db, cfg.bootstrap_servers)
+    publisher = OutboxPublisher(db, cfg.bootstrap_servers, topic_namespace(cfg))
     try:
         await publisher.start()
         if drain:
@@ -60,7 +66,7 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
     db = await pool(cfg)
-    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers)
+    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers, topic_namespace(cfg))
     try:
         await linker.start()
         await linker.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)

@@ -5,7 +5,6 @@ published exactly as the filers would, and a report of what the relay did with i
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,16 +12,18 @@ from datetime import date
 from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import idempotent_producer, reader
 from infra import namespace, processes
 from infra.stack import down, is_up, up
 from producers.routing import Outgoing
 from producers.sender import FilingPublisher
 from schemas import Filing, FilingOutcome, LinkChanged, MessageRejected, decode_relay
 from schemas.relay import furthest
-from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES, PREFIX_ENV, physical
+from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES
+from shaho.bootstrap import topic_namespace
 from synthetic.population import Population, generate
 
 PROCESSORS = ("relay-linker", "outbox-publisher")
@@ -46,15 +47,17 @@ class Observed:
 async def publish_backlog(cfg: StackConfig, population: Population,
                           filings: list[Filing]) -> int:
     """Publish `filings` at once, then the malformed records; return how many of those landed."""
-    async with FilingPublisher(cfg.bootstrap_servers) as publisher:
-        await publisher.publish(Outgoing(f, physical(population.topic_of(f))) for f in filings)
-    raw = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap_servers, enable_idempotence=True)
+    topics = topic_namespace(cfg)
+    async with FilingPublisher(cfg.bootstrap_servers, topics) as publisher:
+        await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)
+    raw = idempotent_producer(cfg.bootstrap_servers)
     await raw.start()
     bad = 0
     try:
         for topic, value in population.bad_records:
             if len(value) < MAX_MESSAGE_BYTES:  # the broker refuses larger ones at the edge
-                await raw.send_and_wait(physical(topic), value, key=b"demo-broken-filer:1")
+                await raw.send_and_wait(topics.physical(topic), value,
+                                        key=b"demo-broken-filer:1")
                 bad += 1
     finally:
         await raw.stop()
@@ -64,10 +67,10 @@ async def publish_backlog(cfg: StackConfig, population: Population,
 async def publish_live(cfg: StackConfig, population: Population, filings: list[Filing],
                        sent: dict[UUID, int]) -> None:
     """Publish `filings` one by one at LIVE_RATE per second, noting when each was sent."""
-    async with FilingPublisher(cfg.bootstrap_servers) as publisher:
+    async with FilingPublisher(cfg.bootstrap_servers, topic_namespace(cfg)) as publisher:
         for filing in filings:
             sent[filing.event_id] = int(time.time() * 1000)
-            await publisher.publish([Outgoing(filing, physical(population.topic_of(filing)))])
+            await publisher.publish([Outgoing(filing, population.topic_of(filing))])
             await asyncio.sleep(1 / LIVE_RATE)
 
 
@@ -87,9 +90,9 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
     quiet; outcomes of the `noted` filings (the wanted ones by default) are kept too."""
     seen = seen or Observed()
     noted = noted or wanted
-    consumer = AIOKafkaConsumer(FILING_OUTCOME.physical, LINK_CHANGE.physical,
-                                bootstrap_servers=cfg.bootstrap_servers, group_id=None,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
+    topics = topic_namespace(cfg)
+    link_topic = topics.physical(LINK_CHANGE)
+    consumer = reader(cfg.bootstrap_servers, topics.physical(FILING_OUTCOME), link_topic)
     await consumer.start()
     deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
     try:
@@ -97,7 +100,7 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
             batch = await consumer.getmany(timeout_ms=500)
             records = [r for rs in batch.values() for r in rs]
             for record in records:
-                _note(seen, record, noted)
+                _note(seen, record, noted, link_topic)
             if records:
                 quiet_since = time.monotonic()
             elif wanted <= set(seen.outcomes) and time.monotonic() - quiet_since > QUIET:
@@ -107,9 +110,9 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
     return seen
 
 
-def _note(seen: Observed, record: object, wanted: set[UUID]) -> None:
-    topic, value, ts = record.topic, record.value, record.timestamp  # type: ignore[attr-defined]
-    if topic == LINK_CHANGE.physical:
+def _note(seen: Observed, record: ConsumerRecord, wanted: set[UUID], link_topic: str) -> None:
+    topic, value, ts = record.topic, record.value, record.timestamp
+    if topic == link_topic:
         change = decode_relay(value, LinkChanged)
         if change.outbox_id not in seen.link_ids:  # a second pass reads from the start again
             seen.link_ids.add(change.outbox_id)
@@ -178,12 +181,10 @@ def _counts(counter: Counter) -> str:
 
 
 def _use_demo_namespace(cfg: StackConfig) -> StackConfig:
-    """Recreate the demo's own database and topics; later steps and child processes use them."""
+    """Recreate the demo's own database and topics; return the settings that later steps and
+    the child processes (through their environment) use."""
     asyncio.run(namespace.drop(cfg, DEMO_PREFIX, DEMO_DATABASE))
-    asyncio.run(namespace.create(cfg, DEMO_PREFIX, DEMO_DATABASE))
-    os.environ[PREFIX_ENV] = DEMO_PREFIX
-    os.environ["SHAHO_PG_DATABASE"] = DEMO_DATABASE
-    return StackConfig.from_env(cfg.root)
+    return asyncio.run(namespace.create(cfg, DEMO_PREFIX, DEMO_DATABASE))
 
 
 async def _sample_person(cfg: StackConfig) -> str | None:

@@ -18,7 +18,7 @@ from consumers import dlq_tools
 from consumers.lag import measure
 from groundfloor.config import StackConfig
 from relay_linker.readback import anomalies_by_kind, links_as_of
-from shaho.bootstrap import keyring
+from shaho.bootstrap import keyring, topic_namespace
 from shaho.registry import Registry
 
 T = TypeVar("T")
@@ -81,8 +81,9 @@ def _dlq_options(p: argparse.ArgumentParser) -> None:
 
 @command("dlq", "list, export or replay dead letters", _dlq_options)
 def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
-    letters = dlq_tools.select(asyncio.run(dlq_tools.read_letters(
-        cfg.bootstrap_servers, args.source_topic)), args.source_topic, args.offset)
+    found = asyncio.run(dlq_tools.read_letters(cfg.bootstrap_servers, topic_namespace(cfg),
+                                               args.source_topic))
+    letters = dlq_tools.select(found, args.source_topic, args.offset)
     if args.action == "list":
         for x in letters:
             d = x.letter
@@ -102,14 +103,15 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
         print(f"wrote {args.out}")
         return 0
     fixed = args.fixed.read_bytes() if args.fixed else None
-    count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, keyring(cfg), letters, fixed))
+    count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, topic_namespace(cfg),
+                                         keyring(cfg), letters, fixed))
     print(f"replayed {count} records onto their source topics")
     return 0
 
 
 @command("lag", "the relay linker's lag per ingestion partition, outbox backlog, parked filings")
 def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
-    lag = _query(cfg, lambda c: measure(cfg.bootstrap_servers, c))
+    lag = _query(cfg, lambda c: measure(cfg.bootstrap_servers, topic_namespace(cfg), c))
     for p in lag.partitions:
         print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
     print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from infra.stack import down, is_up, status, up
 from producers.command import PublishOptions, run_publish
 from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
-from shaho.bootstrap import PROCESSORS, configure_logging
+from shaho.bootstrap import PROCESSORS, configure_logging, topic_namespace
 from shaho.demo import run_demo
 from shaho.registry import Registry, print_lines
 
@@ -120,7 +119,7 @@ def _test(args: argparse.Namespace, cfg: StackConfig) -> int:
     started = not is_up(cfg)
     print_lines(up(cfg))
     try:
-        env = {**os.environ, "SHAHO_STACK_UP": "1"}
+        env = cfg.child_env({"SHAHO_STACK_UP": "1"})
         result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args],
                                 cwd=cfg.root, env=env, check=False)
     finally:
@@ -162,5 +161,6 @@ def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
         encoding=args.encoding,
         wait=args.wait,
         timeout=args.timeout,
+        namespace=topic_namespace(cfg),
     )
     return run_publish(options)

@@ -28,11 +28,6 @@ def relay_of_link_wait(key: str) -> str:
     return key.removeprefix("link:").rsplit(":", 2)[0]
 
 
-def partition_key(topic: str, partition: int) -> str:
-    """Not a wait key: in a slice, it says every filing parked from that partition is loaded."""
-    return f"partition:{topic}:{partition}"
-
-
 def candidate_key(candidate_hash: bytes) -> IndexKey:
     return (CANDIDATE_KIND, candidate_hash)
 

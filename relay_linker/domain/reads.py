@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from relay_linker.domain.commands import IndexKey
-from relay_linker.domain.keys import candidate_key, partition_key
+from relay_linker.domain.keys import candidate_key
 from relay_linker.domain.model import (
     Anomaly,
     Candidate,
@@ -18,7 +18,13 @@ from relay_linker.domain.model import (
     ParkedFiling,
     Person,
 )
-from relay_linker.domain.state import MissingFromSlice, Reference, RelayState
+from relay_linker.domain.state import (
+    MissingFromSlice,
+    Needs,
+    PartitionScope,
+    Reference,
+    RelayState,
+)
 
 
 def require(
@@ -29,19 +35,21 @@ def require(
     wait_keys: Iterable[str] = (),
     event_ids: Iterable[UUID] = (),
     references: Iterable[Reference] = (),
+    partitions: Iterable[PartitionScope] = (),
 ) -> None:
     """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
     if state.complete:
         return
-    lacking = {
-        "relay_ids": frozenset(relay_ids) - state.loaded_relay_ids,
-        "index_keys": frozenset(index_keys) - state.loaded_index_keys,
-        "wait_keys": frozenset(wait_keys) - state.loaded_wait_keys,
-        "event_ids": frozenset(event_ids) - state.loaded_event_ids,
-        "references": frozenset(references) - state.loaded_references,
-    }
-    if any(lacking.values()):  # build the exception only when something is missing
-        raise MissingFromSlice(**lacking)
+    lacking = (
+        frozenset(relay_ids) - state.loaded_relay_ids,
+        frozenset(index_keys) - state.loaded_index_keys,
+        frozenset(wait_keys) - state.loaded_wait_keys,
+        frozenset(event_ids) - state.loaded_event_ids,
+        frozenset(references) - state.loaded_references,
+        frozenset(partitions) - state.loaded_partitions,
+    )
+    if any(lacking):  # build the exception only when something is missing
+        raise MissingFromSlice(Needs(*lacking))
 
 
 def person(state: RelayState, relay_id: str) -> Person | None:
@@ -103,7 +111,7 @@ def parked_waiting(state: RelayState, wait_keys: Iterable[str]) -> frozenset[UUI
 
 
 def parked_in_partition(state: RelayState, topic: str, partition: int) -> tuple[ParkedFiling, ...]:
-    require(state, wait_keys=[partition_key(topic, partition)])
+    require(state, partitions=[PartitionScope(topic, partition)])
     return tuple(
         p
         for p in state.parked.values()

@@ -13,6 +13,7 @@ from relay_linker.domain.model import PARKED, LedgerEntry, Link, ParkedFiling
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import parked_filing, person
 from relay_linker.domain.state import RelayState
+from relay_linker.domain.touches import touches
 from relay_linker.domain.verdict import Verdict
 
 PERSON_EFFECTS = (
@@ -83,31 +84,8 @@ def outcome(entry: LedgerEntry, *, repeated: bool = False) -> fx.OutcomeIssued:
 def touched_persons(effects: list[fx.Effect]) -> tuple[str, ...]:
     """Persons whose stored state these effects change (a removed person is gone)."""
     removed = {e.relay_id for e in effects if isinstance(e, fx.PersonRemoved)}
-    touched = {_relay_of(e) for e in effects if isinstance(e, PERSON_EFFECTS)}
+    touched = set().union(*(touches(e).relay_ids for e in effects if isinstance(e, PERSON_EFFECTS)))
     return tuple(sorted(touched - removed))
-
-
-def _relay_of(effect: fx.Effect) -> str:
-    match effect:
-        case fx.PersonRegistered(person=holder):
-            return holder.relay_id
-        case fx.IdentityChangeRecorded(change=change):
-            return change.relay_id
-        case fx.LinkOpened(link=link) | fx.LinkClosed(link=link) | fx.LinkReopened(link=link):
-            return link.relay_id
-        case fx.LinkRetracted(link=link):
-            return link.relay_id
-        case fx.PersonDied(relay_id=relay_id) | fx.DeathRetracted(relay_id=relay_id):
-            return relay_id
-        case fx.IdentityChangeRemoved(relay_id=relay_id):
-            return relay_id
-        case fx.CardIssued(card=card):
-            return card.relay_id
-        case fx.CardRevoked(relay_id=relay_id) | fx.CardRemoved(relay_id=relay_id):
-            return relay_id
-        case fx.CardRevocationRetracted(relay_id=relay_id):
-            return relay_id
-    raise TypeError(f"not a person effect: {type(effect).__name__}")
 
 
 def _unchanged(view: RelayState, prior: LedgerEntry, verdict: Verdict) -> bool:

@@ -2,7 +2,6 @@
 
 The reference for the database adapter's loading rules, and how the tests check them."""
 
-from collections.abc import Iterable
 from uuid import UUID
 
 from relay_linker.domain.commands import (
@@ -17,74 +16,69 @@ from relay_linker.domain.commands import (
     Retract,
     RevokeCard,
 )
-from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait, partition_key
-from relay_linker.domain.state import MissingFromSlice, Reference, RelayState, new_state
+from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait
+from relay_linker.domain.state import (
+    MissingFromSlice,
+    Needs,
+    PartitionScope,
+    Reference,
+    RelayState,
+    new_state,
+)
 
 
-def carve(
-    whole: RelayState,
-    *,
-    relay_ids: Iterable[str] = (),
-    index_keys: Iterable[IndexKey] = (),
-    wait_keys: Iterable[str] = (),
-    event_ids: Iterable[UUID] = (),
-    references: Iterable[Reference] = (),
-) -> RelayState:
-    """A slice holding, for each key asked for, everything a decision may read under it."""
+def carve(whole: RelayState, needs: Needs) -> RelayState:
+    """A slice holding, for each key `needs` names, everything a decision may read under it."""
     part = new_state(complete=False)
     part.watermarks = dict(whole.watermarks)
-    for relay_id in relay_ids:
+    for relay_id in needs.relay_ids:
         _person(part, whole, relay_id)
-    for key in index_keys:
+    for key in needs.index_keys:
         _index(part, whole, key)
-    for key in wait_keys:
+    for key in needs.wait_keys:
         _waits(part, whole, key)
-    for reference in references:
+    for scope in needs.partitions:
+        _partition(part, whole, scope)
+    for reference in needs.references:
         part.loaded_references.add(reference)
         if reference in whole.references:
             part.references[reference] = whole.references[reference]
             _event(part, whole, whole.references[reference])
-    for event_id in event_ids:
+    for event_id in needs.event_ids:
         _event(part, whole, event_id)
     return part
 
 
-def needs(record: LinkerRecord) -> dict[str, set]:
+def needs(record: LinkerRecord) -> Needs:
     """What any decision of `record` reads first: load it up front to save round trips."""
-    keys: dict[str, set] = {
-        "index_keys": set(),
-        "wait_keys": {event_wait(record.filer_code, record.filing_reference)},
-        "event_ids": {record.event_id},
-        "references": set(),
-    }
+    index_keys: set[IndexKey] = set()
+    references: set[Reference] = set()
     for command in record.commands:
         match command:
             case RegisterPerson(resident_code=ref):
-                keys["index_keys"].add(ref.key)
+                index_keys.add(ref.key)
             case ChangeIdentity(person=ref) | RecordDeath(person=ref) | CloseLink(person=ref):
-                keys["index_keys"].add(ref.key)
+                index_keys.add(ref.key)
             case IssueCard(person=ref, fingerprint=fingerprint):
-                keys["index_keys"] |= {ref.key, card_key(fingerprint)}
+                index_keys |= {ref.key, card_key(fingerprint)}
             case RevokeCard(person=ref):
-                keys["index_keys"].add(ref.key)
+                index_keys.add(ref.key)
             case OpenLink(person=ref, link=spec, insured_person=insured):
-                keys["index_keys"] |= {ref.key, spec.number.key}
-                keys["index_keys"] |= {insured.key} if insured else set()
+                index_keys |= {ref.key, spec.number.key}
+                index_keys |= {insured.key} if insured else set()
             case Retract(retracted_filing_reference=reference):
-                keys["references"].add((record.filer_code, reference))
-    return keys
+                references.add((record.filer_code, reference))
+    return Needs(
+        index_keys=frozenset(index_keys),
+        wait_keys=frozenset({event_wait(record.filer_code, record.filing_reference)}),
+        event_ids=frozenset({record.event_id}),
+        references=frozenset(references),
+    )
 
 
-def widened(keys: dict[str, set], missing: MissingFromSlice) -> dict[str, set]:
+def widened(keys: Needs, missing: MissingFromSlice) -> Needs:
     """The keys to load next time, after a decision reported what it lacked."""
-    more = {
-        "relay_ids": missing.relay_ids,
-        "index_keys": missing.index_keys,
-        "wait_keys": missing.wait_keys,
-        "event_ids": missing.event_ids,
-        "references": missing.references,
-    }
-    return {name: set(keys.get(name, set())) | set(more[name]) for name in more}
+    return keys | missing.needs
 
 
 def _person(part: RelayState, whole: RelayState, relay_id: str) -> None:
@@ -108,17 +102,16 @@ def _index(part: RelayState, whole: RelayState, key: IndexKey) -> None:
 
 def _waits(part: RelayState, whole: RelayState, key: str) -> None:
     part.loaded_wait_keys.add(key)
-    if key.startswith("partition:"):
-        ids = [
-            i
-            for i, p in whole.parked.items()
-            if partition_key(p.record.source.topic, p.record.source.partition) == key
-        ]
-    else:
-        ids = list(whole.waiting.get(key, frozenset()))
-        part.waiting[key] = whole.waiting.get(key, frozenset())
-    for event_id in ids:
+    part.waiting[key] = whole.waiting.get(key, frozenset())
+    for event_id in part.waiting[key]:
         _event(part, whole, event_id)
+
+
+def _partition(part: RelayState, whole: RelayState, scope: PartitionScope) -> None:
+    part.loaded_partitions.add(scope)
+    for event_id, parked in whole.parked.items():
+        if PartitionScope(parked.record.source.topic, parked.record.source.partition) == scope:
+            _event(part, whole, event_id)
 
 
 def _event(part: RelayState, whole: RelayState, event_id: UUID) -> None:

@@ -3,6 +3,7 @@
 In a slice, the `loaded_*` sets name what was loaded (present or known absent); see `reads`."""
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from uuid import UUID
@@ -23,35 +24,56 @@ from relay_linker.domain.model import (
 Reference = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class PartitionScope:
+    """Not a wait key: in a slice, it says every filing parked from the partition is loaded."""
+
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a slice must load for a decision: persons, index keys, wait keys, events,
+    references and partitions; `|` merges two."""
+
+    relay_ids: frozenset[str] = frozenset()
+    index_keys: frozenset[IndexKey] = frozenset()
+    wait_keys: frozenset[str] = frozenset()
+    event_ids: frozenset[UUID] = frozenset()
+    references: frozenset[Reference] = frozenset()
+    partitions: frozenset[PartitionScope] = frozenset()
+
+    @classmethod
+    def merged(cls, many: Iterable["Needs"]) -> "Needs":
+        """Everything any of `many` needs, merged in one pass."""
+        items = list(many)
+        return cls(
+            **{
+                f.name: frozenset().union(*(getattr(n, f.name) for n in items))
+                for f in fields(cls)
+            }
+        )
+
+    def __or__(self, other: "Needs") -> "Needs":
+        return Needs.merged((self, other))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
 class LinkerError(Exception):
     """Root of the relay linker's errors."""
 
 
 class MissingFromSlice(LinkerError):
-    """A decision read something the slice did not load; load these and decide again."""
+    """A decision read something the slice did not load; load `needs` and decide again."""
 
-    def __init__(
-        self,
-        *,
-        relay_ids: frozenset[str] = frozenset(),
-        index_keys: frozenset[IndexKey] = frozenset(),
-        wait_keys: frozenset[str] = frozenset(),
-        event_ids: frozenset[UUID] = frozenset(),
-        references: frozenset[Reference] = frozenset(),
-    ) -> None:
-        self.relay_ids = relay_ids
-        self.index_keys = index_keys
-        self.wait_keys = wait_keys
-        self.event_ids = event_ids
-        self.references = references
-        counts = "/".join(
-            str(len(s)) for s in (relay_ids, index_keys, wait_keys, event_ids, references)
-        )
-        super().__init__(f"slice lacks persons/keys/waits/events/references: {counts}")
-
-    def __bool__(self) -> bool:
-        return any(
-            (self.relay_ids, self.index_keys, self.wait_keys, self.event_ids, self.references)
+    def __init__(self, needs: Needs) -> None:
+        self.needs = needs
+        counts = "/".join(str(len(getattr(needs, f.name))) for f in fields(needs))
+        super().__init__(
+            f"slice lacks persons/keys/waits/events/references/partitions: {counts}"
         )
 
 
@@ -81,6 +103,7 @@ class RelayState:
     loaded_wait_keys: set[str] = field(default_factory=set)
     loaded_event_ids: set[UUID] = field(default_factory=set)
     loaded_references: set[Reference] = field(default_factory=set)
+    loaded_partitions: set[PartitionScope] = field(default_factory=set)
 
 
 def new_state(*, complete: bool = True) -> RelayState:

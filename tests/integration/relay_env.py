@@ -3,41 +3,54 @@ broker, with helpers to publish filings and run the processors as separate OS pr
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
+from groundfloor.kafka_clients import idempotent_producer
 from infra import namespace
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.translate import Translator
 from schemas import Filing, encode
-from schemas.topics import MAX_MESSAGE_BYTES, PREFIX_ENV, physical
+from schemas.topics import MAX_MESSAGE_BYTES, Namespace
 
 
 @dataclass
 class RelayEnv:
+    """`stack` is the shared stack; `cfg` is the same stack in this relay's namespace."""
+
+    stack: StackConfig
     cfg: StackConfig
-    prefix: str
-    database: str
     published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
 
     @property
+    def prefix(self) -> str:
+        return self.cfg.topic_prefix
+
+    @property
+    def database(self) -> str:
+        return self.cfg.pg_database
+
+    @property
+    def topics(self) -> Namespace:
+        return Namespace(self.cfg.topic_prefix)
+
+    @property
     def env(self) -> dict[str, str]:
-        return {PREFIX_ENV: self.prefix, "SHAHO_PG_DATABASE": self.database}
+        """The variables that put a child process in this relay's namespace."""
+        return self.cfg.namespace_env()
 
     def topic(self, name: str) -> str:
         """The broker name of catalogue topic `name` in this relay's namespace."""
-        return self.prefix + name
+        return self.topics.physical(name)
 
     @property
     def dsn(self) -> str:
-        return self.cfg.pg_dsn(self.database)
+        return self.cfg.pg_dsn()
 
     def keyring(self) -> Keyring:
         return Keyring.load(self.cfg.keyring_path)
@@ -51,31 +64,29 @@ class RelayEnv:
 
     async def publish_partitioned(self, items: list[tuple[str, Filing, int | None]]) -> None:
         """Like `publish`, with an explicit partition where one is given."""
-        with _prefix(self.prefix):
-            producer = AIOKafkaProducer(bootstrap_servers=self.cfg.bootstrap_servers,
-                                        enable_idempotence=True, linger_ms=5)
-            await producer.start()
-            try:
-                sends = [(await producer.send(physical(t), encode(f), key=f.kafka_key(),
-                                              partition=p), f) for t, f, p in items]
-                for future, filing in sends:
-                    meta = await future
-                    self.published.append((meta.timestamp, meta.topic, meta.partition,
-                                           meta.offset, filing))
-            finally:
-                await producer.stop()
+        producer = idempotent_producer(self.cfg.bootstrap_servers, linger_ms=5)
+        await producer.start()
+        try:
+            sends = [(await producer.send(self.topic(t), encode(f), key=f.kafka_key(),
+                                          partition=p), f) for t, f, p in items]
+            for future, filing in sends:
+                meta = await future
+                self.published.append((meta.timestamp, meta.topic, meta.partition,
+                                       meta.offset, filing))
+        finally:
+            await producer.stop()
 
     async def publish_raw(self, items: list[tuple[str, bytes]]) -> int:
         """Push malformed records as a broken filer would; the broker itself refuses those
         over the topic's max.message.bytes, so they never reach a processor. Returns how many
         landed."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.cfg.bootstrap_servers)
+        producer = idempotent_producer(self.cfg.bootstrap_servers)
         await producer.start()
         landed = 0
         try:
             for topic, value in items:
                 if len(value) < MAX_MESSAGE_BYTES - 1024:
-                    await producer.send_and_wait(self.prefix + topic, value, key=b"broken:1")
+                    await producer.send_and_wait(self.topic(topic), value, key=b"broken:1")
                     landed += 1
         finally:
             await producer.stop()
@@ -99,7 +110,7 @@ class RelayEnv:
 
     def run(self, processor: str, extra: dict[str, str] | None = None,
             timeout: float = 600) -> int:
-        env = {**os.environ, **self.env, **(extra or {})}
+        env = self.cfg.child_env(extra)
         done = subprocess.run([sys.executable, "-m", "shaho.cli", "run", processor, "--drain"],
                               env=env, capture_output=True, timeout=timeout, check=False)
         self.last_output = done.stdout.decode(errors="replace") + done.stderr.decode(
@@ -107,29 +118,10 @@ class RelayEnv:
         return done.returncode
 
 
-class _prefix:
-    """Sets the topic namespace for code running in this process, then restores it."""
-
-    def __init__(self, value: str) -> None:
-        self.value, self.old = value, None
-
-    def __enter__(self) -> None:
-        self.old = os.environ.get(PREFIX_ENV)
-        os.environ[PREFIX_ENV] = self.value
-
-    def __exit__(self, *exc: object) -> None:
-        if self.old is None:
-            os.environ.pop(PREFIX_ENV, None)
-        else:
-            os.environ[PREFIX_ENV] = self.old
-
-
 async def make_env(cfg: StackConfig, unique: str) -> RelayEnv:
-    env = RelayEnv(cfg, prefix=f"t{unique}.", database=f"relay_{unique}")
-    await namespace.create(cfg, env.prefix, env.database)
-    return env
+    return RelayEnv(cfg, await namespace.create(cfg, f"t{unique}.", f"relay_{unique}"))
 
 
 async def drop_env(env: RelayEnv) -> None:
     """Drop the test's database and its topics."""
-    await namespace.drop(env.cfg, env.prefix, env.database)
+    await namespace.drop(env.stack, env.prefix, env.database)

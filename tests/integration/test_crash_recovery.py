@@ -5,7 +5,6 @@ nothing is duplicated for read_committed readers, and the table equals the pure 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -40,7 +39,7 @@ FAULTS = {
 
 
 def _spawn(relay: RelayEnv, name: str, fault: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **relay.env}
+    env = relay.cfg.child_env()
     env.pop("SHAHO_FAULT", None)
     if fault:
         env["SHAHO_FAULT"] = fault

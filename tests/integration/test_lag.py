@@ -3,7 +3,6 @@ then nothing once the linker has caught up; the outbox backlog drains with the p
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
@@ -17,16 +16,11 @@ pytestmark = pytest.mark.integration
 
 
 async def _lag(relay: RelayEnv):
-    os.environ.update(relay.env)
+    conn = await relay.connect()
     try:
-        conn = await relay.connect()
-        try:
-            return await measure(relay.cfg.bootstrap_servers, conn)
-        finally:
-            await conn.close()
+        return await measure(relay.cfg.bootstrap_servers, relay.topics, conn)
     finally:
-        for name in relay.env:
-            os.environ.pop(name, None)
+        await conn.close()
 
 
 async def test_lag_counts_unapplied_records_until_the_linker_catches_up(relay: RelayEnv):

@@ -4,26 +4,27 @@ nothing and duplicates nothing for read_committed readers."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import admin_client, read_to_end
 from infra.topics_admin import apply_catalogue
+from schemas.topics import Namespace
 
 pytestmark = pytest.mark.integration
 
 ROWS_PER_LANE = 700
 
 
-def _publisher(extra_env: dict[str, str]) -> int:
-    env = {**os.environ, **extra_env}
+def _publisher(stack: StackConfig, extra_env: dict[str, str]) -> int:
+    env = stack.child_env(extra_env)
     done = subprocess.run([sys.executable, "-m", "shaho.cli", "run", "outbox-publisher",
                            "--drain"], env=env, capture_output=True, timeout=180, check=False)
     return done.returncode
@@ -42,29 +43,12 @@ async def _fill_outbox(pg: asyncpg.Connection, topic: str, lanes: list[str]) -> 
     return values
 
 
-async def _read_all(bootstrap: str, topic: str, want: int) -> list[bytes]:
-    reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed")
-    await reader.start()
-    got: list[bytes] = []
-    try:
-        quiet = 0
-        while quiet < 6:
-            batch = await reader.getmany(timeout_ms=500)
-            records = [r for rs in batch.values() for r in rs]
-            got.extend(r.value for r in records)
-            quiet = 0 if records or len(got) < want else quiet + 1
-    finally:
-        await reader.stop()
-    return got
-
-
 async def test_publisher_killed_at_each_point_loses_and_duplicates_nothing(
     stack: StackConfig, pg: asyncpg.Connection, unique: str
 ):
-    await apply_catalogue(stack.bootstrap_servers)
+    await apply_catalogue(stack.bootstrap_servers, Namespace(stack.topic_prefix))
     topic = f"scratch.outbox.{unique}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers)
+    admin = admin_client(stack.bootstrap_servers)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 3, 1)])
     await admin.close()
@@ -74,11 +58,12 @@ async def test_publisher_killed_at_each_point_loses_and_duplicates_nothing(
     kills = ["publisher.in-transaction:1", "publisher.before-position:2",
              "publisher.after-commit:2", "publisher.in-transaction:3"]
     for fault in kills:
-        code = await asyncio.to_thread(_publisher, {"SHAHO_FAULT": fault})
+        code = await asyncio.to_thread(_publisher, stack, {"SHAHO_FAULT": fault})
         assert code == -9, f"{fault} should have killed the publisher (exit {code})"
-    assert await asyncio.to_thread(_publisher, {}) == 0
+    assert await asyncio.to_thread(_publisher, stack, {}) == 0
 
-    got = await _read_all(stack.bootstrap_servers, topic, len(expected))
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    got = [r.value for r in await read_to_end(stack.bootstrap_servers, partitions)]
     assert len(got) == len(expected), "each row exactly once"
     assert set(got) == expected
     for lane in lanes:

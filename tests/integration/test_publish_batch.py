@@ -9,8 +9,14 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
+from groundfloor.kafka_clients import (
+    end_offsets,
+    idempotent_producer,
+    reader,
+    transactional_producer,
+)
 from infra.topics_admin import apply_catalogue
 from producers.batch_rows import read_batch
 from producers.command import PublishOptions, run_publish
@@ -21,14 +27,15 @@ from schemas import Filing, FilingOutcome, Reason, decode_filing, encode, event_
 from schemas.filings import filer_of
 from schemas.payload import FilerKind
 from schemas.relay import OutcomeStatus
-from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS
+from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, Namespace
 from tests.fixtures.examples import all_examples
 from tests.fixtures.template import csv_row, csv_text
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = all_examples()
-INGESTION = [t.name for t in INGESTION_TOPICS]
+TOPICS = Namespace()  # these tests publish under the stack's own, unprefixed topic names
+INGESTION = [TOPICS.physical(t) for t in INGESTION_TOPICS]
 MISMATCH = Reason(code="identity_mismatch", field="payload.identity.kana_name", message="differs")
 
 
@@ -58,24 +65,16 @@ def _batch(codes: dict[FilerKind, str]) -> list[dict[str, str]]:
 
 
 async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
+    by_name = {TOPICS.physical(t): t.partitions for t in INGESTION_TOPICS}
+    return await end_offsets(bootstrap, [TopicPartition(t, p) for t in topics
+                                         for p in range(by_name[t])])
 
 
 async def _records_since(
     bootstrap: str, offsets: dict[TopicPartition, int], codes: set[str], want: int
 ) -> list:
     """Committed records after `offsets` whose key starts with one of our filer codes."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed"
-    )
+    consumer = reader(bootstrap)
     await consumer.start()
     got: list = []
     try:
@@ -103,7 +102,7 @@ def _check_record(record, codes: dict[FilerKind, str]) -> Filing:
     filing = decode_filing(record.value, topic=record.topic)
     kind = _kind(filing.event_type)
     example = EXAMPLES[filing.event_type]
-    assert record.topic == topic_for(filing.event_type, kind).name
+    assert record.topic == TOPICS.physical(topic_for(filing.event_type, kind))
     assert filing.filer_code == codes[kind]
     assert record.key == f"{codes[kind]}:{example.person_token}".encode()
     assert filing.event_id == event_id_for(codes[kind], example.filing_reference)
@@ -121,13 +120,14 @@ def _cli(options: PublishOptions) -> tuple[int, list[str], str]:
 async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_event_ids(
     bootstrap: str, unique: str, tmp_path: Path
 ):
-    await apply_catalogue(bootstrap)
+    await apply_catalogue(bootstrap, TOPICS)
     codes = _codes(unique)
     path = tmp_path / "batch.csv"
     path.write_text(csv_text(_batch(codes)), encoding="cp932")
     before = await _end_offsets(bootstrap, INGESTION)
 
-    code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, bootstrap))
+    code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, bootstrap,
+                                                                  namespace=TOPICS))
 
     good = len(EXAMPLES)
     assert code == 1, err
@@ -145,7 +145,7 @@ async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_
     again = await _end_offsets(bootstrap, INGESTION)
     results = validate_batch(read_batch(path))
     progress: list[int] = []
-    async with FilingPublisher(bootstrap) as publisher:
+    async with FilingPublisher(bootstrap, TOPICS) as publisher:
         deliveries = await publisher.publish(
             [r.outgoing for r in results if r.ok], progress=progress.append
         )
@@ -171,17 +171,17 @@ def _outcome(code: str, reference: str, status: OutcomeStatus) -> FilingOutcome:
 
 
 async def _send_outcomes(bootstrap: str, *outcomes: FilingOutcome, abort: bool = False) -> None:
-    transactional = f"test-outcomes-{uuid4().hex[:10]}" if abort else None
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, transactional_id=transactional
-    )
+    if abort:
+        producer = transactional_producer(bootstrap, f"test-outcomes-{uuid4().hex[:10]}")
+    else:
+        producer = idempotent_producer(bootstrap)
     await producer.start()
     try:
         if abort:
             await producer.begin_transaction()
         for outcome in outcomes:
             await producer.send_and_wait(
-                FILING_OUTCOME.name, encode(outcome), key=outcome.kafka_key()
+                TOPICS.physical(FILING_OUTCOME), encode(outcome), key=outcome.kafka_key()
             )
         if abort:
             await producer.abort_transaction()
@@ -196,7 +196,7 @@ def _ids(code: str, *references: str) -> list[UUID]:
 async def test_await_outcomes_keeps_the_latest_committed_outcome_per_event_id(
     bootstrap: str, unique: str
 ):
-    await apply_catalogue(bootstrap)
+    await apply_catalogue(bootstrap, TOPICS)
     code = f"O-{unique.upper()}"
     parked, accepted, refused = OutcomeStatus.PARKED, OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED
     await _send_outcomes(
@@ -210,30 +210,32 @@ async def test_await_outcomes_keeps_the_latest_committed_outcome_per_event_id(
     a, b, c, d = _ids(code, "A", "B", "C", "D")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcomes = await await_outcomes(bootstrap, [a, b, c, d], 4)
+    outcomes = await await_outcomes(bootstrap, TOPICS, [a, b, c, d], 4)
     assert loop.time() - started >= 3.5, "C is only parked: it waits for the whole timeout"
     assert {k: o.status for k, o in outcomes.items()} == {a: accepted, b: refused, c: parked}
     assert outcomes[b].reasons == (MISMATCH,)
 
     started = loop.time()
-    snapshot = await await_outcomes(bootstrap, [c, d], 30, until_final=False)
+    snapshot = await await_outcomes(bootstrap, TOPICS, [c, d], 30, until_final=False)
     assert {k: o.status for k, o in snapshot.items()} == {c: parked}
     assert loop.time() - started < 15
-    ours = await await_outcomes(bootstrap, [a, b], 30, until_final=False, filer_codes=[code])
+    ours = await await_outcomes(bootstrap, TOPICS, [a, b], 30, until_final=False,
+                                filer_codes=[code])
     assert {k: o.status for k, o in ours.items()} == {a: accepted, b: refused}
-    others = await await_outcomes(bootstrap, [a], 30, until_final=False, filer_codes=["X-1"])
+    others = await await_outcomes(bootstrap, TOPICS, [a], 30, until_final=False,
+                                  filer_codes=["X-1"])
     assert others == {}
 
 
 async def test_await_outcomes_returns_as_soon_as_every_outcome_is_final(
     bootstrap: str, unique: str
 ):
-    await apply_catalogue(bootstrap)
+    await apply_catalogue(bootstrap, TOPICS)
     code = f"W-{unique.upper()}"
     (e,) = _ids(code, "E")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    waiting = asyncio.create_task(await_outcomes(bootstrap, [e], 30))
+    waiting = asyncio.create_task(await_outcomes(bootstrap, TOPICS, [e], 30))
     await asyncio.sleep(1.5)
     await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.PARKED))
     await asyncio.sleep(0.5)
@@ -247,7 +249,7 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
     bootstrap: str, unique: str, tmp_path: Path
 ):
     """A re-upload: the relay answered the first upload, and --wait finds those answers."""
-    await apply_catalogue(bootstrap)
+    await apply_catalogue(bootstrap, TOPICS)
     code = f"R-{unique.upper()}"
     rows = [
         {**csv_row(EXAMPLES[t]), "filer_code": code, "filing_reference": reference}
@@ -264,7 +266,7 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
         _outcome(code, first, OutcomeStatus.ACCEPTED),
         _outcome(code, second, OutcomeStatus.REFUSED),
     )
-    options = PublishOptions(path, bootstrap, wait=True, timeout=20)
+    options = PublishOptions(path, bootstrap, wait=True, timeout=20, namespace=TOPICS)
     code_, out, err = await asyncio.to_thread(_cli, options)
     assert code_ == 1, err
     assert out == [

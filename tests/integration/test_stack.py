@@ -7,18 +7,24 @@ import asyncio
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import NewTopic
 
+from groundfloor.kafka_clients import (
+    admin_client,
+    idempotent_producer,
+    reader,
+    transactional_producer,
+)
 from infra.migrations import apply_all, discover
 from infra.topics_admin import apply_catalogue, describe
-from schemas.topics import CATALOGUE
+from schemas.topics import CATALOGUE, Namespace
 
 pytestmark = pytest.mark.integration
 
 
 async def _scratch_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -39,13 +45,15 @@ async def _drain(consumer: AIOKafkaConsumer, want: int, seconds: float = 15.0) -
 async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, unique: str):
     topic, group = f"scratch.roundtrip.{unique}", f"g-{unique}"
     await _scratch_topic(bootstrap, topic, partitions=3)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = idempotent_producer(bootstrap)
     await producer.start()
     try:
         for i in range(30):
             await producer.send_and_wait(topic, f"v{i}".encode(), key=f"k{i % 5}".encode())
     finally:
         await producer.stop()
+    # a raw client on purpose: this checks the broker's group membership and balancing, which
+    # no client of the relay uses (its processors assign their partitions themselves)
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -62,7 +70,7 @@ async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, 
     assert all(v == sorted(v) for v in per_key.values()), "per-key order must hold"
     assert sum(committed.values()) == 30
 
-    again = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+    again = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,  # as above
                              auto_offset_reset="earliest", enable_auto_commit=False)
     await again.start()
     try:
@@ -74,11 +82,10 @@ async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, 
 async def test_read_committed_sees_commits_only_never_aborts(bootstrap: str, unique: str):
     topic = f"scratch.txn.{unique}"
     await _scratch_topic(bootstrap, topic)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"t-{unique}")
+    producer = transactional_producer(bootstrap, f"t-{unique}")
     await producer.start()
-    reader = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                              auto_offset_reset="earliest", isolation_level="read_committed")
-    await reader.start()
+    committed = reader(bootstrap, topic)
+    await committed.start()
     try:
         await producer.begin_transaction()
         await producer.send_and_wait(topic, b"aborted-1")
@@ -86,13 +93,13 @@ async def test_read_committed_sees_commits_only_never_aborts(bootstrap: str, uni
         await producer.abort_transaction()
         await producer.begin_transaction()
         await producer.send_and_wait(topic, b"committed-1")
-        assert await _drain(reader, 1, seconds=2.0) == [], "nothing visible before commit"
+        assert await _drain(committed, 1, seconds=2.0) == [], "nothing visible before commit"
         await producer.commit_transaction()
-        seen = await _drain(reader, 1)
+        seen = await _drain(committed, 1)
         assert [r.value for r in seen] == [b"committed-1"]
-        assert await _drain(reader, 1, seconds=1.5) == []
+        assert await _drain(committed, 1, seconds=1.5) == []
     finally:
-        await reader.stop()
+        await committed.stop()
         await producer.stop()
 
 
@@ -104,21 +111,22 @@ async def test_migrations_apply_twice_without_harm(pg: asyncpg.Connection):
 
 
 async def test_catalogue_applies_twice_without_harm(bootstrap: str):
-    await apply_catalogue(bootstrap)
-    assert await apply_catalogue(bootstrap) == []
-    parts = await describe(bootstrap)
-    assert parts == {t.physical: t.partitions for t in CATALOGUE}
+    topics = Namespace()
+    await apply_catalogue(bootstrap, topics)
+    assert await apply_catalogue(bootstrap, topics) == []
+    parts = await describe(bootstrap, topics)
+    assert parts == {topics.physical(t): t.partitions for t in CATALOGUE}
 
 
 async def test_catalogue_configs_reach_the_broker(bootstrap: str):
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(bootstrap)
     await admin.start()
     try:
         dlq = next(t for t in CATALOGUE if t.name.endswith(".dlq"))
         [response] = await admin.describe_configs([
-            ConfigResource(ConfigResourceType.TOPIC, dlq.physical)])
+            ConfigResource(ConfigResourceType.TOPIC, Namespace().physical(dlq))])
         entries = {e[0]: e[1] for e in response.resources[0][4]}
     finally:
         await admin.close()

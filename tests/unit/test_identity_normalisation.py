@@ -1,32 +1,43 @@
-"""Tests of the identity normalisation rule (DOMAIN.md §5a) and its variant-character table.
+"""Tests of the identity normalisation (DOMAIN.md §5a), its variant table and the match on it.
 
-Real notations that must match and must not match, table-driven, each with its reason.
+Real notations that must and must not match go through what the relay runs, each with its reason.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from relay_linker.identity import (
-    IDENTITY_ITEMS,
+from groundfloor.crypto import Keyring
+from relay_linker.domain import apply_all, decide, new_state
+from relay_linker.domain.commands import IDENTITY_ITEMS, LOOKALIKE_ITEMS, Identity, RegisterPerson
+from relay_linker.domain.effects import AnomalyRecorded
+from relay_linker.domain.matching import Located, Snapshot, locate, mismatches
+from relay_linker.domain.model import Reason
+from relay_linker.domain.verdict import Verdict
+from relay_linker.linker import KeyringHasher
+from relay_linker.normalisation import (
+    ADDRESS_FIELDS,
     address_numbers,
-    is_lookalike,
     kanji_number,
     load_variant_table,
-    mismatched_items,
     normalise_address,
     normalise_birth_date,
-    normalise_items,
     normalise_kana,
     normalise_kanji_name,
     normalise_sex,
     normalise_structured_address,
 )
+from relay_linker.translate import Translator, identity_of
+from schemas.common import IdentityItems
+from schemas.secret import Secret
+from tests.unit.test_linker_support import Filer, at
 
 KASUMIGASEKI = ("東京都", "千代田区", "霞が関")
 
@@ -35,13 +46,36 @@ def _address(parts: tuple[object, ...]) -> str:
     return normalise_address(*parts)
 
 
+ITEMS = {
+    "kanji": "kanji_name",
+    "kana": "kana_name",
+    "birth": "birth_date",
+    "sex": "sex",
+    "address": "address",
+}
 NORMALISERS: dict[str, Callable[..., str]] = {
-    "kanji": normalise_kanji_name,
-    "kana": normalise_kana,
-    "birth": normalise_birth_date,
+    "kanji_name": normalise_kanji_name,
+    "kana_name": normalise_kana,
+    "birth_date": normalise_birth_date,
     "sex": normalise_sex,
     "address": _address,
 }
+CONTRACT_CARRIES_EVERY_NOTATION = ("kanji_name", "kana_name")
+FILED: dict[str, object] = {
+    "kanji_name": "髙橋 京子",
+    "kana_name": "たかはし きょうこ",
+    "birth_date": date(1980, 1, 2),
+    "sex": "female",
+    "address": {
+        "prefecture": "東京都",
+        "municipality": "千代田区",
+        "town": "霞が関",
+        "chome": "一丁目",
+        "banchi": "2番",
+        "go": "3号",
+    },
+}
+RELAY_ID = "r-notation-pairs"
 
 # (item, left notation, right notation, must match, reason)
 PAIRS: list[tuple[str, object, object, bool, str]] = [
@@ -205,11 +239,53 @@ def _pair_id(pair: tuple[str, object, object, bool, str]) -> str:
     return f"{pair[0]}: {pair[4]}"
 
 
+@pytest.fixture(scope="module")
+def keyring(tmp_path_factory: pytest.TempPathFactory) -> Keyring:
+    path: Path = tmp_path_factory.mktemp("keyring") / "keyring.json"
+    return Keyring.create_if_missing(path)
+
+
+@pytest.fixture(scope="module")
+def hasher(keyring: Keyring) -> KeyringHasher:
+    return KeyringHasher(keyring)
+
+
+def _filed_items(**changes: object) -> IdentityItems:
+    """The identity items of a filing: FILED with some items filed otherwise."""
+    return IdentityItems.model_validate(FILED | changes)
+
+
+def _identity_filed_as(item: str, notation: object) -> Identity:
+    """The Identity the relay translates from FILED with `item` filed as `notation`.
+
+    The contract refuses some notations the normalisation still folds (sex codes, basic-format
+    dates, an empty 丁目); for those only the normalised `item` is put into the Identity."""
+    filed = notation
+    if item == "address":
+        filed = dict(zip((*ADDRESS_FIELDS, "building")[: len(notation)], notation, strict=True))
+    try:
+        return identity_of(_filed_items(**{item: filed}))
+    except ValidationError:
+        if item in CONTRACT_CARRIES_EVERY_NOTATION:
+            raise
+    return replace(identity_of(_filed_items()), **{item: NORMALISERS[item](notation)})
+
+
+def _registered(identity: Identity, hasher: KeyringHasher) -> Snapshot:
+    """The snapshot of a person registered with `identity`: keyed hashes of its five items."""
+    hashes = {
+        item: hasher.identity_hash(RELAY_ID, item, identity.item(item)) for item in IDENTITY_ITEMS
+    }
+    return Snapshot(hashes, date.fromisoformat(identity.birth_date))
+
+
 @pytest.mark.parametrize("pair", PAIRS, ids=_pair_id)
-def test_notation_pairs(pair: tuple[str, object, object, bool, str]) -> None:
-    item, left, right, must_match, _reason = pair
-    normalise = NORMALISERS[item]
-    assert (normalise(left) == normalise(right)) is must_match
+def test_notation_pairs(pair: tuple[str, object, object, bool, str], hasher: KeyringHasher) -> None:
+    kind, left, right, must_match, _reason = pair
+    item = ITEMS[kind]
+    on_record = _registered(_identity_filed_as(item, right), hasher)
+    wrong = mismatches(on_record, _identity_filed_as(item, left), RELAY_ID, hasher)
+    assert wrong == ([] if must_match else [item])
 
 
 def test_enough_real_pairs_both_ways() -> None:
@@ -312,21 +388,10 @@ def test_structured_address_refuses_a_single_line() -> None:
         normalise_structured_address("東京都千代田区霞が関1-2-3")
 
 
-def _items(**changes: object) -> dict[str, str]:
-    filed: dict[str, object] = {
-        "kanji_name": "髙橋 京子",
-        "kana_name": "たかはし きょうこ",
-        "birth_date": date(1980, 1, 2),
-        "sex": "female",
-        "address": _Address("東京都", "千代田区", "霞が関", "一丁目", "2番", "3号"),
-    }
-    return normalise_items(**(filed | changes))
-
-
-def test_normalise_items_names_every_item() -> None:
-    items = _items(kanji_name=_Secret("髙橋 京子"))
-    assert tuple(items) == IDENTITY_ITEMS
-    assert items == {
+def test_identity_of_names_every_item() -> None:
+    identity = identity_of(_filed_items(kanji_name=Secret("髙橋 京子")))
+    assert tuple(f.name for f in fields(Identity)) == IDENTITY_ITEMS
+    assert {item: identity.item(item) for item in IDENTITY_ITEMS} == {
         "kanji_name": "高橋京子",
         "kana_name": "タカハシキョウコ",
         "birth_date": "1980-01-02",
@@ -335,24 +400,53 @@ def test_normalise_items_names_every_item() -> None:
     }
 
 
-def test_mismatched_items_names_items_only() -> None:
-    other = _items(
-        kanji_name="高橋恭子", address=_Address("東京都", "港区", "芝公園", "4", "2", "8")
-    )
-    assert mismatched_items(_items(), other) == ["kanji_name", "address"]
-    assert mismatched_items(_items(), _items(kanji_name="高橋　京子")) == []
+def test_mismatches_name_items_only(hasher: KeyringHasher) -> None:
+    on_record = _registered(identity_of(_filed_items()), hasher)
+    moved = {
+        "prefecture": "東京都",
+        "municipality": "港区",
+        "town": "芝公園",
+        "chome": "4",
+        "banchi": "2",
+        "go": "8",
+    }
+    other = identity_of(_filed_items(kanji_name="高橋恭子", address=moved))
+    assert mismatches(on_record, other, RELAY_ID, hasher) == ["kanji_name", "address"]
+    spaced = identity_of(_filed_items(kanji_name="高橋　京子"))
+    assert mismatches(on_record, spaced, RELAY_ID, hasher) == []
 
 
-def test_lookalike_when_three_items_agree_and_another_differs() -> None:
-    other = _items(kanji_name="高橋恭子")
-    assert is_lookalike(_items(), other)
-    assert not is_lookalike(_items(), _items())
-    assert not is_lookalike(_items(), _items(kanji_name="高橋恭子", sex="male"))
+def _located(keyring: Keyring, **changes: object) -> Located | Verdict:
+    """`locate` on a person registered with FILED, for a filing whose items differ by `changes`."""
+    hasher = KeyringHasher(keyring)
+    ref = Translator(keyring).resident("10000000001")
+    state = new_state()
+    register = RegisterPerson(ref, identity_of(_filed_items()), date(2024, 1, 1), "go_live")
+    apply_all(state, decide(state, Filer("131016").file("reg", register, when=at(4, 1)), hasher))
+    filing = Filer("E0001").file("acq", when=at(4, 2))
+    filed = identity_of(_filed_items(**changes))
+    return locate(state, filing, ref, filed, date(2025, 4, 1), hasher)
 
 
-def test_no_lookalike_on_missing_core_items() -> None:
-    left = _items(kana_name=None, kanji_name="高橋恭子")
-    assert not is_lookalike(left, _items(kana_name=None))
+def _anomalies(found: Located | Verdict) -> list[str]:
+    assert isinstance(found, Verdict)
+    return [e.anomaly.code for e in found.effects if isinstance(e, AnomalyRecorded)]
+
+
+def test_lookalike_when_three_items_agree_and_another_differs(keyring: Keyring) -> None:
+    other = _located(keyring, kanji_name="高橋恭子")
+    assert _anomalies(other) == ["lookalike"]
+    assert isinstance(other, Verdict)
+    assert other.reasons == (Reason("identity_mismatch", "identity.kanji_name"),)
+    assert isinstance(_located(keyring), Located)
+    assert _anomalies(_located(keyring, kanji_name="高橋恭子", sex="male")) == []
+
+
+@pytest.mark.parametrize("item", sorted(LOOKALIKE_ITEMS))
+def test_no_lookalike_on_missing_core_items(item: str) -> None:
+    """A filing without kana, birth date or sex is refused by the contract before any match."""
+    with pytest.raises(ValidationError):
+        _filed_items(**{item: None})
 
 
 VARIANT_ROWS = load_variant_table()

@@ -219,7 +219,7 @@ def _through_slices(whole: RelayState, record: LinkerRecord) -> list[Effect]:
     keys = needs(record)
     for _ in range(50):
         try:
-            return decide(carve(whole, **keys), record, HASHER)
+            return decide(carve(whole, keys), record, HASHER)
         except MissingFromSlice as missing:
             keys = widened(keys, missing)
     raise AssertionError("a decision kept asking for more")

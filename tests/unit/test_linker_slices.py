@@ -10,9 +10,8 @@ import pytest
 from relay_linker.domain import MissingFromSlice, apply_all, decide, expire, history, new_state
 from relay_linker.domain.commands import LinkerRecord
 from relay_linker.domain.effects import Effect
-from relay_linker.domain.keys import partition_key
 from relay_linker.domain.slicing import carve, needs, widened
-from relay_linker.domain.state import RelayState
+from relay_linker.domain.state import Needs, PartitionScope, RelayState
 from tests.unit.test_linker_support import (
     HASHER,
     Filer,
@@ -35,7 +34,7 @@ def _through_slices(whole: RelayState, record: LinkerRecord) -> tuple[list[Effec
     keys = needs(record)
     for rounds in range(1, 50):
         try:
-            return decide(carve(whole, **keys), record, HASHER), rounds
+            return decide(carve(whole, keys), record, HASHER), rounds
         except MissingFromSlice as missing:
             keys = widened(keys, missing)
     raise AssertionError("a decision kept asking for more")
@@ -47,11 +46,15 @@ def test_a_slice_without_the_person_says_so() -> None:
     acquisition = EMPLOYER.file(
         "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
     )
-    part = carve(relay.state, index_keys=[HANA.resident.key], event_ids=[acquisition.event_id])
+    wanted = Needs(
+        index_keys=frozenset({HANA.resident.key}), event_ids=frozenset({acquisition.event_id})
+    )
+    part = carve(relay.state, wanted)
     with pytest.raises(MissingFromSlice) as raised:
         decide(part, acquisition, HASHER)
-    assert raised.value.relay_ids == frozenset({relay.relay_id(HANA)})
-    assert not (raised.value.index_keys or raised.value.event_ids or raised.value.wait_keys)
+    lacking = raised.value.needs
+    assert lacking.relay_ids == frozenset({relay.relay_id(HANA)})
+    assert not (lacking.index_keys or lacking.event_ids or lacking.wait_keys)
     assert HANA.identity.kanji_name not in str(raised.value)
 
 
@@ -61,7 +64,7 @@ def test_a_slice_first_asks_for_the_ledger_entry() -> None:
     )
     with pytest.raises(MissingFromSlice) as raised:
         decide(new_state(complete=False), acquisition, HASHER)
-    assert raised.value.event_ids == frozenset({acquisition.event_id})
+    assert raised.value.needs.event_ids == frozenset({acquisition.event_id})
 
 
 @pytest.mark.parametrize("seed", [None, 1, 2, 3])
@@ -87,8 +90,10 @@ def test_expiring_through_a_slice_gives_the_same_effects() -> None:
     topic, partition = EMPLOYER.topic, EMPLOYER.partition
     with pytest.raises(MissingFromSlice) as raised:
         expire(new_state(complete=False), topic, partition, at(4, 20))
-    assert raised.value.wait_keys == frozenset({partition_key(topic, partition)})
-    part = carve(relay.state, wait_keys=[partition_key(topic, partition)])
+    scope = PartitionScope(topic, partition)
+    assert raised.value.needs.partitions == frozenset({scope})
+    assert not raised.value.needs.wait_keys
+    part = carve(relay.state, Needs(partitions=frozenset({scope})))
     expected = expire(relay.state, topic, partition, at(4, 20))
     assert expire(part, topic, partition, at(4, 20)) == expected
     assert len(expected) == 3

@@ -1,6 +1,6 @@
-"""Normalised identity items: the one place that decides when two notations of a person match.
+"""The DOMAIN.md §5a normalisation of identity items, with its variant-character table.
 
-Implements DOMAIN.md §5a for comparing and hashing only; filings keep identity items as filed.
+Used only to compare and hash (the match rule is `domain.matching`); filings keep items as filed.
 """
 
 from __future__ import annotations
@@ -8,15 +8,12 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from functools import cache
 from importlib import resources
 from typing import NamedTuple, Protocol
 
-IDENTITY_ITEMS: tuple[str, ...] = ("kanji_name", "kana_name", "birth_date", "sex", "address")
-LOOKALIKE_ITEMS: tuple[str, ...] = ("kana_name", "birth_date", "sex")
 ADDRESS_FIELDS: tuple[str, ...] = ("prefecture", "municipality", "town", "chome", "banchi", "go")
 VARIANT_TABLE = "variant_kanji.csv"
 
@@ -225,31 +222,3 @@ def normalise_structured_address(address: AddressLike | Revealable | None) -> st
     if isinstance(plain, str):
         raise TypeError("address must be structured, not a single line")
     return normalise_address(*(getattr(plain, name, None) for name in ADDRESS_FIELDS))
-
-
-def normalise_items(
-    kanji_name: str | Revealable | None,
-    kana_name: str | Revealable | None,
-    birth_date: date | str | Revealable | None,
-    sex: str | Revealable | None,
-    address: AddressLike | Revealable | None,
-) -> dict[str, str]:
-    """The normalised value of each of the five identity items; a missing item gives ''."""
-    return {
-        "kanji_name": normalise_kanji_name(kanji_name),
-        "kana_name": normalise_kana(kana_name),
-        "birth_date": normalise_birth_date(birth_date),
-        "sex": normalise_sex(sex),
-        "address": normalise_structured_address(address),
-    }
-
-
-def mismatched_items(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
-    """The names (never the values) of the identity items whose normalised values differ."""
-    return [item for item in IDENTITY_ITEMS if a.get(item, "") != b.get(item, "")]
-
-
-def is_lookalike(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
-    """True when kana, birth date and sex agree (and are known) but another item differs."""
-    core_agrees = all(a.get(item) and a.get(item) == b.get(item) for item in LOOKALIKE_ITEMS)
-    return core_agrees and bool(mismatched_items(a, b))

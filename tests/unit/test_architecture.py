@@ -1,0 +1,137 @@
+"""The layout's rules, checked on every module's imports (function-level ones included):
+the domain imports only the standard library and itself, and nobody but tests imports the roof.
+
+`docs/architecture.md` lists the packages and what each may import; this keeps it true.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROOF = "shaho"
+SKIP = {".venv", ".cache", ".git", "node_modules"}
+
+
+def project_packages(root: Path) -> set[str]:
+    return {p.parent.name for p in root.glob("*/__init__.py") if p.parent.name not in SKIP}
+
+
+def modules(root: Path) -> dict[str, Path]:
+    """Every module of the tree by dotted name (tests included)."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if SKIP & set(rel.parts):
+            continue
+        parts = list(rel.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def imported(module: str, path: Path) -> list[tuple[int, str]]:
+    """(line, dotted name) of every import in the module, wherever it stands."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            names.append((node.lineno, target))
+    return names
+
+
+def violations(root: Path) -> list[str]:
+    """One line per import that breaks a rule of the layout."""
+    packages = project_packages(root)
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    found = []
+    for module, path in modules(root).items():
+        top = module.split(".")[0]
+        for line, name in imported(module, path):
+            first = name.split(".")[0]
+            where = f"{path.relative_to(root)}:{line} imports {name}"
+            if module.startswith("relay_linker.domain") and not (
+                first in stdlib or name == "relay_linker.domain"
+                or name.startswith("relay_linker.domain.")
+            ):
+                found.append(f"{where}: the domain imports only the standard library and itself")
+            if first == ROOF and top not in (ROOF, "tests"):
+                found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
+            if top == "groundfloor" and first in packages - {"groundfloor"}:
+                found.append(f"{where}: the ground floor imports no other package of the project")
+            if top == "outbox" and first == "relay_linker":
+                found.append(f"{where}: outbox/ publishes any processor's rows, not the linker's")
+    return found
+
+
+def test_the_tree_keeps_its_layout():
+    assert violations(ROOT) == []
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for folder in ("shaho", "groundfloor", "outbox", "relay_linker", "relay_linker/domain",
+                   "consumers"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "__init__.py").touch()
+    return tmp_path
+
+
+def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):
+    root = _tree(tmp_path, {"relay_linker/domain/rules.py": "import json\nimport asyncpg\n"})
+    assert violations(root) == [
+        "relay_linker/domain/rules.py:2 imports asyncpg: "
+        "the domain imports only the standard library and itself"]
+
+
+def test_the_guard_sees_an_import_hidden_inside_a_function(tmp_path: Path):
+    root = _tree(tmp_path, {"consumers/reader.py": "def f():\n    from shaho.cli import main\n"})
+    assert violations(root) == [
+        "consumers/reader.py:2 imports shaho.cli: shaho/ is the roof; nothing below it imports it"]
+
+
+def test_the_guard_sees_relative_imports_leaving_the_domain(tmp_path: Path):
+    root = _tree(tmp_path, {"relay_linker/domain/rules.py": "from .. import store\n"
+                                                           "from . import model\n"})
+    assert violations(root) == [
+        "relay_linker/domain/rules.py:1 imports relay_linker: "
+        "the domain imports only the standard library and itself"]
+
+
+def test_the_guard_sees_the_ground_floor_and_outbox_reaching_up(tmp_path: Path):
+    root = _tree(tmp_path, {"groundfloor/config.py": "import consumers.lag\n",
+                            "outbox/table.py": "from relay_linker.domain import effects\n"})
+    assert violations(root) == [
+        "groundfloor/config.py:1 imports consumers.lag: "
+        "the ground floor imports no other package of the project",
+        "outbox/table.py:1 imports relay_linker.domain: "
+        "outbox/ publishes any processor's rows, not the linker's"]
+
+
+def test_a_clean_tree_passes_the_guard(tmp_path: Path):
+    root = _tree(tmp_path, {"relay_linker/domain/rules.py": "from relay_linker.domain import x\n",
+                            "shaho/cli.py": "import consumers\nimport groundfloor\n"})
+    assert violations(root) == []
+
+
+def test_the_package_map_names_every_package_and_no_other():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = doc.split("## Packages", 1)[1].split("\n## ", 1)[0]
+    mapped = {name.rstrip("/") for row in section.splitlines() if row.startswith("| ")
+              for name in re.findall(r"`([a-z_]+)/`", row.split("|")[2])}
+    assert mapped == project_packages(ROOT)
