@@ -91,6 +91,15 @@ def _classpath(lib: Path) -> str:
     return f"{lib}/*"
 
 
+def _format_command(cfg: StackConfig, props: Path, lib: Path, cluster_id: str) -> list[str]:
+    # One URL-safe id in 64 starts with "-": the "=" form keeps the tool's argument parser
+    # from reading it as an option.
+    return [_java(), "-cp", _classpath(lib), f"-Dlog4j2.configurationFile={LOG4J2}",
+            f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+            "-c", str(props), "--standalone", "--ignore-formatted"]
+
+
 def _format_storage(cfg: StackConfig, props: Path, lib: Path) -> None:
     if (cfg.kafka_dir / "data" / "meta.properties").exists():
         return
@@ -98,10 +107,7 @@ def _format_storage(cfg: StackConfig, props: Path, lib: Path) -> None:
     if not cluster_file.exists():
         raw = uuid.uuid4().bytes
         cluster_file.write_text(base64.urlsafe_b64encode(raw).decode().rstrip("="))
-    cmd = [_java(), "-cp", _classpath(lib), f"-Dlog4j2.configurationFile={LOG4J2}",
-           f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
-           "kafka.tools.StorageTool", "format", "-t", cluster_file.read_text().strip(),
-           "-c", str(props), "--standalone", "--ignore-formatted"]
+    cmd = _format_command(cfg, props, lib, cluster_file.read_text().strip())
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")

@@ -4,12 +4,15 @@ migrations, and a topic catalogue that can be applied any number of times."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
+from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     admin_client,
     idempotent_producer,
@@ -133,3 +136,19 @@ async def test_catalogue_configs_reach_the_broker(bootstrap: str):
     assert entries["max.message.bytes"] == str(dlq.max_message_bytes)
     assert entries["cleanup.policy"] == dlq.cleanup_policy
     assert entries["retention.ms"] == str(dlq.retention_ms)
+
+
+def test_storage_formats_under_a_cluster_id_that_starts_with_a_dash(
+    stack: StackConfig, tmp_path: Path
+) -> None:
+    # One generated id in 64 starts with "-"; the broker's own tool must still take it.
+    from infra import kafka
+
+    scratch = replace(stack, state_dir=tmp_path)
+    (scratch.kafka_dir / "config").mkdir(parents=True)
+    (scratch.kafka_dir / "cluster-id").write_text("-5Xzmg87QcKu9KGrSazOuA")
+    props = scratch.kafka_dir / "config" / "server.properties"
+    props.write_text(kafka._properties(scratch))
+    kafka._format_storage(scratch, props, stack.kafka_dir / "lib")
+    meta = (scratch.kafka_dir / "data" / "meta.properties").read_text()
+    assert "cluster.id=-5Xzmg87QcKu9KGrSazOuA" in meta
