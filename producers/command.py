@@ -22,6 +22,7 @@ from producers.outcomes import OutcomesUnavailable, await_outcomes
 from producers.routing import Outgoing
 from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
 from producers.validate import RowResult, validate_batch
+from schemas.codec import content_hash
 from schemas.identifiers import FILER_CODE_PATTERN
 from schemas.payload import FilerKind
 from schemas.topics import Namespace
@@ -90,8 +91,9 @@ def _wait(
 ) -> int:
     ids = [d.event_id for d in deliveries]
     filers = {r.filer_code for r in results if r.ok and r.filer_code}
+    contents = {r.filing.event_id: content_hash(r.filing) for r in results if r.ok and r.filing}
     waiting = await_outcomes(options.bootstrap, options.namespace, ids, options.timeout,
-                             filer_codes=filers)
+                             filer_codes=filers, contents=contents)
     try:
         outcomes = asyncio.run(waiting)
     except OutcomesUnavailable as exc:

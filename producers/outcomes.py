@@ -1,4 +1,5 @@
-"""The relay's answers to a filer's filings, read from `relay.filing-outcome.v1` by event id.
+"""The relay's answers to a filer's uploads, read from `relay.filing-outcome.v1` by event id
+and content: a changed re-send's refusal answers it, never the earlier filing's outcome.
 
 The topic is read from the beginning: a re-upload's outcomes may already be there.
 """
@@ -6,7 +7,7 @@ The topic is read from the beginning: a re-upload's outcomes may already be ther
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -15,13 +16,14 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 
 from groundfloor.kafka_clients import caught_up, reader
 from schemas import FilingOutcome, MessageRejected, decode_relay
-from schemas.relay import OutcomeStatus, furthest
+from schemas.relay import OutcomeStatus, conflict_id_for, furthest
 from schemas.topics import FILING_OUTCOME, Namespace
 
 FINAL = frozenset({OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED})
 POLL_MS = 500
 
 Outcomes = dict[UUID, FilingOutcome]
+Contents = Mapping[UUID, str]  # event id -> content hash of what was uploaded
 
 
 class OutcomesUnavailable(RuntimeError):
@@ -44,6 +46,22 @@ def fold(outcomes: Outcomes, wanted: frozenset[UUID], raw: bytes | None) -> None
         outcomes[outcome.event_id] = furthest(outcomes.get(outcome.event_id), outcome)
 
 
+def answer(outcomes: Outcomes, event_id: UUID, content: str | None) -> FilingOutcome | None:
+    """The answer to an upload of `content` (a content hash) under `event_id`, if read yet.
+
+    The refusal of that content as a conflicting re-send when there is one; else the filing's
+    outcome when it answers this content or names none (`content` None takes it as it is). An
+    outcome naming other content answers the earlier filing: this upload's refusal is coming."""
+    if content is not None:
+        refusal = outcomes.get(conflict_id_for(event_id, content))
+        if refusal is not None:
+            return refusal
+    current = outcomes.get(event_id)
+    if current is None or content is None or current.content_hash in (None, content):
+        return current
+    return None
+
+
 def settled(outcomes: Outcomes, wanted: frozenset[UUID]) -> bool:
     """Whether every wanted event id has a final outcome (accepted or refused)."""
     return all(i in outcomes and outcomes[i].status in FINAL for i in wanted)
@@ -57,38 +75,55 @@ async def await_outcomes(
     *,
     until_final: bool = True,
     filer_codes: Iterable[str] = (),
+    contents: Contents | None = None,
 ) -> Outcomes:
-    """The latest outcome per event id, read committed, from the beginning of the namespace's
+    """The latest answer per event id, read committed, from the beginning of the namespace's
     outcome topic.
 
     With `until_final` (the default) it waits until every id is accepted or refused or
     `timeout` seconds have passed; parked ones are then returned as parked and ids without
-    any outcome are absent. Without it, it stops once it has read what the topic held when
-    it started. Reading from the beginning costs the whole topic (4 weeks' retention) on
-    every call; `filer_codes` (the record keys) spares decoding other filers' outcomes, and a
-    filer with very large volumes should keep its own position instead.
+    any answer are absent. Without it, it stops once it has read what the topic held when
+    it started. `contents` gives the content hash uploaded per event id (see `answer`); an id
+    without one takes the filing's outcome as it is. Reading from the beginning costs the
+    whole topic (4 weeks' retention) on every call; `filer_codes` (the record keys) spares
+    decoding other filers' outcomes, and a filer with very large volumes should keep its own
+    position instead.
     """
-    wanted = frozenset(event_ids)
+    wanted = _Wanted.of(event_ids, contents or {}, filer_codes)
     outcomes: Outcomes = {}
-    if not wanted:
+    if not wanted.contents:
         return outcomes
     topic = namespace.physical(FILING_OUTCOME)
     consumer = reader(bootstrap, topic)
     try:
         await consumer.start()
-        keys = frozenset(code.encode() for code in filer_codes)
-        await _read(consumer, topic, _Wanted(wanted, keys), outcomes, timeout, until_final)
+        await _read(consumer, topic, wanted, outcomes, timeout, until_final)
     except UnknownTopicOrPartitionError:
         raise OutcomesUnavailable(f"topic {topic} does not exist") from None
     finally:
         await consumer.stop()
-    return outcomes
+    return wanted.answers(outcomes)
 
 
 @dataclass(frozen=True)
 class _Wanted:
-    event_ids: frozenset[UUID]
+    contents: dict[UUID, str | None]  # every event id waited for, with its uploaded content
     keys: frozenset[bytes]
+
+    @classmethod
+    def of(cls, event_ids: Iterable[UUID], contents: Contents, codes: Iterable[str]) -> _Wanted:
+        wanted = {event_id: contents.get(event_id) for event_id in event_ids}
+        return cls(wanted, frozenset(code.encode() for code in codes))
+
+    @property
+    def outcome_ids(self) -> frozenset[UUID]:
+        """The event ids whose outcomes can answer: the filings' and their conflict refusals'."""
+        refusals = {conflict_id_for(i, c) for i, c in self.contents.items() if c is not None}
+        return frozenset(self.contents) | refusals
+
+    def answers(self, outcomes: Outcomes) -> Outcomes:
+        found = {i: answer(outcomes, i, c) for i, c in self.contents.items()}
+        return {i: outcome for i, outcome in found.items() if outcome is not None}
 
     def may_hold(self, key: bytes | None) -> bool:
         return not self.keys or key in self.keys
@@ -106,13 +141,14 @@ async def _read(
     deadline = loop.time() + seconds
     numbers = consumer.partitions_for_topic(topic) or set()
     ends = await consumer.end_offsets([TopicPartition(topic, n) for n in numbers])
+    ids = wanted.outcome_ids
     while (left := deadline - loop.time()) > 0:
         batch = await consumer.getmany(timeout_ms=max(1, int(min(left, POLL_MS / 1000) * 1000)))
         for records in batch.values():
             for record in records:
                 if wanted.may_hold(record.key):
-                    fold(outcomes, wanted.event_ids, record.value)
-        if settled(outcomes, wanted.event_ids):
+                    fold(outcomes, ids, record.value)
+        if settled(wanted.answers(outcomes), frozenset(wanted.contents)):
             return
         if not until_final and await caught_up(consumer, ends):
             return

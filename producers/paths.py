@@ -41,6 +41,15 @@ def split_path(column: str) -> Path:
     return tuple(parts)
 
 
+def is_path(column: str) -> bool:
+    """Whether `column` is a dotted path of names and list indexes (a usable column name)."""
+    try:
+        split_path(column)
+    except PathError:
+        return False
+    return True
+
+
 def join_path(path: Path) -> str:
     """("a", 0, "b") → `a.0.b`."""
     return ".".join(str(part) for part in path)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from producers.batch_rows import Batch, CsvRow, JsonRow, Row
+from producers.batch_rows import MAX_CELL_CHARS, Batch, CsvRow, JsonRow, Row
 from producers.convert import FILER_KIND_COLUMN, document
 from producers.routing import FILER_KINDS, RETRACTION, Outgoing, kind_of, route
 from schemas import Filing, FilingRejected, Reason, decode_filing, encode
@@ -22,6 +22,7 @@ from schemas.topics import MAX_MESSAGE_BYTES
 
 RECORD_OVERHEAD = 512  # record-batch and record headers the broker counts against the limit
 PAYLOAD_PREFIX = "payload."
+OVERSIZED = f"the cell is longer than a filing may be ({MAX_CELL_CHARS:,} characters)"
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,15 @@ def check_row(row: Row, filer: str | None = None) -> RowResult:
 
 def _csv_row(row: CsvRow, filer: str | None) -> RowResult:
     doc = document(row.cells, filer)
-    problems = [RowProblem(row.line, column, reason) for column, reason in doc.problems]
+    problems = [RowProblem(row.line, column, OVERSIZED) for column in row.oversized]
+    problems += [RowProblem(row.line, column, reason) for column, reason in doc.problems]
     if row.extra_cells:
         problems.append(RowProblem(row.line, None, "the row has more cells than the header"))
     kind, kind_problem = _kind_cell(row.cells.get(FILER_KIND_COLUMN))
     if kind_problem:
         problems.append(RowProblem(row.line, FILER_KIND_COLUMN, kind_problem))
     filing, reasons = validate(Filing, doc.data)
-    reported = doc.reported
+    reported = doc.reported | set(row.oversized)
     for reason in reasons:
         field = _column(reason.field)
         if field not in reported and field != "event_id":

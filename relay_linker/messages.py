@@ -33,7 +33,8 @@ def filing_outcome(e: fx.OutcomeIssued) -> FilingOutcome:
     reasons = [Reason(code=r.code, field=r.field, message=r.message) for r in e.reasons]
     return FilingOutcome(
         event_id=e.event_id, filer_code=e.filer_code, filing_reference=e.filing_reference,
-        receipt_id=str(e.receipt_id), status=e.status, reasons=reasons, outbox_id=e.outbox_id)
+        receipt_id=str(e.receipt_id), status=e.status, reasons=reasons, outbox_id=e.outbox_id,
+        content_hash=e.content_hash, conflicts_with=e.conflicts_with)
 
 
 def output_rows(effects: list[fx.Effect], source: Source,

@@ -35,8 +35,9 @@ from relay_linker.normalisation import (
     normalise_sex,
     normalise_structured_address,
 )
-from schemas import Filing, encode
+from schemas import Filing
 from schemas.cards import public_key_der
+from schemas.codec import content_hash
 from schemas.common import IdentityItems, InsuredNumber, PersonReference
 
 JPS = "JPS"
@@ -98,7 +99,7 @@ class Translator:
             event_type=filing.event_type,
             filer_code=filing.filer_code,
             filing_reference=filing.filing_reference,
-            content_hash=hashlib.sha256(encode(filing)).hexdigest(),
+            content_hash=content_hash(filing),
             occurred_at=filing.occurred_at,
             effective_date=filing.effective_date,
             source=source,

@@ -5,6 +5,7 @@ A refused record raises `FilingRejected`/`MessageRejected` whose reasons never e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any, TypeVar
@@ -77,6 +78,11 @@ def _summary(reasons: list[Reason]) -> str:
 def encode(model: BaseModel) -> bytes:
     """The model as UTF-8 JSON, secrets in clear: the bytes to publish."""
     return model.model_dump_json().encode("utf-8")
+
+
+def content_hash(filing: Filing) -> str:
+    """Lowercase hex SHA-256 of `filing` as encoded: what tells two uploads' contents apart."""
+    return hashlib.sha256(encode(filing)).hexdigest()
 
 
 def decode_filing(raw: bytes, topic: str | None = None) -> Filing:

@@ -9,7 +9,7 @@ import base64
 import binascii
 from enum import StrEnum
 from typing import Annotated, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import (
     Field,
@@ -36,6 +36,11 @@ UNKNOWN_FILER = "unknown"
 OUTBOX_ID = "uuid5 of the event id, source position and output index: the idempotency key"
 NonNegative = Annotated[StrictInt, Field(ge=0)]
 Positive = Annotated[StrictInt, Field(ge=1)]
+ContentHash = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
+CONTENT_HASH = (
+    "lowercase hex SHA-256 of the filing this outcome answers, as encoded on the wire "
+    "(schemas.codec.content_hash); null when unknown"
+)
 
 
 class ReasonCode(StrEnum):
@@ -146,28 +151,65 @@ class OutcomeStatus(StrEnum):
     REFUSED = "refused"
 
 
-class FilingOutcome(RelayMessage):
-    """The explicit answer to one filing; parked and refused outcomes give their reasons."""
+def conflict_id_for(event_id: UUID, content_hash: str) -> UUID:
+    """The own id of the refusal of other content re-sent under the known `event_id`."""
+    return uuid5(event_id, f"conflict:{content_hash}")
 
-    event_id: UUID = Field(description="event_id_for(filer_code, filing_reference)")
+
+class FilingOutcome(RelayMessage):
+    """The explicit answer to one filing; parked and refused outcomes give their reasons.
+
+    Other content re-sent under a known filing reference is refused under an id of its own
+    (`conflicts_with` names the earlier filing), so it never changes the earlier filing's answer.
+    """
+
+    event_id: UUID = Field(
+        description="event_id_for(filer_code, filing_reference); for the refusal of a "
+        "conflicting re-send conflict_id_for(conflicts_with, content_hash)"
+    )
     filer_code: FilerCode
     filing_reference: FilingReference
     receipt_id: ReceiptId = Field(description="the relay's receipt number for the filing")
     status: OutcomeStatus
     reasons: tuple[Reason, ...] = Field(default=(), max_length=100)
     outbox_id: UUID = Field(description=OUTBOX_ID)
+    content_hash: ContentHash | None = Field(default=None, description=CONTENT_HASH)
+    conflicts_with: UUID | None = Field(
+        default=None,
+        description="only on the refusal of other content re-sent under a known filing "
+        "reference: the event id of the earlier filing, whose own answer stands",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FilingOutcome:
-        problems: list[Problem] = []
-        if self.event_id != event_id_for(self.filer_code, self.filing_reference):
-            message = "event_id must be event_id_for(filer_code, filing_reference)"
-            problems.append(Problem(("event_id",), "event_id", message))
+        problems = self._identity_problems()
         if self.status is not OutcomeStatus.ACCEPTED and not self.reasons:
             message = f"a {self.status.value} outcome gives at least one reason"
             problems.append(Problem(("reasons",), "reasons", message))
         raise_problems(type(self).__name__, problems)
         return self
+
+    def _identity_problems(self) -> list[Problem]:
+        filing = event_id_for(self.filer_code, self.filing_reference)
+        if self.conflicts_with is None:
+            if self.event_id == filing:
+                return []
+            message = "event_id must be event_id_for(filer_code, filing_reference)"
+            return [Problem(("event_id",), "event_id", message)]
+        problems = []
+        if self.conflicts_with != filing:
+            message = "conflicts_with must be event_id_for(filer_code, filing_reference)"
+            problems.append(Problem(("conflicts_with",), "conflicts_with", message))
+        if self.status is not OutcomeStatus.REFUSED:
+            message = "only a refusal conflicts with an earlier filing"
+            problems.append(Problem(("status",), "status", message))
+        if self.content_hash is None:
+            message = "a conflict refusal names the content it refuses"
+            problems.append(Problem(("content_hash",), "content_hash", message))
+        elif self.event_id != conflict_id_for(filing, self.content_hash):
+            message = "event_id must be conflict_id_for(conflicts_with, content_hash)"
+            problems.append(Problem(("event_id",), "event_id", message))
+        return problems
 
     def kafka_key(self) -> bytes:
         """The record key: the filer code."""
@@ -178,11 +220,12 @@ _PROGRESS = {OutcomeStatus.PARKED: 0, OutcomeStatus.ACCEPTED: 1, OutcomeStatus.R
 
 
 def furthest(a: FilingOutcome | None, b: FilingOutcome) -> FilingOutcome:
-    """The later of two outcomes of one filing, whatever order they were read in.
+    """The later of two outcomes with one event id, whatever order they were read in.
 
     Outcomes caused by records of different source partitions travel in different outbox
     lanes and may be read out of order; a filing's status only moves parked → accepted →
-    refused (a retraction), so the furthest status is the current one."""
+    refused (a retraction), so the furthest status is the current one. The refusal of a
+    conflicting re-send has an event id of its own and never competes here."""
     if a is None or _PROGRESS[b.status] >= _PROGRESS[a.status]:
         return b
     return a

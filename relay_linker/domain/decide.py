@@ -8,7 +8,7 @@ from uuid import UUID
 from relay_linker.domain import effects as fx
 from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import LinkerRecord
-from relay_linker.domain.ids import conflict_receipt_id, outbox_id
+from relay_linker.domain.ids import conflict_event_id, conflict_receipt_id, outbox_id
 from relay_linker.domain.keys import event_wait, index_wait, link_wait, person_wait
 from relay_linker.domain.model import REFUSED, LedgerEntry, Reason
 from relay_linker.domain.ports import Hasher
@@ -21,7 +21,8 @@ def decide(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.E
     """Decide `record`, then retry the parked filings its acceptance wakes, oldest first.
 
     A record already in the ledger changes nothing: the same content repeats its outcome
-    (nothing at all when it is the same Kafka record redelivered); other content is refused."""
+    (nothing at all when it is the same Kafka record redelivered); other content is refused
+    under an event id of its own, so the filing already held keeps its answer."""
     known = ledger_entry(state, record.event_id)
     if known is not None:
         return _numbered(record, _duplicate(known, record))
@@ -33,13 +34,24 @@ def decide(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.E
 
 def _duplicate(known: LedgerEntry, record: LinkerRecord) -> list[fx.Effect]:
     if known.content_hash != record.content_hash:
-        receipt = conflict_receipt_id(record.event_id, record.content_hash)
-        reasons = (Reason("conflicting_duplicate", "event_id"),)
-        refusal = replace(known, receipt_id=receipt, status=REFUSED, reasons=reasons)
-        return [outcome(refusal)]
+        return [_conflict_refusal(known, record)]
     if known.source == record.source:
         return []
     return [outcome(known, repeated=True)]
+
+
+def _conflict_refusal(known: LedgerEntry, record: LinkerRecord) -> fx.OutcomeIssued:
+    """Other content under `known`'s event id: refused under its own id, naming `known`."""
+    return fx.OutcomeIssued(
+        conflict_event_id(known.event_id, record.content_hash),
+        record.filer_code,
+        record.filing_reference,
+        conflict_receipt_id(record.event_id, record.content_hash),
+        REFUSED,
+        (Reason("conflicting_duplicate", "event_id"),),
+        content_hash=record.content_hash,
+        conflicts_with=known.event_id,
+    )
 
 
 def _cascade(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.Effect]:

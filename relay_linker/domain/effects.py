@@ -216,7 +216,10 @@ class LinkChangeEmitted:
 
 @dataclass(frozen=True)
 class OutcomeIssued:
-    """Output for `relay.filing-outcome.v1`; a later outcome keeps the filing's receipt id."""
+    """Output for `relay.filing-outcome.v1`; a later outcome keeps the filing's receipt id.
+
+    `content_hash` names the filing answered; `conflicts_with` is set only on the refusal of
+    other content under a known event id, which answers under an event id of its own."""
 
     event_id: UUID
     filer_code: str
@@ -225,6 +228,8 @@ class OutcomeIssued:
     status: str
     reasons: tuple[Reason, ...]
     repeated: bool = False
+    content_hash: str | None = None
+    conflicts_with: UUID | None = None
     index: int = -1
     outbox_id: UUID | None = None
 

@@ -17,6 +17,11 @@ def conflict_receipt_id(event_id: UUID, content_hash: str) -> UUID:
     return uuid5(event_id, f"receipt:conflict:{content_hash}")
 
 
+def conflict_event_id(event_id: UUID, content_hash: str) -> UUID:
+    """The refusal of other content under a known event id answers under this id of its own."""
+    return uuid5(event_id, f"conflict:{content_hash}")
+
+
 def link_id(event_id: UUID, position: int) -> UUID:
     return uuid5(event_id, f"link:{position}")
 

@@ -32,7 +32,10 @@ MESSAGES = {
     "already_retracted": "the filing was already retracted",
     "not_retractable": "a retraction cannot be retracted",
     "retracted": "the filer retracted this filing",
-    "conflicting_duplicate": "another filing was already received under this event id",
+    "conflicting_duplicate": (
+        "a filing with other content was already received under this filing reference; "
+        "its answer stands: file a change under a new filing reference"
+    ),
     "empty_filing": "the filing carries no command",
 }
 

@@ -76,6 +76,7 @@ def _withdraw(view: RelayState, marked: LedgerEntry) -> list[Effect]:
         entry.receipt_id,
         REFUSED,
         entry.reasons,
+        content_hash=entry.content_hash,
     )
     return [
         FilingUnparked(entry.event_id, waiting.wait_keys if waiting else ()),

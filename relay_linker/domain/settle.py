@@ -78,6 +78,7 @@ def outcome(entry: LedgerEntry, *, repeated: bool = False) -> fx.OutcomeIssued:
         entry.status,
         entry.reasons,
         repeated,
+        entry.content_hash,
     )
 
 

@@ -1,5 +1,6 @@
 """Publishing a batch against the real broker: good rows land on their topics with their keys,
-bad rows are reported, a second upload repeats the same event ids, outcomes are read back."""
+bad rows are reported, a second upload repeats the same event ids, outcomes are read back, and a
+changed re-send is refused without changing the original's answer."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ from schemas import Filing, FilingOutcome, Reason, decode_filing, encode, event_
 from schemas.filings import filer_of
 from schemas.payload import FilerKind
 from schemas.relay import OutcomeStatus
-from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, Namespace
+from schemas.topics import FILING_MUNICIPALITY, FILING_OUTCOME, INGESTION_TOPICS, Namespace
 from tests.fixtures.examples import all_examples
 from tests.fixtures.template import csv_row, csv_text
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
@@ -64,8 +66,10 @@ def _batch(codes: dict[FilerKind, str]) -> list[dict[str, str]]:
     return rows
 
 
-async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    by_name = {TOPICS.physical(t): t.partitions for t in INGESTION_TOPICS}
+async def _end_offsets(
+    bootstrap: str, topics: list[str], namespace: Namespace = TOPICS
+) -> dict[TopicPartition, int]:
+    by_name = {namespace.physical(t): t.partitions for t in INGESTION_TOPICS}
     return await end_offsets(bootstrap, [TopicPartition(t, p) for t in topics
                                          for p in range(by_name[t])])
 
@@ -274,3 +278,67 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
         f"{first} accepted - RCPT-{first}",
         f"{second} refused [identity_mismatch payload.identity.kana_name: differs] RCPT-{second}",
     ]
+
+
+async def _landed(
+    bootstrap: str, namespace: Namespace, topic: str, before: dict[TopicPartition, int]
+) -> None:
+    """Wait until `topic` holds more records than `before` said (an upload was acknowledged)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while loop.time() < deadline:
+        now = await _end_offsets(bootstrap, [topic], namespace)
+        if sum(now.values()) > sum(before.values()):
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"nothing landed on {topic}")
+
+
+async def _relay_once(relay: RelayEnv) -> None:
+    assert await asyncio.to_thread(relay.run, "relay-linker") == 0, relay.last_output
+    assert await asyncio.to_thread(relay.run, "outbox-publisher") == 0, relay.last_output
+
+
+async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
+    relay: RelayEnv, tmp_path: Path
+):
+    """A changed re-send through `shaho publish --wait` on a relay of its own: the changed
+    upload reads its own refusal, a later re-upload of the original reads accepted."""
+    namespace = relay.topics
+    bootstrap = relay.cfg.bootstrap_servers
+    row = csv_row(EXAMPLES["ResidentRegistered"])
+    reference = row["filing_reference"]
+    original, changed = tmp_path / "original.csv", tmp_path / "changed.csv"
+    original.write_text(csv_text([row]), encoding="utf-8")
+    changed.write_text(csv_text([{**row, "identity.kanji_name": "山田太朗"}]), encoding="utf-8")
+    topic = namespace.physical(FILING_MUNICIPALITY)
+    options = {"bootstrap": bootstrap, "wait": True, "timeout": 60, "namespace": namespace}
+
+    first = PublishOptions(original, bootstrap, namespace=namespace)
+    code, out, err = await asyncio.to_thread(_cli, first)
+    assert code == 0, err
+    await _relay_once(relay)
+    code, out, err = await asyncio.to_thread(_cli, PublishOptions(original, **options))
+    assert code == 0, err
+    accepted = out[-1]
+    assert accepted.startswith(f"{reference} accepted - ")
+
+    before = await _end_offsets(bootstrap, [topic], namespace)
+    waiting = asyncio.create_task(asyncio.to_thread(_cli, PublishOptions(changed, **options)))
+    await _landed(bootstrap, namespace, topic, before)
+    await _relay_once(relay)  # the original's accepted outcome is already on the topic
+    code, out, err = await waiting
+    assert code == 1, err
+    assert out[-1].startswith(
+        f"{reference} refused [conflicting_duplicate event_id: a filing with other content was "
+        "already received under this filing reference; its answer stands: file a change under "
+        "a new filing reference] "
+    )
+    assert out[-1].split()[-1] != accepted.split()[-1], "the refusal has a receipt of its own"
+
+    code, out, err = await asyncio.to_thread(_cli, PublishOptions(original, **options))
+    assert (code, out[-1]) == (0, accepted), err
+    await _relay_once(relay)
+    event_id = event_id_for(row["filer_code"], reference)
+    latest = await await_outcomes(bootstrap, namespace, [event_id], 30, until_final=False)
+    assert latest[event_id].status is OutcomeStatus.ACCEPTED, "no reader sees it refused"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
 
-from schemas.codec import MessageRejected, decode_relay, encode
+from schemas.codec import MessageRejected, content_hash, decode_filing, decode_relay, encode
 from schemas.relay import (
     DeadLetter,
     FilingOutcome,
@@ -16,8 +17,10 @@ from schemas.relay import (
     OutboxPosition,
     OutcomeStatus,
     Reason,
+    conflict_id_for,
 )
 from tests.fixtures.examples import (
+    all_examples,
     example_dead_letter,
     example_filing_outcome,
     example_link_changed,
@@ -121,3 +124,61 @@ def test_dead_letters_may_be_larger_than_a_filing() -> None:
     raw = encode(letter)
     assert len(raw) > 1_000_000
     assert decode_relay(raw, DeadLetter) == letter
+
+
+def _conflict_refusal(**changes: object) -> dict:
+    """The refusal of other content re-sent under the example outcome's filing reference."""
+    original = example_filing_outcome(OutcomeStatus.ACCEPTED)
+    resent = "ab" * 32
+    data = {
+        **original.model_dump(),
+        "event_id": conflict_id_for(original.event_id, resent),
+        "status": "refused",
+        "reasons": [{"code": "conflicting_duplicate", "field": "event_id", "message": "x"}],
+        "content_hash": resent,
+        "conflicts_with": original.event_id,
+    }
+    return {**data, **changes}
+
+
+def test_a_conflict_refusal_has_its_own_event_id_and_names_the_earlier_filing() -> None:
+    refusal = FilingOutcome.model_validate(_conflict_refusal())
+    original = example_filing_outcome(OutcomeStatus.ACCEPTED)
+    assert refusal.event_id != original.event_id
+    assert refusal.conflicts_with == original.event_id
+    assert refusal.filing_reference == original.filing_reference
+    assert decode_relay(encode(refusal), FilingOutcome) == refusal
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"event_id": example_filing_outcome().event_id}, ("event_id",)),
+        ({"content_hash": "cd" * 32}, ("event_id",)),
+        ({"content_hash": None}, ("content_hash",)),
+        ({"status": "accepted", "reasons": []}, ("status",)),
+        ({"conflicts_with": UUID(int=7)}, ("conflicts_with",)),
+    ],
+)
+def test_a_conflict_refusal_must_be_a_refusal_with_its_derived_id(
+    changes: dict, where: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        FilingOutcome.model_validate(_conflict_refusal(**changes))
+    assert [e["loc"] for e in caught.value.errors()] == [where]
+
+
+def test_outcomes_without_the_content_fields_still_decode() -> None:
+    data = json.loads(encode(example_filing_outcome()))
+    del data["content_hash"], data["conflicts_with"]
+    decoded = decode_relay(json.dumps(data).encode(), FilingOutcome)
+    assert (decoded.content_hash, decoded.conflicts_with) == (None, None)
+
+
+def test_content_hash_survives_the_trip_through_kafka() -> None:
+    for filing in all_examples().values():
+        assert content_hash(decode_filing(encode(filing))) == content_hash(filing)
+    acquired = all_examples()["EmployeeInsuranceAcquired"]
+    changed = acquired.model_copy(update={"person_token": "another-token"})
+    assert content_hash(changed) != content_hash(acquired)
+    assert len(content_hash(acquired)) == 64
