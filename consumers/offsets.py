@@ -7,6 +7,8 @@ wait for the first's transaction and then see the records as applied.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 from aiokafka import TopicPartition
 
@@ -51,3 +53,33 @@ async def save(conn: asyncpg.Connection, group: str, positions: dict[TopicPartit
         "SET next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), "
         "updated_at = now()",
         [(group, tp.topic, tp.partition, offset) for tp, offset in positions.items()])
+
+
+async def load_clock(conn: asyncpg.Connection | asyncpg.Pool,
+                     group: str) -> tuple[int, datetime | None]:
+    """The group's last applied relay clock epoch and its relay time; (0, None) before any."""
+    row = await conn.fetchrow(
+        "SELECT epoch, relay_time FROM relay_clock WHERE group_id = $1", group)
+    if row is None or row["epoch"] == 0:  # before the first tick: no relay time yet
+        return (0, None)
+    return (row["epoch"], row["relay_time"])
+
+
+async def save_clock(conn: asyncpg.Connection, group: str, epoch: int,
+                     relay_time: datetime) -> None:
+    """Record the epoch the group applied; inside the same transaction as its effects."""
+    await conn.execute(
+        "INSERT INTO relay_clock (group_id, epoch, relay_time) VALUES ($1, $2, $3) "
+        "ON CONFLICT (group_id) DO UPDATE SET epoch = GREATEST(relay_clock.epoch, "
+        "EXCLUDED.epoch), relay_time = CASE WHEN EXCLUDED.epoch >= relay_clock.epoch "
+        "THEN EXCLUDED.relay_time ELSE relay_clock.relay_time END, updated_at = now()",
+        group, epoch, relay_time)
+
+
+async def lock_clock(conn: asyncpg.Connection, group: str) -> int:
+    """The group's applied epoch, its row locked until the transaction ends (0 before any)."""
+    await conn.execute(
+        "INSERT INTO relay_clock (group_id, epoch, relay_time) VALUES ($1, 0, 'epoch') "
+        "ON CONFLICT DO NOTHING", group)
+    return await conn.fetchval(
+        "SELECT epoch FROM relay_clock WHERE group_id = $1 FOR UPDATE", group)

@@ -260,3 +260,12 @@ def derive_relay_id(keyring: Keyring, seed: str) -> str:
     """An opaque deterministic relay id: "R" + 20 base32 characters of HMAC(identity key, seed)."""
     digest = _hmac(keyring.identity_key, b"relay-id", seed.encode())
     return "R" + base64.b32encode(digest).decode("ascii")[:RELAY_ID_CHARS]
+
+
+def tick_mac(keyring: Keyring, seq: int, relay_time: str) -> bytes:
+    """HMAC(clock key, seq ‖ 0x1f ‖ relay time): authenticates a relay clock tick to the relay.
+
+    The clock key is derived from the identity key under its own label, so keyrings keep
+    their shape."""
+    clock_key = _hmac(keyring.identity_key, b"relay-clock")
+    return _hmac(clock_key, str(seq).encode(), relay_time.encode())

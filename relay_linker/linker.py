@@ -1,4 +1,6 @@
-"""The relay linker process: ingestion topics in, relay database + outbox out, exactly once.
+"""The relay linker process: ingestion topics in, relay database + outbox out, exactly once,
+in the relay clock's order (consumers.clocked): the same records give the same outputs whatever
+the batch size, the timing or where the process was killed.
 
 Plain aiokafka + asyncpg rather than faust: the effect is a PostgreSQL transaction that must
 hold the consumer positions, the state change and the outbox rows together, which faust's
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -19,12 +22,13 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumers import offsets
-from consumers.aligned import AlignedBuffer
+from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
+from relay_clock.ticks import authentic, is_tick_record
 from relay_linker.domain import decide, expire
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
@@ -32,8 +36,10 @@ from relay_linker.domain.state import MissingFromSlice
 from relay_linker.messages import dead_letter_rows, output_rows
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
-from schemas import Filing, FilingRejected, Reason, decode_filing
-from schemas.topics import INGESTION_TOPICS, Namespace
+from schemas import Filing, FilingRejected, MessageRejected, Reason, RelayTick, decode_filing
+from schemas import decode_relay as decode_message
+from schemas.relay import ReasonCode
+from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK, Namespace
 
 log = logging.getLogger("shaho.linker")
 FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
@@ -61,31 +67,43 @@ class KeyringHasher:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A consumed record, decoded once: the filing, or why it cannot be one."""
+    """A consumed record other than an authentic tick, decoded once: the filing, or why it
+    cannot be one."""
 
     record: ConsumerRecord
     filing: Filing | None
     rejected: FilingRejected | None
-    event_time: float
+
+
+FORGED_TICK = Reason(code=ReasonCode.FORGED_TICK.value, field=None,
+                     message="a record marked as a relay clock tick that the relay's clock "
+                     "did not write")
 
 
 class Decoder:
-    """Decodes records as they are fetched; an undecodable record takes the event time of the
-    record before it in its partition, so it flows in place instead of blocking others."""
+    """Tells ticks from filings and decodes each record once, as it is fetched.
 
-    def __init__(self, namespace: Namespace) -> None:
-        self.namespace = namespace
-        self.last: dict[tuple[str, int], float] = {}
+    A record marked as a tick is a Tick only when its MAC proves the relay's clock wrote it;
+    otherwise it is a dead letter like any record that is not a filing."""
 
-    def __call__(self, record: ConsumerRecord) -> Incoming:
-        where = (record.topic, record.partition)
+    def __init__(self, namespace: Namespace, keyring: Keyring) -> None:
+        self.namespace, self.keyring = namespace, keyring
+
+    def __call__(self, record: ConsumerRecord) -> Tick | Incoming:
+        raw = bytes(record.value or b"")
+        if is_tick_record(record.headers):
+            try:
+                tick = decode_message(raw, RelayTick)
+            except MessageRejected:
+                tick = None
+            if tick is not None and authentic(self.keyring, tick):
+                return Tick(tick.seq, tick.relay_time)
+            return Incoming(record, None, FilingRejected([FORGED_TICK]))
         try:
-            filing = decode_filing(bytes(record.value or b""),
-                                   self.namespace.logical(record.topic))
+            filing = decode_filing(raw, self.namespace.logical(record.topic))
         except FilingRejected as rejected:
-            return Incoming(record, None, rejected, self.last.get(where, 0.0))
-        self.last[where] = filing.occurred_at.timestamp()
-        return Incoming(record, filing, None, self.last[where])
+            return Incoming(record, None, rejected)
+        return Incoming(record, filing, None)
 
 
 @dataclass
@@ -94,11 +112,14 @@ class BatchResult:
     statuses: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     positions: dict[TopicPartition, int] = field(default_factory=dict)
+    clock: ClockAdvanced | None = None
 
     def merge(self, other: BatchResult) -> None:
         self.outbox += other.outbox
         self.dead_letters += other.dead_letters
-        self.positions.update(other.positions)
+        for tp, offset in other.positions.items():
+            self.positions[tp] = max(offset, self.positions.get(tp, 0))
+        self.clock = other.clock or self.clock
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
 
@@ -117,18 +138,29 @@ async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
         return effects
 
 
-async def expire_in_slice(batch: BatchSlice, topic: str, partition: int) -> list[fx.Effect]:
-    watermark = batch.state.watermarks.get((topic, partition))
-    if watermark is None:
-        return []
+async def expire_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
+    """Expire what is due at relay time `now`, loading the parked filings it reads."""
     while True:
         try:
-            effects = expire(batch.state, topic, partition, watermark)
+            effects = expire(batch.state, now)
         except MissingFromSlice as missing:
             await batch.load(missing.needs)
             continue
         batch.apply(effects)
         return effects
+
+
+def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
+    """The next offset to read per partition once `steps` are applied."""
+    out: dict[TopicPartition, int] = {}
+    for step in steps:
+        if isinstance(step, ClockAdvanced):
+            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
+        else:
+            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
+        for tp, offset in moved.items():
+            out[tp] = max(offset, out.get(tp, 0))
+    return out
 
 
 class RelayLinker:
@@ -141,16 +173,18 @@ class RelayLinker:
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
         self.consumer: AIOKafkaConsumer | None = None
+        self.buffer: ClockedBuffer[Incoming] | None = None
         self.processed = 0
 
     async def start(self) -> None:
-        """Own every ingestion partition, starting from the positions stored in PostgreSQL.
+        """Own every ingestion partition, starting from the positions and the relay clock
+        epoch stored in PostgreSQL.
 
-        Partitions are assigned, not balanced by the group: a killed instance's partitions
-        would otherwise sit with its ghost until the session times out while the survivor's
-        event time raced ahead. The group id is still used to commit offsets for lag
-        monitoring, and row locks on the stored positions keep two instances from applying
-        the same record."""
+        Partitions are assigned, not balanced by the group: the relay clock's order needs
+        every partition in one place, and a killed instance's partitions would otherwise sit
+        with its ghost until the session times out. The group id is still used to commit
+        offsets for lag monitoring, and row locks on the stored positions and clock keep two
+        instances from applying the same record."""
         self.consumer = processor_consumer(self.bootstrap, self.group,
                                            max_partition_fetch_bytes=MAX_FETCH_BYTES)
         await self.consumer.start()
@@ -159,76 +193,91 @@ class RelayLinker:
         self.consumer.assign(partitions)
         await offsets.ensure_rows(self.pool, self.group, partitions)
         stored = await offsets.load(self.pool, self.group, partitions)
+        epoch, relay_time = await offsets.load_clock(self.pool, self.group)
         for tp in partitions:
             self.consumer.seek(tp, stored.get(tp, 0))
+        order: ClockedOrder[Incoming] = ClockedOrder(
+            [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
+        self.buffer = ClockedBuffer(self.consumer, order, Decoder(self.namespace, self.keyring))
 
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
 
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
-        """Process batches until `stop` (or, with `idle_exit`, until idle that many seconds)."""
-        assert self.consumer is not None
-        aligned = AlignedBuffer(self.consumer, Decoder(self.namespace),
-                                lambda item: item.event_time)
+        """Process batches until `stop` (or, with `idle_exit`, until nothing was fetched or
+        released for that many seconds; records still waiting for a tick are then left for
+        the next run)."""
+        assert self.consumer is not None and self.buffer is not None
         idle_since = time.monotonic()
         while not stop.is_set():
-            aligned.add(await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH))
-            await aligned.refresh()
-            items = aligned.take(MAX_BATCH)
-            if items:
-                await self.process(items)
-                idle_since = time.monotonic()
-            elif aligned.pending():
+            fetched = await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH)
+            self.buffer.add(fetched)
+            steps = self.buffer.take(MAX_BATCH)
+            if steps:
+                await self.process(steps)
+            if steps or any(fetched.values()):
                 idle_since = time.monotonic()
             elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                if self.buffer.pending():
+                    log.info("%d records wait for the relay clock's next tick",
+                             self.buffer.pending())
                 return
 
-    async def process(self, records: list[Incoming]) -> BatchResult:
-        """Apply `records` (in this order) in one transaction, then commit their offsets.
+    async def process(self, steps: list[Step]) -> BatchResult:
+        """Apply `steps` (in this order) in one transaction, then commit their offsets.
 
         A record the linker itself cannot handle (a defect, not bad input: that is already a
-        dead letter) must not stop the relay: the batch is rolled back and re-run record by
-        record, and the failing record alone is dead-lettered with reason `processing_failed`.
+        dead letter) must not stop the relay: the batch is rolled back and re-run step by
+        step, and the failing record alone is dead-lettered with reason `processing_failed`.
         Database and broker outages are not caught: the process stops and resumes from the
-        stored offsets when restarted."""
+        stored offsets when restarted. Neither is a failing clock step, which is no input."""
         try:
-            result = await self._transaction(records)
+            result = await self._transaction(steps)
         except FATAL:
             raise
         except Exception as exc:
-            log.error("batch of %d failed (%s); retrying record by record", len(records),
+            log.error("batch of %d failed (%s); retrying step by step", len(steps),
                       type(exc).__name__)
             result = BatchResult()
-            for record in records:
+            for step in steps:
                 try:
-                    part = await self._transaction([record])
+                    part = await self._transaction([step])
                 except FATAL:
                     raise
                 except Exception as failure:
-                    part = await self._transaction([record], failure=failure)
+                    if isinstance(step, ClockAdvanced):
+                        raise
+                    part = await self._transaction([step], failure=failure)
                 result.merge(part)
         await self.consumer.commit(result.positions)  # type: ignore[union-attr]
-        self.processed += len(records)
+        self.processed += sum(1 for s in steps if isinstance(s, Released))
         return result
 
-    async def _transaction(self, items: list[Incoming],
+    async def _transaction(self, steps: list[Step],
                            failure: Exception | None = None) -> BatchResult:
         result = BatchResult()
-        records = [i.record for i in items]
-        result.positions = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
+        result.positions = positions_of(steps)
+        clocks = [s for s in steps if isinstance(s, ClockAdvanced)]
+        result.clock = clocks[-1] if clocks else None
         async with self.pool.acquire() as conn, conn.transaction():
             if failure is None:
-                await self._apply(conn, items, result)
+                await self._apply(conn, steps, result)
             else:
-                await insert_rows(conn, self._failed(records[0], failure, result))
+                step = steps[0]
+                assert isinstance(step, Released)
+                await insert_rows(conn, self._failed(step, failure, result))
             await offsets.save(conn, self.group, result.positions)
+            if result.clock is not None:
+                await offsets.save_clock(conn, self.group, result.clock.epoch,
+                                         result.clock.relay_time)
             await wake_publisher(conn)
         faults.reached("linker.after-db-commit")
         return result
 
-    def _failed(self, record: ConsumerRecord, failure: Exception,
+    def _failed(self, step: Released[Incoming], failure: Exception,
                 result: BatchResult) -> list[OutboxRow]:
+        record = step.item.record
         log.error("dead-lettering %s[%d]@%d: %s", record.topic, record.partition,
                   record.offset, type(failure).__name__)
         result.dead_letters += 1
@@ -238,47 +287,56 @@ class RelayLinker:
         letter = dead_letter(self.keyring, record, reason, None)
         return dead_letter_rows(dlq_record(letter, self.namespace), rejected,
                                 Source(record.topic, record.partition, record.offset),
-                                self.namespace)
+                                self.namespace, step.relay_time)
 
-    async def _apply(self, conn: asyncpg.Connection, items: list[Incoming],
+    async def _apply(self, conn: asyncpg.Connection, steps: list[Step],
                      result: BatchResult) -> None:
-        partitions = sorted({TopicPartition(i.record.topic, i.record.partition) for i in items})
+        partitions = sorted({TopicPartition(s.topic, s.partition)
+                             for s in steps if isinstance(s, Released)}
+                            | {TopicPartition(*w) for s in steps
+                               if isinstance(s, ClockAdvanced) for w in s.positions})
         stored = await offsets.lock(conn, self.group, partitions)
+        applied_epoch = await offsets.lock_clock(conn, self.group)
         work = BatchSlice(conn, self.keyring)
-        await work.start()
-        fresh = [i for i in items if i.record.offset >= stored.get(
-            TopicPartition(i.record.topic, i.record.partition), 0)]  # else applied already
-        linker_records = [self._translate(i) for i in fresh]
+        fresh = [s for s in steps
+                 if (isinstance(s, ClockAdvanced) and s.epoch > applied_epoch)
+                 or (isinstance(s, Released) and s.offset >= stored.get(
+                     TopicPartition(s.topic, s.partition), 0))]  # else applied already
+        linker_records = [self._translate(s) if isinstance(s, Released) else None
+                          for s in fresh]
         await work.prefetch(r for r in linker_records if r is not None)
-        for item, linker_record in zip(fresh, linker_records, strict=True):
-            record = item.record
-            result.outbox += await self._one(work, item, linker_record, result)
-            expired = await expire_in_slice(work, record.topic, record.partition)
-            result.outbox += output_rows(expired, Source(record.topic, record.partition, -1),
-                                         self.namespace)
+        clock_lane = self.namespace.physical(RELAY_CLOCK)
+        for step, linker_record in zip(fresh, linker_records, strict=True):
+            if isinstance(step, ClockAdvanced):
+                expired = await expire_in_slice(work, step.relay_time)
+                result.outbox += output_rows(expired, Source(clock_lane, 0, step.epoch),
+                                             self.namespace, step.relay_time)
+            else:
+                result.outbox += await self._one(work, step, linker_record, result)
         await work.flush()
         await insert_rows(conn, result.outbox)
 
-    def _translate(self, item: Incoming) -> LinkerRecord | None:
+    def _translate(self, step: Released[Incoming]) -> LinkerRecord | None:
+        item = step.item
         if item.filing is None:
             return None
         record = item.record
         return self.translator.record(item.filing,
-                                      Source(record.topic, record.partition, record.offset))
+                                      Source(record.topic, record.partition, record.offset),
+                                      step.relay_time)
 
-    async def _one(self, work: BatchSlice, item: Incoming, linker_record: LinkerRecord | None,
-                   result: BatchResult) -> list[OutboxRow]:
-        record, rejected = item.record, item.rejected
+    async def _one(self, work: BatchSlice, step: Released[Incoming],
+                   linker_record: LinkerRecord | None, result: BatchResult) -> list[OutboxRow]:
+        record, rejected = step.item.record, step.item.rejected
         source = Source(record.topic, record.partition, record.offset)
         if linker_record is None:
             assert rejected is not None
             result.dead_letters += 1
             letter = dead_letter(self.keyring, record, rejected.reasons[0], rejected.filer_code)
             return dead_letter_rows(dlq_record(letter, self.namespace), rejected, source,
-                                    self.namespace)
+                                    self.namespace, step.relay_time)
         effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
-        return output_rows(effects, source, self.namespace)
-
+        return output_rows(effects, source, self.namespace, step.relay_time)

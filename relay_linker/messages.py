@@ -4,6 +4,7 @@ dead letters), each with its idempotency id and the lane of the record that caus
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from outbox.table import OutboxRow
@@ -21,32 +22,33 @@ def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes,
                      value)
 
 
-def link_changed(e: fx.LinkChangeEmitted) -> LinkChanged:
+def link_changed(e: fx.LinkChangeEmitted, relay_time: datetime | None = None) -> LinkChanged:
     return LinkChanged(
         relay_id=e.relay_id, person_version=max(e.person_version, 1), change=e.change,
         scheme=e.scheme, insurer_number=e.insurer_number,
         capacity=e.capacity, valid_from=e.valid_from, valid_to=e.valid_to,
-        source_event_id=e.source_event_id, outbox_id=e.outbox_id)
+        source_event_id=e.source_event_id, outbox_id=e.outbox_id, relay_time=relay_time)
 
 
-def filing_outcome(e: fx.OutcomeIssued) -> FilingOutcome:
+def filing_outcome(e: fx.OutcomeIssued, relay_time: datetime | None = None) -> FilingOutcome:
     reasons = [Reason(code=r.code, field=r.field, message=r.message) for r in e.reasons]
     return FilingOutcome(
         event_id=e.event_id, filer_code=e.filer_code, filing_reference=e.filing_reference,
         receipt_id=str(e.receipt_id), status=e.status, reasons=reasons, outbox_id=e.outbox_id,
-        content_hash=e.content_hash, conflicts_with=e.conflicts_with)
+        content_hash=e.content_hash, conflicts_with=e.conflicts_with, relay_time=relay_time)
 
 
-def output_rows(effects: list[fx.Effect], source: Source,
-                namespace: Namespace) -> list[OutboxRow]:
-    """One outbox row per output effect, in decision order, for the topics of `namespace`."""
+def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
+                relay_time: datetime | None = None) -> list[OutboxRow]:
+    """One outbox row per output effect, in decision order, for the topics of `namespace`,
+    each stamped with the relay time of the decision."""
     out: list[OutboxRow] = []
     for e in effects:
         if isinstance(e, fx.LinkChangeEmitted):
-            message: LinkChanged | FilingOutcome = link_changed(e)
+            message: LinkChanged | FilingOutcome = link_changed(e, relay_time)
             topic = namespace.physical(LINK_CHANGE)
         elif isinstance(e, fx.OutcomeIssued):
-            message, topic = filing_outcome(e), namespace.physical(FILING_OUTCOME)
+            message, topic = filing_outcome(e, relay_time), namespace.physical(FILING_OUTCOME)
         else:
             continue
         assert e.outbox_id is not None
@@ -56,7 +58,8 @@ def output_rows(effects: list[fx.Effect], source: Source,
 
 
 def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
-                     source: Source, namespace: Namespace) -> list[OutboxRow]:
+                     source: Source, namespace: Namespace,
+                     relay_time: datetime | None = None) -> list[OutboxRow]:
     """The dead letter, and a refused outcome when the filer and reference could be read."""
     where = f"{source.topic}:{source.partition}:{source.offset}"
     topic, key, value = letter
@@ -67,7 +70,8 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             event_id=event_id, filer_code=rejected.filer_code,
             filing_reference=rejected.filing_reference,
             receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
-            reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"))
+            reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"),
+            relay_time=relay_time)
         rows.append(_row(outcome.outbox_id, source, 1, namespace.physical(FILING_OUTCOME),
                               outcome.kafka_key(), encode(outcome)))
     return rows

@@ -22,7 +22,7 @@ from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
 from relay_linker.domain.model import ParkedFiling
 from relay_linker.domain.slicing import needs
-from relay_linker.domain.state import Needs, PartitionScope, Reference, RelayState, new_state
+from relay_linker.domain.state import Needs, ParkedDue, Reference, RelayState, new_state
 from relay_linker.domain.touches import Touches, touches
 
 
@@ -39,7 +39,6 @@ class Touched:
     anomalies: set[UUID] = field(default_factory=set)
     parked: set[UUID] = field(default_factory=set)
     ledger: set[UUID] = field(default_factory=set)
-    watermarks: set[tuple[str, int]] = field(default_factory=set)
 
     def note(self, effect: fx.Effect) -> None:
         rows = touches(effect)
@@ -54,10 +53,6 @@ class BatchSlice:
         self.conn, self.keyring = conn, keyring
         self.state: RelayState = new_state(complete=False)
         self.touched = Touched()
-
-    async def start(self) -> None:
-        rows_ = await self.conn.fetch("SELECT topic, partition, occurred_at FROM watermarks")
-        self.state.watermarks = {(r["topic"], r["partition"]): r["occurred_at"] for r in rows_}
 
     def apply(self, effects: list[fx.Effect]) -> None:
         apply_all(self.state, effects)
@@ -78,7 +73,7 @@ class BatchSlice:
         await self._persons(missing.relay_ids - self.state.loaded_relay_ids)
         await self._index(missing.index_keys - self.state.loaded_index_keys)
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
-        await self._partitions(missing.partitions - self.state.loaded_partitions)
+        await self._parked_due(missing.parked_due - self.state.loaded_parked_due)
         await self._references(missing.references - self.state.loaded_references)
         await self._events(missing.event_ids - self.state.loaded_event_ids)
 
@@ -142,14 +137,13 @@ class BatchSlice:
                 waiting = self.state.waiting.get(key, frozenset())
                 self.state.waiting[key] = waiting | {event_id}
 
-    async def _partitions(self, scopes: Iterable[PartitionScope]) -> None:
-        """Load every filing parked from these partitions (expiry reads them all)."""
-        scopes = set(scopes)
-        self.state.loaded_partitions.update(scopes)
-        for scope in scopes:
+    async def _parked_due(self, dues: Iterable[ParkedDue]) -> None:
+        """Load every filing parked at or before these bounds (expiry reads them all)."""
+        dues = set(dues)
+        self.state.loaded_parked_due.update(dues)
+        for due in dues:
             await self._parked_rows(await self.conn.fetch(
-                "SELECT * FROM parked_filings WHERE source_topic = $1 AND source_partition = $2",
-                scope.topic, scope.partition))
+                "SELECT * FROM parked_filings WHERE parked_at <= $1", due.bound))
 
     async def _parked_rows(self, found: list[asyncpg.Record]
                            ) -> list[tuple[UUID, ParkedFiling]]:
@@ -218,8 +212,6 @@ class BatchSlice:
             row_mapping.parked_row(self.keyring, s.parked[e]) for e in t.parked if e in s.parked])
         await x(_upsert("filing_ledger", 6, "event_id"),
                 [row_mapping.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
-        await x(_upsert("watermarks", 3, "topic, partition"),
-                [(tp[0], tp[1], s.watermarks[tp]) for tp in t.watermarks])
         await x(_insert("cards", 7), [
             row_mapping.card_row(c) for r in sorted(t.cards) for c in s.cards.get(r, ())])
 
@@ -254,7 +246,6 @@ _COLUMNS = {
     "parked_filings": "event_id, source_topic, source_partition, occurred_at, parked_at, "
                       "wait_keys, reasons, record_sealed",
     "filing_ledger": "event_id, filer_code, filing_reference, status, receipt_id, entry",
-    "watermarks": "topic, partition, occurred_at",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from groundfloor.crypto import Keyring, blind_index, seal
@@ -92,7 +93,9 @@ class Translator:
             return self.insured(insurer or "?", ref.insured_number)
         return self.care(insurer or "?", ref.care_insured_number)
 
-    def record(self, filing: Filing, source: Source) -> LinkerRecord:
+    def record(self, filing: Filing, source: Source, relay_time: datetime) -> LinkerRecord:
+        """The linker's view of `filing`, read at `source` when the relay clock said
+        `relay_time`."""
         build = BUILDERS[filing.event_type]
         return LinkerRecord(
             event_id=filing.event_id,
@@ -104,6 +107,7 @@ class Translator:
             effective_date=filing.effective_date,
             source=source,
             commands=tuple(build(self, filing.payload)),
+            relay_time=relay_time,
         )
 
 

@@ -22,6 +22,7 @@ from schemas.relay import (
     OutboxPosition,
     Reason,
     ReasonCode,
+    RelayTick,
 )
 from schemas.secret import Secret, SecretDate, SecretNumber
 
@@ -38,6 +39,7 @@ __all__ = [
     "OutboxPosition",
     "Reason",
     "ReasonCode",
+    "RelayTick",
     "Secret",
     "SecretDate",
     "SecretNumber",

@@ -30,9 +30,12 @@ INFO = {
 
 
 def _messages_on(topic: Topic) -> list[str]:
-    if topic.message == "Filing":
-        return [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
     versions = {m.__name__: m.SCHEMA_VERSION for m in RELAY_MESSAGES}
+    if topic.message == "Filing":  # the relay clock's ticks travel among the filings
+        filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
+        return [*filings, message_name("RelayTick", versions["RelayTick"])]
+    if topic.message == "empty":
+        return []
     if topic.message not in versions:
         raise LookupError(f"{topic.name} carries {topic.message}, which schemas.relay lacks")
     return [message_name(topic.message, versions[topic.message])]
@@ -84,7 +87,9 @@ def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
 
 
 def _key_of(name: str) -> Topic:
-    return next(t for t in CATALOGUE if name in _messages_on(t))
+    """The topic whose key the message `name` is keyed like: its own topic, where it has one."""
+    own = [t for t in CATALOGUE if t.message == name.rsplit(".v", 1)[0]]
+    return own[0] if own else next(t for t in CATALOGUE if name in _messages_on(t))
 
 
 def _message(name: str, description: str | None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.base import ContractModel, Day, Problem, error, raise_problems
+from schemas.base import ContractModel, Day, Instant, Problem, error, raise_problems
 from schemas.checkdigits import (
     NumberFormatError,
     is_late_stage,
@@ -37,6 +37,12 @@ OUTBOX_ID = "uuid5 of the event id, source position and output index: the idempo
 NonNegative = Annotated[StrictInt, Field(ge=0)]
 Positive = Annotated[StrictInt, Field(ge=1)]
 ContentHash = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
+RELAY_TIME = (
+    "the relay time of the decision: the time of the relay clock's last tick before the "
+    "record that caused it (see RelayTick); null on messages from before the relay clock"
+)
+CLOCK_KEY = b"relay-clock"
+TICK_HEADER = ("shaho-record", b"relay-tick")
 CONTENT_HASH = (
     "lowercase hex SHA-256 of the filing this outcome answers, as encoded on the wire "
     "(schemas.codec.content_hash); null when unknown"
@@ -53,6 +59,7 @@ class ReasonCode(StrEnum):
     UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
     WRONG_TOPIC = "wrong_topic"
     INVALID = "invalid"
+    FORGED_TICK = "forged_tick"
 
 
 class Reason(ContractModel):
@@ -125,6 +132,7 @@ class LinkChanged(RelayMessage):
     valid_to: Day | None = Field(default=None, description="exclusive; null while open")
     source_event_id: UUID = Field(description="event_id of the filing that caused the change")
     outbox_id: UUID = Field(description=OUTBOX_ID)
+    relay_time: Instant | None = Field(default=None, description=RELAY_TIME)
 
     @model_validator(mode="after")
     def _consistent(self) -> LinkChanged:
@@ -179,6 +187,7 @@ class FilingOutcome(RelayMessage):
         description="only on the refusal of other content re-sent under a known filing "
         "reference: the event id of the earlier filing, whose own answer stands",
     )
+    relay_time: Instant | None = Field(default=None, description=RELAY_TIME)
 
     @model_validator(mode="after")
     def _consistent(self) -> FilingOutcome:
@@ -288,9 +297,27 @@ class OutboxPosition(RelayMessage):
         return self.lane.encode()
 
 
+class RelayTick(RelayMessage):
+    """One tick of the relay clock: the relay time from this tick until the next.
+
+    The clock writes each tick onto every partition of every topic participants send to the
+    relay, and onto the clock topic participants read; a record's relay time is the time of
+    the last tick before it on its partition. `mac` authenticates the tick to the relay."""
+
+    seq: Positive = Field(description="1, 2, 3 ...: one more than the clock's previous tick")
+    relay_time: Instant = Field(description="never earlier than the previous tick's")
+    mac: ContentHash = Field(description="lowercase hex HMAC-SHA256 of seq and relay_time "
+                             "under the relay's clock key")
+
+    def kafka_key(self) -> bytes:
+        """The record key: 'relay-clock'."""
+        return CLOCK_KEY
+
+
 RELAY_MESSAGES: tuple[type[RelayMessage], ...] = (
     LinkChanged,
     FilingOutcome,
     DeadLetter,
     OutboxPosition,
+    RelayTick,
 )

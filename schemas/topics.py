@@ -126,6 +126,33 @@ OUTBOX_POSITION = Topic(
     retention_ms=-1,
 )
 
+RELAY_CLOCK = Topic(
+    name="clock.relay-time.v1",
+    key="relay-clock",
+    key_meaning="always 'relay-clock': one partition, one sequence of ticks",
+    summary=(
+        "The relay clock's ticks, for every participant to read: the relay time every "
+        "deadline of the relay is judged by. The same ticks are written onto every partition "
+        "of the topics participants send to the relay."
+    ),
+    message="RelayTick",
+    partitions=1,
+    extra_config={"message.timestamp.type": "LogAppendTime"},
+)
+CLOCK_SOURCE = Topic(
+    name="relay.clock-source.v1",
+    key="relay-clock",
+    key_meaning="always 'relay-clock'",
+    summary=(
+        "Internal to the relay clock: an empty record per production tick, whose broker "
+        "append time (LogAppendTime) is the tick's relay time."
+    ),
+    message="empty",
+    partitions=1,
+    retention_ms=3600 * 1000,
+    extra_config={"message.timestamp.type": "LogAppendTime"},
+)
+
 INGESTION_TOPICS: tuple[Topic, ...] = (
     FILING_PENSION,
     FILING_EMPLOYER,
@@ -137,6 +164,8 @@ RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, FILING_OUTCOME)
 CATALOGUE: tuple[Topic, ...] = (
     *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),
     OUTBOX_POSITION,
+    RELAY_CLOCK,
+    CLOCK_SOURCE,
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}

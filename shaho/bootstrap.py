@@ -8,12 +8,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from outbox.publishing import OutboxPublisher
+from relay_clock.clock import RelayClock
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
 
@@ -77,7 +79,36 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
+    """Run the relay clock on the broker's time until signalled (with `drain`: one tick)."""
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    try:
+        await clock.start()
+        if drain:
+            await clock.tick()
+        else:
+            await clock.run(stop_event_on_signals())
+    finally:
+        await clock.stop()
+    if clock.last is not None:
+        logging.getLogger("shaho.clock").info("relay time %s (tick %d)",
+                                              clock.last.relay_time.isoformat(), clock.last.seq)
+    return 0
+
+
+async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
+    """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    await clock.start()
+    try:
+        tick = await clock.tick(at)
+    finally:
+        await clock.stop()
+    return f"tick {tick.seq}: relay time {tick.relay_time.isoformat()}"
+
+
 PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
     "outbox-publisher": run_outbox_publisher,
+    "relay-clock": run_relay_clock,
     "relay-linker": run_relay_linker,
 }

@@ -8,15 +8,17 @@ import argparse
 import asyncio
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from infra.stack import down, is_up, status, up
 from producers.command import PublishOptions, run_publish
+from relay_clock.clock import ClockError
 from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
-from shaho.bootstrap import PROCESSORS, configure_logging, topic_namespace
+from shaho.bootstrap import PROCESSORS, configure_logging, tick_at, topic_namespace
 from shaho.demo import run_demo
 from shaho.registry import Registry, print_lines
 
@@ -82,7 +84,7 @@ def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("processor", choices=["relay-linker", "outbox-publisher"])
+    p.add_argument("processor", choices=sorted(PROCESSORS))
     p.add_argument("--drain", action="store_true",
                    help="exit once there is nothing left to do instead of running until stopped")
 
@@ -91,6 +93,35 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
+
+
+def _clock_options(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    tick = sub.add_parser("tick", help="write one tick of the relay clock")
+    tick.add_argument("--at", type=_instant, default=None,
+                      help="the tick's relay time on a simulated calendar, ISO 8601 with a UTC "
+                      "offset (default: the broker's time)")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an ISO 8601 date-time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError("a relay time needs a UTC offset, e.g. +09:00")
+    return when
+
+
+@command("clock", "the relay clock: write a tick (simulated calendars step it between phases)",
+         _clock_options)
+def _clock(args: argparse.Namespace, cfg: StackConfig) -> int:
+    try:
+        print(asyncio.run(tick_at(cfg, args.at)))
+    except ClockError as refused:
+        print(f"shaho clock: {refused}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:

@@ -24,13 +24,6 @@ def apply_all(state: RelayState, effects: Iterable[fx.Effect]) -> None:
         apply(state, effect)
 
 
-def _watermark(state: RelayState, e: fx.WatermarkAdvanced) -> None:
-    key = (e.topic, e.partition)
-    seen = state.watermarks.get(key)
-    if seen is None or e.occurred_at > seen:
-        state.watermarks[key] = e.occurred_at
-
-
 def _ledgered(state: RelayState, e: fx.FilingLedgered) -> None:
     entry = e.entry
     reference = (entry.filer_code, entry.filing_reference)
@@ -167,7 +160,6 @@ def _anomaly_resolved(state: RelayState, e: fx.AnomalyResolved) -> None:
 
 
 _HANDLERS: dict[type, Callable[[RelayState, Any], None]] = {
-    fx.WatermarkAdvanced: _watermark,
     fx.FilingLedgered: _ledgered,
     fx.FilingParked: _parked,
     fx.FilingUnparked: _unparked,

@@ -167,3 +167,21 @@ class LinkerRecord:
     effective_date: date | None
     source: Source
     commands: tuple[Command, ...]
+    relay_time: datetime
+    """The relay clock's time when the record arrived: what every deadline is judged by."""
+
+    @property
+    def relay_order(self) -> tuple[datetime, str, int, int]:
+        """Where the record stands in the relay's order: relay time, then its position."""
+        return (self.relay_time, self.source.topic, self.source.partition, self.source.offset)
+
+
+@dataclass(frozen=True)
+class ClockAdvanced:
+    """The relay clock reached `relay_time`: between records, parked filings may expire."""
+
+    relay_time: datetime
+
+
+Step = LinkerRecord | ClockAdvanced
+"""What the linker folds, in the relay's order: records, and the clock between them."""

@@ -1,6 +1,7 @@
 """`decide`: the effects of one record on the relay's state, cascading into parked filings.
 
-Pure: reads the state (or a slice), never the clock; same state and record, same effects."""
+Pure: reads the state (or a slice) and the record's relay time, never a wall clock; same state
+and record, same effects."""
 
 from dataclasses import replace
 from uuid import UUID
@@ -26,10 +27,7 @@ def decide(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.E
     known = ledger_entry(state, record.event_id)
     if known is not None:
         return _numbered(record, _duplicate(known, record))
-    watermark = fx.WatermarkAdvanced(
-        record.source.topic, record.source.partition, record.occurred_at
-    )
-    return _numbered(record, [watermark, *_cascade(state, record, hasher)])
+    return _numbered(record, _cascade(state, record, hasher))
 
 
 def _duplicate(known: LedgerEntry, record: LinkerRecord) -> list[fx.Effect]:
@@ -55,12 +53,13 @@ def _conflict_refusal(known: LedgerEntry, record: LinkerRecord) -> fx.OutcomeIss
 
 
 def _cascade(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.Effect]:
-    """Settle `record`, then each woken parked filing in (occurred_at, event_id) order.
+    """Settle `record`, then each woken parked filing in the relay's order (relay time, then
+    topic, partition and offset of the record that brought it).
 
     Filings wake on what accepted filings touched (retractions also on their target's arrival);
     each filing is accepted at most once, so this ends. The state is copied only when there is
     a parked filing to retry."""
-    step = settle(state, record, hasher, None, record.occurred_at)
+    step = settle(state, record, hasher, None, record.relay_time)
     effects = list(step)
     queue = set(_woken(state, step) - {record.event_id})
     view, pending = state, step
@@ -71,9 +70,9 @@ def _cascade(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx
         waiting = [p for p in (parked_filing(view, i) for i in sorted(queue, key=str)) if p]
         if not waiting:
             break
-        nxt = min(waiting, key=lambda p: (p.record.occurred_at, str(p.record.event_id))).record
+        nxt = min(waiting, key=lambda p: p.record.relay_order).record
         queue.discard(nxt.event_id)
-        pending = settle(view, nxt, hasher, ledger_entry(view, nxt.event_id), record.occurred_at)
+        pending = settle(view, nxt, hasher, ledger_entry(view, nxt.event_id), record.relay_time)
         effects += pending
         queue |= _woken(view, pending) - {nxt.event_id}
     return effects

@@ -3,7 +3,7 @@
 State effects change stored rows; output effects become Kafka messages via the outbox."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 
 from relay_linker.domain.commands import IndexKey
@@ -20,15 +20,6 @@ from relay_linker.domain.model import (
     Person,
     Reason,
 )
-
-
-@dataclass(frozen=True)
-class WatermarkAdvanced:
-    """The partition's event time reached at least `occurred_at` (store the maximum)."""
-
-    topic: str
-    partition: int
-    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -238,8 +229,7 @@ LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
 CardEffect = CardIssued | CardRevoked | CardRemoved | CardRevocationRetracted
 OutputEffect = LinkChangeEmitted | OutcomeIssued
 Effect = (
-    WatermarkAdvanced
-    | FilingLedgered
+    FilingLedgered
     | FilingParked
     | FilingUnparked
     | PersonRegistered

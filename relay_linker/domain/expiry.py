@@ -1,6 +1,5 @@
-"""Parking has a bound in event time; past it, a parked filing is refused with its reasons.
-
-The bound follows the filing deadlines, so what a filing waits for either comes or never will."""
+"""Parking has a bound in relay time: 14 days after a filing was first parked, it is refused
+with its reasons. The relay clock is the only time read; the wall clock never is."""
 
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -9,30 +8,26 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.ids import anomaly_id, expiry_outbox_id
 from relay_linker.domain.keys import relay_of_link_wait
 from relay_linker.domain.model import REFUSED, Anomaly, ParkedFiling
-from relay_linker.domain.reads import ledger_entry, parked_in_partition
+from relay_linker.domain.reads import ledger_entry, parked_by
 from relay_linker.domain.settle import outcome
 from relay_linker.domain.state import RelayState
 
 PARKING_BOUND = timedelta(days=14)
 """Residence notifications are due within 14 days of the change and employer filings within 5,
-so a related record arrives within 14 days of event time or is not coming."""
+so what a filing waits for arrives within 14 days of relay time or is not coming."""
 
 
-def expire(state: RelayState, topic: str, partition: int, watermark: datetime) -> list[fx.Effect]:
-    """Refuse the filings parked from this partition whose occurred_at + PARKING_BOUND < watermark.
+def expire(state: RelayState, now: datetime) -> list[fx.Effect]:
+    """Refuse every filing first parked more than PARKING_BOUND before the relay time `now`.
 
-    PARKING_BOUND is 14 days because residence notifications are due within 14 days of the
-    change and employer filings within 5: what a filing waits for arrives within 14 days of
-    event time or is not coming. `watermark` is the partition's highest event time seen; the
-    wall clock is never read.
-    A loss still waiting for its acquisition also records `loss_without_acquisition`."""
-    due = [
-        p
-        for p in parked_in_partition(state, topic, partition)
-        if p.record.occurred_at + PARKING_BOUND < watermark
-    ]
+    Called when the relay clock advances (`ClockAdvanced`), for all partitions at once, so a
+    filing parked from a partition that went quiet still gets its final answer, and a record
+    claiming a far-future occurred_at moves no deadline. Oldest parked first, then by the
+    relay order of the parked record. A loss still waiting for its acquisition also records
+    `loss_without_acquisition`."""
+    due = [p for p in parked_by(state, now - PARKING_BOUND) if p.parked_at + PARKING_BOUND < now]
     effects: list[fx.Effect] = []
-    for parked in sorted(due, key=lambda p: (p.record.occurred_at, str(p.record.event_id))):
+    for parked in sorted(due, key=lambda p: (p.parked_at, p.record.relay_order)):
         effects += _refusal(state, parked)
     return effects
 

@@ -3,47 +3,32 @@
 `history` keeps what must not depend on arrival order; versions and anomalies stay out."""
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 
 from relay_linker.domain.apply import apply_all
-from relay_linker.domain.commands import IDENTITY_ITEMS, LinkerRecord
+from relay_linker.domain.commands import IDENTITY_ITEMS, ClockAdvanced, Step
 from relay_linker.domain.decide import decide
-from relay_linker.domain.effects import FilingParked
-from relay_linker.domain.expiry import PARKING_BOUND, expire
+from relay_linker.domain.expiry import expire
 from relay_linker.domain.matching import identity_at
 from relay_linker.domain.ports import Hasher
-from relay_linker.domain.reads import identity_changes, parked_in_partition
+from relay_linker.domain.reads import identity_changes
 from relay_linker.domain.state import RelayState, new_state
 
 Row = tuple[object, ...]
 
 
-def fold(records: Iterable[LinkerRecord], hasher: Hasher) -> RelayState:
-    """Decide and apply each record in turn, expiring its partition's overdue parked filings.
+def fold(steps: Iterable[Step], hasher: Hasher) -> RelayState:
+    """Decide and apply each record in turn; when the clock advances, expire what is due.
 
-    `oldest` is a lower bound on the event time of each partition's parked filings, so the
-    scan in `expire` runs only when something may be due; the result is as if it ran always."""
+    `steps` is the relay's order: records and ClockAdvanced steps as the relay clock's ticks
+    put them (see consumers.clocked)."""
     state = new_state()
-    oldest: dict[tuple[str, int], datetime] = {}
-    for record in records:
-        effects = decide(state, record, hasher)
-        apply_all(state, effects)
-        for effect in effects:
-            if isinstance(effect, FilingParked):
-                _note_parked(oldest, effect.parked.record)
-        key = (record.source.topic, record.source.partition)
-        watermark = state.watermarks.get(key)
-        if watermark is not None and key in oldest and oldest[key] + PARKING_BOUND < watermark:
-            apply_all(state, expire(state, *key, watermark))
-            oldest.pop(key)
-            for parked in parked_in_partition(state, *key):
-                _note_parked(oldest, parked.record)
+    for step in steps:
+        if isinstance(step, ClockAdvanced):
+            apply_all(state, expire(state, step.relay_time))
+        else:
+            apply_all(state, decide(state, step, hasher))
     return state
-
-
-def _note_parked(oldest: dict[tuple[str, int], datetime], record: LinkerRecord) -> None:
-    key = (record.source.topic, record.source.partition)
-    oldest[key] = min(oldest.get(key, record.occurred_at), record.occurred_at)
 
 
 def identity_periods(state: RelayState, relay_id: str) -> tuple[Row, ...]:

@@ -2,6 +2,8 @@
 
 Later commands see what earlier ones did (a dependant names the insured person just linked)."""
 
+from datetime import timedelta
+
 from relay_linker.domain.apply import apply_all
 from relay_linker.domain.cards import issue_card, revoke_card
 from relay_linker.domain.commands import (
@@ -26,9 +28,17 @@ from relay_linker.domain.retraction import retract
 from relay_linker.domain.state import RelayState, clone
 from relay_linker.domain.verdict import Verdict, accepted, refused
 
+FUTURE_TOLERANCE = timedelta(days=1)
+"""How far after its relay time a filing's occurred_at may lie (clock skew at the filer)."""
+
 
 def judge(view: RelayState, record: LinkerRecord, hasher: Hasher) -> Verdict:
-    """The filing's verdict on `view`, which is left as it is."""
+    """The filing's verdict on `view`, which is left as it is.
+
+    A filing that claims to have happened more than FUTURE_TOLERANCE after its relay time is
+    refused: occurred_at orders nothing, but a forged future must not stand in the ledger."""
+    if record.occurred_at > record.relay_time + FUTURE_TOLERANCE:
+        return refused([Reason("occurred_in_future", "occurred_at")])
     if not record.commands:
         return refused([Reason("empty_filing")])
     if len(record.commands) == 1:

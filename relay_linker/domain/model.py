@@ -37,6 +37,10 @@ MESSAGES = {
         "its answer stands: file a change under a new filing reference"
     ),
     "empty_filing": "the filing carries no command",
+    "occurred_in_future": (
+        "occurred_at lies more than a day after the relay time the filing arrived at"
+    ),
+    "parking_expired": "what the filing waited for did not arrive within 14 days of relay time",
 }
 
 
@@ -187,7 +191,8 @@ class Anomaly:
 
 @dataclass(frozen=True)
 class ParkedFiling:
-    """A filing waiting for something to arrive; `parked_at` is event time, never the clock."""
+    """A filing waiting for something to arrive; `parked_at` is the relay time it was first
+    parked at (the relay clock's, never a wall clock)."""
 
     record: LinkerRecord
     wait_keys: tuple[str, ...]

@@ -3,6 +3,7 @@
 A read of something a slice did not load raises `MissingFromSlice` naming it."""
 
 from collections.abc import Iterable
+from datetime import datetime
 from uuid import UUID
 
 from relay_linker.domain.commands import IndexKey
@@ -21,7 +22,7 @@ from relay_linker.domain.model import (
 from relay_linker.domain.state import (
     MissingFromSlice,
     Needs,
-    PartitionScope,
+    ParkedDue,
     Reference,
     RelayState,
 )
@@ -35,7 +36,7 @@ def require(
     wait_keys: Iterable[str] = (),
     event_ids: Iterable[UUID] = (),
     references: Iterable[Reference] = (),
-    partitions: Iterable[PartitionScope] = (),
+    parked_due: Iterable[ParkedDue] = (),
 ) -> None:
     """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
     if state.complete:
@@ -46,7 +47,7 @@ def require(
         frozenset(wait_keys) - state.loaded_wait_keys,
         frozenset(event_ids) - state.loaded_event_ids,
         frozenset(references) - state.loaded_references,
-        frozenset(partitions) - state.loaded_partitions,
+        frozenset(parked_due) - state.loaded_parked_due,
     )
     if any(lacking):  # build the exception only when something is missing
         raise MissingFromSlice(Needs(*lacking))
@@ -110,10 +111,7 @@ def parked_waiting(state: RelayState, wait_keys: Iterable[str]) -> frozenset[UUI
     return frozenset().union(*(state.waiting.get(key, frozenset()) for key in keys))
 
 
-def parked_in_partition(state: RelayState, topic: str, partition: int) -> tuple[ParkedFiling, ...]:
-    require(state, partitions=[PartitionScope(topic, partition)])
-    return tuple(
-        p
-        for p in state.parked.values()
-        if (p.record.source.topic, p.record.source.partition) == (topic, partition)
-    )
+def parked_by(state: RelayState, bound: datetime) -> tuple[ParkedFiling, ...]:
+    """The filings first parked at or before `bound` (relay time)."""
+    require(state, parked_due=[ParkedDue(bound)])
+    return tuple(p for p in state.parked.values() if p.parked_at <= bound)

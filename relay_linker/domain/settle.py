@@ -62,8 +62,10 @@ def settle(
     if prior is not None and prior.status == PARKED:
         waiting = parked_filing(view, record.event_id)
         effects.append(fx.FilingUnparked(record.event_id, waiting.wait_keys if waiting else ()))
-    if verdict.status == PARKED:
-        parked = ParkedFiling(record, verdict.wait_keys, verdict.reasons, at)
+    if verdict.status == PARKED:  # the bound runs from when the filing was first parked
+        first = parked_filing(view, record.event_id) if prior is not None else None
+        since = first.parked_at if first is not None else at
+        parked = ParkedFiling(record, verdict.wait_keys, verdict.reasons, since)
         effects.append(fx.FilingParked(parked))
     effects.append(outcome(entry))
     return effects

@@ -20,7 +20,7 @@ from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait
 from relay_linker.domain.state import (
     MissingFromSlice,
     Needs,
-    PartitionScope,
+    ParkedDue,
     Reference,
     RelayState,
     new_state,
@@ -30,15 +30,14 @@ from relay_linker.domain.state import (
 def carve(whole: RelayState, needs: Needs) -> RelayState:
     """A slice holding, for each key `needs` names, everything a decision may read under it."""
     part = new_state(complete=False)
-    part.watermarks = dict(whole.watermarks)
     for relay_id in needs.relay_ids:
         _person(part, whole, relay_id)
     for key in needs.index_keys:
         _index(part, whole, key)
     for key in needs.wait_keys:
         _waits(part, whole, key)
-    for scope in needs.partitions:
-        _partition(part, whole, scope)
+    for due in needs.parked_due:
+        _parked_due(part, whole, due)
     for reference in needs.references:
         part.loaded_references.add(reference)
         if reference in whole.references:
@@ -107,10 +106,10 @@ def _waits(part: RelayState, whole: RelayState, key: str) -> None:
         _event(part, whole, event_id)
 
 
-def _partition(part: RelayState, whole: RelayState, scope: PartitionScope) -> None:
-    part.loaded_partitions.add(scope)
+def _parked_due(part: RelayState, whole: RelayState, due: ParkedDue) -> None:
+    part.loaded_parked_due.add(due)
     for event_id, parked in whole.parked.items():
-        if PartitionScope(parked.record.source.topic, parked.record.source.partition) == scope:
+        if parked.parked_at <= due.bound:
             _event(part, whole, event_id)
 
 

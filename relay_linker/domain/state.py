@@ -25,24 +25,24 @@ Reference = tuple[str, str]
 
 
 @dataclass(frozen=True)
-class PartitionScope:
-    """Not a wait key: in a slice, it says every filing parked from the partition is loaded."""
+class ParkedDue:
+    """Not a wait key: in a slice, it says every filing parked at or before `bound` (relay
+    time) is loaded."""
 
-    topic: str
-    partition: int
+    bound: datetime
 
 
 @dataclass(frozen=True)
 class Needs:
     """What a slice must load for a decision: persons, index keys, wait keys, events,
-    references and partitions; `|` merges two."""
+    references and filings parked long enough to expire; `|` merges two."""
 
     relay_ids: frozenset[str] = frozenset()
     index_keys: frozenset[IndexKey] = frozenset()
     wait_keys: frozenset[str] = frozenset()
     event_ids: frozenset[UUID] = frozenset()
     references: frozenset[Reference] = frozenset()
-    partitions: frozenset[PartitionScope] = frozenset()
+    parked_due: frozenset[ParkedDue] = frozenset()
 
     @classmethod
     def merged(cls, many: Iterable["Needs"]) -> "Needs":
@@ -73,7 +73,7 @@ class MissingFromSlice(LinkerError):
         self.needs = needs
         counts = "/".join(str(len(getattr(needs, f.name))) for f in fields(needs))
         super().__init__(
-            f"slice lacks persons/keys/waits/events/references/partitions: {counts}"
+            f"slice lacks persons/keys/waits/events/references/parked-due: {counts}"
         )
 
 
@@ -96,14 +96,13 @@ class RelayState:
     waiting: dict[str, frozenset[UUID]] = field(default_factory=dict)
     ledger: dict[UUID, LedgerEntry] = field(default_factory=dict)
     references: dict[Reference, UUID] = field(default_factory=dict)
-    watermarks: dict[tuple[str, int], datetime] = field(default_factory=dict)
     complete: bool = True
     loaded_relay_ids: set[str] = field(default_factory=set)
     loaded_index_keys: set[IndexKey] = field(default_factory=set)
     loaded_wait_keys: set[str] = field(default_factory=set)
     loaded_event_ids: set[UUID] = field(default_factory=set)
     loaded_references: set[Reference] = field(default_factory=set)
-    loaded_partitions: set[PartitionScope] = field(default_factory=set)
+    loaded_parked_due: set[ParkedDue] = field(default_factory=set)
 
 
 def new_state(*, complete: bool = True) -> RelayState:

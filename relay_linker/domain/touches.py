@@ -31,7 +31,6 @@ class Touches:
     anomalies: tuple[UUID, ...] = ()
     parked: tuple[UUID, ...] = ()
     ledger: tuple[UUID, ...] = ()
-    watermarks: tuple[tuple[str, int], ...] = ()
 
     @property
     def relay_ids(self) -> frozenset[str]:
@@ -63,8 +62,6 @@ def touches(effect: fx.Effect) -> Touches:
             fx.CardRemoved(relay_id=r) | fx.CardRevocationRetracted(relay_id=r)
         ):
             return Touches(cards=(r,))
-        case fx.WatermarkAdvanced(topic=topic, partition=partition):
-            return Touches(watermarks=((topic, partition),))
         case fx.FilingLedgered(entry=LedgerEntry(event_id=e)):
             return Touches(ledger=(e,))
         case fx.FilingParked(parked=ParkedFiling(record=LinkerRecord(event_id=e))) | (

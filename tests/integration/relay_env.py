@@ -6,17 +6,25 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import asyncpg
+from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from groundfloor.kafka_clients import idempotent_producer
+from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import namespace
-from relay_linker.domain.commands import LinkerRecord, Source
+from relay_clock.clock import tick_once
+from relay_clock.ticks import authentic, is_tick_record
+from relay_linker.domain.commands import ClockAdvanced, Source, Step
 from relay_linker.translate import Translator
-from schemas import Filing, encode
-from schemas.topics import MAX_MESSAGE_BYTES, Namespace
+from schemas import Filing, FilingRejected, RelayTick, decode_filing, decode_relay, encode
+from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, Namespace
+
+CALENDAR_START = datetime(2025, 12, 31, tzinfo=UTC)
+"""Where a test's simulated calendar starts unless its filings are later: after the fixtures'
+filing dates, so none of them lies in the relay's future."""
 
 
 @dataclass
@@ -26,6 +34,7 @@ class RelayEnv:
     stack: StackConfig
     cfg: StackConfig
     published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
+    ticks: list[datetime] = field(default_factory=list)
 
     @property
     def prefix(self) -> str:
@@ -92,21 +101,53 @@ class RelayEnv:
             await producer.stop()
         return landed
 
-    def records_in_consumption_order(self) -> list[LinkerRecord]:
-        """What the linker reads, merged across partitions by event time as its alignment
-        hands records out: per partition in offset order, heads by (occurred_at, topic,
-        partition, offset)."""
-        translator = Translator(self.keyring())
-        queues: dict[tuple[str, int], list] = {}
-        for _, topic, part, offset, filing in sorted(self.published, key=lambda p: p[1:4]):
-            queues.setdefault((topic, part), []).append((offset, filing))
-        ordered = []
-        while any(queues.values()):
-            heads = [(q[0][1].occurred_at, tp, q[0][0]) for tp, q in queues.items() if q]
-            _, tp, _ = min(heads)
-            offset, filing = queues[tp].pop(0)
-            ordered.append(translator.record(filing, Source(tp[0], tp[1], offset)))
-        return ordered
+    async def tick(self, at: datetime | None = None) -> datetime:
+        """Step the relay's simulated calendar: one tick of the relay clock at `at`, by
+        default at the latest occurred_at published so far, the last tick or CALENDAR_START,
+        whichever is latest.
+        Filings published before it are released to the linker once it is on every
+        partition; a later tick more than 14 days on expires what they left parked."""
+        if at is None:
+            latest = [f.occurred_at for *_, f in self.published]
+            at = max([*latest, *self.ticks[-1:], CALENDAR_START])
+        tick = await tick_once(self.cfg.bootstrap_servers, self.topics, self.keyring(), at)
+        self.ticks.append(tick.relay_time)
+        return tick.relay_time
+
+    async def steps_in_relay_order(self) -> list[Step]:
+        """What the linker folds, written out longhand from the topics themselves: each
+        partition's records numbered by the ticks before them, epoch by epoch in (topic,
+        partition, offset) order, the clock advancing to tick k once every partition shows
+        it. Records that are no filing (dead letters) change no state and are left out."""
+        partitions = [TopicPartition(self.topic(t), p)
+                      for t in INGESTION_TOPICS for p in range(t.partitions)]
+        records = await read_to_end(self.cfg.bootstrap_servers, partitions)
+        keyring = self.keyring()
+        translator = Translator(keyring)
+        epochs: dict[int, list[tuple[str, int, int, Filing]]] = {}
+        times: dict[int, datetime] = {}
+        seen: dict[tuple[str, int], int] = {}
+        for r in sorted(records, key=lambda r: (r.topic, r.partition, r.offset)):
+            where = (r.topic, r.partition)
+            if is_tick_record(r.headers):
+                tick = decode_relay(bytes(r.value), RelayTick)
+                assert authentic(keyring, tick)
+                if tick.seq > seen.get(where, 0):
+                    seen[where], times[tick.seq] = tick.seq, tick.relay_time
+                continue
+            try:
+                filing = decode_filing(bytes(r.value or b""), self.topics.logical(r.topic))
+            except FilingRejected:
+                continue
+            epochs.setdefault(seen.get(where, 0), []).append((*where, r.offset, filing))
+        complete = min(seen.get((tp.topic, tp.partition), 0) for tp in partitions)
+        steps: list[Step] = []
+        for epoch in range(complete):
+            relay_time = times[max(epoch, 1)]
+            steps += [translator.record(f, Source(t, p, o), relay_time)
+                      for t, p, o, f in sorted(epochs.get(epoch, []), key=lambda x: x[:3])]
+            steps.append(ClockAdvanced(times[epoch + 1]))
+        return steps
 
     def run(self, processor: str, extra: dict[str, str] | None = None,
             timeout: float = 600) -> int:

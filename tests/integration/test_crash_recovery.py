@@ -11,14 +11,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
 
 import pytest
+from aiokafka import TopicPartition
 
 from consumers.reading import read_committed
+from groundfloor.kafka_clients import end_offsets
 from relay_linker.domain import apply_all, decide, expire, history
 from relay_linker.domain import effects as fx
+from relay_linker.domain.commands import ClockAdvanced
 from relay_linker.domain.state import new_state
 from relay_linker.linker import KeyringHasher
 from relay_linker.readback import load_all
@@ -103,18 +106,18 @@ async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str,
     return [(r.topic, r.value) for r in await read_committed(relay.cfg.bootstrap_servers, topics)]
 
 
-def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
-    """The fold's history and the outbox ids of every output it produces."""
+async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
+    """The fold's history and the outbox ids of every output it produces, over the relay's
+    order read back from the topics."""
     hasher = KeyringHasher(relay.keyring())
     state, ids = new_state(), set()
-    for record in relay.records_in_consumption_order():
-        effects = decide(state, record, hasher)
+    for step in await relay.steps_in_relay_order():
+        if isinstance(step, ClockAdvanced):
+            effects = expire(state, step.relay_time)
+        else:
+            effects = decide(state, step, hasher)
         apply_all(state, effects)
-        source = record.source
-        more = expire(state, source.topic, source.partition,
-                      state.watermarks[(source.topic, source.partition)])
-        apply_all(state, more)
-        ids |= {e.outbox_id for e in [*effects, *more] if isinstance(e, fx.OUTPUT_EFFECTS)}
+        ids |= {e.outbox_id for e in effects if isinstance(e, fx.OUTPUT_EFFECTS)}
     return history(state, include_retracted=True), ids
 
 
@@ -127,8 +130,16 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     await relay.publish([(population.topic_of(f), f) for f in uploads])
     landed = await relay.publish_raw(population.bad_records)
     assert len(uploads) == EVENTS and len(filings) < EVENTS
+    # two steps of the simulated calendar: the filings' time, then 15 days on, when every
+    # filing still parked gets its final answer (each tick takes one offset per partition)
+    await relay.tick()
+    await relay.tick(relay.ticks[-1] + timedelta(days=15))
+    partitions = [TopicPartition(relay.topic(t), p)
+                  for t in INGESTION_TOPICS for p in range(t.partitions)]
+    total = sum((await end_offsets(relay.cfg.bootstrap_servers, partitions)).values())
+    assert total >= EVENTS + landed + 2 * len(partitions)
 
-    kills = await _chaos(relay, EVENTS + landed, random.Random(5), seconds=900)
+    kills = await _chaos(relay, total, random.Random(5), seconds=900)
     assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
     fired = {k.split(":")[0] for k in kills if k.endswith("exit -9")}
     assert fired == {p for points in FAULTS.values() for p in points}, kills
@@ -139,7 +150,7 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
         table = history(await load_all(conn, relay.keyring()), include_retracted=True)
     finally:
         await conn.close()
-    expected_history, expected_ids = _expected(relay)
+    expected_history, expected_ids = await _expected(relay)
     assert table == expected_history
 
     links, outcomes = relay.topic(LINK_CHANGE.name), relay.topic(FILING_OUTCOME.name)

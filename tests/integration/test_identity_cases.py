@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from schemas.common import IdentityItems, InsuredNumber, PersonReference, Sex, StructuredAddress
-from schemas.employer import EmployeeInsuranceAcquired, EmployeeInsuranceLost
+from schemas.employer import EmployeeInsuranceAcquired
 from schemas.envelope import JST, Filing, new_filing
 from schemas.municipality import AddressChanged, ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
@@ -109,16 +109,6 @@ def _move(n: int, before: Who, to: dict, on: date, filed: int) -> Filing:
                       person_token=f"m{n}", occurred_at=_at(on + timedelta(days=filed)))
 
 
-def _late_record(partition: int) -> tuple[str, Filing, int]:
-    """A filing a month later on each employer partition: event time passes the parking bound."""
-    payload = EmployeeInsuranceLost(
-        person=PersonReference(resident_code=SecretNumber("90000000999")),
-        identity=Who().items(), insurer_number=INSURER,
-        insured_number=InsuredNumber(number=SecretNumber("999")),
-        last_day_of_employment=date(2025, 5, 31), lost_on=date(2025, 6, 1))
-    filing = new_filing(payload, filer_code=EMPLOYER, filing_reference=f"LATE-{partition}",
-                        person_token=f"late{partition}", occurred_at=_at(date(2025, 6, 2)))
-    return "filing.employer.v1", filing, partition
 
 
 
@@ -138,14 +128,19 @@ async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay
               ("filing.employer.v1", _acquisition(moved + 1, new, on=date(2025, 3, 5), filed=1)),
               ("filing.municipality.v1", _move(moved + 1, old, {"town": "永田町"}, march, 10))]
     await relay.publish(items)
-    await relay.publish_partitioned([_late_record(p) for p in range(6)])
+    # the simulated calendar: a tick releases what was filed; a second, 15 days on, gives
+    # every filing still parked its final answer
+    await relay.tick()
+    await relay.tick(relay.ticks[-1] + timedelta(days=15))
     assert relay.run("relay-linker") == 0, relay.last_output
 
     conn = await relay.connect()
     try:
         ledger = {r["filing_reference"]: r for r in await conn.fetch(
             "SELECT filing_reference, status, entry FROM filing_ledger")}
-        lookalikes = await conn.fetchval("SELECT count(*) FROM anomalies WHERE code = 'lookalike'")
+        lookalikes = {r["filing_reference"] for r in await conn.fetch(
+            "SELECT l.filing_reference FROM anomalies a JOIN filing_ledger l USING (event_id) "
+            "WHERE a.code = 'lookalike'")}
     finally:
         await conn.close()
     for n, (case, _, _, expected, _) in enumerate(CASES):
@@ -159,4 +154,7 @@ async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay
             assert {r["field"] for r in reasons} == {f"identity.{expected}"}, case
     assert ledger[f"ACQ-{moved}"]["status"] == "accepted", "old address on a late filing"
     assert ledger[f"ACQ-{moved + 1}"]["status"] == "accepted", "new address before the move"
-    assert lookalikes == sum(1 for c in CASES if c[4])
+    # the filing with the new address is judged before the move record (the employer's topic
+    # comes first within a tick), so at that relay time its address differs from the register
+    flagged = {f"ACQ-{n}" for n, c in enumerate(CASES) if c[4]} | {f"ACQ-{moved + 1}"}
+    assert lookalikes == flagged

@@ -295,6 +295,7 @@ async def _landed(
 
 
 async def _relay_once(relay: RelayEnv) -> None:
+    await relay.tick()
     assert await asyncio.to_thread(relay.run, "relay-linker") == 0, relay.last_output
     assert await asyncio.to_thread(relay.run, "outbox-publisher") == 0, relay.last_output
 

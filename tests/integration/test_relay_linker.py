@@ -39,17 +39,18 @@ async def _table_history(relay: RelayEnv) -> tuple:
         await conn.close()
 
 
-def _fold_history(relay: RelayEnv) -> tuple:
-    state = fold(relay.records_in_consumption_order(), KeyringHasher(relay.keyring()))
+async def _fold_history(relay: RelayEnv) -> tuple:
+    state = fold(await relay.steps_in_relay_order(), KeyringHasher(relay.keyring()))
     return history(state, include_retracted=True)
 
 
 async def test_population_gives_the_folds_link_history(relay: RelayEnv, population: Population):
     await relay.publish([(population.topic_of(f), f) for f in population.filings])
     await relay.publish_raw(population.bad_records)
+    await relay.tick()
     assert relay.run("relay-linker") == 0, relay.last_output
     table = await _table_history(relay)
-    expected = _fold_history(relay)
+    expected = await _fold_history(relay)
     assert len([r for r in expected if r[0] == "link"]) > 300
     assert table == expected
 
@@ -57,7 +58,7 @@ async def test_population_gives_the_folds_link_history(relay: RelayEnv, populati
 def _in_order_history(relay: RelayEnv, population: Population) -> tuple:
     """The history of the population arriving in order (one partition per topic, no copies)."""
     translator = Translator(relay.keyring())
-    records = [translator.record(f, Source(population.topic_of(f), 0, i))
+    records = [translator.record(f, Source(population.topic_of(f), 0, i), f.occurred_at)
                for i, f in enumerate(population.filings)]
     return history(fold(records, KeyringHasher(relay.keyring())), include_retracted=True)
 
@@ -73,6 +74,7 @@ async def test_shuffled_duplicated_and_replayed_give_the_same_history(
         shuffled.insert(min(len(shuffled), position + rng.randint(1, 30)), shuffled[position])
     assert shuffled != population.filings and len(shuffled) > len(population.filings)
     await relay.publish([(population.topic_of(f), f) for f in shuffled])
+    await relay.tick()
     assert relay.run("relay-linker") == 0, relay.last_output
     expected = _in_order_history(relay, population)
     assert await _table_history(relay) == expected
@@ -80,7 +82,9 @@ async def test_shuffled_duplicated_and_replayed_give_the_same_history(
     conn = await relay.connect()
     try:
         outbox = await conn.fetchval("SELECT count(*) FROM outbox")
-        await conn.execute("DELETE FROM consumer_offsets")  # replay everything from offset 0
+        # replay everything: the positions from offset 0, the relay clock from its first tick
+        await conn.execute("DELETE FROM consumer_offsets")
+        await conn.execute("DELETE FROM relay_clock")
     finally:
         await conn.close()
     assert relay.run("relay-linker") == 0, relay.last_output
@@ -112,6 +116,7 @@ async def test_database_topics_and_logs_hold_no_secret_in_clear(
 ):
     await relay.publish([(population.topic_of(f), f) for f in population.filings])
     await relay.publish_raw(population.bad_records)
+    await relay.tick()
     assert relay.run("relay-linker") == 0
     linker_log = relay.last_output
     assert relay.run("outbox-publisher") == 0

@@ -35,6 +35,7 @@ HANA = person("hana", "10000000001", "1980-05-10")
 JIRO = person("jiro", "10000000002", "1975-01-20", "male")
 KEY = b"\x30\x59" + b"hana-card-key"
 FINGERPRINT = hashlib.sha256(KEY).hexdigest()
+NOW = at(4, 1)  # the relay time the example filings arrive at
 
 
 def issuing(
@@ -246,8 +247,8 @@ def test_card_decisions_through_slices_give_the_same_effects() -> None:
 def test_filings_translate_to_card_commands() -> None:
     translator = Translator(Keyring.generate())
     source = TOWN.file("x", register(HANA), when=at(4, 1)).source
-    issued = translator.record(example_filing("CardIssued"), source).commands
-    revoked = translator.record(example_filing("CardRevoked"), source).commands
+    issued = translator.record(example_filing("CardIssued"), source, NOW).commands
+    revoked = translator.record(example_filing("CardRevoked"), source, NOW).commands
     der = card_public_key()
     assert [type(c) for c in (*issued, *revoked)] == [IssueCard, RevokeCard]
     assert issued[0].public_key == der

@@ -2,7 +2,7 @@
 
 Retries cascade inside one decision, oldest first; expiry follows the partition's event time."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from relay_linker.domain import PARKING_BOUND
 from relay_linker.domain.effects import AnomalyRecorded, FilingParked, OutcomeIssued
@@ -104,15 +104,49 @@ def test_refused_after_the_bound_with_its_reason() -> None:
     assert acquisition.event_id not in relay.state.parked
 
 
-def test_expiry_follows_each_partition_separately() -> None:
+def test_expiry_reads_the_relay_clock_whatever_partition_is_quiet() -> None:
     relay = Relay()
     acquisition = EMPLOYER.file(
         "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
     )
-    relay.feed(acquisition, TOWN.file("reg-k", register(KOJI), when=at(5, 30)))
+    relay.feed(acquisition)
+    assert relay.expire(at(4, 16, 9)) == []
     assert relay.status(acquisition) == "parked"
-    assert relay.expire(EMPLOYER.topic, EMPLOYER.partition, at(4, 16, 10))
+    assert relay.expire(at(4, 16, 10))  # no record on its partition: the clock alone
     assert relay.status(acquisition) == "refused"
+
+
+def test_a_forged_future_moves_no_deadline_and_is_refused() -> None:
+    relay = Relay()
+    acquisition = EMPLOYER.file(
+        "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+    )
+    future = datetime(2999, 1, 1, tzinfo=at(4, 2).tzinfo)
+    forged = EMPLOYER.file(
+        "far", opening(KOJI, employee_insurance(KOJI), date(2025, 4, 1)), when=future,
+        relay_time=at(4, 3),
+    )
+    effects = relay.feed(acquisition, forged)
+    assert ("far", "refused", ("occurred_in_future",)) in outcomes(effects)
+    assert relay.status(acquisition) == "parked"
+    registration = TOWN.file("reg", register(HANA), when=at(4, 4))
+    assert ("acq", "accepted", ()) in outcomes(relay.feed(registration))
+
+
+def test_a_day_of_skew_is_tolerated_and_old_filings_are_legal() -> None:
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(HANA), when=at(4, 1)))
+    skewed = EMPLOYER.file(
+        "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2, 8),
+        relay_time=at(4, 1, 9),
+    )
+    late = EMPLOYER.file(
+        "old", opening(HANA, pension(HANA, "employee_pension"), date(2025, 4, 1)),
+        when=at(1, 5), relay_time=at(9, 1),
+    )
+    assert outcomes(relay.feed(skewed, late)) == [
+        ("acq", "accepted", ()), ("old", "accepted", ())
+    ]
 
 
 def test_a_loss_that_never_finds_its_acquisition_is_an_anomaly() -> None:
@@ -121,7 +155,7 @@ def test_a_loss_that_never_finds_its_acquisition_is_an_anomaly() -> None:
         "loss", closing(HANA, employee_insurance(HANA), date(2025, 9, 1)), when=at(4, 2)
     )
     relay.feed(TOWN.file("reg", register(HANA), when=at(4, 1)), loss)
-    effects = relay.expire(EMPLOYER.topic, EMPLOYER.partition, at(4, 17))
+    effects = relay.expire(at(4, 17))
     (note,) = [e.anomaly for e in of_type(effects, AnomalyRecorded)]
     assert (note.code, note.relay_ids) == ("loss_without_acquisition", (relay.relay_id(HANA),))
     assert relay.reasons(loss) == [("no_open_link", "link")]

@@ -7,11 +7,19 @@ from datetime import date
 
 import pytest
 
-from relay_linker.domain import MissingFromSlice, apply_all, decide, expire, history, new_state
+from relay_linker.domain import (
+    PARKING_BOUND,
+    MissingFromSlice,
+    apply_all,
+    decide,
+    expire,
+    history,
+    new_state,
+)
 from relay_linker.domain.commands import LinkerRecord
 from relay_linker.domain.effects import Effect
 from relay_linker.domain.slicing import carve, needs, widened
-from relay_linker.domain.state import Needs, PartitionScope, RelayState
+from relay_linker.domain.state import Needs, ParkedDue, RelayState
 from tests.unit.test_linker_support import (
     HASHER,
     Filer,
@@ -87,15 +95,14 @@ def test_expiring_through_a_slice_gives_the_same_effects() -> None:
         "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
     )
     relay.feed(waiting)
-    topic, partition = EMPLOYER.topic, EMPLOYER.partition
     with pytest.raises(MissingFromSlice) as raised:
-        expire(new_state(complete=False), topic, partition, at(4, 20))
-    scope = PartitionScope(topic, partition)
-    assert raised.value.needs.partitions == frozenset({scope})
+        expire(new_state(complete=False), at(4, 20))
+    due = ParkedDue(at(4, 20) - PARKING_BOUND)
+    assert raised.value.needs.parked_due == frozenset({due})
     assert not raised.value.needs.wait_keys
-    part = carve(relay.state, Needs(partitions=frozenset({scope})))
-    expected = expire(relay.state, topic, partition, at(4, 20))
-    assert expire(part, topic, partition, at(4, 20)) == expected
+    part = carve(relay.state, Needs(parked_due=frozenset({due})))
+    expected = expire(relay.state, at(4, 20))
+    assert expire(part, at(4, 20)) == expected
     assert len(expected) == 3
 
 

@@ -184,7 +184,10 @@ class Filer:
         when: datetime,
         effective: date | None = None,
         content: str = "v1",
+        relay_time: datetime | None = None,
     ) -> LinkerRecord:
+        """A record filed at `when`; it reaches the relay at `relay_time` (`when` unless
+        given), the relay clock's time it is judged by."""
         return LinkerRecord(
             uuid5(FILING_NAMESPACE, f"{self.code}:{reference}"),
             type(commands[0]).__name__ if commands else "Empty",
@@ -195,6 +198,7 @@ class Filer:
             effective,
             Source(self.topic, self.partition, next(self.offsets)),
             tuple(commands),
+            when if relay_time is None else relay_time,
         )
 
 
@@ -206,24 +210,25 @@ class Relay:
     log: list[Effect] = field(default_factory=list)
 
     def feed(self, *records: LinkerRecord) -> list[Effect]:
-        """Decide and apply each record, then expire its partition, as `fold` does."""
+        """Decide and apply each record, the relay clock advancing to its relay time before
+        it (as the relay clock's ticks would), as `fold` does."""
         seen: list[Effect] = []
         for record in records:
+            seen += self.advance(record.relay_time)
             effects = decide(self.state, record, HASHER)
             apply_all(self.state, effects)
-            topic, partition = record.source.topic, record.source.partition
-            watermark = self.state.watermarks.get((topic, partition))
-            if watermark is not None:
-                expired = expire(self.state, topic, partition, watermark)
-                apply_all(self.state, expired)
-                effects += expired
             seen += effects
         self.log += seen
         return seen
 
-    def expire(self, topic: str, partition: int, watermark: datetime) -> list[Effect]:
-        effects = expire(self.state, topic, partition, watermark)
+    def advance(self, now: datetime) -> list[Effect]:
+        """The relay clock reaches `now`: expire what is due."""
+        effects = expire(self.state, now)
         apply_all(self.state, effects)
+        return effects
+
+    def expire(self, now: datetime) -> list[Effect]:
+        effects = self.advance(now)
         self.log += effects
         return effects
 

@@ -48,10 +48,6 @@ CLOSURE = model.Closure(date(2025, 5, 1), EVENT, model.LOSS)
 CANDIDATE = model.Candidate(CANDIDATE_HASH, "r-candidate", EVENT)
 
 SAMPLES: dict[type, tuple[fx.Effect, Touches]] = {
-    fx.WatermarkAdvanced: (
-        fx.WatermarkAdvanced("relay.filings.v1", 2, at(4, 1)),
-        Touches(watermarks=(("relay.filings.v1", 2),)),
-    ),
     fx.FilingLedgered: (fx.FilingLedgered(LEDGER), Touches(ledger=(EVENT,))),
     fx.FilingParked: (
         fx.FilingParked(model.ParkedFiling(RECORD, ("person:r-a",), (), at(4, 1))),
