@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -20,16 +20,19 @@ from infra import namespace, processes
 from infra.stack import down, is_up, up
 from producers.routing import Outgoing
 from producers.sender import FilingPublisher
+from relay_clock.clock import RelayClock
+from relay_linker.domain import PARKING_BOUND
 from schemas import Filing, FilingOutcome, LinkChanged, MessageRejected, decode_relay
 from schemas.relay import furthest
 from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES
-from shaho.bootstrap import topic_namespace
+from shaho.bootstrap import keyring, tick_at, topic_namespace
 from synthetic.population import Population, generate
 
 PROCESSORS = ("relay-linker", "outbox-publisher")
 DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
 QUIET = 4.0  # seconds without a new outcome once every filing has one: the relay is done
 LIVE_TAIL, LIVE_RATE = 100, 50  # the last filings are sent one by one, as they happen
+LIVE_TICK = 0.05  # seconds between the relay clock's ticks in the live phase
 
 
 @dataclass
@@ -75,13 +78,40 @@ async def publish_live(cfg: StackConfig, population: Population, filings: list[F
 
 
 async def live(cfg: StackConfig, population: Population, filings: list[Filing],
-               seen: Observed) -> dict[UUID, int]:
+               seen: Observed, day: datetime) -> dict[UUID, int]:
+    """The live phase: one simulated day, the clock ticking every LIVE_TICK seconds at it
+    (the relay time does not move within a phase), filings sent one by one."""
     sent: dict[UUID, int] = {}
     everyone = {f.event_id for f in population.filings}
     watch = asyncio.create_task(observe(cfg, {f.event_id for f in filings}, 120, seen, everyone))
-    await publish_live(cfg, population, filings, sent)
-    await watch
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    await clock.start()
+    done = asyncio.Event()
+
+    async def ticking() -> None:
+        while not done.is_set():
+            await clock.tick(day)
+            await asyncio.sleep(LIVE_TICK)
+
+    ticks = asyncio.create_task(ticking())
+    try:
+        await publish_live(cfg, population, filings, sent)
+        await watch
+    finally:
+        done.set()
+        await ticks
+        await clock.stop()
     return sent
+
+
+async def phase(cfg: StackConfig, day: datetime) -> str:
+    """Move the simulated calendar to `day` between phases (nothing is in flight)."""
+    return await tick_at(cfg, day)
+
+
+def _day_after(filings: list[Filing]) -> datetime:
+    """The simulated day a phase of filings is over: the latest of their filing times."""
+    return max(f.occurred_at for f in filings)
 
 
 async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
@@ -144,6 +174,10 @@ async def database_counts(cfg: StackConfig) -> dict[str, int | dict[str, int]]:
         }
     finally:
         await conn.close()
+
+
+def ids_of(population: Population) -> set[UUID]:
+    return {f.event_id for f in population.filings}
 
 
 def report(sent: set[UUID], bad: int, seen: Observed, counts: dict,
@@ -210,13 +244,22 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         print(f"publishing a synthetic population of {persons} persons (seed {seed}): "
               f"{len(backlog)} filings over about 14 months at once, as a backlog ...")
         bad = asyncio.run(publish_backlog(demo, population, backlog))
+        day = _day_after(backlog)
+        print(f"relay clock, simulated calendar: {asyncio.run(phase(demo, day))} "
+              "(the backlog's last filing day)")
         for name in PROCESSORS:
             print(f"started {name} (pid {processes.spawn(demo, name)})")
         began = time.monotonic()
         seen = asyncio.run(observe(demo, {f.event_id for f in backlog}, 120 + len(backlog) / 50))
         backlog_seconds = time.monotonic() - began - QUIET
-        print(f"backlog answered; now the last {tail} filings, live ...")
-        live_sent = asyncio.run(live(demo, population, live_tail, seen))
+        day = max(day, _day_after(live_tail))
+        print(f"backlog answered; now the last {tail} filings, live, the clock ticking every "
+              f"{LIVE_TICK * 1000:.0f} ms on {day.date()} ...")
+        live_sent = asyncio.run(live(demo, population, live_tail, seen, day))
+        later = day + PARKING_BOUND + timedelta(days=1)
+        print(f"relay clock, simulated calendar: {asyncio.run(phase(demo, later))} (15 days "
+              "on: whatever is still parked gets its final answer)")
+        asyncio.run(observe(demo, set(), 30, seen, ids_of(population)))
         counts = asyncio.run(database_counts(demo))
         ids = {f.event_id for f in population.filings}
         for line in report(ids, bad, seen, counts, live_sent, backlog_seconds):

@@ -58,7 +58,8 @@ async def test_batch_file_bad_rows_reported_good_rows_land_and_reupload_changes_
 ):
     good, bad = _batch(tmp_path / "go-live.csv")
     env = {**relay.env, "SHAHO_FAULT": ""}
-    procs = [_start(name, env) for name in ("relay-linker", "outbox-publisher")]
+    # the relay clock in production mode: a tick every second at the broker's time
+    procs = [_start(name, env) for name in ("relay-clock", "relay-linker", "outbox-publisher")]
     try:
         first = _shaho("publish", str(tmp_path / "go-live.csv"), "--wait", "--timeout", "90",
                        env=env)
