@@ -1,17 +1,21 @@
 """The relay clock on the real broker: ticks on every partition, the broker's time in
 production, and the deadlines of the linker judged by it alone (a forged future, a forged
-tick, a quiet partition, a backlog of old filings)."""
+tick, a quiet partition, a backlog of old filings, a replay from the start)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
 import pytest
 from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
+from infra.migrations import apply_all
 from relay_clock.clock import ClockError, tick_once
 from relay_clock.ticks import authentic, headers, is_tick_record
+from relay_linker.domain import history
+from relay_linker.readback import load_all
 from schemas import RelayTick, decode_relay, encode
 from schemas.envelope import JST, new_filing
 from schemas.filings import topic_for
@@ -140,3 +144,67 @@ async def test_a_backlog_of_old_filings_is_legal_and_waits_on_relay_time(relay: 
     await relay.tick(now + timedelta(days=10))
     assert relay.run("relay-linker") == 0, relay.last_output
     assert await _ledger(relay) == {"OLD-BPN": "accepted", "OLD-REG": "accepted"}
+
+
+async def _answers(env: RelayEnv) -> tuple[list[tuple], list[tuple], object]:
+    """What a run decided: its outbox (dead letters by id, topic and key, since their sealed
+    bytes carry fresh nonces), its ledger, and the relay database as a history."""
+    conn = await env.connect()
+    try:
+        rows = await conn.fetch("SELECT id, topic, key, value FROM outbox ORDER BY id")
+        outbox = [(r["id"], r["topic"], bytes(r["key"]),
+                   None if r["topic"].endswith(".dlq") else bytes(r["value"])) for r in rows]
+        ledger = [tuple(r) for r in await conn.fetch(
+            "SELECT filing_reference, status, entry FROM filing_ledger "
+            "ORDER BY filing_reference, status")]
+        table = history(await load_all(conn, env.keyring()), include_retracted=True)
+    finally:
+        await conn.close()
+    return outbox, ledger, table
+
+
+async def test_a_replay_from_the_start_gives_the_same_answers(relay: RelayEnv):
+    """A second relay database reading the same topics from offset 0, in one run where the
+    first went tick by tick, decides exactly what the first decided: each record is judged
+    by the tick before it on its partition, never by when it happens to be read."""
+    day = _at(date(2025, 4, 2))
+    await relay.publish([(PENSION, _refiled(ASSIGNMENT, "WAITS", day)),
+                         (EMPLOYER, _refiled(ACQUISITION, "NEVER-REGISTERED", day)),
+                         (EMPLOYER, _refiled(ACQUISITION, "FAR-FUTURE",
+                                             datetime(2999, 1, 1, tzinfo=JST)))])
+    await relay.tick(day)
+    assert relay.run("relay-linker") == 0, relay.last_output
+    await relay.publish([(MUNICIPALITY, _refiled(REGISTRATION, "REG", day))])
+    await relay.tick(day + timedelta(days=3))
+    assert relay.run("relay-linker") == 0, relay.last_output
+    await relay.tick(day + timedelta(days=20))  # the unregistered acquisition expires
+    assert relay.run("relay-linker") == 0, relay.last_output
+    first = await _answers(relay)
+    assert {ref: status for ref, status, _ in first[1]} == {
+        "WAITS": "accepted", "NEVER-REGISTERED": "refused", "FAR-FUTURE": "refused",
+        "REG": "accepted"}
+
+    replay_db = f"{relay.database}_replay"
+    admin = await asyncpg.connect(relay.stack.pg_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{replay_db}"')
+    finally:
+        await admin.close()
+    try:
+        replay = RelayEnv(relay.stack, relay.cfg.namespaced(relay.prefix, replay_db))
+        conn = await replay.connect()
+        try:
+            await apply_all(conn)
+        finally:
+            await conn.close()
+        assert replay.run("relay-linker") == 0, replay.last_output
+        again = await _answers(replay)
+    finally:
+        admin = await asyncpg.connect(relay.stack.pg_dsn())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{replay_db}" WITH (FORCE)')
+        finally:
+            await admin.close()
+    assert again[1] == first[1], "the replay's ledger differs"
+    assert again[0] == first[0], "the replay's outputs differ"
+    assert again[2] == first[2], "the replay's relay database differs"
