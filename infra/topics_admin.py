@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
-from groundfloor.kafka_clients import admin_client
+from groundfloor.kafka_clients import admin_client, end_offsets
 from schemas.topics import CATALOGUE, Namespace, Topic
 
 
@@ -58,7 +59,7 @@ async def apply_catalogue(bootstrap: str, namespace: Namespace,
                 for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
-            await _await_leaders(admin, [namespace.physical(t) for t in missing])
+            await _await_leaders(admin, bootstrap, [namespace.physical(t) for t in missing])
         for response in await admin.alter_configs([
             ConfigResource(ConfigResourceType.TOPIC, namespace.physical(t), configs=t.config())
             for t in topics
@@ -69,7 +70,7 @@ async def apply_catalogue(bootstrap: str, namespace: Namespace,
         await admin.close()
 
 
-async def _await_leaders(admin: AIOKafkaAdminClient, names: list[str],
+async def _await_leaders(admin: AIOKafkaAdminClient, bootstrap: str, names: list[str],
                          seconds: float = 30.0) -> None:
     """Wait until every partition of the new topics has a leader, so that the first produce
     does not meet NotLeaderForPartition."""
@@ -79,6 +80,10 @@ async def _await_leaders(admin: AIOKafkaAdminClient, names: list[str],
         described = await admin.describe_topics(names)
         if all(d["error_code"] == 0 and d["partitions"] and
                all(p["leader"] >= 0 for p in d["partitions"]) for d in described):
+            # The metadata names a leader before that broker serves the partition: ask each
+            # partition for its end offset, which only the serving leader answers.
+            await end_offsets(bootstrap, [TopicPartition(d["topic"], p["partition"])
+                                          for d in described for p in d["partitions"]])
             return
         await asyncio.sleep(0.2)
     raise TopicAdminError(f"no leader elected within {seconds:.0f}s for some of {names}")
