@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 from uuid import UUID
 
@@ -106,11 +106,12 @@ async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str,
     return [(r.topic, r.value) for r in await read_committed(relay.cfg.bootstrap_servers, topics)]
 
 
-async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
-    """The fold's history and the outbox ids of every output it produces, over the relay's
-    order read back from the topics."""
+async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID], dict[str, list[UUID]]]:
+    """The fold's history, the outbox ids of every output it produces and each person's link
+    changes in the order the fold emits them, over the relay's order read back from the topics."""
     hasher = KeyringHasher(relay.keyring())
     state, ids = new_state(), set()
+    changes: dict[str, list[UUID]] = defaultdict(list)
     for step in await relay.steps_in_relay_order():
         if isinstance(step, ClockAdvanced):
             effects = expire(state, step.relay_time)
@@ -118,7 +119,22 @@ async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID]]:
             effects = decide(state, step, hasher)
         apply_all(state, effects)
         ids |= {e.outbox_id for e in effects if isinstance(e, fx.OUTPUT_EFFECTS)}
-    return history(state, include_retracted=True), ids
+        for e in effects:
+            if isinstance(e, fx.LinkChangeEmitted):
+                changes[e.relay_id].append(e.outbox_id)
+    return history(state, include_retracted=True), ids, dict(changes)
+
+
+def _each_persons_changes(messages: list[LinkChanged]) -> dict[str, list[UUID]]:
+    """Each person's link changes in the order a reader of their partition reads them,
+    checking on the way that the person's version never goes backwards."""
+    changes: dict[str, list[UUID]] = defaultdict(list)
+    versions: dict[str, int] = {}
+    for m in messages:
+        assert m.person_version >= versions.get(m.relay_id, 1), "a person's version went back"
+        versions[m.relay_id] = m.person_version
+        changes[m.relay_id].append(m.outbox_id)
+    return dict(changes)
 
 
 async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
@@ -150,7 +166,7 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
         table = history(await load_all(conn, relay.keyring()), include_retracted=True)
     finally:
         await conn.close()
-    expected_history, expected_ids = await _expected(relay)
+    expected_history, expected_ids, expected_changes = await _expected(relay)
     assert table == expected_history
 
     links, outcomes = relay.topic(LINK_CHANGE.name), relay.topic(FILING_OUTCOME.name)
@@ -163,6 +179,10 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     about_filings = {m.outbox_id for m in messages
                      if not isinstance(m, FilingOutcome) or m.event_id in filed}
     assert about_filings == expected_ids
+    # a person's link changes all travel in one partition: read in that partition's order they
+    # are the fold's 1st to n-th change of the person, none missing, none repeated
+    assert _each_persons_changes([m for m in messages if isinstance(m, LinkChanged)]) == (
+        expected_changes)
     broken = [m for m in messages if isinstance(m, FilingOutcome) and m.event_id not in filed]
     assert broken and all(m.status.value == "refused" for m in broken), "malformed filings"
 
