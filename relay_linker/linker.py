@@ -25,6 +25,7 @@ from consumers import offsets
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
+from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
@@ -45,7 +46,6 @@ log = logging.getLogger("shaho.linker")
 FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
          asyncio.CancelledError)
 GROUP = "relay-linker"
-MAX_BATCH = 500
 MAX_FETCH_BYTES = 2 * 1024 * 1024
 
 
@@ -167,9 +167,9 @@ class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, bootstrap: str,
-                 namespace: Namespace, group: str = GROUP) -> None:
+                 namespace: Namespace, group: str = GROUP, batch: int = LINKER_BATCH) -> None:
         self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
-        self.namespace = namespace
+        self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
         self.consumer: AIOKafkaConsumer | None = None
@@ -211,9 +211,9 @@ class RelayLinker:
         assert self.consumer is not None and self.buffer is not None
         idle_since = time.monotonic()
         while not stop.is_set():
-            fetched = await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH)
+            fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
             self.buffer.add(fetched)
-            steps = self.buffer.take(MAX_BATCH)
+            steps = self.buffer.take(self.batch)
             if steps:
                 await self.process(steps)
             if steps or any(fetched.values()):
