@@ -144,7 +144,7 @@ class RelayEnv:
         steps: list[Step] = []
         for epoch in range(complete):
             relay_time = times[max(epoch, 1)]
-            steps += [translator.record(f, Source(t, p, o), relay_time)
+            steps += [translator.record(f, Source(self.topics.logical(t), p, o), relay_time)
                       for t, p, o, f in sorted(epochs.get(epoch, []), key=lambda x: x[:3])]
             steps.append(ClockAdvanced(times[epoch + 1]))
         return steps
