@@ -1,6 +1,5 @@
-"""The outbox publisher, run as its own OS process and SIGKILLed at each named point and at
-random, loses nothing and duplicates nothing, and each key's rows reach readers in commit order,
-also while two writers commit concurrently and out of their numbering order."""
+"""The outbox publisher, SIGKILLed at each named point and at random, also while two writers'
+commits cross, delivers each key's rows once each and in commit order (versions 1..n)."""
 
 from __future__ import annotations
 
