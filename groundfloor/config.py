@@ -14,6 +14,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX_ENV = "SHAHO_TOPIC_PREFIX"
 DATABASE_ENV = "SHAHO_PG_DATABASE"
+LINKER_BATCH_ENV = "SHAHO_LINKER_BATCH"
+LINKER_BATCH = 500
 
 
 def _state_dir(root: Path) -> Path:
@@ -28,6 +30,13 @@ def _pg_data_dir(state: Path) -> Path:
         tag = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:10]
         return Path("/var/tmp") / f"shaho-relay-{tag}" / "pgdata"
     return state / "pg" / "data"
+
+
+def _positive(name: str, default: int) -> int:
+    value = int(os.environ.get(name, default))
+    if value < 1:
+        raise ValueError(f"{name} must be a positive number")
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class StackConfig:
     pg_database: str = "shaho_relay"
     kafka_heap: str = "-Xmx1g"
     topic_prefix: str = ""
+    linker_batch: int = LINKER_BATCH
 
     @classmethod
     def from_env(cls, root: Path = REPO_ROOT) -> StackConfig:
@@ -59,7 +69,14 @@ class StackConfig:
             pg_database=os.environ.get(DATABASE_ENV, "shaho_relay"),
             kafka_heap=os.environ.get("SHAHO_KAFKA_HEAP", "-Xmx1g"),
             topic_prefix=os.environ.get(PREFIX_ENV, ""),
+            linker_batch=_positive(LINKER_BATCH_ENV, LINKER_BATCH),
         )
+
+    def with_linker_batch(self, batch: int) -> StackConfig:
+        """The same settings with the linker deciding up to `batch` records per transaction."""
+        if batch < 1:
+            raise ValueError("a batch holds at least one record")
+        return replace(self, linker_batch=batch)
 
     def namespaced(self, topic_prefix: str, pg_database: str) -> StackConfig:
         """The same stack seen from another namespace: its own topic prefix and database."""

@@ -1,5 +1,6 @@
 """The one module that builds Kafka clients: readers, processor consumers, idempotent and
-transactional producers, admin clients, and reading partitions to their last stable offset.
+transactional producers, admin clients, reading partitions to their last stable offset, and
+the partition Kafka's default partitioner picks for a key.
 
 Each builder fixes what its kind of client must always have; callers add only their own tuning.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
 POLL_MS = 300
@@ -45,6 +47,14 @@ def transactional_producer(bootstrap: str, transactional_id: str,
     """A producer of Kafka transactions; re-using `transactional_id` fences a predecessor."""
     return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
                             transactional_id=transactional_id, **settings)
+
+
+def default_partition(key: bytes, partitions: int) -> int:
+    """The partition of a topic of `partitions` that Kafka's default partitioner (Java's and
+    aiokafka's alike) picks for `key`: murmur2 of the key, made positive, modulo the count."""
+    if partitions < 1:
+        raise ValueError("a topic has at least one partition")
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def admin_client(bootstrap: str, **settings: Any) -> AIOKafkaAdminClient:

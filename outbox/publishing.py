@@ -1,12 +1,20 @@
-"""The outbox publisher: moves outbox rows to Kafka exactly once for read_committed readers.
+"""The outbox publisher: moves outbox rows to Kafka exactly once and in commit order per output
+partition, for read_committed readers.
 
-Rows are sent in `seq` order per lane (the source topic-partition) inside Kafka transactions
-whose transactional id is stable per lane, and the lane's position is written to the compacted
-`relay.outbox-position.v1` topic inside the same transaction. A publisher killed at any moment
-restarts, fences its predecessor's open transaction by re-using the id, reads the committed
-positions and resumes after them: no gap, no duplicate. Plain aiokafka + asyncpg, not faust:
-faust's exactly-once mode is per input partition of its own streams, and here the input is a
-PostgreSQL table.
+A lane is one output topic-partition. Its rows are produced to exactly that partition (the one
+Kafka's default partitioner picks for their key, computed when the row was written), so a
+reader of the partition sees them in the lane's `seq` order: one person's link changes in
+version order, one filer's outcomes in decision order. Writers lock their lanes' rows in
+`outbox_lane` until they commit (outbox.table), so within a lane seq order is commit order and
+reading `seq > position` can never pass over a row whose transaction commits late. (A plain
+sequence is not enough: a lower seq can become visible after a higher one was published.)
+
+Each lane has a transactional producer whose id is stable per lane; the lane's position goes to
+the compacted `relay.outbox-position.v1` topic inside the same Kafka transaction as its rows.
+The lanes' transactions run concurrently, not one after another. A publisher killed at any
+moment restarts, fences its predecessor's open transactions by re-using the ids, reads the
+committed positions and resumes after them: no gap, no duplicate. Plain aiokafka + asyncpg,
+not faust: the input is a PostgreSQL table, not a stream of faust's own.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -28,6 +37,15 @@ from schemas.topics import OUTBOX_POSITION, Namespace
 log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
 
+PENDING = (
+    "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value "
+    "FROM unnest($1::text[], $2::bigint[]) AS l(lane, after) "
+    "CROSS JOIN LATERAL (SELECT o.seq, o.topic, o.partition, o.key, o.value FROM outbox o "
+    "WHERE o.lane = l.lane AND o.seq > l.after ORDER BY o.seq LIMIT $3) AS r "
+    "ORDER BY l.lane, r.seq")
+PRUNE = ("DELETE FROM outbox o USING unnest($1::text[], $2::bigint[]) AS p(lane, seq) "
+         "WHERE o.lane = p.lane AND o.seq <= p.seq")
+
 
 def transactional_id(lane: str) -> str:
     return f"shaho-outbox-{lane}"
@@ -39,7 +57,8 @@ async def read_positions(bootstrap: str, namespace: Namespace) -> dict[str, int]
     positions: dict[str, int] = {}
     for record in await read_to_end(bootstrap, [partition], seconds=None):
         if record.value is not None:
-            positions[record.key.decode()] = json.loads(record.value)["seq"]
+            lane = record.key.decode()
+            positions[lane] = max(json.loads(record.value)["seq"], positions.get(lane, 0))
     return positions
 
 
@@ -53,17 +72,18 @@ class OutboxPublisher:
     positions: dict[str, int] = field(default_factory=dict)
     producers: dict[str, AIOKafkaProducer] = field(default_factory=dict)
     published: int = 0
+    batch_rows: int = BATCH_ROWS
 
     async def start(self) -> None:
-        for lane in await self._lanes():
-            await self._producer(lane)  # fences a killed predecessor's open transaction
+        # fences every killed predecessor's open transaction: its lane still holds its rows
+        await asyncio.gather(*(self._producer(lane) for lane in await self._lanes()))
         self.positions = await read_positions(self.bootstrap, self.namespace)
-        await self._prune()
+        await self._prune(self.positions)
 
     async def stop(self) -> None:
-        for producer in self.producers.values():
+        producers, self.producers = list(self.producers.values()), {}
+        for producer in producers:
             await producer.stop()
-        self.producers.clear()
 
     async def _lanes(self) -> list[str]:
         rows = await self.pool.fetch("SELECT DISTINCT lane FROM outbox")
@@ -73,41 +93,59 @@ class OutboxPublisher:
         if lane not in self.producers:
             producer = transactional_producer(self.bootstrap, transactional_id(lane),
                                               linger_ms=2, max_request_size=2_200_000)
-            await producer.start()
             self.producers[lane] = producer
+            try:
+                await producer.start()
+            except BaseException:
+                del self.producers[lane]
+                raise
         return self.producers[lane]
 
     async def publish_pending(self) -> int:
-        """Publish one batch per lane with pending rows; return the number of rows sent."""
-        sent = 0
-        for lane in await self._lanes():
-            rows = await self.pool.fetch(
-                "SELECT seq, topic, key, value FROM outbox WHERE lane = $1 AND seq > $2 "
-                "ORDER BY seq LIMIT $3", lane, self.positions.get(lane, 0), BATCH_ROWS)
-            if rows:
-                await self._publish(lane, rows)
-                sent += len(rows)
+        """Publish one batch per lane with pending rows, the lanes concurrently; return the
+        number of rows sent."""
+        lanes = await self._lanes()
+        rows = await self.pool.fetch(PENDING, lanes,
+                                     [self.positions.get(lane, 0) for lane in lanes],
+                                     self.batch_rows)
+        by_lane: dict[str, list[asyncpg.Record]] = defaultdict(list)
+        for row in rows:
+            by_lane[row["lane"]].append(row)
+        results = await asyncio.gather(*(self._publish(lane, batch)
+                                         for lane, batch in by_lane.items()),
+                                       return_exceptions=True)
+        done = {lane: batch[-1]["seq"] for (lane, batch), result
+                in zip(by_lane.items(), results, strict=True) if result is None}
+        await self._prune(done)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        sent = sum(len(by_lane[lane]) for lane in done)
         self.published += sent
         return sent
 
     async def _publish(self, lane: str, rows: list[asyncpg.Record]) -> None:
+        """One Kafka transaction: the lane's rows, each to its own partition, and the lane's
+        new position."""
         producer = await self._producer(lane)
         last = rows[-1]["seq"]
         async with producer.transaction():
-            futures = [await producer.send(r["topic"], r["value"], key=r["key"]) for r in rows]
+            futures = [await producer.send(r["topic"], r["value"], key=r["key"],
+                                           partition=r["partition"]) for r in rows]
             faults.reached("publisher.in-transaction")
             await asyncio.gather(*futures)
             faults.reached("publisher.before-position")
             position = json.dumps({"lane": lane, "seq": last}).encode()
             await producer.send(self.namespace.physical(OUTBOX_POSITION), position,
                                 key=lane.encode())
-        self.positions[lane] = last
+        self.positions[lane] = max(last, self.positions.get(lane, 0))
         faults.reached("publisher.after-commit")
-        await self.pool.execute("DELETE FROM outbox WHERE lane = $1 AND seq <= $2", lane, last)
 
-    async def _prune(self) -> None:
-        for lane, seq in self.positions.items():
-            await self.pool.execute("DELETE FROM outbox WHERE lane = $1 AND seq <= $2", lane, seq)
+    async def _prune(self, positions: dict[str, int]) -> None:
+        """Delete the rows published up to `positions`."""
+        if positions:
+            lanes = sorted(positions)
+            await self.pool.execute(PRUNE, lanes, [positions[lane] for lane in lanes])
 
     async def run(self, stop: asyncio.Event, idle_wait: float = 0.2) -> None:
         """Publish until `stop` is set, woken by NOTIFY from the linker or every `idle_wait`."""

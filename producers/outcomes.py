@@ -33,8 +33,9 @@ class OutcomesUnavailable(RuntimeError):
 def fold(outcomes: Outcomes, wanted: frozenset[UUID], raw: bytes | None) -> None:
     """Keep `raw` in `outcomes` when it is a readable outcome of a wanted event id.
 
-    Outcomes caused through different outbox lanes may be read out of order, so the furthest
-    status wins (see `schemas.relay.furthest`).
+    A filer's outcomes share one partition and arrive in decision order; the furthest status
+    wins all the same, so outcomes read from elsewhere cannot move one back (see
+    `schemas.relay.furthest`).
     """
     if raw is None:
         return

@@ -25,6 +25,7 @@ from consumers import offsets
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
+from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
@@ -45,7 +46,6 @@ log = logging.getLogger("shaho.linker")
 FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
          asyncio.CancelledError)
 GROUP = "relay-linker"
-MAX_BATCH = 500
 MAX_FETCH_BYTES = 2 * 1024 * 1024
 
 
@@ -167,9 +167,9 @@ class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, bootstrap: str,
-                 namespace: Namespace, group: str = GROUP) -> None:
+                 namespace: Namespace, group: str = GROUP, batch: int = LINKER_BATCH) -> None:
         self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
-        self.namespace = namespace
+        self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
         self.consumer: AIOKafkaConsumer | None = None
@@ -211,9 +211,9 @@ class RelayLinker:
         assert self.consumer is not None and self.buffer is not None
         idle_since = time.monotonic()
         while not stop.is_set():
-            fetched = await self.consumer.getmany(timeout_ms=100, max_records=MAX_BATCH)
+            fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
             self.buffer.add(fetched)
-            steps = self.buffer.take(MAX_BATCH)
+            steps = self.buffer.take(self.batch)
             if steps:
                 await self.process(steps)
             if steps or any(fetched.values()):
@@ -286,8 +286,7 @@ class RelayLinker:
         rejected = FilingRejected([reason])
         letter = dead_letter(self.keyring, record, reason, None)
         return dead_letter_rows(dlq_record(letter, self.namespace), rejected,
-                                Source(record.topic, record.partition, record.offset),
-                                self.namespace, step.relay_time)
+                                self._source(record), self.namespace, step.relay_time)
 
     async def _apply(self, conn: asyncpg.Connection, steps: list[Step],
                      result: BatchResult) -> None:
@@ -305,11 +304,10 @@ class RelayLinker:
         linker_records = [self._translate(s) if isinstance(s, Released) else None
                           for s in fresh]
         await work.prefetch(r for r in linker_records if r is not None)
-        clock_lane = self.namespace.physical(RELAY_CLOCK)
         for step, linker_record in zip(fresh, linker_records, strict=True):
             if isinstance(step, ClockAdvanced):
                 expired = await expire_in_slice(work, step.relay_time)
-                result.outbox += output_rows(expired, Source(clock_lane, 0, step.epoch),
+                result.outbox += output_rows(expired, Source(RELAY_CLOCK.name, 0, step.epoch),
                                              self.namespace, step.relay_time)
             else:
                 result.outbox += await self._one(work, step, linker_record, result)
@@ -321,14 +319,17 @@ class RelayLinker:
         if item.filing is None:
             return None
         record = item.record
-        return self.translator.record(item.filing,
-                                      Source(record.topic, record.partition, record.offset),
-                                      step.relay_time)
+        return self.translator.record(item.filing, self._source(record), step.relay_time)
+
+    def _source(self, record: ConsumerRecord) -> Source:
+        """Where `record` came from, by catalogue topic name: ids derived from it are the same
+        in every namespace."""
+        return Source(self.namespace.logical(record.topic), record.partition, record.offset)
 
     async def _one(self, work: BatchSlice, step: Released[Incoming],
                    linker_record: LinkerRecord | None, result: BatchResult) -> list[OutboxRow]:
         record, rejected = step.item.record, step.item.rejected
-        source = Source(record.topic, record.partition, record.offset)
+        source = self._source(record)
         if linker_record is None:
             assert rejected is not None
             result.dead_letters += 1

@@ -1,5 +1,5 @@
 """Output effects → outbox rows holding the relay's Kafka messages (link changes, outcomes,
-dead letters), each with its idempotency id and the lane of the record that caused it.
+dead letters), each with its idempotency id, its cause and the output partition of its key.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
 from schemas.topics import FILING_OUTCOME, LINK_CHANGE, Namespace
+from schemas.topics import topic as catalogue_topic
 
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
 
 
-def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes,
-         value: bytes) -> OutboxRow:
-    return OutboxRow(id_, source.topic, source.partition, source.offset, index, topic, key,
-                     value)
+def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes, value: bytes,
+         namespace: Namespace) -> OutboxRow:
+    """A row for the partition of `topic` its key lands on, as the catalogue partitions it."""
+    partitions = catalogue_topic(namespace.logical(topic)).partitions
+    return OutboxRow.keyed(id_, (source.topic, source.partition, source.offset), index, topic,
+                           partitions, key, value)
 
 
 def link_changed(e: fx.LinkChangeEmitted, relay_time: datetime | None = None) -> LinkChanged:
@@ -53,7 +56,7 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
             continue
         assert e.outbox_id is not None
         out.append(_row(e.outbox_id, source, e.index, topic, message.kafka_key(),
-                             encode(message)))
+                        encode(message), namespace))
     return out
 
 
@@ -63,7 +66,7 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
     """The dead letter, and a refused outcome when the filer and reference could be read."""
     where = f"{source.topic}:{source.partition}:{source.offset}"
     topic, key, value = letter
-    rows = [_row(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value)]
+    rows = [_row(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value, namespace)]
     event_id = rejected.event_id
     if event_id is not None and rejected.filer_code and rejected.filing_reference:
         outcome = FilingOutcome(
@@ -73,5 +76,5 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"),
             relay_time=relay_time)
         rows.append(_row(outcome.outbox_id, source, 1, namespace.physical(FILING_OUTCOME),
-                              outcome.kafka_key(), encode(outcome)))
+                         outcome.kafka_key(), encode(outcome), namespace))
     return rows

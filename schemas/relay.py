@@ -231,10 +231,11 @@ _PROGRESS = {OutcomeStatus.PARKED: 0, OutcomeStatus.ACCEPTED: 1, OutcomeStatus.R
 def furthest(a: FilingOutcome | None, b: FilingOutcome) -> FilingOutcome:
     """The later of two outcomes with one event id, whatever order they were read in.
 
-    Outcomes caused by records of different source partitions travel in different outbox
-    lanes and may be read out of order; a filing's status only moves parked → accepted →
-    refused (a retraction), so the furthest status is the current one. The refusal of a
-    conflicting re-send has an event id of its own and never competes here."""
+    A filer's outcomes share one partition and are published in decision order, but a reader
+    may merge outcomes read elsewhere (or published before outbox lanes were output
+    partitions); a filing's status only moves parked → accepted → refused (a retraction), so
+    the furthest status is the current one. The refusal of a conflicting re-send has an event
+    id of its own and never competes here."""
     if a is None or _PROGRESS[b.status] >= _PROGRESS[a.status]:
         return b
     return a
@@ -287,7 +288,8 @@ class DeadLetter(RelayMessage):
 
 
 class OutboxPosition(RelayMessage):
-    """The outbox publisher's committed position in one lane (compacted, keyed by lane)."""
+    """The outbox publisher's committed position in one lane, an output topic-partition
+    (compacted, keyed by lane)."""
 
     lane: Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9._:-]{1,255}$")]
     seq: NonNegative = Field(description="the last outbox seq published in the lane")

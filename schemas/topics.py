@@ -115,7 +115,8 @@ FILING_OUTCOME = Topic(
 OUTBOX_POSITION = Topic(
     name="relay.outbox-position.v1",
     key="<lane>",
-    key_meaning="an outbox lane: the source topic and partition whose outputs it orders",
+    key_meaning=("an outbox lane: the output topic and partition (`<topic>:<partition>`) "
+                 "whose records it orders"),
     summary=(
         "The outbox publisher's position per lane, written inside the same Kafka transaction "
         "as the rows it published; compacted, read back on start."

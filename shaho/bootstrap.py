@@ -68,7 +68,8 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
     db = await pool(cfg)
-    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers, topic_namespace(cfg))
+    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers, topic_namespace(cfg),
+                         batch=cfg.linker_batch)
     try:
         await linker.start()
         await linker.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)

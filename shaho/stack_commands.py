@@ -87,11 +87,16 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("processor", choices=sorted(PROCESSORS))
     p.add_argument("--drain", action="store_true",
                    help="exit once there is nothing left to do instead of running until stopped")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="relay-linker: records per transaction (default $SHAHO_LINKER_BATCH "
+                        "or 500); the outputs are the same whatever it is")
 
 
 @command("run", "run one relay processor in the foreground", _run_options)
 def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
+    if args.batch is not None:
+        cfg = cfg.with_linker_batch(args.batch)
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
 
 

@@ -17,12 +17,27 @@ from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import namespace
 from relay_clock.clock import tick_once
 from relay_clock.ticks import authentic, is_tick_record
+from relay_linker.domain import apply_all, decide, expire
 from relay_linker.domain.commands import ClockAdvanced, Source, Step
+from relay_linker.domain.effects import Effect
+from relay_linker.domain.state import RelayState, new_state
+from relay_linker.linker import KeyringHasher
 from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, RelayTick, decode_filing, decode_relay, encode
-from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, Namespace
+from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, RELAY_CLOCK, Namespace
 
 CALENDAR_START = datetime(2025, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One step of the fold: its effects, with the source and relay time of their outputs."""
+
+    source: Source
+    relay_time: datetime
+    effects: list[Effect]
+
+
 """Where a test's simulated calendar starts unless its filings are later: after the fixtures'
 filing dates, so none of them lies in the relay's future."""
 
@@ -144,10 +159,28 @@ class RelayEnv:
         steps: list[Step] = []
         for epoch in range(complete):
             relay_time = times[max(epoch, 1)]
-            steps += [translator.record(f, Source(t, p, o), relay_time)
+            steps += [translator.record(f, Source(self.topics.logical(t), p, o), relay_time)
                       for t, p, o, f in sorted(epochs.get(epoch, []), key=lambda x: x[:3])]
             steps.append(ClockAdvanced(times[epoch + 1]))
         return steps
+
+    async def fold(self) -> tuple[RelayState, list[Decision]]:
+        """The pure fold over `steps_in_relay_order`: the final state, and each step's effects
+        with the source and relay time the linker gives its outputs (a clock step's source is
+        the relay clock at its epoch)."""
+        hasher = KeyringHasher(self.keyring())
+        state, decisions, epoch = new_state(), [], 0
+        for step in await self.steps_in_relay_order():
+            if isinstance(step, ClockAdvanced):
+                epoch += 1
+                effects = expire(state, step.relay_time)
+                decisions.append(Decision(Source(RELAY_CLOCK.name, 0, epoch), step.relay_time,
+                                          effects))
+            else:
+                effects = decide(state, step, hasher)
+                decisions.append(Decision(step.source, step.relay_time, effects))
+            apply_all(state, effects)
+        return state, decisions
 
     def run(self, processor: str, extra: dict[str, str] | None = None,
             timeout: float = 600) -> int:

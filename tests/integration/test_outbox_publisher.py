@@ -1,73 +1,149 @@
-"""The outbox publisher, run as its own OS process and SIGKILLed at each named point, loses
-nothing and duplicates nothing for read_committed readers."""
+"""The outbox publisher, SIGKILLed at each named point and at random, also while two writers'
+commits cross, delivers each key's rows once each and in commit order (versions 1..n)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import random
+import signal
 import subprocess
 import sys
 import uuid
+from collections import defaultdict
 
-import asyncpg
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.admin import NewTopic
 
-from groundfloor.config import StackConfig
-from groundfloor.kafka_clients import admin_client, read_to_end
-from infra.topics_admin import apply_catalogue
-from schemas.topics import Namespace
+from groundfloor.kafka_clients import default_partition, read_to_end
+from outbox.table import OutboxRow, insert_rows, wake_publisher
+from schemas.topics import LINK_CHANGE
+from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
-ROWS_PER_LANE = 700
+ROWS_PER_KEY = 400  # two lanes need several batches, so the last kill point is reached
+KEYS = 12
+PERSONS = 40
+PARTITIONS = LINK_CHANGE.partitions
 
 
-def _publisher(stack: StackConfig, extra_env: dict[str, str]) -> int:
-    env = stack.child_env(extra_env)
-    done = subprocess.run([sys.executable, "-m", "shaho.cli", "run", "outbox-publisher",
-                           "--drain"], env=env, capture_output=True, timeout=180, check=False)
-    return done.returncode
+def _row(topic: str, key: str, value: dict[str, object]) -> OutboxRow:
+    return OutboxRow.keyed(uuid.uuid4(), ("scratch", 0, 0), 0, topic, PARTITIONS,
+                           key.encode(), json.dumps(value).encode())
 
 
-async def _fill_outbox(pg: asyncpg.Connection, topic: str, lanes: list[str]) -> set[bytes]:
-    values, rows = set(), []
-    for lane in lanes:
-        for i in range(ROWS_PER_LANE):
-            value = f"{lane}|{i}".encode()
-            values.add(value)
-            rows.append((uuid.uuid4(), lane, lane, 0, i, 0, topic, lane.encode(), value))
-    await pg.executemany(
-        "INSERT INTO outbox (id, lane, source_topic, source_partition, source_offset, "
-        "source_index, topic, key, value) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)", rows)
-    return values
+def _start_publisher(relay: RelayEnv, fault: str | None) -> subprocess.Popen[bytes]:
+    env = relay.cfg.child_env({"SHAHO_FAULT": fault} if fault else None)
+    if not fault:
+        env.pop("SHAHO_FAULT", None)
+    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", "outbox-publisher"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
-async def test_publisher_killed_at_each_point_loses_and_duplicates_nothing(
-    stack: StackConfig, pg: asyncpg.Connection, unique: str
-):
-    await apply_catalogue(stack.bootstrap_servers, Namespace(stack.topic_prefix))
-    topic = f"scratch.outbox.{unique}"
-    admin = admin_client(stack.bootstrap_servers)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 3, 1)])
-    await admin.close()
-    lanes = [f"scratch-{unique}:{p}" for p in range(3)]
-    expected = await _fill_outbox(pg, topic, lanes)
+async def _read(relay: RelayEnv, topic: str) -> dict[int, list[dict]]:
+    """Every committed record of `topic`, decoded, per partition in offset order; each record
+    checked to sit on the partition its key hashes to."""
+    partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    got: dict[int, list[dict]] = defaultdict(list)
+    for r in await read_to_end(relay.cfg.bootstrap_servers, partitions):
+        assert r.partition == default_partition(r.key, PARTITIONS)
+        got[r.partition].append(json.loads(r.value))
+    return got
+
+
+def _versions_in_order(read: dict[int, list[dict]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for records in read.values():
+        for value in records:
+            out[value["person"]].append(value["version"])
+    return out
+
+
+async def test_publisher_killed_at_each_point_loses_and_duplicates_nothing(relay: RelayEnv):
+    topic = relay.topic(LINK_CHANGE.name)
+    keys = [f"key-{k}" for k in range(KEYS)]
+    conn = await relay.connect()
+    try:
+        async with conn.transaction():
+            await insert_rows(conn, [_row(topic, key, {"person": key, "version": i + 1})
+                                     for i in range(ROWS_PER_KEY) for key in keys])
+    finally:
+        await conn.close()
 
     kills = ["publisher.in-transaction:1", "publisher.before-position:2",
              "publisher.after-commit:2", "publisher.in-transaction:3"]
     for fault in kills:
-        code = await asyncio.to_thread(_publisher, stack, {"SHAHO_FAULT": fault})
+        code = await asyncio.to_thread(relay.run, "outbox-publisher", {"SHAHO_FAULT": fault})
         assert code == -9, f"{fault} should have killed the publisher (exit {code})"
-    assert await asyncio.to_thread(_publisher, stack, {}) == 0
+    assert await asyncio.to_thread(relay.run, "outbox-publisher") == 0, relay.last_output
 
-    partitions = [TopicPartition(topic, p) for p in range(3)]
-    got = [r.value for r in await read_to_end(stack.bootstrap_servers, partitions)]
-    assert len(got) == len(expected), "each row exactly once"
-    assert set(got) == expected
-    for lane in lanes:
-        order = [int(v.split(b"|")[1]) for v in got if v.startswith(lane.encode())]
-        assert order == sorted(order), "rows of one lane keep their order"
-    left = await pg.fetchval("SELECT count(*) FROM outbox WHERE lane = ANY($1)", lanes)
-    assert left == 0
+    versions = _versions_in_order(await _read(relay, topic))
+    assert versions == {key: list(range(1, ROWS_PER_KEY + 1)) for key in keys}
+    conn = await relay.connect()
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await conn.close()
+
+
+async def _writer(relay: RelayEnv, topic: str, rng: random.Random, transactions: int) -> int:
+    """Transactions that each bump a few persons' versions and write their changes to the
+    outbox, pausing before the commit so that the two writers' commits cross while the
+    publisher, woken by each commit, reads."""
+    conn = await relay.connect()
+    written = 0
+    try:
+        for _ in range(transactions):
+            persons = sorted(rng.sample(range(PERSONS), rng.randint(1, 4)))
+            async with conn.transaction():
+                rows = await conn.fetch(
+                    "UPDATE scratch_person SET version = version + 1 WHERE id = ANY($1::int[]) "
+                    "RETURNING id, version", persons)
+                await insert_rows(conn, [_row(topic, f"p{r['id']}", {"person": f"p{r['id']}",
+                                                                   "version": r["version"]})
+                                         for r in sorted(rows, key=lambda r: r['id'])])
+                await wake_publisher(conn)
+                await asyncio.sleep(rng.uniform(0, 0.05))
+            written += len(rows)
+    finally:
+        await conn.close()
+    return written
+
+
+async def test_two_writers_and_a_killed_publisher_give_each_person_1_to_n(relay: RelayEnv):
+    topic = relay.topic(LINK_CHANGE.name)
+    conn = await relay.connect()
+    try:
+        await conn.execute("CREATE TABLE scratch_person (id int PRIMARY KEY, version int)")
+        await conn.executemany("INSERT INTO scratch_person VALUES ($1, 0)",
+                               [(p,) for p in range(PERSONS)])
+    finally:
+        await conn.close()
+
+    rng = random.Random(11)
+    writers = asyncio.gather(*(_writer(relay, topic, random.Random(seed), 300)
+                               for seed in (1, 2)))
+    faults = iter(["publisher.in-transaction:2", "publisher.before-position:3",
+                   "publisher.after-commit:2"])
+    kills = 0
+    while not writers.done():
+        publisher = _start_publisher(relay, next(faults, None))
+        await asyncio.wait([writers], timeout=rng.uniform(1.0, 3.0))
+        if publisher.poll() is None:
+            publisher.send_signal(signal.SIGKILL)
+        kills += publisher.wait() == -signal.SIGKILL
+    written = sum(writers.result())
+    assert kills >= 3
+    assert await asyncio.to_thread(relay.run, "outbox-publisher") == 0, relay.last_output
+
+    conn = await relay.connect()
+    try:
+        final = {f"p{r['id']}": r["version"]
+                 for r in await conn.fetch("SELECT id, version FROM scratch_person")}
+    finally:
+        await conn.close()
+    versions = _versions_in_order(await _read(relay, topic))
+    assert sum(len(v) for v in versions.values()) == written
+    assert versions == {p: list(range(1, n + 1)) for p, n in final.items() if n}

@@ -45,3 +45,25 @@ def test_a_namespaced_config_reaches_children_only_through_their_environment(
         monkeypatch.setenv(name, env[name])
     child = StackConfig.from_env(Path("/nonexistent"))
     assert (child.topic_prefix, child.pg_database) == ("demo.", "shaho_demo")
+
+
+def test_the_linker_batch_is_read_once_and_must_be_positive(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("SHAHO_LINKER_BATCH", raising=False)
+    assert StackConfig.from_env(Path("/nonexistent")).linker_batch == 500
+    monkeypatch.setenv("SHAHO_LINKER_BATCH", "20")
+    cfg = StackConfig.from_env(Path("/nonexistent"))
+    monkeypatch.setenv("SHAHO_LINKER_BATCH", "0")
+    assert cfg.linker_batch == 20
+    assert cfg.with_linker_batch(7).linker_batch == 7
+    with pytest.raises(ValueError):
+        StackConfig.from_env(Path("/nonexistent"))
+    with pytest.raises(ValueError):
+        cfg.with_linker_batch(0)
+
+
+def test_run_takes_a_batch_size():
+    from shaho.cli import build_parser
+
+    args = build_parser().parse_args(["run", "relay-linker", "--batch", "50", "--drain"])
+    assert (args.processor, args.batch, args.drain) == ("relay-linker", 50, True)
+    assert build_parser().parse_args(["run", "outbox-publisher"]).batch is None

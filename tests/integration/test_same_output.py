@@ -1,0 +1,133 @@
+"""Same input, same output: batch sizes 25 times apart and random SIGKILLs leave every output
+partition's sequence unchanged, and equal to what the pure fold over relay time publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+from uuid import uuid5
+
+import pytest
+from aiokafka import TopicPartition
+
+from consumers.dlq import original_bytes
+from groundfloor.config import LINKER_BATCH_ENV, StackConfig
+from groundfloor.kafka_clients import read_to_end
+from relay_linker.messages import DEAD_LETTER_NAMESPACE, output_rows
+from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
+from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
+from schemas.topics import topic as catalogue_topic
+from synthetic.population import Population, generate
+from tests.integration.chaos import ingested, run_with_kills
+from tests.integration.relay_env import RelayEnv, drop_env, make_env
+
+pytestmark = pytest.mark.integration
+
+PERSONS = 600
+SMALL, LARGE = 20, 500
+Sequences = dict[tuple[str, int], list[Any]]
+
+
+def _uploads(population: Population) -> list[tuple[str, Any]]:
+    """Every filing, then a fifth of them again (the same event ids: duplicates)."""
+    filings = population.filings
+    return [(population.topic_of(f), f) for f in [*filings, *filings[: len(filings) // 5]]]
+
+
+async def _feed(relay: RelayEnv, population: Population) -> int:
+    """Publish the population and two ticks (its time, then 15 days on); the records held."""
+    await relay.publish(_uploads(population))
+    await relay.publish_raw(population.bad_records)
+    await relay.tick()
+    await relay.tick(relay.ticks[-1] + timedelta(days=15))
+    return await ingested(relay)
+
+
+def _letter_refusals(sequences: Sequences) -> set[str]:
+    """The outbox ids of the refusals sent with the dead letters of `sequences`."""
+    return {str(uuid5(DEAD_LETTER_NAMESPACE, f"{m['source_topic']}:{m['source_partition']}:"
+                                             f"{m['source_offset']}:1"))
+            for (name, _), seq in sequences.items() if name.endswith(".dlq") for m in seq}
+
+
+def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
+    """A published value as compared across runs: ids, decisions and plaintext contents; a
+    dead letter opened, with its source named by catalogue topic."""
+    if logical == LINK_CHANGE.name:
+        return decode_relay(value, LinkChanged).model_dump(mode="json")
+    if logical == FILING_OUTCOME.name:
+        return decode_relay(value, FilingOutcome).model_dump(mode="json")
+    letter = decode_relay(value, DeadLetter)
+    opened = original_bytes(relay.keyring(), letter)
+    fields = letter.model_dump(mode="json", exclude={"original", "source_topic"})
+    return {**fields, "source_topic": relay.topics.logical(letter.source_topic),
+            "original": opened.hex()}
+
+
+async def _published(relay: RelayEnv) -> Sequences:
+    """Every output partition's committed records in offset order, decoded."""
+    logical = [LINK_CHANGE.name, FILING_OUTCOME.name, *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
+    partitions = [TopicPartition(relay.topic(name), p)
+                  for name in logical for p in range(catalogue_topic(name).partitions)]
+    out: Sequences = defaultdict(list)
+    for r in await read_to_end(relay.cfg.bootstrap_servers, partitions):
+        name = relay.topics.logical(r.topic)
+        out[(name, r.partition)].append(_decoded(relay, name, bytes(r.value)))
+    return dict(out)
+
+
+async def _folded(relay: RelayEnv) -> Sequences:
+    """The link changes and outcomes the pure fold gives, per output partition in order."""
+    out: Sequences = defaultdict(list)
+    for d in (await relay.fold())[1]:
+        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time):
+            name = relay.topics.logical(row.topic)
+            out[(name, row.partition)].append(_decoded(relay, name, row.value))
+    return {where: seq for where, seq in out.items() if seq}
+
+
+async def _run(relay: RelayEnv, population: Population, batch: int,
+               kill_seed: int | None) -> Sequences:
+    total = await _feed(relay, population)
+    batch_env = {LINKER_BATCH_ENV: str(batch)}
+    if kill_seed is not None:
+        kills = await run_with_kills(relay, total, random.Random(kill_seed), seconds=300,
+                                     extra=batch_env, every_point=False)
+        assert sum(n for k, n in kills.items() if "exit -9" in k or "random" in k) >= 2, kills
+    for processor, extra in (("relay-linker", batch_env), ("outbox-publisher", None)):
+        code = await asyncio.to_thread(relay.run, processor, extra)
+        assert code == 0, relay.last_output
+    return await _published(relay)
+
+
+def _of_filings(sequences: Sequences) -> Sequences:
+    """Link changes and outcomes, leaving out the refusals of records that were no filing
+    (the fold sees filings only); partitions left empty are dropped."""
+    refusals = _letter_refusals(sequences)
+    kept = {where: [m for m in seq if m["outbox_id"] not in refusals]
+            for where, seq in sequences.items()
+            if where[0] in (LINK_CHANGE.name, FILING_OUTCOME.name)}
+    return {where: seq for where, seq in kept.items() if seq}
+
+
+async def test_batch_size_timing_and_kills_change_no_output(stack: StackConfig, unique: str):
+    population = generate(41, PERSONS, date(2025, 1, 1))
+    large, small = await make_env(stack, unique), await make_env(stack, f"{unique}k")
+    try:
+        calm = await _run(large, population, LARGE, kill_seed=None)
+        killed = await _run(small, population, SMALL, kill_seed=17)
+        assert sorted(calm) == sorted(killed)
+        for where in sorted(calm):
+            assert calm[where] == killed[where], f"{where} differs"
+        letters = sum(len(seq) for (name, _), seq in calm.items() if name.endswith(".dlq"))
+        assert letters > 0 and _letter_refusals(calm)
+
+        expected = await _folded(large)
+        assert _of_filings(calm) == expected
+        assert sum(len(s) for s in expected.values()) > len(population.filings)
+    finally:
+        await drop_env(large)
+        await drop_env(small)
