@@ -46,8 +46,8 @@ def message_models() -> dict[str, type[BaseModel]]:
         for event_type, version in sorted(PAYLOADS)
     }
     relay = {
-        message_name(model.__name__, model.SCHEMA_VERSION): model
-        for model in sorted(RELAY_MESSAGES, key=lambda m: m.__name__)
+        message_name(model.message(), model.SCHEMA_VERSION): model
+        for model in sorted(RELAY_MESSAGES, key=lambda m: (m.message(), m.SCHEMA_VERSION))
     }
     return {**filings, **relay}
 

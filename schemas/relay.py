@@ -74,6 +74,13 @@ class RelayMessage(ContractModel):
     """Base of the messages the relay publishes: a schema version and a Kafka key."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    MESSAGE: ClassVar[str | None] = None
+    """The message's name when the class is not named like it (a later version's class)."""
+
+    @classmethod
+    def message(cls) -> str:
+        """The message's name, shared by all its versions."""
+        return cls.MESSAGE or cls.__name__
 
     def kafka_key(self) -> bytes:
         """The record key."""
@@ -143,6 +150,101 @@ class LinkChanged(RelayMessage):
         if self.capacity is Capacity.DEPENDANT and is_late_stage(self.insurer_number):
             message = "the 75+ scheme has no dependants"
             problems.append(Problem(("capacity",), "capacity", message))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the relay id."""
+        return self.relay_id.encode()
+
+
+class ClosedBecause(StrEnum):
+    """The rule behind a link's `valid_to` (relay_linker.domain.endings)."""
+
+    DEATH = "death"
+    LOSS = "loss"
+    INSURED_PERSON_LOST = "insured_person_lost"
+    LATE_STAGE_TRANSFER = "late_stage_transfer"
+    INSURED_LATE_STAGE_TRANSFER = "insured_late_stage_transfer"
+    AGE_70 = "age_70"
+    AGE_60 = "age_60"
+    PERIOD_END = "period_end"
+
+
+LinkCategory = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+PensionType = Annotated[StrictInt, Field(ge=1, le=3)]
+CLOSED_BECAUSE = (
+    "why the link ends on valid_to: death (died_on + 1), loss (a loss filing: retirement, "
+    "資格喪失), insured_person_lost (a dependant's loss on the day the insured person's cover "
+    "at the same insurer ends), late_stage_transfer (medical cover ends at the 75th birthday, "
+    "the move to the 75+ scheme), insured_late_stage_transfer (a dependant whose insured person "
+    "moves to the 75+ scheme), age_70 (employee pension ends the day before the 70th "
+    "birthday), age_60 (National Pension type 1 ends the day before the 60th birthday), "
+    "period_end (the end the filer gave at opening); null while valid_to is null and on a "
+    "retraction"
+)
+
+
+class LinkChangedV2(RelayMessage):
+    """A change to a link, for the relay's own processors: why it ends and whom it depends on.
+
+    Relay-internal (a `relay.*` topic no participant reads): it carries relay ids of other
+    persons (the insured person, the type-3 spouse). Like v1 it carries no insured number.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+    MESSAGE: ClassVar[str | None] = "LinkChanged"
+
+    relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
+    person_version: Positive = Field(description="the person's version after this change")
+    change: LinkChange
+    scheme: Scheme
+    insurer_number: InstitutionCode
+    capacity: Capacity | None = None
+    category: LinkCategory | None = Field(
+        default=None,
+        description="employee_insurance, nhi or late_stage_elderly for medical links; "
+        "employee_pension or national_type1/2/3 for pension links; null for a bare number",
+    )
+    pension_type: PensionType | None = Field(
+        default=None,
+        description="National Pension insured category 1, 2 or 3 of a pension link "
+        "(employee pension members are type 2); null otherwise",
+    )
+    valid_from: Day
+    valid_to: Day | None = Field(default=None, description="exclusive; null while open")
+    closed_because: ClosedBecause | None = Field(default=None, description=CLOSED_BECAUSE)
+    insured_relay_id: RelayId | None = Field(
+        default=None, description="a dependant link's insured person (本人); null otherwise"
+    )
+    spouse_relay_id: RelayId | None = Field(
+        default=None,
+        description="for type 3: the type-2 insured person whose dependant spouse the person "
+        "is (the insured person of their employee-insurance dependant link on valid_from); "
+        "null when the relay knows no such link",
+    )
+    source_event_id: UUID = Field(description="event_id of the filing that caused the change")
+    outbox_id: UUID = Field(description=OUTBOX_ID)
+    relay_time: Instant | None = Field(default=None, description=RELAY_TIME)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LinkChangedV2:
+        problems = _institution_problems(self.scheme, self.insurer_number)
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            message = "valid_to must not be before valid_from"
+            problems.append(Problem(("valid_to",), "period", message))
+        if self.closed_because is not None and self.valid_to is None:
+            message = "closed_because needs a valid_to"
+            problems.append(Problem(("closed_because",), "closed_because", message))
+        if self.pension_type is not None and self.scheme is not Scheme.PENSION:
+            message = "only a pension link has a pension type"
+            problems.append(Problem(("pension_type",), "pension_type", message))
+        if self.spouse_relay_id is not None and self.pension_type != 3:
+            message = "only a type-3 link names a spouse"
+            problems.append(Problem(("spouse_relay_id",), "spouse_relay_id", message))
+        if self.insured_relay_id is not None and self.capacity is not Capacity.DEPENDANT:
+            message = "only a dependant link names an insured person"
+            problems.append(Problem(("insured_relay_id",), "insured_relay_id", message))
         raise_problems(type(self).__name__, problems)
         return self
 
@@ -316,6 +418,7 @@ class RelayTick(RelayMessage):
 
 RELAY_MESSAGES: tuple[type[RelayMessage], ...] = (
     LinkChanged,
+    LinkChangedV2,
     FilingOutcome,
     DeadLetter,
     OutboxPosition,

@@ -187,7 +187,10 @@ class AnomalyResolved:
 
 @dataclass(frozen=True)
 class LinkChangeEmitted:
-    """Output for `relay.link-change.v1`; carries no number."""
+    """Output for `relay.link-change.v1` and `.v2`; carries no number.
+
+    `closed_because` names the rule behind `valid_to` (see `endings`); `pension_type`, the
+    dependant's `insured_relay_id` and the type-3 `spouse_relay_id` go to v2 only."""
 
     relay_id: str
     person_version: int
@@ -201,6 +204,10 @@ class LinkChangeEmitted:
     valid_to: date | None
     clamp: str | None
     source_event_id: UUID
+    closed_because: str | None = None
+    pension_type: int | None = None
+    insured_relay_id: str | None = None
+    spouse_relay_id: str | None = None
     index: int = -1
     outbox_id: UUID | None = None
 
