@@ -1,5 +1,5 @@
 """Output effects → outbox rows holding the relay's Kafka messages (link changes v1 and v2,
-outcomes, dead letters), each with its idempotency id and the lane of the record that caused it.
+age milestones, outcomes, dead letters), each with its idempotency id and its lane.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
-from schemas.relay import LinkChangedV2
-from schemas.topics import FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
+from schemas.relay import AgeMilestoneReached, LinkChangedV2
+from schemas.topics import AGE_MILESTONE, FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
 
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
 
@@ -48,6 +48,12 @@ def link_changed_v2(e: fx.LinkChangeEmitted, relay_time: datetime | None = None)
         relay_time=relay_time)
 
 
+def age_milestone_reached(e: fx.AgeMilestoneEmitted, relay_time: datetime) -> AgeMilestoneReached:
+    return AgeMilestoneReached(
+        relay_id=e.relay_id, milestone=e.name, age=e.age, milestone_on=e.due_on,
+        outbox_id=e.outbox_id, relay_time=relay_time)
+
+
 def filing_outcome(e: fx.OutcomeIssued, relay_time: datetime | None = None) -> FilingOutcome:
     reasons = [Reason(code=r.code, field=r.field, message=r.message) for r in e.reasons]
     return FilingOutcome(
@@ -62,8 +68,12 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
     each stamped with the relay time of the decision."""
     out: list[OutboxRow] = []
     for e in effects:
-        messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome, str]]
-        if isinstance(e, fx.LinkChangeEmitted):
+        messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome |
+                             AgeMilestoneReached, str]]
+        if isinstance(e, fx.AgeMilestoneEmitted):
+            assert relay_time is not None, "a milestone is announced at a relay time"
+            messages = [(age_milestone_reached(e, relay_time), AGE_MILESTONE.name)]
+        elif isinstance(e, fx.LinkChangeEmitted):
             messages = [(link_changed(e, relay_time), LINK_CHANGE.name),
                         (link_changed_v2(e, relay_time), LINK_CHANGE_V2.name)]
         elif isinstance(e, fx.OutcomeIssued):

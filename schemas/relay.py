@@ -253,6 +253,49 @@ class LinkChangedV2(RelayMessage):
         return self.relay_id.encode()
 
 
+class AgeMilestone(StrEnum):
+    """An age that drives a rule (DOMAIN §5b); an age is reached the day before the birthday."""
+
+    AGE_20 = "age_20"
+    AGE_60 = "age_60"
+    AGE_65 = "age_65"
+    AGE_70 = "age_70"
+    AGE_70_COPAY = "age_70_copay"
+    AGE_75 = "age_75"
+
+
+MILESTONE_ON = (
+    "the date the milestone's rule applies from: age_20 the day before the 20th birthday "
+    "(National Pension type 1 starts), age_60 the day before the 60th (type 1 ends), age_65 "
+    "the day before the 65th (first-category long-term care), age_70 the day before the 70th "
+    "(employee pension lost), age_70_copay the first day of the month after the month 70 is "
+    "reached (the 70-74 copay band; the birthday itself for someone born on the 1st), age_75 "
+    "the 75th birthday itself (the 75+ scheme); reveals the birth date"
+)
+
+
+class AgeMilestoneReached(RelayMessage):
+    """The relay clock reached the date of one of a person's age milestones.
+
+    Relay-internal (a `relay.*` topic no participant reads): its date reveals the birth date.
+    Announced once per person and milestone, at the first clock tick on or after the date in
+    Japan; milestones already past when the person was registered are not announced.
+    """
+
+    relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
+    milestone: AgeMilestone
+    age: Annotated[StrictInt, Field(ge=20, le=75)] = Field(description="the age reached")
+    milestone_on: Day = Field(description=MILESTONE_ON)
+    outbox_id: UUID = Field(
+        description="uuid5 of the relay id, the milestone and its date: the idempotency key"
+    )
+    relay_time: Instant = Field(description="the relay time of the tick that announced it")
+
+    def kafka_key(self) -> bytes:
+        """The record key: the relay id."""
+        return self.relay_id.encode()
+
+
 class OutcomeStatus(StrEnum):
     """What the relay did with a filing."""
 
@@ -419,6 +462,7 @@ class RelayTick(RelayMessage):
 RELAY_MESSAGES: tuple[type[RelayMessage], ...] = (
     LinkChanged,
     LinkChangedV2,
+    AgeMilestoneReached,
     FilingOutcome,
     DeadLetter,
     OutboxPosition,

@@ -116,6 +116,17 @@ LINK_CHANGE_V2 = Topic(
     message_version=2,
     dlq="relay.link-change.v2.dlq",
 )
+AGE_MILESTONE = Topic(
+    name="relay.age-milestone.v1",
+    key="<relay id>",
+    key_meaning="the person's opaque relay id; orders one person's milestones",
+    summary=(
+        "Relay-internal: a person's age milestones (20, 60, 65, 70, 75) announced when the "
+        "relay clock reaches their date; the dates reveal birth dates."
+    ),
+    message="AgeMilestoneReached",
+    dlq="relay.age-milestone.v1.dlq",
+)
 FILING_OUTCOME = Topic(
     name="relay.filing-outcome.v1",
     key="<filer code>",
@@ -172,7 +183,7 @@ INGESTION_TOPICS: tuple[Topic, ...] = (
     FILING_MUNICIPALITY,
     FILING_INSURER,
 )
-RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, FILING_OUTCOME)
+RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, FILING_OUTCOME)
 
 CATALOGUE: tuple[Topic, ...] = (
     *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),

@@ -1,4 +1,4 @@
-"""Settle one filing: its verdict plus ledger row, parking, outcome, versions and link outputs.
+"""Settle one filing: verdict, ledger row, parking, outcome, versions, link outputs, milestones.
 
 Every accepted filing that changes a person bumps that person's version once."""
 
@@ -11,6 +11,7 @@ from relay_linker.domain.endings import closed_because, pension_type, spouse_of
 from relay_linker.domain.ids import receipt_id
 from relay_linker.domain.judging import judge
 from relay_linker.domain.keys import candidate_key
+from relay_linker.domain.milestones import replan
 from relay_linker.domain.model import PARKED, LedgerEntry, Link, ParkedFiling
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import links_of, parked_filing, person
@@ -45,6 +46,7 @@ def settle(
     effects = list(verdict.effects)
     if verdict.accepted:
         effects += _versions_and_outputs(view, record, verdict.effects)
+        effects += replan(view, record, verdict.effects)
     entry = LedgerEntry(
         record.event_id,
         record.filer_code,
