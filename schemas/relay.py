@@ -215,7 +215,9 @@ class LinkChangedV2(RelayMessage):
     valid_to: Day | None = Field(default=None, description="exclusive; null while open")
     closed_because: ClosedBecause | None = Field(default=None, description=CLOSED_BECAUSE)
     insured_relay_id: RelayId | None = Field(
-        default=None, description="a dependant link's insured person (本人); null otherwise"
+        default=None,
+        description="a dependant link's insured person (本人); null for other links and when "
+        "the filing named none (an insurer's member load)",
     )
     spouse_relay_id: RelayId | None = Field(
         default=None,
