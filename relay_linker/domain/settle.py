@@ -12,7 +12,7 @@ from relay_linker.domain.ids import receipt_id
 from relay_linker.domain.judging import judge
 from relay_linker.domain.keys import candidate_key
 from relay_linker.domain.milestones import replan
-from relay_linker.domain.model import PARKED, LedgerEntry, Link, ParkedFiling
+from relay_linker.domain.model import LOSS, PARKED, LedgerEntry, Link, ParkedFiling
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import links_of, parked_filing, person
 from relay_linker.domain.state import RelayState
@@ -145,10 +145,9 @@ def _explained(
     view: RelayState, changed: dict, emitted: fx.LinkChangeEmitted, link: Link
 ) -> fx.LinkChangeEmitted:
     """Why the link ends, its pension type and whom it depends on (DOMAIN §5b, §6)."""
-    because = None
-    if emitted.change != "retracted":
-        insured = link.insured_relay_id if link.valid_to is not None else None
-        because = closed_because(link, _links_after(view, changed, insured) if insured else ())
+    because = None if emitted.change == "retracted" else closed_because(link)
+    if because == LOSS and link.capacity == "dependant" and link.insured_relay_id is not None:
+        because = closed_because(link, _links_after(view, changed, link.insured_relay_id))
     spouse = None
     if pension_type(link) == 3:
         spouse = spouse_of(link, _links_after(view, changed, link.relay_id))
