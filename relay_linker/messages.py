@@ -11,7 +11,7 @@ from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
-from schemas.relay import AgeMilestoneReached, LinkChangedV2
+from schemas.internal import AgeMilestoneReached, LinkChangedV2
 from schemas.topics import AGE_MILESTONE, FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
 
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from schemas.filings import PAYLOADS, allowed_on, filer_of
+from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
 from schemas.relay import RELAY_MESSAGES, RelayTick
 from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
@@ -30,7 +31,7 @@ INFO = {
 
 
 def _messages_on(topic: Topic) -> list[str]:
-    known = {(m.message(), m.SCHEMA_VERSION) for m in RELAY_MESSAGES}
+    known = {(m.message(), m.SCHEMA_VERSION) for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]

@@ -15,7 +15,7 @@ from relay_linker.domain.milestones import relay_date
 from relay_linker.linker import KeyringHasher
 from relay_linker.readback import load_all
 from schemas import LinkChanged, decode_relay
-from schemas.relay import AgeMilestoneReached, LinkChangedV2
+from schemas.internal import AgeMilestoneReached, LinkChangedV2
 from schemas.topics import AGE_MILESTONE, LINK_CHANGE, LINK_CHANGE_V2
 from synthetic.population import Population, generate
 from tests.integration.relay_env import RelayEnv

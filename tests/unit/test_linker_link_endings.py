@@ -9,7 +9,7 @@ from relay_linker.domain.effects import LinkChangeEmitted
 from relay_linker.domain.endings import closed_because
 from relay_linker.messages import link_changed_v2, output_rows
 from schemas import decode_relay
-from schemas.relay import LinkChangedV2
+from schemas.internal import LinkChangedV2
 from schemas.topics import Namespace
 from tests.unit.test_linker_support import (
     Filer,

@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.codec import MessageRejected, content_hash, decode_filing, decode_relay, encode
+from schemas.internal import LinkChangedV2
 from schemas.relay import (
     DeadLetter,
     FilingOutcome,
     LinkChanged,
-    LinkChangedV2,
     OutboxPosition,
     OutcomeStatus,
     Reason,
