@@ -30,7 +30,7 @@ from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identit
 from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
-from relay_linker.domain import decide, expire
+from relay_linker.domain import announce, decide, expire
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice
@@ -138,16 +138,21 @@ async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
         return effects
 
 
-async def expire_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
-    """Expire what is due at relay time `now`, loading the parked filings it reads."""
-    while True:
-        try:
-            effects = expire(batch.state, now)
-        except MissingFromSlice as missing:
-            await batch.load(missing.needs)
-            continue
-        batch.apply(effects)
-        return effects
+async def clock_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
+    """The relay clock reached `now`: expire what is due and announce the milestones reached,
+    loading the parked filings and milestones due that these read."""
+    effects: list[fx.Effect] = []
+    for step in (expire, announce):
+        while True:
+            try:
+                part = step(batch.state, now)
+            except MissingFromSlice as missing:
+                await batch.load(missing.needs)
+                continue
+            batch.apply(part)
+            effects += part
+            break
+    return effects
 
 
 def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
@@ -306,8 +311,8 @@ class RelayLinker:
         await work.prefetch(r for r in linker_records if r is not None)
         for step, linker_record in zip(fresh, linker_records, strict=True):
             if isinstance(step, ClockAdvanced):
-                expired = await expire_in_slice(work, step.relay_time)
-                result.outbox += output_rows(expired, Source(RELAY_CLOCK.name, 0, step.epoch),
+                moved = await clock_in_slice(work, step.relay_time)
+                result.outbox += output_rows(moved, Source(RELAY_CLOCK.name, 0, step.epoch),
                                              self.namespace, step.relay_time)
             else:
                 result.outbox += await self._one(work, step, linker_record, result)

@@ -1,5 +1,6 @@
-"""Output effects → outbox rows holding the relay's Kafka messages (link changes, outcomes,
-dead letters), each with its idempotency id, its cause and the output partition of its key.
+"""Output effects → outbox rows holding the relay's Kafka messages (link changes v1 and v2,
+age milestones, outcomes, dead letters), each with its idempotency id, its cause and the output
+partition of its key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
-from schemas.topics import FILING_OUTCOME, LINK_CHANGE, Namespace
+from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.topics import AGE_MILESTONE, FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
 from schemas.topics import topic as catalogue_topic
 
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
@@ -33,6 +35,29 @@ def link_changed(e: fx.LinkChangeEmitted, relay_time: datetime | None = None) ->
         source_event_id=e.source_event_id, outbox_id=e.outbox_id, relay_time=relay_time)
 
 
+def link_changed_v2_id(outbox_id: UUID) -> UUID:
+    """The v2 message's own id, derived from the output's (v1) id."""
+    return uuid5(outbox_id, LINK_CHANGE_V2.name)
+
+
+def link_changed_v2(e: fx.LinkChangeEmitted, relay_time: datetime | None = None) -> LinkChangedV2:
+    assert e.outbox_id is not None
+    return LinkChangedV2(
+        relay_id=e.relay_id, person_version=max(e.person_version, 1), change=e.change,
+        scheme=e.scheme, insurer_number=e.insurer_number, capacity=e.capacity,
+        category=e.category, pension_type=e.pension_type, valid_from=e.valid_from,
+        valid_to=e.valid_to, closed_because=e.closed_because,
+        insured_relay_id=e.insured_relay_id, spouse_relay_id=e.spouse_relay_id,
+        source_event_id=e.source_event_id, outbox_id=link_changed_v2_id(e.outbox_id),
+        relay_time=relay_time)
+
+
+def age_milestone_reached(e: fx.AgeMilestoneEmitted, relay_time: datetime) -> AgeMilestoneReached:
+    return AgeMilestoneReached(
+        relay_id=e.relay_id, milestone=e.name, age=e.age, milestone_on=e.due_on,
+        outbox_id=e.outbox_id, relay_time=relay_time)
+
+
 def filing_outcome(e: fx.OutcomeIssued, relay_time: datetime | None = None) -> FilingOutcome:
     reasons = [Reason(code=r.code, field=r.field, message=r.message) for r in e.reasons]
     return FilingOutcome(
@@ -47,16 +72,21 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
     each stamped with the relay time of the decision."""
     out: list[OutboxRow] = []
     for e in effects:
-        if isinstance(e, fx.LinkChangeEmitted):
-            message: LinkChanged | FilingOutcome = link_changed(e, relay_time)
-            topic = namespace.physical(LINK_CHANGE)
+        messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome |
+                             AgeMilestoneReached, str]]
+        if isinstance(e, fx.AgeMilestoneEmitted):
+            assert relay_time is not None, "a milestone is announced at a relay time"
+            messages = [(age_milestone_reached(e, relay_time), AGE_MILESTONE.name)]
+        elif isinstance(e, fx.LinkChangeEmitted):
+            messages = [(link_changed(e, relay_time), LINK_CHANGE.name),
+                        (link_changed_v2(e, relay_time), LINK_CHANGE_V2.name)]
         elif isinstance(e, fx.OutcomeIssued):
-            message, topic = filing_outcome(e, relay_time), namespace.physical(FILING_OUTCOME)
+            messages = [(filing_outcome(e, relay_time), FILING_OUTCOME.name)]
         else:
             continue
-        assert e.outbox_id is not None
-        out.append(_row(e.outbox_id, source, e.index, topic, message.kafka_key(),
-                        encode(message), namespace))
+        for message, topic in messages:
+            out.append(_row(message.outbox_id, source, e.index, namespace.physical(topic),
+                            message.kafka_key(), encode(message), namespace))
     return out
 
 

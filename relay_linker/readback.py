@@ -29,6 +29,9 @@ async def load_all(conn: asyncpg.Connection, keyring: Keyring) -> RelayState:
     for r in await conn.fetch("SELECT * FROM cards ORDER BY fingerprint"):
         card = row_mapping.card_of(r)
         s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
+    for r in await conn.fetch("SELECT * FROM age_milestones ORDER BY relay_id, name"):
+        m = row_mapping.milestone_of(r)
+        s.milestones[m.relay_id] = (*s.milestones.get(m.relay_id, ()), m)
     for r in await conn.fetch("SELECT * FROM reference_index"):
         entry = row_mapping.index_of(r)
         s.index[entry.key] = entry

@@ -1,4 +1,4 @@
-"""Domain values ⇄ rows of the relay database (see infra/migrations/0003 and 0004 for tables).
+"""Domain values ⇄ rows of the relay database (see infra/migrations/0003, 0004 and 0007).
 
 Secrets are sealed here on the way in and opened on the way out; nothing else is stored in clear.
 """
@@ -22,6 +22,7 @@ from relay_linker.domain.model import (
     IndexEntry,
     LedgerEntry,
     Link,
+    Milestone,
     ParkedFiling,
     Person,
 )
@@ -102,6 +103,14 @@ def link_of(r: asyncpg.Record) -> Link:
                 clamp=r["clamp"], opened_by=r["opened_by"],
                 insured_relay_id=r["insured_relay_id"], closures=stored_json.loads(r["closures"]),
                 retracted_by=r["retracted_by"])
+
+
+def milestone_row(m: Milestone) -> tuple[Any, ...]:
+    return (m.relay_id, m.name, m.age, m.due_on)
+
+
+def milestone_of(r: asyncpg.Record) -> Milestone:
+    return Milestone(r["relay_id"], r["name"], r["age"], r["due_on"])
 
 
 def card_row(c: Card) -> tuple[Any, ...]:

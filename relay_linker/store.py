@@ -20,9 +20,16 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
-from relay_linker.domain.model import ParkedFiling
+from relay_linker.domain.model import Milestone, ParkedFiling
 from relay_linker.domain.slicing import needs
-from relay_linker.domain.state import Needs, ParkedDue, Reference, RelayState, new_state
+from relay_linker.domain.state import (
+    MilestonesDue,
+    Needs,
+    ParkedDue,
+    Reference,
+    RelayState,
+    new_state,
+)
 from relay_linker.domain.touches import Touches, touches
 
 
@@ -34,6 +41,7 @@ class Touched:
     identity: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
     cards: set[str] = field(default_factory=set)
+    milestones: set[tuple[str, str]] = field(default_factory=set)
     index: set[IndexKey] = field(default_factory=set)
     candidates: set[bytes] = field(default_factory=set)
     anomalies: set[UUID] = field(default_factory=set)
@@ -74,6 +82,7 @@ class BatchSlice:
         await self._index(missing.index_keys - self.state.loaded_index_keys)
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
         await self._parked_due(missing.parked_due - self.state.loaded_parked_due)
+        await self._milestones_due(missing.milestones_due - self.state.loaded_milestones_due)
         await self._references(missing.references - self.state.loaded_references)
         await self._events(missing.event_ids - self.state.loaded_event_ids)
 
@@ -98,9 +107,29 @@ class BatchSlice:
             if r["relay_id"] not in self.touched.cards:
                 card = row_mapping.card_of(r)
                 s.cards[card.relay_id] = (*s.cards.get(card.relay_id, ()), card)
+        self._milestones(await q("SELECT * FROM age_milestones WHERE relay_id = ANY($1)", ids))
         for r in await q("SELECT * FROM anomalies WHERE relay_ids && $1::text[]", ids):
             if r["anomaly_id"] not in self.touched.anomalies:
                 s.anomalies.setdefault(r["anomaly_id"], row_mapping.anomaly_of(r))
+
+    async def _milestones_due(self, dues: Iterable[MilestonesDue]) -> None:
+        """Load the milestones due by these dates (a clock step reads only those)."""
+        dues = set(dues)
+        self.state.loaded_milestones_due.update(dues)
+        if dues:
+            bound = max(due.bound for due in dues)
+            self._milestones(await self.conn.fetch(
+                "SELECT * FROM age_milestones WHERE due_on <= $1", bound))
+
+    def _milestones(self, found: list[asyncpg.Record]) -> None:
+        """Keep the milestone rows the batch has not changed nor already holds."""
+        s = self.state
+        for r in found:
+            m = row_mapping.milestone_of(r)
+            held = s.milestones.get(m.relay_id, ())
+            if (m.relay_id, m.name) not in self.touched.milestones and all(
+                    x.name != m.name for x in held):
+                s.milestones[m.relay_id] = (*held, m)
 
     async def _index(self, keys: Iterable[IndexKey]) -> None:
         keys = set(keys)
@@ -206,6 +235,7 @@ class BatchSlice:
             "DELETE FROM lookalike_candidates WHERE candidate_hash = ANY($1)", sorted(t.candidates))
         await x(_insert("lookalike_candidates", 3), [
             row_mapping.candidate_row(c) for h in t.candidates for c in s.candidates.get(h, ())])
+        await self._milestones_flush()
         await x(_upsert("anomalies", 7, "anomaly_id"),
                 [row_mapping.anomaly_row(s.anomalies[a]) for a in t.anomalies if a in s.anomalies])
         await self._replace("parked_filings", "event_id", t.parked, [
@@ -214,6 +244,19 @@ class BatchSlice:
                 [row_mapping.ledger_row(s.ledger[e]) for e in t.ledger if e in s.ledger])
         await x(_insert("cards", 7), [
             row_mapping.card_row(c) for r in sorted(t.cards) for c in s.cards.get(r, ())])
+
+    async def _milestones_flush(self) -> None:
+        """Delete the touched milestones, then insert those still pending."""
+        keys = sorted(self.touched.milestones)
+        if not keys:
+            return
+        await self.conn.execute(
+            "DELETE FROM age_milestones m USING unnest($1::text[], $2::text[]) AS k(r, n) "
+            "WHERE m.relay_id = k.r AND m.name = k.n", [k[0] for k in keys], [k[1] for k in keys])
+        held: dict[tuple[str, str], Milestone] = {
+            (m.relay_id, m.name): m for ms in self.state.milestones.values() for m in ms}
+        await self.conn.executemany(_insert("age_milestones", 4), [
+            row_mapping.milestone_row(held[k]) for k in keys if k in held])
 
     async def _persons_flush(self) -> None:
         """Upsert persons in place (their cards refer to them); delete the removed ones."""
@@ -242,6 +285,7 @@ _COLUMNS = {
     "cards": "fingerprint, relay_id, public_key, issued_on, revoked_on, issued_by, revoked_by",
     "reference_index": "kind, blind_index, relay_id, created_by, number_sealed",
     "lookalike_candidates": "candidate_hash, relay_id, created_by",
+    "age_milestones": "relay_id, name, age, due_on",
     "anomalies": "anomaly_id, code, relay_ids, event_id, fields, link_ids, resolved",
     "parked_filings": "event_id, source_topic, source_partition, occurred_at, parked_at, "
                       "wait_keys, reasons, record_sealed",

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 
 from schemas.filings import PAYLOADS, allowed_on, filer_of
+from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
-from schemas.relay import RELAY_MESSAGES
+from schemas.relay import RELAY_MESSAGES, RelayTick
 from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
@@ -20,7 +21,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.0.0",
+    "version": "1.1.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -30,15 +31,16 @@ INFO = {
 
 
 def _messages_on(topic: Topic) -> list[str]:
-    versions = {m.__name__: m.SCHEMA_VERSION for m in RELAY_MESSAGES}
+    known = {(m.message(), m.SCHEMA_VERSION) for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
-        return [*filings, message_name("RelayTick", versions["RelayTick"])]
+        return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
     if topic.message == "empty":
         return []
-    if topic.message not in versions:
-        raise LookupError(f"{topic.name} carries {topic.message}, which schemas.relay lacks")
-    return [message_name(topic.message, versions[topic.message])]
+    if (topic.message, topic.message_version) not in known:
+        raise LookupError(f"{topic.name} carries {topic.message} v{topic.message_version}, "
+                          "which schemas.relay lacks")
+    return [message_name(topic.message, topic.message_version)]
 
 
 def _dead_letter_source(topic: Topic) -> str | None:
@@ -88,7 +90,8 @@ def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
 
 def _key_of(name: str) -> Topic:
     """The topic whose key the message `name` is keyed like: its own topic, where it has one."""
-    own = [t for t in CATALOGUE if t.message == name.rsplit(".v", 1)[0]]
+    title, _, version = name.rpartition(".v")
+    own = [t for t in CATALOGUE if (t.message, t.message_version) == (title, int(version))]
     return own[0] if own else next(t for t in CATALOGUE if name in _messages_on(t))
 
 

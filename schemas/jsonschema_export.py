@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, create_model
 
 from schemas.envelope import Envelope
 from schemas.filings import PAYLOADS
+from schemas.internal import INTERNAL_MESSAGES
 from schemas.relay import RELAY_MESSAGES
 
 SCHEMA_DIR = Path("schemas") / "jsonschema"
@@ -45,10 +46,9 @@ def message_models() -> dict[str, type[BaseModel]]:
         message_name(event_type, version): filing_model(event_type, version)
         for event_type, version in sorted(PAYLOADS)
     }
-    relay = {
-        message_name(model.__name__, model.SCHEMA_VERSION): model
-        for model in sorted(RELAY_MESSAGES, key=lambda m: m.__name__)
-    }
+    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES), key=lambda m: (m.message(),
+                                                                          m.SCHEMA_VERSION))
+    relay = {message_name(model.message(), model.SCHEMA_VERSION): model for model in models}
     return {**filings, **relay}
 
 

@@ -74,6 +74,13 @@ class RelayMessage(ContractModel):
     """Base of the messages the relay publishes: a schema version and a Kafka key."""
 
     SCHEMA_VERSION: ClassVar[int] = 1
+    MESSAGE: ClassVar[str | None] = None
+    """The message's name when the class is not named like it (a later version's class)."""
+
+    @classmethod
+    def message(cls) -> str:
+        """The message's name, shared by all its versions."""
+        return cls.MESSAGE or cls.__name__
 
     def kafka_key(self) -> bytes:
         """The record key."""
@@ -97,7 +104,7 @@ _INSTITUTION_CHECKS = {
 }
 
 
-def _institution_problems(scheme: Scheme, number: str) -> list[Problem]:
+def institution_problems(scheme: Scheme, number: str) -> list[Problem]:
     checks = _INSTITUTION_CHECKS.get(scheme)
     if checks is None:
         return []
@@ -136,7 +143,7 @@ class LinkChanged(RelayMessage):
 
     @model_validator(mode="after")
     def _consistent(self) -> LinkChanged:
-        problems = _institution_problems(self.scheme, self.insurer_number)
+        problems = institution_problems(self.scheme, self.insurer_number)
         if self.valid_to is not None and self.valid_to < self.valid_from:
             message = "valid_to must not be before valid_from"
             problems.append(Problem(("valid_to",), "period", message))

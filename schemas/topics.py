@@ -22,6 +22,7 @@ class Topic:
     key_meaning: str
     summary: str
     message: str
+    message_version: int = 1
     partitions: int = PARTITIONS
     cleanup_policy: str = "delete"
     retention_ms: int = 4 * WEEK_MS
@@ -103,6 +104,29 @@ LINK_CHANGE = Topic(
     message="LinkChanged",
     dlq="relay.link-change.v1.dlq",
 )
+LINK_CHANGE_V2 = Topic(
+    name="relay.link-change.v2",
+    key="<relay id>",
+    key_meaning="the person's opaque relay id; orders one person's link changes",
+    summary=(
+        "Relay-internal: link changes for the relay's own processors, with why a link ends, "
+        "the pension type, the insured person and the type-3 spouse; no insured number."
+    ),
+    message="LinkChanged",
+    message_version=2,
+    dlq="relay.link-change.v2.dlq",
+)
+AGE_MILESTONE = Topic(
+    name="relay.age-milestone.v1",
+    key="<relay id>",
+    key_meaning="the person's opaque relay id; orders one person's milestones",
+    summary=(
+        "Relay-internal: a person's age milestones (20, 60, 65, 70, 75) announced when the "
+        "relay clock reaches their date; the dates reveal birth dates."
+    ),
+    message="AgeMilestoneReached",
+    dlq="relay.age-milestone.v1.dlq",
+)
 FILING_OUTCOME = Topic(
     name="relay.filing-outcome.v1",
     key="<filer code>",
@@ -160,7 +184,7 @@ INGESTION_TOPICS: tuple[Topic, ...] = (
     FILING_MUNICIPALITY,
     FILING_INSURER,
 )
-RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, FILING_OUTCOME)
+RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, FILING_OUTCOME)
 
 CATALOGUE: tuple[Topic, ...] = (
     *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),

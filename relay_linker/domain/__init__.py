@@ -6,12 +6,14 @@ from relay_linker.domain.apply import apply, apply_all
 from relay_linker.domain.decide import decide
 from relay_linker.domain.expiry import PARKING_BOUND, expire
 from relay_linker.domain.fold import fold, history
+from relay_linker.domain.milestones import announce
 from relay_linker.domain.state import MissingFromSlice, RelayState, new_state
 
 __all__ = [
     "PARKING_BOUND",
     "MissingFromSlice",
     "RelayState",
+    "announce",
     "apply",
     "apply_all",
     "decide",

@@ -44,3 +44,12 @@ def national_type1_from(birth: date) -> date:
 def national_type1_until(birth: date) -> date:
     """National Pension type-1 obligation ends when age 60 is reached."""
     return age_reached_on(birth, 60)
+
+
+def elderly_copay_from(birth: date) -> date:
+    """The 70–74 copay band (高齢受給者) starts on the first day of the month after the month in
+    which 70 is reached: for someone born on the 1st, the first day of the birthday month."""
+    reached = age_reached_on(birth, 70)
+    if reached.month == 12:
+        return date(reached.year + 1, 1, 1)
+    return date(reached.year, reached.month + 1, 1)

@@ -146,6 +146,20 @@ def _card_reinstated(state: RelayState, e: fx.CardRevocationRetracted) -> None:
     state.cards[e.relay_id] = (*_cards_but(state, e.relay_id, e.fingerprint), card)
 
 
+def _milestone(state: RelayState, e: fx.MilestoneScheduled) -> None:
+    relay_id = e.milestone.relay_id
+    kept = tuple(m for m in state.milestones.get(relay_id, ()) if m.name != e.milestone.name)
+    state.milestones[relay_id] = (*kept, e.milestone)
+
+
+def _milestone_dropped(state: RelayState, e: fx.MilestoneDropped) -> None:
+    kept = tuple(m for m in state.milestones.get(e.relay_id, ()) if m.name != e.name)
+    if kept:
+        state.milestones[e.relay_id] = kept
+    else:
+        state.milestones.pop(e.relay_id, None)
+
+
 def _anomaly(state: RelayState, e: fx.AnomalyRecorded) -> None:
     known = state.anomalies.get(e.anomaly.anomaly_id)
     state.anomalies[e.anomaly.anomaly_id] = (
@@ -182,6 +196,8 @@ _HANDLERS: dict[type, Callable[[RelayState, Any], None]] = {
     fx.CardRevoked: _card_revoked,
     fx.CardRemoved: _card_removed,
     fx.CardRevocationRetracted: _card_reinstated,
+    fx.MilestoneScheduled: _milestone,
+    fx.MilestoneDropped: _milestone_dropped,
     fx.AnomalyRecorded: _anomaly,
     fx.AnomalyResolved: _anomaly_resolved,
 }

@@ -16,6 +16,7 @@ from relay_linker.domain.model import (
     IndexEntry,
     LedgerEntry,
     Link,
+    Milestone,
     ParkedFiling,
     Person,
     Reason,
@@ -186,8 +187,38 @@ class AnomalyResolved:
 
 
 @dataclass(frozen=True)
+class MilestoneScheduled:
+    """Insert or replace the person's pending milestone of this name."""
+
+    milestone: Milestone
+
+
+@dataclass(frozen=True)
+class MilestoneDropped:
+    """Delete the person's pending milestone of this name (announced, or no longer due)."""
+
+    relay_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AgeMilestoneEmitted:
+    """Output for `relay.age-milestone.v1`: the relay clock reached the milestone's date."""
+
+    relay_id: str
+    name: str
+    age: int
+    due_on: date
+    index: int = 0
+    outbox_id: UUID | None = None
+
+
+@dataclass(frozen=True)
 class LinkChangeEmitted:
-    """Output for `relay.link-change.v1`; carries no number."""
+    """Output for `relay.link-change.v1` and `.v2`; carries no number.
+
+    `closed_because` names the rule behind `valid_to` (see `endings`); `pension_type`, the
+    dependant's `insured_relay_id` and the type-3 `spouse_relay_id` go to v2 only."""
 
     relay_id: str
     person_version: int
@@ -201,6 +232,10 @@ class LinkChangeEmitted:
     valid_to: date | None
     clamp: str | None
     source_event_id: UUID
+    closed_because: str | None = None
+    pension_type: int | None = None
+    insured_relay_id: str | None = None
+    spouse_relay_id: str | None = None
     index: int = -1
     outbox_id: UUID | None = None
 
@@ -227,7 +262,8 @@ class OutcomeIssued:
 
 LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
 CardEffect = CardIssued | CardRevoked | CardRemoved | CardRevocationRetracted
-OutputEffect = LinkChangeEmitted | OutcomeIssued
+MilestoneEffect = MilestoneScheduled | MilestoneDropped
+OutputEffect = LinkChangeEmitted | OutcomeIssued | AgeMilestoneEmitted
 Effect = (
     FilingLedgered
     | FilingParked
@@ -245,10 +281,11 @@ Effect = (
     | CandidateRemoved
     | LinkEffect
     | CardEffect
+    | MilestoneEffect
     | AnomalyRecorded
     | AnomalyResolved
     | OutputEffect
 )
 LINK_EFFECTS = (LinkOpened, LinkClosed, LinkReopened, LinkRetracted)
 CARD_EFFECTS = (CardIssued, CardRevoked, CardRemoved, CardRevocationRetracted)
-OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued)
+OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued, AgeMilestoneEmitted)

@@ -10,6 +10,7 @@ from relay_linker.domain.commands import IDENTITY_ITEMS, ClockAdvanced, Step
 from relay_linker.domain.decide import decide
 from relay_linker.domain.expiry import expire
 from relay_linker.domain.matching import identity_at
+from relay_linker.domain.milestones import announce
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import identity_changes
 from relay_linker.domain.state import RelayState, new_state
@@ -18,7 +19,8 @@ Row = tuple[object, ...]
 
 
 def fold(steps: Iterable[Step], hasher: Hasher) -> RelayState:
-    """Decide and apply each record in turn; when the clock advances, expire what is due.
+    """Decide and apply each record in turn; when the clock advances, expire what is due and
+    announce the milestones reached.
 
     `steps` is the relay's order: records and ClockAdvanced steps as the relay clock's ticks
     put them (see consumers.clocked)."""
@@ -26,6 +28,7 @@ def fold(steps: Iterable[Step], hasher: Hasher) -> RelayState:
     for step in steps:
         if isinstance(step, ClockAdvanced):
             apply_all(state, expire(state, step.relay_time))
+            apply_all(state, announce(state, step.relay_time))
         else:
             apply_all(state, decide(state, step, hasher))
     return state
@@ -42,15 +45,19 @@ def identity_periods(state: RelayState, relay_id: str) -> tuple[Row, ...]:
     return tuple(rows)
 
 
-def history(state: RelayState, *, include_retracted: bool = False) -> tuple[Row, ...]:
+def history(
+    state: RelayState, *, include_retracted: bool = False, include_milestones: bool = False
+) -> tuple[Row, ...]:
     """Canonical, sorted rows of persons, identity periods and links of a complete state.
 
     Rows: ("person", relay_id, died_on); ("identity", relay_id, valid_from, valid_to, one hash
     per item); ("link", relay_id, scheme, insurer, capacity, category, number index hex,
-    valid_from, valid_to, retracted). Person versions count accepted changes, and whether a
-    filing is accepted can depend on arrival order (a loss filed after a death), so they are
-    left out. So are retracted links unless asked for: a retraction that finds its target
-    still parked refuses it, and then no link was ever opened."""
+    valid_from, valid_to, retracted); when asked, ("milestone", relay_id, name, due_on) for
+    milestones not announced yet, which depend on when the relay clock reached each date.
+    Person versions count accepted changes, and whether a filing is accepted can depend on
+    arrival order (a loss filed after a death), so they are left out. So are retracted links
+    unless asked for: a retraction that finds its target still parked refuses it, and then no
+    link was ever opened."""
     if not state.complete:
         raise ValueError("history needs the complete state, not a slice")
     rows: list[Row] = []
@@ -73,6 +80,12 @@ def history(state: RelayState, *, include_retracted: bool = False) -> tuple[Row,
             )
             for x in links
             if include_retracted or not x.retracted
+        ]
+    if include_milestones:
+        rows += [
+            ("milestone", m.relay_id, m.name, m.due_on)
+            for held in state.milestones.values()
+            for m in held
         ]
     return tuple(sorted(rows, key=_sort_key))
 

@@ -2,6 +2,7 @@
 
 Everything is a uuid5 of event ids and positions, so re-deciding a record gives the same ids."""
 
+from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from relay_linker.domain.commands import Source
@@ -45,3 +46,8 @@ def expiry_outbox_id(event_id: UUID, index: int) -> UUID:
 
 def anomaly_id(code: str, *parts: str) -> UUID:
     return uuid5(LINKER_NAMESPACE, ":".join((code, *parts)))
+
+
+def milestone_outbox_id(relay_id: str, name: str, due_on: date) -> UUID:
+    """A milestone's announcement: the same person, milestone and date give the same id."""
+    return uuid5(LINKER_NAMESPACE, f"milestone:{relay_id}:{name}:{due_on.isoformat()}")

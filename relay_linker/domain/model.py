@@ -177,6 +177,17 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """An age milestone of the person not announced yet: `name` (age_20 ... age_75) is due on
+    `due_on`, a date that reveals the birth date, so it never reaches a participant."""
+
+    relay_id: str
+    name: str
+    age: int
+    due_on: date
+
+
+@dataclass(frozen=True)
 class Anomaly:
     """Something operations must look at; recorded, never acted on by the linker itself."""
 

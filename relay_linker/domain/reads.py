@@ -3,7 +3,7 @@
 A read of something a slice did not load raises `MissingFromSlice` naming it."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from relay_linker.domain.commands import IndexKey
@@ -16,10 +16,12 @@ from relay_linker.domain.model import (
     IndexEntry,
     LedgerEntry,
     Link,
+    Milestone,
     ParkedFiling,
     Person,
 )
 from relay_linker.domain.state import (
+    MilestonesDue,
     MissingFromSlice,
     Needs,
     ParkedDue,
@@ -37,6 +39,7 @@ def require(
     event_ids: Iterable[UUID] = (),
     references: Iterable[Reference] = (),
     parked_due: Iterable[ParkedDue] = (),
+    milestones_due: Iterable[MilestonesDue] = (),
 ) -> None:
     """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
     if state.complete:
@@ -48,6 +51,7 @@ def require(
         frozenset(event_ids) - state.loaded_event_ids,
         frozenset(references) - state.loaded_references,
         frozenset(parked_due) - state.loaded_parked_due,
+        frozenset(milestones_due) - state.loaded_milestones_due,
     )
     if any(lacking):  # build the exception only when something is missing
         raise MissingFromSlice(Needs(*lacking))
@@ -115,3 +119,15 @@ def parked_by(state: RelayState, bound: datetime) -> tuple[ParkedFiling, ...]:
     """The filings first parked at or before `bound` (relay time)."""
     require(state, parked_due=[ParkedDue(bound)])
     return tuple(p for p in state.parked.values() if p.parked_at <= bound)
+
+
+def pending_milestones(state: RelayState, relay_id: str) -> tuple[Milestone, ...]:
+    """The person's milestones not announced yet; loading a person loads them."""
+    require(state, relay_ids=[relay_id])
+    return state.milestones.get(relay_id, ())
+
+
+def milestones_due(state: RelayState, on: date) -> tuple[Milestone, ...]:
+    """Every milestone not announced yet that is due on or before `on`."""
+    require(state, milestones_due=[MilestonesDue(on)])
+    return tuple(m for held in state.milestones.values() for m in held if m.due_on <= on)

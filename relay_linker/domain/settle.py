@@ -1,17 +1,20 @@
-"""Settle one filing: its verdict plus ledger row, parking, outcome, versions and link outputs.
+"""Settle one filing: verdict, ledger row, parking, outcome, versions, link outputs, milestones.
 
 Every accepted filing that changes a person bumps that person's version once."""
 
+from dataclasses import replace
 from datetime import datetime
 
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import IndexKey, LinkerRecord
+from relay_linker.domain.endings import closed_because, pension_type, spouse_of
 from relay_linker.domain.ids import receipt_id
 from relay_linker.domain.judging import judge
 from relay_linker.domain.keys import candidate_key
-from relay_linker.domain.model import PARKED, LedgerEntry, Link, ParkedFiling
+from relay_linker.domain.milestones import replan
+from relay_linker.domain.model import LOSS, PARKED, LedgerEntry, Link, ParkedFiling
 from relay_linker.domain.ports import Hasher
-from relay_linker.domain.reads import parked_filing, person
+from relay_linker.domain.reads import links_of, parked_filing, person
 from relay_linker.domain.state import RelayState
 from relay_linker.domain.touches import touches
 from relay_linker.domain.verdict import Verdict
@@ -43,6 +46,7 @@ def settle(
     effects = list(verdict.effects)
     if verdict.accepted:
         effects += _versions_and_outputs(view, record, verdict.effects)
+        effects += replan(view, record, verdict.effects)
     entry = LedgerEntry(
         record.event_id,
         record.filer_code,
@@ -120,12 +124,40 @@ def _versions_and_outputs(
         for relay_id in touched_persons(list(effects))
     }
     out: list[fx.Effect] = [fx.PersonVersionBumped(r, v) for r, v in versions.items()]
+    changed = {e.link.link_id: e.link for e in effects if isinstance(e, fx.LINK_EFFECTS)}
     for effect in effects:
         visible = _visible_change(effect)
         if visible is not None:
             link, change = visible
-            out.append(_emitted(link, versions[link.relay_id], change, record))
+            emitted = _emitted(link, versions[link.relay_id], change, record)
+            out.append(_explained(view, changed, emitted, link))
     return out
+
+
+def _links_after(view: RelayState, changed: dict, relay_id: str) -> list[Link]:
+    """The person's links once this filing's link effects are applied."""
+    mine = {x.link_id: x for x in links_of(view, relay_id)}
+    mine.update({k: x for k, x in changed.items() if x.relay_id == relay_id})
+    return list(mine.values())
+
+
+def _explained(
+    view: RelayState, changed: dict, emitted: fx.LinkChangeEmitted, link: Link
+) -> fx.LinkChangeEmitted:
+    """Why the link ends, its pension type and whom it depends on (DOMAIN §5b, §6)."""
+    because = None if emitted.change == "retracted" else closed_because(link)
+    if because == LOSS and link.capacity == "dependant" and link.insured_relay_id is not None:
+        because = closed_because(link, _links_after(view, changed, link.insured_relay_id))
+    spouse = None
+    if pension_type(link) == 3:
+        spouse = spouse_of(link, _links_after(view, changed, link.relay_id))
+    return replace(
+        emitted,
+        closed_because=because,
+        pension_type=pension_type(link),
+        insured_relay_id=link.insured_relay_id,
+        spouse_relay_id=spouse,
+    )
 
 
 def _version(view: RelayState, relay_id: str) -> int:

@@ -18,6 +18,7 @@ from relay_linker.domain.commands import (
 )
 from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait
 from relay_linker.domain.state import (
+    MilestonesDue,
     MissingFromSlice,
     Needs,
     ParkedDue,
@@ -38,6 +39,8 @@ def carve(whole: RelayState, needs: Needs) -> RelayState:
         _waits(part, whole, key)
     for due in needs.parked_due:
         _parked_due(part, whole, due)
+    for bound in needs.milestones_due:
+        _milestones_due(part, whole, bound)
     for reference in needs.references:
         part.loaded_references.add(reference)
         if reference in whole.references:
@@ -82,7 +85,7 @@ def widened(keys: Needs, missing: MissingFromSlice) -> Needs:
 
 def _person(part: RelayState, whole: RelayState, relay_id: str) -> None:
     part.loaded_relay_ids.add(relay_id)
-    for table in ("persons", "identity", "links", "cards"):
+    for table in ("persons", "identity", "links", "cards", "milestones"):
         source = getattr(whole, table)
         if relay_id in source:
             getattr(part, table)[relay_id] = source[relay_id]
@@ -111,6 +114,15 @@ def _parked_due(part: RelayState, whole: RelayState, due: ParkedDue) -> None:
     for event_id, parked in whole.parked.items():
         if parked.parked_at <= due.bound:
             _event(part, whole, event_id)
+
+
+def _milestones_due(part: RelayState, whole: RelayState, due: MilestonesDue) -> None:
+    part.loaded_milestones_due.add(due)
+    for relay_id, held in whole.milestones.items():
+        known = {m.name for m in part.milestones.get(relay_id, ())}
+        extra = tuple(m for m in held if m.due_on <= due.bound and m.name not in known)
+        if extra:
+            part.milestones[relay_id] = (*part.milestones.get(relay_id, ()), *extra)
 
 
 def _event(part: RelayState, whole: RelayState, event_id: UUID) -> None:

@@ -5,7 +5,7 @@ In a slice, the `loaded_*` sets name what was loaded (present or known absent); 
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from relay_linker.domain.commands import IndexKey
@@ -17,6 +17,7 @@ from relay_linker.domain.model import (
     IndexEntry,
     LedgerEntry,
     Link,
+    Milestone,
     ParkedFiling,
     Person,
 )
@@ -33,9 +34,16 @@ class ParkedDue:
 
 
 @dataclass(frozen=True)
+class MilestonesDue:
+    """Not a person: in a slice, it says every milestone due on or before `bound` is loaded."""
+
+    bound: date
+
+
+@dataclass(frozen=True)
 class Needs:
     """What a slice must load for a decision: persons, index keys, wait keys, events,
-    references and filings parked long enough to expire; `|` merges two."""
+    references, filings parked long enough to expire and milestones due; `|` merges two."""
 
     relay_ids: frozenset[str] = frozenset()
     index_keys: frozenset[IndexKey] = frozenset()
@@ -43,6 +51,7 @@ class Needs:
     event_ids: frozenset[UUID] = frozenset()
     references: frozenset[Reference] = frozenset()
     parked_due: frozenset[ParkedDue] = frozenset()
+    milestones_due: frozenset[MilestonesDue] = frozenset()
 
     @classmethod
     def merged(cls, many: Iterable["Needs"]) -> "Needs":
@@ -73,7 +82,8 @@ class MissingFromSlice(LinkerError):
         self.needs = needs
         counts = "/".join(str(len(getattr(needs, f.name))) for f in fields(needs))
         super().__init__(
-            f"slice lacks persons/keys/waits/events/references/parked-due: {counts}"
+            f"slice lacks persons/keys/waits/events/references/parked-due/milestones-due: "
+            f"{counts}"
         )
 
 
@@ -82,13 +92,14 @@ class RelayState:
     """Mutable container of frozen values; `apply` changes it in place, `decide` never does.
 
     `identity` holds dated identity changes per person (periods are derived from them),
-    `links` the links and `cards` the IC cards per person, `waiting` the parked filings per
-    wait key."""
+    `links` the links, `cards` the IC cards and `milestones` the milestones not announced yet
+    per person, `waiting` the parked filings per wait key."""
 
     persons: dict[str, Person] = field(default_factory=dict)
     identity: dict[str, tuple[IdentityChange, ...]] = field(default_factory=dict)
     links: dict[str, tuple[Link, ...]] = field(default_factory=dict)
     cards: dict[str, tuple[Card, ...]] = field(default_factory=dict)
+    milestones: dict[str, tuple[Milestone, ...]] = field(default_factory=dict)
     index: dict[IndexKey, IndexEntry] = field(default_factory=dict)
     candidates: dict[bytes, tuple[Candidate, ...]] = field(default_factory=dict)
     anomalies: dict[UUID, Anomaly] = field(default_factory=dict)
@@ -103,6 +114,7 @@ class RelayState:
     loaded_event_ids: set[UUID] = field(default_factory=set)
     loaded_references: set[Reference] = field(default_factory=set)
     loaded_parked_due: set[ParkedDue] = field(default_factory=set)
+    loaded_milestones_due: set[MilestonesDue] = field(default_factory=set)
 
 
 def new_state(*, complete: bool = True) -> RelayState:

@@ -1,6 +1,7 @@
 """Which stored rows an effect changes, by table: the one reading of effects for bookkeeping.
 
-Output effects change no row; the person tables (persons to cards) are keyed by relay id."""
+Output effects change no row; the person tables (persons to cards) are keyed by relay id,
+pending milestones by relay id and name."""
 
 from dataclasses import dataclass
 from uuid import UUID
@@ -13,6 +14,7 @@ from relay_linker.domain.model import (
     IdentityChange,
     IndexEntry,
     LedgerEntry,
+    Milestone,
     ParkedFiling,
     Person,
 )
@@ -26,6 +28,7 @@ class Touches:
     identity: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     cards: tuple[str, ...] = ()
+    milestones: tuple[tuple[str, str], ...] = ()
     index: tuple[IndexKey, ...] = ()
     candidates: tuple[bytes, ...] = ()
     anomalies: tuple[UUID, ...] = ()
@@ -62,6 +65,10 @@ def touches(effect: fx.Effect) -> Touches:
             fx.CardRemoved(relay_id=r) | fx.CardRevocationRetracted(relay_id=r)
         ):
             return Touches(cards=(r,))
+        case fx.MilestoneScheduled(milestone=Milestone(relay_id=r, name=n)) | (
+            fx.MilestoneDropped(relay_id=r, name=n)
+        ):
+            return Touches(milestones=((r, n),))
         case fx.FilingLedgered(entry=LedgerEntry(event_id=e)):
             return Touches(ledger=(e,))
         case fx.FilingParked(parked=ParkedFiling(record=LinkerRecord(event_id=e))) | (
@@ -74,6 +81,6 @@ def touches(effect: fx.Effect) -> Touches:
             return Touches(candidates=(c.candidate_hash,))
         case fx.AnomalyRecorded(anomaly=Anomaly(anomaly_id=a)) | fx.AnomalyResolved(anomaly_id=a):
             return Touches(anomalies=(a,))
-        case fx.LinkChangeEmitted() | fx.OutcomeIssued():
+        case fx.LinkChangeEmitted() | fx.OutcomeIssued() | fx.AgeMilestoneEmitted():
             return NOTHING
     raise TypeError(f"not an effect: {type(effect).__name__}")

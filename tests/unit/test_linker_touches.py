@@ -105,6 +105,18 @@ SAMPLES: dict[type, tuple[fx.Effect, Touches]] = {
         Touches(anomalies=(ANOMALY,)),
     ),
     fx.AnomalyResolved: (fx.AnomalyResolved(ANOMALY, ("r-a",)), Touches(anomalies=(ANOMALY,))),
+    fx.MilestoneScheduled: (
+        fx.MilestoneScheduled(model.Milestone("r-aged", "age_65", 65, date(2030, 1, 31))),
+        Touches(milestones=(("r-aged", "age_65"),)),
+    ),
+    fx.MilestoneDropped: (
+        fx.MilestoneDropped("r-announced", "age_20"),
+        Touches(milestones=(("r-announced", "age_20"),)),
+    ),
+    fx.AgeMilestoneEmitted: (
+        fx.AgeMilestoneEmitted("r-announced", "age_20", 20, date(2030, 1, 31)),
+        Touches(),
+    ),
     fx.LinkChangeEmitted: (
         fx.LinkChangeEmitted("r-a", 1, "opened", LINK_ID, "employee_insurance", "06139018",
                              "insured", None, date(2025, 4, 1), None, None, EVENT),

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.codec import MessageRejected, content_hash, decode_filing, decode_relay, encode
+from schemas.internal import LinkChangedV2
 from schemas.relay import (
     DeadLetter,
     FilingOutcome,
@@ -182,3 +183,41 @@ def test_content_hash_survives_the_trip_through_kafka() -> None:
     changed = acquired.model_copy(update={"person_token": "another-token"})
     assert content_hash(changed) != content_hash(acquired)
     assert len(content_hash(acquired)) == 64
+
+
+def _v2(**fields: object) -> dict:
+    data = example_link_changed().model_dump(mode="json")
+    return {**data, **fields}
+
+
+def test_link_changed_v2_tells_why_and_whom_and_round_trips() -> None:
+    dependant = LinkChangedV2.model_validate(
+        _v2(capacity="dependant", category="employee_insurance", valid_to="2026-06-20",
+            closed_because="insured_late_stage_transfer", insured_relay_id="r-0002")
+    )
+    assert decode_relay(encode(dependant), LinkChangedV2) == dependant
+    assert dependant.kafka_key() == b"r-0001"
+    assert LinkChangedV2.message() == "LinkChanged" and LinkChangedV2.SCHEMA_VERSION == 2
+    wife = LinkChangedV2.model_validate(
+        _v2(scheme="pension", insurer_number="JPS", category="national_type3", pension_type=3,
+            spouse_relay_id="r-0002")
+    )
+    assert (wife.pension_type, wife.spouse_relay_id) == (3, "r-0002")
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"closed_because": "loss"}, "closed_because"),
+        ({"closed_because": "retirement", "valid_to": "2026-01-01"}, "closed_because"),
+        ({"pension_type": 1}, "pension_type"),
+        ({"scheme": "pension", "insurer_number": "JPS", "pension_type": 4}, "pension_type"),
+        ({"scheme": "pension", "insurer_number": "JPS", "pension_type": 2,
+          "spouse_relay_id": "r-0002"}, "spouse_relay_id"),
+        ({"insured_relay_id": "r-0002"}, "insured_relay_id"),
+    ],
+)
+def test_link_changed_v2_refuses_what_does_not_fit(fields: dict, where: str) -> None:
+    with pytest.raises(MessageRejected) as refused:
+        decode_relay(json.dumps(_v2(**fields)).encode(), LinkChangedV2)
+    assert [r.field for r in refused.value.reasons] == [where]
