@@ -30,7 +30,7 @@ from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identit
 from groundfloor.kafka_clients import processor_consumer
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
-from relay_linker.domain import announce, decide, expire
+from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice
@@ -142,7 +142,7 @@ async def clock_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
     """The relay clock reached `now`: expire what is due and announce the milestones reached,
     loading the parked filings and milestones due that these read."""
     effects: list[fx.Effect] = []
-    for step in (expire, announce):
+    for step in CLOCK_RULES:
         while True:
             try:
                 part = step(batch.state, now)

@@ -3,6 +3,7 @@
 Pure functions over plain data; the database adapter applies the same effects to its tables."""
 
 from relay_linker.domain.apply import apply, apply_all
+from relay_linker.domain.clocking import CLOCK_RULES, advance
 from relay_linker.domain.decide import decide
 from relay_linker.domain.expiry import PARKING_BOUND, expire
 from relay_linker.domain.fold import fold, history
@@ -10,9 +11,11 @@ from relay_linker.domain.milestones import announce
 from relay_linker.domain.state import MissingFromSlice, RelayState, new_state
 
 __all__ = [
+    "CLOCK_RULES",
     "PARKING_BOUND",
     "MissingFromSlice",
     "RelayState",
+    "advance",
     "announce",
     "apply",
     "apply_all",

@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from datetime import date
 
 from relay_linker.domain.apply import apply_all
+from relay_linker.domain.clocking import advance
 from relay_linker.domain.commands import IDENTITY_ITEMS, ClockAdvanced, Step
 from relay_linker.domain.decide import decide
-from relay_linker.domain.expiry import expire
 from relay_linker.domain.matching import identity_at
-from relay_linker.domain.milestones import announce
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import identity_changes
 from relay_linker.domain.state import RelayState, new_state
@@ -27,8 +26,7 @@ def fold(steps: Iterable[Step], hasher: Hasher) -> RelayState:
     state = new_state()
     for step in steps:
         if isinstance(step, ClockAdvanced):
-            apply_all(state, expire(state, step.relay_time))
-            apply_all(state, announce(state, step.relay_time))
+            advance(state, step.relay_time)
         else:
             apply_all(state, decide(state, step, hasher))
     return state

@@ -17,7 +17,7 @@ from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import namespace
 from relay_clock.clock import tick_once
 from relay_clock.ticks import authentic, is_tick_record
-from relay_linker.domain import apply_all, decide, expire
+from relay_linker.domain import advance, apply_all, decide
 from relay_linker.domain.commands import ClockAdvanced, Source, Step
 from relay_linker.domain.effects import Effect
 from relay_linker.domain.state import RelayState, new_state
@@ -173,13 +173,13 @@ class RelayEnv:
         for step in await self.steps_in_relay_order():
             if isinstance(step, ClockAdvanced):
                 epoch += 1
-                effects = expire(state, step.relay_time)
+                effects = advance(state, step.relay_time)
                 decisions.append(Decision(Source(RELAY_CLOCK.name, 0, epoch), step.relay_time,
                                           effects))
             else:
                 effects = decide(state, step, hasher)
                 decisions.append(Decision(step.source, step.relay_time, effects))
-            apply_all(state, effects)
+                apply_all(state, effects)
         return state, decisions
 
     def run(self, processor: str, extra: dict[str, str] | None = None,

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from consumers.reading import read_committed
-from relay_linker.domain import announce, apply_all, decide, expire, history, new_state
+from relay_linker.domain import advance, apply_all, decide, history, new_state
 from relay_linker.domain.commands import ClockAdvanced
 from relay_linker.domain.effects import AgeMilestoneEmitted
 from relay_linker.domain.milestones import relay_date
@@ -37,10 +37,8 @@ async def _fold(relay: RelayEnv) -> tuple[tuple, list[AgeMilestoneEmitted]]:
     state, announced = new_state(), []
     for step in await relay.steps_in_relay_order():
         if isinstance(step, ClockAdvanced):
-            apply_all(state, expire(state, step.relay_time))
-            reached = announce(state, step.relay_time)
+            reached = advance(state, step.relay_time)
             announced += [e for e in reached if isinstance(e, AgeMilestoneEmitted)]
-            apply_all(state, reached)
         else:
             apply_all(state, decide(state, step, hasher))
     return history(state, include_retracted=True, include_milestones=True), announced

@@ -18,7 +18,14 @@ from groundfloor.config import LINKER_BATCH_ENV, StackConfig
 from groundfloor.kafka_clients import read_to_end
 from relay_linker.messages import DEAD_LETTER_NAMESPACE, output_rows
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
-from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
+from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.topics import (
+    AGE_MILESTONE,
+    FILING_OUTCOME,
+    INGESTION_TOPICS,
+    LINK_CHANGE,
+    LINK_CHANGE_V2,
+)
 from schemas.topics import topic as catalogue_topic
 from synthetic.population import Population, generate
 from tests.integration.chaos import ingested, run_with_kills
@@ -53,13 +60,19 @@ def _letter_refusals(sequences: Sequences) -> set[str]:
             for (name, _), seq in sequences.items() if name.endswith(".dlq") for m in seq}
 
 
+DECISIONS: dict[str, type] = {
+    LINK_CHANGE.name: LinkChanged, LINK_CHANGE_V2.name: LinkChangedV2,
+    AGE_MILESTONE.name: AgeMilestoneReached, FILING_OUTCOME.name: FilingOutcome,
+}
+"""The topics of the relay's decisions, with the message each carries."""
+
+
 def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
     """A published value as compared across runs: ids, decisions and plaintext contents; a
     dead letter opened, with its source named by catalogue topic."""
-    if logical == LINK_CHANGE.name:
-        return decode_relay(value, LinkChanged).model_dump(mode="json")
-    if logical == FILING_OUTCOME.name:
-        return decode_relay(value, FilingOutcome).model_dump(mode="json")
+    model = DECISIONS.get(logical)
+    if model is not None:
+        return decode_relay(value, model).model_dump(mode="json")
     letter = decode_relay(value, DeadLetter)
     opened = original_bytes(relay.keyring(), letter)
     fields = letter.model_dump(mode="json", exclude={"original", "source_topic"})
@@ -69,7 +82,7 @@ def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
 
 async def _published(relay: RelayEnv) -> Sequences:
     """Every output partition's committed records in offset order, decoded."""
-    logical = [LINK_CHANGE.name, FILING_OUTCOME.name, *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
+    logical = [*DECISIONS, *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
     partitions = [TopicPartition(relay.topic(name), p)
                   for name in logical for p in range(catalogue_topic(name).partitions)]
     out: Sequences = defaultdict(list)
@@ -109,7 +122,7 @@ def _of_filings(sequences: Sequences) -> Sequences:
     refusals = _letter_refusals(sequences)
     kept = {where: [m for m in seq if m["outbox_id"] not in refusals]
             for where, seq in sequences.items()
-            if where[0] in (LINK_CHANGE.name, FILING_OUTCOME.name)}
+            if where[0] in DECISIONS}
     return {where: seq for where, seq in kept.items() if seq}
 
 

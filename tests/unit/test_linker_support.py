@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import count
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from relay_linker.domain import announce, apply_all, decide, expire, new_state
+from relay_linker.domain import advance, apply_all, decide, new_state
 from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
@@ -223,11 +223,7 @@ class Relay:
 
     def advance(self, now: datetime) -> list[Effect]:
         """The relay clock reaches `now`: expire what is due, announce milestones reached."""
-        effects = expire(self.state, now)
-        apply_all(self.state, effects)
-        reached = announce(self.state, now)
-        apply_all(self.state, reached)
-        return effects + reached
+        return advance(self.state, now)
 
     def expire(self, now: datetime) -> list[Effect]:
         effects = self.advance(now)
