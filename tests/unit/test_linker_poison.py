@@ -27,7 +27,7 @@ from schemas.relay import ReasonCode
 from schemas.secret import SecretNumber
 from schemas.topics import RELAY_CLOCK, Namespace
 from tests.fixtures.examples import example_filing, example_payload
-from tests.fixtures.poison import dumps, mutated_example, named_poison, shifted, wire
+from tests.fixtures.poison import dumps, example_wire, mutated_example, named_poison, shifted, wire
 
 KEYRING = Keyring.ephemeral(b"poison records")
 NAMESPACE = Namespace("t.")
@@ -172,9 +172,9 @@ def test_a_filing_that_decodes_is_decided_in_any_era(event_type: str, days: int)
     """The registration and another filing about the same person, both moved by `days`: when
     both decode, the linker's translation, decision, outputs and expiry run without raising
     (ages reach 75 years past the calendar's last day)."""
-    registration = _decoded(shifted(wire(example_filing("ResidentRegistered")), days),
+    registration = _decoded(shifted(example_wire("ResidentRegistered"), days),
                             "ResidentRegistered")
-    filing = _decoded(shifted(wire(example_filing(event_type)), days), event_type)
+    filing = _decoded(shifted(example_wire(event_type), days), event_type)
     if filing is not None:
         _decide_all(filing, registration)
 
@@ -199,7 +199,7 @@ def test_the_eras_reach_both_ends_of_the_calendar():
         for days in ((date(2999, 12, 31) - example.filed_on).days,
                      (date(1800, 1, 1) - example.payload.identity.birth_date.reveal()).days
                      if hasattr(example.payload, "identity") else 0):
-            registration = _decoded(shifted(wire(example_filing("ResidentRegistered")), days),
+            registration = _decoded(shifted(example_wire("ResidentRegistered"), days),
                                     "ResidentRegistered")
             filing = _decoded(shifted(wire(example), days), event_type)
             if filing is not None:

@@ -21,6 +21,7 @@ from tests.fixtures.poison import (
     RandomJson,
     RawToken,
     dumps,
+    example_wire,
     mutated_example,
     named_poison,
     shifted,
@@ -70,7 +71,7 @@ def test_an_integer_of_5000_digits_is_not_json():
 
 def test_integers_are_read_up_to_20_digits():
     fits = RawToken("1" + "0" * (MAX_INT_DIGITS - 1), 0)
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["schema_version"] = fits
     assert _codes(dumps(data)) == [(ReasonCode.UNKNOWN_SCHEMA_VERSION.value, "schema_version")]
     data["schema_version"] = RawToken("-" + "1" * (MAX_INT_DIGITS + 1), 0)
@@ -85,7 +86,7 @@ def test_integers_are_read_up_to_20_digits():
     "2999-12-31T20:00:00-12:00",  # 2999 where it was written, 3000 in Japan
 ])
 def test_an_occurred_at_outside_the_calendar_is_invalid(occurred_at: str):
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["occurred_at"] = occurred_at
     assert _codes(dumps(data)) == [(ReasonCode.INVALID.value, "occurred_at")]
 
@@ -106,7 +107,7 @@ def test_the_calendar_edges_are_inside(event_type: str):
 
 @pytest.mark.parametrize("birth_date", ["9990-01-01", "3000-01-01", "1799-12-31", "0001-01-01"])
 def test_a_birth_date_outside_the_calendar_is_invalid(birth_date: str):
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["payload"]["identity"]["birth_date"] = birth_date
     assert (ReasonCode.INVALID.value, "payload.identity.birth_date") in _codes(dumps(data))
 
@@ -129,11 +130,11 @@ def _is_day(text: str) -> bool:
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_every_date_field_of_every_filing_is_held_to_the_calendar(event_type: str):
-    paths = _date_paths(wire(example_filing(event_type)))
+    paths = _date_paths(example_wire(event_type))
     assert paths or event_type == "FilingRetracted"
     for path in paths:
         for outside in ("1799-12-31", "3000-01-01", "9999-12-31", "0001-01-01"):
-            data = wire(example_filing(event_type))
+            data = example_wire(event_type)
             node = data
             for part in path[:-1]:
                 node = node[part]
@@ -143,7 +144,7 @@ def test_every_date_field_of_every_filing_is_held_to_the_calendar(event_type: st
 
 
 def test_nesting_deeper_than_the_limit_is_not_json():
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["payload"] = RawToken("[" * MAX_DEPTH + "]" * MAX_DEPTH, 0)
     assert _codes(dumps(data)) == [(ReasonCode.NOT_JSON.value, None)]
     data["payload"] = RawToken("[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2), 0)
@@ -152,23 +153,23 @@ def test_nesting_deeper_than_the_limit_is_not_json():
 
 @pytest.mark.parametrize("token", ['"\\ud800"', '"a\\udfffb"'])
 def test_a_lone_surrogate_in_a_value_or_a_key_is_not_json(token: str):
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["payload"]["identity"]["kana_name"] = RawToken(token, 0)
     assert _codes(dumps(data)) == [(ReasonCode.NOT_JSON.value, None)]
-    raw = dumps(wire(example_filing(ACQUISITION))).replace(b'"person_token"',
+    raw = dumps(example_wire(ACQUISITION)).replace(b'"person_token"',
                                                           token.encode(), 1)
     assert _codes(raw) == [(ReasonCode.NOT_JSON.value, None)]
 
 
 def test_a_surrogate_pair_is_a_character():
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["payload"]["identity"]["address"]["building"] = RawToken('"\\ud83c\\udf8c"', 0)
     assert isinstance(_outcome(dumps(data), EMPLOYER), Filing)
 
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
 def test_numbers_a_float_cannot_hold_are_not_json(token: str):
-    data = wire(example_filing(ACQUISITION))
+    data = example_wire(ACQUISITION)
     data["payload"]["dependants"] = RawToken(f"[{token}]", 0)
     assert _codes(dumps(data)) == [(ReasonCode.NOT_JSON.value, None)]
 
