@@ -9,6 +9,10 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderFo
 
 from groundfloor.outages import DatabaseUnavailable, is_outage
 
+# asyncpg's client-side error for a query argument the value cannot fill (an InterfaceError and
+# a ValueError); the public asyncpg.DataError is the server's SQLSTATE class 22
+QueryArgumentError = asyncpg.exceptions._base.DataError
+
 OUTAGES = [
     OSError("network unreachable"),
     ConnectionRefusedError(),
@@ -31,6 +35,10 @@ OUTAGES = [
     asyncpg.exceptions.InvalidCatalogNameError("database does not exist"),  # 3D000
     asyncpg.exceptions.InternalServerError("internal error"),  # XX000
     asyncpg.exceptions.DataCorruptedError("invalid page in block"),  # XX001
+    asyncpg.exceptions.DeadlockDetectedError("deadlock detected"),  # 40P01
+    asyncpg.exceptions.SerializationError("could not serialize access"),  # 40001
+    asyncpg.exceptions.InsufficientPrivilegeError("permission denied"),  # 42501
+    asyncpg.exceptions.UndefinedTableError("relation does not exist"),  # 42P01
 ]
 RECORD_FAULTS = [
     ValueError("Exceeds the limit (4300 digits) for integer string conversion"),
@@ -45,6 +53,8 @@ RECORD_FAULTS = [
     asyncpg.exceptions.UntranslatableCharacterError("unsupported Unicode escape"),  # 22P05
     asyncpg.exceptions.DatetimeFieldOverflowError("date/time field value out of range"),  # 22008
     asyncpg.exceptions.NumericValueOutOfRangeError("value out of range"),  # 22003
+    asyncpg.exceptions.DataError("invalid input value"),  # 22000
+    QueryArgumentError("invalid input for query argument $1 (value out of int64 range)"),
 ]
 
 
