@@ -33,8 +33,6 @@ EMPLOYER = "filing.employer.v1"
 FORMAT_EXAMPLES = {"1234-567890"}  # a help message's example that an example filing uses too
 SECRETS = sorted({v for t in EVENT_TYPES for v in secret_values(example_filing(t))}
                  - FORMAT_EXAMPLES)
-ENVELOPE_KEYS = ("event_id", "event_type", "schema_version", "occurred_at", "effective_date",
-                 "filer_code", "filing_reference", "person_token", "payload")
 
 
 def _outcome(raw: bytes, topic: str | None = None) -> Filing | FilingRejected:
@@ -180,7 +178,7 @@ def test_zero_bytes_are_rejected_escaped_or_raw():
     assert _codes(b"\x00" * 10) == [(ReasonCode.NOT_JSON.value, None)]
 
 
-def test_age_arithmetic_holds_for_every_day_of_the_calendar():
+def test_age_arithmetic_holds_at_the_calendar_edges():
     for birth in (EARLIEST_DAY, LATEST_DAY, date(2999, 2, 28), date(2996, 2, 29)):
         assert ages.late_stage_elderly_from(birth).year == birth.year + 75
         assert ages.national_type1_from(birth) < ages.employee_pension_until(birth)
@@ -188,6 +186,7 @@ def test_age_arithmetic_holds_for_every_day_of_the_calendar():
 
 # --- properties -----------------------------------------------------------------------------
 
+# no topic, or any ingestion topic (a retraction may be published on each of them)
 TOPICS = st.sampled_from([None, *(t.name for t in topics_for("FilingRetracted"))])
 ANY_CHARACTER = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
 LEAVES = (st.none() | st.booleans() | st.integers() | st.floats()
@@ -213,8 +212,8 @@ def test_random_json_gives_a_filing_or_a_rejection(seed: int, leaf, topic: str |
 def test_mutated_filings_of_every_event_type_give_a_filing_or_a_rejection(
     seed: int, on_its_topic: bool
 ):
-    """The mutations come from a Random seeded by the example: fast to draw, and a failure
-    names the seed that reproduces it."""
+    """The mutations come from a Random seeded by the drawn integer: fast to draw, and a
+    failure names the seed that reproduces it."""
     event_type, raw = mutated_example(random.Random(seed))
     topic = topics_for(event_type)[0].name if on_its_topic else None
     _outcome(raw, topic)
