@@ -13,6 +13,7 @@ from typing import Any
 from producers.paths import Path, date_paths, join_path, pattern_of, split_path, unflatten
 from producers.wareki import DateProblem, parse_date, parse_instant
 from schemas import PAYLOADS, event_id_for
+from schemas.codec import MAX_INT_DIGITS
 from schemas.filings import versions_of
 
 ENVELOPE_COLUMNS = (
@@ -76,7 +77,7 @@ def _payload_model(doc: Document, event_type: str | None, version: str | None) -
         if known:
             doc.data["schema_version"] = known[-1]
         return PAYLOADS.get((event_type, known[-1])) if known else None
-    if not version.isascii() or not version.isdigit():
+    if not version.isascii() or not version.isdigit() or len(version) > MAX_INT_DIGITS:
         doc.problem("schema_version", "must be a whole number such as 1")
         del doc.data["schema_version"]
         return None

@@ -65,9 +65,20 @@ def validate_batch(
     batch: Batch, filer: str | None = None, filer_kind: FilerKind | None = None
 ) -> tuple[RowResult, ...]:
     """Each row of `batch` checked; duplicates within the file and retraction topics settled."""
-    checked = [check_row(row, filer) for row in batch.rows]
+    checked = [checked_row(row, filer) for row in batch.rows]
     checked = _mark_duplicates(checked)
     return tuple(_settle_topics(checked, filer_kind))
+
+
+def checked_row(row: Row, filer: str | None = None) -> RowResult:
+    """`check_row`, except that a row whose checking raises is reported, not fatal: one bad
+    row must never keep the file's good rows from being published."""
+    try:
+        return check_row(row, filer)
+    except Exception as exc:
+        problem = RowProblem(row.line, None, f"the row could not be checked ({type(exc).__name__})")
+        return RowResult(line=row.line, filing_reference=None, filer_code=None,
+                         problems=(problem,))
 
 
 def check_row(row: Row, filer: str | None = None) -> RowResult:

@@ -18,7 +18,6 @@ from datetime import datetime
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from consumers import offsets
@@ -28,6 +27,7 @@ from groundfloor import faults
 from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 from groundfloor.kafka_clients import processor_consumer
+from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
 from relay_linker.domain import CLOCK_RULES, decide
@@ -43,8 +43,6 @@ from schemas.relay import ReasonCode
 from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK, Namespace
 
 log = logging.getLogger("shaho.linker")
-FATAL = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, KafkaError,
-         asyncio.CancelledError)
 GROUP = "relay-linker"
 MAX_FETCH_BYTES = 2 * 1024 * 1024
 
@@ -80,16 +78,36 @@ FORGED_TICK = Reason(code=ReasonCode.FORGED_TICK.value, field=None,
                      "did not write")
 
 
+def failure_reason(code: ReasonCode, failure: Exception, doing: str) -> Reason:
+    """Why a record was set aside when `doing` it raised `failure`: the exception's type only,
+    never its message (which may quote the input)."""
+    return Reason(code=code.value, field=None,
+                  message=f"the relay could not {doing} this record ({type(failure).__name__})")
+
+
 class Decoder:
     """Tells ticks from filings and decodes each record once, as it is fetched.
 
     A record marked as a tick is a Tick only when its MAC proves the relay's clock wrote it;
-    otherwise it is a dead letter like any record that is not a filing."""
+    otherwise it is a dead letter like any record that is not a filing. Decoding never stops
+    the linker: whatever it raises, an outage aside, makes the record a dead letter
+    (`undecodable`), since the same bytes would raise again on every restart."""
 
     def __init__(self, namespace: Namespace, keyring: Keyring) -> None:
         self.namespace, self.keyring = namespace, keyring
 
     def __call__(self, record: ConsumerRecord) -> Tick | Incoming:
+        try:
+            return self._decode(record)
+        except Exception as failure:
+            if is_outage(failure):
+                raise
+            log.error("%s[%d]@%d could not be decoded (%s)", record.topic, record.partition,
+                      record.offset, type(failure).__name__)
+            reason = failure_reason(ReasonCode.UNDECODABLE, failure, "decode")
+            return Incoming(record, None, FilingRejected([reason]))
+
+    def _decode(self, record: ConsumerRecord) -> Tick | Incoming:
         raw = bytes(record.value or b"")
         if is_tick_record(record.headers):
             try:
@@ -104,6 +122,35 @@ class Decoder:
         except FilingRejected as rejected:
             return Incoming(record, None, rejected)
         return Incoming(record, filing, None)
+
+
+def source_of(record: ConsumerRecord, namespace: Namespace) -> Source:
+    """Where `record` came from, by catalogue topic name: ids derived from it are the same in
+    every namespace."""
+    return Source(namespace.logical(record.topic), record.partition, record.offset)
+
+
+def translated(translator: Translator, step: Released[Incoming],
+               namespace: Namespace) -> LinkerRecord | FilingRejected:
+    """The linker's record of a released filing (its source named as `source_of` names it),
+    or why it is set aside.
+
+    Translation (numbers sealed and indexed, identity normalised) must not stop the linker
+    either: whatever it raises, an outage aside, refuses the filing as `untranslatable`."""
+    item = step.item
+    if item.filing is None:
+        assert item.rejected is not None
+        return item.rejected
+    record, filing = item.record, item.filing
+    try:
+        return translator.record(filing, source_of(record, namespace), step.relay_time)
+    except Exception as failure:
+        if is_outage(failure):
+            raise
+        log.error("%s[%d]@%d could not be translated (%s)", record.topic, record.partition,
+                  record.offset, type(failure).__name__)
+        reason = failure_reason(ReasonCode.UNTRANSLATABLE, failure, "translate")
+        return FilingRejected([reason], filing.filer_code, filing.filing_reference)
 
 
 @dataclass
@@ -235,29 +282,31 @@ class RelayLinker:
         A record the linker itself cannot handle (a defect, not bad input: that is already a
         dead letter) must not stop the relay: the batch is rolled back and re-run step by
         step, and the failing record alone is dead-lettered with reason `processing_failed`.
-        Database and broker outages are not caught: the process stops and resumes from the
-        stored offsets when restarted. Neither is a failing clock step, which is no input."""
+        Database and broker outages (`groundfloor.outages.is_outage`) are not caught: the
+        process stops and resumes from the stored offsets when restarted, and no record is
+        blamed for them. Neither is a failing clock step, which is no input."""
         try:
             result = await self._transaction(steps)
-        except FATAL:
-            raise
         except Exception as exc:
+            if is_outage(exc):
+                raise
             log.error("batch of %d failed (%s); retrying step by step", len(steps),
                       type(exc).__name__)
             result = BatchResult()
             for step in steps:
-                try:
-                    part = await self._transaction([step])
-                except FATAL:
-                    raise
-                except Exception as failure:
-                    if isinstance(step, ClockAdvanced):
-                        raise
-                    part = await self._transaction([step], failure=failure)
-                result.merge(part)
+                result.merge(await self._alone(step))
         await self.consumer.commit(result.positions)  # type: ignore[union-attr]
         self.processed += sum(1 for s in steps if isinstance(s, Released))
         return result
+
+    async def _alone(self, step: Step) -> BatchResult:
+        """`step` in a transaction of its own; a record that fails becomes a dead letter."""
+        try:
+            return await self._transaction([step])
+        except Exception as failure:
+            if is_outage(failure) or isinstance(step, ClockAdvanced):
+                raise
+            return await self._transaction([step], failure=failure)
 
     async def _transaction(self, steps: list[Step],
                            failure: Exception | None = None) -> BatchResult:
@@ -265,7 +314,7 @@ class RelayLinker:
         result.positions = positions_of(steps)
         clocks = [s for s in steps if isinstance(s, ClockAdvanced)]
         result.clock = clocks[-1] if clocks else None
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with connection(self.pool) as conn, conn.transaction():
             if failure is None:
                 await self._apply(conn, steps, result)
             else:
@@ -286,8 +335,7 @@ class RelayLinker:
         log.error("dead-lettering %s[%d]@%d: %s", record.topic, record.partition,
                   record.offset, type(failure).__name__)
         result.dead_letters += 1
-        message = f"the relay could not process this record ({type(failure).__name__})"
-        reason = Reason(code="processing_failed", field=None, message=message)
+        reason = failure_reason(ReasonCode.PROCESSING_FAILED, failure, "process")
         rejected = FilingRejected([reason])
         letter = dead_letter(self.keyring, record, reason, None)
         return dead_letter_rows(dlq_record(letter, self.namespace), rejected,
@@ -306,9 +354,10 @@ class RelayLinker:
                  if (isinstance(s, ClockAdvanced) and s.epoch > applied_epoch)
                  or (isinstance(s, Released) and s.offset >= stored.get(
                      TopicPartition(s.topic, s.partition), 0))]  # else applied already
-        linker_records = [self._translate(s) if isinstance(s, Released) else None
+        linker_records = [translated(self.translator, s, self.namespace)
+                          if isinstance(s, Released) else None
                           for s in fresh]
-        await work.prefetch(r for r in linker_records if r is not None)
+        await work.prefetch(r for r in linker_records if isinstance(r, LinkerRecord))
         for step, linker_record in zip(fresh, linker_records, strict=True):
             if isinstance(step, ClockAdvanced):
                 moved = await clock_in_slice(work, step.relay_time)
@@ -319,27 +368,20 @@ class RelayLinker:
         await work.flush()
         await insert_rows(conn, result.outbox)
 
-    def _translate(self, step: Released[Incoming]) -> LinkerRecord | None:
-        item = step.item
-        if item.filing is None:
-            return None
-        record = item.record
-        return self.translator.record(item.filing, self._source(record), step.relay_time)
-
     def _source(self, record: ConsumerRecord) -> Source:
-        """Where `record` came from, by catalogue topic name: ids derived from it are the same
-        in every namespace."""
-        return Source(self.namespace.logical(record.topic), record.partition, record.offset)
+        return source_of(record, self.namespace)
 
     async def _one(self, work: BatchSlice, step: Released[Incoming],
-                   linker_record: LinkerRecord | None, result: BatchResult) -> list[OutboxRow]:
-        record, rejected = step.item.record, step.item.rejected
+                   linker_record: LinkerRecord | FilingRejected | None,
+                   result: BatchResult) -> list[OutboxRow]:
+        record = step.item.record
         source = self._source(record)
-        if linker_record is None:
-            assert rejected is not None
+        if not isinstance(linker_record, LinkerRecord):
+            assert linker_record is not None
             result.dead_letters += 1
-            letter = dead_letter(self.keyring, record, rejected.reasons[0], rejected.filer_code)
-            return dead_letter_rows(dlq_record(letter, self.namespace), rejected, source,
+            letter = dead_letter(self.keyring, record, linker_record.reasons[0],
+                                 linker_record.filer_code)
+            return dead_letter_rows(dlq_record(letter, self.namespace), linker_record, source,
                                     self.namespace, step.relay_time)
         effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:

@@ -1,12 +1,14 @@
 """Bytes on Kafka ⇄ models: UTF-8 JSON with clear values out, reasons without values in.
 
-A refused record raises `FilingRejected`/`MessageRejected` whose reasons never echo the input.
+A refused record raises `FilingRejected`/`MessageRejected` whose reasons never echo the input;
+decoding raises nothing else, whatever the bytes (limits on numbers, nesting and characters).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Any, TypeVar
 from uuid import UUID
@@ -23,6 +25,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_REASONS = 50
 MAX_FIELD_CHARS = 200
 MAX_MESSAGE_CHARS = 500
+MAX_INT_DIGITS = 20  # more than any integer of a contract (offsets fit in 19)
+MAX_DEPTH = 32  # arrays and objects inside one another; the contracts need fewer than 10
 OWN_CODES = frozenset(
     {
         ReasonCode.UNKNOWN_EVENT_TYPE.value,
@@ -125,7 +129,9 @@ def load_json(raw: bytes, limit: int) -> tuple[Any, list[Reason]]:
 
 def _parse(text: str) -> tuple[Any, list[Reason]]:
     try:
-        data = json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+        data = json.loads(text, object_pairs_hook=_object, parse_constant=_constant,
+                          parse_int=_int, parse_float=_float)
+        _check_shape(data)
     except json.JSONDecodeError as exc:
         problem = f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
     except _JsonShape as exc:
@@ -152,6 +158,47 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _constant(name: str) -> Any:
     raise _JsonShape("NaN and Infinity are not JSON numbers")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _JsonShape(f"an integer has more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _JsonShape("a number is too large for a 64-bit float")
+    return value
+
+
+def _check_shape(data: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, and strings (keys too) holding a NUL character or
+    a lone surrogate (`\\ud800`–`\\udfff` unpaired), which no text of a filing can hold."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, dict | list):
+            if depth >= MAX_DEPTH:
+                raise _JsonShape(f"arrays and objects are nested more than {MAX_DEPTH} deep")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if isinstance(key, str):
+                    _check_text(key)
+                stack.append((value, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise _JsonShape("a string holds a NUL character")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _JsonShape("a string holds a lone surrogate") from None
 
 
 def _address(data: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -6,7 +6,7 @@ The payload is parsed into the model the registry names for (event_type, schema_
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid5
 
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.base import ContractModel, Day, Instant, Problem, error, raise_problems
+from schemas.base import JST, ContractModel, Day, Instant, Problem, error, raise_problems
 from schemas.filings import (
     EVENT_TYPES,
     PAYLOADS,
@@ -50,7 +50,6 @@ __all__ = [
 FILING_NAMESPACE = UUID(
     "4a17ca0f-ce39-522f-8bf4-82e70e19b188"
 )  # uuid5(URL, urn:shaho-relay:filing)
-JST = timezone(timedelta(hours=9), "JST")
 TOKEN_CONTAINMENT_MIN = 6  # a number this long may not appear anywhere inside person_token
 
 

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.base import ContractModel, Day, Instant, Problem, error, raise_problems
+from schemas.base import AnyDay, ContractModel, Instant, Problem, error, raise_problems
 from schemas.checkdigits import (
     NumberFormatError,
     is_late_stage,
@@ -50,7 +50,8 @@ CONTENT_HASH = (
 
 
 class ReasonCode(StrEnum):
-    """Reason codes the decoder gives; other processors add their own snake_case codes."""
+    """Reason codes the decoder and the linker's safety nets give; other processors and the
+    linking rules add their own snake_case codes."""
 
     TOO_LARGE = "too_large"
     NOT_UTF8 = "not_utf8"
@@ -60,6 +61,9 @@ class ReasonCode(StrEnum):
     WRONG_TOPIC = "wrong_topic"
     INVALID = "invalid"
     FORGED_TICK = "forged_tick"
+    UNDECODABLE = "undecodable"  # decoding raised something other than a rejection
+    UNTRANSLATABLE = "untranslatable"  # translating a decoded filing for the linker raised
+    PROCESSING_FAILED = "processing_failed"  # deciding or storing it raised (not an outage)
 
 
 class Reason(ContractModel):
@@ -135,8 +139,8 @@ class LinkChanged(RelayMessage):
     scheme: Scheme
     insurer_number: InstitutionCode
     capacity: Capacity | None = None
-    valid_from: Day
-    valid_to: Day | None = Field(default=None, description="exclusive; null while open")
+    valid_from: AnyDay
+    valid_to: AnyDay | None = Field(default=None, description="exclusive; null while open")
     source_event_id: UUID = Field(description="event_id of the filing that caused the change")
     outbox_id: UUID = Field(description=OUTBOX_ID)
     relay_time: Instant | None = Field(default=None, description=RELAY_TIME)

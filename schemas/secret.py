@@ -17,7 +17,7 @@ from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler, Vali
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, core_schema
 
-from schemas.base import Loc, error, iso_day
+from schemas.base import Loc, error, in_calendar, iso_day
 
 MASK = "********"
 DATE_MASK = "****-**-**"
@@ -119,7 +119,9 @@ class SecretDate:
     def __get_pydantic_core_schema__(
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        wrapped = core_schema.no_info_after_validator_function(cls, core_schema.date_schema())
+        wrapped = core_schema.no_info_after_validator_function(
+            lambda value: cls(in_calendar(value)), core_schema.date_schema()
+        )
         return _masked(core_schema.no_info_before_validator_function(_unwrap_date, wrapped))
 
     @classmethod
