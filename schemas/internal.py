@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictInt, StringConstraints, model_validator
 
-from schemas.base import Day, Instant, Problem, raise_problems
+from schemas.base import AnyDay, Instant, Problem, raise_problems
 from schemas.common import Capacity, Scheme
 from schemas.identifiers import InstitutionCode, RelayId
 from schemas.relay import (
@@ -76,8 +76,8 @@ class LinkChangedV2(RelayMessage):
         description="National Pension insured category 1, 2 or 3 of a pension link "
         "(employee pension members are type 2); null otherwise",
     )
-    valid_from: Day
-    valid_to: Day | None = Field(default=None, description="exclusive; null while open")
+    valid_from: AnyDay
+    valid_to: AnyDay | None = Field(default=None, description="exclusive; null while open")
     closed_because: ClosedBecause | None = Field(default=None, description=CLOSED_BECAUSE)
     insured_relay_id: RelayId | None = Field(
         default=None,
@@ -152,7 +152,7 @@ class AgeMilestoneReached(RelayMessage):
     relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
     milestone: AgeMilestone
     age: Annotated[StrictInt, Field(ge=20, le=75)] = Field(description="the age reached")
-    milestone_on: Day = Field(description=MILESTONE_ON)
+    milestone_on: AnyDay = Field(description=MILESTONE_ON)
     outbox_id: UUID = Field(
         description="uuid5 of the relay id, the milestone and its date: the idempotency key"
     )
