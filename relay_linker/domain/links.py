@@ -16,7 +16,14 @@ from relay_linker.domain.effects import (
 )
 from relay_linker.domain.ids import anomaly_id, link_id
 from relay_linker.domain.keys import index_wait, link_wait
-from relay_linker.domain.matching import Located, after_death, identity_at, locate, resolve
+from relay_linker.domain.matching import (
+    Located,
+    after_death,
+    identity_at,
+    last_covered_day,
+    locate,
+    resolve,
+)
 from relay_linker.domain.model import DEATH, LOSS, Anomaly, Closure, IndexEntry, Link, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import indexed, links_of
@@ -79,7 +86,7 @@ def open_link(
 def close_link(
     view: RelayState, record: LinkerRecord, position: int, command: CloseLink, hasher: Hasher
 ) -> Verdict:
-    on = record.effective_date or command.lost_on
+    on = last_covered_day(command.lost_on)
     found = locate(view, record, command.person, command.identity, on, hasher)
     if isinstance(found, Verdict):
         return found
