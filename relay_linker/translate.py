@@ -225,8 +225,12 @@ def _member_loaded(t: Translator, p: Any) -> list[Command]:
     else:
         spec = LinkSpec(scheme, insurer, p.capacity.value, None,
                         t.number(f"recipient:{insurer}", clear(p.recipient_number)))
+    insured = None
+    if p.insured_person is not None:
+        insured = InsuredPerson(t.person(p.insured_person.person, insurer),
+                                identity_of(p.insured_person.identity))
     return [OpenLink(t.person(p.person, insurer), identity_of(p.identity), spec, p.valid_from,
-                     p.valid_to)]
+                     p.valid_to, insured)]
 
 
 def _voluntary(t: Translator, p: Any) -> list[Command]:

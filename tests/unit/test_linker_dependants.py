@@ -10,8 +10,11 @@ from datetime import date
 from groundfloor.crypto import Keyring
 from relay_linker.domain.commands import CloseLink, InsuredPerson, OpenLink
 from relay_linker.translate import Translator, identity_of
+from schemas.common import Capacity
 from schemas.employer import DependantChange
-from tests.fixtures.examples import example_filing
+from schemas.insurer import InsuredPersonOf
+from tests.fixtures import examples
+from tests.fixtures.examples import example_filing, resident
 from tests.unit.test_linker_support import (
     EMPLOYER_INSURER,
     Filer,
@@ -198,3 +201,22 @@ def test_a_dependant_filing_carries_the_insured_persons_number_and_items_to_the_
     (removed,) = translator.record(removal, source, at(4, 2)).commands
     assert isinstance(added, OpenLink) and isinstance(removed, CloseLink)
     assert added.insured_person == removed.insured_person == expected
+
+
+def test_a_go_live_load_of_a_dependant_names_the_insured_person_to_the_linker() -> None:
+    """Go-live member loads of dependants name their insured person (issue 8 point 1): the load's
+    `insured_person` travels on the command and is matched like a 被扶養者異動届's."""
+    translator = Translator(Keyring.generate())
+    filing = example_filing("MemberLoaded")
+    head = InsuredPersonOf(person=resident("23456789012"), identity=examples.identity())
+    payload = filing.payload.model_copy(
+        update={"capacity": Capacity.DEPENDANT, "insured_person": head}
+    )
+    source = EMPLOYER.file("x", register(KID), when=at(4, 1)).source
+    (loaded,) = translator.record(filing.model_copy(update={"payload": payload}), source,
+                                  at(4, 2)).commands
+    assert isinstance(loaded, OpenLink)
+    assert loaded.link.capacity == "dependant"
+    assert loaded.insured_person == InsuredPerson(
+        translator.resident("23456789012"), identity_of(examples.identity())
+    )
