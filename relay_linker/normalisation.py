@@ -55,6 +55,8 @@ _KANJI_UNITS = {"十": 10, "拾": 10, "百": 100, "千": 1000}
 _KANJI_NUMERALS = "".join(_KANJI_DIGITS) + "".join(_KANJI_UNITS)
 _UNIT_WORDS = re.compile(r"丁目|番地|番|号|の|ノ|[-‐‑‒–—―−ー─━]")
 _NUMBER_TOKEN = re.compile(rf"[0-9]+|[{_KANJI_NUMERALS}]+|[^0-9{_KANJI_NUMERALS}]+")
+_TOWN_PREFIXES = ("大字", "字")
+_TOWN_NOTATIONS = str.maketrans({"ヶ": "ケ", "が": "ケ", "之": "ノ", "の": "ノ"})
 _TOWN_WITH_CHOME = re.compile(rf"(?P<town>.+?)(?P<chome>[0-9{_KANJI_NUMERALS}]+)丁目")
 
 
@@ -194,6 +196,16 @@ def _split_town(town: str, chome: object) -> tuple[str, object]:
     return match["town"], match["chome"]
 
 
+def town_key(town: str) -> str:
+    """The 町字 as compared: a leading 大字 or 字 left out, ヶ/ケ/が as ケ and 之/ノ/の as ノ
+    (霞ヶ関 = 霞ケ関 = 霞が関, 一之江 = 一ノ江). Only the 町字 is folded: names keep が and の."""
+    for prefix in _TOWN_PREFIXES:
+        if town.startswith(prefix) and len(town) > len(prefix):
+            town = town[len(prefix) :]
+            break
+    return town.translate(_TOWN_NOTATIONS)
+
+
 def normalise_address(
     prefecture: object,
     municipality: object,
@@ -208,7 +220,7 @@ def normalise_address(
     番 and 号 form one number sequence, so 番 "12-3" with no 号 equals 番 12, 号 3.
     """
     town_text, chome_value = _split_town(_compact(town), chome)
-    place = _compact(prefecture) + _compact(municipality) + town_text
+    place = _compact(prefecture) + _compact(municipality) + town_key(town_text)
     chome_key = "-".join(address_numbers(chome_value))
     lot_key = "-".join(address_numbers(banchi) + address_numbers(go))
     return f"{place}/{chome_key}/{lot_key}"

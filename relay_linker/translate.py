@@ -18,6 +18,7 @@ from relay_linker.domain.commands import (
     CloseLink,
     Command,
     Identity,
+    InsuredPerson,
     IssueCard,
     LinkerRecord,
     LinkSpec,
@@ -186,8 +187,8 @@ def _medical_spec(t: Translator, insurer: str, number: InsuredNumber,
 
 def _employee_acquired(t: Translator, p: Any) -> list[Command]:
     insurer = clear(p.insurer_number)
-    insured = t.person(p.person, insurer)
-    commands: list[Command] = [OpenLink(insured, identity_of(p.identity),
+    insured = InsuredPerson(t.person(p.person, insurer), identity_of(p.identity))
+    commands: list[Command] = [OpenLink(insured.person, insured.identity,
                                         _medical_spec(t, insurer, p.insured_number), p.acquired_on)]
     for d in p.dependants:
         spec = _medical_spec(t, insurer, d.insured_number, "dependant")
@@ -207,10 +208,10 @@ def _dependant_changed(t: Translator, p: Any) -> list[Command]:
     d = p.dependant
     spec = _medical_spec(t, insurer, d.insured_number, "dependant")
     who, identity = t.person(d.person, insurer), identity_of(d.identity)
+    insured = InsuredPerson(t.person(p.person, insurer), identity_of(p.identity))
     if p.change.value == "added":
-        return [OpenLink(who, identity, spec, p.changed_on,
-                         insured_person=t.person(p.person, insurer))]
-    return [CloseLink(who, identity, spec, p.changed_on)]
+        return [OpenLink(who, identity, spec, p.changed_on, insured_person=insured)]
+    return [CloseLink(who, identity, spec, p.changed_on, insured_person=insured)]
 
 
 def _member_loaded(t: Translator, p: Any) -> list[Command]:
@@ -224,8 +225,12 @@ def _member_loaded(t: Translator, p: Any) -> list[Command]:
     else:
         spec = LinkSpec(scheme, insurer, p.capacity.value, None,
                         t.number(f"recipient:{insurer}", clear(p.recipient_number)))
+    insured = None
+    if p.insured_person is not None:
+        insured = InsuredPerson(t.person(p.insured_person.person, insurer),
+                                identity_of(p.insured_person.identity))
     return [OpenLink(t.person(p.person, insurer), identity_of(p.identity), spec, p.valid_from,
-                     p.valid_to)]
+                     p.valid_to, insured)]
 
 
 def _voluntary(t: Translator, p: Any) -> list[Command]:

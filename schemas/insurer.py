@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.base import Day, Problem
+from schemas.base import ContractModel, Day, Problem
 from schemas.checkdigits import is_late_stage
 from schemas.common import (
     Capacity,
@@ -24,7 +24,7 @@ from schemas.common import (
     RecipientNumber,
     Scheme,
 )
-from schemas.payload import FilerKind, Payload
+from schemas.payload import FilerKind, Payload, person_key_problems
 
 VOLUNTARY_CONTINUATION_DAYS = 20
 
@@ -37,13 +37,22 @@ MEMBER_SCHEMES: dict[Scheme, tuple[str, tuple[int, ...]]] = {
 MEMBER_NUMBER_FIELDS = ("insured_number", "care_insured_number", "recipient_number")
 
 
+class InsuredPersonOf(ContractModel):
+    """A dependant's insured person (本人): who, and their identity items as filed."""
+
+    person: PersonReference
+    identity: IdentityItems
+
+
 class MemberLoaded(Payload):
     """A member as the insurer's register knows them, for the period `[valid_from, valid_to)`.
 
     `scheme` is medical (6-digit NHI or 8-digit health insurer number; the member number is
     `insured_number`), long_term_care (6 digits; `care_insured_number`) or public_expense
     (8-digit 公費負担者番号; `recipient_number`). Only employee health insurance (8 digits, law
-    code other than 39) has dependants and voluntary continuation.
+    code other than 39) has dependants and voluntary continuation; a dependant's load names
+    the insured person (`insured_person`) by resident code or basic pension number and their
+    identity items, which the relay matches like the dependant's own.
     """
 
     EVENT_TYPE: ClassVar[str] = "MemberLoaded"
@@ -64,12 +73,37 @@ class MemberLoaded(Payload):
     capacity: Capacity
     valid_from: Day
     valid_to: Day | None = Field(default=None, description="the loss date, exclusive")
+    insured_person: InsuredPersonOf | None = Field(
+        default=None, description="a dependant's insured person (本人); only for a dependant"
+    )
 
     def cross_field_problems(self) -> list[Problem]:
         if self.scheme not in MEMBER_SCHEMES:
             allowed = ", ".join(s.value for s in MEMBER_SCHEMES)
             return [Problem(("scheme",), "scheme", f"a member load is for {allowed}")]
-        return [*self._number_problems(), *self._capacity_problems(), *self._period_problems()]
+        return [
+            *self._number_problems(),
+            *self._capacity_problems(),
+            *self._period_problems(),
+            *self._insured_problems(),
+        ]
+
+    def _insured_problems(self) -> list[Problem]:
+        dependant = self.capacity is Capacity.DEPENDANT
+        if dependant and self.insured_person is None:
+            message = "a dependant's load names the insured person"
+            return [Problem(("insured_person",), "insured_person", message)]
+        if not dependant and self.insured_person is not None:
+            message = "only a dependant's load names an insured person"
+            return [Problem(("insured_person",), "insured_person", message)]
+        if self.insured_person is None:
+            return []
+        return person_key_problems(
+            ("insured_person", "person"),
+            self.insured_person.person,
+            self.PERSON_KEYS,
+            self.EVENT_TYPE,
+        )
 
     def _number_problems(self) -> list[Problem]:
         wanted, lengths = MEMBER_SCHEMES[self.scheme]

@@ -6,7 +6,7 @@ Everything takes effect on the start date and is filed in the first days after i
 from __future__ import annotations
 
 from schemas.common import Capacity, IdentityItems, Scheme
-from schemas.insurer import MemberLoaded
+from schemas.insurer import InsuredPersonOf, MemberLoaded
 from schemas.municipality import ResidentRegistered
 from schemas.pension import BasicPensionNumberAssigned, PensionQualificationAcquired
 from schemas.secret import SecretNumber
@@ -86,15 +86,23 @@ def _load(sim: Sim, person: Person, insurer: str, scheme: Scheme, **member: obje
 
 def _medical(sim: Sim, person: Person) -> None:
     cover = person.cover
-    if cover is not None:
-        _load(
-            sim,
-            person,
-            cover.insurer,
-            Scheme.MEDICAL,
-            insured_number=insured(person, cover.scope),
-            capacity=CAPACITIES[cover.kind],
+    if cover is None:
+        return
+    head = None
+    if cover.kind == "dependant" and cover.head is not None:
+        style = sim.insurer(cover.insurer).style
+        head = InsuredPersonOf(
+            person=by_number(cover.head, style), identity=identity(cover.head, style)
         )
+    _load(
+        sim,
+        person,
+        cover.insurer,
+        Scheme.MEDICAL,
+        insured_number=insured(person, cover.scope),
+        capacity=CAPACITIES[cover.kind],
+        insured_person=head,
+    )
 
 
 def _care(sim: Sim, person: Person) -> None:

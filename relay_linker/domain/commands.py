@@ -54,6 +54,15 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
+class InsuredPerson:
+    """A dependant's insured person (本人), by number and the five items: both are matched, as
+    for any person, so a look-alike or mistyped number never attaches a dependant elsewhere."""
+
+    person: NumberRef
+    identity: Identity
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a record was read."""
 
@@ -101,17 +110,19 @@ class OpenLink:
     link: LinkSpec
     valid_from: date
     valid_to: date | None = None
-    insured_person: NumberRef | None = None
+    insured_person: InsuredPerson | None = None
 
 
 @dataclass(frozen=True)
 class CloseLink:
-    """A loss: the person's open link of this kind ends on `lost_on` (資格喪失日)."""
+    """A loss: the person's open link of this kind ends on `lost_on` (資格喪失日); a dependant's
+    loss names the insured person whose dependant they were."""
 
     person: NumberRef
     identity: Identity
     link: LinkSpec
     lost_on: date
+    insured_person: InsuredPerson | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,13 @@ History is kept: a loss adds a closure and never deletes; age bounds clamp the e
 from datetime import date
 
 from relay_linker.domain.ages import ONE_DAY
-from relay_linker.domain.commands import CloseLink, LinkerRecord, LinkSpec, OpenLink
+from relay_linker.domain.commands import (
+    CloseLink,
+    InsuredPerson,
+    LinkerRecord,
+    LinkSpec,
+    OpenLink,
+)
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
 from relay_linker.domain.effects import (
     AnomalyRecorded,
@@ -15,8 +21,14 @@ from relay_linker.domain.effects import (
     ReferenceIndexed,
 )
 from relay_linker.domain.ids import anomaly_id, link_id
-from relay_linker.domain.keys import index_wait, link_wait
-from relay_linker.domain.matching import Located, after_death, identity_at, locate, resolve
+from relay_linker.domain.keys import link_wait
+from relay_linker.domain.matching import (
+    INSURED,
+    Located,
+    after_death,
+    last_covered_day,
+    locate,
+)
 from relay_linker.domain.model import DEATH, LOSS, Anomaly, Closure, IndexEntry, Link, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import indexed, links_of
@@ -31,7 +43,7 @@ def open_link(
     found = locate(view, record, command.person, command.identity, on, hasher)
     if isinstance(found, Verdict):
         return found
-    insured = _insured(view, command)
+    insured = _insured(view, record, command.insured_person, on, hasher)
     if isinstance(insured, Verdict):
         return insured
     late = after_death(found.person, command.valid_from, record)
@@ -79,17 +91,24 @@ def open_link(
 def close_link(
     view: RelayState, record: LinkerRecord, position: int, command: CloseLink, hasher: Hasher
 ) -> Verdict:
-    on = record.effective_date or command.lost_on
+    on = last_covered_day(command.lost_on)
     found = locate(view, record, command.person, command.identity, on, hasher)
     if isinstance(found, Verdict):
         return found
     late = after_death(found.person, command.lost_on - ONE_DAY, record)
     if late is not None:
         return late
+    insured = _insured(view, record, command.insured_person, on, hasher)
+    if isinstance(insured, Verdict):
+        return insured
     relay_id = found.person.relay_id
     spec = command.link
     wait = [link_wait(relay_id, spec.scheme, spec.insurer_number)]
-    open_links = [x for x in links_of(view, relay_id) if _matches(x, spec) and not x.lost]
+    open_links = [
+        x
+        for x in links_of(view, relay_id)
+        if _matches(x, spec) and not x.lost and _insured_by(x, insured)
+    ]
     if not open_links:
         return parked([Reason("no_open_link", "link")], wait)
     started = [x for x in open_links if x.valid_from <= command.lost_on]
@@ -100,15 +119,29 @@ def close_link(
     return accepted([LinkClosed(target.closed_with(closure), closure)])
 
 
-def _insured(view: RelayState, command: OpenLink) -> tuple[str, date] | Verdict | None:
-    """A dependant's insured person (本人) and their birth date, for the 75 rule."""
-    if command.insured_person is None:
+def _insured(
+    view: RelayState,
+    record: LinkerRecord,
+    insured: InsuredPerson | None,
+    on: date,
+    hasher: Hasher,
+) -> tuple[str, date] | Verdict | None:
+    """A dependant's insured person (本人), matched by number and five items like anyone
+    (DOMAIN §5a), and their birth date, for the 75 rule."""
+    if insured is None:
         return None
-    relay_id = resolve(view, command.insured_person)
-    if relay_id is None:
-        reason = Reason("unknown_reference", "insured_person")
-        return parked([reason], [index_wait(command.insured_person.key)])
-    return relay_id, identity_at(view, relay_id, command.valid_from).secret_birth_date
+    found = locate(view, record, insured.person, insured.identity, on, hasher, INSURED)
+    if isinstance(found, Verdict):
+        return found
+    return found.person.relay_id, found.snapshot.secret_birth_date
+
+
+def _insured_by(link: Link, insured: tuple[str, date] | None) -> bool:
+    """Whether a loss naming `insured` may end `link`: a dependant's link ends only under the
+    insured person it was opened under (a link loaded without one is judged by its number)."""
+    if insured is None or link.insured_relay_id is None:
+        return True
+    return link.insured_relay_id == insured[0]
 
 
 def _matches(link: Link, spec: LinkSpec) -> bool:

@@ -1,10 +1,11 @@
 """Who a filing is about: a number that resolves through the index, then five matching items.
 
-Items are compared as keyed hashes against the identity valid on the filing's effective date."""
+Items are compared as keyed hashes with the identity of the filing's date or of its arrival."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
+from relay_linker.domain.ages import ONE_DAY
 from relay_linker.domain.commands import (
     IDENTITY_ITEMS,
     LOOKALIKE_ITEMS,
@@ -20,6 +21,21 @@ from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import identity_changes, indexed, person
 from relay_linker.domain.state import RelayState
 from relay_linker.domain.verdict import Verdict, parked, refused
+
+JST = timezone(timedelta(hours=9))
+
+
+@dataclass(frozen=True)
+class Role:
+    """Whom a filing names, as its reasons spell it: the number's field and the items' field."""
+
+    reference: str
+    items: str
+
+
+PERSON = Role("person", "identity")
+INSURED = Role("insured_person", "insured_identity")
+"""A dependant's insured person (本人), matched by the same rule as the dependant."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,21 @@ def identity_at(view: RelayState, relay_id: str, on: date) -> Snapshot:
     return Snapshot(hashes, birth)
 
 
+def last_covered_day(lost_on: date) -> date:
+    """A loss describes the period that ends: its items are those of the day before the loss
+    date (DOMAIN §5a; 健康保険法36条 and 国民健康保険法8条 set the loss date)."""
+    return lost_on - ONE_DAY
+
+
+def arrival_day(record: LinkerRecord) -> date:
+    """The Japan date of the record's relay time: whose identity the filer knew when it filed.
+
+    Read from the relay clock, not `occurred_at`, which the filer controls; a record without a
+    zone is taken as written in Japan time."""
+    stamp: datetime = record.relay_time
+    return (stamp.astimezone(JST) if stamp.tzinfo else stamp).date()
+
+
 def mismatches(snapshot: Snapshot, identity: Identity, relay_id: str, hasher: Hasher) -> list[str]:
     return [
         item
@@ -76,26 +107,33 @@ def locate(
     identity: Identity,
     on: date,
     hasher: Hasher,
+    role: Role = PERSON,
 ) -> Located | Verdict:
-    """The person `ref` names, if the five items match on `on`; otherwise a parked verdict."""
+    """The person `ref` names, if the five items match their identity on `on` or on the day
+    the record arrived (DOMAIN §5a); otherwise a parked verdict naming the items of `on`."""
     relay_id = resolve(view, ref)
     if relay_id is None:
-        return parked([Reason("unknown_reference", "person")], [index_wait(ref.key)])
+        return parked([Reason("unknown_reference", role.reference)], [index_wait(ref.key)])
     holder = person(view, relay_id)
     if holder is None:
         raise ValueError("index names a person the state does not hold")
-    snapshot = identity_at(view, relay_id, on)
-    wrong = mismatches(snapshot, identity, relay_id, hasher)
-    if not wrong:
-        return Located(holder, snapshot)
-    reasons = [Reason("identity_mismatch", f"identity.{item}") for item in wrong]
-    anomalies = [] if LOOKALIKE_ITEMS & set(wrong) else [_lookalike(record, relay_id, wrong)]
+    wrong: list[str] = []
+    for day in dict.fromkeys((on, arrival_day(record))):
+        snapshot = identity_at(view, relay_id, day)
+        differing = mismatches(snapshot, identity, relay_id, hasher)
+        if not differing:
+            return Located(holder, snapshot)
+        wrong = wrong or differing
+    reasons = [Reason("identity_mismatch", f"{role.items}.{item}") for item in wrong]
+    anomalies = [] if LOOKALIKE_ITEMS & set(wrong) else [_lookalike(record, relay_id, wrong, role)]
     return parked(reasons, [person_wait(relay_id)], anomalies)
 
 
-def _lookalike(record: LinkerRecord, relay_id: str, wrong: list[str]) -> AnomalyRecorded:
+def _lookalike(
+    record: LinkerRecord, relay_id: str, wrong: list[str], role: Role
+) -> AnomalyRecorded:
     key = anomaly_id("lookalike", str(record.event_id), relay_id)
-    fields = tuple(f"identity.{item}" for item in wrong)
+    fields = tuple(f"{role.items}.{item}" for item in wrong)
     return AnomalyRecorded(Anomaly(key, "lookalike", (relay_id,), record.event_id, fields))
 
 

@@ -59,15 +59,18 @@ def needs(record: LinkerRecord) -> Needs:
         match command:
             case RegisterPerson(resident_code=ref):
                 index_keys.add(ref.key)
-            case ChangeIdentity(person=ref) | RecordDeath(person=ref) | CloseLink(person=ref):
+            case ChangeIdentity(person=ref) | RecordDeath(person=ref):
                 index_keys.add(ref.key)
+            case CloseLink(person=ref, insured_person=insured):
+                index_keys.add(ref.key)
+                index_keys |= {insured.person.key} if insured else set()
             case IssueCard(person=ref, fingerprint=fingerprint):
                 index_keys |= {ref.key, card_key(fingerprint)}
             case RevokeCard(person=ref):
                 index_keys.add(ref.key)
             case OpenLink(person=ref, link=spec, insured_person=insured):
                 index_keys |= {ref.key, spec.number.key}
-                index_keys |= {insured.key} if insured else set()
+                index_keys |= {insured.person.key} if insured else set()
             case Retract(retracted_filing_reference=reference):
                 references.add((record.filer_code, reference))
     return Needs(

@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from schemas.common import IdentityItems, InsuredNumber, PersonReference, Sex, StructuredAddress
-from schemas.employer import EmployeeInsuranceAcquired
+from schemas.employer import EmployeeInsuranceAcquired, EmployeeInsuranceLost
 from schemas.envelope import JST, Filing, new_filing
-from schemas.municipality import AddressChanged, ResidentRegistered
+from schemas.municipality import AddressChanged, NameChanged, ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
 from tests.integration.relay_env import RelayEnv
 
@@ -71,6 +71,19 @@ CASES: list[tuple[str, Who, Who, str, bool]] = [
     ("small kana kept", Who(kana="キョウコ"), Who(kana="キヨウコ"), "kana_name", False),
     ("long vowel kept", Who(kana="ユーコ"), Who(kana="ユウコ"), "kana_name", False),
     ("斉 is not 斎", Who(kanji="斉藤明"), Who(kanji="斎藤明"), "kanji_name", True),
+    ("齊 old form of 斉", Who(kanji="齊藤明"), Who(kanji="斉藤明"), "accepted", False),
+    ("齊 is not 斎", Who(kanji="齊藤明"), Who(kanji="斎藤明"), "kanji_name", True),
+    ("霞ヶ関 is 霞が関", Who(address={"town": "霞ヶ関"}), Who(), "accepted", False),
+    ("霞ケ関 is 霞ヶ関", Who(address={"town": "霞ケ関"}), Who(address={"town": "霞ヶ関"}),
+     "accepted", False),
+    ("一之江 is 一ノ江", Who(address={"town": "一之江"}), Who(address={"town": "一ノ江"}),
+     "accepted", False),
+    ("大字 left out", Who(address={"town": "大字里山辺"}), Who(address={"town": "里山辺"}),
+     "accepted", False),
+    ("字 left out", Who(address={"town": "字富盛"}), Who(address={"town": "富盛"}),
+     "accepted", False),
+    ("関ヶ原 is not 関原", Who(address={"town": "関ヶ原"}), Who(address={"town": "関原"}),
+     "address", True),
     ("another person's kanji", Who(kanji="田中実"), Who(kanji="田仲実"), "kanji_name", True),
     ("birth date a day off", Who(), Who(born=BORN + timedelta(days=1)), "birth_date", False),
     ("sex differs", Who(), Who(sex=Sex.FEMALE), "sex", False),
@@ -110,6 +123,23 @@ def _move(n: int, before: Who, to: dict, on: date, filed: int) -> Filing:
 
 
 
+def _loss(n: int, who: Who, lost_on: date, filed: int) -> Filing:
+    payload = EmployeeInsuranceLost(
+        person=PersonReference(resident_code=SecretNumber(f"9{n:010d}")),
+        identity=who.items(n), insurer_number=INSURER,
+        insured_number=InsuredNumber(symbol=SecretNumber("idc"), number=SecretNumber(f"{n}"),
+                                     branch=SecretNumber("00")),
+        last_day_of_employment=lost_on - timedelta(days=1), lost_on=lost_on)
+    return new_filing(payload, filer_code=EMPLOYER, filing_reference=f"LOSS-{n}",
+                      person_token=f"e{n}", occurred_at=_at(lost_on + timedelta(days=filed)))
+
+
+def _marriage(n: int, before: Who, after: Who, on: date) -> Filing:
+    payload = NameChanged(person=PersonReference(resident_code=SecretNumber(f"9{n:010d}")),
+                          identity=before.items(n), new_kanji_name=Secret(after.kanji),
+                          new_kana_name=Secret(after.kana), changed_on=on)
+    return new_filing(payload, filer_code=MUNICIPALITY, filing_reference=f"NAME-{n}",
+                      person_token=f"m{n}", occurred_at=_at(on + timedelta(days=1)))
 
 
 async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay: RelayEnv):
@@ -127,9 +157,25 @@ async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay
     items += [("filing.municipality.v1", _registration(moved + 1, old)),
               ("filing.employer.v1", _acquisition(moved + 1, new, on=date(2025, 3, 5), filed=1)),
               ("filing.municipality.v1", _move(moved + 1, old, {"town": "永田町"}, march, 10))]
+    # a loss on the day of a move carries the old address: the last covered day's (loss − 1)
+    june = date(2025, 6, 1)
+    items += [("filing.municipality.v1", _registration(moved + 2, old)),
+              ("filing.employer.v1", _acquisition(moved + 2, old)),
+              ("filing.municipality.v1", _move(moved + 2, old, {"town": "永田町"}, june, 1))]
+    losses = [("filing.employer.v1", _loss(moved + 2, old, june, 3))]
+    # told of her marriage, the employer files an earlier loss with the new name: the identity
+    # known on the relay time's date
+    married = Who(kanji="佐藤花子", kana="サトウハナコ")
+    items += [("filing.municipality.v1", _registration(moved + 3, old)),
+              ("filing.employer.v1", _acquisition(moved + 3, old)),
+              ("filing.municipality.v1", _marriage(moved + 3, old, married, date(2025, 5, 1)))]
+    losses += [("filing.employer.v1", _loss(moved + 3, married, date(2025, 4, 16), 30))]
     await relay.publish(items)
-    # the simulated calendar: a tick releases what was filed; a second, 15 days on, gives
-    # every filing still parked its final answer
+    # the simulated calendar: a tick releases what was filed; the losses follow, after the move
+    # and the marriage are known; a last tick, 15 days on, gives every filing still parked its
+    # final answer
+    await relay.tick()
+    await relay.publish(losses)
     await relay.tick()
     await relay.tick(relay.ticks[-1] + timedelta(days=15))
     assert relay.run("relay-linker") == 0, relay.last_output
@@ -154,6 +200,8 @@ async def test_identity_cases_are_accepted_parked_refused_as_the_rules_say(relay
             assert {r["field"] for r in reasons} == {f"identity.{expected}"}, case
     assert ledger[f"ACQ-{moved}"]["status"] == "accepted", "old address on a late filing"
     assert ledger[f"ACQ-{moved + 1}"]["status"] == "accepted", "new address before the move"
+    assert ledger[f"LOSS-{moved + 2}"]["status"] == "accepted", "old address on the move's day"
+    assert ledger[f"LOSS-{moved + 3}"]["status"] == "accepted", "new name known when filed"
     # the filing with the new address is judged before the move record (the employer's topic
     # comes first within a tick), so at that relay time its address differs from the register
     flagged = {f"ACQ-{n}" for n, c in enumerate(CASES) if c[4]} | {f"ACQ-{moved + 1}"}

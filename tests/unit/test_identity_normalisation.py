@@ -83,9 +83,9 @@ PAIRS: list[tuple[str, object, object, bool, str]] = [
     ("kanji", "渡邉", "渡辺", True, "邉 is a variant of 辺"),
     ("kanji", "渡邊", "渡辺", True, "邊 is the old form of 辺"),
     ("kanji", "齋藤", "斎藤", True, "齋 is the old form of 斎"),
-    ("kanji", "齊藤", "斎藤", True, "齊 folds to 斎 by the project's table"),
-    ("kanji", "斉藤", "斎藤", False, "斉 is a different character and is not folded"),
-    ("kanji", "斉藤", "齊藤", False, "齊 folds to 斎, never to 斉"),
+    ("kanji", "齊藤", "斉藤", True, "齊 is the old form of 斉 (DOMAIN §5a)"),
+    ("kanji", "齊藤", "斎藤", False, "齊 is not a form of 斎 (DOMAIN §5a)"),
+    ("kanji", "斉藤", "斎藤", False, "斉 and 斎 are different characters"),
     ("kanji", "山\ufa11", "山崎", True, "たつさき U+FA11 survives NFKC and is folded"),
     ("kanji", "山嵜", "山崎", True, "嵜 is a variant of 崎"),
     ("kanji", "大澤", "大沢", True, "澤 is the old form of 沢"),
@@ -104,6 +104,7 @@ PAIRS: list[tuple[str, object, object, bool, str]] = [
     ("kanji", "辻\U000e0100", "辻", True, "an ideographic variation selector is dropped"),
     ("kanji", "髙橋", "高嶋", False, "folding variants never merges different names"),
     ("kanji", "田中", "田仲", False, "different surnames with the same reading"),
+    ("kanji", "一之瀬", "一ノ瀬", False, "之/ノ fold in a 町字 only, never in a name"),
     ("kana", "やまだ たろう", "ヤマダ タロウ", True, "hiragana folded to katakana"),
     ("kana", "ｼﾞｭﾝ", "ジュン", True, "NFKC composes half-width ｼﾞ into ジ"),
     ("kana", "ﾔﾏﾀﾞ\u3000ﾀﾛｳ", "ヤマダタロウ", True, "half-width kana and U+3000 space"),
@@ -113,6 +114,7 @@ PAIRS: list[tuple[str, object, object, bool, str]] = [
     ("kana", "ショウ", "シヨウ", False, "small kana kept: ョ is not ヨ"),
     ("kana", "ユーコ", "ユウコ", False, "long-vowel mark kept: ー is not ウ"),
     ("kana", "ハシモト", "バシモト", False, "voicing marks are significant"),
+    ("kana", "スガノ", "スケノ", False, "が/ケ fold in a 町字 only, never in a name"),
     ("birth", date(1980, 1, 2), "1980-01-02", True, "a date and its ISO string"),
     ("birth", "１９８０－０１－０２", "1980-01-02", True, "full-width digits and hyphens"),
     ("birth", "19800102", "1980-01-02", True, "ISO 8601 basic format"),
@@ -189,6 +191,97 @@ PAIRS: list[tuple[str, object, object, bool, str]] = [
         ("東京都", "千代田区", "一番町", None, "5", None),
         True,
         "一番町 is a 町字 name, not a number",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "霞ヶ関", "1", "2", "3"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        True,
+        "霞ヶ関 is 霞が関: ヶ/ケ/が in a 町字 (DOMAIN §5a)",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "霞ケ関", "1", "2", "3"),
+        ("東京都", "千代田区", "霞ヶ関", "1", "2", "3"),
+        True,
+        "霞ケ関 is 霞ヶ関",
+    ),
+    (
+        "address",
+        ("東京都", "千代田区", "霞ｹ関", "1", "2", "3"),
+        (*KASUMIGASEKI, "1", "2", "3"),
+        True,
+        "half-width ｹ is ケ after NFKC, then が",
+    ),
+    (
+        "address",
+        ("東京都", "世田谷区", "桜ヶ丘", "1", "2", "3"),
+        ("東京都", "世田谷区", "桜丘", "1", "2", "3"),
+        False,
+        "桜ヶ丘 is not 桜丘: ヶ is folded, never dropped",
+    ),
+    (
+        "address",
+        ("岐阜県", "不破郡関ケ原町", "大字関ヶ原", None, "894", "58"),
+        ("岐阜県", "不破郡関ケ原町", "関原", None, "894", "58"),
+        False,
+        "関ヶ原 is not 関原",
+    ),
+    (
+        "address",
+        ("東京都", "江戸川区", "一之江", "1", "2", "3"),
+        ("東京都", "江戸川区", "一ノ江", "1", "2", "3"),
+        True,
+        "一之江 is 一ノ江: 之/ノ/の in a 町字 (issue 8)",
+    ),
+    (
+        "address",
+        ("東京都", "江戸川区", "一の江", "1", "2", "3"),
+        ("東京都", "江戸川区", "一之江", "1", "2", "3"),
+        True,
+        "一の江 is 一之江",
+    ),
+    (
+        "address",
+        ("東京都", "江戸川区", "一之江", "1", "2", "3"),
+        ("東京都", "江戸川区", "一江", "1", "2", "3"),
+        False,
+        "一之江 is not 一江: 之 is folded, never dropped",
+    ),
+    (
+        "address",
+        ("長野県", "松本市", "大字里山辺", None, "1234", None),
+        ("長野県", "松本市", "里山辺", None, "1234", None),
+        True,
+        "a leading 大字 left out (DOMAIN §5a)",
+    ),
+    (
+        "address",
+        ("沖縄県", "島尻郡八重瀬町", "字富盛", None, "1234", None),
+        ("沖縄県", "島尻郡八重瀬町", "富盛", None, "1234", None),
+        True,
+        "a leading 字 left out",
+    ),
+    (
+        "address",
+        ("群馬県", "吾妻郡草津町", "大字草津", None, "1", None),
+        ("群馬県", "吾妻郡草津町", "字草津", None, "1", None),
+        True,
+        "大字 and 字 both left out",
+    ),
+    (
+        "address",
+        ("長野県", "松本市", "大字里山辺", None, "1234", None),
+        ("長野県", "松本市", "大字里山辺", None, "1235", None),
+        False,
+        "another 地番 in the same 大字",
+    ),
+    (
+        "address",
+        ("宮城県", "仙台市泉区", "大字小角", None, "1", None),
+        ("宮城県", "仙台市泉区", "小", None, "1", None),
+        False,
+        "only the prefix 大字 or 字 goes: 小角 is not 小",
     ),
     (
         "address",
@@ -290,6 +383,9 @@ def test_notation_pairs(pair: tuple[str, object, object, bool, str], hasher: Key
 
 def test_enough_real_pairs_both_ways() -> None:
     assert len(PAIRS) >= 25
+    towns = [pair for pair in PAIRS if pair[0] == "address" and pair[1][2] != pair[2][2]]
+    assert sum(1 for pair in towns if pair[3]) >= 6
+    assert sum(1 for pair in towns if not pair[3]) >= 4
     assert sum(1 for pair in PAIRS if pair[3]) >= 10
     assert sum(1 for pair in PAIRS if not pair[3]) >= 10
 
@@ -333,7 +429,7 @@ def test_address_numbers_strip_unit_words() -> None:
 
 def test_address_key_shape() -> None:
     key = normalise_address("東京都", "千代田区", "霞が関", "一丁目", "2番", "3号", "ビル")
-    assert key == "東京都千代田区霞が関/1/2-3"
+    assert key == "東京都千代田区霞ケ関/1/2-3"
 
 
 def test_birth_date_forms() -> None:
@@ -378,8 +474,8 @@ def test_structured_address_duck_typed_with_secrets() -> None:
     filed = _Address(
         _Secret("東京都"), _Secret("千代田区"), _Secret("霞が関"), _Secret("一丁目"), "2番", "3号"
     )
-    assert normalise_structured_address(filed) == "東京都千代田区霞が関/1/2-3"
-    assert normalise_structured_address(_Secret(filed)) == "東京都千代田区霞が関/1/2-3"
+    assert normalise_structured_address(filed) == "東京都千代田区霞ケ関/1/2-3"
+    assert normalise_structured_address(_Secret(filed)) == "東京都千代田区霞ケ関/1/2-3"
     assert normalise_structured_address(None) == ""
 
 
@@ -396,7 +492,7 @@ def test_identity_of_names_every_item() -> None:
         "kana_name": "タカハシキョウコ",
         "birth_date": "1980-01-02",
         "sex": "female",
-        "address": "東京都千代田区霞が関/1/2-3",
+        "address": "東京都千代田区霞ケ関/1/2-3",
     }
 
 
@@ -456,7 +552,7 @@ SEEDED = {
     "邉": "辺",
     "邊": "辺",
     "齋": "斎",
-    "齊": "斎",
+    "齊": "斉",
     "澤": "沢",
     "濱": "浜",
     "德": "徳",
@@ -505,7 +601,23 @@ def test_every_variant_folds_to_its_standard() -> None:
 
 
 def test_sai_choice_is_recorded() -> None:
+    """齊 is the old form of 斉, not of 斎 (DOMAIN §5a): 齊藤 = 斉藤 ≠ 斎藤."""
     notes = {row.variant: row.note for row in VARIANT_ROWS}
     assert "斉" not in notes
-    assert "斉" in notes["齊"]
-    assert normalise_kanji_name("斉藤") == "斉藤"
+    assert "斎" in notes["齊"]
+    assert normalise_kanji_name("齊藤") == normalise_kanji_name("斉藤") == "斉藤"
+    assert normalise_kanji_name("斎藤") == "斎藤"
+
+
+def test_town_notations_fold_in_the_town_only() -> None:
+    assert normalise_address("東京都", "千代田区", "霞ヶ関", "1", "2", "3") == (
+        "東京都千代田区霞ケ関/1/2-3"
+    )
+    ichinoe = normalise_address("東京都", "江戸川区", "一之江", "", "1", "")
+    assert ichinoe == "東京都江戸川区一ノ江//1"
+    assert normalise_address("長野県", "松本市", "大字里山辺", None, "1", None) == (
+        "長野県松本市里山辺//1"
+    )
+    assert normalise_address("東京都", "千代田区", "大字", None, "1", None).endswith("大字//1")
+    assert normalise_kanji_name("一之瀬") == "一之瀬"
+    assert normalise_kana("スガノ") == "スガノ"

@@ -2,7 +2,7 @@
 
 Reasons name the mismatched item only; a three-item look-alike is recorded, never merged."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -12,9 +12,11 @@ from relay_linker.domain.model import Reason
 from tests.unit.test_linker_support import (
     EMPLOYER_INSURER,
     HASHER,
+    NHI_INSURER,
     Filer,
     Relay,
     at,
+    closing,
     employee_insurance,
     moving,
     nhi,
@@ -250,3 +252,172 @@ def test_identity_periods_in_the_history_follow_the_dated_changes() -> None:
     assert first[4:8] == second[4:8]
     assert first[8] != second[8]
     assert first[8] == HASHER.identity_hash(relay_id, "address", HANA.identity.address).hex()
+
+
+# Whose identity a filing is compared with (DOMAIN §5a, issue 8 point 4). Each test states the
+# rule, its source and the links the relay must hold afterwards, written out by hand.
+
+MOVED_ON = date(2025, 6, 1)
+AT_75 = date(2055, 5, 10)  # an open employee-insurance link ends at 75 (DOMAIN §5b)
+MARRIED = with_items(HANA.identity, kanji_name="佐藤花子", kana_name="サトウハナコ")
+
+
+def _married(on: date) -> ChangeIdentity:
+    changes = {"kanji_name": MARRIED.kanji_name, "kana_name": MARRIED.kana_name}
+    return ChangeIdentity(HANA.resident, HANA.identity, changes, on, "name_changed")
+
+
+def _employed_then_moved(relay: Relay) -> None:
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(4, 1)),
+        EMPLOYER.file(
+            "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+        ),
+        TOWN.file("move", moving(HANA, HANA.identity, NEW_HOME, MOVED_ON), when=at(6, 2)),
+    )
+
+
+def test_a_loss_on_the_day_of_a_move_carries_the_old_address() -> None:
+    """Rule: a loss is compared with the identity of the last covered day, loss date − 1
+    (DOMAIN §5a; 健康保険法36条: the loss date is the day after the last day of employment).
+    She moves on 6/1, her last day at work is 5/31; the employer's correct 資格喪失届 names
+    the address she had on 5/31 and ends the link on 6/1."""
+    relay = Relay()
+    _employed_then_moved(relay)
+    loss = EMPLOYER.file(
+        "loss", closing(HANA, employee_insurance(HANA), MOVED_ON), when=at(6, 3)
+    )
+    relay.feed(loss)
+    assert relay.status(loss) == "accepted"
+    assert relay.links(HANA) == [
+        ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1), MOVED_ON,
+         False),
+    ]
+
+
+def test_the_old_municipalitys_nhi_loss_after_a_move_carries_the_old_address() -> None:
+    """Rule: as above, for NHI (DOMAIN §5a; 国民健康保険法8条: a person who takes an address
+    elsewhere loses the old membership that day). The old town files the loss of 6/1 with the
+    address it knew, which was hers on 5/31."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(4, 1)),
+        TOWN.file("nhi", opening(HANA, nhi(HANA), date(2024, 1, 1)), when=at(4, 2)),
+        TOWN.file("move", moving(HANA, HANA.identity, NEW_HOME, MOVED_ON), when=at(6, 2)),
+    )
+    loss = TOWN.file("nhi-loss", closing(HANA, nhi(HANA), MOVED_ON), when=at(6, 4))
+    relay.feed(loss)
+    assert relay.status(loss) == "accepted"
+    assert relay.links(HANA) == [
+        ("hana", NHI_INSURER, "insured", "nhi", date(2024, 1, 1), MOVED_ON, False),
+    ]
+
+
+def test_a_loss_after_the_move_with_the_new_address_matches_what_was_known_on_arrival() -> None:
+    """Rule: a filing also matches the identity known when it was filed, its relay time's
+    Japan date (DOMAIN §5a, issue 8 point 4). Filed on 6/3 with the address valid on 6/3."""
+    relay = Relay()
+    _employed_then_moved(relay)
+    moved = HANA.at_address(NEW_HOME)
+    loss = EMPLOYER.file(
+        "loss", closing(HANA, employee_insurance(HANA), MOVED_ON, identity=moved), when=at(6, 3)
+    )
+    relay.feed(loss)
+    assert relay.status(loss) == "accepted"
+    assert relay.links(HANA) == [
+        ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1), MOVED_ON,
+         False),
+    ]
+
+
+def test_a_loss_a_day_after_the_move_with_the_old_address_is_parked() -> None:
+    """Rule: only the last covered day, not any earlier identity (DOMAIN §5a). Lost on 6/2,
+    last covered day 6/1, when she already lived at the new address: the old one is wrong."""
+    relay = Relay()
+    _employed_then_moved(relay)
+    loss = EMPLOYER.file(
+        "loss", closing(HANA, employee_insurance(HANA), date(2025, 6, 2)), when=at(6, 3)
+    )
+    relay.feed(loss)
+    assert relay.reasons(loss) == [("identity_mismatch", "identity.address")]
+    assert relay.links(HANA) == [
+        ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1),
+         AT_75, False),
+    ]
+
+
+def test_a_loss_filed_after_a_marriage_with_the_new_name_is_accepted() -> None:
+    """Rule: a filing matches the identity known on its relay time's date (DOMAIN §5a, issue 8
+    point 4): told of her marriage of 5/1, the employer files on 5/10 the loss of 4/16 (last
+    day at work 4/15) with her new name."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(4, 1)),
+        EMPLOYER.file(
+            "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+        ),
+        TOWN.file("marriage", _married(date(2025, 5, 1)), when=at(5, 2)),
+    )
+    loss = EMPLOYER.file(
+        "loss",
+        closing(HANA, employee_insurance(HANA), date(2025, 4, 16), identity=MARRIED),
+        when=at(5, 10),
+    )
+    relay.feed(loss)
+    assert relay.status(loss) == "accepted"
+    assert relay.links(HANA) == [
+        ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1),
+         date(2025, 4, 16), False),
+    ]
+
+
+def test_the_new_name_before_the_marriage_is_not_known_yet() -> None:
+    """Rule: the identity known when filed is the one valid on the relay time's date, never a
+    later one (DOMAIN §5a). The loss arrives on 4/20 with the name she takes on 5/1: parked,
+    naming the items of the last covered day, then refused 14 days of relay time later."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(4, 1)),
+        EMPLOYER.file(
+            "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+        ),
+        TOWN.file("marriage", _married(date(2025, 5, 1)), when=at(4, 18)),
+    )
+    loss = EMPLOYER.file(
+        "loss",
+        closing(HANA, employee_insurance(HANA), date(2025, 4, 16), identity=MARRIED),
+        when=at(4, 20),
+    )
+    relay.feed(loss)
+    assert relay.reasons(loss) == [
+        ("identity_mismatch", "identity.kanji_name"),
+        ("identity_mismatch", "identity.kana_name"),
+    ]
+    relay.expire(at(5, 5))
+    assert relay.status(loss) == "refused"
+    assert relay.links(HANA) == [
+        ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1),
+         AT_75, False),
+    ]
+
+
+def test_the_date_known_on_arrival_is_the_relay_times_japan_date() -> None:
+    """Rule: "known when filed" is read on the relay clock, in Japan time (issue 8 point 4),
+    never on `occurred_at`, which the filer sets. Relay time 4/30 15:30 UTC is 5/1 in Japan,
+    the marriage's first day, so the new name matches although occurred_at says 4/20."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(4, 1)),
+        EMPLOYER.file(
+            "acq", opening(HANA, employee_insurance(HANA), date(2025, 4, 1)), when=at(4, 2)
+        ),
+        TOWN.file("marriage", _married(date(2025, 5, 1)), when=at(4, 18)),
+    )
+    loss = EMPLOYER.file(
+        "loss",
+        closing(HANA, employee_insurance(HANA), date(2025, 4, 16), identity=MARRIED),
+        when=at(4, 20),
+        relay_time=datetime(2025, 4, 30, 15, 30, tzinfo=UTC),
+    )
+    relay.feed(loss)
+    assert relay.status(loss) == "accepted"

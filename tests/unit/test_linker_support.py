@@ -16,6 +16,7 @@ from relay_linker.domain.commands import (
     CloseLink,
     Command,
     Identity,
+    InsuredPerson,
     LinkerRecord,
     LinkSpec,
     NumberRef,
@@ -141,7 +142,7 @@ def opening(
     ref: NumberRef | None = None,
     identity: Identity | None = None,
 ) -> OpenLink:
-    insured = insured_by.resident if insured_by else None
+    insured = InsuredPerson(insured_by.resident, insured_by.identity) if insured_by else None
     return OpenLink(ref or who.resident, identity or who.identity, spec, start, end, insured)
 
 

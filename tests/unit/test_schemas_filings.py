@@ -32,6 +32,7 @@ from tests.fixtures.examples import (
     example_payload,
     identity,
     insured,
+    member,
     resident,
 )
 
@@ -193,12 +194,35 @@ def test_member_load_refuses_pension_and_resident_schemes() -> None:
     ],
 )
 def test_member_load_capacity(insurer: str, scheme: Scheme, capacity: Capacity, ok: bool) -> None:
+    head = _HEAD if capacity is Capacity.DEPENDANT else None
     if ok:
-        assert _member(insurer_number=insurer, scheme=scheme, capacity=capacity)
+        assert _member(insurer_number=insurer, scheme=scheme, capacity=capacity,
+                       insured_person=head)
         return
     with pytest.raises(ValidationError) as caught:
-        _member(insurer_number=insurer, scheme=scheme, capacity=capacity)
+        _member(insurer_number=insurer, scheme=scheme, capacity=capacity, insured_person=head)
     assert _errors(caught) == [(("capacity",), "capacity")]
+
+
+_HEAD = {"person": resident("23456789012").model_dump(), "identity": identity().model_dump()}
+
+
+def test_a_dependants_load_names_the_insured_person_and_only_a_dependants() -> None:
+    """Issue 8 point 1: go-live loads of dependants name their insured person (本人), by
+    resident code or basic pension number and their items, so both are matched."""
+    dependant = {"insurer_number": EMPLOYEE_INSURER, "capacity": Capacity.DEPENDANT}
+    loaded = _member(**dependant, insured_person=_HEAD)
+    assert loaded.insured_person is not None
+    with pytest.raises(ValidationError) as caught:
+        _member(**dependant)
+    assert _errors(caught) == [(("insured_person",), "insured_person")]
+    with pytest.raises(ValidationError) as caught:
+        _member(insured_person=_HEAD)
+    assert _errors(caught) == [(("insured_person",), "insured_person")]
+    by_insured_number = {**_HEAD, "person": member().model_dump()}
+    with pytest.raises(ValidationError) as caught:
+        _member(**dependant, insured_person=by_insured_number)
+    assert _errors(caught) == [(("insured_person", "person"), "person_key")]
 
 
 def test_employee_insurance_is_never_the_75_plus_scheme() -> None:
