@@ -111,8 +111,14 @@ def close_link(
     ]
     if not open_links:
         return parked([Reason("no_open_link", "link")], wait)
-    started = [x for x in open_links if x.valid_from <= command.lost_on]
+    # 同日得喪 (DOMAIN §6): a loss ends a period that covered at least one day, so a link
+    # acquired on the loss date itself (a re-acquisition at the same insurer) is never its
+    # target, whichever of the two filings arrives first; a loss dated on its only candidate's
+    # own acquisition date is no period at all, and the acquisition is to be retracted.
+    started = [x for x in open_links if x.valid_from < command.lost_on]
     if not started:
+        if any(x.valid_from == command.lost_on for x in open_links):
+            return refused([Reason("loss_on_acquisition_date", "lost_on")])
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
     target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
     closure = Closure(command.lost_on, record.event_id, LOSS)

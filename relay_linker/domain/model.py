@@ -19,6 +19,10 @@ MESSAGES = {
     "already_dead": "the person's death is already registered",
     "no_open_link": "no open link matches this loss",
     "loss_before_acquisition": "the loss date is before the acquisition date",
+    "loss_on_acquisition_date": (
+        "the loss date is the acquisition date, so no day was covered: retract the "
+        "acquisition (FilingRetracted) instead of filing a loss"
+    ),
     "invalid_period": "the period ends before it starts",
     "age_limit_passed": "the period starts after the scheme's age limit",
     "number_in_use": "this number already identifies another person",

@@ -286,3 +286,54 @@ def test_a_loss_dated_before_the_acquisition_is_refused_at_the_bound() -> None:
     assert relay.status(loss) == "refused"
     assert relay.reasons(loss) == [("loss_before_acquisition", "lost_on")]
     assert relay.links(HANA)[0][5] == date(2055, 5, 10)
+
+
+# 同日得喪 (DOMAIN §6, "a loss and a new acquisition at the same insurer on the same day give two
+# adjacent periods, whichever filing arrives first. A loss dated on its own acquisition date is
+# not a period: the acquisition is retracted instead.")
+SAME_DAY_HISTORY = [
+    ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 4, 1),
+     date(2025, 10, 1), False),
+    ("hana", EMPLOYER_INSURER, "insured", "employee_insurance", date(2025, 10, 1),
+     date(2055, 5, 10), False),
+]
+
+
+def _same_day(relay: Relay, loss_first: bool) -> None:
+    spec = employee_insurance(HANA)
+    loss = EMPLOYER.file("loss-1", closing(HANA, spec, date(2025, 10, 1)), when=at(10, 2))
+    again = EMPLOYER.file("acq-2", opening(HANA, spec, date(2025, 10, 1)), when=at(10, 2))
+    relay.feed(
+        TOWN.file("reg-hana", register(HANA), when=at(4, 1)),
+        EMPLOYER.file("acq-1", opening(HANA, spec, date(2025, 4, 1)), when=at(4, 2)),
+        *((loss, again) if loss_first else (again, loss)),
+    )
+    assert [o[1] for o in outcomes(relay.log)] == ["accepted"] * 4
+
+
+def test_same_day_loss_and_reacquisition_loss_first_gives_two_adjacent_periods() -> None:
+    relay = Relay()
+    _same_day(relay, loss_first=True)
+    assert sorted(relay.links(HANA)) == SAME_DAY_HISTORY
+
+
+def test_same_day_reacquisition_first_gives_the_same_two_adjacent_periods() -> None:
+    """Before: the re-acquisition, processed first, was closed on its own first day and the old
+    period stayed open, silently."""
+    relay = Relay()
+    _same_day(relay, loss_first=False)
+    assert sorted(relay.links(HANA)) == SAME_DAY_HISTORY
+
+
+def test_a_loss_dated_on_its_own_acquisition_date_is_refused_with_what_to_do() -> None:
+    relay = Relay()
+    spec = employee_insurance(HANA)
+    loss = EMPLOYER.file("loss-1", closing(HANA, spec, date(2025, 4, 1)), when=at(4, 3))
+    relay.feed(
+        TOWN.file("reg-hana", register(HANA), when=at(4, 1)),
+        EMPLOYER.file("acq-1", opening(HANA, spec, date(2025, 4, 1)), when=at(4, 2)),
+        loss,
+    )
+    assert relay.status(loss) == "refused"
+    assert relay.reasons(loss) == [("loss_on_acquisition_date", "lost_on")]
+    assert relay.links(HANA)[0][4:6] == (date(2025, 4, 1), date(2055, 5, 10))
