@@ -14,9 +14,17 @@ import pytest
 from consumers.reading import read_committed
 from relay_linker.domain import effects as fx
 from relay_linker.domain import history
+from relay_linker.messages import link_changed_v2_id
 from relay_linker.readback import load_all
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
-from schemas.topics import FILING_OUTCOME, INGESTION_TOPICS, LINK_CHANGE
+from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.topics import (
+    AGE_MILESTONE,
+    FILING_OUTCOME,
+    INGESTION_TOPICS,
+    LINK_CHANGE,
+    LINK_CHANGE_V2,
+)
 from synthetic.population import generate
 from tests.integration.chaos import FAULTS, ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv
@@ -87,16 +95,23 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     expected_history, expected_ids, expected_changes = await _expected(relay)
     assert table == expected_history
 
-    links, outcomes = relay.topic(LINK_CHANGE.name), relay.topic(FILING_OUTCOME.name)
-    outputs = await _read_committed(relay, [links, outcomes])
-    messages = [decode_relay(v, LinkChanged if t == links else FilingOutcome) for t, v in outputs]
-    ids = [m.outbox_id for m in messages]
+    models = {relay.topic(t.name): m for t, m in (
+        (LINK_CHANGE, LinkChanged), (FILING_OUTCOME, FilingOutcome),
+        (LINK_CHANGE_V2, LinkChangedV2), (AGE_MILESTONE, AgeMilestoneReached))}
+    outputs = await _read_committed(relay, list(models))
+    published = [decode_relay(v, models[t]) for t, v in outputs]
+    ids = [m.outbox_id for m in published]
     duplicated = [i for i, n in Counter(ids).items() if n > 1]
     assert duplicated == [], f"{len(duplicated)} outputs published twice"
+    messages = [m for m in published if isinstance(m, LinkChanged | FilingOutcome)]
     filed = {f.event_id for f in filings}
-    about_filings = {m.outbox_id for m in messages
-                     if not isinstance(m, FilingOutcome) or m.event_id in filed}
+    about_filings = {m.outbox_id for m in published if not isinstance(m, LinkChangedV2)
+                     and (not isinstance(m, FilingOutcome) or m.event_id in filed)}
     assert about_filings == expected_ids
+    assert any(isinstance(m, AgeMilestoneReached) for m in published), "no milestone reached"
+    # every link change also once on the relay-internal v2 topic, under its derived id
+    assert {m.outbox_id for m in published if isinstance(m, LinkChangedV2)} == {
+        link_changed_v2_id(m.outbox_id) for m in messages if isinstance(m, LinkChanged)}
     # a person's link changes all travel in one partition: read in that partition's order they
     # are the fold's 1st to n-th change of the person, none missing, none repeated
     assert _each_persons_changes([m for m in messages if isinstance(m, LinkChanged)]) == (
