@@ -339,7 +339,8 @@ class RelayLinker:
         rejected = FilingRejected([reason])
         letter = dead_letter(self.keyring, record, reason, None)
         return dead_letter_rows(dlq_record(letter, self.namespace), rejected,
-                                self._source(record), self.namespace, step.relay_time)
+                                self._source(record), self.namespace, step.relay_time,
+                                raw=bytes(record.value or b""))
 
     async def _apply(self, conn: asyncpg.Connection, steps: list[Step],
                      result: BatchResult) -> None:
@@ -382,7 +383,8 @@ class RelayLinker:
             letter = dead_letter(self.keyring, record, linker_record.reasons[0],
                                  linker_record.filer_code)
             return dead_letter_rows(dlq_record(letter, self.namespace), linker_record, source,
-                                    self.namespace, step.relay_time)
+                                    self.namespace, step.relay_time,
+                                    raw=bytes(record.value or b""))
         effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):

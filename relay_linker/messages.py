@@ -5,6 +5,7 @@ partition of its key.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -13,6 +14,7 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.relay import conflict_id_for
 from schemas.topics import AGE_MILESTONE, FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
 from schemas.topics import topic as catalogue_topic
 
@@ -92,19 +94,27 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
 
 def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
                      source: Source, namespace: Namespace,
-                     relay_time: datetime | None = None) -> list[OutboxRow]:
-    """The dead letter, and a refused outcome when the filer and reference could be read."""
+                     relay_time: datetime | None = None, *, raw: bytes) -> list[OutboxRow]:
+    """The dead letter, and a refused outcome when the filer and reference could be read.
+
+    The refusal answers these bytes (`raw`, the record's value), not the filing reference: it
+    goes out under an id of its own, `conflict_id_for(event id, SHA-256 of raw)`, with
+    `conflicts_with` naming the reference, as the refusal of a conflicting re-send does. So a
+    broken record sent under somebody's reference (or a filer's own broken first try) never
+    changes the answer to a valid filing under that reference."""
     where = f"{source.topic}:{source.partition}:{source.offset}"
     topic, key, value = letter
     rows = [_row(uuid5(DEAD_LETTER_NAMESPACE, where), source, 0, topic, key, value, namespace)]
     event_id = rejected.event_id
     if event_id is not None and rejected.filer_code and rejected.filing_reference:
+        content = hashlib.sha256(raw).hexdigest()
+        own = conflict_id_for(event_id, content)
         outcome = FilingOutcome(
-            event_id=event_id, filer_code=rejected.filer_code,
+            event_id=own, filer_code=rejected.filer_code,
             filing_reference=rejected.filing_reference,
-            receipt_id=str(uuid5(event_id, f"receipt:rejected:{where}")), status="refused",
+            receipt_id=str(uuid5(own, f"receipt:rejected:{where}")), status="refused",
             reasons=rejected.reasons[:100], outbox_id=uuid5(DEAD_LETTER_NAMESPACE, f"{where}:1"),
-            relay_time=relay_time)
+            content_hash=content, conflicts_with=event_id, relay_time=relay_time)
         rows.append(_row(outcome.outbox_id, source, 1, namespace.physical(FILING_OUTCOME),
                          outcome.kafka_key(), encode(outcome), namespace))
     return rows

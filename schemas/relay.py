@@ -178,8 +178,9 @@ def conflict_id_for(event_id: UUID, content_hash: str) -> UUID:
 class FilingOutcome(RelayMessage):
     """The explicit answer to one filing; parked and refused outcomes give their reasons.
 
-    Other content re-sent under a known filing reference is refused under an id of its own
-    (`conflicts_with` names the earlier filing), so it never changes the earlier filing's answer.
+    Other content re-sent under a known filing reference, and a record under a reference that
+    is no valid filing (a dead letter), are refused under an id of their own (`conflicts_with`
+    names the reference's event id), so they never change the answer to the filing itself.
     """
 
     event_id: UUID = Field(
@@ -195,8 +196,9 @@ class FilingOutcome(RelayMessage):
     content_hash: ContentHash | None = Field(default=None, description=CONTENT_HASH)
     conflicts_with: UUID | None = Field(
         default=None,
-        description="only on the refusal of other content re-sent under a known filing "
-        "reference: the event id of the earlier filing, whose own answer stands",
+        description="only on the refusal of other content sent under a filing reference (a "
+        "conflicting re-send, or a record that is no valid filing): the event id of that "
+        "reference, whose own answer stands",
     )
     relay_time: Instant | None = Field(default=None, description=RELAY_TIME)
 

@@ -53,6 +53,6 @@ def test_a_dead_letter_goes_to_the_partition_of_its_filer_code() -> None:
     namespace = Namespace("t1.")
     rejected = FilingRejected([Reason(code="bad_json", field=None, message="not JSON")])
     rows = dead_letter_rows(("t1.filing.employer.v1.dlq", b"E0001", b"{}"), rejected,
-                            Source("t1.filing.employer.v1", 2, 7), namespace)
+                            Source("t1.filing.employer.v1", 2, 7), namespace, raw=b"{}")
     assert [(r.topic, r.partition) for r in rows] == [
         ("t1.filing.employer.v1.dlq", default_partition(b"E0001", 6))]
