@@ -60,6 +60,18 @@ _TIME = re.compile(
 )
 
 
+MAX_TEXT = 64
+"""The longest date or date-time cell read: the longest notation (a 和暦 date with a time, a
+fraction and an offset) is under 40 characters, and a longer cell is refused before any pattern
+runs, so no cell can make a pattern's backtracking cost more than a bounded amount."""
+
+
+def _bounded(text: str) -> str:
+    if len(text) > MAX_TEXT:
+        raise DateProblem(f"longer than {MAX_TEXT} characters: {FORMATS_HELP}")
+    return text
+
+
 def _normalise(text: str) -> str:
     """NFKC (full-width digits, ㍻ → 平成), without any spaces."""
     return "".join(unicodedata.normalize("NFKC", text).split())
@@ -67,7 +79,7 @@ def _normalise(text: str) -> str:
 
 def parse_date(text: str) -> date:
     """The calendar date `text` names; DateProblem when it names none."""
-    value = _normalise(text)
+    value = _normalise(_bounded(text))
     for pattern in _GREGORIAN:
         if match := pattern.fullmatch(value):
             return _day(*map(int, match.groups()))
@@ -102,7 +114,7 @@ def _day(year: int, month: int, day: int) -> date:
 
 def parse_instant(text: str) -> datetime:
     """The moment `text` names; a date alone is midnight, no UTC offset means Japan time."""
-    value = unicodedata.normalize("NFKC", text).strip()
+    value = unicodedata.normalize("NFKC", _bounded(text)).strip()
     match = _TIME.search(value)
     if match is None:
         return datetime.combine(parse_date(value), datetime.min.time(), JST)

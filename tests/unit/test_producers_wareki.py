@@ -146,3 +146,16 @@ def test_a_date_only_instant_keeps_its_japanese_date():
 def test_impossible_instants_are_refused(text: str):
     with pytest.raises(DateProblem):
         parse_instant(text)
+
+
+@pytest.mark.parametrize("parse", [parse_date, parse_instant])
+def test_a_cell_longer_than_any_notation_is_refused_before_any_pattern_runs(parse):
+    """A digit, a long run of spaces and a letter once cost the time pattern quadratic
+    backtracking (a 1 MB cell would have taken hours); a cell over MAX_TEXT is refused at once,
+    and the longest real notation still fits."""
+    assert parse_instant("令和7年12月31日T23:59:59.999999+09:00") == datetime(
+        2025, 12, 31, 23, 59, 59, 999999, tzinfo=JST)
+    cell = "1" + " " * 1_000_000 + "x"
+    with pytest.raises(DateProblem, match="longer than 64 characters") as refused:
+        parse(cell)
+    assert "1 " not in str(refused.value)
