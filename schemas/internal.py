@@ -12,15 +12,8 @@ from pydantic import Field, StrictInt, StringConstraints, model_validator
 
 from schemas.base import AnyDay, Instant, Problem, raise_problems
 from schemas.common import Capacity, Scheme
-from schemas.identifiers import InstitutionCode, RelayId
-from schemas.relay import (
-    OUTBOX_ID,
-    RELAY_TIME,
-    LinkChange,
-    Positive,
-    RelayMessage,
-    institution_problems,
-)
+from schemas.identifiers import RelayId
+from schemas.relay import LinkChanged, RelayMessage
 
 
 class ClosedBecause(StrEnum):
@@ -50,7 +43,7 @@ CLOSED_BECAUSE = (
 )
 
 
-class LinkChangedV2(RelayMessage):
+class LinkChangedV2(LinkChanged):
     """A change to a link, for the relay's own processors: why it ends and whom it depends on.
 
     Relay-internal (a `relay.*` topic no participant reads): it carries relay ids of other
@@ -60,12 +53,6 @@ class LinkChangedV2(RelayMessage):
     SCHEMA_VERSION: ClassVar[int] = 2
     MESSAGE: ClassVar[str | None] = "LinkChanged"
 
-    relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
-    person_version: Positive = Field(description="the person's version after this change")
-    change: LinkChange
-    scheme: Scheme
-    insurer_number: InstitutionCode
-    capacity: Capacity | None = None
     category: LinkCategory | None = Field(
         default=None,
         description="employee_insurance, nhi or late_stage_elderly for medical links; "
@@ -76,8 +63,6 @@ class LinkChangedV2(RelayMessage):
         description="National Pension insured category 1, 2 or 3 of a pension link "
         "(employee pension members are type 2); null otherwise",
     )
-    valid_from: AnyDay
-    valid_to: AnyDay | None = Field(default=None, description="exclusive; null while open")
     closed_because: ClosedBecause | None = Field(default=None, description=CLOSED_BECAUSE)
     insured_relay_id: RelayId | None = Field(
         default=None,
@@ -90,16 +75,12 @@ class LinkChangedV2(RelayMessage):
         "is (the insured person of their employee-insurance dependant link on valid_from); "
         "null when the relay knows no such link",
     )
-    source_event_id: UUID = Field(description="event_id of the filing that caused the change")
-    outbox_id: UUID = Field(description=OUTBOX_ID)
-    relay_time: Instant | None = Field(default=None, description=RELAY_TIME)
 
     @model_validator(mode="after")
-    def _consistent(self) -> LinkChangedV2:
-        problems = institution_problems(self.scheme, self.insurer_number)
-        if self.valid_to is not None and self.valid_to < self.valid_from:
-            message = "valid_to must not be before valid_from"
-            problems.append(Problem(("valid_to",), "period", message))
+    def _consistent_v2(self) -> LinkChangedV2:
+        """v2's own rules; v1's (the period, the insurer number, no dependants in the 75+
+        scheme) run too, inherited."""
+        problems = []
         if self.closed_because is not None and self.valid_to is None:
             message = "closed_because needs a valid_to"
             problems.append(Problem(("closed_because",), "closed_because", message))
@@ -114,10 +95,6 @@ class LinkChangedV2(RelayMessage):
             problems.append(Problem(("insured_relay_id",), "insured_relay_id", message))
         raise_problems(type(self).__name__, problems)
         return self
-
-    def kafka_key(self) -> bytes:
-        """The record key: the relay id."""
-        return self.relay_id.encode()
 
 
 class AgeMilestone(StrEnum):

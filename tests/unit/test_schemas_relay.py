@@ -215,6 +215,9 @@ def test_link_changed_v2_tells_why_and_whom_and_round_trips() -> None:
         ({"scheme": "pension", "insurer_number": "JPS", "pension_type": 2,
           "spouse_relay_id": "r-0002"}, "spouse_relay_id"),
         ({"insured_relay_id": "r-0002"}, "insured_relay_id"),
+        # v1's own rules hold in v2 too (inherited): no dependants in the 75+ scheme
+        ({"insurer_number": "39131008", "capacity": "dependant"}, "capacity"),
+        ({"valid_to": "2020-01-01"}, "valid_to"),
     ],
 )
 def test_link_changed_v2_refuses_what_does_not_fit(fields: dict, where: str) -> None:
