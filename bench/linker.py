@@ -152,13 +152,7 @@ async def latency(cfg: StackConfig, population: Population, rate: int = 1000) ->
         clock = RelayClock(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path))
         await clock.start()
         done = asyncio.Event()
-
-        async def ticking() -> None:
-            while not done.is_set():
-                await clock.tick(day)
-                await asyncio.sleep(LIVE_TICK)
-
-        ticks = asyncio.create_task(ticking())
+        ticks = asyncio.create_task(clock.run(done, LIVE_TICK, at=day))
         meter = CpuMeter({**dict(zip(names, (p.pid for p in procs), strict=True)),
                           **_servers(cfg)}, reaped={"PostgreSQL"})
         try:

@@ -92,10 +92,12 @@ class RelayClock:
                  for tp in self.partitions[:-1]]
         await asyncio.gather(*sends)
 
-    async def run(self, stop: asyncio.Event, interval: float = TICK_INTERVAL) -> None:
-        """Tick every `interval` seconds at the broker's time until `stop`."""
+    async def run(self, stop: asyncio.Event, interval: float = TICK_INTERVAL,
+                  at: datetime | None = None) -> None:
+        """Tick every `interval` seconds until `stop`: at the broker's time, or, on a simulated
+        calendar standing still within a phase, at `at`."""
         while not stop.is_set():
-            await self.tick()
+            await self.tick(at)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
 

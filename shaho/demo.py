@@ -87,13 +87,7 @@ async def live(cfg: StackConfig, population: Population, filings: list[Filing],
     clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
     await clock.start()
     done = asyncio.Event()
-
-    async def ticking() -> None:
-        while not done.is_set():
-            await clock.tick(day)
-            await asyncio.sleep(LIVE_TICK)
-
-    ticks = asyncio.create_task(ticking())
+    ticks = asyncio.create_task(clock.run(done, LIVE_TICK, at=day))
     try:
         await publish_live(cfg, population, filings, sent)
         await watch
