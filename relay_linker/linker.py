@@ -100,11 +100,7 @@ class Decoder:
         try:
             return self._decode(record)
         except Exception as failure:
-            if is_outage(failure):
-                raise
-            log.error("%s[%d]@%d could not be decoded (%s)", record.topic, record.partition,
-                      record.offset, type(failure).__name__)
-            reason = failure_reason(ReasonCode.UNDECODABLE, failure, "decode")
+            reason = set_aside(record, failure, ReasonCode.UNDECODABLE, "decode")
             return Incoming(record, None, FilingRejected([reason]))
 
     def _decode(self, record: ConsumerRecord) -> Tick | Incoming:
@@ -122,6 +118,17 @@ class Decoder:
         except FilingRejected as rejected:
             return Incoming(record, None, rejected)
         return Incoming(record, filing, None)
+
+
+def set_aside(record: ConsumerRecord, failure: Exception, code: ReasonCode,
+              stage: str) -> Reason:
+    """Why `record` is set aside after `stage` raised `failure` (logged by position and
+    exception type only); an outage is raised again, since it stops the process instead."""
+    if is_outage(failure):
+        raise failure
+    log.error("%s[%d]@%d failed to %s (%s)", record.topic, record.partition, record.offset,
+              stage, type(failure).__name__)
+    return failure_reason(code, failure, stage)
 
 
 def source_of(record: ConsumerRecord, namespace: Namespace) -> Source:
@@ -145,11 +152,7 @@ def translated(translator: Translator, step: Released[Incoming],
     try:
         return translator.record(filing, source_of(record, namespace), step.relay_time)
     except Exception as failure:
-        if is_outage(failure):
-            raise
-        log.error("%s[%d]@%d could not be translated (%s)", record.topic, record.partition,
-                  record.offset, type(failure).__name__)
-        reason = failure_reason(ReasonCode.UNTRANSLATABLE, failure, "translate")
+        reason = set_aside(record, failure, ReasonCode.UNTRANSLATABLE, "translate")
         return FilingRejected([reason], filing.filer_code, filing.filing_reference)
 
 
