@@ -93,7 +93,7 @@ def continuation_bounds(
 
 
 def insures_elsewhere(link: Link) -> bool:
-    """Cover as an insured person of employee insurance or the 75+ scheme (健保法38条4号)."""
+    """Cover as an insured person of employee insurance or the 75+ scheme (健保法38条4号・6号)."""
     return (
         link.scheme == "medical"
         and link.category in (EMPLOYEE, LATE_STAGE)
