@@ -44,11 +44,8 @@ def continuous_from(links: Iterable[Link], lost_on: date) -> date:
     `lost_on` itself when that day was not covered."""
     spans = [(x.valid_from, x.valid_to) for x in links if _qualifies(x)]
     start = lost_on
-    moved = True
-    while moved:
-        earlier = [a for a, b in spans if a < start and (b is None or b >= start)]
-        moved = bool(earlier) and min(earlier) < start
-        start = min(earlier, default=start)
+    while earlier := [a for a, b in spans if a < start and (b is None or b >= start)]:
+        start = min(earlier)
     return start
 
 

@@ -4,9 +4,13 @@ Expected histories are written by hand; each test names the rule and where it co
 
 from datetime import date
 
+from groundfloor.crypto import Keyring
 from relay_linker.business_days import election_due, is_business_day
-from relay_linker.domain.commands import Election, LinkSpec
+from relay_linker.domain.commands import CloseLink, Election, LinkSpec, OpenLink
 from relay_linker.domain.endings import closed_because
+from relay_linker.translate import Translator
+from schemas.insurer import LateElectionReason
+from tests.fixtures.examples import example_filing
 from tests.unit.test_linker_support import (
     EMPLOYER_INSURER,
     Filer,
@@ -81,6 +85,31 @@ def test_a_20th_day_on_a_national_holiday_moves_to_the_next_business_day() -> No
 def test_a_20th_day_in_the_year_end_holidays_moves_past_3_january() -> None:
     assert election_due(date(2025, 12, 10)) == date(2026, 1, 5)  # 20th day: 12/29
     assert not is_business_day(date(2026, 1, 2))  # a Friday, but 29 Dec–3 Jan are closed
+
+
+def test_an_election_filing_carries_its_application_date_and_window_to_the_linker() -> None:
+    """The window is judged on `elected_on`, the application date, not on `occurred_at`."""
+    translator = Translator(Keyring.generate())
+    filing = example_filing("VoluntaryContinuationElected")  # lost 2025-04-01, applied 4/8
+    source = INSURER.file("x", register(KEN), when=at(4, 1)).source
+    (elected,) = translator.record(filing, source, at(4, 10)).commands
+    assert isinstance(elected, OpenLink)
+    assert elected.election == Election(date(2025, 4, 8), date(2025, 4, 21))
+    excused = filing.payload.model_copy(update={"late_reason": LateElectionReason.ILLNESS})
+    (late,) = translator.record(filing.model_copy(update={"payload": excused}), source,
+                                at(4, 10)).commands
+    assert isinstance(late, OpenLink) and late.election is not None and late.election.justified
+
+
+def test_an_end_filing_closes_the_continuation_with_its_reason() -> None:
+    translator = Translator(Keyring.generate())
+    filing = example_filing("VoluntaryContinuationEnded")  # non-payment, due 4/8
+    source = INSURER.file("x", register(KEN), when=at(4, 1)).source
+    (ended,) = translator.record(filing, source, at(4, 10)).commands
+    assert isinstance(ended, CloseLink)
+    assert (ended.link.capacity, ended.lost_on, ended.kind) == (
+        "voluntary_continuation", date(2025, 4, 9), "non_payment"
+    )
 
 
 # --- eligibility: two months of cover as an insured person (健保法3条4項) --------------------
