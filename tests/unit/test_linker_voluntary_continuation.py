@@ -250,3 +250,27 @@ def test_for_non_payment_it_ends_the_day_after_the_deadline() -> None:
     ended = closing(KEN, _continued(), date(2025, 6, 11), kind="non_payment")  # due 6/10
     relay.feed(INSURER.file("end", ended, when=at(6, 20)))
     assert _continuation(relay) == (date(2025, 4, 1), date(2025, 6, 11), "non_payment")
+
+
+# --- dependants stay covered under it (DOMAIN §6) -------------------------------------------
+
+MIO = person("mio", "10000000012", "2015-06-01", address="港区芝1-1-1")
+
+
+def test_a_dependant_is_covered_under_the_insured_person_in_voluntary_continuation() -> None:
+    """The insurer files the dependant under the 任意継続 insured person from the loss date."""
+    relay = Relay()
+    _employed(relay, date(2024, 4, 1))
+    _elect(relay)
+    spec = LinkSpec("medical", EMPLOYER_INSURER, "dependant", "employee_insurance",
+                    MIO.insured(EMPLOYER_INSURER))
+    kept = INSURER.file(
+        "mio", register(MIO), opening(MIO, spec, date(2025, 4, 1), insured_by=KEN),
+        when=at(4, 12),
+    )
+    relay.feed(kept)
+    assert relay.status(kept) == "accepted"
+    (link,) = relay.state.links[relay.relay_id(MIO)]
+    assert (link.capacity, link.valid_from, link.insured_relay_id) == (
+        "dependant", date(2025, 4, 1), relay.relay_id(KEN)
+    )
