@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from groundfloor.crypto import Keyring, blind_index, seal
+from relay_linker.business_days import election_due
 from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
     Command,
+    Election,
     Identity,
     InsuredPerson,
     IssueCard,
@@ -234,9 +236,19 @@ def _member_loaded(t: Translator, p: Any) -> list[Command]:
 
 
 def _voluntary(t: Translator, p: Any) -> list[Command]:
+    """The window's last day is worked out here, from the national calendar (健保法37条)."""
     insurer = clear(p.insurer_number)
     spec = _medical_spec(t, insurer, p.insured_number, "voluntary_continuation")
-    return [OpenLink(t.person(p.person, insurer), identity_of(p.identity), spec, p.lost_on)]
+    election = Election(p.elected_on, election_due(p.lost_on), p.late_reason is not None)
+    return [OpenLink(t.person(p.person, insurer), identity_of(p.identity), spec, p.lost_on,
+                     election=election)]
+
+
+def _voluntary_ended(t: Translator, p: Any) -> list[Command]:
+    insurer = clear(p.insurer_number)
+    spec = _medical_spec(t, insurer, p.insured_number, "voluntary_continuation")
+    return [CloseLink(t.person(p.person, insurer), identity_of(p.identity), spec, p.lost_on,
+                      kind=p.reason.value)]
 
 
 def _medical(acquired: bool) -> Callable[[Translator, Any], list[Command]]:
@@ -299,6 +311,7 @@ BUILDERS: dict[str, Callable[[Translator, Any], list[Command]]] = {
     "DependantChanged": _dependant_changed,
     "MemberLoaded": _member_loaded,
     "VoluntaryContinuationElected": _voluntary,
+    "VoluntaryContinuationEnded": _voluntary_ended,
     "NhiQualificationAcquired": _medical(True),
     "NhiQualificationLost": _medical(False),
     "LongTermCareQualificationAcquired": _care(True),

@@ -1,11 +1,12 @@
 """Payloads insurers (保険者) file on `filing.insurer.v1`.
 
-Member loads (go-live and reconciliation) and elections of voluntary continuation (任意継続).
+Member loads (go-live and reconciliation); voluntary continuation (任意継続) elected and ended.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
@@ -25,8 +26,6 @@ from schemas.common import (
     Scheme,
 )
 from schemas.payload import FilerKind, Payload, person_key_problems
-
-VOLUNTARY_CONTINUATION_DAYS = 20
 
 # scheme -> (the member-number field it uses, the insurer number lengths it accepts)
 MEMBER_SCHEMES: dict[Scheme, tuple[str, tuple[int, ...]]] = {
@@ -138,11 +137,22 @@ class MemberLoaded(Payload):
         return [Problem(("valid_to",), "period", "valid_to must be after valid_from")]
 
 
-class VoluntaryContinuationElected(Payload):
-    """任意継続: elected on `elected_on`, from `lost_on` to at most 20 days after it.
+class LateElectionReason(StrEnum):
+    """Why the insurer accepted an election made after its window (健保法37条 ただし書)."""
 
-    The cover applies from the employee-insurance loss date, which is the effective date.
-    The election has happened, so `elected_on` is not after the filing date.
+    DISASTER = "disaster"
+    ILLNESS = "illness"
+    INSURER_DELAY = "insurer_delay"
+    OTHER_JUSTIFIED = "other_justified"
+
+
+class VoluntaryContinuationElected(Payload):
+    """任意継続 applied for on `elected_on` (申出日, the application date) after `lost_on`.
+
+    The cover applies from the employee-insurance loss date, which is the effective date. The
+    window (20 days counting the loss date as day 1, 健保法37条) is judged by the relay on
+    `elected_on`, never on `occurred_at`: the insurer decides, so an election after it is
+    recorded, and flagged unless `late_reason` says why the insurer accepted it.
     """
 
     EVENT_TYPE: ClassVar[str] = "VoluntaryContinuationElected"
@@ -155,14 +165,74 @@ class VoluntaryContinuationElected(Payload):
     insurer_number: EmployeeInsurerNumber
     insured_number: InsuredNumber
     lost_on: Day = Field(description="the employee-insurance loss date (資格喪失日)")
-    elected_on: Day = Field(description="the day the person elected voluntary continuation")
+    elected_on: Day = Field(description="the application date (申出日) the window is judged on")
+    late_reason: LateElectionReason | None = Field(
+        default=None, description="why the insurer accepted an application after the window"
+    )
 
     def cross_field_problems(self) -> list[Problem]:
-        latest = self.lost_on + timedelta(days=VOLUNTARY_CONTINUATION_DAYS)
-        if self.lost_on <= self.elected_on <= latest:
+        if self.lost_on <= self.elected_on:
             return []
-        message = "elected_on must be from lost_on to 20 days after lost_on"
+        message = "elected_on must not be before lost_on"
         return [Problem(("elected_on",), "election_window", message)]
 
 
-PAYLOADS = (MemberLoaded, VoluntaryContinuationElected)
+class VoluntaryContinuationEndReason(StrEnum):
+    """The ends of 任意継続 the insurer files (健保法38条); the others the relay derives."""
+
+    REQUEST = "request"
+    NON_PAYMENT = "non_payment"
+
+
+def first_of_next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+class VoluntaryContinuationEnded(Payload):
+    """任意継続 ends on `lost_on` on the person's request or for non-payment (健保法38条).
+
+    On request, `lost_on` is the first day of the month after the month the request was
+    accepted (`request_accepted_on`); on non-payment, the day after `payment_deadline`.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "VoluntaryContinuationEnded"
+    FILER: ClassVar[FilerKind] = FilerKind.INSURER
+    EFFECTIVE_FIELD: ClassVar[str | None] = "lost_on"
+    NOT_AFTER_FILING: ClassVar[tuple[str, ...]] = ("request_accepted_on", "payment_deadline")
+
+    person: PersonReference
+    identity: IdentityItems
+    insurer_number: EmployeeInsurerNumber
+    insured_number: InsuredNumber
+    reason: VoluntaryContinuationEndReason
+    lost_on: Day = Field(description="the loss date (資格喪失日), exclusive")
+    request_accepted_on: Day | None = Field(
+        default=None, description="request: the day the insurer accepted the request"
+    )
+    payment_deadline: Day | None = Field(
+        default=None, description="non_payment: the premium's payment deadline (納付期日)"
+    )
+
+    def cross_field_problems(self) -> list[Problem]:
+        request = self.reason is VoluntaryContinuationEndReason.REQUEST
+        given, other = (
+            ("request_accepted_on", "payment_deadline")
+            if request
+            else ("payment_deadline", "request_accepted_on")
+        )
+        basis = getattr(self, given)
+        if basis is None or getattr(self, other) is not None:
+            message = f"reason {self.reason.value} carries {given} and not {other}"
+            return [Problem((given,), "end_basis", message)]
+        due = first_of_next_month(basis) if request else basis + timedelta(days=1)
+        if self.lost_on == due:
+            return []
+        rule = (
+            "the first day of the month after request_accepted_on"
+            if request
+            else "the day after payment_deadline"
+        )
+        return [Problem(("lost_on",), "end_date", f"lost_on must be {rule}")]
+
+
+PAYLOADS = (MemberLoaded, VoluntaryContinuationElected, VoluntaryContinuationEnded)

@@ -21,11 +21,15 @@ class ClosedBecause(StrEnum):
 
     DEATH = "death"
     LOSS = "loss"
+    REQUEST = "request"
+    NON_PAYMENT = "non_payment"
+    INSURED_ELSEWHERE = "insured_elsewhere"
     INSURED_PERSON_LOST = "insured_person_lost"
     LATE_STAGE_TRANSFER = "late_stage_transfer"
     INSURED_LATE_STAGE_TRANSFER = "insured_late_stage_transfer"
     AGE_70 = "age_70"
     AGE_60 = "age_60"
+    VOLUNTARY_CONTINUATION_TERM = "voluntary_continuation_term"
     PERIOD_END = "period_end"
 
 
@@ -33,13 +37,16 @@ LinkCategory = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-
 PensionType = Annotated[StrictInt, Field(ge=1, le=3)]
 CLOSED_BECAUSE = (
     "why the link ends on valid_to: death (died_on + 1), loss (a loss filing: retirement, "
-    "資格喪失), insured_person_lost (a dependant's loss on the day the insured person's cover "
-    "at the same insurer ends), late_stage_transfer (medical cover ends at the 75th birthday, "
-    "the move to the 75+ scheme), insured_late_stage_transfer (a dependant whose insured person "
-    "moves to the 75+ scheme), age_70 (employee pension ends the day before the 70th "
-    "birthday), age_60 (National Pension type 1 ends the day before the 60th birthday), "
-    "period_end (the end the filer gave at opening); null while valid_to is null and on a "
-    "retraction"
+    "資格喪失), request and non_payment (任意継続 ended by the insurer on the person's "
+    "request or for non-payment), insured_elsewhere (任意継続 ends when the person becomes "
+    "insured in employee insurance or the 75+ scheme), insured_person_lost (a dependant's "
+    "loss on the day the insured person's cover at the same insurer ends), "
+    "late_stage_transfer (medical cover ends at the 75th birthday, the move to the 75+ "
+    "scheme), insured_late_stage_transfer (a dependant whose insured person moves to the 75+ "
+    "scheme), age_70 (employee pension ends the day before the 70th birthday), age_60 "
+    "(National Pension type 1 ends the day before the 60th birthday), "
+    "voluntary_continuation_term (任意継続 ends two years after it began), period_end (the "
+    "end the filer gave at opening); null while valid_to is null and on a retraction"
 )
 
 

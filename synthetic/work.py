@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from relay_linker.business_days import election_due
+from relay_linker.domain.continuation import months_before
 from schemas.common import IdentityItems
 from schemas.employer import (
     DependantChange,
@@ -90,6 +92,8 @@ def hire(sim: Sim, person: Person, employer: Employer, quick: bool = False) -> N
     dependants = _new_dependants(person, day)
     before = [(p, p.cover) for p in (person, *dependants)]
     employ(sim.numbers, person, employer)
+    if person.cover is not None:
+        person.cover.since = day
     for member in dependants:
         cover_dependant(sim.numbers, member, person)
     style, scope = employer.filer.style, employer.filer.code
@@ -188,6 +192,8 @@ def leave(sim: Sim, person: Person, path: str, late_filing: bool = False) -> Non
         return
     dependants = person.dependants()
     file_loss(sim, person, sim.today - ONE_DAY, 5 if late_filing else None)
+    if path == "vc" and (cover.since or sim.start) > months_before(sim.today, 2):
+        path = "timely"  # 任意継続 needs two months of cover as an insured person (健保法3条4項)
     if path == "vc":
         _elect_voluntary_continuation(sim, person, cover)
     else:
@@ -203,7 +209,8 @@ def leave(sim: Sim, person: Person, path: str, late_filing: bool = False) -> Non
 def _elect_voluntary_continuation(sim: Sim, person: Person, cover: Cover) -> None:
     person.cover = Cover("vc", cover.insurer, cover.scope, employer=cover.employer)
     filer = sim.insurer(cover.insurer)
-    elected = sim.rng.randint(2, 12)
+    last = (election_due(sim.today) - sim.today).days  # the window (健保法37条)
+    elected = min(sim.rng.randint(2, 12), last)
     payload = VoluntaryContinuationElected(
         person=by_insured(person, cover.scope),
         identity=identity(person, filer.style),

@@ -83,6 +83,7 @@ class Cover:
     scope: str  # the key of the insured number in Person.numbers
     head: Person | None = None
     employer: Employer | None = None
+    since: date | None = None  # an employee's acquisition date; None: from go-live
 
 
 @dataclass(eq=False)

@@ -102,8 +102,20 @@ class RecordDeath:
 
 
 @dataclass(frozen=True)
+class Election:
+    """An application for 任意継続: its date, the window's last day (a business day, worked out
+    from the national calendar outside the domain), and whether the insurer gave a reason for
+    accepting it late."""
+
+    applied_on: date
+    due_on: date
+    justified: bool = False
+
+
+@dataclass(frozen=True)
 class OpenLink:
-    """An acquisition: the person becomes known to an insurer from `valid_from`."""
+    """An acquisition: the person becomes known to an insurer from `valid_from`; an election of
+    voluntary continuation carries its `election`."""
 
     person: NumberRef
     identity: Identity
@@ -111,18 +123,21 @@ class OpenLink:
     valid_from: date
     valid_to: date | None = None
     insured_person: InsuredPerson | None = None
+    election: Election | None = None
 
 
 @dataclass(frozen=True)
 class CloseLink:
     """A loss: the person's open link of this kind ends on `lost_on` (資格喪失日); a dependant's
-    loss names the insured person whose dependant they were."""
+    loss names the insured person whose dependant they were; `kind` is `loss`, or `request` /
+    `non_payment` for the insurer's end of voluntary continuation (健保法38条)."""
 
     person: NumberRef
     identity: Identity
     link: LinkSpec
     lost_on: date
     insured_person: InsuredPerson | None = None
+    kind: str = "loss"
 
 
 @dataclass(frozen=True)

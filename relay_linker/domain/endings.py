@@ -4,7 +4,8 @@ Read from the links themselves (closures, age bounds) and from the links they de
 
 from collections.abc import Iterable
 
-from relay_linker.domain.model import DEATH, LOSS, Link
+from relay_linker.domain.continuation import INSURED_ELSEWHERE, TERM
+from relay_linker.domain.model import DEATH, LOSS, NON_PAYMENT, REQUEST, Link
 
 INSURED_PERSON_LOST = "insured_person_lost"
 LATE_STAGE_TRANSFER = "late_stage_transfer"
@@ -13,11 +14,15 @@ PERIOD_END = "period_end"
 CLOSED_BECAUSE = (
     DEATH,
     LOSS,
+    REQUEST,
+    NON_PAYMENT,
+    INSURED_ELSEWHERE,
     INSURED_PERSON_LOST,
     LATE_STAGE_TRANSFER,
     INSURED_LATE_STAGE_TRANSFER,
     "age_70",
     "age_60",
+    TERM,
     PERIOD_END,
 )
 """Every value of `closed_because`, strongest first when two ends fall on the same day."""
@@ -27,6 +32,8 @@ _BY_CLAMP = {
     "insured_age_75": INSURED_LATE_STAGE_TRANSFER,
     "age_70": "age_70",
     "age_60": "age_60",
+    TERM: TERM,
+    INSURED_ELSEWHERE: INSURED_ELSEWHERE,
 }
 
 PENSION_TYPES = {

@@ -12,6 +12,12 @@ from relay_linker.domain.commands import (
     LinkSpec,
     OpenLink,
 )
+from relay_linker.domain.continuation import (
+    continuation_bounds,
+    eligible,
+    ended_elsewhere,
+    late_election,
+)
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
 from relay_linker.domain.effects import (
     AnomalyRecorded,
@@ -29,7 +35,7 @@ from relay_linker.domain.matching import (
     last_covered_day,
     locate,
 )
-from relay_linker.domain.model import DEATH, LOSS, Anomaly, Closure, IndexEntry, Link, Reason
+from relay_linker.domain.model import DEATH, Anomaly, Closure, IndexEntry, Link, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import indexed, links_of
 from relay_linker.domain.state import RelayState
@@ -55,9 +61,11 @@ def open_link(
         return refused([Reason("number_in_use", "link.number")])
     if command.valid_to is not None and command.valid_to < command.valid_from:
         return refused([Reason("invalid_period", "valid_to")])
+    held = links_of(view, relay_id)
+    if command.election is not None and not eligible(held, command.valid_from):
+        return refused([Reason("voluntary_continuation_ineligible", "lost_on")])
     birth = found.snapshot.secret_birth_date
-    bound = age_bound(command.link, birth, insured[1] if insured else None)
-    valid_to, clamp = clamped(command.valid_to, bound)
+    valid_to, clamp = clamped(command.valid_to, _bound(command, held, birth, insured))
     if clamp is not None and valid_to is not None and valid_to <= command.valid_from:
         return refused(
             [Reason("age_limit_passed", "valid_from")], [_age_rule(record, position, relay_id)]
@@ -83,9 +91,22 @@ def open_link(
             ReferenceIndexed(IndexEntry(link.number_key, relay_id, record.event_id, sealed))
         )
     effects.append(LinkOpened(_bounded_by_death(found, link)))
+    effects += ended_elsewhere(held, link, record)
+    if command.election is not None:
+        effects += late_election(record, position, relay_id, command.election)
     if breaks_age_rule(command.link, command.valid_from, birth):
         effects.append(_age_rule(record, position, relay_id))
     return accepted(effects)
+
+
+def _bound(
+    command: OpenLink, held: tuple[Link, ...], birth: date, insured: tuple[str, date] | None
+) -> tuple[date, str] | None:
+    """The earliest end the rules put on a link at opening: an age (DOMAIN §5b), and for
+    任意継続 its two years and cover as an insured person elsewhere (健保法38条)."""
+    bounds = [age_bound(command.link, birth, insured[1] if insured else None)]
+    bounds += continuation_bounds(command.link, command.valid_from, held)
+    return min((b for b in bounds if b is not None), default=None)
 
 
 def close_link(
@@ -121,7 +142,7 @@ def close_link(
             return refused([Reason("loss_on_acquisition_date", "lost_on")])
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
     target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
-    closure = Closure(command.lost_on, record.event_id, LOSS)
+    closure = Closure(command.lost_on, record.event_id, command.kind)
     return accepted([LinkClosed(target.closed_with(closure), closure)])
 
 

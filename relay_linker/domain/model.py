@@ -10,6 +10,9 @@ from relay_linker.domain.commands import IndexKey, LinkerRecord, Source
 
 ACCEPTED, PARKED, REFUSED = "accepted", "parked", "refused"
 LOSS, DEATH = "loss", "death"
+REQUEST, NON_PAYMENT = "request", "non_payment"
+FILED_ENDS = (LOSS, REQUEST, NON_PAYMENT)
+"""Closures a filing makes: a loss, or 任意継続 ended on request or for non-payment."""
 
 MESSAGES = {
     "person_exists": "a person is already registered under this resident code",
@@ -24,6 +27,10 @@ MESSAGES = {
         "acquisition (FilingRetracted) instead of filing a loss"
     ),
     "invalid_period": "the period ends before it starts",
+    "voluntary_continuation_ineligible": (
+        "voluntary continuation needs at least two months of continuous cover as an insured "
+        "person of employee health insurance before the loss date (健保法3条4項)"
+    ),
     "age_limit_passed": "the period starts after the scheme's age limit",
     "number_in_use": "this number already identifies another person",
     "card_in_use": "this card was issued to another person",
@@ -171,7 +178,7 @@ class Link:
 
     @property
     def lost(self) -> bool:
-        return any(c.kind == LOSS for c in self.closures)
+        return any(c.kind in FILED_ENDS for c in self.closures)
 
     def closed_with(self, closure: Closure) -> "Link":
         return replace(self, closures=tuple(sorted((*self.closures, closure), key=_closure_order)))

@@ -22,7 +22,7 @@ from relay_linker.domain.effects import (
     ReferenceRemoved,
 )
 from relay_linker.domain.keys import CANDIDATE_KIND, event_wait
-from relay_linker.domain.model import LOSS, PARKED, REFUSED, Card, LedgerEntry, Person, Reason
+from relay_linker.domain.model import FILED_ENDS, PARKED, REFUSED, Card, LedgerEntry, Person, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import (
     candidates,
@@ -112,7 +112,7 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
         return None
     for link in links:
         if link.opened_by == target:
-            if any(c.kind == LOSS and c.closed_by != target for c in link.closures):
+            if any(c.kind in FILED_ENDS and c.closed_by != target for c in link.closures):
                 return None
             effects += [] if link.retracted else [LinkRetracted(replace(link, retracted_by=by))]
             continue

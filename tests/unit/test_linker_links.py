@@ -236,7 +236,7 @@ def test_voluntary_continuation_follows_the_loss_and_counts_as_coverage() -> Non
             "voluntary_continuation",
             "employee_insurance",
             date(2025, 4, 16),
-            date(2055, 5, 10),
+            date(2027, 4, 16),  # two years at most (健保法38条1号)
             False,
         ),
         ("hana", NHI_INSURER, "insured", "nhi", date(2025, 4, 16), date(2055, 5, 10), False),

@@ -15,6 +15,7 @@ from relay_linker.domain.commands import (
     ChangeIdentity,
     CloseLink,
     Command,
+    Election,
     Identity,
     InsuredPerson,
     LinkerRecord,
@@ -141,9 +142,12 @@ def opening(
     insured_by: Someone | None = None,
     ref: NumberRef | None = None,
     identity: Identity | None = None,
+    election: Election | None = None,
 ) -> OpenLink:
     insured = InsuredPerson(insured_by.resident, insured_by.identity) if insured_by else None
-    return OpenLink(ref or who.resident, identity or who.identity, spec, start, end, insured)
+    return OpenLink(
+        ref or who.resident, identity or who.identity, spec, start, end, insured, election
+    )
 
 
 def closing(
@@ -153,8 +157,9 @@ def closing(
     *,
     ref: NumberRef | None = None,
     identity: Identity | None = None,
+    kind: str = "loss",
 ) -> CloseLink:
-    return CloseLink(ref or who.resident, identity or who.identity, spec, lost_on)
+    return CloseLink(ref or who.resident, identity or who.identity, spec, lost_on, kind=kind)
 
 
 def moving(who: Someone, before: Identity, address: str, on: date) -> ChangeIdentity:

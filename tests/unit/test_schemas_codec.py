@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -127,20 +128,52 @@ def test_loss_date_must_be_day_after_last_day_of_employment() -> None:
     _has(exc, "invalid", "payload.lost_on")
 
 
-def test_voluntary_continuation_elected_more_than_20_days_after_loss() -> None:
-    exc = _reject("VoluntaryContinuationElected", _payload(elected_on="2025-04-22"))
-    reason = _only(exc)
-    assert (reason.code, reason.field) == ("invalid", "payload.elected_on")
-    assert "20 days" in reason.message
+def test_a_late_voluntary_continuation_election_is_a_filing_the_relay_judges() -> None:
+    """健保法37条: the insurer may accept a late election for a justified reason, so the
+    contract carries it (with or without `late_reason`) and the relay flags the window."""
 
-
-def test_voluntary_continuation_elected_on_day_20_is_accepted() -> None:
     def mutate(data: dict[str, Any]) -> None:
-        data["payload"].update(lost_on="2025-03-21", elected_on="2025-04-10")
-        data["effective_date"] = "2025-03-21"
+        data["payload"].update(lost_on="2025-03-01", elected_on="2025-04-10")
+        data["payload"]["late_reason"] = "illness"
+        data["effective_date"] = "2025-03-01"
 
     filing = decode_filing(_wire(example_filing("VoluntaryContinuationElected"), mutate))
-    assert filing.effective_date is not None
+    assert filing.payload.late_reason == "illness"
+
+
+def test_an_unknown_late_reason_is_invalid() -> None:
+    exc = _reject("VoluntaryContinuationElected", _payload(late_reason="forgot"))
+    _has(exc, "invalid", "payload.late_reason")
+
+
+def test_voluntary_continuation_ended_on_request_is_the_first_of_the_next_month() -> None:
+    """健保法38条: on request, the first day of the month after the month it was accepted."""
+
+    def mutate(lost_on: str) -> Mutation:
+        def change(data: dict[str, Any]) -> None:
+            data["payload"].update(reason="request", payment_deadline=None, lost_on=lost_on,
+                                   request_accepted_on="2025-03-31")
+            data["effective_date"] = lost_on
+
+        return change
+
+    raw = _wire(example_filing("VoluntaryContinuationEnded"), mutate("2025-04-01"))
+    filing = decode_filing(raw)
+    assert filing.effective_date == date(2025, 4, 1)
+    exc = _reject("VoluntaryContinuationEnded", mutate("2025-03-31"))
+    _has(exc, "invalid", "payload.lost_on")
+
+
+def test_voluntary_continuation_ended_for_non_payment_is_the_day_after_the_deadline() -> None:
+    exc = _reject("VoluntaryContinuationEnded", _payload(lost_on="2025-04-08"))
+    _has(exc, "invalid", "payload.lost_on")
+
+
+def test_voluntary_continuation_ended_names_its_basis_only() -> None:
+    exc = _reject("VoluntaryContinuationEnded", _payload(request_accepted_on="2025-04-01"))
+    _has(exc, "invalid", "payload.payment_deadline")
+    exc = _reject("VoluntaryContinuationEnded", _payload(payment_deadline=None))
+    _has(exc, "invalid", "payload.payment_deadline")
 
 
 def test_voluntary_continuation_elected_before_loss() -> None:

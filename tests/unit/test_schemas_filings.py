@@ -45,6 +45,7 @@ CONTRACT_EVENT_TYPES = {
     "DependantChanged",
     "MemberLoaded",
     "VoluntaryContinuationElected",
+    "VoluntaryContinuationEnded",
     "ResidentRegistered",
     "BirthRegistered",
     "ArrivalFromAbroadRegistered",

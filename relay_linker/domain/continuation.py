@@ -1,0 +1,117 @@
+"""Voluntary continuation (任意継続, DOMAIN §6): who may elect it, its window, and its own ends.
+
+Needs two months of cover as an insured person (健保法3条4項); ends after two years, or when
+the person is insured elsewhere (健保法38条); the window's last day comes on the command."""
+
+import calendar
+from collections.abc import Iterable
+from datetime import date
+
+from relay_linker.domain.commands import Election, LinkerRecord, LinkSpec
+from relay_linker.domain.effects import AnomalyRecorded, Effect, LinkClosed
+from relay_linker.domain.ids import anomaly_id
+from relay_linker.domain.model import Anomaly, Closure, Link
+
+VOLUNTARY = "voluntary_continuation"
+EMPLOYEE = "employee_insurance"
+LATE_STAGE = "late_stage_elderly"
+LATE_ELECTION = "late_voluntary_continuation"
+TERM = "voluntary_continuation_term"
+INSURED_ELSEWHERE = "insured_elsewhere"
+NOT_QUALIFYING_LAW_CODES = ("03", "04", "31", "32", "33", "34")
+"""日雇特例 (03, 04) and the mutual-aid associations 共済 (31–34): not cover that qualifies."""
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier, or that month's last day when it has no such day."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def _qualifies(link: Link) -> bool:
+    return (
+        link.scheme == "medical"
+        and link.category == EMPLOYEE
+        and link.capacity == "insured"
+        and not link.retracted
+        and link.insurer_number[:2] not in NOT_QUALIFYING_LAW_CODES
+    )
+
+
+def continuous_from(links: Iterable[Link], lost_on: date) -> date:
+    """The first day of the unbroken cover as an insured person that reaches `lost_on - 1`;
+    `lost_on` itself when that day was not covered."""
+    spans = [(x.valid_from, x.valid_to) for x in links if _qualifies(x)]
+    start = lost_on
+    while earlier := [a for a, b in spans if a < start and (b is None or b >= start)]:
+        start = min(earlier)
+    return start
+
+
+def eligible(links: Iterable[Link], lost_on: date) -> bool:
+    """At least two months of continuous cover as an insured person (本人) of employee health
+    insurance up to the day before the loss (健保法3条4項); cover as a dependant, in 任意継続
+    itself, as a 日雇特例 or 共済 member does not count."""
+    return continuous_from(links, lost_on) <= months_before(lost_on, 2)
+
+
+def late_election(
+    record: LinkerRecord, position: int, relay_id: str, election: Election
+) -> list[Effect]:
+    """An application after its window (健保法37条) is the insurer's to accept: recorded, and
+    flagged unless the insurer said why it accepted it."""
+    if election.applied_on <= election.due_on or election.justified:
+        return []
+    key = anomaly_id(LATE_ELECTION, str(record.event_id), str(position))
+    note = Anomaly(key, LATE_ELECTION, (relay_id,), record.event_id, ("elected_on",))
+    return [AnomalyRecorded(note)]
+
+
+def term_end(valid_from: date) -> date:
+    """The loss date after two years (健保法38条1号, 民法143条): the same day two years on
+    (2025-04-01 → 2027-04-01), or 1 March when that day is a 29 February that does not exist."""
+    try:
+        return valid_from.replace(year=valid_from.year + 2)
+    except ValueError:
+        return date(valid_from.year + 2, 3, 1)
+
+
+def continuation_bounds(
+    spec: LinkSpec, valid_from: date, links: Iterable[Link]
+) -> list[tuple[date, str]]:
+    """Where 任意継続 opened from `valid_from` ends by rule (健保法38条): after two years, and
+    on the first later start of cover as an insured person elsewhere already known."""
+    if spec.scheme != "medical" or spec.capacity != VOLUNTARY:
+        return []
+    starts = [x.valid_from for x in links if insures_elsewhere(x) and x.valid_from > valid_from]
+    elsewhere = [(min(starts), INSURED_ELSEWHERE)] if starts else []
+    return [(term_end(valid_from), TERM), *elsewhere]
+
+
+def insures_elsewhere(link: Link) -> bool:
+    """Cover as an insured person of employee insurance or the 75+ scheme (健保法38条4号・6号)."""
+    return (
+        link.scheme == "medical"
+        and link.category in (EMPLOYEE, LATE_STAGE)
+        and link.capacity == "insured"
+        and not link.retracted
+    )
+
+
+def ended_elsewhere(
+    links: Iterable[Link], opened: Link, record: LinkerRecord
+) -> list[Effect]:
+    """任意継続 ends on the day the person becomes insured elsewhere: the new link's start."""
+    if not insures_elsewhere(opened):
+        return []
+    on = opened.valid_from
+    closure = Closure(on, record.event_id, INSURED_ELSEWHERE)
+    return [
+        LinkClosed(x.closed_with(closure), closure)
+        for x in links
+        if x.capacity == VOLUNTARY
+        and not x.retracted
+        and x.valid_from < on
+        and (x.valid_to is None or on < x.valid_to)
+    ]
