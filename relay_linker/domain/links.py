@@ -13,6 +13,7 @@ from relay_linker.domain.commands import (
     OpenLink,
 )
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
+from relay_linker.domain.dependants import after_insured_death, end_with_loss, inherited
 from relay_linker.domain.effects import (
     AnomalyRecorded,
     Effect,
@@ -55,6 +56,9 @@ def open_link(
         return refused([Reason("number_in_use", "link.number")])
     if command.valid_to is not None and command.valid_to < command.valid_from:
         return refused([Reason("invalid_period", "valid_to")])
+    dead = after_insured_death(view, insured[0], command.valid_from) if insured else None
+    if dead is not None:
+        return refused([dead])
     birth = found.snapshot.secret_birth_date
     bound = age_bound(command.link, birth, insured[1] if insured else None)
     valid_to, clamp = clamped(command.valid_to, bound)
@@ -82,6 +86,8 @@ def open_link(
         effects.append(
             ReferenceIndexed(IndexEntry(link.number_key, relay_id, record.event_id, sealed))
         )
+    for closure in inherited(view, link):  # the insured person's loss or death came first
+        link = link.closed_with(closure)
     effects.append(LinkOpened(_bounded_by_death(found, link)))
     if breaks_age_rule(command.link, command.valid_from, birth):
         effects.append(_age_rule(record, position, relay_id))
@@ -122,7 +128,9 @@ def close_link(
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
     target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
     closure = Closure(command.lost_on, record.event_id, LOSS)
-    return accepted([LinkClosed(target.closed_with(closure), closure)])
+    return accepted(
+        [LinkClosed(target.closed_with(closure), closure), *end_with_loss(view, target, closure)]
+    )
 
 
 def _insured(

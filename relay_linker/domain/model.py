@@ -10,6 +10,8 @@ from relay_linker.domain.commands import IndexKey, LinkerRecord, Source
 
 ACCEPTED, PARKED, REFUSED = "accepted", "parked", "refused"
 LOSS, DEATH = "loss", "death"
+INSURED_LOST, INSURED_DIED = "insured_person_lost", "insured_person_died"
+"""Closure kinds of a dependant's link ended by its insured person's loss or death (DOMAIN §6)."""
 
 MESSAGES = {
     "person_exists": "a person is already registered under this resident code",
@@ -125,7 +127,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Closure:
-    """One filing's say on when a link ends: a loss, or a death (died_on + 1)."""
+    """One filing's say on when a link ends: a loss, a death (died_on + 1), or for a dependant's
+    link the insured person's loss or death (`INSURED_LOST`, `INSURED_DIED`)."""
 
     valid_to: date
     closed_by: UUID
