@@ -273,3 +273,16 @@ def test_deciding_the_insured_persons_filings_through_slices_gives_the_same_effe
         effects = _through_slices(whole, record)
         assert effects == decide(whole, record, HASHER)
         apply_all(whole, effects)
+
+
+def test_a_death_before_a_dependants_start_already_on_file_is_recorded_for_operations() -> None:
+    """The death arrives after a dependant link starting later: nothing is ended by it, and the
+    link is recorded as filed for a dead person, as the person's own links are."""
+    relay = _registered()
+    relay.feed(_hired(), _dependant(KANA, start=date(2025, 8, 1), when=at(7, 1)))
+    relay.feed(TOWN.file("died", death(HIRO, DIED), when=at(7, 11)))
+    assert relay.links(HIRO, KANA) == [
+        _row("hiro", "insured", HIRED, date(2025, 7, 11)),
+        _row("kana", "dependant", date(2025, 8, 1), HIRO_75),
+    ]
+    assert relay.anomalies() == [("filing_for_dead_person", False)]
