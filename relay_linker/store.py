@@ -83,6 +83,7 @@ class BatchSlice:
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
         await self._parked_due(missing.parked_due - self.state.loaded_parked_due)
         await self._milestones_due(missing.milestones_due - self.state.loaded_milestones_due)
+        await self._dependants(missing.dependants_of - self.state.loaded_dependants_of)
         await self._references(missing.references - self.state.loaded_references)
         await self._events(missing.event_ids - self.state.loaded_event_ids)
 
@@ -111,6 +112,17 @@ class BatchSlice:
         for r in await q("SELECT * FROM anomalies WHERE relay_ids && $1::text[]", ids):
             if r["anomaly_id"] not in self.touched.anomalies:
                 s.anomalies.setdefault(r["anomaly_id"], row_mapping.anomaly_of(r))
+
+    async def _dependants(self, insured: Iterable[str]) -> None:
+        """Load every person holding a link under these insured persons; links the batch
+        opened are already in memory with their persons."""
+        ids = sorted(set(insured))
+        self.state.loaded_dependants_of.update(ids)
+        if ids:
+            found = await self.conn.fetch(
+                "SELECT DISTINCT relay_id FROM links WHERE insured_relay_id = ANY($1)", ids)
+            await self._persons({r["relay_id"] for r in found}
+                                - self.state.loaded_relay_ids)
 
     async def _milestones_due(self, dues: Iterable[MilestonesDue]) -> None:
         """Load the milestones due by these dates (a clock step reads only those)."""

@@ -20,6 +20,7 @@ class ClosedBecause(StrEnum):
     """The rule behind a link's `valid_to` (relay_linker.domain.endings)."""
 
     DEATH = "death"
+    INSURED_PERSON_DIED = "insured_person_died"
     LOSS = "loss"
     REQUEST = "request"
     NON_PAYMENT = "non_payment"
@@ -36,11 +37,12 @@ class ClosedBecause(StrEnum):
 LinkCategory = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 PensionType = Annotated[StrictInt, Field(ge=1, le=3)]
 CLOSED_BECAUSE = (
-    "why the link ends on valid_to: death (died_on + 1), loss (a loss filing: retirement, "
-    "資格喪失), request and non_payment (任意継続 ended by the insurer on the person's "
-    "request or for non-payment), insured_elsewhere (任意継続 ends when the person becomes "
-    "insured in employee insurance or the 75+ scheme), insured_person_lost (a dependant's "
-    "loss on the day the insured person's cover at the same insurer ends), "
+    "why the link ends on valid_to: death (died_on + 1), insured_person_died (a dependant's "
+    "link ends on the insured person's death + 1), loss (a loss filing: retirement, 資格喪失), "
+    "request and non_payment (任意継続 ended by the insurer on the person's request or for "
+    "non-payment), insured_elsewhere (任意継続 ends when the person becomes insured in "
+    "employee insurance or the 75+ scheme), insured_person_lost (a dependant's link ends on "
+    "the day the insured person's cover at the same insurer ends by a filed end), "
     "late_stage_transfer (medical cover ends at the 75th birthday, the move to the 75+ "
     "scheme), insured_late_stage_transfer (a dependant whose insured person moves to the 75+ "
     "scheme), age_70 (employee pension ends the day before the 70th birthday), age_60 "

@@ -53,3 +53,9 @@ def elderly_copay_from(birth: date) -> date:
     if reached.month == 12:
         return date(reached.year + 1, 1, 1)
     return date(reached.year, reached.month + 1, 1)
+
+
+def second_category_care_from(birth: date) -> date:
+    """Second-category long-term-care insured (第2号被保険者) from when age 40 is reached, while
+    covered by a medical insurer, until first-category cover starts (介護保険法9条2号)."""
+    return age_reached_on(birth, 40)

@@ -8,10 +8,10 @@ from datetime import date
 
 from relay_linker.domain.ages import (
     employee_pension_until,
-    first_category_care_from,
     late_stage_elderly_from,
     national_type1_from,
     national_type1_until,
+    second_category_care_from,
 )
 from relay_linker.domain.commands import LinkerRecord, LinkSpec
 from relay_linker.domain.effects import (
@@ -57,7 +57,8 @@ def breaks_age_rule(spec: LinkSpec, valid_from: date, birth: date) -> bool:
     if spec.scheme == "medical" and spec.category == LATE_STAGE:
         return valid_from < late_stage_elderly_from(birth)
     if spec.scheme == "long_term_care" and spec.capacity == "insured":
-        return valid_from < first_category_care_from(birth)
+        # 40-64 is the second category, judged on medical cover (second_category)
+        return valid_from < second_category_care_from(birth)
     if spec.scheme == "pension" and spec.category == "national_type1":
         return valid_from < national_type1_from(birth)
     return False

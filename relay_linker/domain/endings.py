@@ -5,14 +5,24 @@ Read from the links themselves (closures, age bounds) and from the links they de
 from collections.abc import Iterable
 
 from relay_linker.domain.continuation import INSURED_ELSEWHERE, TERM
-from relay_linker.domain.model import DEATH, LOSS, NON_PAYMENT, REQUEST, Link
+from relay_linker.domain.model import (
+    DEATH,
+    INSURED_DIED,
+    INSURED_LOST,
+    LOSS,
+    NON_PAYMENT,
+    REQUEST,
+    Link,
+)
 
-INSURED_PERSON_LOST = "insured_person_lost"
+INSURED_PERSON_LOST = INSURED_LOST
+INSURED_PERSON_DIED = INSURED_DIED
 LATE_STAGE_TRANSFER = "late_stage_transfer"
 INSURED_LATE_STAGE_TRANSFER = "insured_late_stage_transfer"
 PERIOD_END = "period_end"
 CLOSED_BECAUSE = (
     DEATH,
+    INSURED_PERSON_DIED,
     LOSS,
     REQUEST,
     NON_PAYMENT,

@@ -25,6 +25,7 @@ from relay_linker.domain.model import Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.residency import change_identity, record_death, register
 from relay_linker.domain.retraction import retract
+from relay_linker.domain.second_category import second_category_effects
 from relay_linker.domain.state import RelayState, clone
 from relay_linker.domain.verdict import Verdict, accepted, refused
 
@@ -47,7 +48,8 @@ def judge(view: RelayState, record: LinkerRecord, hasher: Hasher) -> Verdict:
         verdict, final = _judge_unit(view, record, hasher)
     if not verdict.accepted:
         return verdict
-    return verdict.adding(overlap_effects(final, record, verdict.effects))
+    verdict = verdict.adding(overlap_effects(final, record, verdict.effects))
+    return verdict.adding(second_category_effects(final, record.event_id, verdict.effects))
 
 
 def judge_command(

@@ -19,6 +19,7 @@ from relay_linker.domain.continuation import (
     late_election,
 )
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
+from relay_linker.domain.dependants import after_insured_death, end_with_loss, inherited
 from relay_linker.domain.effects import (
     AnomalyRecorded,
     Effect,
@@ -64,6 +65,9 @@ def open_link(
     held = links_of(view, relay_id)
     if command.election is not None and not eligible(held, command.valid_from):
         return refused([Reason("voluntary_continuation_ineligible", "lost_on")])
+    dead = after_insured_death(view, insured[0], command.valid_from) if insured else None
+    if dead is not None:
+        return refused([dead])
     birth = found.snapshot.secret_birth_date
     valid_to, clamp = clamped(command.valid_to, _bound(command, held, birth, insured))
     if clamp is not None and valid_to is not None and valid_to <= command.valid_from:
@@ -90,6 +94,8 @@ def open_link(
         effects.append(
             ReferenceIndexed(IndexEntry(link.number_key, relay_id, record.event_id, sealed))
         )
+    for closure in inherited(view, link):  # the insured person's loss or death came first
+        link = link.closed_with(closure)
     effects.append(LinkOpened(_bounded_by_death(found, link)))
     effects += ended_elsewhere(held, link, record)
     if command.election is not None:
@@ -143,7 +149,9 @@ def close_link(
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
     target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
     closure = Closure(command.lost_on, record.event_id, command.kind)
-    return accepted([LinkClosed(target.closed_with(closure), closure)])
+    return accepted(
+        [LinkClosed(target.closed_with(closure), closure), *end_with_loss(view, target, closure)]
+    )
 
 
 def _insured(

@@ -13,6 +13,8 @@ LOSS, DEATH = "loss", "death"
 REQUEST, NON_PAYMENT = "request", "non_payment"
 FILED_ENDS = (LOSS, REQUEST, NON_PAYMENT)
 """Closures a filing makes: a loss, or 任意継続 ended on request or for non-payment."""
+INSURED_LOST, INSURED_DIED = "insured_person_lost", "insured_person_died"
+"""Closure kinds of a dependant's link ended by its insured person's loss or death (DOMAIN §6)."""
 
 MESSAGES = {
     "person_exists": "a person is already registered under this resident code",
@@ -132,7 +134,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Closure:
-    """One filing's say on when a link ends: a loss, or a death (died_on + 1)."""
+    """One filing's say on when a link ends: a loss, a death (died_on + 1), or for a dependant's
+    link the insured person's loss or death (`INSURED_LOST`, `INSURED_DIED`)."""
 
     valid_to: date
     closed_by: UUID

@@ -40,6 +40,7 @@ def require(
     references: Iterable[Reference] = (),
     parked_due: Iterable[ParkedDue] = (),
     milestones_due: Iterable[MilestonesDue] = (),
+    dependants_of: Iterable[str] = (),
 ) -> None:
     """Raise `MissingFromSlice` with everything asked for that the slice lacks."""
     if state.complete:
@@ -52,6 +53,7 @@ def require(
         frozenset(references) - state.loaded_references,
         frozenset(parked_due) - state.loaded_parked_due,
         frozenset(milestones_due) - state.loaded_milestones_due,
+        frozenset(dependants_of) - state.loaded_dependants_of,
     )
     if any(lacking):  # build the exception only when something is missing
         raise MissingFromSlice(Needs(*lacking))
@@ -65,6 +67,19 @@ def person(state: RelayState, relay_id: str) -> Person | None:
 def links_of(state: RelayState, relay_id: str) -> tuple[Link, ...]:
     require(state, relay_ids=[relay_id])
     return state.links.get(relay_id, ())
+
+
+def dependants(state: RelayState, insured_relay_id: str) -> tuple[str, ...]:
+    """The persons holding a link under `insured_relay_id` (their insured person, 本人);
+    loading an insured person's dependants loads each of them as a person."""
+    require(state, dependants_of=[insured_relay_id])
+    return tuple(
+        sorted(
+            relay_id
+            for relay_id, held in state.links.items()
+            if any(x.insured_relay_id == insured_relay_id for x in held)
+        )
+    )
 
 
 def cards_of(state: RelayState, relay_id: str) -> tuple[Card, ...]:

@@ -16,6 +16,7 @@ from relay_linker.domain.commands import (
     RecordDeath,
     RegisterPerson,
 )
+from relay_linker.domain.dependants import end_with_death
 from relay_linker.domain.effects import (
     AnomalyRecorded,
     CandidateIndexed,
@@ -124,6 +125,7 @@ def record_death(
             effects.append(LinkClosed(link.closed_with(closure), closure))
         elif not link.retracted:
             effects.append(_opened_after_death(link.opened_by, relay_id, record))
+    effects += end_with_death(view, relay_id, command.died_on, record.event_id)
     return accepted(effects)
 
 

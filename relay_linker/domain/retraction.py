@@ -27,6 +27,7 @@ from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import (
     candidates,
     cards_of,
+    dependants,
     event_for_reference,
     identity_changes,
     indexed,
@@ -88,13 +89,22 @@ def _withdraw(view: RelayState, marked: LedgerEntry) -> list[Effect]:
 def undo_effects(view: RelayState, target: LedgerEntry, by: UUID) -> list[Effect] | None:
     """The effects that undo `target`, or None when another accepted filing depends on it."""
     effects: list[Effect] = []
-    for relay_id in target.relay_ids:
+    for relay_id in _persons_of(view, target):
         holder = person(view, relay_id)
         part = [] if holder is None else _undo_person(view, holder, target.event_id, by)
         if part is None:
             return None
         effects += part
     return effects + _undo_keys(view, target, effects)
+
+
+def _persons_of(view: RelayState, target: LedgerEntry) -> list[str]:
+    """The persons `target` changed, and the dependants of each: a dependant's link opened after
+    an insured person's loss or death took its closure from that filing (DOMAIN §6)."""
+    found = dict.fromkeys(target.relay_ids)
+    for relay_id in target.relay_ids:
+        found.update(dict.fromkeys(dependants(view, relay_id)))
+    return list(found)
 
 
 def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> list[Effect] | None:

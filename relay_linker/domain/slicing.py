@@ -41,6 +41,8 @@ def carve(whole: RelayState, needs: Needs) -> RelayState:
         _parked_due(part, whole, due)
     for bound in needs.milestones_due:
         _milestones_due(part, whole, bound)
+    for insured in needs.dependants_of:
+        _dependants(part, whole, insured)
     for reference in needs.references:
         part.loaded_references.add(reference)
         if reference in whole.references:
@@ -95,6 +97,13 @@ def _person(part: RelayState, whole: RelayState, relay_id: str) -> None:
     for key, note in whole.anomalies.items():
         if relay_id in note.relay_ids:
             part.anomalies[key] = note
+
+
+def _dependants(part: RelayState, whole: RelayState, insured: str) -> None:
+    part.loaded_dependants_of.add(insured)
+    for relay_id, held in whole.links.items():
+        if any(x.insured_relay_id == insured for x in held):
+            _person(part, whole, relay_id)
 
 
 def _index(part: RelayState, whole: RelayState, key: IndexKey) -> None:

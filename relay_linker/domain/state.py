@@ -43,7 +43,8 @@ class MilestonesDue:
 @dataclass(frozen=True)
 class Needs:
     """What a slice must load for a decision: persons, index keys, wait keys, events,
-    references, filings parked long enough to expire and milestones due; `|` merges two."""
+    references, filings parked long enough to expire, milestones due, and the insured persons
+    whose dependants (every person holding a link under them) are loaded; `|` merges two."""
 
     relay_ids: frozenset[str] = frozenset()
     index_keys: frozenset[IndexKey] = frozenset()
@@ -52,6 +53,7 @@ class Needs:
     references: frozenset[Reference] = frozenset()
     parked_due: frozenset[ParkedDue] = frozenset()
     milestones_due: frozenset[MilestonesDue] = frozenset()
+    dependants_of: frozenset[str] = frozenset()
 
     @classmethod
     def merged(cls, many: Iterable["Needs"]) -> "Needs":
@@ -82,8 +84,8 @@ class MissingFromSlice(LinkerError):
         self.needs = needs
         counts = "/".join(str(len(getattr(needs, f.name))) for f in fields(needs))
         super().__init__(
-            f"slice lacks persons/keys/waits/events/references/parked-due/milestones-due: "
-            f"{counts}"
+            f"slice lacks persons/keys/waits/events/references/parked-due/milestones-due/"
+            f"dependants: {counts}"
         )
 
 
@@ -115,6 +117,7 @@ class RelayState:
     loaded_references: set[Reference] = field(default_factory=set)
     loaded_parked_due: set[ParkedDue] = field(default_factory=set)
     loaded_milestones_due: set[MilestonesDue] = field(default_factory=set)
+    loaded_dependants_of: set[str] = field(default_factory=set)
 
 
 def new_state(*, complete: bool = True) -> RelayState:

@@ -15,9 +15,16 @@ from relay_linker.linker import KeyringHasher
 from relay_linker.readback import load_all
 from relay_linker.translate import Translator
 from schemas.common import IdentityItems, InsuredNumber, PersonReference, Sex, StructuredAddress
-from schemas.employer import Dependant, DependantChange, DependantChanged, EmployeeInsuranceAcquired
+from schemas.employer import (
+    Dependant,
+    DependantChange,
+    DependantChanged,
+    EmployeeInsuranceAcquired,
+    EmployeeInsuranceLost,
+)
 from schemas.envelope import JST, Filing, new_filing
-from schemas.municipality import ResidentRegistered
+from schemas.filings import FilingRetracted
+from schemas.municipality import DeathRegistered, ResidentRegistered
 from schemas.secret import Secret, SecretDate, SecretNumber
 from tests.integration.relay_env import RelayEnv
 
@@ -164,5 +171,80 @@ async def test_no_dependant_is_attached_through_a_lookalike_or_mistyped_number(r
     attached = {x.insured_relay_id for links in state.links.values() for x in links}
     assert not attached & twins
 
+    expected = fold(await relay.steps_in_relay_order(), KeyringHasher(keyring))
+    assert history(state, include_retracted=True) == history(expected, include_retracted=True)
+
+
+LOST_ON, DIED_ON = date(2025, 7, 1), date(2025, 7, 10)
+
+
+def _loss(i: int, who: Resident) -> Filing:
+    payload = EmployeeInsuranceLost(person=who.ref, identity=who.items(), insurer_number=INSURER,
+                                    insured_number=_number(i, "00"),
+                                    last_day_of_employment=LOST_ON - timedelta(days=1),
+                                    lost_on=LOST_ON)
+    return new_filing(payload, filer_code=EMPLOYER, filing_reference=f"LOSS-{i}",
+                      person_token=f"e{i}", occurred_at=_at(LOST_ON + timedelta(days=2)))
+
+
+def _death(i: int, who: Resident) -> Filing:
+    payload = DeathRegistered(person=who.ref, identity=who.items(), died_on=DIED_ON)
+    return new_filing(payload, filer_code=MUNICIPALITY, filing_reference=f"DIED-{i}",
+                      person_token=f"m-{who.token}", occurred_at=_at(DIED_ON + timedelta(days=1)))
+
+
+def _retraction(filer: str, reference: str, token: str) -> Filing:
+    return new_filing(FilingRetracted(retracted_filing_reference=reference), filer_code=filer,
+                      filing_reference=f"CANCEL-{reference}", person_token=token,
+                      occurred_at=_at(date(2025, 7, 20)))
+
+
+async def test_the_insured_persons_loss_and_death_end_the_dependants_cover(relay: RelayEnv):
+    """DOMAIN §6 on the real stack: an insured person's loss ends their child's dependant link on
+    the loss date and their death on death + 1, whether the child's addition is processed before
+    or after; every other family's loss or death is retracted and the child's cover comes back.
+    The tables hold what the fold over the same records holds."""
+    people = [_pair(i) for i in range(12)]
+    added = DependantChange.ADDED
+    first = [("filing.municipality.v1", _registration(who)) for trio in people for who in trio]
+    first += [("filing.employer.v1", _hire(i, insured)) for i, (insured, _, _) in enumerate(people)]
+    ends, additions, late, endings, retractions = {}, [], [], [], []
+    for i, (insured, _, child) in enumerate(people):
+        addition = ("filing.employer.v1",
+                    _dependant(i, "ADD", insured.ref, insured, child, added, ADDED_ON))
+        (late if i % 4 >= 2 else additions).append(addition)
+        at75 = date(insured.born.year + 75, insured.born.month, insured.born.day)
+        if i % 2 == 0:
+            endings.append(("filing.employer.v1", _loss(i, insured)))
+            ends[i] = LOST_ON
+        else:
+            endings.append(("filing.municipality.v1", _death(i, insured)))
+            ends[i] = DIED_ON + timedelta(days=1)
+        if i % 3 == 0:
+            filer, reference = (EMPLOYER, f"LOSS-{i}") if i % 2 == 0 else (
+                MUNICIPALITY, f"DIED-{i}")
+            topic = "filing.employer.v1" if i % 2 == 0 else "filing.municipality.v1"
+            retractions.append((topic, _retraction(filer, reference, f"x{i}")))
+            ends[i] = at75
+    for batch in (first, additions, endings, late, retractions):
+        await relay.publish(batch)
+        await relay.tick()
+    assert relay.run("relay-linker") == 0, relay.last_output
+
+    keyring = relay.keyring()
+    conn = await relay.connect()
+    try:
+        state = await load_all(conn, keyring)
+    finally:
+        await conn.close()
+    translator = Translator(keyring)
+
+    def relay_id(who: Resident) -> str:
+        return state.index[translator.resident(who.code).key].relay_id
+
+    for i, (insured, _, child) in enumerate(people):
+        cover = [x for x in state.links.get(relay_id(child), ()) if x.capacity == "dependant"]
+        assert [(x.insured_relay_id, x.valid_from, x.valid_to) for x in cover] == [
+            (relay_id(insured), ADDED_ON, ends[i])], i
     expected = fold(await relay.steps_in_relay_order(), KeyringHasher(keyring))
     assert history(state, include_retracted=True) == history(expected, include_retracted=True)

@@ -196,13 +196,15 @@ def test_type1_from_the_day_before_the_20th_birthday_is_fine() -> None:
     assert relay.anomalies() == []
 
 
-def test_long_term_care_before_the_day_before_the_65th_birthday_is_an_anomaly() -> None:
+def test_long_term_care_at_64_without_medical_cover_is_a_second_category_anomaly() -> None:
+    """Before the day before the 65th birthday a care insured is second-category (40-64), valid
+    only while a medical insurer covers them (DOMAIN §5b, 介護保険法9条2号): GRANDMA has none."""
     relay = Relay()
     relay.feed(
         TOWN.file("reg", register(GRANDMA), when=at(4, 1)),
         TOWN.file("ltc-early", opening(GRANDMA, care(GRANDMA), date(2023, 1, 30)), when=at(4, 2)),
     )
-    assert relay.anomalies() == [("age_rule", False)]
+    assert relay.anomalies() == [("second_category_without_medical_cover", False)]
     assert relay.links(GRANDMA) == [
         ("grandma", CARE_INSURER, "insured", None, date(2023, 1, 30), None, False),
     ]

@@ -75,10 +75,15 @@ def test_milestone_dates_for_someone_born_on_the_1st() -> None:
         (date(1956, 8, 1), date(2026, 8, 1)),
         (date(1956, 8, 2), date(2026, 9, 1)),
         (date(1956, 12, 2), date(2027, 1, 1)),
-        (date(1957, 1, 1), date(2027, 1, 1)),
+        (date(1957, 1, 1), date(2027, 1, 1)),  # 70 reached on 31 Dec: January
+        (date(1957, 1, 2), date(2027, 2, 1)),  # 70 reached on 1 Jan: February, not January
+        (date(1956, 2, 29), date(2026, 3, 1)),  # 70 reached on 28 Feb in a common year
     ],
 )
 def test_the_70_to_74_copay_band_starts_the_month_after_70_is_reached(birth, band) -> None:
+    """DOMAIN §5b: "from the first day of the month after the month in which 70 is reached (for
+    someone born on the 1st, that is the birthday month)"; an age is reached the day before the
+    birthday (年齢計算ニ関スル法律, 民法143条), so born on 2 Jan reaches 70 on 1 Jan."""
     assert elderly_copay_from(birth) == band
 
 
