@@ -274,3 +274,24 @@ def test_a_dependant_is_covered_under_the_insured_person_in_voluntary_continuati
     assert (link.capacity, link.valid_from, link.insured_relay_id) == (
         "dependant", date(2025, 4, 1), relay.relay_id(KEN)
     )
+
+
+def test_the_insurers_filed_end_of_voluntary_continuation_ends_its_dependants_too() -> None:
+    """DOMAIN §6: dependants are covered only as the insured person's; 任意継続 ended on request
+    (健康保険法38条7号) ends the dependant kept under it on the same day, whichever of the two
+    filings is decided first."""
+    spec = LinkSpec("medical", EMPLOYER_INSURER, "dependant", "employee_insurance",
+                    MIO.insured(EMPLOYER_INSURER))
+    for end_first in (False, True):
+        relay = Relay()
+        _employed(relay, date(2024, 4, 1))
+        _elect(relay)
+        kept = INSURER.file(
+            "mio", register(MIO), opening(MIO, spec, date(2025, 4, 1), insured_by=KEN),
+            when=at(7, 23))
+        ended = INSURER.file("end", closing(KEN, _continued(), date(2025, 8, 1), kind="request"),
+                             when=at(7, 22))
+        relay.feed(*((ended, kept) if end_first else (kept, ended)))
+        (link,) = relay.state.links[relay.relay_id(MIO)]
+        assert (link.valid_from, link.valid_to) == (date(2025, 4, 1), date(2025, 8, 1))
+        assert [c.kind for c in link.closures] == ["insured_person_lost"]
