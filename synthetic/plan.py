@@ -95,8 +95,8 @@ def _plan_person(sim: Sim, person: Person) -> None:
         sim.at(_first_day(sim), hire, person, sim.employer())
     for april in _aprils(sim):
         chance = P_GRADUATE.get(person.age(april), 0) if person.role == "child" else 0
-        if sim.rng.random() < chance:
-            sim.at(april, hire, person, sim.employer())
+        if sim.rng.random() < chance:  # before a parent's hire that day could list them
+            sim.at(april, hire, person, sim.employer(), priority=0)
 
 
 def _plan_employee(sim: Sim, person: Person, age: int) -> None:

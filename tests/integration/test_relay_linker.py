@@ -64,6 +64,19 @@ async def test_population_gives_the_folds_link_history(relay: RelayEnv, populati
     assert history(table, include_retracted=True, include_milestones=True) == expected
     assert _anomalies(table) == _anomalies(folded)
     assert any(a.resolved for a in folded.anomalies.values())
+    _only_real_double_enrolment_stays_open(folded)
+
+
+def _only_real_double_enrolment_stays_open(state: RelayState) -> None:
+    """Joining employee insurance on D ends NHI on D + 1 (DOMAIN §6), and the population dates
+    its NHI losses so: an overlap anomaly still open is someone who never left NHI."""
+    links = {x.link_id: x for held in state.links.values() for x in held}
+    overlaps = [a for a in state.anomalies.values() if a.code == "overlapping_medical_coverage"]
+    still_open = [[links[i] for i in a.link_ids] for a in overlaps if not a.resolved]
+    assert any(a.resolved for a in overlaps)
+    for pair in still_open:
+        kept = [x for x in pair if x.category == "nhi" and not x.lost and not x.retracted]
+        assert kept, [(x.category, x.valid_from, x.valid_to, x.lost) for x in pair]
 
 
 def _in_order_history(relay: RelayEnv, population: Population) -> tuple:
