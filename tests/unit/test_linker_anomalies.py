@@ -4,6 +4,7 @@ is resolved when the filing is then accepted (DOMAIN §5a); one still unexplaine
 from datetime import date, timedelta
 
 from relay_linker.domain import effects as fx
+from relay_linker.domain.commands import InsuredPerson, OpenLink
 from tests.unit.test_linker_support import (
     Filer,
     Relay,
@@ -17,6 +18,7 @@ from tests.unit.test_linker_support import (
     with_items,
 )
 
+KID = person("kid", "10000000003", "2015-07-07")
 TOWN = Filer("131016")
 EMPLOYER = Filer("E0001")
 HANA = person("hana", "10000000001", "1980-05-10")
@@ -81,3 +83,28 @@ def test_a_filing_accepted_at_once_resolves_no_other_filings_lookalike() -> None
     relay.feed(TOWN.file("reg", register(HANA), when=at(4, 1)), wrong, right)
     assert relay.status(right) == "accepted"
     assert relay.anomalies() == [("lookalike", False)]
+
+
+def test_an_insured_persons_lookalike_is_resolved_when_the_dependant_is_then_added() -> None:
+    """A dependant's filing names the insured person by number and items (DOMAIN §5a): the
+    insured person's new address before their move parks it with a look-alike about them."""
+    relay = Relay()
+    hired = opening(HANA, employee_insurance(HANA), date(2025, 3, 1))
+    insured = InsuredPerson(HANA.resident, HANA.at_address(NEW_HOME))
+    spec = employee_insurance(KID, "dependant")
+    added = EMPLOYER.file(
+        "add", OpenLink(KID.resident, KID.identity, spec, date(2025, 4, 1), None, insured),
+        when=at(4, 2),
+    )
+    relay.feed(
+        TOWN.file("reg", register(HANA), when=at(3, 1)),
+        TOWN.file("reg-kid", register(KID), when=at(3, 1)),
+        EMPLOYER.file("acq", hired, when=at(3, 2)),
+        added,
+    )
+    assert relay.status(added) == "parked"
+    (note,) = relay.state.anomalies.values()
+    assert (note.relay_ids, note.fields) == ((relay.relay_id(HANA),), ("insured_identity.address",))
+    relay.feed(_move())
+    assert relay.status(added) == "accepted"
+    assert relay.anomalies() == [("lookalike", True)]
