@@ -117,8 +117,8 @@ def _job_change(sim: Sim, person: Person) -> None:
     start = last + ONE_DAY if direct else _first_day(sim, last + timedelta(sim.rng.randint(8, 60)))
     sim.at(last + ONE_DAY, leave, person, "job" if direct else leaving_path(sim))
     quick = sim.rng.random() < P_NEW_ADDRESS
-    if quick:
-        moved = start - timedelta(sim.rng.randint(1, 3))
+    if quick:  # the move falls inside the simulated months, so it is filed with the hire
+        moved = max(start - timedelta(sim.rng.randint(1, 3)), sim.start + ONE_DAY)
         sim.at(moved, move, person.household, True, sim.rng.randint(10, 14), priority=0)
     current = person.cover.employer if person.cover else None
     sim.at(start, hire, person, sim.employer(current), quick)
