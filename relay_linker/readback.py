@@ -86,8 +86,30 @@ async def links_as_of(conn: asyncpg.Connection, keyring: Keyring, relay_id: str,
 
 
 async def anomalies_by_kind(conn: asyncpg.Connection) -> dict[str, list[asyncpg.Record]]:
+    """Every anomaly by kind, open ones first, then in the order they were recorded."""
     grouped: dict[str, list[asyncpg.Record]] = {}
     for r in await conn.fetch("SELECT anomaly_id, code, relay_ids, event_id, fields, resolved "
-                              "FROM anomalies ORDER BY code, recorded_at"):
+                              "FROM anomalies ORDER BY code, resolved, recorded_at"):
         grouped.setdefault(r["code"], []).append(r)
     return grouped
+
+
+@dataclass(frozen=True)
+class AnomalyCount:
+    """How many anomalies of one kind are open (still to look at) and how many resolved."""
+
+    open: int = 0
+    resolved: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.open} open, {self.resolved} resolved"
+
+
+async def anomaly_counts(conn: asyncpg.Connection) -> dict[str, AnomalyCount]:
+    """Open and resolved anomalies per kind, kinds with open ones first."""
+    counts: dict[str, AnomalyCount] = {}
+    for r in await conn.fetch("SELECT code, count(*) FILTER (WHERE NOT resolved) AS open, "
+                              "count(*) FILTER (WHERE resolved) AS resolved "
+                              "FROM anomalies GROUP BY code"):
+        counts[r["code"]] = AnomalyCount(r["open"], r["resolved"])
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1].open, -kv[1].resolved, kv[0])))

@@ -22,6 +22,7 @@ from producers.routing import Outgoing
 from producers.sender import FilingPublisher
 from relay_clock.clock import RelayClock
 from relay_linker.domain import PARKING_BOUND
+from relay_linker.readback import AnomalyCount, anomaly_counts
 from schemas import Filing, FilingOutcome, LinkChanged, MessageRejected, decode_relay
 from schemas.relay import furthest
 from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES
@@ -153,11 +154,10 @@ def _note(seen: Observed, record: ConsumerRecord, wanted: set[UUID], link_topic:
         seen.answered_ms.setdefault(outcome.event_id, ts)
 
 
-async def database_counts(cfg: StackConfig) -> dict[str, int | dict[str, int]]:
+async def database_counts(cfg: StackConfig) -> dict[str, int | dict[str, AnomalyCount]]:
     conn = await asyncpg.connect(cfg.pg_dsn())
     try:
-        anomalies = {r["code"]: r["n"] for r in await conn.fetch(
-            "SELECT code, count(*) AS n FROM anomalies GROUP BY code ORDER BY code")}
+        anomalies = await anomaly_counts(conn)
         return {
             "persons": await conn.fetchval("SELECT count(*) FROM persons"),
             "links": await conn.fetchval("SELECT count(*) FROM links WHERE retracted_by IS NULL"),
@@ -194,7 +194,8 @@ def report(sent: set[UUID], bad: int, seen: Observed, counts: dict,
         "link changes published: " + _counts(seen.link_changes),
         f"relay database: {counts['persons']} persons, {counts['links']} links "
         f"({counts['open links']} open), {counts['parked']} filings parked",
-        "anomalies: " + _counts(Counter(counts["anomalies"])),
+        "anomalies: " + ("; ".join(f"{code} {n}" for code, n in counts["anomalies"].items())
+                         or "none"),
         f"dead letters: {bad} (encrypted, with reason and source offset)",
         f"backlog: {len(sent) - len(live_sent)} filings answered in {backlog_seconds:.1f} s "
         f"({(len(sent) - len(live_sent)) / backlog_seconds:.0f}/s)",

@@ -17,7 +17,7 @@ import asyncpg
 from consumers import dlq_tools
 from consumers.lag import measure
 from groundfloor.config import StackConfig
-from relay_linker.readback import anomalies_by_kind, links_as_of
+from relay_linker.readback import AnomalyCount, anomalies_by_kind, links_as_of
 from shaho.bootstrap import keyring, topic_namespace
 from shaho.registry import Registry
 
@@ -57,15 +57,24 @@ def _links(args: argparse.Namespace, cfg: StackConfig) -> int:
     return 0
 
 
-@command("anomalies", "list recorded anomalies by kind")
+def _anomalies_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true",
+                   help="list the resolved anomalies too (default: only the open ones)")
+
+
+@command("anomalies", "count anomalies by kind, open and resolved apart; list the open ones",
+         _anomalies_options)
 def _anomalies(args: argparse.Namespace, cfg: StackConfig) -> int:
     grouped = _query(cfg, anomalies_by_kind)
     for code, found in grouped.items():
-        print(f"{code}: {len(found)}")
+        count = AnomalyCount(sum(not r["resolved"] for r in found),
+                             sum(r["resolved"] for r in found))
+        print(f"{code}: {count}")
         for r in found:
-            state = "resolved" if r["resolved"] else "open"
-            print(f"  {','.join(r['relay_ids']) or '-'}  event {r['event_id']}  "
-                  f"{','.join(r['fields'])}  {state}")
+            if args.all or not r["resolved"]:
+                state = "resolved" if r["resolved"] else "open"
+                print(f"  {','.join(r['relay_ids']) or '-'}  event {r['event_id']}  "
+                      f"{','.join(r['fields']) or '-'}  {state}")
     if not grouped:
         print("no anomalies")
     return 0

@@ -33,6 +33,7 @@ from synthetic.render import (
     member_ref,
 )
 from synthetic.work import (
+    end_dependants,
     enrol_nhi,
     file_loss,
     nhi_lost,
@@ -128,6 +129,8 @@ def death(sim: Sim, person: Person) -> None:
 
 def _after_death(sim: Sim, person: Person, cover: Cover | None, dependants: list[Person]) -> None:
     place = person.household.place
+    if cover is not None and cover.kind == "employee":
+        end_dependants(sim, dependants)
     if cover is not None and cover.kind == "dependant":
         remove_dependant(sim, person, cover)
     elif cover is not None and cover.kind == "nhi":
@@ -203,9 +206,7 @@ def _seventy_five(sim: Sim, person: Person) -> None:
     cover, dependants = person.cover, person.dependants()
     if cover is not None and cover.kind == "employee":
         file_loss(sim, person, sim.today - ONE_DAY)
-        for member in dependants:
-            if member.cover is not None:
-                remove_dependant(sim, member, member.cover)
+        end_dependants(sim, dependants)
     elif cover is not None and cover.kind == "nhi":
         nhi_lost(sim, person, cover)
     elif cover is not None and cover.kind == "dependant":

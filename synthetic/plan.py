@@ -95,8 +95,8 @@ def _plan_person(sim: Sim, person: Person) -> None:
         sim.at(_first_day(sim), hire, person, sim.employer())
     for april in _aprils(sim):
         chance = P_GRADUATE.get(person.age(april), 0) if person.role == "child" else 0
-        if sim.rng.random() < chance:
-            sim.at(april, hire, person, sim.employer())
+        if sim.rng.random() < chance:  # before a parent's hire that day could list them
+            sim.at(april, hire, person, sim.employer(), priority=0)
 
 
 def _plan_employee(sim: Sim, person: Person, age: int) -> None:
@@ -117,8 +117,8 @@ def _job_change(sim: Sim, person: Person) -> None:
     start = last + ONE_DAY if direct else _first_day(sim, last + timedelta(sim.rng.randint(8, 60)))
     sim.at(last + ONE_DAY, leave, person, "job" if direct else leaving_path(sim))
     quick = sim.rng.random() < P_NEW_ADDRESS
-    if quick:
-        moved = start - timedelta(sim.rng.randint(1, 3))
+    if quick:  # the move falls inside the simulated months, so it is filed with the hire
+        moved = max(start - timedelta(sim.rng.randint(1, 3)), sim.start + ONE_DAY)
         sim.at(moved, move, person.household, True, sim.rng.randint(10, 14), priority=0)
     current = person.cover.employer if person.cover else None
     sim.at(start, hire, person, sim.employer(current), quick)

@@ -35,6 +35,7 @@ from synthetic.render import (
 from synthetic.world import Cover, Employer, Person, birthday
 
 ONE_DAY = timedelta(days=1)
+NHI_LATE_NOTICE = 15  # the fewest days after the loss date that a late NHI loss notice comes
 # what people do after leaving a job without a new one (timely/late/no NHI, 任意継続)
 LEAVING_PATHS = (("timely", 62), ("late", 12), ("never", 8), ("vc", 18))
 
@@ -66,8 +67,15 @@ def enrol_nhi(sim: Sim, people: list[Person], mode: str) -> None:
         sim.file(filer, person, payload, delay)
 
 
-def nhi_lost(sim: Sim, person: Person, cover: Cover, after_death: bool = False) -> None:
-    """The municipality files the end of `person`'s NHI membership from today."""
+def nhi_lost(
+    sim: Sim,
+    person: Person,
+    cover: Cover,
+    after_death: bool = False,
+    lost_on: date | None = None,
+    delay: int | None = None,
+) -> None:
+    """The municipality files the end of `person`'s NHI membership from `lost_on` (today)."""
     if not (person.alive or after_death):
         return
     place = next(p for p in PLACES if p.insurer == cover.insurer)
@@ -77,9 +85,9 @@ def nhi_lost(sim: Sim, person: Person, cover: Cover, after_death: bool = False) 
         identity=identity(person, filer.style),
         insurer_number=cover.insurer,
         insured_number=insured(person, cover.scope),
-        lost_on=sim.today,
+        lost_on=lost_on or sim.today,
     )
-    sim.file(filer, person, payload)
+    sim.file(filer, person, payload, delay)
 
 
 def hire(sim: Sim, person: Person, employer: Employer, quick: bool = False) -> None:
@@ -132,23 +140,28 @@ def _new_dependants(person: Person, on: date) -> list[Person]:
 
 
 def _end_cover(sim: Sim, person: Person, cover: Cover | None) -> None:
+    """Joining employee insurance today ends NHI tomorrow (DOMAIN §6: D + 1, a legal one-day
+    overlap), however late the municipality hears of it; a dependant is removed today."""
     if cover is None:
         return
     if cover.kind == "nhi":
         roll = sim.rng.random()
         if roll >= P_NHI_KEPT:
             late = roll < P_NHI_KEPT + P_NHI_LATE_LOSS
-            sim.at(
-                sim.today + timedelta(sim.rng.randint(10, 25) if late else 1),
-                nhi_lost,
-                person,
-                cover,
-            )
+            delay = sim.rng.randint(NHI_LATE_NOTICE, NHI_LATE_NOTICE + 20) if late else None
+            nhi_lost(sim, person, cover, lost_on=sim.today + ONE_DAY, delay=delay)
     elif cover.kind == "dependant":
         remove_dependant(sim, person, cover)
 
 
-def remove_dependant(sim: Sim, member: Person, cover: Cover) -> None:
+def end_dependants(sim: Sim, dependants: list[Person], delay: int | None = None) -> None:
+    """The insured person's cover ends today, and their dependants' with it (DOMAIN §6)."""
+    for member in dependants:
+        if member.cover is not None and member.cover.kind == "dependant":
+            remove_dependant(sim, member, member.cover, delay)
+
+
+def remove_dependant(sim: Sim, member: Person, cover: Cover, delay: int | None = None) -> None:
     """被扶養者異動届 (removed) from today by the insured person's employer."""
     head, employer = cover.head, cover.employer
     if head is None or employer is None or head.cover is None or head.cover.kind != "employee":
@@ -162,7 +175,7 @@ def remove_dependant(sim: Sim, member: Person, cover: Cover) -> None:
         dependant=dependant(member, style, cover.scope, added=False),
         changed_on=sim.today,
     )
-    sim.file(employer.filer, head, payload)
+    sim.file(employer.filer, head, payload, delay)
 
 
 def file_loss(sim: Sim, person: Person, last_day: date, delay: int | None = None) -> None:
@@ -191,9 +204,12 @@ def leave(sim: Sim, person: Person, path: str, late_filing: bool = False) -> Non
     if not person.alive or cover is None or cover.kind != "employee":
         return
     dependants = person.dependants()
-    file_loss(sim, person, sim.today - ONE_DAY, 5 if late_filing else None)
+    delay = 5 if late_filing else None
+    file_loss(sim, person, sim.today - ONE_DAY, delay)
     if path == "vc" and (cover.since or sim.start) > months_before(sim.today, 2):
         path = "timely"  # 任意継続 needs two months of cover as an insured person (健保法3条4項)
+    if path != "vc":  # 任意継続 keeps the dependants covered
+        end_dependants(sim, dependants, delay)
     if path == "vc":
         _elect_voluntary_continuation(sim, person, cover)
     else:

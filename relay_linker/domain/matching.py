@@ -2,6 +2,7 @@
 
 Items are compared as keyed hashes with the identity of the filing's date or of its arrival."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -13,16 +14,17 @@ from relay_linker.domain.commands import (
     LinkerRecord,
     NumberRef,
 )
-from relay_linker.domain.effects import AnomalyRecorded
+from relay_linker.domain.effects import AnomalyRecorded, AnomalyResolved
 from relay_linker.domain.ids import anomaly_id
 from relay_linker.domain.keys import index_wait, person_wait
 from relay_linker.domain.model import Anomaly, IdentityChange, Person, Reason
 from relay_linker.domain.ports import Hasher
-from relay_linker.domain.reads import identity_changes, indexed, person
+from relay_linker.domain.reads import anomaly, identity_changes, indexed, person
 from relay_linker.domain.state import RelayState
 from relay_linker.domain.verdict import Verdict, parked, refused
 
 JST = timezone(timedelta(hours=9))
+LOOKALIKE = "lookalike"
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,24 @@ def locate(
 def _lookalike(
     record: LinkerRecord, relay_id: str, wrong: list[str], role: Role
 ) -> AnomalyRecorded:
-    key = anomaly_id("lookalike", str(record.event_id), relay_id)
+    key = anomaly_id(LOOKALIKE, str(record.event_id), relay_id)
     fields = tuple(f"{role.items}.{item}" for item in wrong)
-    return AnomalyRecorded(Anomaly(key, "lookalike", (relay_id,), record.event_id, fields))
+    return AnomalyRecorded(Anomaly(key, LOOKALIKE, (relay_id,), record.event_id, fields))
+
+
+def lookalikes_explained(
+    view: RelayState, record: LinkerRecord, relay_ids: Iterable[str]
+) -> list[AnomalyResolved]:
+    """A parked filing now accepted resolves the look-alikes it raised about `relay_ids`, the
+    persons it was found to name: the identity change it waited for explained the mismatch
+    (DOMAIN §5a). Reads by key, so a slice and the whole state resolve the same anomalies."""
+    resolved = []
+    for relay_id in sorted(set(relay_ids)):
+        key = anomaly_id(LOOKALIKE, str(record.event_id), relay_id)
+        known = anomaly(view, key, relay_id)
+        if known is not None and not known.resolved:
+            resolved.append(AnomalyResolved(key, (relay_id,)))
+    return resolved
 
 
 def after_death(holder: Person, last_day: date, record: LinkerRecord) -> Verdict | None:

@@ -1,6 +1,6 @@
 """Settle one filing: verdict, ledger row, parking, outcome, versions, link outputs, milestones.
 
-Every accepted filing that changes a person bumps that person's version once."""
+An accepted filing bumps each person it changes once and resolves the look-alikes it raised."""
 
 from dataclasses import replace
 from datetime import datetime
@@ -11,6 +11,7 @@ from relay_linker.domain.endings import closed_because, pension_type, spouse_of
 from relay_linker.domain.ids import receipt_id
 from relay_linker.domain.judging import judge
 from relay_linker.domain.keys import candidate_key
+from relay_linker.domain.matching import lookalikes_explained
 from relay_linker.domain.milestones import replan
 from relay_linker.domain.model import LOSS, PARKED, LedgerEntry, Link, ParkedFiling
 from relay_linker.domain.ports import Hasher
@@ -45,6 +46,8 @@ def settle(
         return []
     effects = list(verdict.effects)
     if verdict.accepted:
+        if prior is not None and prior.status == PARKED:
+            effects += lookalikes_explained(view, record, named_persons(verdict.effects))
         effects += _versions_and_outputs(view, record, verdict.effects)
         effects += replan(view, record, verdict.effects)
     entry = LedgerEntry(
@@ -93,6 +96,16 @@ def touched_persons(effects: list[fx.Effect]) -> tuple[str, ...]:
     removed = {e.relay_id for e in effects if isinstance(e, fx.PersonRemoved)}
     touched = set().union(*(touches(e).relay_ids for e in effects if isinstance(e, PERSON_EFFECTS)))
     return tuple(sorted(touched - removed))
+
+
+def named_persons(effects: tuple[fx.Effect, ...]) -> set[str]:
+    """Persons an accepted filing changed, and the insured persons its dependants' links name;
+    persons it registered are new and have no anomalies yet."""
+    new = {e.person.relay_id for e in effects if isinstance(e, fx.PersonRegistered)}
+    named = set(touched_persons(list(effects)))
+    named |= {e.link.insured_relay_id for e in effects
+              if isinstance(e, fx.LINK_EFFECTS) and e.link.insured_relay_id is not None}
+    return named - new
 
 
 def _unchanged(view: RelayState, prior: LedgerEntry, verdict: Verdict) -> bool:

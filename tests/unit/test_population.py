@@ -42,7 +42,8 @@ NAMED_EVENT_TYPES = {
     "LateStageElderlyQualificationAcquired",
     "FilingRetracted",
 }
-LATE_ENROLMENT = "NhiQualificationAcquired"  # people may tell the municipality after 14 days
+# people may tell the municipality after the 14 days they have to join or leave NHI
+LATE_NOTICES = {"NhiQualificationAcquired", "NhiQualificationLost"}
 TOKEN_CONTAINMENT_MIN = 6
 
 
@@ -129,18 +130,18 @@ def test_month_end_losses_occur(population: Population) -> None:
 def test_filed_in_japan_time_after_the_effective_date_within_14_days(
     population: Population,
 ) -> None:
-    late_enrolments = 0
+    late_notices: Counter[str] = Counter()
     for filing in population.filings:
         assert filing.occurred_at.utcoffset() == timedelta(hours=9)
         if filing.effective_date is None:
             continue
         lateness = (filing.occurred_at.astimezone(JST).date() - filing.effective_date).days
         assert lateness >= 1
-        if filing.event_type == LATE_ENROLMENT and lateness > 14:
-            late_enrolments += 1
+        if filing.event_type in LATE_NOTICES and lateness > 14:
+            late_notices[filing.event_type] += 1
         else:
             assert lateness <= 14, filing.event_type
-    assert late_enrolments > 0
+    assert set(late_notices) == LATE_NOTICES
 
 
 def test_filings_come_in_publishing_order(population: Population) -> None:
@@ -216,3 +217,116 @@ def test_small_populations_and_other_start_dates(persons: int, start: date) -> N
     result = generate(3, persons, start)
     registered = sum(1 for f in result.filings if f.event_type == "ResidentRegistered")
     assert registered == persons
+
+
+def _text(value: object) -> str:
+    return value.reveal() if hasattr(value, "reveal") else str(value)
+
+
+def _standing(population: Population) -> list:
+    """The filings no 取消 withdrew (a retracted one carries a wrong date on purpose)."""
+    withdrawn = {
+        (f.filer_code, f.payload.retracted_filing_reference)
+        for f in population.filings
+        if f.event_type == "FilingRetracted"
+    }
+    return [
+        f
+        for f in population.filings
+        if f.event_type != "FilingRetracted"
+        and (f.filer_code, f.filing_reference) not in withdrawn
+    ]
+
+
+def _resident(ref, residents: dict[str, str]) -> str | None:
+    """The resident code a filing names, through the pension service's number assignments."""
+    if ref.resident_code is not None:
+        return _text(ref.resident_code)
+    if ref.basic_pension_number is not None:
+        return residents.get(_fold(_text(ref.basic_pension_number)))
+    return None
+
+
+def test_nhi_ends_the_day_after_joining_employee_insurance(population: Population) -> None:
+    """DOMAIN §6: joining employee insurance on D ends NHI on D + 1 (a legal one-day overlap),
+    however late the municipality is told: an NHI loss in the month after the latest join (as
+    the insured person or a dependant) is dated the day after it."""
+    standing = _standing(population)
+    residents = {
+        _fold(_text(f.payload.basic_pension_number)): _text(f.payload.person.resident_code)
+        for f in standing
+        if f.event_type == "BasicPensionNumberAssigned"
+    }
+    joined: dict[str | None, set[date]] = {}
+    for f in standing:
+        if f.event_type == "EmployeeInsuranceAcquired":
+            for ref in (f.payload.person, *(d.person for d in f.payload.dependants)):
+                joined.setdefault(_resident(ref, residents), set()).add(f.payload.acquired_on)
+    after_join = []
+    for f in standing:
+        if f.event_type == "NhiQualificationLost":
+            lost_on = f.payload.lost_on
+            days = joined.get(_text(f.payload.person.resident_code), set())
+            latest = max((d for d in days if d <= lost_on), default=None)
+            if latest is not None and lost_on <= latest + timedelta(days=31):
+                after_join.append((latest, lost_on))
+    assert len(after_join) >= 50
+    assert all(lost_on == d + timedelta(days=1) for d, lost_on in after_join)
+
+
+def _insured_key(insurer: str, number) -> tuple[str, str, str]:
+    return insurer, _text(number.symbol) if number.symbol else "", _text(number.number)
+
+
+def _branch(insurer: str, number) -> tuple[tuple[str, str, str], str]:
+    return _insured_key(insurer, number), _text(number.branch)
+
+
+def test_dependants_cover_ends_no_later_than_their_insured_persons(
+    population: Population,
+) -> None:
+    """DOMAIN §6: a dependant is covered only as the insured person's dependant, so every
+    dependant added under an insured person is removed by that person's loss date (a dependant
+    shares the insured person's symbol and number, with a branch of their own); under 任意継続
+    the dependants stay covered."""
+    standing = _standing(population)
+    lost: dict[tuple, date] = {}
+    continued: set[tuple] = set()
+    added: dict[tuple, date] = {}
+    removed: dict[tuple, date] = {}
+    for f in standing:
+        p = f.payload
+        if f.event_type == "EmployeeInsuranceLost":
+            key = _insured_key(p.insurer_number, p.insured_number)
+            lost[key] = min(lost.get(key, p.lost_on), p.lost_on)
+        elif f.event_type == "VoluntaryContinuationElected":
+            continued.add(_insured_key(p.insurer_number, p.insured_number))
+        elif f.event_type == "EmployeeInsuranceAcquired":
+            for d in p.dependants:
+                added[_branch(p.insurer_number, d.insured_number)] = p.acquired_on
+        elif f.event_type == "MemberLoaded" and p.capacity.value == "dependant":
+            added[_branch(p.insurer_number, p.insured_number)] = p.valid_from
+        elif f.event_type == "DependantChanged":
+            branch = _branch(p.insurer_number, p.dependant.insured_number)
+            held = added if p.change.value == "added" else removed
+            held[branch] = min(held.get(branch, p.changed_on), p.changed_on)
+    ended_with = [
+        (removed.get(branch, date.max), lost[branch[0]])
+        for branch, since in added.items()
+        if branch[0] in lost and branch[0] not in continued and since < lost[branch[0]]
+    ]
+    assert len(ended_with) >= 20
+    assert all(removal <= loss for removal, loss in ended_with)
+
+
+def test_every_move_out_has_its_move_in(population: Population) -> None:
+    """転出 and 転入 of a move between municipalities are both filed, same person, same day."""
+    def moves(kind: str) -> Counter:
+        return Counter(
+            (_text(f.payload.person.resident_code), f.payload.moved_on)
+            for f in population.filings
+            if f.event_type == kind
+        )
+
+    assert moves("MovedOut") == moves("MovedIn")
+    assert sum(moves("MovedOut").values()) >= 20
