@@ -31,6 +31,15 @@ def cpu_seconds(pid: int, with_reaped_children: bool = False) -> float:
     return (own + (cutime + cstime if with_reaped_children else 0)) / TICKS
 
 
+def run_queue_seconds(pid: int | str = "self") -> float:
+    """Seconds the process's main thread has spent ready to run but waiting for a core (the
+    scheduler's run-queue delay, /proc/<pid>/schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def children(pid: int) -> list[int]:
     """Live processes whose parent is `pid`."""
     out = []
