@@ -72,8 +72,8 @@ async def apply_catalogue(bootstrap: str, namespace: Namespace,
 
 async def _await_leaders(admin: AIOKafkaAdminClient, bootstrap: str, names: list[str],
                          seconds: float = 30.0) -> None:
-    """Wait until every partition of the new topics has a leader, so that the first produce
-    does not meet NotLeaderForPartition."""
+    """Wait until every partition of the new topics has a leader that serves it (it answers for
+    its end offset), so that the first produce does not meet NotLeaderForPartition."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while loop.time() < deadline:
