@@ -77,16 +77,26 @@ def term_end(valid_from: date) -> date:
         return date(valid_from.year + 2, 3, 1)
 
 
-def continuation_bounds(
-    spec: LinkSpec, valid_from: date, links: Iterable[Link]
-) -> list[tuple[date, str]]:
-    """Where 任意継続 opened from `valid_from` ends by rule (健保法38条): after two years, and
-    on the first later start of cover as an insured person elsewhere already known."""
+def continuation_bounds(spec: LinkSpec, valid_from: date) -> list[tuple[date, str]]:
+    """Where 任意継続 opened from `valid_from` ends by rule at opening (健保法38条1号): after two
+    years. Cover elsewhere already known ends it by a closure instead (`known_elsewhere`)."""
     if spec.scheme != "medical" or spec.capacity != VOLUNTARY:
         return []
-    starts = [x.valid_from for x in links if insures_elsewhere(x) and x.valid_from > valid_from]
-    elsewhere = [(min(starts), INSURED_ELSEWHERE)] if starts else []
-    return [(term_end(valid_from), TERM), *elsewhere]
+    return [(term_end(valid_from), TERM)]
+
+
+def known_elsewhere(links: Iterable[Link], opened: Link) -> tuple[Closure, ...]:
+    """任意継続 opened after the person's cover as an insured person elsewhere was decided ends
+    on that cover's first start after its own (健保法38条4号・6号), under the acquisition's own
+    filing, exactly as `ended_elsewhere` closes it when the acquisition comes second: so
+    retracting the acquisition reopens it whichever came first."""
+    if opened.scheme != "medical" or opened.capacity != VOLUNTARY:
+        return ()
+    later = [x for x in links if insures_elsewhere(x) and x.valid_from > opened.valid_from]
+    if not later:
+        return ()
+    first = min(later, key=lambda x: (x.valid_from, str(x.link_id)))
+    return (Closure(first.valid_from, first.opened_by, INSURED_ELSEWHERE),)
 
 
 def insures_elsewhere(link: Link) -> bool:

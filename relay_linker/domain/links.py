@@ -16,6 +16,7 @@ from relay_linker.domain.continuation import (
     continuation_bounds,
     eligible,
     ended_elsewhere,
+    known_elsewhere,
     late_election,
 )
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
@@ -69,7 +70,7 @@ def open_link(
     if dead is not None:
         return refused([dead])
     birth = found.snapshot.secret_birth_date
-    valid_to, clamp = clamped(command.valid_to, _bound(command, held, birth, insured))
+    valid_to, clamp = clamped(command.valid_to, _bound(command, birth, insured))
     if clamp is not None and valid_to is not None and valid_to <= command.valid_from:
         return refused(
             [Reason("age_limit_passed", "valid_from")], [_age_rule(record, position, relay_id)]
@@ -94,7 +95,7 @@ def open_link(
         effects.append(
             ReferenceIndexed(IndexEntry(link.number_key, relay_id, record.event_id, sealed))
         )
-    for closure in inherited(view, link):  # the insured person's loss or death came first
+    for closure in (*inherited(view, link), *known_elsewhere(held, link)):  # decided first
         link = link.closed_with(closure)
     effects.append(LinkOpened(_bounded_by_death(found, link)))
     effects += ended_elsewhere(held, link, record)
@@ -106,12 +107,12 @@ def open_link(
 
 
 def _bound(
-    command: OpenLink, held: tuple[Link, ...], birth: date, insured: tuple[str, date] | None
+    command: OpenLink, birth: date, insured: tuple[str, date] | None
 ) -> tuple[date, str] | None:
     """The earliest end the rules put on a link at opening: an age (DOMAIN §5b), and for
-    任意継続 its two years and cover as an insured person elsewhere (健保法38条)."""
+    任意継続 its two years (健保法38条1号; cover elsewhere closes it: `known_elsewhere`)."""
     bounds = [age_bound(command.link, birth, insured[1] if insured else None)]
-    bounds += continuation_bounds(command.link, command.valid_from, held)
+    bounds += continuation_bounds(command.link, command.valid_from)
     return min((b for b in bounds if b is not None), default=None)
 
 

@@ -224,6 +224,9 @@ def test_an_election_filed_after_the_new_cover_ends_on_its_start() -> None:
     relay.feed(EMPLOYER.file("new", opening(KEN, _elsewhere(), date(2025, 6, 1)), when=at(4, 5)))
     _elect(relay)
     assert _continuation(relay) == (date(2025, 4, 1), date(2025, 6, 1), "insured_elsewhere")
+    # retracting the new cover reopens the continuation, as when the election came first
+    relay.feed(EMPLOYER.file("undo", retraction("new"), when=at(6, 20)))
+    assert _continuation(relay)[1:] == (date(2027, 4, 1), "voluntary_continuation_term")
 
 
 def test_death_ends_it_the_day_after() -> None:
