@@ -22,7 +22,17 @@ from relay_linker.domain.effects import (
     ReferenceRemoved,
 )
 from relay_linker.domain.keys import CANDIDATE_KIND, event_wait
-from relay_linker.domain.model import FILED_ENDS, PARKED, REFUSED, Card, LedgerEntry, Person, Reason
+from relay_linker.domain.model import (
+    FILED_ENDS,
+    PARKED,
+    REFUSED,
+    Card,
+    Closure,
+    LedgerEntry,
+    Link,
+    Person,
+    Reason,
+)
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import (
     candidates,
@@ -127,6 +137,8 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
             effects += [] if link.retracted else [LinkRetracted(replace(link, retracted_by=by))]
             continue
         for closure in (c for c in link.closures if c.closed_by == target):
+            if _continued_from(links, link, closure):
+                return None  # an election rests on this loss: retract the election first
             effects.append(LinkReopened(link.without(closure), closure))
     if any(c.event_id == target for c in changes):
         effects.append(IdentityChangeRemoved(relay_id, target))
@@ -169,3 +181,15 @@ def _undo_keys(view: RelayState, target: LedgerEntry, undo: list[Effect]) -> lis
         if not in_use:
             effects.append(ReferenceRemoved(entry.key, entry.relay_id))
     return effects
+
+
+def _continued_from(links: tuple[Link, ...], link: Link, closure: Closure) -> bool:
+    """Whether 任意継続 at the link's insurer starts on the date `closure` ended it: the election
+    (its eligibility and its start, 健保法3条4項・37条) rests on that loss."""
+    return closure.kind in FILED_ENDS and link.capacity == "insured" and any(
+        x.capacity == "voluntary_continuation"
+        and not x.retracted
+        and (x.scheme, x.insurer_number) == (link.scheme, link.insurer_number)
+        and x.valid_from == closure.valid_to
+        for x in links
+    )

@@ -298,3 +298,23 @@ def test_the_insurers_filed_end_of_voluntary_continuation_ends_its_dependants_to
         (link,) = relay.state.links[relay.relay_id(MIO)]
         assert (link.valid_from, link.valid_to) == (date(2025, 4, 1), date(2025, 8, 1))
         assert [c.kind for c in link.closures] == ["insured_person_lost"]
+
+
+def test_the_loss_an_election_rests_on_is_retracted_only_after_the_election() -> None:
+    """The election's eligibility and start (健保法3条4項・37条) rest on the loss: retracting the
+    loss alone would leave employee insurance and 任意継続 at one insurer at once."""
+    relay = Relay()
+    _employed(relay, date(2024, 4, 1))
+    _elect(relay)
+    undo_loss = EMPLOYER.file("undo-loss", retraction("loss"), when=at(5, 1))
+    relay.feed(undo_loss)
+    assert relay.status(undo_loss) == "refused"
+    assert relay.reasons(undo_loss) == [("retraction_blocked", "retracted_filing_reference")]
+    relay.feed(INSURER.file("undo-vc", retraction("vc"), when=at(5, 2)))
+    again = EMPLOYER.file("undo-loss-2", retraction("loss"), when=at(5, 3))
+    relay.feed(again)
+    assert relay.status(again) == "accepted"
+    assert [(x[2], x[4], x[5], x[6]) for x in sorted(relay.links(KEN))] == [
+        ("insured", date(2024, 4, 1), date(2055, 5, 10), False),
+        ("voluntary_continuation", date(2025, 4, 1), date(2027, 4, 1), True),
+    ]
