@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,7 +34,7 @@ from relay_clock.ticks import authentic, is_tick_record
 from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
-from relay_linker.domain.state import MissingFromSlice
+from relay_linker.domain.state import MissingFromSlice, RelayState
 from relay_linker.messages import dead_letter_rows, output_rows
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
@@ -175,12 +176,13 @@ class BatchResult:
 
 
 
-async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
-                          hasher: KeyringHasher) -> list[fx.Effect]:
-    """Decide `record`, loading what the slice lacks until the decision needs nothing more."""
+async def in_slice(batch: BatchSlice,
+                   rule: Callable[[RelayState], list[fx.Effect]]) -> list[fx.Effect]:
+    """Run a pure `rule` over the slice, loading what it lacks until the rule needs nothing
+    more (rules are pure, so a retry is safe); apply and return its effects."""
     while True:
         try:
-            effects = decide(batch.state, record, hasher)
+            effects = rule(batch.state)
         except MissingFromSlice as missing:
             await batch.load(missing.needs)
             continue
@@ -188,20 +190,18 @@ async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
         return effects
 
 
+async def decide_in_slice(batch: BatchSlice, record: LinkerRecord,
+                          hasher: KeyringHasher) -> list[fx.Effect]:
+    """Decide `record` over the slice."""
+    return await in_slice(batch, lambda state: decide(state, record, hasher))
+
+
 async def clock_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
-    """The relay clock reached `now`: expire what is due and announce the milestones reached,
-    loading the parked filings and milestones due that these read."""
+    """The relay clock reached `now`: each clock rule in turn (expire what is due, announce
+    the milestones reached) over the slice."""
     effects: list[fx.Effect] = []
-    for step in CLOCK_RULES:
-        while True:
-            try:
-                part = step(batch.state, now)
-            except MissingFromSlice as missing:
-                await batch.load(missing.needs)
-                continue
-            batch.apply(part)
-            effects += part
-            break
+    for rule in CLOCK_RULES:
+        effects += await in_slice(batch, lambda state, rule=rule: rule(state, now))
     return effects
 
 
