@@ -10,7 +10,7 @@ from datetime import date
 from relay_linker.domain.commands import Election, LinkerRecord, LinkSpec
 from relay_linker.domain.effects import AnomalyRecorded, Effect, LinkClosed
 from relay_linker.domain.ids import anomaly_id
-from relay_linker.domain.model import Anomaly, Closure, Link
+from relay_linker.domain.model import FILED_ENDS, Anomaly, Closure, Link
 
 VOLUNTARY = "voluntary_continuation"
 EMPLOYEE = "employee_insurance"
@@ -111,8 +111,10 @@ def insures_elsewhere(link: Link) -> bool:
 
 def ended_elsewhere(
     links: Iterable[Link], opened: Link, record: LinkerRecord
-) -> list[Effect]:
-    """任意継続 ends on the day the person becomes insured elsewhere: the new link's start."""
+) -> list[LinkClosed]:
+    """任意継続 ends on the day the person becomes insured elsewhere: the new link's start. One
+    that starts that very day never covered a day (an election the relay heard of first; decided
+    the other way round it is refused, `covered_on_start`): it ends on its first day."""
     if not insures_elsewhere(opened):
         return []
     on = opened.valid_from
@@ -122,6 +124,37 @@ def ended_elsewhere(
         for x in links
         if x.capacity == VOLUNTARY
         and not x.retracted
-        and x.valid_from < on
+        and x.valid_from <= on
         and (x.valid_to is None or on < x.valid_to)
     ]
+
+
+def covered_on_start(links: Iterable[Link], spec: LinkSpec, valid_from: date) -> bool:
+    """Whether the person is insured on the day 任意継続 would start (健保法3条4項: it is for one
+    who has lost that cover): by another insurer, or again by the same one (同日得喪). The link
+    the election continues, at the same insurer and started earlier, is the one being lost."""
+    return any(
+        insures_elsewhere(x)
+        and x.valid_from <= valid_from
+        and (x.valid_to is None or valid_from < x.valid_to)
+        and not (x.insurer_number == spec.insurer_number and x.valid_from < valid_from)
+        for x in links
+    )
+
+
+def continued(links: Iterable[Link], lost: Link, closure: Closure) -> bool:
+    """Whether 任意継続 at the lost link's insurer starts on the date `closure` ended it, and
+    covers at least that day: the insured person's cover goes on (健保法3条4項・37条), so their
+    dependants' does too (§6), and the election rests on that loss."""
+    return (
+        closure.kind in FILED_ENDS
+        and lost.capacity == "insured"
+        and any(
+            x.capacity == VOLUNTARY
+            and not x.retracted
+            and (x.scheme, x.insurer_number) == (lost.scheme, lost.insurer_number)
+            and x.valid_from == closure.valid_to
+            and x.valid_to != x.valid_from
+            for x in links
+        )
+    )

@@ -13,19 +13,30 @@ from relay_linker.domain.commands import (
     OpenLink,
 )
 from relay_linker.domain.continuation import (
+    VOLUNTARY,
     continuation_bounds,
+    covered_on_start,
     eligible,
     ended_elsewhere,
     known_elsewhere,
     late_election,
 )
 from relay_linker.domain.coverage import age_bound, breaks_age_rule, clamped
-from relay_linker.domain.dependants import after_insured_death, end_with_loss, inherited
+from relay_linker.domain.dependants import (
+    after_insured_death,
+    ended_by_insured,
+    follow,
+    follow_all,
+    footing,
+    inherited,
+    rehome,
+)
 from relay_linker.domain.effects import (
     AnomalyRecorded,
     Effect,
     LinkClosed,
     LinkOpened,
+    LinkReopened,
     ReferenceIndexed,
 )
 from relay_linker.domain.ids import anomaly_id, link_id
@@ -37,7 +48,14 @@ from relay_linker.domain.matching import (
     last_covered_day,
     locate,
 )
-from relay_linker.domain.model import DEATH, Anomaly, Closure, IndexEntry, Link, Reason
+from relay_linker.domain.model import (
+    DEATH,
+    Anomaly,
+    Closure,
+    IndexEntry,
+    Link,
+    Reason,
+)
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import indexed, links_of
 from relay_linker.domain.state import RelayState
@@ -66,6 +84,8 @@ def open_link(
     held = links_of(view, relay_id)
     if command.election is not None and not eligible(held, command.valid_from):
         return refused([Reason("voluntary_continuation_ineligible", "lost_on")])
+    if command.election is not None and covered_on_start(held, command.link, command.valid_from):
+        return refused([Reason("insured_on_continuation_start", "valid_from")])
     dead = after_insured_death(view, insured[0], command.valid_from) if insured else None
     if dead is not None:
         return refused([dead])
@@ -75,6 +95,9 @@ def open_link(
         return refused(
             [Reason("age_limit_passed", "valid_from")], [_age_rule(record, position, relay_id)]
         )
+    unfooted = _without_footing(view, command, insured)
+    if unfooted is not None:
+        return unfooted
     link = Link(
         link_id(record.event_id, position),
         relay_id,
@@ -97,8 +120,17 @@ def open_link(
         )
     for closure in (*inherited(view, link), *known_elsewhere(held, link)):  # decided first
         link = link.closed_with(closure)
-    effects.append(LinkOpened(_bounded_by_death(found, link)))
-    effects += ended_elsewhere(held, link, record)
+    link = _bounded_by_death(found, link)
+    moved = _stray_ends(held, link)
+    for other, closure in moved:
+        link = link.closed_with(closure)
+        effects.append(LinkReopened(other.without(closure), closure))
+    effects.append(LinkOpened(link))
+    ended = ended_elsewhere(held, link, record)
+    effects += ended
+    if ended or _moves_dependants(held, link):  # the insured person's ends moved
+        after = {x.link_id: x for x in held} | {e.link.link_id: e.link for e in ended}
+        effects += follow_all(view, relay_id, (*after.values(), link))
     if command.election is not None:
         effects += late_election(record, position, relay_id, command.election)
     if breaks_age_rule(command.link, command.valid_from, birth):
@@ -148,11 +180,57 @@ def close_link(
         if any(x.valid_from == command.lost_on for x in open_links):
             return refused([Reason("loss_on_acquisition_date", "lost_on")])
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
-    target = max(started, key=lambda x: (x.valid_from, str(x.link_id)))
+    # The link whose cover reaches the last covered day is the one lost; a dependant's link the
+    # insured person's end closed earlier waits for the period re-filed under them (§6), so a
+    # loss retried late closes the same link as one decided in order.
+    covering = [x for x in started if x.valid_to is None or x.valid_to >= command.lost_on]
+    if not covering and any(ended_by_insured(x) for x in started):
+        return parked([Reason("no_open_link", "link")], wait)
+    target = max(covering or started, key=lambda x: (x.valid_from, str(x.link_id)))
     closure = Closure(command.lost_on, record.event_id, command.kind)
-    return accepted(
-        [LinkClosed(target.closed_with(closure), closure), *end_with_loss(view, target, closure)]
+    closed = target.closed_with(closure)
+    effects: list[Effect] = [LinkClosed(closed, closure)]
+    if target.capacity != "dependant":
+        others = tuple(x for x in links_of(view, relay_id) if x.link_id != target.link_id)
+        effects += follow(view, relay_id, (*others, closed), target.scheme, target.insurer_number)
+    return accepted(effects)
+
+
+def _moves_dependants(held: tuple[Link, ...], opened: Link) -> bool:
+    """Whether opening `opened` can change where the person's dependants' cover ends: 任意継続
+    (an election keeps it), or cover starting on a loss date at the same insurer (同日得喪)."""
+    if opened.capacity == "dependant":
+        return False
+    return opened.capacity == VOLUNTARY or any(
+        (x.scheme, x.insurer_number) == (opened.scheme, opened.insurer_number)
+        and any(c.valid_to == opened.valid_from for c in x.closures)
+        for x in held
     )
+
+
+def _stray_ends(held: tuple[Link, ...], opened: Link) -> list[tuple[Link, Closure]]:
+    """Filed ends of the dependant's earlier periods that belong to `opened` (`rehome`)."""
+    moved = rehome((*held, opened))
+    return [
+        (gone.link, gone.removed)
+        for gone, home in zip(moved[::2], moved[1::2], strict=True)
+        if isinstance(gone, LinkReopened) and home.link.link_id == opened.link_id
+    ]
+
+
+def _without_footing(
+    view: RelayState, command: OpenLink, insured: tuple[str, date] | None
+) -> Verdict | None:
+    """A dependant's link waits until the insured person is covered at that insurer on its
+    first day (DOMAIN §6: covered only as the insured person's dependant): by an acquisition,
+    a re-acquisition on the loss date (同日得喪) or 任意継続 from it."""
+    spec = command.link
+    if insured is None or spec.capacity != "dependant":
+        return None
+    if footing(view, insured[0], spec.scheme, spec.insurer_number, command.valid_from):
+        return None
+    wait = [link_wait(insured[0], spec.scheme, spec.insurer_number)]
+    return parked([Reason("insured_person_not_covered", "insured_person")], wait)
 
 
 def _insured(

@@ -24,6 +24,13 @@ MESSAGES = {
     "already_dead": "the person's death is already registered",
     "no_open_link": "no open link matches this loss",
     "loss_before_acquisition": "the loss date is before the acquisition date",
+    "insured_on_continuation_start": (
+        "the person is insured (elsewhere, or again at the same insurer) on the day 任意継続 "
+        "would start"
+    ),
+    "insured_person_not_covered": (
+        "the insured person is not covered at this insurer on the dependant's first day yet"
+    ),
     "loss_on_acquisition_date": (
         "the loss date is the acquisition date, so no day was covered: retract the "
         "acquisition (FilingRetracted) instead of filing a loss"

@@ -3,9 +3,13 @@
 A parked target is refused; a registration others build on cannot be retracted."""
 
 from dataclasses import replace
+from datetime import date
 from uuid import UUID
 
+from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import LinkerRecord, Retract
+from relay_linker.domain.continuation import continued
+from relay_linker.domain.dependants import follow_all
 from relay_linker.domain.effects import (
     CandidateRemoved,
     CardRemoved,
@@ -24,10 +28,10 @@ from relay_linker.domain.effects import (
 from relay_linker.domain.keys import CANDIDATE_KIND, event_wait
 from relay_linker.domain.model import (
     FILED_ENDS,
+    INSURED_LOST,
     PARKED,
     REFUSED,
     Card,
-    Closure,
     LedgerEntry,
     Link,
     Person,
@@ -46,7 +50,7 @@ from relay_linker.domain.reads import (
     parked_filing,
     person,
 )
-from relay_linker.domain.state import RelayState
+from relay_linker.domain.state import RelayState, clone
 from relay_linker.domain.verdict import Verdict, accepted, parked, refused
 
 
@@ -97,7 +101,8 @@ def _withdraw(view: RelayState, marked: LedgerEntry) -> list[Effect]:
 
 
 def undo_effects(view: RelayState, target: LedgerEntry, by: UUID) -> list[Effect] | None:
-    """The effects that undo `target`, or None when another accepted filing depends on it."""
+    """The effects that undo `target`, or None when another accepted filing depends on it;
+    the dependants of each person it changed then follow that person's links as undone."""
     effects: list[Effect] = []
     for relay_id in _persons_of(view, target):
         holder = person(view, relay_id)
@@ -105,6 +110,12 @@ def undo_effects(view: RelayState, target: LedgerEntry, by: UUID) -> list[Effect
         if part is None:
             return None
         effects += part
+    if effects:
+        after = clone(view)
+        apply_all(after, effects)
+        for relay_id in target.relay_ids:
+            if person(after, relay_id) is not None:
+                effects += follow_all(after, relay_id, links_of(after, relay_id))
     return effects + _undo_keys(view, target, effects)
 
 
@@ -123,21 +134,36 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
     changes = identity_changes(view, relay_id)
     cards = cards_of(view, relay_id)
     if holder.created_by == target:
-        others = links or cards or holder.died_on or any(c.event_id != target for c in changes)
-        return (
-            None if others else [IdentityChangeRemoved(relay_id, target), PersonRemoved(relay_id)]
+        others = (
+            any(x.opened_by != target for x in links)
+            or cards
+            or holder.died_on
+            or any(c.event_id != target for c in changes)
         )
-    effects = _undo_cards(cards, target)
-    if effects is None:
+        if others:
+            return None
+        effects: list[Effect] = []
+        for link in links:  # a go-live load registers the person and opens their link at once
+            part = _retract_link(view, links, link, by)
+            if part is None:
+                return None
+            effects += part
+        return [*effects, IdentityChangeRemoved(relay_id, target), PersonRemoved(relay_id)]
+    found = _undo_cards(cards, target)
+    if found is None:
         return None
+    effects = found
     for link in links:
         if link.opened_by == target:
-            if any(c.kind in FILED_ENDS and c.closed_by != target for c in link.closures):
+            part = _retract_link(view, links, link, by)
+            if part is None:
                 return None
-            effects += [] if link.retracted else [LinkRetracted(replace(link, retracted_by=by))]
+            effects += part
             continue
         for closure in (c for c in link.closures if c.closed_by == target):
-            if _continued_from(links, link, closure):
+            if closure.kind == INSURED_LOST:
+                continue  # a dependant's end follows the insured person's links (`follow`)
+            if continued(links, link, closure):
                 return None  # an election rests on this loss: retract the election first
             effects.append(LinkReopened(link.without(closure), closure))
     if any(c.event_id == target for c in changes):
@@ -145,6 +171,48 @@ def _undo_person(view: RelayState, holder: Person, target: UUID, by: UUID) -> li
     if holder.died_by == target:
         effects.append(DeathRetracted(relay_id, target))
     return effects
+
+
+def _retract_link(
+    view: RelayState, links: tuple[Link, ...], link: Link, by: UUID
+) -> list[Effect] | None:
+    """Retract a link the target opened; None when another filing builds on it: a filed end
+    of its own, or a dependant filed under the person that only this link covers (§6)."""
+    if any(c.kind in FILED_ENDS and c.closed_by != link.opened_by for c in link.closures):
+        return None
+    if link.retracted:
+        return []
+    if link.capacity != "dependant" and _footing_of_others(view, links, link):
+        return None
+    return [LinkRetracted(replace(link, retracted_by=by))]
+
+
+def _footing_of_others(view: RelayState, links: tuple[Link, ...], link: Link) -> bool:
+    """Whether a dependant's link opened by another filing starts inside `link`'s period at its
+    insurer with no other cover of the insured person there on that day."""
+    end = link.valid_to or date.max
+    for relay_id in dependants(view, link.relay_id):
+        for held in links_of(view, relay_id):
+            if not (
+                held.capacity == "dependant"
+                and held.insured_relay_id == link.relay_id
+                and not held.retracted
+                and held.opened_by != link.opened_by
+                and (held.scheme, held.insurer_number) == (link.scheme, link.insurer_number)
+                and link.valid_from <= held.valid_from < end
+            ):
+                continue
+            if not any(
+                x.link_id != link.link_id
+                and x.capacity != "dependant"
+                and not x.retracted
+                and (x.scheme, x.insurer_number) == (link.scheme, link.insurer_number)
+                and x.valid_from <= held.valid_from
+                and (x.valid_to is None or held.valid_from < x.valid_to)
+                for x in links
+            ):
+                return True
+    return False
 
 
 def _undo_cards(cards: tuple[Card, ...], target: UUID) -> list[Effect] | None:
@@ -181,15 +249,3 @@ def _undo_keys(view: RelayState, target: LedgerEntry, undo: list[Effect]) -> lis
         if not in_use:
             effects.append(ReferenceRemoved(entry.key, entry.relay_id))
     return effects
-
-
-def _continued_from(links: tuple[Link, ...], link: Link, closure: Closure) -> bool:
-    """Whether 任意継続 at the link's insurer starts on the date `closure` ended it: the election
-    (its eligibility and its start, 健保法3条4項・37条) rests on that loss."""
-    return closure.kind in FILED_ENDS and link.capacity == "insured" and any(
-        x.capacity == "voluntary_continuation"
-        and not x.retracted
-        and (x.scheme, x.insurer_number) == (link.scheme, link.insurer_number)
-        and x.valid_from == closure.valid_to
-        for x in links
-    )

@@ -297,7 +297,10 @@ def test_the_insurers_filed_end_of_voluntary_continuation_ends_its_dependants_to
         relay.feed(*((ended, kept) if end_first else (kept, ended)))
         (link,) = relay.state.links[relay.relay_id(MIO)]
         assert (link.valid_from, link.valid_to) == (date(2025, 4, 1), date(2025, 8, 1))
-        assert [c.kind for c in link.closures] == ["insured_person_lost"]
+        assert [(c.valid_to, c.kind) for c in link.closures] == [
+            (date(2025, 8, 1), "insured_person_lost"),  # the request (健保法38条7号)
+            (date(2027, 4, 1), "insured_person_lost"),  # the two years (健保法38条1号)
+        ]
 
 
 def test_the_loss_an_election_rests_on_is_retracted_only_after_the_election() -> None:
