@@ -274,6 +274,7 @@ class BatchSlice:
         """Upsert persons in place (their cards refer to them); delete the removed ones."""
         s, t = self.state, self.touched
         gone = sorted(r for r in t.persons if r not in s.persons)
+        await self.conn.execute("DELETE FROM links WHERE relay_id = ANY($1)", gone)
         await self.conn.execute("DELETE FROM persons WHERE relay_id = ANY($1)", gone)
         await self.conn.executemany(_upsert("persons", 9, "relay_id"), [
             row_mapping.person_row(s.persons[r]) for r in sorted(t.persons) if r in s.persons])

@@ -142,7 +142,8 @@ def _versions_and_outputs(
         visible = _visible_change(effect)
         if visible is not None:
             link, change = visible
-            emitted = _emitted(link, versions[link.relay_id], change, record)
+            version = versions.get(link.relay_id, 1 + _version(view, link.relay_id))  # removed
+            emitted = _emitted(link, version, change, record)
             out.append(_explained(view, changed, emitted, link))
     return out
 
