@@ -87,16 +87,17 @@ def continuation_bounds(spec: LinkSpec, valid_from: date) -> list[tuple[date, st
 
 def known_elsewhere(links: Iterable[Link], opened: Link) -> tuple[Closure, ...]:
     """任意継続 opened after the person's cover as an insured person elsewhere was decided ends
-    on that cover's first start after its own (健保法38条4号・6号), under the acquisition's own
-    filing, exactly as `ended_elsewhere` closes it when the acquisition comes second: so
-    retracting the acquisition reopens it whichever came first."""
+    on that cover's start (健保法38条4号・6号), one closure under each such acquisition within
+    its term, exactly as `ended_elsewhere` closes it when they come second: so retracting one
+    acquisition leaves the next one's end, whichever came first."""
     if opened.scheme != "medical" or opened.capacity != VOLUNTARY:
         return ()
-    later = [x for x in links if insures_elsewhere(x) and x.valid_from > opened.valid_from]
-    if not later:
-        return ()
-    first = min(later, key=lambda x: (x.valid_from, str(x.link_id)))
-    return (Closure(first.valid_from, first.opened_by, INSURED_ELSEWHERE),)
+    term = opened.opened_valid_to or date.max
+    return tuple(
+        Closure(x.valid_from, x.opened_by, INSURED_ELSEWHERE)
+        for x in sorted(links, key=lambda x: (x.valid_from, str(x.link_id)))
+        if insures_elsewhere(x) and opened.valid_from < x.valid_from < term
+    )
 
 
 def insures_elsewhere(link: Link) -> bool:
@@ -112,7 +113,8 @@ def insures_elsewhere(link: Link) -> bool:
 def ended_elsewhere(
     links: Iterable[Link], opened: Link, record: LinkerRecord
 ) -> list[LinkClosed]:
-    """任意継続 ends on the day the person becomes insured elsewhere: the new link's start. One
+    """任意継続 ends on the day the person becomes insured elsewhere: the new link's start; every
+    such acquisition within its term adds its closure, so retracting one leaves the others'. One
     that starts that very day never covered a day (an election the relay heard of first; decided
     the other way round it is refused, `covered_on_start`): it ends on its first day."""
     if not insures_elsewhere(opened):
@@ -125,7 +127,8 @@ def ended_elsewhere(
         if x.capacity == VOLUNTARY
         and not x.retracted
         and x.valid_from <= on
-        and (x.valid_to is None or on < x.valid_to)
+        and (x.opened_valid_to is None or on < x.opened_valid_to)
+        and closure not in x.closures
     ]
 
 

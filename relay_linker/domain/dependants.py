@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from relay_linker.domain.ages import ONE_DAY
-from relay_linker.domain.continuation import INSURED_ELSEWHERE, TERM, VOLUNTARY, continued
+from relay_linker.domain.continuation import INSURED_ELSEWHERE, TERM, VOLUNTARY
 from relay_linker.domain.effects import AnomalyRecorded, Effect, LinkClosed, LinkReopened
 from relay_linker.domain.ids import anomaly_id
 from relay_linker.domain.model import (
@@ -34,32 +34,67 @@ def held_under(link: Link, insured_relay_id: str, ends_on: date) -> bool:
     )
 
 
-def insured_ends(
-    insured_links: Iterable[Link], scheme: str, insurer_number: str
-) -> list[Closure]:
-    """What ends a dependant's cover at an insurer, read from the insured person's links there
-    (健康保険法3条7項: a dependant is covered as the insured person's): each filed end (a loss,
-    or 任意継続 ended on request or for non-payment) unless 任意継続 continues the cover from
-    that day, 任意継続's end on cover elsewhere and its two-year term (健保法38条1号・4号)."""
+def dependant_ends(insured_links: Iterable[Link], link: Link) -> tuple[Closure, ...]:
+    """Where the insured person's cover ends `link`, a dependant's link held under them (健康保険法
+    3条7項: a dependant is covered as the insured person's): the end of their cover at that
+    insurer from the link's first day, through 任意継続 that continues it from a loss date
+    (健保法3条4項・37条), under the filing that gave that end: a loss, 任意継続's request or
+    non-payment end, cover elsewhere, its two years, an end given at opening. With no such cover
+    on its first day the link ends that day (no day covered). Death and age bounds end it
+    otherwise (`end_with_death`, the insured person's 75th birthday at opening)."""
     mine = [
         x
         for x in insured_links
         if x.capacity != "dependant"
         and not x.retracted
-        and (x.scheme, x.insurer_number) == (scheme, insurer_number)
+        and (x.scheme, x.insurer_number) == (link.scheme, link.insurer_number)
     ]
-    ends = [
-        Closure(c.valid_to, c.closed_by, INSURED_LOST)
+    on = link.valid_from
+    covering = [x for x in mine if x.valid_from <= on and (x.valid_to is None or on < x.valid_to)]
+    if not covering:
+        ended = [x for x in mine if x.valid_from <= on and x.valid_to is not None]
+        if not ended:
+            return ()
+        last = max(ended, key=lambda x: (x.valid_to or date.max, x.valid_from, str(x.link_id)))
+        return tuple(Closure(on, by, INSURED_LOST) for by in _ended_by(last))
+    held = max(covering, key=lambda x: (x.valid_from, str(x.link_id)))
+    seen = {held.link_id}
+    while (after := _continued_by(mine, held)) is not None and after.link_id not in seen:
+        seen.add(after.link_id)
+        held = after
+    if held.valid_to is None:
+        return ()
+    return tuple(Closure(held.valid_to, by, INSURED_LOST) for by in _ended_by(held))
+
+
+def _ended_by(link: Link) -> list[UUID]:
+    """The filings whose say gives `link` its end, when that end also ends dependants."""
+    ends = link.valid_to
+    found = [
+        c.closed_by
+        for c in link.closures
+        if c.valid_to == ends and (c.kind in FILED_ENDS or c.kind == INSURED_ELSEWHERE)
+    ]
+    if link.opened_valid_to == ends and link.clamp in (None, TERM):
+        found.append(link.opened_by)
+    return sorted(set(found), key=str)
+
+
+def _continued_by(mine: list[Link], link: Link) -> Link | None:
+    """任意継続 continuing `link`'s cover as an insured person from its filed end or the end
+    given at opening (健保法3条4項・37条): starting that day and covering at least that day."""
+    ends = link.valid_to
+    if link.capacity != "insured" or ends is None:
+        return None
+    filed = any(c.valid_to == ends and c.kind in FILED_ENDS for c in link.closures)
+    if not (filed or (link.opened_valid_to == ends and link.clamp is None)):
+        return None
+    after = [
+        x
         for x in mine
-        for c in x.closures
-        if (c.kind in FILED_ENDS and not continued(mine, x, c)) or c.kind == INSURED_ELSEWHERE
+        if x.capacity == VOLUNTARY and x.valid_from == ends and x.valid_to != x.valid_from
     ]
-    ends += [
-        Closure(x.opened_valid_to, x.opened_by, INSURED_LOST)
-        for x in mine
-        if x.capacity == VOLUNTARY and x.clamp == TERM and x.opened_valid_to is not None
-    ]
-    return ends
+    return min(after, key=lambda x: str(x.link_id)) if after else None
 
 
 def follow(
@@ -67,12 +102,9 @@ def follow(
     insurer_number: str,
 ) -> list[Effect]:
     """The dependant links held under the insured person at an insurer, brought in line with
-    what `insured_ends` says once their links are `insured_links`: ends added, then ends no
-    longer said removed (an election keeps the cover its loss had ended, §6). A link starting
-    on the insured person's loss date keeps its cover only if they are covered there that day
-    (同日得喪, or 任意継続 from it); otherwise it ends on its first day."""
+    `dependant_ends` once the insured person's links are `insured_links`: ends added, then ends
+    no longer said removed (an election keeps the cover its loss had ended, §6)."""
     held = tuple(insured_links)
-    ends = insured_ends(held, scheme, insurer_number)
     effects: list[Effect] = []
     for relay_id in dependants(view, insured_relay_id):
         for link in links_of(view, relay_id):
@@ -81,8 +113,7 @@ def follow(
                 and (link.scheme, link.insurer_number) == (scheme, insurer_number)
             ):
                 continue
-            first_day = _covers(held, scheme, insurer_number, link.valid_from)
-            want = {c for c in ends if link.valid_from < c.valid_to or not first_day}
+            want = set(dependant_ends(held, link))
             have = {c for c in link.closures if c.kind == INSURED_LOST}
             for closure in sorted(want - have, key=_order):
                 link = link.closed_with(closure)
@@ -221,16 +252,11 @@ def _close(
 
 def inherited(view: RelayState, link: Link) -> tuple[Closure, ...]:
     """The closures a dependant's link opened late takes from what its insured person's filings
-    already said: `insured_ends` at the same insurer, and their death."""
+    already said: `dependant_ends` at the same insurer, and their death."""
     insured_relay_id = link.insured_relay_id
     if link.capacity != "dependant" or insured_relay_id is None:
         return ()
-    held = links_of(view, insured_relay_id)
-    found = [
-        c
-        for c in insured_ends(held, link.scheme, link.insurer_number)
-        if held_under(link, insured_relay_id, c.valid_to)
-    ]
+    found = list(dependant_ends(links_of(view, insured_relay_id), link))
     holder = person(view, insured_relay_id)
     if holder is not None and holder.died_on is not None and holder.died_by is not None:
         death = Closure(holder.died_on + ONE_DAY, holder.died_by, INSURED_DIED)

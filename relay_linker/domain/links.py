@@ -177,7 +177,12 @@ def close_link(
     # own acquisition date is no period at all, and the acquisition is to be retracted.
     started = [x for x in open_links if x.valid_from < command.lost_on]
     if not started:
-        if any(x.valid_from == command.lost_on for x in open_links):
+        on_the_day = [x for x in open_links if x.valid_from == command.lost_on]
+        if any(x.capacity == "dependant" for x in on_the_day):
+            # a dependant's period re-filed on the insured person's loss date (同日得喪,
+            # 任意継続): the period this loss ends may not have arrived yet
+            return parked([Reason("loss_on_acquisition_date", "lost_on")], wait)
+        if on_the_day:
             return refused([Reason("loss_on_acquisition_date", "lost_on")])
         return parked([Reason("loss_before_acquisition", "lost_on")], wait)
     # The link whose cover reaches the last covered day is the one lost; a dependant's link the
@@ -198,12 +203,13 @@ def close_link(
 
 def _moves_dependants(held: tuple[Link, ...], opened: Link) -> bool:
     """Whether opening `opened` can change where the person's dependants' cover ends: 任意継続
-    (an election keeps it), or cover starting on a loss date at the same insurer (同日得喪)."""
+    (an election keeps it), or cover again at an insurer where they were covered before (a
+    dependant filed there needs the insured person's cover on its first day)."""
     if opened.capacity == "dependant":
         return False
     return opened.capacity == VOLUNTARY or any(
         (x.scheme, x.insurer_number) == (opened.scheme, opened.insurer_number)
-        and any(c.valid_to == opened.valid_from for c in x.closures)
+        and x.capacity != "dependant"
         for x in held
     )
 

@@ -264,6 +264,86 @@ def test_a_member_load_that_registered_and_linked_a_dependant_can_be_retracted()
     assert relay.links(KEN) == [_row("ken", "insured", HIRED, KEN_75)]
 
 
+# --- the end is that of the insured person's cover the dependant's period is held under (§6) ---
+
+
+def test_a_finished_continuations_term_does_not_cut_a_period_under_later_cover() -> None:
+    """任意継続 from 4/1 ended 6/1 when KEN was hired again at the same insurer (健保法38条4号);
+    MIO filed again from 6/1 is covered under the new employment, to his 75th birthday, not
+    to the finished continuation's two years."""
+    again = EMPLOYER.file("again", opening(KEN, employee_insurance(KEN), date(2025, 6, 1)),
+                          when=at(4, 12))
+    refiled = _dep(date(2025, 6, 1), "dep-2", when=(4, 13))
+    relay = _base()
+    relay.feed(_dep(), _loss(), _election(), again, refiled)
+    assert _mio(relay) == [
+        _row("mio", "dependant", date(2024, 6, 1), date(2025, 6, 1)),
+        _row("mio", "dependant", date(2025, 6, 1), KEN_75),
+    ]
+
+
+def test_a_loss_dated_before_a_dependants_first_day_leaves_it_to_the_cover_that_day() -> None:
+    """MIO filed from 6/1 while KEN's employment was open; his loss dated 4/1 arrives later and
+    he is hired again from 6/1: she is covered from 6/1 under the new employment in every order
+    (no period ends before it starts)."""
+    again = EMPLOYER.file("again", opening(KEN, employee_insurance(KEN), date(2025, 6, 1)),
+                          when=at(4, 3))
+    later = _dep(date(2025, 6, 1), "dep-2", when=(4, 4))
+    for order in itertools.permutations((_loss(), again, later)):
+        relay = _base()
+        relay.feed(*order)
+        assert _mio(relay) == [_row("mio", "dependant", date(2025, 6, 1), KEN_75)], order
+    alone = _base()
+    alone.feed(later, _loss())  # no cover on 6/1 at all: her period covers no day
+    assert _mio(alone) == [_row("mio", "dependant", date(2025, 6, 1), date(2025, 6, 1))]
+
+
+def test_retracting_one_acquisition_leaves_the_next_acquisitions_end() -> None:
+    """任意継続 from 4/1; KEN hired again at the same insurer from 6/1 (filed in error, then
+    retracted) and at another insurer from 7/15: once the first is retracted, the continuation
+    and MIO under it end on 7/15, as if it had never been filed (健保法38条4号)."""
+    again = EMPLOYER.file("again", opening(KEN, employee_insurance(KEN), date(2025, 6, 1)),
+                          when=at(4, 3))
+    relay = _base()
+    relay.feed(_dep(), _loss(), _election(), again, _elsewhere(date(2025, 7, 15)))
+    relay.feed(EMPLOYER.file("undo-again", retraction("again"), when=at(6, 5)))
+    assert [row for row in relay.links(KEN, MIO) if not row[6]] == [
+        _row("ken", "insured", date(2025, 7, 15), KEN_75, insurer=OTHER_INSURER),
+        _row("ken", "insured", HIRED, LOST),
+        _row("ken", "voluntary_continuation", LOST, date(2025, 7, 15)),
+        _row("mio", "dependant", date(2024, 6, 1), date(2025, 7, 15)),
+    ]
+
+
+def test_an_end_given_when_the_insured_persons_cover_was_loaded_ends_the_dependants() -> None:
+    """A go-live load gives KEN's employment with its loss date (4/1): MIO loaded under him ends
+    with it, whichever load comes first (§6)."""
+    loaded = INSURER.file("load-ken", opening(KEN, employee_insurance(KEN), HIRED, LOST),
+                          when=at(1, 6))
+    dependant = INSURER.file("load-mio", opening(MIO, DEPENDANT, date(2024, 6, 1), insured_by=KEN),
+                             when=at(1, 6))
+    for order in ((loaded, dependant), (dependant, loaded)):
+        relay = Relay()
+        relay.feed(TOWN.file("reg-ken", register(KEN), when=at(1, 5)),
+                   TOWN.file("reg-mio", register(MIO), when=at(1, 5)), *order)
+        assert relay.status(dependant) == "accepted"
+        assert _mio(relay) == [_row("mio", "dependant", date(2024, 6, 1), LOST)]
+
+
+def test_a_dependants_loss_on_a_refiled_periods_first_day_waits_for_the_earlier_period() -> None:
+    """MIO's own loss of 4/1 and her period re-filed under 任意継続 from 4/1 arrive before her
+    period since 2024-06-01: the loss waits for it (the period it ends), as in filing order."""
+    own_loss = EMPLOYER.file("dep-loss", closing(MIO, DEPENDANT, LOST), when=at(4, 2))
+    refiled = _dep(LOST, "dep-vc", INSURER, when=(4, 11))
+    relay = _base()
+    relay.feed(_loss(), own_loss, _election(), refiled, _dep(when=(4, 12)))
+    assert relay.status(own_loss) == "accepted"
+    assert _mio(relay) == [
+        _row("mio", "dependant", date(2024, 6, 1), LOST),
+        _row("mio", "dependant", LOST, TERM),
+    ]
+
+
 # --- any arrival order gives the same links -------------------------------------------------
 
 

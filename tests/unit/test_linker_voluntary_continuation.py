@@ -299,7 +299,6 @@ def test_the_insurers_filed_end_of_voluntary_continuation_ends_its_dependants_to
         assert (link.valid_from, link.valid_to) == (date(2025, 4, 1), date(2025, 8, 1))
         assert [(c.valid_to, c.kind) for c in link.closures] == [
             (date(2025, 8, 1), "insured_person_lost"),  # the request (健保法38条7号)
-            (date(2027, 4, 1), "insured_person_lost"),  # the two years (健保法38条1号)
         ]
 
 
