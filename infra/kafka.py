@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from groundfloor.config import StackConfig
-from infra.process import pid_alive, port_open, read_pid, stop_pid, wait_for
+from infra.process import pid_alive, port_open, processes_naming, read_pid, stop_pid, wait_for
 
 POM = Path(__file__).with_name("kafka") / "pom.xml"
 LOG4J2 = Path(__file__).with_name("kafka") / "log4j2.xml"
@@ -145,6 +145,7 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
     """Start the broker unless ours already runs; return a one-line description."""
     if is_running(cfg) and _broker_answers(cfg):
         return f"Kafka already running (pid {read_pid(pid_file(cfg))}) on {cfg.bootstrap_servers}"
+    _stop_strays(cfg)
     if port_open("127.0.0.1", cfg.kafka_port) or port_open("127.0.0.1", cfg.controller_port):
         raise StackError(
             f"ports {cfg.kafka_port}/{cfg.controller_port} are taken by another process; stop it "
@@ -153,7 +154,7 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
     lib = resolve_jars(cfg)
     for sub in ("config", "logs", "data"):
         (cfg.kafka_dir / sub).mkdir(parents=True, exist_ok=True)
-    props = cfg.kafka_dir / "config" / "server.properties"
+    props = _properties_path(cfg)
     props.write_text(_properties(cfg))
     _format_storage(cfg, props, lib)
     cmd = [_java(), cfg.kafka_heap, "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -170,6 +171,19 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
         raise StackError(f"Kafka exited with code {proc.returncode}; see {log_file(cfg)}")
     time.sleep(0.5)
     return f"Kafka started (pid {proc.pid}) on {cfg.bootstrap_servers}; log {log_file(cfg)}"
+
+
+def _properties_path(cfg: StackConfig) -> Path:
+    return cfg.kafka_dir / "config" / "server.properties"
+
+
+def _stop_strays(cfg: StackConfig) -> None:
+    """Stop brokers started on this state folder whose pid file is gone (an earlier checkout at
+    the same path, removed while its broker ran): they hold our ports and a stale cluster."""
+    recorded = read_pid(pid_file(cfg))
+    for pid in processes_naming(str(_properties_path(cfg))):
+        if pid != recorded:
+            stop_pid(pid, grace=30.0)
 
 
 def stop(cfg: StackConfig) -> str:

@@ -16,6 +16,7 @@ from groundfloor.config import StackConfig
 from infra.kafka import StackError
 from infra.process import pid_alive, port_open, read_pid, wait_for
 
+ORPHAN_ROOT = Path("/var/tmp")  # where `config` puts the data folder when run as root
 PG_INSTALL = "apt-get update && apt-get install -y postgresql"
 
 
@@ -120,8 +121,22 @@ def _accepts(cfg: StackConfig, bindir: Path) -> bool:
     return result.returncode == 0
 
 
+def _forget_orphaned_data(cfg: StackConfig, bindir: Path) -> None:
+    """As root the data folder lives outside the state folder (keyed by its path), so it can
+    outlive the checkout that made it: without our password file it is unusable. Stop its
+    server and remove it, so a fresh checkout at the same path starts clean."""
+    outside = cfg.pg_data.parent.parent == ORPHAN_ROOT
+    if not outside or cfg.pg_password_path.exists() or not cfg.pg_data.exists():
+        return
+    if is_running(cfg):
+        _run([str(bindir / "pg_ctl"), "-D", str(cfg.pg_data), "-m", "fast", "-w", "stop"],
+             "pg_ctl stop (data folder without a password)")
+    shutil.rmtree(cfg.pg_data)
+
+
 def ensure_running(cfg: StackConfig, timeout: float = 60.0) -> str:
     bindir = _ensure_installed()
+    _forget_orphaned_data(cfg, bindir)
     if is_running(cfg) and _accepts(cfg, bindir):
         _ensure_database(cfg, bindir)
         return f"PostgreSQL already running on 127.0.0.1:{cfg.pg_port} (data {cfg.pg_data})"

@@ -44,3 +44,26 @@ def test_up_twice_then_down_leaves_nothing_running(tmp_path: Path):
     assert not pid_alive(kafka_pid)
     assert not any(port_open("127.0.0.1", int(p)) for p in PORTS.values())
     assert "Kafka: stopped" in _shaho(env, "status").stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the data folder outlives the state folder as root")
+def test_a_fresh_checkout_at_the_same_path_replaces_a_stack_left_running(tmp_path: Path):
+    """A checkout removed while its stack ran leaves a broker (its pid file gone) and, as root,
+    a database folder outside the checkout whose password went with it. `up` from a fresh
+    checkout at the same path stops both and starts clean instead of failing."""
+    state = tmp_path / "state"
+    env = {**os.environ, **PORTS, "SHAHO_STATE_DIR": str(state), "SHAHO_KAFKA_HEAP": "-Xmx512m"}
+    try:
+        first = _shaho(env, "up")
+        assert first.returncode == 0, first.stderr
+        stray = read_pid(state / "kafka" / "kafka.pid")
+        subprocess.run(["rm", "-rf", str(state)], check=True)
+        again = _shaho(env, "up")
+        assert again.returncode == 0, again.stderr
+        assert "Kafka started" in again.stdout and "PostgreSQL started" in again.stdout
+        assert not pid_alive(stray)
+        assert (state / "secrets" / "pg-password").exists()
+    finally:
+        down = _shaho(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert not any(port_open("127.0.0.1", int(p)) for p in PORTS.values())
