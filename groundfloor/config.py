@@ -27,9 +27,15 @@ def _pg_data_dir(state: Path) -> Path:
     if "SHAHO_PG_DATA" in os.environ:
         return Path(os.environ["SHAHO_PG_DATA"])
     if os.geteuid() == 0:
-        tag = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:10]
-        return Path("/var/tmp") / f"shaho-relay-{tag}" / "pgdata"
+        return _runtime_dir(state) / "pgdata"
     return state / "pg" / "data"
+
+
+def _runtime_dir(state: Path) -> Path:
+    """A folder keyed by the state folder's path that outlives it: what must be found again
+    after a checkout is removed while its stack runs (the broker's pid, root's database)."""
+    tag = hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:10]
+    return Path("/var/tmp") / f"shaho-relay-{tag}"
 
 
 def _positive(name: str, default: int) -> int:
@@ -98,6 +104,10 @@ class StackConfig:
     @property
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
+
+    @property
+    def runtime_dir(self) -> Path:
+        return _runtime_dir(self.state_dir)
 
     @property
     def keyring_path(self) -> Path:

@@ -17,7 +17,15 @@ import uuid
 from pathlib import Path
 
 from groundfloor.config import StackConfig
-from infra.process import pid_alive, port_open, processes_naming, read_pid, stop_pid, wait_for
+from infra.process import (
+    pid_alive,
+    port_open,
+    proc_is_ours,
+    processes_naming,
+    read_pid,
+    stop_pid,
+    wait_for,
+)
 
 POM = Path(__file__).with_name("kafka") / "pom.xml"
 LOG4J2 = Path(__file__).with_name("kafka") / "log4j2.xml"
@@ -117,6 +125,12 @@ def pid_file(cfg: StackConfig) -> Path:
     return cfg.kafka_dir / "kafka.pid"
 
 
+def _anchor_file(cfg: StackConfig) -> Path:
+    """The broker's pid once more, outside the state folder, so it is found after that folder
+    was removed with its checkout while the broker ran."""
+    return cfg.runtime_dir / "kafka.pid"
+
+
 def log_file(cfg: StackConfig) -> Path:
     return cfg.kafka_dir / "logs" / "server.out"
 
@@ -164,6 +178,8 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     pid_file(cfg).write_text(str(proc.pid))
+    _anchor_file(cfg).parent.mkdir(parents=True, exist_ok=True)
+    _anchor_file(cfg).write_text(str(proc.pid))
     if not wait_for(lambda: _broker_answers(cfg) or proc.poll() is not None, timeout):
         stop(cfg)
         raise StackError(f"Kafka did not become ready in {timeout:.0f}s; see {log_file(cfg)}")
@@ -181,16 +197,34 @@ def _stop_strays(cfg: StackConfig) -> None:
     """Stop brokers started on this state folder whose pid file is gone (an earlier checkout at
     the same path, removed while its broker ran): they hold our ports and a stale cluster."""
     recorded = read_pid(pid_file(cfg))
-    for pid in processes_naming(str(_properties_path(cfg))):
-        if pid != recorded:
-            stop_pid(pid, grace=30.0)
+    strays = set(processes_naming(str(_properties_path(cfg))))
+    anchored = read_pid(_anchor_file(cfg))
+    if anchored and pid_alive(anchored) and _names_our_broker(anchored, cfg):
+        strays.add(anchored)
+    for pid in sorted(strays - {recorded}):
+        stop_pid(pid, grace=30.0)
+    _anchor_file(cfg).unlink(missing_ok=True)
+
+
+def _names_our_broker(pid: int, cfg: StackConfig) -> bool:
+    """Whether the pid recorded outside the state folder is still our broker: its command line
+    says so where /proc can be read; elsewhere, that our broker's port is held."""
+    if proc_is_ours():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return False
+        return str(_properties_path(cfg)).encode() in cmdline
+    return port_open("127.0.0.1", cfg.kafka_port)
 
 
 def stop(cfg: StackConfig) -> str:
     pid = read_pid(pid_file(cfg))
     if not pid_alive(pid):
         pid_file(cfg).unlink(missing_ok=True)
+        _anchor_file(cfg).unlink(missing_ok=True)
         return "Kafka not running"
     stop_pid(pid, grace=30.0)
     pid_file(cfg).unlink(missing_ok=True)
+    _anchor_file(cfg).unlink(missing_ok=True)
     return f"Kafka stopped (pid {pid})"

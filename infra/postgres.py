@@ -16,7 +16,6 @@ from groundfloor.config import StackConfig
 from infra.kafka import StackError
 from infra.process import pid_alive, port_open, read_pid, wait_for
 
-ORPHAN_ROOT = Path("/var/tmp")  # where `config` puts the data folder when run as root
 PG_INSTALL = "apt-get update && apt-get install -y postgresql"
 
 
@@ -125,7 +124,7 @@ def _forget_orphaned_data(cfg: StackConfig, bindir: Path) -> None:
     """As root the data folder lives outside the state folder (keyed by its path), so it can
     outlive the checkout that made it: without our password file it is unusable. Stop its
     server and remove it, so a fresh checkout at the same path starts clean."""
-    outside = cfg.pg_data.parent.parent == ORPHAN_ROOT
+    outside = cfg.pg_data.parent == cfg.runtime_dir
     if not outside or cfg.pg_password_path.exists() or not cfg.pg_data.exists():
         return
     if is_running(cfg):

@@ -20,6 +20,15 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
+def proc_is_ours() -> bool:
+    """True when /proc shows this process's pid namespace: a sandbox may unshare the pid
+    namespace without mounting its own /proc, and then /proc's numbers name other processes."""
+    try:
+        return int(os.readlink("/proc/self")) == os.getpid()
+    except (OSError, ValueError):
+        return False
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -29,6 +38,8 @@ def pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    if not proc_is_ours():
+        return True
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split()[2] != "Z"
@@ -37,8 +48,11 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def processes_naming(text: str) -> list[int]:
-    """The live processes whose command line contains `text` (this process excluded)."""
-    found = []
+    """The live processes whose command line contains `text` (this process excluded); none
+    when /proc is not this pid namespace's."""
+    found: list[int] = []
+    if not proc_is_ours():
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue

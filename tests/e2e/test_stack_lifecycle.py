@@ -4,6 +4,7 @@ no broker or database running."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,22 @@ def test_a_fresh_checkout_at_the_same_path_replaces_a_stack_left_running(tmp_pat
         down = _shaho(env, "down")
     assert down.returncode == 0, down.stderr
     assert not any(port_open("127.0.0.1", int(p)) for p in PORTS.values())
+
+
+SANDBOXED = "SHAHO_TEST_IN_PID_NAMESPACE"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or os.environ.get(SANDBOXED) == "1"
+                    or shutil.which("unshare") is None,
+                    reason="needs root and unshare; already inside the namespace")
+def test_the_same_in_a_pid_namespace_whose_proc_is_not_its_own():
+    """A sandbox may give the checks their own pid namespace but leave /proc showing the outer
+    one, so no process there is found by its command line: the stray broker is then found by
+    the pid kept outside the state folder. bash stands as the namespace's reaping init."""
+    command = (f"{sys.executable} -m pytest -q -p no:cacheprovider {__file__}"
+               " -k a_fresh_checkout_at_the_same_path; exit $?")
+    run = subprocess.run(["unshare", "--pid", "--fork", "bash", "-c", command],
+                         env={**os.environ, SANDBOXED: "1"}, capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout
