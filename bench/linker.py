@@ -40,6 +40,8 @@ from relay_linker.linker import RelayLinker
 from schemas import FilingOutcome, encode
 from schemas.topics import FILING_OUTCOME, Namespace
 from synthetic.population import Population, generate
+from trust.directory import Directory
+from trust.keys import FilerKeys, clock_signer
 
 REPORTS = Path(__file__).with_name("reports")
 LIVE_TICK = 0.05  # seconds between the relay clock's ticks while filings arrive live
@@ -63,16 +65,25 @@ class Scratch:
         await namespace.drop(self.stack, self.cfg.topic_prefix, self.cfg.pg_database)
 
 
-def _records(population: Population, topics: Namespace) -> list[tuple[str, bytes, bytes]]:
-    return [(topics.physical(population.topic_of(f)), f.kafka_key(), encode(f))
-            for f in population.filings]
+Signed = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
 
 
-async def _publish(records: list[tuple[str, bytes, bytes]], bootstrap: str) -> None:
+def _records(cfg: StackConfig, population: Population, topics: Namespace) -> list[Signed]:
+    """Each filing as its filer sends it: broker topic, key, value and signature headers."""
+    keys = FilerKeys(cfg, provision=True)
+    out = []
+    for f in population.filings:
+        topic, key, value = population.topic_of(f), f.kafka_key(), encode(f)
+        out.append((topics.physical(topic), key, value,
+                    keys.headers(topic, key, value, f.filer_code)))
+    return out
+
+
+async def _publish(records: list[Signed], bootstrap: str) -> None:
     producer = idempotent_producer(bootstrap, linger_ms=5)
     await producer.start()
     try:
-        futures = [await producer.send(t, v, key=k) for t, k, v in records]
+        futures = [await producer.send(t, v, key=k, headers=h) for t, k, v, h in records]
         for f in futures:
             await f
     finally:
@@ -106,13 +117,14 @@ async def sustained(cfg: StackConfig, population: Population,
     at the backlog's last filing time (optionally under cProfile)."""
     trips = RoundTrips()
     async with Scratch(cfg, "s") as ns:
-        await _publish(_records(population, ns.topics), cfg.bootstrap_servers)
+        await _publish(_records(cfg, population, ns.topics), cfg.bootstrap_servers)
         last = max(f.occurred_at for f in population.filings)
-        await tick_once(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path), last)
+        await tick_once(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path),
+                        clock_signer(cfg), last)
         pool = await asyncpg.create_pool(ns.cfg.pg_dsn(), min_size=1, max_size=4,
                                          init=trips.attach)
-        linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), cfg.bootstrap_servers,
-                             ns.topics)
+        linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), Directory(cfg),
+                             cfg.bootstrap_servers, ns.topics)
         profile = cProfile.Profile()
         meter = CpuMeter(_servers(cfg), reaped={"PostgreSQL"})
         try:
@@ -155,7 +167,8 @@ async def latency(cfg: StackConfig, population: Population, rate: int = 1000) ->
         names = ("relay-linker", "outbox-publisher")
         procs = [_start(name, ns.cfg) for name in names]
         day = max(f.occurred_at for f in population.filings)
-        clock = RelayClock(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path))
+        clock = RelayClock(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path),
+                           clock_signer(cfg))
         await clock.start()
         done = asyncio.Event()
         ticks = asyncio.create_task(clock.run(done, LIVE_TICK, at=day))
@@ -194,6 +207,7 @@ def _start(processor: str, cfg: StackConfig) -> subprocess.Popen[bytes]:
 
 async def _paced(cfg: StackConfig, population: Population, topics: Namespace, rate: int,
                  sent: dict[uuid.UUID, float]) -> None:
+    keys = FilerKeys(cfg, provision=True)
     producer = idempotent_producer(cfg.bootstrap_servers, linger_ms=1)
     await producer.start()
     try:
@@ -201,8 +215,9 @@ async def _paced(cfg: StackConfig, population: Population, topics: Namespace, ra
         for i in range(0, len(population.filings), step):
             for f in population.filings[i:i + step]:
                 sent[f.event_id] = time.perf_counter()
-                await producer.send(topics.physical(population.topic_of(f)), encode(f),
-                                    key=f.kafka_key())
+                topic, key, value = population.topic_of(f), f.kafka_key(), encode(f)
+                await producer.send(topics.physical(topic), value, key=key,
+                                    headers=keys.headers(topic, key, value, f.filer_code))
             await asyncio.sleep(max(0.0, start + (i + step) / rate - time.perf_counter()))
         await producer.flush()
     finally:

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from aiokafka.errors import KafkaError
 
+from groundfloor.config import StackConfig
 from producers import report
 from producers.batch_rows import BatchUnreadable, read_batch
 from producers.outcomes import OutcomesUnavailable, await_outcomes
@@ -26,6 +27,8 @@ from schemas.codec import content_hash
 from schemas.identifiers import FILER_CODE_PATTERN
 from schemas.payload import FilerKind
 from schemas.topics import Namespace
+from trust.keys import FilerKeys
+from trust.pki import PkiError
 
 PROGRESS_ABOVE = 1000  # rows; smaller files show a bar only on a terminal
 DEFAULT_TIMEOUT = 60.0
@@ -43,6 +46,8 @@ class PublishOptions:
     wait: bool = False
     timeout: float = DEFAULT_TIMEOUT
     namespace: Namespace = field(default_factory=Namespace)
+    keys: FilerKeys | None = None
+    """The filers' signing keys; by default those the stack's state folder holds."""
 
 
 def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -64,6 +69,9 @@ def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO =
     except PublishFailed as exc:
         print(f"shaho publish: {exc}; publishing the file again is safe", file=err)
         return report.EXIT_NOT_PUBLISHED
+    except PkiError as exc:
+        print(f"shaho publish: cannot sign: {exc}; nothing published", file=err)
+        return report.EXIT_NOT_PUBLISHED
     except (KafkaError, OSError) as exc:
         print(f"shaho publish: {_unreachable(options.bootstrap, exc)}; nothing published", file=err)
         return report.EXIT_NOT_PUBLISHED
@@ -78,7 +86,8 @@ async def _publish(options: PublishOptions, records: list[Outgoing],
     if not records:
         return []
     with progress_bar(len(records), out) as progress:
-        async with FilingPublisher(options.bootstrap, options.namespace) as publisher:
+        keys = options.keys or FilerKeys(StackConfig.from_env())
+        async with FilingPublisher(options.bootstrap, options.namespace, keys) as publisher:
             return await publisher.publish(records, progress=progress)
 
 

@@ -1,4 +1,5 @@
-"""The thin Kafka adapter that publishes validated filings: an idempotent producer, acks=all.
+"""The thin Kafka adapter that publishes validated filings: an idempotent producer, acks=all,
+each record signed with its filer's key (headers `shaho-signer`, `shaho-signature`).
 
 Uploading a file twice publishes the same event ids again; the relay applies each id once.
 """
@@ -17,6 +18,7 @@ from groundfloor.kafka_clients import idempotent_producer
 from producers.routing import Outgoing, route
 from schemas import Filing
 from schemas.topics import Namespace
+from trust.keys import FilerKeys
 
 MAX_REQUEST_BYTES = 1024 * 1024  # aiokafka's default; larger filings are refused by validation
 LINGER_MS = 5
@@ -45,12 +47,12 @@ class PublishFailed(RuntimeError):
 
 
 class FilingPublisher:
-    """Publishes filings to the ingestion topics of `namespace`; use as
-    `async with FilingPublisher(...)`."""
+    """Publishes filings to the ingestion topics of `namespace`, each signed by its filer's
+    key from `keys`; use as `async with FilingPublisher(...)`."""
 
-    def __init__(self, bootstrap: str, namespace: Namespace,
+    def __init__(self, bootstrap: str, namespace: Namespace, keys: FilerKeys,
                  client_id: str = "shaho-publish") -> None:
-        self._namespace = namespace
+        self._namespace, self._keys = namespace, keys
         self._producer = idempotent_producer(
             bootstrap,
             client_id=client_id,
@@ -90,6 +92,8 @@ class FilingPublisher:
         as an `Outgoing` (its topic depends on the filer). PublishFailed if any send fails.
         """
         records = [item if isinstance(item, Outgoing) else route(item) for item in filings]
+        signed = [self._keys.headers(r.topic, r.key, r.value, r.filing.filer_code)
+                  for r in records]
         done = 0
 
         def acknowledged(_: asyncio.Future) -> None:
@@ -100,9 +104,10 @@ class FilingPublisher:
 
         futures = []
         try:
-            for record in records:
+            for record, headers in zip(records, signed, strict=True):
                 topic = self._namespace.physical(record.topic)
-                future = await self._producer.send(topic, record.value, key=record.key)
+                future = await self._producer.send(topic, record.value, key=record.key,
+                                                   headers=headers)
                 future.add_done_callback(acknowledged)
                 futures.append(future)
             metadata = await asyncio.gather(*futures)

@@ -27,6 +27,7 @@ from groundfloor.kafka_clients import idempotent_producer, reader
 from relay_clock.ticks import authentic, headers, new_tick
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.topics import CLOCK_SOURCE, INGESTION_TOPICS, RELAY_CLOCK, Namespace
+from trust.keys import RecordSigner
 
 log = logging.getLogger("shaho.clock")
 TICK_INTERVAL = 1.0
@@ -40,8 +41,10 @@ class ClockError(RuntimeError):
 class RelayClock:
     """One writer of ticks for the relay of `namespace`."""
 
-    def __init__(self, bootstrap: str, namespace: Namespace, keyring: Keyring) -> None:
+    def __init__(self, bootstrap: str, namespace: Namespace, keyring: Keyring,
+                 signer: RecordSigner) -> None:
         self.bootstrap, self.namespace, self.keyring = bootstrap, namespace, keyring
+        self.signer = signer
         self.producer: AIOKafkaProducer | None = None
         self.last: RelayTick | None = None
 
@@ -78,7 +81,8 @@ class RelayClock:
         tick = new_tick(self.keyring, (self.last.seq if self.last else 0) + 1, when)
         clock = self.partitions[-1]
         await self.producer.send_and_wait(clock.topic, encode(tick), key=tick.kafka_key(),
-                                          partition=clock.partition, headers=headers())
+                                          partition=clock.partition,
+                                          headers=self._headers(clock.topic, tick))
         self.last = tick
         await self._spread(tick)
         return tick
@@ -88,9 +92,15 @@ class RelayClock:
         assert self.producer is not None
         value, key = encode(tick), tick.kafka_key()
         sends = [await self.producer.send(tp.topic, value, key=key, partition=tp.partition,
-                                          headers=headers())
+                                          headers=self._headers(tp.topic, tick))
                  for tp in self.partitions[:-1]]
         await asyncio.gather(*sends)
+
+    def _headers(self, topic: str, tick: RelayTick) -> list[tuple[str, bytes]]:
+        """A tick's headers: the tick mark and the relay clock's signature over the record
+        (catalogue topic name, key, value)."""
+        logical = self.namespace.logical(topic)
+        return [*headers(), *self.signer.headers(logical, tick.kafka_key(), encode(tick))]
 
     async def run(self, stop: asyncio.Event, interval: float = TICK_INTERVAL,
                   at: datetime | None = None) -> None:
@@ -134,9 +144,9 @@ class RelayClock:
 
 
 async def tick_once(bootstrap: str, namespace: Namespace, keyring: Keyring,
-                    at: datetime | None = None) -> RelayTick:
+                    signer: RecordSigner, at: datetime | None = None) -> RelayTick:
     """Start the clock, write one tick, stop: the simulated calendar's step."""
-    clock = RelayClock(bootstrap, namespace, keyring)
+    clock = RelayClock(bootstrap, namespace, keyring, signer)
     await clock.start()
     try:
         return await clock.tick(at)

@@ -31,6 +31,8 @@ from groundfloor.kafka_clients import processor_consumer
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
+from relay_linker.admission import Refused, authenticate, entitled, in_standing, is_relay_clock
+from relay_linker.admission import reason as refusal_reason
 from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
@@ -42,6 +44,8 @@ from schemas import Filing, FilingRejected, MessageRejected, Reason, RelayTick, 
 from schemas import decode_relay as decode_message
 from schemas.relay import ReasonCode
 from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK, Namespace
+from trust.directory import Signers
+from trust.signing import SignerId
 
 log = logging.getLogger("shaho.linker")
 GROUP = "relay-linker"
@@ -67,16 +71,17 @@ class KeyringHasher:
 @dataclass(frozen=True)
 class Incoming:
     """A consumed record other than an authentic tick, decoded once: the filing, or why it
-    cannot be one."""
+    cannot be one; `signer` when its signature verified (a refusal is answered to it)."""
 
     record: ConsumerRecord
     filing: Filing | None
     rejected: FilingRejected | None
+    signer: SignerId | None = None
 
 
 FORGED_TICK = Reason(code=ReasonCode.FORGED_TICK.value, field=None,
                      message="a record marked as a relay clock tick that the relay's clock "
-                     "did not write")
+                     "did not write and sign")
 
 
 def failure_reason(code: ReasonCode, failure: Exception, doing: str) -> Reason:
@@ -87,15 +92,16 @@ def failure_reason(code: ReasonCode, failure: Exception, doing: str) -> Reason:
 
 
 class Decoder:
-    """Tells ticks from filings and decodes each record once, as it is fetched.
+    """Tells ticks from filings and decodes each record once, as it is fetched, after its
+    signature is verified (`admission`): nothing unauthenticated is parsed.
 
-    A record marked as a tick is a Tick only when its MAC proves the relay's clock wrote it;
-    otherwise it is a dead letter like any record that is not a filing. Decoding never stops
-    the linker: whatever it raises, an outage aside, makes the record a dead letter
+    A record marked as a tick is a Tick only when the relay clock's key signed it and its MAC
+    holds; otherwise it is a dead letter like any record that is not a filing. Decoding never
+    stops the linker: whatever it raises, an outage aside, makes the record a dead letter
     (`undecodable`), since the same bytes would raise again on every restart."""
 
-    def __init__(self, namespace: Namespace, keyring: Keyring) -> None:
-        self.namespace, self.keyring = namespace, keyring
+    def __init__(self, namespace: Namespace, keyring: Keyring, signers: Signers) -> None:
+        self.namespace, self.keyring, self.signers = namespace, keyring, signers
 
     def __call__(self, record: ConsumerRecord) -> Tick | Incoming:
         try:
@@ -106,7 +112,10 @@ class Decoder:
 
     def _decode(self, record: ConsumerRecord) -> Tick | Incoming:
         raw = bytes(record.value or b"")
+        signer = authenticate(self.signers, record, self.namespace)
         if is_tick_record(record.headers):
+            if isinstance(signer, Refused) or not is_relay_clock(signer):
+                return Incoming(record, None, FilingRejected([FORGED_TICK]))
             try:
                 tick = decode_message(raw, RelayTick)
             except MessageRejected:
@@ -114,11 +123,21 @@ class Decoder:
             if tick is not None and authentic(self.keyring, tick):
                 return Tick(tick.seq, tick.relay_time)
             return Incoming(record, None, FilingRejected([FORGED_TICK]))
+        if isinstance(signer, Refused):
+            return Incoming(record, None, FilingRejected([refusal_reason(signer.refusal)]))
+        topic = self.namespace.logical(record.topic)
         try:
-            filing = decode_filing(raw, self.namespace.logical(record.topic))
+            filing = decode_filing(raw, topic)
         except FilingRejected as rejected:
-            return Incoming(record, None, rejected)
-        return Incoming(record, filing, None)
+            own = rejected.filer_code == signer.code
+            return Incoming(record, None, FilingRejected(
+                rejected.reasons, signer.code, rejected.filing_reference if own else None),
+                signer)
+        refusal = entitled(signer, filing, topic)
+        if refusal is not None:
+            return Incoming(record, None, FilingRejected(
+                [refusal_reason(refusal)], signer.code, filing.filing_reference), signer)
+        return Incoming(record, filing, None, signer)
 
 
 def set_aside(record: ConsumerRecord, failure: Exception, code: ReasonCode,
@@ -138,14 +157,29 @@ def source_of(record: ConsumerRecord, namespace: Namespace) -> Source:
     return Source(namespace.logical(record.topic), record.partition, record.offset)
 
 
+def admitted(signers: Signers, step: Released[Incoming]) -> Incoming:
+    """The released record as admitted at its relay time: a signer whose certificate is not
+    yet valid, expired or revoked at the relay clock's time for the record has it refused."""
+    item = step.item
+    if item.signer is None:
+        return item
+    refusal = in_standing(signers, item.signer, step.relay_time)
+    if refusal is None:
+        return item
+    reference = (item.filing.filing_reference if item.filing is not None
+                 else item.rejected.filing_reference if item.rejected is not None else None)
+    return Incoming(item.record, None, FilingRejected(
+        [refusal_reason(refusal)], item.signer.code, reference), item.signer)
+
+
 def translated(translator: Translator, step: Released[Incoming],
-               namespace: Namespace) -> LinkerRecord | FilingRejected:
+               namespace: Namespace, signers: Signers) -> LinkerRecord | FilingRejected:
     """The linker's record of a released filing (its source named as `source_of` names it),
     or why it is set aside.
 
     Translation (numbers sealed and indexed, identity normalised) must not stop the linker
     either: whatever it raises, an outage aside, refuses the filing as `untranslatable`."""
-    item = step.item
+    item = admitted(signers, step)
     if item.filing is None:
         assert item.rejected is not None
         return item.rejected
@@ -221,9 +255,10 @@ def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
 class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
-    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, bootstrap: str,
+    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers, bootstrap: str,
                  namespace: Namespace, group: str = GROUP, batch: int = LINKER_BATCH) -> None:
         self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
+        self.signers = signers
         self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
@@ -253,7 +288,8 @@ class RelayLinker:
             self.consumer.seek(tp, stored.get(tp, 0))
         order: ClockedOrder[Incoming] = ClockedOrder(
             [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
-        self.buffer = ClockedBuffer(self.consumer, order, Decoder(self.namespace, self.keyring))
+        self.buffer = ClockedBuffer(self.consumer, order, Decoder(self.namespace, self.keyring,
+                                                                     self.signers))
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -358,7 +394,8 @@ class RelayLinker:
                  if (isinstance(s, ClockAdvanced) and s.epoch > applied_epoch)
                  or (isinstance(s, Released) and s.offset >= stored.get(
                      TopicPartition(s.topic, s.partition), 0))]  # else applied already
-        linker_records = [translated(self.translator, s, self.namespace)
+        self.signers.refresh()
+        linker_records = [translated(self.translator, s, self.namespace, self.signers)
                           if isinstance(s, Released) else None
                           for s in fresh]
         await work.prefetch(r for r in linker_records if isinstance(r, LinkerRecord))

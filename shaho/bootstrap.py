@@ -18,6 +18,8 @@ from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
+from trust.directory import Directory
+from trust.keys import clock_signer
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -68,7 +70,8 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
     db = await pool(cfg)
-    linker = RelayLinker(db, keyring(cfg), cfg.bootstrap_servers, topic_namespace(cfg),
+    linker = RelayLinker(db, keyring(cfg), Directory(cfg), cfg.bootstrap_servers,
+                         topic_namespace(cfg),
                          batch=cfg.linker_batch)
     try:
         await linker.start()
@@ -82,7 +85,8 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
 
 async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay clock on the broker's time until signalled (with `drain`: one tick)."""
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+                       clock_signer(cfg))
     try:
         await clock.start()
         if drain:
@@ -99,7 +103,8 @@ async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
 
 async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+                       clock_signer(cfg))
     await clock.start()
     try:
         tick = await clock.tick(at)

@@ -28,12 +28,14 @@ from schemas.relay import furthest
 from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from synthetic.population import Population, generate
+from trust.keys import FilerKeys, clock_signer
 
 PROCESSORS = ("relay-linker", "outbox-publisher")
 DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
 QUIET = 4.0  # seconds without a new outcome once every filing has one: the relay is done
 LIVE_TAIL, LIVE_RATE = 100, 50  # the last filings are sent one by one, as they happen
 LIVE_TICK = 0.05  # seconds between the relay clock's ticks in the live phase
+BROKEN_FILER = "demo-broken-filer"  # the participant whose malformed records the demo sends
 
 
 @dataclass
@@ -52,7 +54,8 @@ async def publish_backlog(cfg: StackConfig, population: Population,
                           filings: list[Filing]) -> int:
     """Publish `filings` at once, then the malformed records; return how many of those landed."""
     topics = topic_namespace(cfg)
-    async with FilingPublisher(cfg.bootstrap_servers, topics) as publisher:
+    keys = FilerKeys(cfg, provision=True)
+    async with FilingPublisher(cfg.bootstrap_servers, topics, keys) as publisher:
         await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)
     raw = idempotent_producer(cfg.bootstrap_servers)
     await raw.start()
@@ -60,8 +63,10 @@ async def publish_backlog(cfg: StackConfig, population: Population,
     try:
         for topic, value in population.bad_records:
             if len(value) < MAX_MESSAGE_BYTES:  # the broker refuses larger ones at the edge
-                await raw.send_and_wait(topics.physical(topic), value,
-                                        key=b"demo-broken-filer:1")
+                key = b"demo-broken-filer:1"  # signed by its filer, to reach decoding
+                await raw.send_and_wait(topics.physical(topic), value, key=key,
+                                        headers=keys.headers(topic, key, value,
+                                                             BROKEN_FILER))
                 bad += 1
     finally:
         await raw.stop()
@@ -71,7 +76,8 @@ async def publish_backlog(cfg: StackConfig, population: Population,
 async def publish_live(cfg: StackConfig, population: Population, filings: list[Filing],
                        sent: dict[UUID, int]) -> None:
     """Publish `filings` one by one at LIVE_RATE per second, noting when each was sent."""
-    async with FilingPublisher(cfg.bootstrap_servers, topic_namespace(cfg)) as publisher:
+    keys = FilerKeys(cfg, provision=True)
+    async with FilingPublisher(cfg.bootstrap_servers, topic_namespace(cfg), keys) as publisher:
         for filing in filings:
             sent[filing.event_id] = int(time.time() * 1000)
             await publisher.publish([Outgoing(filing, population.topic_of(filing))])
@@ -85,7 +91,8 @@ async def live(cfg: StackConfig, population: Population, filings: list[Filing],
     sent: dict[UUID, int] = {}
     everyone = {f.event_id for f in population.filings}
     watch = asyncio.create_task(observe(cfg, {f.event_id for f in filings}, 120, seen, everyone))
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg))
+    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+                       clock_signer(cfg))
     await clock.start()
     done = asyncio.Event()
     ticks = asyncio.create_task(clock.run(done, LIVE_TICK, at=day))

@@ -21,6 +21,8 @@ from schemas.topics import CATALOGUE
 from shaho.bootstrap import PROCESSORS, configure_logging, tick_at, topic_namespace
 from shaho.demo import run_demo
 from shaho.registry import Registry, print_lines
+from shaho.trust_commands import provision
+from trust.keys import FilerKeys
 
 commands = Registry()
 command = commands.command
@@ -28,7 +30,7 @@ command = commands.command
 
 @command("up", "start Kafka and PostgreSQL, apply migrations and the topic catalogue")
 def _up(args: argparse.Namespace, cfg: StackConfig) -> int:
-    print_lines(up(cfg))
+    print_lines([*up(cfg), provision(cfg)])
     return 0
 
 
@@ -136,7 +138,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
 
 @command("bench", "measure the linker against raw baselines; writes bench/reports/", _bench_options)
 def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
-    print_lines(up(cfg))
+    print_lines([*up(cfg), provision(cfg)])
     asyncio.run(run(cfg, args.persons, args.seed))
     print((REPORTS / "linker.md").read_text())
     return 0
@@ -153,7 +155,7 @@ def _test(args: argparse.Namespace, cfg: StackConfig) -> int:
         print("ruff found problems; fix them first", file=sys.stderr)
         return lint.returncode
     started = not is_up(cfg)
-    print_lines(up(cfg))
+    print_lines([*up(cfg), provision(cfg)])
     try:
         env = cfg.child_env({"SHAHO_STACK_UP": "1"})
         result = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args],
@@ -198,5 +200,6 @@ def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
         wait=args.wait,
         timeout=args.timeout,
         namespace=topic_namespace(cfg),
+        keys=FilerKeys(cfg),
     )
     return run_publish(options)

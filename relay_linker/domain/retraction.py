@@ -65,6 +65,8 @@ def retract(
     target = ledger_entry(view, target_id)
     if target is None:
         raise ValueError("reference without a ledger entry")
+    if target.source.topic != record.source.topic:
+        return refused([Reason("retraction_of_another_filer", "retracted_filing_reference")])
     if "Retract" in target.kinds:
         return refused([Reason("not_retractable", "retracted_filing_reference")])
     if target.retracted_by is not None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import TopicPartition
 
+from consumers.clocked import Released
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
@@ -21,12 +22,15 @@ from relay_linker.domain import advance, apply_all, decide
 from relay_linker.domain.commands import ClockAdvanced, Source, Step
 from relay_linker.domain.effects import Effect
 from relay_linker.domain.state import RelayState, new_state
-from relay_linker.linker import KeyringHasher
+from relay_linker.linker import Decoder, Incoming, KeyringHasher, admitted
 from relay_linker.translate import Translator
-from schemas import Filing, FilingRejected, RelayTick, decode_filing, decode_relay, encode
+from schemas import Filing, RelayTick, decode_relay, encode
 from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, RELAY_CLOCK, Namespace
+from trust.directory import Directory
+from trust.keys import FilerKeys, clock_signer
 
 CALENDAR_START = datetime(2025, 12, 31, tzinfo=UTC)
+BROKEN_FILER = "broken"  # the participant whose malformed records the tests push
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,11 @@ class RelayEnv:
     cfg: StackConfig
     published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
+
+    @property
+    def keys(self) -> FilerKeys:
+        """The filers' keys (the PKI is the stack's, shared by every namespace)."""
+        return FilerKeys(self.cfg, provision=True)
 
     @property
     def prefix(self) -> str:
@@ -92,7 +101,8 @@ class RelayEnv:
         await producer.start()
         try:
             sends = [(await producer.send(self.topic(t), encode(f), key=f.kafka_key(),
-                                          partition=p), f) for t, f, p in items]
+                                          partition=p, headers=self.signed(t, f)), f)
+                     for t, f, p in items]
             for future, filing in sends:
                 meta = await future
                 self.published.append((meta.timestamp, meta.topic, meta.partition,
@@ -100,17 +110,34 @@ class RelayEnv:
         finally:
             await producer.stop()
 
+    def signed(self, topic: str, filing: Filing) -> list[tuple[str, bytes]]:
+        """The headers of `filing` signed by its filer (provisioned on first use)."""
+        return self.keys.headers(topic, filing.kafka_key(), encode(filing), filing.filer_code)
+
+    async def send_records(self, items: list[tuple[str, bytes | None, bytes,
+                                                   list[tuple[str, bytes]]]]) -> list[int]:
+        """Send (logical topic, key, value, headers) records as they are; their offsets."""
+        producer = idempotent_producer(self.cfg.bootstrap_servers)
+        await producer.start()
+        try:
+            return [(await producer.send_and_wait(self.topic(t), v, key=k, headers=h)).offset
+                    for t, k, v, h in items]
+        finally:
+            await producer.stop()
+
     async def publish_raw(self, items: list[tuple[str, bytes]]) -> int:
-        """Push malformed records as a broken filer would; the broker itself refuses those
-        over the topic's max.message.bytes, so they never reach a processor. Returns how many
-        landed."""
+        """Push malformed records as a broken filer would, signed by that filer so they reach
+        decoding; the broker itself refuses those over the topic's max.message.bytes, so they
+        never reach a processor. Returns how many landed."""
         producer = idempotent_producer(self.cfg.bootstrap_servers)
         await producer.start()
         landed = 0
         try:
             for topic, value in items:
                 if len(value) < MAX_MESSAGE_BYTES - 1024:
-                    await producer.send_and_wait(self.topic(topic), value, key=b"broken:1")
+                    await producer.send_and_wait(
+                        self.topic(topic), value, key=b"broken:1",
+                        headers=self.keys.headers(topic, b"broken:1", value, BROKEN_FILER))
                     landed += 1
         finally:
             await producer.stop()
@@ -125,7 +152,8 @@ class RelayEnv:
         if at is None:
             latest = [f.occurred_at for *_, f in self.published]
             at = max([*latest, *self.ticks[-1:], CALENDAR_START])
-        tick = await tick_once(self.cfg.bootstrap_servers, self.topics, self.keyring(), at)
+        tick = await tick_once(self.cfg.bootstrap_servers, self.topics, self.keyring(),
+                               clock_signer(self.cfg), at)
         self.ticks.append(tick.relay_time)
         return tick.relay_time
 
@@ -139,6 +167,7 @@ class RelayEnv:
         records = await read_to_end(self.cfg.bootstrap_servers, partitions)
         keyring = self.keyring()
         translator = Translator(keyring)
+        decoder = Decoder(self.topics, keyring, Directory(self.cfg))
         epochs: dict[int, list[tuple[str, int, int, Filing]]] = {}
         times: dict[int, datetime] = {}
         seen: dict[tuple[str, int], int] = {}
@@ -150,17 +179,20 @@ class RelayEnv:
                 if tick.seq > seen.get(where, 0):
                     seen[where], times[tick.seq] = tick.seq, tick.relay_time
                 continue
-            try:
-                filing = decode_filing(bytes(r.value or b""), self.topics.logical(r.topic))
-            except FilingRejected:
+            incoming = decoder(r)
+            if not isinstance(incoming, Incoming) or incoming.filing is None:
                 continue
-            epochs.setdefault(seen.get(where, 0), []).append((*where, r.offset, filing))
+            epochs.setdefault(seen.get(where, 0), []).append((*where, r.offset, incoming))
         complete = min(seen.get((tp.topic, tp.partition), 0) for tp in partitions)
         steps: list[Step] = []
         for epoch in range(complete):
             relay_time = times[max(epoch, 1)]
-            steps += [translator.record(f, Source(self.topics.logical(t), p, o), relay_time)
-                      for t, p, o, f in sorted(epochs.get(epoch, []), key=lambda x: x[:3])]
+            for t, p, o, incoming in sorted(epochs.get(epoch, []), key=lambda x: x[:3]):
+                released = Released(incoming, t, p, o, epoch, relay_time)
+                filing = admitted(decoder.signers, released).filing
+                if filing is not None:
+                    steps.append(translator.record(filing, Source(
+                        self.topics.logical(t), p, o), relay_time))
             steps.append(ClockAdvanced(times[epoch + 1]))
         return steps
 

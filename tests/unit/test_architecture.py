@@ -71,6 +71,9 @@ def violations(root: Path) -> list[str]:
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
                 found.append(f"{where}: the ground floor imports no other package of the project")
+            if top == "trust" and first in packages - {"trust", "groundfloor", "schemas"}:
+                found.append(f"{where}: trust/ is plumbing; it imports only groundfloor/ and "
+                             "schemas/ of the project")
             if top == "outbox" and first == "relay_linker":
                 found.append(f"{where}: outbox/ publishes any processor's rows, not the linker's")
     return found
@@ -90,6 +93,14 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / folder / "__init__.py").touch()
     return tmp_path
+
+
+def test_the_guard_sees_trust_importing_a_processor(tmp_path: Path):
+    root = _tree(tmp_path, {"trust/rules.py": "import schemas\nimport relay_linker.store\n",
+                            "trust/__init__.py": "", "schemas/__init__.py": ""})
+    assert violations(root) == [
+        "trust/rules.py:2 imports relay_linker.store: trust/ is plumbing; it imports only "
+        "groundfloor/ and schemas/ of the project"]
 
 
 def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):

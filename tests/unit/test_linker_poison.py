@@ -23,15 +23,20 @@ from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, RelayTick, decode_filing, encode
 from schemas.base import JST
 from schemas.filings import EVENT_TYPES, topics_for
-from schemas.relay import ReasonCode
+from schemas.payload import FilerKind
+from schemas.relay import TICK_HEADER, ReasonCode
 from schemas.secret import SecretNumber
 from schemas.topics import RELAY_CLOCK, Namespace
-from tests.fixtures.examples import example_filing, example_payload
+from tests.fixtures.examples import FILER_CODES, example_filing, example_payload
 from tests.fixtures.poison import dumps, example_wire, mutated_example, named_poison, shifted, wire
+from tests.fixtures.signing import MemoryPki
+from trust.rules import role_of_topic
 
 KEYRING = Keyring.ephemeral(b"poison records")
 NAMESPACE = Namespace("t.")
-DECODE = Decoder(NAMESPACE, KEYRING)
+PKI = MemoryPki()
+SIGNERS = PKI.signers
+DECODE = Decoder(NAMESPACE, KEYRING, SIGNERS)
 TRANSLATOR = Translator(KEYRING)
 HASHER = KeyringHasher(KEYRING)
 EMPLOYER = "t.filing.employer.v1"
@@ -40,12 +45,25 @@ LAST_RELAY_TIME = datetime(2999, 12, 31, 23, 59, tzinfo=JST)
 
 
 def _record(value: object, topic: str = EMPLOYER, offset: int = 7,
-            record_headers: list[tuple[str, bytes]] | None = None) -> ConsumerRecord:
+            record_headers: list[tuple[str, bytes]] | None = None,
+            signed: bool = True) -> ConsumerRecord:
+    """A record as consumed; `signed` by its filer (the example filer of the topic's role),
+    or by the relay clock when it is marked as a tick."""
     size = len(value) if isinstance(value, bytes | str) else 0
+    key = b"EMP-0001:tok"
+    record_headers = list(record_headers or [])
+    if signed and isinstance(value, bytes):
+        logical = NAMESPACE.logical(topic)
+        if TICK_HEADER in record_headers:
+            record_headers += PKI.headers(logical, key, value, "relay-clock", "relay")
+        else:
+            role = role_of_topic(logical)
+            assert role is not None
+            record_headers += PKI.headers(logical, key, value, FILER_CODES[FilerKind(role)])
     return ConsumerRecord(topic=topic, partition=2, offset=offset, timestamp=0,
-                          timestamp_type=0, key=b"EMP-0001:tok", value=value, checksum=None,
+                          timestamp_type=0, key=key, value=value, checksum=None,
                           serialized_key_size=12, serialized_value_size=size,
-                          headers=record_headers or [])
+                          headers=record_headers)
 
 
 def _released(item: Incoming, relay_time: datetime = RELAY_TIME) -> Released[Incoming]:
@@ -58,14 +76,15 @@ def test_each_poison_record_decodes_to_a_rejection(name: str):
     incoming = DECODE(_record(named_poison()[name]))
     assert isinstance(incoming, Incoming) and incoming.filing is None
     assert incoming.rejected is not None and incoming.rejected.reasons
-    assert isinstance(translated(TRANSLATOR, _released(incoming), Namespace()), FilingRejected)
+    outcome = translated(TRANSLATOR, _released(incoming), Namespace(), SIGNERS)
+    assert isinstance(outcome, FilingRejected)
 
 
 def test_a_good_filing_decodes_and_translates():
     filing = example_filing("EmployeeInsuranceAcquired")
     incoming = DECODE(_record(encode(filing)))
     assert isinstance(incoming, Incoming) and incoming.filing == filing
-    record = translated(TRANSLATOR, _released(incoming), Namespace())
+    record = translated(TRANSLATOR, _released(incoming), Namespace(), SIGNERS)
     assert not isinstance(record, FilingRejected)
     assert record.event_id == filing.event_id and record.source == Source(EMPLOYER, 2, 7)
 
@@ -103,7 +122,7 @@ def test_a_filing_whose_translation_raises_is_refused_as_untranslatable():
         update={"resident_code": SecretNumber("1234567890\udc80")})
     filing = example_filing("ResidentRegistered").model_copy(update={"payload": payload})
     incoming = Incoming(_record(b"{}", topic="t.filing.municipality.v1"), filing, None)
-    rejected = translated(TRANSLATOR, _released(incoming), Namespace())
+    rejected = translated(TRANSLATOR, _released(incoming), Namespace(), SIGNERS)
     assert isinstance(rejected, FilingRejected)
     [reason] = rejected.reasons
     assert reason.code == ReasonCode.UNTRANSLATABLE.value and reason.field is None
@@ -121,15 +140,17 @@ HEADERS = st.sampled_from([[], headers(), [("shaho-record", b"other")], [("x", b
 
 @settings(max_examples=1000, deadline=None)
 @given(seed=st.integers(0, 2**64), record_headers=HEADERS, raw=st.binary(max_size=200),
-       use_raw=st.booleans())
-def test_the_decoder_never_raises(seed: int, record_headers, raw: bytes, use_raw: bool):
+       use_raw=st.booleans(), signed=st.booleans())
+def test_the_decoder_never_raises(seed: int, record_headers, raw: bytes, use_raw: bool,
+                                  signed: bool):
     event_type, mutated = mutated_example(random.Random(seed))
     topic = NAMESPACE.physical(topics_for(event_type)[0])
-    decoded = DECODE(_record(raw if use_raw else mutated, topic, record_headers=record_headers))
+    decoded = DECODE(_record(raw if use_raw else mutated, topic, record_headers=record_headers,
+                             signed=signed))
     assert isinstance(decoded, Tick | Incoming)
     if isinstance(decoded, Incoming):
         assert (decoded.filing is None) != (decoded.rejected is None)
-        outcome = translated(TRANSLATOR, _released(decoded), Namespace())
+        outcome = translated(TRANSLATOR, _released(decoded), Namespace(), SIGNERS)
         assert isinstance(outcome, FilingRejected) == (decoded.filing is None)
 
 

@@ -1,0 +1,104 @@
+"""`shaho participants`: list the relay's participants (codes and roles, never keys), onboard
+one on a running relay, rotate its key, revoke it from a relay time on."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from groundfloor.config import StackConfig
+from shaho.registry import Registry, print_lines
+from synthetic.population import generate
+from trust.pki import (
+    DEFAULT_NOT_AFTER,
+    DEFAULT_NOT_BEFORE,
+    RELAY_CLOCK,
+    Participant,
+    PkiError,
+    add_participant,
+    ensure_participants,
+    list_participants,
+    revoke,
+    rotate,
+)
+from trust.rules import ROLES
+
+commands = Registry()
+DEMO_SEED, DEMO_PERSONS = 7, 200
+
+
+def demo_participants() -> list[Participant]:
+    """The relay clock and the filers of the default synthetic population (`shaho demo`)."""
+    from datetime import date
+
+    population = generate(DEMO_SEED, DEMO_PERSONS, date(2025, 1, 1))
+    filers = [Participant(kind.value, code) for code, kind in population.filer_kinds.items()]
+    return [Participant(*RELAY_CLOCK), *filers]
+
+
+def provision(cfg: StackConfig) -> str:
+    """The root and the synthetic population's participants, created once (`shaho up`)."""
+    created = ensure_participants(cfg, demo_participants())
+    total = len(list_participants(cfg))
+    return (f"participants: {total} ({len(created)} new), keys under "
+            f"{cfg.state_dir / 'pki' / 'participants'}")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an ISO 8601 date-time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError("a relay time needs a UTC offset, e.g. +09:00")
+    return when
+
+
+def _options(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action")
+    for name, text in (("add", "onboard a new participant: key, certificate, registry"),
+                       ("rotate", "give a participant a new key; the old one stays valid "
+                        "until it expires"),
+                       ("revoke", "revoke a participant's certificates from a relay time on")):
+        action = sub.add_parser(name, help=text)
+        action.add_argument("--role", required=True, choices=ROLES)
+        action.add_argument("--code", required=True)
+        if name == "revoke":
+            action.add_argument("--at", type=_instant, default=None,
+                                help="relay time it takes effect, ISO 8601 with offset "
+                                "(default: now)")
+            action.add_argument("--serial", default=None,
+                                help="one certificate's serial (hex); default: all of them")
+        else:
+            action.add_argument("--valid-from", type=_instant, default=None)
+            action.add_argument("--valid-until", type=_instant, default=DEFAULT_NOT_AFTER)
+
+
+@commands.command("participants", "list the participants (role, code); add, rotate or revoke "
+                  "one", _options)
+def _participants(args: argparse.Namespace, cfg: StackConfig) -> int:
+    try:
+        return _act(args, cfg)
+    except PkiError as exc:
+        print(f"shaho participants: {exc}")
+        return 2
+
+
+def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
+    if args.action is None:
+        print_lines([f"{p.role:13} {p.code}" for p in list_participants(cfg)])
+        return 0
+    participant = Participant(args.role, args.code)
+    if args.action == "add":
+        cert = add_participant(cfg, participant, args.valid_from or DEFAULT_NOT_BEFORE,
+                               args.valid_until)
+        print(f"added {participant.role} {participant.code}: certificate {cert.serial_number:x}")
+    elif args.action == "rotate":
+        cert = rotate(cfg, participant, args.valid_from or datetime.now(UTC), args.valid_until)
+        print(f"rotated {participant.role} {participant.code}: new certificate "
+              f"{cert.serial_number:x}")
+    else:
+        serial = int(args.serial, 16) if args.serial else None
+        done = revoke(cfg, participant, args.at or datetime.now(UTC), serial)
+        print(f"revoked {len(done)} certificate(s) of {participant.role} {participant.code}")
+    return 0

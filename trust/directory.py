@@ -1,0 +1,141 @@
+"""The relay's view of its participants: signer identity → certificate key and validity, and
+the revocations, read from the PKI's files and read again when they change, so a participant
+added, rotated or revoked on a running relay is seen without a restart."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from groundfloor.config import StackConfig
+from trust.pki import (
+    certificates,
+    crl_path,
+    identity_of,
+    list_participants,
+    load_cert,
+    pki_dir,
+    registry_path,
+)
+from trust.rules import Refusal, Validity, standing
+from trust.signing import SignerId
+
+log = logging.getLogger("shaho.trust")
+
+
+@dataclass(frozen=True)
+class Certified:
+    """A signer the root certified: its public key and when it may sign."""
+
+    signer: SignerId
+    public_key: ec.EllipticCurvePublicKey
+    validity: Validity
+
+
+def chain_ok(root: x509.Certificate, leaf: x509.Certificate) -> bool:
+    """Whether `leaf` is a participant certificate the root issued (the X.509 path validator,
+    at the leaf's own start of validity: its validity at a relay time is `rules.standing`'s)."""
+    verifier = (PolicyBuilder().store(Store([root])).time(leaf.not_valid_before_utc)
+                .build_client_verifier())
+    try:
+        verifier.verify(leaf, [])
+    except VerificationError:
+        return False
+    return isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
+
+
+def revocations(root: x509.Certificate, path: Path) -> dict[int, datetime]:
+    """serial → relay time the revocation takes effect, from a CRL the root signed."""
+    try:
+        crl = x509.load_pem_x509_crl(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    public_key = root.public_key()
+    if crl.issuer != root.subject or not isinstance(public_key, ec.EllipticCurvePublicKey) \
+            or not crl.is_signature_valid(public_key):
+        raise ValueError("the revocation list is not signed by the participants' root")
+    return {entry.serial_number: entry.revocation_date_utc for entry in crl}
+
+
+def certify(root: x509.Certificate, certs: list[x509.Certificate],
+            revoked: dict[int, datetime]) -> dict[SignerId, Certified]:
+    """The signers among `certs` that the root issued, with their validity and revocation."""
+    signers: dict[SignerId, Certified] = {}
+    for cert in certs:
+        if not chain_ok(root, cert):
+            log.error("a certificate that is not the root's was ignored")
+            continue
+        key = cert.public_key()
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        signer = identity_of(cert)
+        signers[signer] = Certified(signer, key, Validity(
+            cert.not_valid_before_utc, cert.not_valid_after_utc,
+            revoked.get(cert.serial_number)))
+    return signers
+
+
+class Signers:
+    """Who may sign, held in memory: the base of the directory, and what unit tests use."""
+
+    def __init__(self, signers: dict[SignerId, Certified] | None = None) -> None:
+        self._signers = dict(signers or {})
+
+    def refresh(self, force: bool = False) -> None:
+        """Nothing to read again in memory."""
+
+    def lookup(self, signer: SignerId) -> Certified | None:
+        """The certified signer, reading the files again once if it is not known yet."""
+        found = self._signers.get(signer)
+        if found is None:
+            self.refresh(force=True)
+            found = self._signers.get(signer)
+        return found
+
+    def standing(self, signer: SignerId, relay_time: datetime) -> Refusal | None:
+        """Why `signer` may not sign a record of `relay_time`, or None when it may."""
+        self.refresh()
+        found = self._signers.get(signer)
+        if found is None:
+            return Refusal.UNKNOWN_SIGNER
+        return standing(found.validity, relay_time)
+
+
+class Directory(Signers):
+    """Every certified participant key of the stack's PKI, read from its files."""
+
+    def __init__(self, cfg: StackConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self._seen: tuple[float, float] | None = None
+
+    def _stamp(self) -> tuple[float, float]:
+        def mtime(path: Path) -> float:
+            try:
+                return path.stat().st_mtime_ns
+            except FileNotFoundError:
+                return 0.0
+        return mtime(registry_path(self.cfg)), mtime(crl_path(self.cfg))
+
+    def refresh(self, force: bool = False) -> None:
+        """Read the files again when the registry or the revocation list changed."""
+        stamp = self._stamp()
+        if stamp == self._seen and not force:
+            return
+        root = load_cert(pki_dir(self.cfg) / "root.pem")
+        revoked = revocations(root, crl_path(self.cfg))
+        certs = [cert for participant in list_participants(self.cfg)
+                 for cert in certificates(self.cfg, participant)
+                 if _names(cert) == (participant.role, participant.code)]
+        signers = certify(root, certs, revoked)
+        self._signers, self._seen = signers, stamp
+
+
+def _names(cert: x509.Certificate) -> tuple[str, str]:
+    signer = identity_of(cert)
+    return signer.role, signer.code
