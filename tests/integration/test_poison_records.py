@@ -234,7 +234,8 @@ async def test_a_database_outage_mid_batch_stops_the_linker_and_blames_no_record
 def _publish(path: Path, relay: RelayEnv) -> tuple[int, list[str], str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_publish(PublishOptions(path, relay.cfg.bootstrap_servers,
-                                      filer_kind="employer", namespace=relay.topics), out, err)
+                                      filer_kind="employer", namespace=relay.topics,
+                                      keys=relay.keys), out, err)
     return code, out.getvalue().splitlines(), err.getvalue()
 
 

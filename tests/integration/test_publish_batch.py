@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka import TopicPartition
 
+from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     end_offsets,
     idempotent_producer,
@@ -32,8 +33,11 @@ from schemas.topics import FILING_MUNICIPALITY, FILING_OUTCOME, INGESTION_TOPICS
 from tests.fixtures.examples import all_examples
 from tests.fixtures.template import csv_row, csv_text
 from tests.integration.relay_env import RelayEnv
+from trust.keys import FilerKeys
 
 pytestmark = pytest.mark.integration
+
+KEYS = FilerKeys(StackConfig.from_env(), provision=True)  # the test filers, onboarded on use
 
 EXAMPLES = all_examples()
 TOPICS = Namespace()  # these tests publish under the stack's own, unprefixed topic names
@@ -131,7 +135,8 @@ async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_
     before = await _end_offsets(bootstrap, INGESTION)
 
     code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, bootstrap,
-                                                                  namespace=TOPICS))
+                                                                  namespace=TOPICS,
+                                                                  keys=KEYS))
 
     good = len(EXAMPLES)
     assert code == 1, err
@@ -149,7 +154,7 @@ async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_
     again = await _end_offsets(bootstrap, INGESTION)
     results = validate_batch(read_batch(path))
     progress: list[int] = []
-    async with FilingPublisher(bootstrap, TOPICS) as publisher:
+    async with FilingPublisher(bootstrap, TOPICS, KEYS) as publisher:
         deliveries = await publisher.publish(
             [r.outgoing for r in results if r.ok], progress=progress.append
         )
@@ -270,7 +275,8 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
         _outcome(code, first, OutcomeStatus.ACCEPTED),
         _outcome(code, second, OutcomeStatus.REFUSED),
     )
-    options = PublishOptions(path, bootstrap, wait=True, timeout=20, namespace=TOPICS)
+    options = PublishOptions(path, bootstrap, wait=True, timeout=20, namespace=TOPICS,
+                             keys=KEYS)
     code_, out, err = await asyncio.to_thread(_cli, options)
     assert code_ == 1, err
     assert out == [
@@ -313,9 +319,10 @@ async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
     original.write_text(csv_text([row]), encoding="utf-8")
     changed.write_text(csv_text([{**row, "identity.kanji_name": "山田太朗"}]), encoding="utf-8")
     topic = namespace.physical(FILING_MUNICIPALITY)
-    options = {"bootstrap": bootstrap, "wait": True, "timeout": 60, "namespace": namespace}
+    options = {"bootstrap": bootstrap, "wait": True, "timeout": 60, "namespace": namespace,
+               "keys": KEYS}
 
-    first = PublishOptions(original, bootstrap, namespace=namespace)
+    first = PublishOptions(original, bootstrap, namespace=namespace, keys=KEYS)
     code, out, err = await asyncio.to_thread(_cli, first)
     assert code == 0, err
     await _relay_once(relay)

@@ -22,6 +22,7 @@ from schemas.filings import topic_for
 from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK
 from tests.fixtures.examples import all_examples
 from tests.integration.relay_env import RelayEnv
+from trust.keys import clock_signer
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ async def test_the_simulated_calendar_never_moves_backwards(relay: RelayEnv):
     await relay.tick(_at(date(2025, 5, 1)))
     with pytest.raises(ClockError):
         await tick_once(relay.cfg.bootstrap_servers, relay.topics, relay.keyring(),
-                        _at(date(2025, 4, 30)))
+                        clock_signer(relay.cfg), _at(date(2025, 4, 30)))
     assert await relay.tick(_at(date(2025, 5, 1))) == _at(date(2025, 5, 1))  # standing still
 
 
