@@ -39,15 +39,17 @@ class Certified:
 
 
 def chain_ok(root: x509.Certificate, leaf: x509.Certificate) -> bool:
-    """Whether `leaf` is a participant certificate the root issued (the X.509 path validator,
-    at the leaf's own start of validity: its validity at a relay time is `rules.standing`'s)."""
+    """Whether `leaf` is a P-256 participant certificate the root issued (the X.509 path
+    validator, at the leaf's own start of validity: its validity at a relay time is
+    `rules.standing`'s)."""
     verifier = (PolicyBuilder().store(Store([root])).time(leaf.not_valid_before_utc)
                 .build_client_verifier())
     try:
         verifier.verify(leaf, [])
     except VerificationError:
         return False
-    return isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
+    key = leaf.public_key()
+    return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
 
 
 def revocations(root: x509.Certificate, path: Path) -> dict[int, datetime]:

@@ -50,7 +50,8 @@ def verifies(public_key: ec.EllipticCurvePublicKey, signature: bytes, topic: str
 
 @dataclass(frozen=True)
 class SignerId:
-    """Who signed: the certificate's role, code and serial number, as `role/code/serial`."""
+    """Who signed: the certificate's role, code and serial number (positive, as X.509 has
+    it), as `role/code/serial` with the serial in lowercase hex without leading zeros."""
 
     role: str
     code: str
@@ -69,7 +70,7 @@ class SignerId:
             number = int(serial, 16)
         except (UnicodeDecodeError, ValueError):
             return None
-        if not role or not code or serial != f"{number:x}":
+        if not role or not code or number <= 0 or serial != f"{number:x}":
             return None
         return cls(role, code, number)
 
