@@ -5,6 +5,7 @@ Channels come from the topic catalogue; message payloads reference the JSON Sche
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
-from schemas.relay import RELAY_MESSAGES, RelayTick
+from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
 from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
@@ -27,6 +28,37 @@ INFO = {
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
         "person-level numbers or identity items: carried in clear on the wire, never logged."
     ),
+}
+
+
+SIGNED_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "description": "Every record sent to the relay is signed by its sender (a filer, or the "
+                   "relay clock for ticks); the relay verifies the signature before it decodes "
+                   "the value and refuses the record otherwise.",
+    "required": [SIGNER_HEADER, SIGNATURE_HEADER],
+    "properties": {
+        SIGNER_HEADER: {
+            "type": "string",
+            "pattern": "^[a-z]+/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[1-9a-f][0-9a-f]*$",
+            "description": "role/code/serial of the signer's certificate from the relay's "
+                           "participants root (serial in lowercase hex)",
+        },
+        SIGNATURE_HEADER: {
+            "type": "string",
+            "contentEncoding": "binary",
+            "maxLength": 80,
+            "description": "DER ECDSA P-256 SHA-256 signature over "
+                           "'shaho-relay/signed-record/v1' NUL, then the catalogue topic name, "
+                           "the key and the value, each as a 4-byte big-endian length and its "
+                           "bytes (length 0xFFFFFFFF for a missing key or value)",
+        },
+        TICK_HEADER[0]: {
+            "type": "string",
+            "const": TICK_HEADER[1].decode(),
+            "description": "marks a relay clock tick (RelayTick messages only)",
+        },
+    },
 }
 
 
@@ -113,6 +145,8 @@ def _message(name: str, description: str | None) -> dict[str, Any]:
     event_type, _, version = name.rpartition(".v")
     if (event_type, int(version)) in PAYLOADS:
         message["x-filer"] = filer_of(event_type).value
+    if (event_type, int(version)) in PAYLOADS or event_type == RelayTick.message():
+        message["headers"] = copy.deepcopy(SIGNED_HEADERS)  # no YAML aliases
     return message
 
 

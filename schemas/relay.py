@@ -43,6 +43,12 @@ RELAY_TIME = (
 )
 CLOCK_KEY = b"relay-clock"
 TICK_HEADER = ("shaho-record", b"relay-tick")
+SIGNER_HEADER = "shaho-signer"
+"""Header of every record sent to the relay: `role/code/serial` of the signer's certificate
+(serial in lowercase hex)."""
+SIGNATURE_HEADER = "shaho-signature"
+"""Header of every record sent to the relay: the signer's DER ECDSA P-256 SHA-256 signature
+over the record's catalogue topic name, key and value, each framed with its length."""
 CONTENT_HASH = (
     "lowercase hex SHA-256 of the filing this outcome answers, as encoded on the wire "
     "(schemas.codec.content_hash); null when unknown"
@@ -60,7 +66,16 @@ class ReasonCode(StrEnum):
     UNKNOWN_SCHEMA_VERSION = "unknown_schema_version"
     WRONG_TOPIC = "wrong_topic"
     INVALID = "invalid"
-    FORGED_TICK = "forged_tick"
+    FORGED_TICK = "forged_tick"  # marked as a tick, but not the relay clock's signed tick
+    # admission (`trust.rules.Refusal`): who signed a record, checked before it is decoded
+    UNSIGNED = "unsigned"
+    UNKNOWN_SIGNER = "unknown_signer"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_SIGNERS_FILER_CODE = "not_signers_filer_code"
+    ROLE_MAY_NOT_FILE = "role_may_not_file"
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    CERTIFICATE_REVOKED = "certificate_revoked"
     UNDECODABLE = "undecodable"  # decoding raised something other than a rejection
     UNTRANSLATABLE = "untranslatable"  # translating a decoded filing for the linker raised
     PROCESSING_FAILED = "processing_failed"  # deciding or storing it raised (not an outage)

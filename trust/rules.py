@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from schemas.filings import FILER_TOPICS, filer_of
 from schemas.payload import FilerKind
+from schemas.relay import ReasonCode
 
 
 class Role(StrEnum):
@@ -29,18 +30,18 @@ ROLE_TOPICS: dict[str, str] = {kind.value: topic.name for kind, topic in FILER_T
 
 
 class Refusal(StrEnum):
-    """Why admission refuses a record, before or after it is decoded."""
+    """Why admission refuses a record, before or after it is decoded (the catalogue's codes,
+    `schemas.relay.ReasonCode`). A tick the relay clock did not sign is `forged_tick`; a
+    retraction naming another filer's filing is refused by the linking rules."""
 
-    UNSIGNED = "unsigned"
-    UNKNOWN_SIGNER = "unknown_signer"
-    BAD_SIGNATURE = "bad_signature"
-    NOT_SIGNERS_FILER_CODE = "not_signers_filer_code"
-    ROLE_MAY_NOT_FILE = "role_may_not_file"
-    RETRACTION_OF_ANOTHER_FILER = "retraction_of_another_filer"
-    NOT_YET_VALID = "certificate_not_yet_valid"
-    EXPIRED = "certificate_expired"
-    REVOKED = "certificate_revoked"
-    UNSIGNED_TICK = "tick_not_signed_by_relay_clock"
+    UNSIGNED = ReasonCode.UNSIGNED.value
+    UNKNOWN_SIGNER = ReasonCode.UNKNOWN_SIGNER.value
+    BAD_SIGNATURE = ReasonCode.BAD_SIGNATURE.value
+    NOT_SIGNERS_FILER_CODE = ReasonCode.NOT_SIGNERS_FILER_CODE.value
+    ROLE_MAY_NOT_FILE = ReasonCode.ROLE_MAY_NOT_FILE.value
+    NOT_YET_VALID = ReasonCode.CERTIFICATE_NOT_YET_VALID.value
+    EXPIRED = ReasonCode.CERTIFICATE_EXPIRED.value
+    REVOKED = ReasonCode.CERTIFICATE_REVOKED.value
 
 
 MESSAGES: dict[Refusal, str] = {
@@ -51,13 +52,10 @@ MESSAGES: dict[Refusal, str] = {
                            "value under the signer's certificate",
     Refusal.NOT_SIGNERS_FILER_CODE: "the envelope's filer_code is not the signer's code",
     Refusal.ROLE_MAY_NOT_FILE: "the signer's role may not file this event type on this topic",
-    Refusal.RETRACTION_OF_ANOTHER_FILER: "a filer may retract only its own filings",
     Refusal.NOT_YET_VALID: "the signer's certificate is not yet valid at this record's relay "
                            "time",
     Refusal.EXPIRED: "the signer's certificate had expired at this record's relay time",
     Refusal.REVOKED: "the signer's certificate was revoked at this record's relay time",
-    Refusal.UNSIGNED_TICK: "a record marked as a relay clock tick that the relay clock's key "
-                           "did not sign",
 }
 
 

@@ -11,8 +11,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-SIGNER_HEADER = "shaho-signer"
-SIGNATURE_HEADER = "shaho-signature"
+from schemas.relay import SIGNATURE_HEADER, SIGNER_HEADER
+
+__all__ = ["SIGNATURE_HEADER", "SIGNER_HEADER", "SignerId", "framed", "sign", "signature_headers",
+           "signed_by", "verifies"]
 CONTEXT = b"shaho-relay/signed-record/v1\x00"
 NO_KEY = 0xFFFFFFFF  # a record without a key frames apart from one with an empty key
 MAX_SIGNER = 200
