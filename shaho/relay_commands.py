@@ -85,7 +85,7 @@ def _dlq_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-topic", default=None)
     p.add_argument("--offset", type=int, default=None, help="the source offset of one letter")
     p.add_argument("--out", type=Path, help="export: where to write the original bytes (0600)")
-    p.add_argument("--fixed", type=Path, help="replay: publish this fixed record instead")
+    p.add_argument("--fixed", type=Path, help="refused: only its filer can sign a fixed record")
 
 
 @command("dlq", "list, export or replay dead letters", _dlq_options)
@@ -112,9 +112,13 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
         print(f"wrote {args.out}")
         return 0
     fixed = args.fixed.read_bytes() if args.fixed else None
-    count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, topic_namespace(cfg),
-                                         keyring(cfg), letters, fixed))
-    print(f"replayed {count} records onto their source topics")
+    try:
+        count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, keyring(cfg), letters,
+                                             fixed))
+    except dlq_tools.ReplayRefused as refused:
+        print(f"shaho dlq replay: {refused}")
+        return 2
+    print(f"replayed {count} records onto their source topics, as their filers signed them")
     return 0
 
 

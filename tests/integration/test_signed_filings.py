@@ -10,8 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from consumers import dlq_tools
+from groundfloor.kafka_clients import read_to_end
 from relay_clock.ticks import headers as tick_headers
 from relay_clock.ticks import new_tick
 from relay_linker.domain.commands import LinkerRecord
@@ -270,3 +273,41 @@ async def test_a_rotated_key_is_accepted_during_the_overlap_and_refused_after_it
     assert set(await _ledger(relay, employer)) == {"OLD-1", "NEW-1", "NEW-2"}
     assert _dead(await _letters(relay), employer) == Counter({Refusal.EXPIRED.value: 1})
     assert (await _refusals(relay)).get((employer, "OLD-2")) == [Refusal.EXPIRED.value]
+
+
+async def test_dlq_replay_resends_the_original_as_its_filer_signed_it(
+    relay: RelayEnv, unique: str,
+) -> None:
+    """A filing refused because its filer's certificate was not yet valid at its relay time is
+    replayed, once it is, with its key, value and headers as sent: the filer's signature still
+    covers it and the relay admits it. A fixed record is refused: only its filer signs new
+    bytes."""
+    employer = f"N{unique.upper()}"
+    participant = Participant("employer", employer)
+    add_participant(relay.cfg, participant, T0 + 2 * DAY, T0 + 400 * DAY)
+    signer = participant_signer(relay.cfg, participant)
+    early = _signed(signer, EMPLOYER, _filing(ACQUISITION, employer, "EARLY", T0 - DAY))
+    await relay.tick(T0)
+    [offset] = await relay.send_records([early])
+    await relay.tick(T0 + 3 * DAY)
+    assert relay.run("relay-linker") == 0, relay.last_output
+    assert relay.run("outbox-publisher") == 0, relay.last_output
+    assert await _ledger(relay, employer) == {}
+
+    letters = [x for x in await dlq_tools.read_letters(relay.cfg.bootstrap_servers, relay.topics)
+               if x.letter.filer_code == employer]
+    assert [(x.letter.reason.code, x.letter.source_offset) for x in letters] == [
+        (Refusal.NOT_YET_VALID.value, offset)]
+    with pytest.raises(dlq_tools.ReplayRefused, match="only its filer can sign"):
+        await dlq_tools.replay(relay.cfg.bootstrap_servers, relay.keyring(), letters, b"{}")
+    assert await dlq_tools.replay(relay.cfg.bootstrap_servers, relay.keyring(), letters) == 1
+    await relay.tick(T0 + 4 * DAY)
+    assert relay.run("relay-linker") == 0, relay.last_output
+    assert set(await _ledger(relay, employer)) == {"EARLY"}
+
+    again = await dlq_tools.source_record(relay.cfg.bootstrap_servers, letters[0].letter)
+    assert again is not None and again.offset == offset
+    copies = [r for r in await read_to_end(relay.cfg.bootstrap_servers, [TopicPartition(
+        again.topic, again.partition)]) if r.key == again.key and r.value == again.value]
+    assert len(copies) == 2
+    assert [list(c.headers) for c in copies] == [list(again.headers)] * 2
