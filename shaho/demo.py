@@ -35,7 +35,6 @@ DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
 QUIET = 4.0  # seconds without a new outcome once every filing has one: the relay is done
 LIVE_TAIL, LIVE_RATE = 100, 50  # the last filings are sent one by one, as they happen
 LIVE_TICK = 0.05  # seconds between the relay clock's ticks in the live phase
-BROKEN_FILER = "demo-broken-filer"  # the participant whose malformed records the demo sends
 
 
 @dataclass
@@ -61,12 +60,12 @@ async def publish_backlog(cfg: StackConfig, population: Population,
     await raw.start()
     bad = 0
     try:
-        for topic, value in population.bad_records:
+        for (topic, value), filer in zip(population.bad_records, population.bad_filers,
+                                         strict=True):
             if len(value) < MAX_MESSAGE_BYTES:  # the broker refuses larger ones at the edge
-                key = b"demo-broken-filer:1"  # signed by its filer, to reach decoding
+                key = f"{filer}:broken".encode()  # signed by its broken filer: it is answered
                 await raw.send_and_wait(topics.physical(topic), value, key=key,
-                                        headers=keys.headers(topic, key, value,
-                                                             BROKEN_FILER))
+                                        headers=keys.headers(topic, key, value, filer))
                 bad += 1
     finally:
         await raw.stop()

@@ -92,8 +92,9 @@ KINDS: dict[str, tuple[str, Callable[[Filing], bool], Spoil]] = {
 
 def bad_records(
     rng: random.Random, filings: list[Filing], topic_of: Callable[[Filing], str], persons: int
-) -> list[tuple[str, bytes, str]]:
-    """(topic, raw bytes, expected reason code): each kind once per 1,000 persons, at least once."""
+) -> list[tuple[str, bytes, str, str]]:
+    """(topic, raw bytes, expected reason code, filer code of the spoiled filing, the broken
+    filer that sends and signs it): each kind once per 1,000 persons, at least once."""
     records = []
     for round_ in range(max(1, persons // PERSONS_PER_ROUND)):
         for index, (code, fits, spoil) in enumerate(KINDS.values()):
@@ -105,5 +106,5 @@ def bad_records(
             reference = f"X{round_:02d}{index:02d}-{source.filing_reference}"
             data["filing_reference"] = reference
             data["event_id"] = str(event_id_for(source.filer_code, reference))
-            records.append((topic_of(source), spoil(data), code))
+            records.append((topic_of(source), spoil(data), code, source.filer_code))
     return records

@@ -32,13 +32,15 @@ Record = tuple[str, bytes | None, bytes]  # topic, key, value
 class Population:
     """Filings in the order the filers publish them, and records a broken filer might push.
 
-    `bad_reasons[i]` is the reason code `schemas.decode_filing` gives for `bad_records[i]`.
+    `bad_reasons[i]` is the reason code `schemas.decode_filing` gives for `bad_records[i]`,
+    `bad_filers[i]` the code of the broken filer that sends (and signs) it.
     """
 
     filings: list[Filing]
     bad_records: list[tuple[str, bytes]]
     bad_reasons: list[str]
     filer_kinds: dict[str, FilerKind]
+    bad_filers: list[str]
 
     def topic_of(self, filing: Filing) -> str:
         """The ingestion topic `filing` is published on (a 取消 goes to its filer's topic)."""
@@ -71,7 +73,8 @@ def generate(seed: int, persons: int, start: date) -> Population:
     kinds = {code: filer.kind for code, filer in sim.filers.items()}
     filings = sim.out.finalize()
     bad = bad_records(rng, filings, lambda f: _topic(kinds, f), persons)
-    return Population(filings, [(t, raw) for t, raw, _ in bad], [r for *_, r in bad], kinds)
+    return Population(filings, [(t, raw) for t, raw, *_ in bad], [r for _, _, r, _ in bad],
+                      kinds, [filer for *_, filer in bad])
 
 
 def _topic(kinds: dict[str, FilerKind], filing: Filing) -> str:

@@ -125,19 +125,23 @@ class RelayEnv:
         finally:
             await producer.stop()
 
-    async def publish_raw(self, items: list[tuple[str, bytes]]) -> int:
-        """Push malformed records as a broken filer would, signed by that filer so they reach
-        decoding; the broker itself refuses those over the topic's max.message.bytes, so they
-        never reach a processor. Returns how many landed."""
+    async def publish_raw(self, items: list[tuple[str, bytes]],
+                          filers: list[str] | None = None) -> int:
+        """Push malformed records as a broken filer would, each signed by its filer
+        (`filers[i]`, by default BROKEN_FILER) so they reach decoding; the broker itself
+        refuses those over the topic's max.message.bytes, so they never reach a processor.
+        Returns how many landed."""
         producer = idempotent_producer(self.cfg.bootstrap_servers)
         await producer.start()
         landed = 0
         try:
-            for topic, value in items:
+            for i, (topic, value) in enumerate(items):
+                filer = filers[i] if filers is not None else BROKEN_FILER
+                key = f"{filer}:broken".encode()
                 if len(value) < MAX_MESSAGE_BYTES - 1024:
-                    await producer.send_and_wait(
-                        self.topic(topic), value, key=b"broken:1",
-                        headers=self.keys.headers(topic, b"broken:1", value, BROKEN_FILER))
+                    await producer.send_and_wait(self.topic(topic), value, key=key,
+                                                 headers=self.keys.headers(topic, key, value,
+                                                                           filer))
                     landed += 1
         finally:
             await producer.stop()

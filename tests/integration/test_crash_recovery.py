@@ -71,7 +71,7 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     # same event ids: duplicates the relay must recognise) until the run has 20,000 events
     uploads = [f for _ in range(EVENTS // len(filings) + 1) for f in filings][:EVENTS]
     await relay.publish([(population.topic_of(f), f) for f in uploads])
-    landed = await relay.publish_raw(population.bad_records)
+    landed = await relay.publish_raw(population.bad_records, population.bad_filers)
     assert len(uploads) == EVENTS and len(filings) < EVENTS
     # two steps of the simulated calendar: the filings' time, then 15 days on, when every
     # filing still parked gets its final answer (each tick takes one offset per partition)

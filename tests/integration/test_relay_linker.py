@@ -54,7 +54,7 @@ def _anomalies(state: RelayState) -> set[tuple]:
 
 async def test_population_gives_the_folds_link_history(relay: RelayEnv, population: Population):
     await relay.publish([(population.topic_of(f), f) for f in population.filings])
-    await relay.publish_raw(population.bad_records)
+    await relay.publish_raw(population.bad_records, population.bad_filers)
     await relay.tick()
     assert relay.run("relay-linker") == 0, relay.last_output
     table = await _table_state(relay)
@@ -139,7 +139,7 @@ async def test_database_topics_and_logs_hold_no_secret_in_clear(
     relay: RelayEnv, population: Population
 ):
     await relay.publish([(population.topic_of(f), f) for f in population.filings])
-    await relay.publish_raw(population.bad_records)
+    await relay.publish_raw(population.bad_records, population.bad_filers)
     await relay.tick()
     assert relay.run("relay-linker") == 0
     linker_log = relay.last_output

@@ -47,7 +47,7 @@ def _uploads(population: Population) -> list[tuple[str, Any]]:
 async def _feed(relay: RelayEnv, population: Population) -> int:
     """Publish the population and two ticks (its time, then 15 days on); the records held."""
     await relay.publish(_uploads(population))
-    await relay.publish_raw(population.bad_records)
+    await relay.publish_raw(population.bad_records, population.bad_filers)
     await relay.tick()
     await relay.tick(relay.ticks[-1] + timedelta(days=15))
     return await ingested(relay)

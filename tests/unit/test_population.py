@@ -185,6 +185,20 @@ def test_every_bad_record_is_refused_with_its_reason(population: Population) -> 
         assert refused.value.reasons[0].code == reason
 
 
+def test_each_bad_record_is_sent_by_the_filer_whose_filing_it_spoils(
+        population: Population) -> None:
+    assert len(population.bad_filers) == len(population.bad_records)
+    assert set(population.bad_filers) <= set(population.filer_kinds)
+    readable = 0
+    for (topic, raw), filer in zip(population.bad_records, population.bad_filers, strict=True):
+        with pytest.raises(FilingRejected) as refused:
+            decode_filing(raw, topic)
+        if refused.value.filer_code is not None:
+            readable += 1
+            assert refused.value.filer_code == filer
+    assert readable > 0
+
+
 def test_bad_records_do_not_reuse_a_filing_reference(population: Population) -> None:
     references = {(f.filer_code, f.filing_reference) for f in population.filings}
     for topic, raw in population.bad_records:
