@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from bench import signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from infra.stack import down, is_up, status, up
@@ -136,11 +137,13 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7)
 
 
-@command("bench", "measure the linker against raw baselines; writes bench/reports/", _bench_options)
+@command("bench", "measure the linker against raw baselines and the cost of signature checks; "
+         "writes bench/reports/", _bench_options)
 def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     print_lines([*up(cfg), provision(cfg)])
     asyncio.run(run(cfg, args.persons, args.seed))
     print((REPORTS / "linker.md").read_text())
+    print(signatures.markdown(signatures.run(args.persons, args.seed)))
     return 0
 
 
