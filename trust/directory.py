@@ -17,6 +17,7 @@ from groundfloor.config import StackConfig
 from trust.pki import (
     certificates,
     crl_path,
+    generation,
     identity_of,
     list_participants,
     load_cert,
@@ -92,12 +93,10 @@ class Signers:
         """Nothing to read again in memory."""
 
     def lookup(self, signer: SignerId) -> Certified | None:
-        """The certified signer, reading the files again once if it is not known yet."""
-        found = self._signers.get(signer)
-        if found is None:
-            self.refresh(force=True)
-            found = self._signers.get(signer)
-        return found
+        """The certified signer, after reading the files again if they changed (a signer
+        nobody certified costs no more than that check, however many records name one)."""
+        self.refresh()
+        return self._signers.get(signer)
 
     def standing(self, signer: SignerId, relay_time: datetime) -> Refusal | None:
         """Why `signer` may not sign a record of `relay_time`, or None when it may."""
@@ -109,23 +108,27 @@ class Signers:
 
 
 class Directory(Signers):
-    """Every certified participant key of the stack's PKI, read from its files."""
+    """Every certified participant key of the stack's PKI, read from its files. Every change
+    made through `trust.pki` raises its generation, written after the files, which says when
+    to read them again: a signer nobody certified costs a look at three files, no reload."""
 
     def __init__(self, cfg: StackConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self._seen: tuple[float, float] | None = None
+        self._seen: tuple[int, float, float] | None = None
 
-    def _stamp(self) -> tuple[float, float]:
+    def _stamp(self) -> tuple[int, float, float]:
         def mtime(path: Path) -> float:
             try:
                 return path.stat().st_mtime_ns
             except FileNotFoundError:
                 return 0.0
-        return mtime(registry_path(self.cfg)), mtime(crl_path(self.cfg))
+        return (generation(self.cfg), mtime(registry_path(self.cfg)),
+                mtime(crl_path(self.cfg)))
 
     def refresh(self, force: bool = False) -> None:
-        """Read the files again when the registry or the revocation list changed."""
+        """Read the files again when the PKI's generation, the registry or the revocation
+        list changed."""
         stamp = self._stamp()
         if stamp == self._seen and not force:
             return

@@ -67,6 +67,24 @@ def crl_path(cfg: StackConfig) -> Path:
     return pki_dir(cfg) / "revocations.crl.pem"
 
 
+def generation_path(cfg: StackConfig) -> Path:
+    return pki_dir(cfg) / "generation"
+
+
+def generation(cfg: StackConfig) -> int:
+    """A number every change of the participants' keys or revocations raises: the relay reads
+    the files again when it differs from the one it read them at."""
+    try:
+        return int(generation_path(cfg).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _changed(cfg: StackConfig) -> None:
+    """Raise the generation (under the PKI's lock)."""
+    _write(generation_path(cfg), f"{generation(cfg) + 1}\n".encode())
+
+
 @contextlib.contextmanager
 def _locked(cfg: StackConfig) -> Iterator[None]:
     """One writer of the PKI's files at a time (processes included)."""
@@ -216,8 +234,9 @@ def ensure_participants(cfg: StackConfig, participants: Iterable[Participant],
             if not (folder / "signing.key").exists() or not (folder / "signing.pem").exists():
                 _provision(cfg, participant, not_before, not_after)
                 created.append(participant)
-        if not set(wanted) <= known:
+        if created or not set(wanted) <= known:
             _write_registry(cfg, known | set(wanted))
+            _changed(cfg)
     return created
 
 
@@ -229,6 +248,7 @@ def add_participant(cfg: StackConfig, participant: Participant, not_before: date
             raise PkiError(f"{participant.role} {participant.code} is already a participant")
         cert = _provision(cfg, participant, not_before, not_after)
         _write_registry(cfg, [*list_participants(cfg), participant])
+        _changed(cfg)
     return cert
 
 
@@ -247,7 +267,9 @@ def rotate(cfg: StackConfig, participant: Participant, not_before: datetime,
         serial = f"{old.serial_number:x}"
         _write(retired / f"{serial}.key", (folder / "signing.key").read_bytes(), private=True)
         _write(retired / f"{serial}.pem", _cert_pem(old))
-        return _provision(cfg, participant, not_before, not_after)
+        cert = _provision(cfg, participant, not_before, not_after)
+        _changed(cfg)
+    return cert
 
 
 def certificates(cfg: StackConfig, participant: Participant) -> list[x509.Certificate]:
@@ -293,6 +315,7 @@ def revoke(cfg: StackConfig, participant: Participant, effective: datetime,
                 .revocation_date(when).build())
         crl = builder.sign(root_key, hashes.SHA256())
         _write(crl_path(cfg), crl.public_bytes(serialization.Encoding.PEM))
+        _changed(cfg)
     return serials
 
 

@@ -47,6 +47,7 @@ from trust.rules import (
     role_of_topic,
     standing,
 )
+from trust.signing import SignerId
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -248,3 +249,33 @@ def test_shaho_participants_lists_codes_and_roles_never_keys(
     everything = "".join(printed)
     assert "PRIVATE" not in everything and "BEGIN" not in everything
     assert not any(line in everything for line in secrets)
+
+
+def test_the_directory_sees_each_change_at_once_and_reloads_for_nothing_else(
+        tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path)
+    employer = Participant("employer", "EMP-0001")
+    ensure_participants(cfg, [employer])
+    directory = Directory(cfg)
+    first = _ids(directory)
+    assert len(first) == 1
+    loads = []
+    original = directory.__class__.refresh
+
+    def counting(self: Directory, force: bool = False) -> None:
+        before = self._seen
+        original(self, force)
+        if self._seen != before:
+            loads.append(self._seen)
+
+    directory.refresh = counting.__get__(directory)  # type: ignore[method-assign]
+    stranger = SignerId("employer", "EMP-0001", first[0].serial + 1)
+    for _ in range(50):
+        assert directory.lookup(stranger) is None
+    assert loads == [], "an unknown signer reloads nothing"
+    new = rotate(cfg, employer, T0, T0 + DAY)  # at once: no wait for a coarse mtime
+    found = directory.lookup(SignerId("employer", "EMP-0001", new.serial_number))
+    assert found is not None and len(loads) == 1
+    revoke(cfg, employer, T0)
+    assert directory.standing(found.signer, T0) is Refusal.REVOKED
+    assert len(loads) == 2
