@@ -241,7 +241,7 @@ async def _read_outcomes(cfg: StackConfig, topics: Namespace, seen: dict[uuid.UU
 
 
 def _first(population: Population, count: int) -> Population:
-    return Population(population.filings[:count], [], [], population.filer_kinds)
+    return Population(population.filings[:count], [], [], population.filer_kinds, [])
 
 
 def verdicts(result: dict[str, Any]) -> list[str]:
