@@ -24,6 +24,8 @@ from schemas.filings import FilingRetracted
 from schemas.topics import FILING_OUTCOME
 from tests.fixtures.examples import all_examples
 from tests.integration.relay_env import RelayEnv
+from tests.integration.test_identity_cases import MUNICIPALITY as IDENTITY_MUNICIPALITY
+from tests.integration.test_identity_cases import Who, _acquisition, _registration
 from trust.keys import RecordSigner, participant_signer
 from trust.pki import Participant, add_participant, certificates, ensure_participants, revoke
 from trust.pki import rotate as rotate_key
@@ -167,20 +169,23 @@ async def test_a_retraction_signed_by_another_employer_leaves_the_filing_standin
 ) -> None:
     """Employer B cannot reach employer A's filing: a retraction claiming A's code is refused
     as not B's own code; one under B's own code names B's reference space, where there is no
-    such filing, so it waits for one (parked) and A's filing and its links (if the linker
-    opened any; the example acquisition waits here for its person) stay as they were."""
-    first, second, town = f"A{unique.upper()}", f"B{unique.upper()}", f"M{unique.upper()}"
+    such filing, so it waits for one (parked), and A's acquisition and the link it opened
+    stay as they were."""
+    first, second, town = f"A{unique.upper()}", f"B{unique.upper()}", IDENTITY_MUNICIPALITY
     a, b = _signer(relay, "employer", first), _signer(relay, "employer", second)
     municipality = _signer(relay, "municipality", town)
-    when = T0 - DAY
+    registration, acquisition = _registration(0, Who()), _acquisition(0, Who())
     await relay.tick(T0)
     await relay.send_records([
-        _signed(municipality, MUNICIPALITY, _filing(REGISTRATION, town, "REG", when)),
-        _signed(a, EMPLOYER, _filing(ACQUISITION, first, "ACQ", when))])
+        _signed(municipality, MUNICIPALITY,
+                _filing(registration, town, "REG", registration.occurred_at)),
+        _signed(a, EMPLOYER, _filing(acquisition, first, "ACQ", acquisition.occurred_at))])
     await relay.tick(T0 + DAY)
     assert relay.run("relay-linker") == 0, relay.last_output
     before = await _ledger(relay, first)
+    assert before == {"ACQ": "accepted"}, "A's acquisition is linked to the registered person"
     links = await _links_of(relay, event_id_for(first, "ACQ"))
+    assert links, "A's acquisition opened a link"
 
     withdraw = FilingRetracted(retracted_filing_reference="ACQ")
     await relay.send_records([
