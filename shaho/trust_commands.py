@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from groundfloor.config import StackConfig
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
+from trust.encryption_keys import ensure_encryption_keys
 from trust.pki import (
     DEFAULT_NOT_AFTER,
     DEFAULT_NOT_BEFORE,
@@ -39,7 +40,9 @@ def demo_participants() -> list[Participant]:
 def provision(cfg: StackConfig) -> str:
     """The root and the synthetic population's participants, created once (`shaho up`)."""
     created = ensure_participants(cfg, demo_participants())
-    total = len(list_participants(cfg))
+    known = list_participants(cfg)
+    ensure_encryption_keys(cfg, known)  # participants provisioned before there were any
+    total = len(known)
     return (f"participants: {total} ({len(created)} new), keys under "
             f"{cfg.state_dir / 'pki' / 'participants'}")
 
