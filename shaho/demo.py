@@ -29,6 +29,7 @@ from schemas.relay import furthest
 from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from synthetic.population import Population, generate
+from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import FilerKeys, clock_signer
 from trust.pki import Participant, ensure_participants, list_participants
 
@@ -130,9 +131,11 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
     noted = noted or wanted
     topics = topic_namespace(cfg)
     link_topic = topics.physical(LINK_CHANGE)
-    mailbox = seen.mailbox or Mailbox.load(cfg, [
-        p for p in list_participants(cfg) if p.role in OUTCOME_TOPICS])
-    seen.mailbox = mailbox
+    if seen.mailbox is None:  # the demo files as every filer: it reads as each of them
+        filers = [p for p in list_participants(cfg) if p.role in OUTCOME_TOPICS]
+        ensure_encryption_keys(cfg, filers)
+        seen.mailbox = Mailbox.load(cfg, filers)
+    mailbox = seen.mailbox
     kinds = {topics.physical(OUTCOME_TOPICS[kind]): kind for kind in mailbox.kinds}
     consumer = reader(cfg.bootstrap_servers, *kinds, link_topic)
     await consumer.start()
