@@ -255,3 +255,23 @@ def test_a_dead_letters_refusal_is_sealed_to_the_signer():
     assert sealed.topic == TOPIC and sealed.key == b"E-X"
     assert open_outcome(decode_sealed(sealed.value), TOPIC, b"E-X", X_KEY) == decode_relay(
         clear.value, FilingOutcome)
+
+
+SEALED_X = _sealed(_outcome())
+WIRE_X = encode(SEALED_X)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(WIRE_X) - 1), st.integers(0, 255)),
+                min_size=1, max_size=4))
+def test_a_mutated_sealed_outcome_opens_to_the_same_outcome_or_not_at_all(
+        changes: list[tuple[int, int]]):
+    wire = bytearray(WIRE_X)
+    for at, byte in changes:
+        wire[at] = byte
+    reference = open_outcome(SEALED_X, TOPIC, b"E-X", X_KEY)
+    try:
+        opened = open_outcome(decode_sealed(bytes(wire)), TOPIC, b"E-X", X_KEY)
+    except (MessageRejected, NotOpened):
+        return
+    assert opened == reference, "a change that still opens changed nothing that counts"
