@@ -41,6 +41,7 @@ from schemas import FilingOutcome, encode
 from schemas.topics import FILING_OUTCOME, Namespace
 from synthetic.population import Population, generate
 from trust.directory import Directory
+from trust.encryption_keys import PublicKeyDirectory
 from trust.keys import FilerKeys, clock_signer
 
 REPORTS = Path(__file__).with_name("reports")
@@ -124,7 +125,7 @@ async def sustained(cfg: StackConfig, population: Population,
         pool = await asyncpg.create_pool(ns.cfg.pg_dsn(), min_size=1, max_size=4,
                                          init=trips.attach)
         linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), Directory(cfg),
-                             cfg.bootstrap_servers, ns.topics)
+                             PublicKeyDirectory(cfg), cfg.bootstrap_servers, ns.topics)
         profile = cProfile.Profile()
         meter = CpuMeter(_servers(cfg), reaped={"PostgreSQL"})
         try:

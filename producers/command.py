@@ -19,7 +19,7 @@ from aiokafka.errors import KafkaError
 from groundfloor.config import StackConfig
 from producers import report
 from producers.batch_rows import BatchUnreadable, read_batch
-from producers.outcomes import OutcomesUnavailable, await_outcomes
+from producers.outcomes import Mailbox, OutcomesUnavailable, await_outcomes
 from producers.routing import Outgoing
 from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
 from producers.validate import RowResult, validate_batch
@@ -27,8 +27,10 @@ from schemas.codec import content_hash
 from schemas.identifiers import FILER_CODE_PATTERN
 from schemas.payload import FilerKind
 from schemas.topics import Namespace
+from trust.encryption_keys import NoEncryptionKey
 from trust.keys import FilerKeys
-from trust.pki import PkiError
+from trust.pki import Participant, PkiError
+from trust.rules import role_of_topic
 
 PROGRESS_ABOVE = 1000  # rows; smaller files show a bar only on a terminal
 DEFAULT_TIMEOUT = 60.0
@@ -99,10 +101,15 @@ def _wait(
     err: TextIO,
 ) -> int:
     ids = [d.event_id for d in deliveries]
-    filers = {r.filer_code for r in results if r.ok and r.filer_code}
     contents = {r.filing.event_id: content_hash(r.filing) for r in results if r.ok and r.filing}
+    try:
+        mailbox = Mailbox.load(options.keys.cfg if options.keys else StackConfig.from_env(),
+                               filers_of(results))
+    except NoEncryptionKey as exc:
+        print(f"shaho publish: cannot open outcomes: {exc}", file=err)
+        return report.EXIT_NOT_PUBLISHED
     waiting = await_outcomes(options.bootstrap, options.namespace, ids, options.timeout,
-                             filer_codes=filers, contents=contents)
+                             mailbox=mailbox, contents=contents)
     try:
         outcomes = asyncio.run(waiting)
     except OutcomesUnavailable as exc:
@@ -114,7 +121,21 @@ def _wait(
         )
         return report.EXIT_NOT_PUBLISHED
     _lines(report.outcome_lines(deliveries, outcomes), out)
+    if mailbox.unopened:
+        print(f"shaho publish: {mailbox.unopened} outcome record(s) addressed to this filer did "
+              "not open with its encryption key (another key, or tampered); they were left "
+              "out", file=err)
     return report.exit_code(results, outcomes)
+
+
+def filers_of(results: Sequence[RowResult]) -> set[Participant]:
+    """The filers (kind and code) of the valid rows: whose outcomes the upload waits for."""
+    found = set()
+    for r in results:
+        role = role_of_topic(r.topic) if r.ok and r.topic else None
+        if role is not None and r.filer_code:
+            found.add(Participant(role, r.filer_code))
+    return found
 
 
 def _unreachable(bootstrap: str, exc: BaseException) -> str:

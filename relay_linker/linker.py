@@ -45,6 +45,7 @@ from schemas import decode_relay as decode_message
 from schemas.relay import ReasonCode
 from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK, Namespace
 from trust.directory import Signers
+from trust.encryption_keys import PublicKeys
 from trust.signing import SignerId
 
 log = logging.getLogger("shaho.linker")
@@ -255,10 +256,11 @@ def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
 class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
-    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers, bootstrap: str,
-                 namespace: Namespace, group: str = GROUP, batch: int = LINKER_BATCH) -> None:
+    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers,
+                 addressees: PublicKeys, bootstrap: str, namespace: Namespace,
+                 group: str = GROUP, batch: int = LINKER_BATCH) -> None:
         self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
-        self.signers = signers
+        self.signers, self.addressees = signers, addressees
         self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
         self.hasher = KeyringHasher(keyring)
@@ -403,7 +405,7 @@ class RelayLinker:
             if isinstance(step, ClockAdvanced):
                 moved = await clock_in_slice(work, step.relay_time)
                 result.outbox += output_rows(moved, Source(RELAY_CLOCK.name, 0, step.epoch),
-                                             self.namespace, step.relay_time)
+                                             self.namespace, step.relay_time, self.addressees)
             else:
                 result.outbox += await self._one(work, step, linker_record, result)
         await work.flush()
@@ -422,11 +424,14 @@ class RelayLinker:
             result.dead_letters += 1
             letter = dead_letter(self.keyring, record, linker_record.reasons[0],
                                  linker_record.filer_code)
+            signer = step.item.signer
             return dead_letter_rows(dlq_record(letter, self.namespace), linker_record, source,
                                     self.namespace, step.relay_time,
-                                    raw=bytes(record.value or b""))
+                                    raw=bytes(record.value or b""),
+                                    signer_role=signer.role if signer is not None else None,
+                                    addressees=self.addressees)
         effects = await decide_in_slice(work, linker_record, self.hasher)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
-        return output_rows(effects, source, self.namespace, step.relay_time)
+        return output_rows(effects, source, self.namespace, step.relay_time, self.addressees)

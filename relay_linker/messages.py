@@ -1,11 +1,15 @@
 """Output effects → outbox rows holding the relay's Kafka messages (link changes v1 and v2,
-age milestones, outcomes, dead letters), each with its idempotency id, its cause and the output
-partition of its key.
+age milestones, outcomes in clear for the relay and sealed to their filer, dead letters), each
+with its idempotency id, its cause and the output partition of its key.
+
+An outcome is sealed here, once, when its decision is stored: the outbox row holds the seal
+and the publisher sends it as stored, so a restart never re-seals what was decided.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -13,12 +17,27 @@ from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
+from schemas.filings import FILER_TOPICS
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
-from schemas.relay import conflict_id_for
-from schemas.topics import AGE_MILESTONE, FILING_OUTCOME, LINK_CHANGE, LINK_CHANGE_V2, Namespace
+from schemas.relay import OutcomeAddressee, conflict_id_for
+from schemas.topics import (
+    AGE_MILESTONE,
+    FILING_OUTCOME,
+    LINK_CHANGE,
+    LINK_CHANGE_V2,
+    OUTCOME_TOPICS,
+    Namespace,
+)
 from schemas.topics import topic as catalogue_topic
+from trust.encryption_keys import NoEncryptionKey, PublicKeys
+from trust.pki import Participant
+from trust.sealing import seal_outcome
 
+log = logging.getLogger("shaho.linker")
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
+KIND_OF_TOPIC: dict[str, OutcomeAddressee] = {
+    topic.name: OutcomeAddressee(kind.value) for kind, topic in FILER_TOPICS.items()}
+"""The kind of filer that files on each ingestion topic: who an outcome is addressed to."""
 
 
 def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes, value: bytes,
@@ -68,10 +87,39 @@ def filing_outcome(e: fx.OutcomeIssued, relay_time: datetime | None = None) -> F
         content_hash=e.content_hash, conflicts_with=e.conflicts_with, relay_time=relay_time)
 
 
+def addressee_kind(role: str | None) -> OutcomeAddressee | None:
+    """The outcome topic's kind for a filer of `role`, or None (no filer of outcomes)."""
+    try:
+        return OutcomeAddressee(role) if role is not None else None
+    except ValueError:
+        return None
+
+
+def sealed_row(outcome: FilingOutcome, kind: OutcomeAddressee | None, source: Source,
+               index: int, namespace: Namespace,
+               addressees: PublicKeys | None) -> list[OutboxRow]:
+    """The outcome sealed to its filer on `outcome.<kind>.v1`; none without addressees' keys
+    (unit tests of the clear messages), a kind, or a key for the filer (logged: a participant
+    is given its key before the registry names it, so this is a broken setup)."""
+    if addressees is None or kind is None:
+        return []
+    topic = OUTCOME_TOPICS[kind.value].name
+    try:
+        key = addressees.lookup(Participant(kind.value, outcome.filer_code))
+    except (NoEncryptionKey, ValueError) as missing:
+        log.error("outcome %s not sealed: %s", outcome.outbox_id, type(missing).__name__)
+        return []
+    sealed = seal_outcome(outcome, kind, topic, key.public_key)
+    return [_row(sealed.outbox_id, source, index, namespace.physical(topic),
+                 sealed.kafka_key(), encode(sealed), namespace)]
+
+
 def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
-                relay_time: datetime | None = None) -> list[OutboxRow]:
+                relay_time: datetime | None = None,
+                addressees: PublicKeys | None = None) -> list[OutboxRow]:
     """One outbox row per output effect, in decision order, for the topics of `namespace`,
-    each stamped with the relay time of the decision."""
+    each stamped with the relay time of the decision; an outcome also sealed to its filer
+    with the key `addressees` give."""
     out: list[OutboxRow] = []
     for e in effects:
         messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome |
@@ -89,13 +137,20 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
         for message, topic in messages:
             out.append(_row(message.outbox_id, source, e.index, namespace.physical(topic),
                             message.kafka_key(), encode(message), namespace))
+            if isinstance(message, FilingOutcome):
+                assert isinstance(e, fx.OutcomeIssued)
+                out += sealed_row(message, KIND_OF_TOPIC.get(e.filed_on), source, e.index,
+                                  namespace, addressees)
     return out
 
 
 def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
                      source: Source, namespace: Namespace,
-                     relay_time: datetime | None = None, *, raw: bytes) -> list[OutboxRow]:
-    """The dead letter, and a refused outcome when the filer and reference could be read.
+                     relay_time: datetime | None = None, *, raw: bytes,
+                     signer_role: str | None = None,
+                     addressees: PublicKeys | None = None) -> list[OutboxRow]:
+    """The dead letter, and a refused outcome when the filer and reference could be read,
+    sealed to the signer (`signer_role`, whose signature verified) as well.
 
     The refusal answers these bytes (`raw`, the record's value), not the filing reference: it
     goes out under an id of its own, `conflict_id_for(event id, SHA-256 of raw)`, with
@@ -117,4 +172,6 @@ def dead_letter_rows(letter: tuple[str, bytes, bytes], rejected: FilingRejected,
             content_hash=content, conflicts_with=event_id, relay_time=relay_time)
         rows.append(_row(outcome.outbox_id, source, 1, namespace.physical(FILING_OUTCOME),
                          outcome.kafka_key(), encode(outcome), namespace))
+        rows += sealed_row(outcome, addressee_kind(signer_role), source, 1, namespace,
+                           addressees)
     return rows

@@ -315,6 +315,49 @@ class DeadLetter(RelayMessage):
         return (self.filer_code or UNKNOWN_FILER).encode()
 
 
+class OutcomeAddressee(StrEnum):
+    """The kinds of filer an outcome is sealed to; each reads its own `outcome.<kind>.v1`."""
+
+    EMPLOYER = "employer"
+    MUNICIPALITY = "municipality"
+    INSURER = "insurer"
+    PENSION = "pension"
+
+
+KeyId = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64}$")]
+MAX_SEALED_BYTES = 200_000
+MIN_SEALED_BYTES = 65 + 16  # a P-256 encapsulated key and an AES-GCM tag
+
+
+class SealedOutcome(RelayMessage):
+    """A FilingOutcome sealed (HPKE, RFC 9180) to its filer's encryption key: only the holder
+    of that key opens it, so a filer reads its own outcomes on a topic its whole kind shares.
+    The sealed plaintext is the FilingOutcome's JSON (references and reason codes only)."""
+
+    outbox_id: UUID = Field(description="uuid5(the outcome's outbox_id, the outcome topic "
+                            "name): the idempotency key, bound into the seal")
+    addressee_role: OutcomeAddressee = Field(description="the kind of filer it is sealed to")
+    addressee_code: FilerCode = Field(description="the public code of the filer it is "
+                                      "sealed to; the record key")
+    key_id: KeyId = Field(description="lowercase hex SHA-256 of the DER public key "
+                          "(SubjectPublicKeyInfo) it is sealed to")
+    sealed: WireBytes = Field(
+        description="HPKE base mode, DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM: "
+        "the encapsulated key (65 bytes) then the ciphertext; `info` binds the topic, key, "
+        "outbox_id, addressee and key id (trust.sealing.context)")
+
+    @model_validator(mode="after")
+    def _sized(self) -> SealedOutcome:
+        if not MIN_SEALED_BYTES <= len(self.sealed) <= MAX_SEALED_BYTES:
+            message = f"sealed holds {MIN_SEALED_BYTES}-{MAX_SEALED_BYTES} bytes"
+            raise_problems(type(self).__name__, [Problem(("sealed",), "sealed", message)])
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the addressee's code, so a filer's outcomes stay in order."""
+        return self.addressee_code.encode()
+
+
 class OutboxPosition(RelayMessage):
     """The outbox publisher's committed position in one lane, an output topic-partition
     (compacted, keyed by lane)."""
@@ -350,4 +393,5 @@ RELAY_MESSAGES: tuple[type[RelayMessage], ...] = (
     DeadLetter,
     OutboxPosition,
     RelayTick,
+    SealedOutcome,
 )

@@ -131,10 +131,40 @@ FILING_OUTCOME = Topic(
     name="relay.filing-outcome.v1",
     key="<filer code>",
     key_meaning="the filer's public code; a filer reads its own outcomes in order",
-    summary="One outcome per filing: accepted, parked or refused with reasons and receipt id.",
+    summary=(
+        "Relay-internal: one outcome per filing (accepted, parked or refused with reasons and "
+        "receipt id), in clear for the relay's own processors; filers read their outcomes "
+        "sealed on outcome.<kind>.v1."
+    ),
     message="FilingOutcome",
     dlq="relay.filing-outcome.v1.dlq",
 )
+
+
+def _outcome_topic(kind: str) -> Topic:
+    return Topic(
+        name=f"outcome.{kind}.v1",
+        key="<filer code>",
+        key_meaning=f"the {kind}'s public code; a filer reads its own outcomes in order",
+        summary=(
+            f"Each {kind}'s filing outcomes, sealed to that filer's encryption key: every "
+            f"{kind} may read the topic, only the addressee opens a record."
+        ),
+        message="SealedOutcome",
+    )
+
+
+OUTCOME_EMPLOYER = _outcome_topic("employer")
+OUTCOME_MUNICIPALITY = _outcome_topic("municipality")
+OUTCOME_INSURER = _outcome_topic("insurer")
+OUTCOME_PENSION = _outcome_topic("pension")
+OUTCOME_TOPICS: dict[str, Topic] = {
+    "employer": OUTCOME_EMPLOYER,
+    "municipality": OUTCOME_MUNICIPALITY,
+    "insurer": OUTCOME_INSURER,
+    "pension": OUTCOME_PENSION,
+}
+"""The sealed outcome topic of each kind of filer (`schemas.relay.OutcomeAddressee`)."""
 
 OUTBOX_POSITION = Topic(
     name="relay.outbox-position.v1",
@@ -188,6 +218,7 @@ RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, F
 
 CATALOGUE: tuple[Topic, ...] = (
     *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),
+    *OUTCOME_TOPICS.values(),
     OUTBOX_POSITION,
     RELAY_CLOCK,
     CLOCK_SOURCE,

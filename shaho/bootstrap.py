@@ -19,6 +19,7 @@ from relay_clock.clock import RelayClock
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
 from trust.directory import Directory
+from trust.encryption_keys import PublicKeyDirectory
 from trust.keys import clock_signer
 
 
@@ -70,7 +71,8 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
     db = await pool(cfg)
-    linker = RelayLinker(db, keyring(cfg), Directory(cfg), cfg.bootstrap_servers,
+    linker = RelayLinker(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
+                         cfg.bootstrap_servers,
                          topic_namespace(cfg),
                          batch=cfg.linker_batch)
     try:

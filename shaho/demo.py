@@ -18,17 +18,20 @@ from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import idempotent_producer, reader
 from infra import namespace, processes
 from infra.stack import down, is_up, up
+from producers.outcomes import Mailbox
 from producers.routing import Outgoing
 from producers.sender import FilingPublisher
 from relay_clock.clock import RelayClock
 from relay_linker.domain import PARKING_BOUND
 from relay_linker.readback import AnomalyCount, anomaly_counts
-from schemas import Filing, FilingOutcome, LinkChanged, MessageRejected, decode_relay
+from schemas import Filing, FilingOutcome, LinkChanged, decode_relay
 from schemas.relay import furthest
-from schemas.topics import FILING_OUTCOME, LINK_CHANGE, MAX_MESSAGE_BYTES
+from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from synthetic.population import Population, generate
+from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import FilerKeys, clock_signer
+from trust.pki import Participant, ensure_participants, list_participants
 
 PROCESSORS = ("relay-linker", "outbox-publisher")
 DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
@@ -47,12 +50,16 @@ class Observed:
     last_ms: int = 0
     answered_ms: dict[UUID, int] = field(default_factory=dict)
     link_ids: set[UUID] = field(default_factory=set)
+    mailbox: Mailbox | None = None
+    """The filers' encryption keys: each outcome is read sealed and opened by its filer."""
 
 
 async def publish_backlog(cfg: StackConfig, population: Population,
                           filings: list[Filing]) -> int:
     """Publish `filings` at once, then the malformed records; return how many of those landed."""
     topics = topic_namespace(cfg)
+    ensure_participants(cfg, [Participant(kind.value, code)  # the live phase's filers too
+                              for code, kind in population.filer_kinds.items()])
     keys = FilerKeys(cfg, provision=True)
     async with FilingPublisher(cfg.bootstrap_servers, topics, keys) as publisher:
         await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)
@@ -123,7 +130,13 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
     noted = noted or wanted
     topics = topic_namespace(cfg)
     link_topic = topics.physical(LINK_CHANGE)
-    consumer = reader(cfg.bootstrap_servers, topics.physical(FILING_OUTCOME), link_topic)
+    if seen.mailbox is None:  # the demo files as every filer: it reads as each of them
+        filers = [p for p in list_participants(cfg) if p.role in OUTCOME_TOPICS]
+        ensure_encryption_keys(cfg, filers)
+        seen.mailbox = Mailbox.load(cfg, filers)
+    mailbox = seen.mailbox
+    kinds = {topics.physical(OUTCOME_TOPICS[kind]): kind for kind in mailbox.kinds}
+    consumer = reader(cfg.bootstrap_servers, *kinds, link_topic)
     await consumer.start()
     deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
     try:
@@ -131,7 +144,7 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
             batch = await consumer.getmany(timeout_ms=500)
             records = [r for rs in batch.values() for r in rs]
             for record in records:
-                _note(seen, record, noted, link_topic)
+                _note(seen, record, noted, link_topic, kinds)
             if records:
                 quiet_since = time.monotonic()
             elif wanted <= set(seen.outcomes) and time.monotonic() - quiet_since > QUIET:
@@ -141,7 +154,8 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
     return seen
 
 
-def _note(seen: Observed, record: ConsumerRecord, wanted: set[UUID], link_topic: str) -> None:
+def _note(seen: Observed, record: ConsumerRecord, wanted: set[UUID], link_topic: str,
+          kinds: dict[str, str]) -> None:
     topic, value, ts = record.topic, record.value, record.timestamp
     if topic == link_topic:
         change = decode_relay(value, LinkChanged)
@@ -149,11 +163,9 @@ def _note(seen: Observed, record: ConsumerRecord, wanted: set[UUID], link_topic:
             seen.link_ids.add(change.outbox_id)
             seen.link_changes[change.change.value] += 1
         return
-    try:
-        outcome = decode_relay(value, FilingOutcome)
-    except MessageRejected:
-        return
-    if outcome.event_id in wanted:
+    assert seen.mailbox is not None
+    outcome = seen.mailbox.open(kinds[topic], record.key, value)  # each filer opens its own
+    if outcome is not None and outcome.event_id in wanted:
         seen.outcomes[outcome.event_id] = furthest(seen.outcomes.get(outcome.event_id), outcome)
         seen.first_ms = min(seen.first_ms or ts, ts)
         seen.last_ms = max(seen.last_ms, ts)
@@ -203,6 +215,8 @@ def report(sent: set[UUID], bad: int, seen: Observed, counts: dict,
         "anomalies: " + ("; ".join(f"{code} {n}" for code, n in counts["anomalies"].items())
                          or "none"),
         f"dead letters: {bad} (encrypted, with reason and source offset)",
+        "outcomes read sealed from outcome.<kind>.v1, each opened with its filer's own key; "
+        f"records that did not open: {seen.mailbox.unopened if seen.mailbox else 0}",
         f"backlog: {len(sent) - len(live_sent)} filings answered in {backlog_seconds:.1f} s "
         f"({(len(sent) - len(live_sent)) / backlog_seconds:.0f}/s)",
         f"latency, filing published → outcome readable, for the last {len(live_sent)} filings "

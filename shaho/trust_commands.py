@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from groundfloor.config import StackConfig
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
+from trust.encryption_keys import ensure_encryption_keys, load_public_key
 from trust.pki import (
     DEFAULT_NOT_AFTER,
     DEFAULT_NOT_BEFORE,
@@ -39,7 +40,9 @@ def demo_participants() -> list[Participant]:
 def provision(cfg: StackConfig) -> str:
     """The root and the synthetic population's participants, created once (`shaho up`)."""
     created = ensure_participants(cfg, demo_participants())
-    total = len(list_participants(cfg))
+    known = list_participants(cfg)
+    ensure_encryption_keys(cfg, known)  # participants provisioned before there were any
+    total = len(known)
     return (f"participants: {total} ({len(created)} new), keys under "
             f"{cfg.state_dir / 'pki' / 'participants'}")
 
@@ -92,7 +95,8 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.action == "add":
         cert = add_participant(cfg, participant, args.valid_from or DEFAULT_NOT_BEFORE,
                                args.valid_until)
-        print(f"added {participant.role} {participant.code}: certificate {cert.serial_number:x}")
+        print(f"added {participant.role} {participant.code}: certificate {cert.serial_number:x}, "
+              f"encryption key {load_public_key(cfg, participant).key_id[:16]}")
     elif args.action == "rotate":
         cert = rotate(cfg, participant, args.valid_from or datetime.now(UTC), args.valid_until)
         print(f"rotated {participant.role} {participant.code}: new certificate "

@@ -234,10 +234,18 @@ def ensure_participants(cfg: StackConfig, participants: Iterable[Participant],
             if not (folder / "signing.key").exists() or not (folder / "signing.pem").exists():
                 _provision(cfg, participant, not_before, not_after)
                 created.append(participant)
+        _encryption_keys(cfg, wanted)
         if created or not set(wanted) <= known:
             _write_registry(cfg, known | set(wanted))
             _changed(cfg)
     return created
+
+
+def _encryption_keys(cfg: StackConfig, participants: list[Participant]) -> None:
+    """Each participant's encryption key pair (trust.encryption_keys), made before the
+    registry names it: a participant the relay knows can always be sealed to."""
+    from trust.encryption_keys import ensure_encryption_keys
+    ensure_encryption_keys(cfg, participants)
 
 
 def add_participant(cfg: StackConfig, participant: Participant, not_before: datetime,
@@ -247,6 +255,7 @@ def add_participant(cfg: StackConfig, participant: Participant, not_before: date
         if participant in list_participants(cfg):
             raise PkiError(f"{participant.role} {participant.code} is already a participant")
         cert = _provision(cfg, participant, not_before, not_after)
+        _encryption_keys(cfg, [participant])
         _write_registry(cfg, [*list_participants(cfg), participant])
         _changed(cfg)
     return cert

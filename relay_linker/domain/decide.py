@@ -49,6 +49,7 @@ def _conflict_refusal(known: LedgerEntry, record: LinkerRecord) -> fx.OutcomeIss
         (Reason("conflicting_duplicate", "event_id"),),
         content_hash=record.content_hash,
         conflicts_with=known.event_id,
+        filed_on=record.source.topic,
     )
 
 

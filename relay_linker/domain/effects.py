@@ -258,6 +258,9 @@ class OutcomeIssued:
     conflicts_with: UUID | None = None
     index: int = -1
     outbox_id: UUID | None = None
+    filed_on: str = ""
+    """The topic (catalogue name) the answered filing arrived on: says which kind of filer
+    the outcome is addressed to."""
 
 
 LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted

@@ -94,6 +94,7 @@ def _withdraw(view: RelayState, marked: LedgerEntry) -> list[Effect]:
         REFUSED,
         entry.reasons,
         content_hash=entry.content_hash,
+        filed_on=entry.source.topic,
     )
     return [
         FilingUnparked(entry.event_id, waiting.wait_keys if waiting else ()),

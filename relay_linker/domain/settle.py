@@ -88,6 +88,7 @@ def outcome(entry: LedgerEntry, *, repeated: bool = False) -> fx.OutcomeIssued:
         entry.reasons,
         repeated,
         entry.content_hash,
+        filed_on=entry.source.topic,
     )
 
 

@@ -18,12 +18,14 @@ from relay_linker.messages import link_changed_v2_id
 from relay_linker.readback import load_all
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.relay import SealedOutcome
 from schemas.topics import (
     AGE_MILESTONE,
     FILING_OUTCOME,
     INGESTION_TOPICS,
     LINK_CHANGE,
     LINK_CHANGE_V2,
+    OUTCOME_TOPICS,
 )
 from synthetic.population import generate
 from tests.integration.chaos import FAULTS, ingested, run_with_kills
@@ -116,6 +118,11 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     # are the fold's 1st to n-th change of the person, none missing, none repeated
     assert _each_persons_changes([m for m in messages if type(m) is LinkChanged]) == (
         expected_changes)
+    # each outcome is sealed to its filer once as well, however often the processors died
+    sealed = [decode_relay(v, SealedOutcome) for _, v in await _read_committed(
+        relay, [relay.topic(t) for t in OUTCOME_TOPICS.values()])]
+    clear = [m for m in published if isinstance(m, FilingOutcome)]
+    assert len({m.outbox_id for m in sealed}) == len(sealed) == len(clear)
     broken = [m for m in messages if isinstance(m, FilingOutcome) and m.event_id not in filed]
     assert broken and all(m.status.value == "refused" for m in broken), "malformed filings"
 

@@ -22,18 +22,21 @@ from groundfloor.kafka_clients import (
 from infra.topics_admin import apply_catalogue
 from producers.batch_rows import read_batch
 from producers.command import PublishOptions, run_publish
-from producers.outcomes import await_outcomes
+from producers.outcomes import Mailbox, await_outcomes
 from producers.sender import FilingPublisher
 from producers.validate import validate_batch
 from schemas import Filing, FilingOutcome, Reason, decode_filing, encode, event_id_for, topic_for
 from schemas.filings import filer_of
 from schemas.payload import FilerKind
-from schemas.relay import OutcomeStatus
-from schemas.topics import FILING_MUNICIPALITY, FILING_OUTCOME, INGESTION_TOPICS, Namespace
+from schemas.relay import OutcomeAddressee, OutcomeStatus
+from schemas.topics import FILING_MUNICIPALITY, INGESTION_TOPICS, OUTCOME_EMPLOYER, Namespace
 from tests.fixtures.examples import all_examples
 from tests.fixtures.template import csv_row, csv_text
 from tests.integration.relay_env import RelayEnv
+from trust.encryption_keys import load_public_key
 from trust.keys import FilerKeys
+from trust.pki import Participant, ensure_participants
+from trust.sealing import seal_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -179,7 +182,15 @@ def _outcome(code: str, reference: str, status: OutcomeStatus) -> FilingOutcome:
     )
 
 
+def _mailbox(code: str, kind: str = "employer") -> Mailbox:
+    """A filer reading its outcomes here: onboarded (keys made) on first use."""
+    filer = Participant(kind, code)
+    ensure_participants(KEYS.cfg, [filer])
+    return Mailbox.load(KEYS.cfg, [filer])
+
+
 async def _send_outcomes(bootstrap: str, *outcomes: FilingOutcome, abort: bool = False) -> None:
+    """Each outcome sealed to its employer, on outcome.employer.v1, as the relay sends it."""
     if abort:
         producer = transactional_producer(bootstrap, f"test-outcomes-{uuid4().hex[:10]}")
     else:
@@ -189,8 +200,12 @@ async def _send_outcomes(bootstrap: str, *outcomes: FilingOutcome, abort: bool =
         if abort:
             await producer.begin_transaction()
         for outcome in outcomes:
+            filer = Participant("employer", outcome.filer_code)
+            ensure_participants(KEYS.cfg, [filer])
+            key = load_public_key(KEYS.cfg, filer).public_key
+            sealed = seal_outcome(outcome, OutcomeAddressee.EMPLOYER, OUTCOME_EMPLOYER.name, key)
             await producer.send_and_wait(
-                TOPICS.physical(FILING_OUTCOME), encode(outcome), key=outcome.kafka_key()
+                TOPICS.physical(OUTCOME_EMPLOYER), encode(sealed), key=sealed.kafka_key()
             )
         if abort:
             await producer.abort_transaction()
@@ -219,21 +234,21 @@ async def test_await_outcomes_keeps_the_latest_committed_outcome_per_event_id(
     a, b, c, d = _ids(code, "A", "B", "C", "D")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcomes = await await_outcomes(bootstrap, TOPICS, [a, b, c, d], 4)
+    mailbox = _mailbox(code)
+    outcomes = await await_outcomes(bootstrap, TOPICS, [a, b, c, d], 4, mailbox=mailbox)
     assert loop.time() - started >= 3.5, "C is only parked: it waits for the whole timeout"
     assert {k: o.status for k, o in outcomes.items()} == {a: accepted, b: refused, c: parked}
     assert outcomes[b].reasons == (MISMATCH,)
+    assert mailbox.unopened == 0
 
     started = loop.time()
-    snapshot = await await_outcomes(bootstrap, TOPICS, [c, d], 30, until_final=False)
+    snapshot = await await_outcomes(bootstrap, TOPICS, [c, d], 30, until_final=False,
+                                    mailbox=mailbox)
     assert {k: o.status for k, o in snapshot.items()} == {c: parked}
     assert loop.time() - started < 15
-    ours = await await_outcomes(bootstrap, TOPICS, [a, b], 30, until_final=False,
-                                filer_codes=[code])
-    assert {k: o.status for k, o in ours.items()} == {a: accepted, b: refused}
-    others = await await_outcomes(bootstrap, TOPICS, [a], 30, until_final=False,
-                                  filer_codes=["X-1"])
-    assert others == {}
+    others = _mailbox(f"X-{unique.upper()}")
+    found = await await_outcomes(bootstrap, TOPICS, [a], 30, until_final=False, mailbox=others)
+    assert found == {} and others.unopened == 0, "another employer's records are skipped"
 
 
 async def test_await_outcomes_returns_as_soon_as_every_outcome_is_final(
@@ -244,7 +259,8 @@ async def test_await_outcomes_returns_as_soon_as_every_outcome_is_final(
     (e,) = _ids(code, "E")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    waiting = asyncio.create_task(await_outcomes(bootstrap, TOPICS, [e], 30))
+    waiting = asyncio.create_task(await_outcomes(bootstrap, TOPICS, [e], 30,
+                                                 mailbox=_mailbox(code)))
     await asyncio.sleep(1.5)
     await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.PARKED))
     await asyncio.sleep(0.5)
@@ -348,5 +364,7 @@ async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
     assert (code, out[-1]) == (0, accepted), err
     await _relay_once(relay)
     event_id = event_id_for(row["filer_code"], reference)
-    latest = await await_outcomes(bootstrap, namespace, [event_id], 30, until_final=False)
+    town = _mailbox(row["filer_code"], "municipality")
+    latest = await await_outcomes(bootstrap, namespace, [event_id], 30, until_final=False,
+                                  mailbox=town)
     assert latest[event_id].status is OutcomeStatus.ACCEPTED, "no reader sees it refused"

@@ -19,14 +19,18 @@ from relay_linker.readback import load_all
 from schemas import RelayTick, decode_relay, encode
 from schemas.envelope import JST, new_filing
 from schemas.filings import topic_for
-from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK
+from schemas.topics import INGESTION_TOPICS, OUTCOME_TOPICS, RELAY_CLOCK
 from tests.fixtures.examples import all_examples
 from tests.integration.relay_env import RelayEnv
+from trust.encryption_keys import load_private_key
 from trust.keys import clock_signer
+from trust.pki import Participant
+from trust.sealing import decode_sealed, open_outcome
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES = all_examples()
+SEALED = {t.name for t in OUTCOME_TOPICS.values()}  # outcomes sealed to their filer
 REGISTRATION, ACQUISITION = EXAMPLES["ResidentRegistered"], EXAMPLES["EmployeeInsuranceAcquired"]
 ASSIGNMENT = EXAMPLES["BasicPensionNumberAssigned"]  # accepted once the person is registered
 MUNICIPALITY, EMPLOYER = "filing.municipality.v1", "filing.employer.v1"
@@ -147,14 +151,30 @@ async def test_a_backlog_of_old_filings_is_legal_and_waits_on_relay_time(relay: 
     assert await _ledger(relay) == {"OLD-BPN": "accepted", "OLD-REG": "accepted"}
 
 
+def _compared(env: RelayEnv, topic: str, value: bytes) -> object:
+    """A row's value as compared across runs: a sealed outcome opened with its addressee's
+    key, a dead letter left out, anything else as it is."""
+    logical = env.topics.logical(topic)
+    if logical.endswith(".dlq"):
+        return None
+    if logical not in SEALED:
+        return value
+    sealed = decode_sealed(value)
+    filer = Participant(sealed.addressee_role.value, sealed.addressee_code)
+    opened = open_outcome(sealed, logical, sealed.kafka_key(), load_private_key(env.cfg, filer))
+    return sealed.model_dump(mode="json", exclude={"sealed"}), opened
+
+
 async def _answers(env: RelayEnv) -> tuple[list[tuple], list[tuple], object]:
     """What a run decided: its outbox (dead letters by id, topic and key, since their sealed
-    bytes carry fresh nonces), its ledger, and the relay database as a history."""
+    bytes carry fresh nonces; outcomes sealed to their filer opened, as their seals are fresh
+    too), its ledger, and the relay database as a history."""
     conn = await env.connect()
     try:
         rows = await conn.fetch("SELECT id, topic, key, value FROM outbox ORDER BY id")
-        outbox = [(r["id"], r["topic"], bytes(r["key"]),
-                   None if r["topic"].endswith(".dlq") else bytes(r["value"])) for r in rows]
+        outbox = [(r["id"], r["topic"], bytes(r["key"]), _compared(env, r["topic"],
+                                                                   bytes(r["value"])))
+                  for r in rows]
         ledger = [tuple(r) for r in await conn.fetch(
             "SELECT filing_reference, status, entry FROM filing_ledger "
             "ORDER BY filing_reference, status")]

@@ -25,11 +25,15 @@ from schemas.topics import (
     INGESTION_TOPICS,
     LINK_CHANGE,
     LINK_CHANGE_V2,
+    OUTCOME_TOPICS,
 )
 from schemas.topics import topic as catalogue_topic
 from synthetic.population import Population, generate
 from tests.integration.chaos import ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from trust.encryption_keys import PublicKeyDirectory, load_private_key
+from trust.pki import Participant
+from trust.sealing import decode_sealed, open_outcome
 
 pytestmark = pytest.mark.integration
 
@@ -67,12 +71,29 @@ DECISIONS: dict[str, type] = {
 """The topics of the relay's decisions, with the message each carries."""
 
 
+SEALED = {t.name for t in OUTCOME_TOPICS.values()}
+"""The topics of outcomes sealed to their filers: their seals are random, so they are
+compared opened, with each addressee's own key."""
+
+
+def _opened(relay: RelayEnv, logical: str, value: bytes) -> dict[str, Any]:
+    sealed = decode_sealed(value)
+    filer = Participant(sealed.addressee_role.value, sealed.addressee_code)
+    outcome = open_outcome(sealed, logical, sealed.kafka_key(),
+                           load_private_key(relay.cfg, filer))
+    return {**sealed.model_dump(mode="json", exclude={"sealed"}),
+            "opened": outcome.model_dump(mode="json")}
+
+
 def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
     """A published value as compared across runs: ids, decisions and plaintext contents; a
-    dead letter opened, with its source named by catalogue topic."""
+    dead letter and a sealed outcome opened, a dead letter's source named by catalogue
+    topic."""
     model = DECISIONS.get(logical)
     if model is not None:
         return decode_relay(value, model).model_dump(mode="json")
+    if logical in SEALED:
+        return _opened(relay, logical, value)
     letter = decode_relay(value, DeadLetter)
     opened = original_bytes(relay.keyring(), letter)
     fields = letter.model_dump(mode="json", exclude={"original", "source_topic"})
@@ -82,7 +103,7 @@ def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
 
 async def _published(relay: RelayEnv) -> Sequences:
     """Every output partition's committed records in offset order, decoded."""
-    logical = [*DECISIONS, *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
+    logical = [*DECISIONS, *sorted(SEALED), *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
     partitions = [TopicPartition(relay.topic(name), p)
                   for name in logical for p in range(catalogue_topic(name).partitions)]
     out: Sequences = defaultdict(list)
@@ -95,8 +116,9 @@ async def _published(relay: RelayEnv) -> Sequences:
 async def _folded(relay: RelayEnv) -> Sequences:
     """The link changes and outcomes the pure fold gives, per output partition in order."""
     out: Sequences = defaultdict(list)
+    addressees = PublicKeyDirectory(relay.cfg)
     for d in (await relay.fold())[1]:
-        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time):
+        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time, addressees):
             name = relay.topics.logical(row.topic)
             out[(name, row.partition)].append(_decoded(relay, name, row.value))
     return {where: seq for where, seq in out.items() if seq}
@@ -120,9 +142,9 @@ def _of_filings(sequences: Sequences) -> Sequences:
     """Link changes and outcomes, leaving out the refusals of records that were no filing
     (the fold sees filings only); partitions left empty are dropped."""
     refusals = _letter_refusals(sequences)
-    kept = {where: [m for m in seq if m["outbox_id"] not in refusals]
+    kept = {where: [m for m in seq if m.get("opened", m)["outbox_id"] not in refusals]
             for where, seq in sequences.items()
-            if where[0] in DECISIONS}
+            if where[0] in DECISIONS or where[0] in SEALED}
     return {where: seq for where, seq in kept.items() if seq}
 
 
@@ -137,6 +159,11 @@ async def test_batch_size_timing_and_kills_change_no_output(stack: StackConfig, 
             assert calm[where] == killed[where], f"{where} differs"
         letters = sum(len(seq) for (name, _), seq in calm.items() if name.endswith(".dlq"))
         assert letters > 0 and _letter_refusals(calm)
+        sealed = [m for (name, _), seq in calm.items() if name in SEALED for m in seq]
+        clear = [m for (name, _), seq in calm.items() if name == FILING_OUTCOME.name
+                 for m in seq]
+        assert sorted(m["opened"]["outbox_id"] for m in sealed) == sorted(
+            m["outbox_id"] for m in clear), "every outcome is also sealed to its filer"
 
         expected = await _folded(large)
         assert _of_filings(calm) == expected
