@@ -174,7 +174,7 @@ def test_provisioning_is_idempotent_and_keys_are_their_owners_only(tmp_path: Pat
     assert ensure_participants(cfg, wanted) == []
     assert (participant_dir(cfg, wanted[0]) / "signing.pem").read_bytes() == before
     keys = [*tmp_path.rglob("*.key")]
-    assert len(keys) == 3  # the root's and two participants'
+    assert len(keys) == 5  # the root's, and each participant's signing and encryption keys
     for key in keys:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
 
