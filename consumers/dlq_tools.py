@@ -11,7 +11,7 @@ from pathlib import Path
 from consumers.dlq import original_bytes
 from consumers.reading import read_committed
 from groundfloor.crypto import Keyring
-from groundfloor.kafka_clients import idempotent_producer
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer
 from schemas import DeadLetter, FilingRejected, MessageRejected, decode_filing, decode_relay
 from schemas.topics import CATALOGUE, Namespace
 
@@ -23,13 +23,13 @@ class Letter:
     letter: DeadLetter
 
 
-async def read_letters(bootstrap: str, namespace: Namespace,
+async def read_letters(kafka: KafkaLogin, namespace: Namespace,
                        source_topic: str | None = None) -> list[Letter]:
     """Every dead letter on the namespace's DLQ topics (or on `source_topic`'s), oldest first."""
     topics = [namespace.physical(t.dlq) for t in CATALOGUE
               if t.dlq and source_topic in (None, t.name, namespace.physical(t))]
     found: list[Letter] = []
-    for r in await read_committed(bootstrap, topics):
+    for r in await read_committed(kafka, topics):
         try:
             found.append(Letter(r.topic, r.offset, decode_relay(r.value, DeadLetter)))
         except MessageRejected:
@@ -58,10 +58,10 @@ def replay_key(raw: bytes, topic: str, letter: DeadLetter, namespace: Namespace)
         return letter.kafka_key()
 
 
-async def replay(bootstrap: str, namespace: Namespace, keyring: Keyring, letters: list[Letter],
+async def replay(kafka: KafkaLogin, namespace: Namespace, keyring: Keyring, letters: list[Letter],
                  fixed: bytes | None = None) -> int:
     """Publish each letter's original bytes (or `fixed`) to its source topic again."""
-    producer = idempotent_producer(bootstrap)
+    producer = idempotent_producer(kafka)
     await producer.start()
     try:
         for x in letters:

@@ -17,11 +17,19 @@ from typing import TextIO
 from aiokafka.errors import KafkaError
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin
 from producers import report
 from producers.batch_rows import BatchUnreadable, read_batch
 from producers.outcomes import OutcomesUnavailable, await_outcomes
 from producers.routing import Outgoing
-from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
+from producers.sender import (
+    Delivery,
+    FilingPublisher,
+    Logins,
+    MissingLogin,
+    Progress,
+    PublishFailed,
+)
 from producers.validate import RowResult, validate_batch
 from schemas.codec import content_hash
 from schemas.identifiers import FILER_CODE_PATTERN
@@ -39,7 +47,8 @@ class PublishOptions:
     """The command's options, as `shaho publish` parses them."""
 
     path: Path
-    bootstrap: str
+    kafka: KafkaLogin
+    """The login that reads the outcomes, and sends for every filer unless `logins` is given."""
     filer: str | None = None
     filer_kind: str | None = None
     encoding: str | None = None
@@ -48,6 +57,8 @@ class PublishOptions:
     namespace: Namespace = field(default_factory=Namespace)
     keys: FilerKeys | None = None
     """The filers' signing keys; by default those the stack's state folder holds."""
+    logins: Logins | None = None
+    """Each filer's own broker login (`shaho publish`); by default `kafka` for all."""
 
 
 def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -72,8 +83,11 @@ def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO =
     except PkiError as exc:
         print(f"shaho publish: cannot sign: {exc}; nothing published", file=err)
         return report.EXIT_NOT_PUBLISHED
+    except MissingLogin as exc:
+        print(f"shaho publish: cannot log in: {exc}; nothing published", file=err)
+        return report.EXIT_NOT_PUBLISHED
     except (KafkaError, OSError) as exc:
-        print(f"shaho publish: {_unreachable(options.bootstrap, exc)}; nothing published", file=err)
+        print(f"shaho publish: {_unreachable(options.kafka, exc)}; nothing published", file=err)
         return report.EXIT_NOT_PUBLISHED
     print(report.summary(results, deliveries), file=out)
     if not options.wait:
@@ -87,7 +101,8 @@ async def _publish(options: PublishOptions, records: list[Outgoing],
         return []
     with progress_bar(len(records), out) as progress:
         keys = options.keys or FilerKeys(StackConfig.from_env())
-        async with FilingPublisher(options.bootstrap, options.namespace, keys) as publisher:
+        logins = options.logins or options.kafka
+        async with FilingPublisher(logins, options.namespace, keys) as publisher:
             return await publisher.publish(records, progress=progress)
 
 
@@ -101,7 +116,7 @@ def _wait(
     ids = [d.event_id for d in deliveries]
     filers = {r.filer_code for r in results if r.ok and r.filer_code}
     contents = {r.filing.event_id: content_hash(r.filing) for r in results if r.ok and r.filing}
-    waiting = await_outcomes(options.bootstrap, options.namespace, ids, options.timeout,
+    waiting = await_outcomes(options.kafka, options.namespace, ids, options.timeout,
                              filer_codes=filers, contents=contents)
     try:
         outcomes = asyncio.run(waiting)
@@ -110,15 +125,15 @@ def _wait(
         return report.EXIT_NOT_PUBLISHED
     except (KafkaError, OSError) as exc:
         print(
-            f"shaho publish: cannot read outcomes: {_unreachable(options.bootstrap, exc)}", file=err
+            f"shaho publish: cannot read outcomes: {_unreachable(options.kafka, exc)}", file=err
         )
         return report.EXIT_NOT_PUBLISHED
     _lines(report.outcome_lines(deliveries, outcomes), out)
     return report.exit_code(results, outcomes)
 
 
-def _unreachable(bootstrap: str, exc: BaseException) -> str:
-    return f"Kafka at {bootstrap} is not reachable ({type(exc).__name__})"
+def _unreachable(kafka: KafkaLogin, exc: BaseException) -> str:
+    return f"Kafka at {kafka.bootstrap} is not reachable ({type(exc).__name__})"
 
 
 def _lines(lines: list[str], out: TextIO) -> None:

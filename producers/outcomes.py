@@ -14,7 +14,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from groundfloor.kafka_clients import caught_up, reader
+from groundfloor.kafka_clients import KafkaLogin, caught_up, reader
 from schemas import FilingOutcome, MessageRejected, decode_relay
 from schemas.relay import OutcomeStatus, conflict_id_for, furthest
 from schemas.topics import FILING_OUTCOME, Namespace
@@ -69,7 +69,7 @@ def settled(outcomes: Outcomes, wanted: frozenset[UUID]) -> bool:
 
 
 async def await_outcomes(
-    bootstrap: str,
+    kafka: KafkaLogin,
     namespace: Namespace,
     event_ids: Iterable[UUID],
     timeout: float,  # noqa: ASYNC109 - a budget for the whole read, not for one call
@@ -95,7 +95,7 @@ async def await_outcomes(
     if not wanted.contents:
         return outcomes
     topic = namespace.physical(FILING_OUTCOME)
-    consumer = reader(bootstrap, topic)
+    consumer = reader(kafka, topic)
     try:
         await consumer.start()
         await _read(consumer, topic, wanted, outcomes, timeout, until_final)

@@ -8,13 +8,17 @@ import argparse
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin
+from infra.principals import OPERATOR, participant_name
 from infra.stack import down, is_up, status, up
 from producers.command import PublishOptions, run_publish
+from producers.sender import MissingLogin
 from relay_clock.clock import ClockError
 from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
@@ -191,9 +195,20 @@ def _publish_options(p: argparse.ArgumentParser) -> None:
 
 @command("publish", "validate a batch of filings and publish its valid rows", _publish_options)
 def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
+    def at(login: KafkaLogin) -> KafkaLogin:
+        return replace(login, bootstrap=args.bootstrap) if args.bootstrap else login
+
+    def filer_login(role: str, code: str) -> KafkaLogin:
+        try:
+            return at(cfg.kafka(participant_name(role, code)))
+        except (FileNotFoundError, ValueError) as missing:
+            raise MissingLogin(f"{role} {code}: {missing}") from None
+
     options = PublishOptions(
         path=Path(args.file),
-        bootstrap=args.bootstrap or cfg.bootstrap_servers,
+        # The outcomes are read as the operator until each kind has an outcome topic of its own.
+        kafka=at(cfg.kafka(OPERATOR)),
+        logins=filer_login,
         filer=args.filer,
         filer_kind=args.filer_kind,
         encoding=args.encoding,

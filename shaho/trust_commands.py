@@ -7,6 +7,8 @@ import argparse
 from datetime import UTC, datetime
 
 from groundfloor.config import StackConfig
+from infra import kafka_acl
+from infra.principals import FILER_ROLES, participant_name
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
 from trust.pki import (
@@ -36,12 +38,23 @@ def demo_participants() -> list[Participant]:
     return [Participant(*RELAY_CLOCK), *filers]
 
 
+def broker_participants(participants: list[Participant]) -> list[tuple[str, str]]:
+    """The (role, code) pairs that get a broker principal: every participant but the relay's
+    own processors (which have theirs) and codes no topic name can hold."""
+    return [(p.role, p.code) for p in participants if p.role in FILER_ROLES and "." not in p.code]
+
+
 def provision(cfg: StackConfig) -> str:
-    """The root and the synthetic population's participants, created once (`shaho up`)."""
+    """The root and the synthetic population's participants, created once, and a broker
+    principal for every participant of the registry (`shaho up`)."""
     created = ensure_participants(cfg, demo_participants())
-    total = len(list_participants(cfg))
-    return (f"participants: {total} ({len(created)} new), keys under "
+    everyone = list_participants(cfg)
+    line = (f"participants: {len(everyone)} ({len(created)} new), keys under "
             f"{cfg.state_dir / 'pki' / 'participants'}")
+    if not cfg.kafka_auth:
+        return line
+    done = kafka_acl.provision(cfg, broker_participants(everyone))
+    return f"{line}; {done.line()}"
 
 
 def _instant(text: str) -> datetime:
@@ -93,6 +106,10 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
         cert = add_participant(cfg, participant, args.valid_from or DEFAULT_NOT_BEFORE,
                                args.valid_until)
         print(f"added {participant.role} {participant.code}: certificate {cert.serial_number:x}")
+        if cfg.kafka_auth and broker_participants([participant]):
+            kafka_acl.provision(cfg, broker_participants([participant]))
+            print(f"broker principal {participant_name(participant.role, participant.code)}: "
+                  f"password in {cfg.kafka_secrets_dir}")
     elif args.action == "rotate":
         cert = rotate(cfg, participant, args.valid_from or datetime.now(UTC), args.valid_until)
         print(f"rotated {participant.role} {participant.code}: new certificate "
