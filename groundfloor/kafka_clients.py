@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
@@ -100,7 +101,7 @@ def admin_client(kafka: KafkaLogin, **settings: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**kafka.settings(), **settings)
 
 
-def acl_admin(kafka: KafkaLogin, **settings: str) -> Any:
+def acl_admin(kafka: KafkaLogin, **settings: Any) -> Any:
     """confluent-kafka's admin client, for what aiokafka's lacks: SCRAM credentials and ACLs."""
     from confluent_kafka.admin import AdminClient
 
@@ -114,9 +115,21 @@ async def end_offsets(kafka: KafkaLogin,
     consumer = reader(kafka)
     await consumer.start()
     try:
+        await readable(consumer, owned)
         return await consumer.end_offsets(owned)
     finally:
         await consumer.stop()
+
+
+async def readable(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
+    """TopicAuthorizationFailedError unless the consumer's principal may see every topic of
+    `partitions`: aiokafka leaves an assigned partition it may not read unfetched without a
+    word, where a clear refusal is wanted (the broker shows a principal only the topics it
+    may describe, so an absent topic is refused alike)."""
+    visible = await consumer.topics()
+    hidden = sorted({p.topic for p in partitions} - visible)
+    if hidden:
+        raise TopicAuthorizationFailedError(", ".join(hidden))
 
 
 async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
@@ -139,6 +152,11 @@ async def read_to_end(kafka: KafkaLogin, partitions: Iterable[TopicPartition],
     owned = list(partitions)
     consumer = reader(kafka)
     await consumer.start()
+    try:
+        await readable(consumer, owned)
+    except BaseException:
+        await consumer.stop()
+        raise
     consumer.assign(owned)
     got: list[ConsumerRecord] = []
     deadline = None if seconds is None else time.monotonic() + seconds

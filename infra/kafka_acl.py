@@ -99,11 +99,19 @@ def existing_users(admin) -> set[str]:
         raise
 
 
-def existing_bindings(admin) -> set[AclSpec]:
-    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
-                                  AclOperation.ANY, AclPermissionType.ANY)
-    found = admin.describe_acls(everything, request_timeout=TIMEOUT).result(TIMEOUT)
-    return {s for s in (_spec(b) for b in found) if s is not None}
+FEW = 16  # principals asked about one by one rather than by listing every binding
+
+
+def existing_bindings(admin, principals: Iterable[str] | None = None) -> set[AclSpec]:
+    """The relay's bindings on the broker: all, or those of a few `principals`."""
+    names: list[str | None] = [None]
+    if principals is not None and len(set(principals)) <= FEW:
+        names = sorted(set(principals))
+    futures = [admin.describe_acls(AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, name, None, AclOperation.ANY,
+        AclPermissionType.ANY), request_timeout=TIMEOUT) for name in names]
+    return {s for f in futures for s in (_spec(b) for b in f.result(TIMEOUT))
+            if s is not None}
 
 
 def ensure_users(cfg: StackConfig, admin, names: Iterable[str]) -> int:
@@ -127,7 +135,8 @@ def ensure_users(cfg: StackConfig, admin, names: Iterable[str]) -> int:
 def ensure_bindings(admin, specs: Iterable[AclSpec]) -> int:
     """Create the ACL bindings of `specs` the broker lacks in one call and wait until the
     broker's authorizer holds them; return how many were created."""
-    missing = sorted(set(specs) - existing_bindings(admin))
+    wanted = set(specs)
+    missing = sorted(wanted - existing_bindings(admin, {s.principal for s in wanted}))
     if not missing:
         return 0
     futures = admin.create_acls([_binding(s) for s in missing], request_timeout=TIMEOUT)
@@ -141,7 +150,7 @@ def ensure_bindings(admin, specs: Iterable[AclSpec]) -> int:
 
 def _await(admin, wanted: set[AclSpec], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
-    while not wanted <= existing_bindings(admin):
+    while not wanted <= existing_bindings(admin, {s.principal for s in wanted}):
         if time.monotonic() > deadline:
             raise ProvisioningError(f"ACL bindings not in force after {seconds:.0f}s")
         time.sleep(0.05)
@@ -173,15 +182,13 @@ def grant_namespace(cfg: StackConfig, namespace: Namespace,
     return ensure_bindings(_admin(cfg), namespace_bindings(namespace, principals))
 
 
-def revoke_namespace(cfg: StackConfig, namespace: Namespace) -> None:
-    """Delete every topic binding under the namespace's prefix (a dropped namespace)."""
+def revoke_namespace(cfg: StackConfig, namespace: Namespace,
+                     principals: Iterable[Principal] | None = None) -> None:
+    """Delete the topic bindings `grant_namespace` made in `namespace` (a dropped one)."""
     if not namespace.prefix:
         raise ValueError("refusing to revoke the unprefixed namespace's grants")
+    doomed = namespace_bindings(namespace, principals)
     admin = _admin(cfg)
-    doomed = [s for s in existing_bindings(admin)
-              if s.resource == TOPIC and s.name.startswith(namespace.prefix)]
-    if not doomed:
-        return
     filters = [AclBindingFilter(RESOURCES[s.resource], s.name,
                                 ResourcePatternType.PREFIXED if s.prefixed
                                 else ResourcePatternType.LITERAL,
