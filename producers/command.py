@@ -133,7 +133,8 @@ def _wait(
 
 
 def _unreachable(kafka: KafkaLogin, exc: BaseException) -> str:
-    return f"Kafka at {kafka.bootstrap} is not reachable ({type(exc).__name__})"
+    login = " or refused the login" if kafka.principal else ""
+    return f"Kafka at {kafka.bootstrap} is not reachable{login} ({type(exc).__name__})"
 
 
 def _lines(lines: list[str], out: TextIO) -> None:
