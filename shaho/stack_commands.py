@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from bench import broker_auth
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -138,11 +139,19 @@ def _clock(args: argparse.Namespace, cfg: StackConfig) -> int:
 def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--broker", action="store_true",
+                   help="measure instead what the broker's authentication costs (against a "
+                   "second, unauthenticated broker of the bench's own) and how long "
+                   "provisioning 20,000 employer principals takes")
 
 
 @command("bench", "measure the linker against raw baselines; writes bench/reports/", _bench_options)
 def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     print_lines([*up(cfg), provision(cfg)])
+    if args.broker:
+        broker_auth.run(cfg)
+        print((REPORTS / "broker_auth.md").read_text())
+        return 0
     asyncio.run(run(cfg, args.persons, args.seed))
     print((REPORTS / "linker.md").read_text())
     return 0

@@ -203,3 +203,17 @@ async def test_an_employer_files_on_its_topic_and_not_on_the_municipalities(
         await _write(employer, relay.topic(FILING_MUNICIPALITY.name))
     # the refusals crashed nothing: the broker still takes the employer's filings
     await _write(employer, relay.topic(FILING_EMPLOYER.name))
+
+
+def test_every_listener_of_the_running_broker_authenticates(stack: StackConfig):
+    props = dict(line.split("=", 1) for line in
+                 (stack.kafka_dir / "config" / "server.properties").read_text().splitlines()
+                 if "=" in line)
+    protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+    assert protocols == {"CLIENT": "SASL_SSL", "CONTROLLER": "SSL"}
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    supers = props["super.users"].split(";")
+    assert "User:ANONYMOUS" not in supers and "User:*" not in supers
+    assert (stack.kafka_dir / "config" / "server.properties").stat().st_mode & 0o077 == 0
