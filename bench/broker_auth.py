@@ -138,7 +138,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{prov['employers']:,} employer principals on a fresh authenticated broker: "
         f"{prov['users']:,} SCRAM users ({kafka_acl.SCRAM_ITERATIONS} iterations) and "
-        f"{prov['bindings']:,} ACL bindings, each kind in one admin call, in "
+        f"{prov['bindings']:,} ACL bindings, {kafka_acl.CHUNK:,} per admin request, in "
         f"**{prov['seconds']:.1f} s** (users {prov['users_seconds']:.1f} s, bindings "
         f"{prov['bindings_seconds']:.1f} s); run again, it adds {prov['rerun_added']} and "
         f"takes {prov['rerun_seconds']:.1f} s (reading what exists). The users' time is the "
