@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -101,13 +100,12 @@ def _chunks(items: list) -> list[list]:
     return [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
 
 
-def existing_users(admin) -> set[str]:
-    try:
-        return set(admin.describe_user_scram_credentials(None).result(TIMEOUT))
-    except KafkaException as exc:
-        if "RESOURCE_NOT_FOUND" in str(exc):
-            return set()
-        raise
+def existing_users(admin, names: list[str]) -> set[str]:
+    """Which of `names` the broker holds as SCRAM users, asked CHUNK names a request (a
+    response listing every user fails librdkafka's parse beyond 10,000)."""
+    futures = {n: f for chunk in _chunks(sorted(set(names))) for n, f in
+               admin.describe_user_scram_credentials(chunk, request_timeout=TIMEOUT).items()}
+    return {n for n, f in futures.items() if f.exception(TIMEOUT) is None}
 
 
 FEW = 16  # principals asked about one by one rather than by listing every binding
@@ -128,8 +126,8 @@ def existing_bindings(admin, principals: Iterable[str] | None = None) -> set[Acl
 def ensure_users(cfg: StackConfig, admin, names: Iterable[str]) -> int:
     """Create the SCRAM users of `names` the broker lacks, with their stored passwords (made
     now for a principal without one), in one call; return how many were created."""
-    have = existing_users(admin)
-    missing = sorted(set(names) - have)
+    wanted = sorted(set(names))
+    missing = sorted(set(wanted) - existing_users(admin, wanted))
     if not missing:
         return 0
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
