@@ -13,7 +13,12 @@ import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 
-from groundfloor.kafka_clients import admin_client, idempotent_producer, processor_consumer
+from groundfloor.kafka_clients import (
+    KafkaLogin,
+    admin_client,
+    idempotent_producer,
+    processor_consumer,
+)
 
 SCRATCH_TABLES = """
 CREATE TABLE IF NOT EXISTS bench_links (id uuid PRIMARY KEY, relay_id text, body bytea);
@@ -23,8 +28,8 @@ CREATE TABLE IF NOT EXISTS bench_offsets (topic text, partition int, next_offset
 """
 
 
-async def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> None:
-    admin = admin_client(bootstrap)
+async def scratch_topic(kafka: KafkaLogin, name: str, partitions: int = 6) -> None:
+    admin = admin_client(kafka)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -32,9 +37,9 @@ async def scratch_topic(bootstrap: str, name: str, partitions: int = 6) -> None:
         await admin.close()
 
 
-async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> float:
+async def produce(kafka: KafkaLogin, topic: str, values: list[tuple[bytes, bytes]]) -> float:
     """Seconds to publish `values` with an idempotent producer (acks=all)."""
-    producer = idempotent_producer(bootstrap, linger_ms=5)
+    producer = idempotent_producer(kafka, linger_ms=5)
     await producer.start()
     try:
         start = time.perf_counter()
@@ -46,14 +51,14 @@ async def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]])
         await producer.stop()
 
 
-async def consume_and_write(bootstrap: str, topic: str, dsn: str, count: int,
+async def consume_and_write(kafka: KafkaLogin, topic: str, dsn: str, count: int,
                             partitions: int = 6) -> float:
     """Seconds to consume `count` records and write, per micro-batch in one transaction, an
     offset row per partition plus a link row and an outbox row per record; the consumer has
     the linker's shape (partitions assigned, offsets committed to a group)."""
     conn = await asyncpg.connect(dsn)
     await conn.execute(SCRATCH_TABLES)
-    consumer = processor_consumer(bootstrap, f"bench-{topic}", max_poll_records=500)
+    consumer = processor_consumer(kafka, f"bench-{topic}", max_poll_records=500)
     await consumer.start()
     consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
     seen = 0

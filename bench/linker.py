@@ -32,8 +32,9 @@ from bench.baseline import consume_and_write, produce, scratch_topic
 from bench.cpu import CpuMeter, RoundTrips, postmaster_pid, run_queue_seconds
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from groundfloor.kafka_clients import idempotent_producer, reader
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
 from infra import kafka, namespace
+from infra.principals import BENCH, RELAY_CLOCK_PRINCIPAL, RELAY_LINKER
 from infra.process import read_pid
 from relay_clock.clock import RelayClock, tick_once
 from relay_linker.linker import RelayLinker
@@ -80,8 +81,8 @@ def _records(cfg: StackConfig, population: Population, topics: Namespace) -> lis
     return out
 
 
-async def _publish(records: list[Signed], bootstrap: str) -> None:
-    producer = idempotent_producer(bootstrap, linger_ms=5)
+async def _publish(records: list[Signed], kafka: KafkaLogin) -> None:
+    producer = idempotent_producer(kafka, linger_ms=5)
     await producer.start()
     try:
         futures = [await producer.send(t, v, key=k, headers=h) for t, k, v, h in records]
@@ -93,10 +94,10 @@ async def _publish(records: list[Signed], bootstrap: str) -> None:
 
 async def baselines(cfg: StackConfig, population: Population) -> dict[str, float]:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    await scratch_topic(cfg.bootstrap_servers, topic)
+    await scratch_topic(cfg.kafka(BENCH), topic)
     values = [(f.kafka_key(), encode(f)) for f in population.filings]
-    produced = await produce(cfg.bootstrap_servers, topic, values)
-    consumed = await consume_and_write(cfg.bootstrap_servers, topic, cfg.pg_dsn(), len(values))
+    produced = await produce(cfg.kafka(BENCH), topic, values)
+    consumed = await consume_and_write(cfg.kafka(BENCH), topic, cfg.pg_dsn(), len(values))
     return {"produce_events_per_s": len(values) / produced,
             "consume_write_events_per_s": len(values) / consumed}
 
@@ -118,14 +119,14 @@ async def sustained(cfg: StackConfig, population: Population,
     at the backlog's last filing time (optionally under cProfile)."""
     trips = RoundTrips()
     async with Scratch(cfg, "s") as ns:
-        await _publish(_records(cfg, population, ns.topics), cfg.bootstrap_servers)
+        await _publish(_records(cfg, population, ns.topics), cfg.kafka(BENCH))
         last = max(f.occurred_at for f in population.filings)
-        await tick_once(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path),
+        await tick_once(cfg.kafka(RELAY_CLOCK_PRINCIPAL), ns.topics, Keyring.load(cfg.keyring_path),
                         clock_signer(cfg), last)
         pool = await asyncpg.create_pool(ns.cfg.pg_dsn(), min_size=1, max_size=4,
                                          init=trips.attach)
         linker = RelayLinker(pool, Keyring.load(cfg.keyring_path), Directory(cfg),
-                             PublicKeyDirectory(cfg), cfg.bootstrap_servers, ns.topics)
+                             PublicKeyDirectory(cfg), cfg.kafka(RELAY_LINKER), ns.topics)
         profile = cProfile.Profile()
         meter = CpuMeter(_servers(cfg), reaped={"PostgreSQL"})
         try:
@@ -168,8 +169,8 @@ async def latency(cfg: StackConfig, population: Population, rate: int = 1000) ->
         names = ("relay-linker", "outbox-publisher")
         procs = [_start(name, ns.cfg) for name in names]
         day = max(f.occurred_at for f in population.filings)
-        clock = RelayClock(cfg.bootstrap_servers, ns.topics, Keyring.load(cfg.keyring_path),
-                           clock_signer(cfg))
+        clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), ns.topics,
+                           Keyring.load(cfg.keyring_path), clock_signer(cfg))
         await clock.start()
         done = asyncio.Event()
         ticks = asyncio.create_task(clock.run(done, LIVE_TICK, at=day))
@@ -209,7 +210,7 @@ def _start(processor: str, cfg: StackConfig) -> subprocess.Popen[bytes]:
 async def _paced(cfg: StackConfig, population: Population, topics: Namespace, rate: int,
                  sent: dict[uuid.UUID, float]) -> None:
     keys = FilerKeys(cfg, provision=True)
-    producer = idempotent_producer(cfg.bootstrap_servers, linger_ms=1)
+    producer = idempotent_producer(cfg.kafka(BENCH), linger_ms=1)
     await producer.start()
     try:
         start, step = time.perf_counter(), 10
@@ -229,7 +230,7 @@ async def _read_outcomes(cfg: StackConfig, topics: Namespace, seen: dict[uuid.UU
                          want: int) -> None:
     from schemas import decode_relay
 
-    outcomes = reader(cfg.bootstrap_servers, topics.physical(FILING_OUTCOME))
+    outcomes = reader(cfg.kafka(BENCH), topics.physical(FILING_OUTCOME))
     await outcomes.start()
     try:
         while len(seen) < want:

@@ -15,7 +15,7 @@ from aiokafka.structs import ConsumerRecord
 from consumers.dlq import original_bytes
 from consumers.reading import read_committed
 from groundfloor.crypto import Keyring
-from groundfloor.kafka_clients import idempotent_producer, reader
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
 from schemas import DeadLetter, MessageRejected, decode_relay
 from schemas.topics import CATALOGUE, Namespace
 
@@ -35,13 +35,13 @@ class Letter:
     letter: DeadLetter
 
 
-async def read_letters(bootstrap: str, namespace: Namespace,
+async def read_letters(kafka: KafkaLogin, namespace: Namespace,
                        source_topic: str | None = None) -> list[Letter]:
     """Every dead letter on the namespace's DLQ topics (or on `source_topic`'s), oldest first."""
     topics = [namespace.physical(t.dlq) for t in CATALOGUE
               if t.dlq and source_topic in (None, t.name, namespace.physical(t))]
     found: list[Letter] = []
-    for r in await read_committed(bootstrap, topics):
+    for r in await read_committed(kafka, topics):
         try:
             found.append(Letter(r.topic, r.offset, decode_relay(r.value, DeadLetter)))
         except MessageRejected:
@@ -62,12 +62,12 @@ def export(keyring: Keyring, letter: Letter, out: Path) -> None:
         f.write(original_bytes(keyring, letter.letter))
 
 
-async def source_record(bootstrap: str, letter: DeadLetter,
+async def source_record(kafka: KafkaLogin, letter: DeadLetter,
                         seconds: float = 30.0) -> ConsumerRecord | None:
     """The record the letter was made of, read back from its source topic with its key and
     headers; None when the topic no longer holds it (retention)."""
     tp = TopicPartition(letter.source_topic, letter.source_partition)
-    consumer = reader(bootstrap)
+    consumer = reader(kafka)
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -86,7 +86,7 @@ async def source_record(bootstrap: str, letter: DeadLetter,
         await consumer.stop()
 
 
-async def replay(bootstrap: str, keyring: Keyring, letters: list[Letter],
+async def replay(kafka: KafkaLogin, keyring: Keyring, letters: list[Letter],
                  fixed: bytes | None = None) -> int:
     """Send each letter's original record to its source topic again, exactly as it was: key,
     value and headers, so the filer's signature still covers it and the relay checks it again.
@@ -97,7 +97,7 @@ async def replay(bootstrap: str, keyring: Keyring, letters: list[Letter],
         raise ReplayRefused(FIXED_NEEDS_ITS_FILER)
     originals = []
     for x in letters:
-        record = await source_record(bootstrap, x.letter)
+        record = await source_record(kafka, x.letter)
         where = (f"{x.letter.source_topic}[{x.letter.source_partition}]"
                  f"@{x.letter.source_offset}")
         if record is None:
@@ -106,7 +106,7 @@ async def replay(bootstrap: str, keyring: Keyring, letters: list[Letter],
         if bytes(record.value or b"") != original_bytes(keyring, x.letter):
             raise ReplayRefused(f"{where} on the topic is not the record the letter holds")
         originals.append(record)
-    producer = idempotent_producer(bootstrap)
+    producer = idempotent_producer(kafka)
     await producer.start()
     try:
         for record in originals:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import TopicPartition
 
-from groundfloor.kafka_clients import end_offsets
+from groundfloor.kafka_clients import KafkaLogin, end_offsets
 from schemas.topics import INGESTION_TOPICS, Namespace
 
 
@@ -39,12 +39,12 @@ class RelayLag:
         return sum(p.lag for p in self.partitions)
 
 
-async def measure(bootstrap: str, namespace: Namespace, conn: asyncpg.Connection,
+async def measure(kafka: KafkaLogin, namespace: Namespace, conn: asyncpg.Connection,
                   group: str = "relay-linker") -> RelayLag:
     """The lag of `group` on the ingestion topics of `namespace`, read from `conn`."""
     owned = [TopicPartition(namespace.physical(t), p) for t in INGESTION_TOPICS
              for p in range(t.partitions)]
-    ends = await end_offsets(bootstrap, owned)
+    ends = await end_offsets(kafka, owned)
     rows = await conn.fetch("SELECT topic, partition, next_offset FROM consumer_offsets "
                             "WHERE group_id = $1", group)
     stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from groundfloor.kafka_clients import read_to_end
+from groundfloor.kafka_clients import KafkaLogin, read_to_end
 from schemas.topics import CATALOGUE, PARTITIONS
 
 
@@ -18,8 +18,8 @@ def partitions_of(topic: str) -> int:
     return PARTITIONS
 
 
-async def read_committed(bootstrap: str, topics: list[str],
+async def read_committed(kafka: KafkaLogin, topics: list[str],
                          seconds: float = 180.0) -> list[ConsumerRecord]:
     """Every committed record of the broker topics `topics` (see `read_to_end`)."""
     owned = [TopicPartition(t, p) for t in topics for p in range(partitions_of(t))]
-    return await read_to_end(bootstrap, owned, seconds)
+    return await read_to_end(kafka, owned, seconds)

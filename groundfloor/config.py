@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from groundfloor.kafka_clients import KafkaLogin
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX_ENV = "SHAHO_TOPIC_PREFIX"
 DATABASE_ENV = "SHAHO_PG_DATABASE"
 LINKER_BATCH_ENV = "SHAHO_LINKER_BATCH"
 LINKER_BATCH = 500
+KAFKA_AUTH_ENV = "SHAHO_KAFKA_AUTH"
 
 
 def _state_dir(root: Path) -> Path:
@@ -61,6 +64,8 @@ class StackConfig:
     kafka_heap: str = "-Xmx1g"
     topic_prefix: str = ""
     linker_batch: int = LINKER_BATCH
+    kafka_auth: bool = True
+    """False only for a broker of the bench's baseline: no TLS, no SASL, no ACLs."""
 
     @classmethod
     def from_env(cls, root: Path = REPO_ROOT) -> StackConfig:
@@ -76,6 +81,7 @@ class StackConfig:
             kafka_heap=os.environ.get("SHAHO_KAFKA_HEAP", "-Xmx1g"),
             topic_prefix=os.environ.get(PREFIX_ENV, ""),
             linker_batch=_positive(LINKER_BATCH_ENV, LINKER_BATCH),
+            kafka_auth=os.environ.get(KAFKA_AUTH_ENV, "1") != "0",
         )
 
     def with_linker_batch(self, batch: int) -> StackConfig:
@@ -104,6 +110,32 @@ class StackConfig:
     @property
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
+
+    @property
+    def kafka_ca_path(self) -> Path:
+        """The broker CA's certificate, which every client trusts (not the participants' PKI)."""
+        return self.kafka_dir / "tls" / "ca.pem"
+
+    @property
+    def kafka_secrets_dir(self) -> Path:
+        """One file per broker principal holding its SCRAM password (mode 0600)."""
+        return self.state_dir / "secrets" / "kafka"
+
+    def kafka(self, principal: str) -> KafkaLogin:
+        """How `principal` logs in to this stack's broker, its password read from the state
+        folder; FileNotFoundError names a principal this stack has not provisioned."""
+        if not self.kafka_auth:
+            return KafkaLogin(self.bootstrap_servers)
+        if not principal or "/" in principal or principal.startswith("."):
+            raise ValueError(f"{principal!r} is no principal name")
+        try:
+            password = (self.kafka_secrets_dir / principal).read_text().strip()
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"no Kafka credentials for {principal} under {self.kafka_secrets_dir}; "
+                "`shaho up` provisions the relay's principals, `shaho participants add` "
+                "a participant's") from None
+        return KafkaLogin(self.bootstrap_servers, principal, password, self.kafka_ca_path)
 
     @property
     def runtime_dir(self) -> Path:

@@ -3,49 +3,88 @@ transactional producers, admin clients, reading partitions to their last stable 
 the partition Kafka's default partitioner picks for a key.
 
 Each builder fixes what its kind of client must always have; callers add only their own tuning.
+Every client logs in with a `KafkaLogin`: one principal's SCRAM-SHA-512 credentials over TLS.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
 POLL_MS = 300
+SASL_MECHANISM = "SCRAM-SHA-512"
 
 
-def reader(bootstrap: str, *topics: str, **settings: Any) -> AIOKafkaConsumer:
+@dataclass(frozen=True)
+class KafkaLogin:
+    """How one principal reaches the broker: its address, SCRAM user name and password, and
+    the CA file that signed the broker's certificate. Without a principal it is a plaintext
+    connection, which only a broker started without authentication (the bench's baseline)
+    accepts."""
+
+    bootstrap: str
+    principal: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The aiokafka client arguments of this login."""
+        if self.principal is None:
+            return {"bootstrap_servers": self.bootstrap}
+        return {"bootstrap_servers": self.bootstrap, "security_protocol": "SASL_SSL",
+                "sasl_mechanism": SASL_MECHANISM, "sasl_plain_username": self.principal,
+                "sasl_plain_password": self.password,
+                "ssl_context": create_ssl_context(cafile=str(self.ca_file))}
+
+    def librdkafka(self) -> dict[str, str]:
+        """The same login as librdkafka (confluent-kafka) configuration."""
+        if self.principal is None:
+            return {"bootstrap.servers": self.bootstrap}
+        return {"bootstrap.servers": self.bootstrap, "security.protocol": "SASL_SSL",
+                "sasl.mechanism": SASL_MECHANISM, "sasl.username": self.principal,
+                "sasl.password": self.password or "", "ssl.ca.location": str(self.ca_file)}
+
+    def __str__(self) -> str:
+        return f"{self.principal or 'unauthenticated'}@{self.bootstrap}"
+
+
+def reader(kafka: KafkaLogin, *topics: str, **settings: Any) -> AIOKafkaConsumer:
     """A consumer of no group that sees committed records only, from the earliest offset.
 
     Assign it partitions, or name `topics` to be handed all of their partitions (without a
     group nothing is balanced). Nothing is committed."""
-    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None,
+    return AIOKafkaConsumer(*topics, **kafka.settings(), group_id=None,
                             enable_auto_commit=False, auto_offset_reset="earliest",
                             isolation_level="read_committed", **settings)
 
 
-def processor_consumer(bootstrap: str, group_id: str, **settings: Any) -> AIOKafkaConsumer:
+def processor_consumer(kafka: KafkaLogin, group_id: str, **settings: Any) -> AIOKafkaConsumer:
     """A processor's consumer: it assigns its partitions itself and uses `group_id` only to
     commit offsets explicitly (for lag monitoring); committed records only."""
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id,
+    return AIOKafkaConsumer(**kafka.settings(), group_id=group_id,
                             enable_auto_commit=False, auto_offset_reset="earliest",
                             isolation_level="read_committed", **settings)
 
 
-def idempotent_producer(bootstrap: str, **settings: Any) -> AIOKafkaProducer:
+def idempotent_producer(kafka: KafkaLogin, **settings: Any) -> AIOKafkaProducer:
     """A producer whose retries never duplicate a record (this forces acks=all)."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, **settings)
+    return AIOKafkaProducer(**kafka.settings(), enable_idempotence=True, **settings)
 
 
-def transactional_producer(bootstrap: str, transactional_id: str,
+def transactional_producer(kafka: KafkaLogin, transactional_id: str,
                            **settings: Any) -> AIOKafkaProducer:
     """A producer of Kafka transactions; re-using `transactional_id` fences a predecessor."""
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
+    return AIOKafkaProducer(**kafka.settings(), enable_idempotence=True,
                             transactional_id=transactional_id, **settings)
 
 
@@ -57,21 +96,40 @@ def default_partition(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def admin_client(bootstrap: str, **settings: Any) -> AIOKafkaAdminClient:
+def admin_client(kafka: KafkaLogin, **settings: Any) -> AIOKafkaAdminClient:
     """A client for creating, describing, configuring and deleting topics."""
-    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, **settings)
+    return AIOKafkaAdminClient(**kafka.settings(), **settings)
 
 
-async def end_offsets(bootstrap: str,
+def acl_admin(kafka: KafkaLogin, **settings: Any) -> Any:
+    """confluent-kafka's admin client, for what aiokafka's lacks: SCRAM credentials and ACLs."""
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({**kafka.librdkafka(), **settings})
+
+
+async def end_offsets(kafka: KafkaLogin,
                       partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
     """Each partition's end as a read_committed reader sees it (its last stable offset)."""
     owned = list(partitions)
-    consumer = reader(bootstrap)
+    consumer = reader(kafka)
     await consumer.start()
     try:
+        await readable(consumer, owned)
         return await consumer.end_offsets(owned)
     finally:
         await consumer.stop()
+
+
+async def readable(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
+    """TopicAuthorizationFailedError unless the consumer's principal may see every topic of
+    `partitions`: aiokafka leaves an assigned partition it may not read unfetched without a
+    word, where a clear refusal is wanted (the broker shows a principal only the topics it
+    may describe, so an absent topic is refused alike)."""
+    visible = await consumer.topics()
+    hidden = sorted({p.topic for p in partitions} - visible)
+    if hidden:
+        raise TopicAuthorizationFailedError(", ".join(hidden))
 
 
 async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
@@ -82,7 +140,7 @@ async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int])
     return True
 
 
-async def read_to_end(bootstrap: str, partitions: Iterable[TopicPartition],
+async def read_to_end(kafka: KafkaLogin, partitions: Iterable[TopicPartition],
                       seconds: float | None = 180.0) -> list[ConsumerRecord]:
     """Every committed record of `partitions`, from the beginning (records of aborted
     transactions never appear), in the order fetched; in offset order within a partition.
@@ -92,8 +150,13 @@ async def read_to_end(bootstrap: str, partitions: Iterable[TopicPartition],
     broker aborts it (60 s by default), hence the generous `seconds`. After `seconds` it
     returns what it has read; with None it reads until the end however long that takes."""
     owned = list(partitions)
-    consumer = reader(bootstrap)
+    consumer = reader(kafka)
     await consumer.start()
+    try:
+        await readable(consumer, owned)
+    except BaseException:
+        await consumer.stop()
+        raise
     consumer.assign(owned)
     got: list[ConsumerRecord] = []
     deadline = None if seconds is None else time.monotonic() + seconds

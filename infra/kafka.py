@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -17,6 +19,9 @@ import uuid
 from pathlib import Path
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import SASL_MECHANISM
+from infra import broker_tls, secrets
+from infra.principals import BROKER, OPERATOR, SUPER_USERS
 from infra.process import (
     pid_alive,
     port_open,
@@ -62,17 +67,49 @@ def resolve_jars(cfg: StackConfig) -> Path:
     return lib
 
 
+def _security(cfg: StackConfig) -> list[str]:
+    """Every listener authenticated: clients by SCRAM-SHA-512 over TLS, the controller by
+    mutual TLS with the node's own certificate; ACLs deny what they do not grant."""
+    if not cfg.kafka_auth:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},"
+            f"CONTROLLER://127.0.0.1:{cfg.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+        ]
+    broker = secrets.password(cfg, BROKER)
+    return [
+        f"listeners=CLIENT://127.0.0.1:{cfg.kafka_port},"
+        f"CONTROLLER://127.0.0.1:{cfg.controller_port}",
+        f"advertised.listeners=CLIENT://127.0.0.1:{cfg.kafka_port}",
+        "listener.security.protocol.map=CLIENT:SASL_SSL,CONTROLLER:SSL",
+        "inter.broker.listener.name=CLIENT",
+        f"sasl.enabled.mechanisms={SASL_MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={SASL_MECHANISM}",
+        "listener.name.client.scram-sha-512.sasl.jaas.config="
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{BROKER}" password="{broker}";',
+        "listener.name.controller.ssl.client.auth=required",
+        "ssl.keystore.type=PEM",
+        f"ssl.keystore.location={broker_tls.node_pem(cfg)}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={cfg.kafka_ca_path}",
+        f"ssl.principal.mapping.rules={broker_tls.PRINCIPAL_RULE}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        "super.users=" + ";".join(f"User:{name}" for name in SUPER_USERS),
+    ]
+
+
 def _properties(cfg: StackConfig) -> str:
     data = cfg.kafka_dir / "data"
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
-        f"listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{cfg.kafka_port}",
+        *_security(cfg),
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         f"controller.quorum.bootstrap.servers=127.0.0.1:{cfg.controller_port}",
-        "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={data}",
         "num.partitions=6",
         "offsets.topic.replication.factor=1",
@@ -105,12 +142,31 @@ def _format_command(cfg: StackConfig, props: Path, lib: Path, cluster_id: str) -
     return [_java(), "-cp", _classpath(lib), f"-Dlog4j2.configurationFile={LOG4J2}",
             f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
             "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-            "-c", str(props), "--standalone", "--ignore-formatted"]
+            "-c", str(props), "--standalone", "--ignore-formatted", *_bootstrap_users(cfg)]
+
+
+def _bootstrap_users(cfg: StackConfig) -> list[str]:
+    """The SCRAM users that must exist before anyone can log in to create others: the
+    broker's own and the operator's, written into the metadata log at format time."""
+    if not cfg.kafka_auth:
+        return []
+    return [arg for name in (BROKER, OPERATOR) for arg in (
+        "--add-scram", f"{SASL_MECHANISM}=[name={name},password={secrets.password(cfg, name)}]")]
+
+
+def _auth_stamp(cfg: StackConfig) -> Path:
+    return cfg.kafka_dir / "data" / ".shaho-scram-users"
 
 
 def _format_storage(cfg: StackConfig, props: Path, lib: Path) -> None:
-    if (cfg.kafka_dir / "data" / "meta.properties").exists():
-        return
+    data = cfg.kafka_dir / "data"
+    if (data / "meta.properties").exists():
+        if not cfg.kafka_auth or _auth_stamp(cfg).exists():
+            return
+        # Storage formatted before the broker authenticated holds no users to log in with.
+        aside = cfg.kafka_dir / f"data.unauthenticated-{int(time.time())}"
+        data.rename(aside)
+        data.mkdir()
     cluster_file = cfg.kafka_dir / "cluster-id"
     if not cluster_file.exists():
         raw = uuid.uuid4().bytes
@@ -119,6 +175,8 @@ def _format_storage(cfg: StackConfig, props: Path, lib: Path) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+    if cfg.kafka_auth:
+        _auth_stamp(cfg).write_text(f"{BROKER} {OPERATOR}\n")
 
 
 def pid_file(cfg: StackConfig) -> Path:
@@ -140,14 +198,19 @@ def is_running(cfg: StackConfig) -> bool:
 
 
 def _broker_answers(cfg: StackConfig) -> bool:
-    """True when the broker accepts a connection and answers an ApiVersions request."""
+    """True when the broker accepts a connection (TLS with its CA, when it authenticates)
+    and answers an ApiVersions request, which Kafka serves before authentication."""
     if not port_open("127.0.0.1", cfg.kafka_port):
         return False
     client = b"shaho-ready"
     body = struct.pack(">hhih", 18, 0, 1, len(client)) + client  # ApiVersions v0
     request = struct.pack(">i", len(body)) + body
     try:
-        with socket.create_connection(("127.0.0.1", cfg.kafka_port), timeout=2) as sock:
+        with socket.create_connection(("127.0.0.1", cfg.kafka_port), timeout=2) as raw:
+            sock = raw
+            if cfg.kafka_auth:
+                tls = ssl.create_default_context(cafile=str(cfg.kafka_ca_path))
+                sock = tls.wrap_socket(raw, server_hostname="127.0.0.1")
             sock.sendall(request)
             header = sock.recv(4)
             return len(header) == 4
@@ -168,8 +231,10 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
     lib = resolve_jars(cfg)
     for sub in ("config", "logs", "data"):
         (cfg.kafka_dir / sub).mkdir(parents=True, exist_ok=True)
+    if cfg.kafka_auth:
+        broker_tls.ensure_tls(cfg)
     props = _properties_path(cfg)
-    props.write_text(_properties(cfg))
+    _write_private(props, _properties(cfg))
     _format_storage(cfg, props, lib)
     cmd = [_java(), cfg.kafka_heap, "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dlog4j2.configurationFile={LOG4J2}", f"-Dkafka.logs.dir={cfg.kafka_dir / 'logs'}",
@@ -187,6 +252,14 @@ def ensure_running(cfg: StackConfig, timeout: float = 120.0) -> str:
         raise StackError(f"Kafka exited with code {proc.returncode}; see {log_file(cfg)}")
     time.sleep(0.5)
     return f"Kafka started (pid {proc.pid}) on {cfg.bootstrap_servers}; log {log_file(cfg)}"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """The broker's properties hold its own SCRAM password: readable by their owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def _properties_path(cfg: StackConfig) -> Path:

@@ -1,15 +1,20 @@
-"""A relay namespace: its own database and its own prefixed topics on the shared broker.
+"""A relay namespace: its own database, its own prefixed topics on the shared broker and the
+grants that let the relay's processors work on them.
 
 The demo runs in one (recreated each run) and every integration test gets a fresh one.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import admin_client
+from infra import kafka_acl
 from infra.migrations import apply_all
+from infra.principals import OPERATOR
 from infra.topics_admin import apply_catalogue
 from schemas.topics import CATALOGUE, Namespace
 
@@ -27,7 +32,9 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
         await apply_all(conn)
     finally:
         await conn.close()
-    await apply_catalogue(cfg.bootstrap_servers, Namespace(prefix))
+    await apply_catalogue(cfg.kafka(OPERATOR), Namespace(prefix))
+    if cfg.kafka_auth:
+        await asyncio.to_thread(kafka_acl.grant_namespace, cfg, Namespace(prefix))
     return cfg.namespaced(prefix, database)
 
 
@@ -41,7 +48,9 @@ async def drop(cfg: StackConfig, prefix: str, database: str) -> None:
     finally:
         await admin.close()
     topics = Namespace(prefix)
-    kafka = admin_client(cfg.bootstrap_servers)
+    if cfg.kafka_auth:
+        await asyncio.to_thread(kafka_acl.revoke_namespace, cfg, topics)
+    kafka = admin_client(cfg.kafka(OPERATOR))
     await kafka.start()
     try:
         existing = set(await kafka.list_topics())

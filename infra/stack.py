@@ -1,4 +1,5 @@
-"""Brings the whole local stack up and down: Kafka, PostgreSQL, migrations, topics, keyring.
+"""Brings the whole local stack up and down: Kafka, PostgreSQL, migrations, topics, the
+broker's principals and their ACLs, keyring.
 
 `up` is idempotent and reports what it did; `down` stops only what this checkout started.
 """
@@ -11,8 +12,9 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from infra import kafka, postgres
+from infra import kafka, kafka_acl, postgres
 from infra.migrations import apply_all
+from infra.principals import OPERATOR
 from infra.processes import describe_processes, stop_all
 from infra.topics_admin import apply_catalogue, describe
 from schemas.topics import Namespace
@@ -38,8 +40,11 @@ def up(cfg: StackConfig) -> list[str]:
     lines = [postgres.ensure_running(cfg), kafka.ensure_running(cfg)]
     applied = asyncio.run(_migrate(cfg))
     lines.append(f"migrations applied: {', '.join(applied) if applied else 'none pending'}")
-    created = asyncio.run(apply_catalogue(cfg.bootstrap_servers, Namespace(cfg.topic_prefix)))
+    operator = cfg.kafka(OPERATOR)
+    created = asyncio.run(apply_catalogue(operator, Namespace(cfg.topic_prefix)))
     lines.append(f"topics created: {len(created)}" if created else "topics: all present")
+    if cfg.kafka_auth:
+        lines.append(kafka_acl.provision(cfg, []).line())
     lines.append(_ensure_keyring(cfg))
     return lines
 
@@ -61,7 +66,7 @@ def status(cfg: StackConfig) -> list[str]:
     ]
     if kafka.is_running(cfg):
         try:
-            parts = asyncio.run(describe(cfg.bootstrap_servers, Namespace(cfg.topic_prefix)))
+            parts = asyncio.run(describe(cfg.kafka(OPERATOR), Namespace(cfg.topic_prefix)))
             lines.append(f"topics: {len(parts)} present")
         except Exception as exc:  # status must report, never crash
             lines.append(f"topics: unknown ({type(exc).__name__})")

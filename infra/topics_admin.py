@@ -12,13 +12,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
-from groundfloor.kafka_clients import admin_client, end_offsets
+from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
 from schemas.topics import CATALOGUE, Namespace, Topic
 
 
-async def _admin(bootstrap: str, attempts: int = 40) -> AIOKafkaAdminClient:
+async def _admin(kafka: KafkaLogin, attempts: int = 40) -> AIOKafkaAdminClient:
     for attempt in range(attempts):
-        admin = admin_client(bootstrap, request_timeout_ms=15000)
+        admin = admin_client(kafka, request_timeout_ms=15000)
         try:
             await admin.start()
             return admin
@@ -45,11 +45,11 @@ def _raise_errors(rows: list[tuple], tolerated: set[int]) -> None:
                                         for r in bad))
 
 
-async def apply_catalogue(bootstrap: str, namespace: Namespace,
+async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
                           topics: tuple[Topic, ...] = CATALOGUE) -> list[str]:
     """Create the catalogue's missing topics in `namespace` and set every topic's config;
     return the broker names of those created."""
-    admin = await _admin(bootstrap)
+    admin = await _admin(kafka)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if namespace.physical(t) not in existing]
@@ -59,7 +59,7 @@ async def apply_catalogue(bootstrap: str, namespace: Namespace,
                 for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
-            await _await_leaders(admin, bootstrap, [namespace.physical(t) for t in missing])
+            await _await_leaders(admin, kafka, [namespace.physical(t) for t in missing])
         for response in await admin.alter_configs([
             ConfigResource(ConfigResourceType.TOPIC, namespace.physical(t), configs=t.config())
             for t in topics
@@ -70,7 +70,7 @@ async def apply_catalogue(bootstrap: str, namespace: Namespace,
         await admin.close()
 
 
-async def _await_leaders(admin: AIOKafkaAdminClient, bootstrap: str, names: list[str],
+async def _await_leaders(admin: AIOKafkaAdminClient, kafka: KafkaLogin, names: list[str],
                          seconds: float = 30.0) -> None:
     """Wait until every partition of the new topics has a leader that serves it (it answers for
     its end offset), so that the first produce does not meet NotLeaderForPartition."""
@@ -82,16 +82,16 @@ async def _await_leaders(admin: AIOKafkaAdminClient, bootstrap: str, names: list
                all(p["leader"] >= 0 for p in d["partitions"]) for d in described):
             # The metadata names a leader before that broker serves the partition: ask each
             # partition for its end offset, which only the serving leader answers.
-            await end_offsets(bootstrap, [TopicPartition(d["topic"], p["partition"])
+            await end_offsets(kafka, [TopicPartition(d["topic"], p["partition"])
                                           for d in described for p in d["partitions"]])
             return
         await asyncio.sleep(0.2)
     raise TopicAdminError(f"no leader elected within {seconds:.0f}s for some of {names}")
 
 
-async def describe(bootstrap: str, namespace: Namespace) -> dict[str, int]:
+async def describe(kafka: KafkaLogin, namespace: Namespace) -> dict[str, int]:
     """Partition count per existing topic of the catalogue in `namespace`."""
-    admin = await _admin(bootstrap)
+    admin = await _admin(kafka)
     try:
         names = [namespace.physical(t) for t in CATALOGUE]
         existing = set(await admin.list_topics())

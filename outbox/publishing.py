@@ -30,7 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor import faults
-from groundfloor.kafka_clients import read_to_end, transactional_producer
+from groundfloor.kafka_clients import KafkaLogin, read_to_end, transactional_producer
 from outbox.table import NOTIFY_CHANNEL
 from schemas.topics import OUTBOX_POSITION, Namespace
 
@@ -51,11 +51,11 @@ def transactional_id(lane: str) -> str:
     return f"shaho-outbox-{lane}"
 
 
-async def read_positions(bootstrap: str, namespace: Namespace) -> dict[str, int]:
+async def read_positions(kafka: KafkaLogin, namespace: Namespace) -> dict[str, int]:
     """The last committed seq per lane, read to the end of the compacted position topic."""
     partition = TopicPartition(namespace.physical(OUTBOX_POSITION), 0)
     positions: dict[str, int] = {}
-    for record in await read_to_end(bootstrap, [partition], seconds=None):
+    for record in await read_to_end(kafka, [partition], seconds=None):
         if record.value is not None:
             lane = record.key.decode()
             positions[lane] = max(json.loads(record.value)["seq"], positions.get(lane, 0))
@@ -67,7 +67,7 @@ class OutboxPublisher:
     """Publishes every lane's pending outbox rows; one transactional producer per lane."""
 
     pool: asyncpg.Pool
-    bootstrap: str
+    kafka: KafkaLogin
     namespace: Namespace
     positions: dict[str, int] = field(default_factory=dict)
     producers: dict[str, AIOKafkaProducer] = field(default_factory=dict)
@@ -77,7 +77,7 @@ class OutboxPublisher:
     async def start(self) -> None:
         # fences every killed predecessor's open transaction: its lane still holds its rows
         await asyncio.gather(*(self._producer(lane) for lane in await self._lanes()))
-        self.positions = await read_positions(self.bootstrap, self.namespace)
+        self.positions = await read_positions(self.kafka, self.namespace)
         await self._prune(self.positions)
 
     async def stop(self) -> None:
@@ -91,7 +91,7 @@ class OutboxPublisher:
 
     async def _producer(self, lane: str) -> AIOKafkaProducer:
         if lane not in self.producers:
-            producer = transactional_producer(self.bootstrap, transactional_id(lane),
+            producer = transactional_producer(self.kafka, transactional_id(lane),
                                               linger_ms=2, max_request_size=2_200_000)
             self.producers[lane] = producer
             try:

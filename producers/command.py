@@ -17,11 +17,19 @@ from typing import TextIO
 from aiokafka.errors import KafkaError
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin
 from producers import report
 from producers.batch_rows import BatchUnreadable, read_batch
 from producers.outcomes import Mailbox, OutcomesUnavailable, await_outcomes
 from producers.routing import Outgoing
-from producers.sender import Delivery, FilingPublisher, Progress, PublishFailed
+from producers.sender import (
+    Delivery,
+    FilingPublisher,
+    Logins,
+    MissingLogin,
+    Progress,
+    PublishFailed,
+)
 from producers.validate import RowResult, validate_batch
 from schemas.codec import content_hash
 from schemas.identifiers import FILER_CODE_PATTERN
@@ -41,7 +49,8 @@ class PublishOptions:
     """The command's options, as `shaho publish` parses them."""
 
     path: Path
-    bootstrap: str
+    kafka: KafkaLogin
+    """The login that reads the outcomes, and sends for every filer unless `logins` is given."""
     filer: str | None = None
     filer_kind: str | None = None
     encoding: str | None = None
@@ -50,6 +59,8 @@ class PublishOptions:
     namespace: Namespace = field(default_factory=Namespace)
     keys: FilerKeys | None = None
     """The filers' signing keys; by default those the stack's state folder holds."""
+    logins: Logins | None = None
+    """Each filer's own broker login (`shaho publish`); by default `kafka` for all."""
 
 
 def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -74,8 +85,11 @@ def run_publish(options: PublishOptions, out: TextIO = sys.stdout, err: TextIO =
     except PkiError as exc:
         print(f"shaho publish: cannot sign: {exc}; nothing published", file=err)
         return report.EXIT_NOT_PUBLISHED
+    except MissingLogin as exc:
+        print(f"shaho publish: cannot log in: {exc}; nothing published", file=err)
+        return report.EXIT_NOT_PUBLISHED
     except (KafkaError, OSError) as exc:
-        print(f"shaho publish: {_unreachable(options.bootstrap, exc)}; nothing published", file=err)
+        print(f"shaho publish: {_unreachable(options.kafka, exc)}; nothing published", file=err)
         return report.EXIT_NOT_PUBLISHED
     print(report.summary(results, deliveries), file=out)
     if not options.wait:
@@ -89,7 +103,8 @@ async def _publish(options: PublishOptions, records: list[Outgoing],
         return []
     with progress_bar(len(records), out) as progress:
         keys = options.keys or FilerKeys(StackConfig.from_env())
-        async with FilingPublisher(options.bootstrap, options.namespace, keys) as publisher:
+        logins = options.logins or options.kafka
+        async with FilingPublisher(logins, options.namespace, keys) as publisher:
             return await publisher.publish(records, progress=progress)
 
 
@@ -108,8 +123,8 @@ def _wait(
     except NoEncryptionKey as exc:
         print(f"shaho publish: cannot open outcomes: {exc}", file=err)
         return report.EXIT_NOT_PUBLISHED
-    waiting = await_outcomes(options.bootstrap, options.namespace, ids, options.timeout,
-                             mailbox=mailbox, contents=contents)
+    waiting = await_outcomes(_reader_login(options, filers_of(results)), options.namespace, ids,
+                             options.timeout, mailbox=mailbox, contents=contents)
     try:
         outcomes = asyncio.run(waiting)
     except OutcomesUnavailable as exc:
@@ -117,7 +132,7 @@ def _wait(
         return report.EXIT_NOT_PUBLISHED
     except (KafkaError, OSError) as exc:
         print(
-            f"shaho publish: cannot read outcomes: {_unreachable(options.bootstrap, exc)}", file=err
+            f"shaho publish: cannot read outcomes: {_unreachable(options.kafka, exc)}", file=err
         )
         return report.EXIT_NOT_PUBLISHED
     _lines(report.outcome_lines(deliveries, outcomes), out)
@@ -126,6 +141,18 @@ def _wait(
               "not open with its encryption key (another key, or tampered); they were left "
               "out", file=err)
     return report.exit_code(results, outcomes)
+
+
+def _reader_login(options: PublishOptions, filers: set[Participant]) -> KafkaLogin:
+    """An upload of one filer reads its kind's outcome topic as that filer; one of several
+    filers (an agent filing for many) reads as `options.kafka`."""
+    if options.logins is None or len(filers) != 1:
+        return options.kafka
+    (filer,) = filers
+    try:
+        return options.logins(filer.role, filer.code)
+    except MissingLogin:
+        return options.kafka
 
 
 def filers_of(results: Sequence[RowResult]) -> set[Participant]:
@@ -138,8 +165,9 @@ def filers_of(results: Sequence[RowResult]) -> set[Participant]:
     return found
 
 
-def _unreachable(bootstrap: str, exc: BaseException) -> str:
-    return f"Kafka at {bootstrap} is not reachable ({type(exc).__name__})"
+def _unreachable(kafka: KafkaLogin, exc: BaseException) -> str:
+    login = " or refused the login" if kafka.principal else ""
+    return f"Kafka at {kafka.bootstrap} is not reachable{login} ({type(exc).__name__})"
 
 
 def _lines(lines: list[str], out: TextIO) -> None:

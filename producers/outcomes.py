@@ -20,7 +20,7 @@ from aiokafka.errors import UnknownTopicOrPartitionError
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from groundfloor.config import StackConfig
-from groundfloor.kafka_clients import caught_up, reader
+from groundfloor.kafka_clients import KafkaLogin, caught_up, reader
 from schemas import FilingOutcome, MessageRejected, decode_relay
 from schemas.relay import OutcomeStatus, conflict_id_for, furthest
 from schemas.topics import OUTCOME_TOPICS, Namespace
@@ -125,7 +125,7 @@ def settled(outcomes: Outcomes, wanted: frozenset[UUID]) -> bool:
 
 
 async def await_outcomes(
-    bootstrap: str,
+    kafka: KafkaLogin,
     namespace: Namespace,
     event_ids: Iterable[UUID],
     timeout: float,  # noqa: ASYNC109 - a budget for the whole read, not for one call
@@ -151,7 +151,7 @@ async def await_outcomes(
     if not wanted.contents or not mailbox.kinds:
         return outcomes
     kinds = {namespace.physical(OUTCOME_TOPICS[kind]): kind for kind in mailbox.kinds}
-    consumer = reader(bootstrap, *kinds)
+    consumer = reader(kafka, *kinds)
     try:
         await consumer.start()
         await _read(consumer, kinds, mailbox, wanted, outcomes, timeout, until_final)

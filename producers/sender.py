@@ -1,5 +1,6 @@
-"""The thin Kafka adapter that publishes validated filings: an idempotent producer, acks=all,
-each record signed with its filer's key (headers `shaho-signer`, `shaho-signature`).
+"""The thin Kafka adapter that publishes validated filings: an idempotent producer per broker
+login, acks=all, each record signed with its filer's key (headers `shaho-signer`,
+`shaho-signature`); a filer logs in as its own principal.
 
 Uploading a file twice publishes the same event ids again; the relay applies each id once.
 """
@@ -12,18 +13,31 @@ from dataclasses import dataclass
 from types import TracebackType
 from uuid import UUID
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
-from groundfloor.kafka_clients import idempotent_producer
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer
 from producers.routing import Outgoing, route
 from schemas import Filing
 from schemas.topics import Namespace
 from trust.keys import FilerKeys
+from trust.rules import role_of_topic
 
 MAX_REQUEST_BYTES = 1024 * 1024  # aiokafka's default; larger filings are refused by validation
 LINGER_MS = 5
 
 Progress = Callable[[int], None]
+Logins = Callable[[str, str], KafkaLogin]
+"""The broker login of filer (role, code); raises MissingLogin for one this machine lacks."""
+
+
+class MissingLogin(RuntimeError):
+    """No broker credentials for a filer on this machine; nothing was published."""
+
+
+def one_login(login: KafkaLogin) -> Logins:
+    """Every filer through one login: the demo, the tests and the bench, which play them all."""
+    return lambda role, code: login
 
 
 @dataclass(frozen=True)
@@ -48,28 +62,37 @@ class PublishFailed(RuntimeError):
 
 class FilingPublisher:
     """Publishes filings to the ingestion topics of `namespace`, each signed by its filer's
-    key from `keys`; use as `async with FilingPublisher(...)`."""
+    key from `keys` and sent under its filer's broker login from `logins` (one producer per
+    login, connected before anything is sent); use as `async with FilingPublisher(...)`."""
 
-    def __init__(self, bootstrap: str, namespace: Namespace, keys: FilerKeys,
+    def __init__(self, logins: Logins | KafkaLogin, namespace: Namespace, keys: FilerKeys,
                  client_id: str = "shaho-publish") -> None:
-        self._namespace, self._keys = namespace, keys
-        self._producer = idempotent_producer(
-            bootstrap,
-            client_id=client_id,
-            acks="all",
-            max_request_size=MAX_REQUEST_BYTES,
-            linger_ms=LINGER_MS,
-        )
+        self._namespace, self._keys, self._client_id = namespace, keys, client_id
+        self._logins = one_login(logins) if isinstance(logins, KafkaLogin) else logins
+        self._producers: dict[str | None, AIOKafkaProducer] = {}
 
     async def start(self) -> None:
-        try:
-            await self._producer.start()
-        except BaseException:
-            await self._producer.stop()
-            raise
+        """Nothing to do before the first batch: producers connect for their filers."""
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        for producer in self._producers.values():
+            await producer.stop()
+        self._producers.clear()
+
+    async def _producer(self, topic: str, filer_code: str) -> AIOKafkaProducer:
+        login = self._logins(role_of_topic(topic) or "", filer_code)
+        found = self._producers.get(login.principal)
+        if found is None:
+            found = idempotent_producer(login, client_id=self._client_id, acks="all",
+                                        max_request_size=MAX_REQUEST_BYTES,
+                                        linger_ms=LINGER_MS)
+            try:
+                await found.start()
+            except BaseException:
+                await found.stop()
+                raise
+            self._producers[login.principal] = found
+        return found
 
     async def __aenter__(self) -> FilingPublisher:
         await self.start()
@@ -92,6 +115,7 @@ class FilingPublisher:
         as an `Outgoing` (its topic depends on the filer). PublishFailed if any send fails.
         """
         records = [item if isinstance(item, Outgoing) else route(item) for item in filings]
+        producers = [await self._producer(r.topic, r.filing.filer_code) for r in records]
         signed = [self._keys.headers(r.topic, r.key, r.value, r.filing.filer_code)
                   for r in records]
         done = 0
@@ -104,10 +128,10 @@ class FilingPublisher:
 
         futures = []
         try:
-            for record, headers in zip(records, signed, strict=True):
+            for record, headers, producer in zip(records, signed, producers, strict=True):
                 topic = self._namespace.physical(record.topic)
-                future = await self._producer.send(topic, record.value, key=record.key,
-                                                   headers=headers)
+                future = await producer.send(topic, record.value, key=record.key,
+                                             headers=headers)
                 future.add_done_callback(acknowledged)
                 futures.append(future)
             metadata = await asyncio.gather(*futures)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor.crypto import Keyring
-from groundfloor.kafka_clients import idempotent_producer, reader
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
 from relay_clock.ticks import authentic, headers, new_tick
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.topics import CLOCK_SOURCE, INGESTION_TOPICS, RELAY_CLOCK, Namespace
@@ -41,9 +41,9 @@ class ClockError(RuntimeError):
 class RelayClock:
     """One writer of ticks for the relay of `namespace`."""
 
-    def __init__(self, bootstrap: str, namespace: Namespace, keyring: Keyring,
+    def __init__(self, kafka: KafkaLogin, namespace: Namespace, keyring: Keyring,
                  signer: RecordSigner) -> None:
-        self.bootstrap, self.namespace, self.keyring = bootstrap, namespace, keyring
+        self.kafka, self.namespace, self.keyring = kafka, namespace, keyring
         self.signer = signer
         self.producer: AIOKafkaProducer | None = None
         self.last: RelayTick | None = None
@@ -56,7 +56,7 @@ class RelayClock:
         return [*ingest, TopicPartition(self.namespace.physical(RELAY_CLOCK), 0)]
 
     async def start(self) -> None:
-        self.producer = idempotent_producer(self.bootstrap, linger_ms=0)
+        self.producer = idempotent_producer(self.kafka, linger_ms=0)
         await self.producer.start()
         self.last = await self._last_tick()
         if self.last is not None:  # a predecessor may have died before every partition had it
@@ -120,7 +120,7 @@ class RelayClock:
     async def _last_tick(self) -> RelayTick | None:
         """The last authentic tick on the clock topic (read back a few offsets from its end)."""
         tp = TopicPartition(self.namespace.physical(RELAY_CLOCK), 0)
-        consumer = reader(self.bootstrap)
+        consumer = reader(self.kafka)
         await consumer.start()
         try:
             consumer.assign([tp])
@@ -143,10 +143,10 @@ class RelayClock:
             await consumer.stop()
 
 
-async def tick_once(bootstrap: str, namespace: Namespace, keyring: Keyring,
+async def tick_once(kafka: KafkaLogin, namespace: Namespace, keyring: Keyring,
                     signer: RecordSigner, at: datetime | None = None) -> RelayTick:
     """Start the clock, write one tick, stop: the simulated calendar's step."""
-    clock = RelayClock(bootstrap, namespace, keyring, signer)
+    clock = RelayClock(kafka, namespace, keyring, signer)
     await clock.start()
     try:
         return await clock.tick(at)

@@ -27,7 +27,7 @@ from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
 from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
-from groundfloor.kafka_clients import processor_consumer
+from groundfloor.kafka_clients import KafkaLogin, processor_consumer
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -257,9 +257,9 @@ class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers,
-                 addressees: PublicKeys, bootstrap: str, namespace: Namespace,
+                 addressees: PublicKeys, kafka: KafkaLogin, namespace: Namespace,
                  group: str = GROUP, batch: int = LINKER_BATCH) -> None:
-        self.pool, self.keyring, self.bootstrap, self.group = pool, keyring, bootstrap, group
+        self.pool, self.keyring, self.kafka, self.group = pool, keyring, kafka, group
         self.signers, self.addressees = signers, addressees
         self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
@@ -277,7 +277,7 @@ class RelayLinker:
         with its ghost until the session times out. The group id is still used to commit
         offsets for lag monitoring, and row locks on the stored positions and clock keep two
         instances from applying the same record."""
-        self.consumer = processor_consumer(self.bootstrap, self.group,
+        self.consumer = processor_consumer(self.kafka, self.group,
                                            max_partition_fetch_bytes=MAX_FETCH_BYTES)
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)

@@ -14,6 +14,7 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
+from infra.principals import OUTBOX_PUBLISHER, RELAY_CLOCK_PRINCIPAL, RELAY_LINKER
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
 from relay_linker.linker import RelayLinker
@@ -53,7 +54,7 @@ def stop_event_on_signals() -> asyncio.Event:
 async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
     db = await pool(cfg)
-    publisher = OutboxPublisher(db, cfg.bootstrap_servers, topic_namespace(cfg))
+    publisher = OutboxPublisher(db, cfg.kafka(OUTBOX_PUBLISHER), topic_namespace(cfg))
     try:
         await publisher.start()
         if drain:
@@ -72,7 +73,7 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
     db = await pool(cfg)
     linker = RelayLinker(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
-                         cfg.bootstrap_servers,
+                         cfg.kafka(RELAY_LINKER),
                          topic_namespace(cfg),
                          batch=cfg.linker_batch)
     try:
@@ -87,7 +88,7 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
 
 async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay clock on the broker's time until signalled (with `drain`: one tick)."""
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+    clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
                        clock_signer(cfg))
     try:
         await clock.start()
@@ -105,7 +106,7 @@ async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
 
 async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+    clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
                        clock_signer(cfg))
     await clock.start()
     try:

@@ -17,6 +17,7 @@ from aiokafka.structs import ConsumerRecord
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import idempotent_producer, reader
 from infra import namespace, processes
+from infra.principals import DEMO, RELAY_CLOCK_PRINCIPAL
 from infra.stack import down, is_up, up
 from producers.outcomes import Mailbox
 from producers.routing import Outgoing
@@ -61,9 +62,9 @@ async def publish_backlog(cfg: StackConfig, population: Population,
     ensure_participants(cfg, [Participant(kind.value, code)  # the live phase's filers too
                               for code, kind in population.filer_kinds.items()])
     keys = FilerKeys(cfg, provision=True)
-    async with FilingPublisher(cfg.bootstrap_servers, topics, keys) as publisher:
+    async with FilingPublisher(cfg.kafka(DEMO), topics, keys) as publisher:
         await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)
-    raw = idempotent_producer(cfg.bootstrap_servers)
+    raw = idempotent_producer(cfg.kafka(DEMO))
     await raw.start()
     bad = 0
     try:
@@ -83,7 +84,7 @@ async def publish_live(cfg: StackConfig, population: Population, filings: list[F
                        sent: dict[UUID, int]) -> None:
     """Publish `filings` one by one at LIVE_RATE per second, noting when each was sent."""
     keys = FilerKeys(cfg, provision=True)
-    async with FilingPublisher(cfg.bootstrap_servers, topic_namespace(cfg), keys) as publisher:
+    async with FilingPublisher(cfg.kafka(DEMO), topic_namespace(cfg), keys) as publisher:
         for filing in filings:
             sent[filing.event_id] = int(time.time() * 1000)
             await publisher.publish([Outgoing(filing, population.topic_of(filing))])
@@ -97,7 +98,7 @@ async def live(cfg: StackConfig, population: Population, filings: list[Filing],
     sent: dict[UUID, int] = {}
     everyone = {f.event_id for f in population.filings}
     watch = asyncio.create_task(observe(cfg, {f.event_id for f in filings}, 120, seen, everyone))
-    clock = RelayClock(cfg.bootstrap_servers, topic_namespace(cfg), keyring(cfg),
+    clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
                        clock_signer(cfg))
     await clock.start()
     done = asyncio.Event()
@@ -136,7 +137,7 @@ async def observe(cfg: StackConfig, wanted: set[UUID], seconds: float,
         seen.mailbox = Mailbox.load(cfg, filers)
     mailbox = seen.mailbox
     kinds = {topics.physical(OUTCOME_TOPICS[kind]): kind for kind in mailbox.kinds}
-    consumer = reader(cfg.bootstrap_servers, *kinds, link_topic)
+    consumer = reader(cfg.kafka(DEMO), *kinds, link_topic)
     await consumer.start()
     deadline, quiet_since = time.monotonic() + seconds, time.monotonic()
     try:

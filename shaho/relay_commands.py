@@ -17,6 +17,7 @@ import asyncpg
 from consumers import dlq_tools
 from consumers.lag import measure
 from groundfloor.config import StackConfig
+from infra.principals import OPERATOR
 from relay_linker.readback import AnomalyCount, anomalies_by_kind, links_as_of
 from shaho.bootstrap import keyring, topic_namespace
 from shaho.registry import Registry
@@ -90,7 +91,7 @@ def _dlq_options(p: argparse.ArgumentParser) -> None:
 
 @command("dlq", "list, export or replay dead letters", _dlq_options)
 def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
-    found = asyncio.run(dlq_tools.read_letters(cfg.bootstrap_servers, topic_namespace(cfg),
+    found = asyncio.run(dlq_tools.read_letters(cfg.kafka(OPERATOR), topic_namespace(cfg),
                                                args.source_topic))
     letters = dlq_tools.select(found, args.source_topic, args.offset)
     if args.action == "list":
@@ -113,7 +114,7 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
         return 0
     fixed = args.fixed.read_bytes() if args.fixed else None
     try:
-        count = asyncio.run(dlq_tools.replay(cfg.bootstrap_servers, keyring(cfg), letters,
+        count = asyncio.run(dlq_tools.replay(cfg.kafka(OPERATOR), keyring(cfg), letters,
                                              fixed))
     except dlq_tools.ReplayRefused as refused:
         print(f"shaho dlq replay: {refused}")
@@ -124,7 +125,7 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 @command("lag", "the relay linker's lag per ingestion partition, outbox backlog, parked filings")
 def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
-    lag = _query(cfg, lambda c: measure(cfg.bootstrap_servers, topic_namespace(cfg), c))
+    lag = _query(cfg, lambda c: measure(cfg.kafka(OPERATOR), topic_namespace(cfg), c))
     for p in lag.partitions:
         print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
     print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "

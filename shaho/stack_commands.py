@@ -8,14 +8,18 @@ import argparse
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import signatures
+from bench import broker_auth, signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin
+from infra.principals import OPERATOR, participant_name
 from infra.stack import down, is_up, status, up
 from producers.command import PublishOptions, run_publish
+from producers.sender import MissingLogin
 from relay_clock.clock import ClockError
 from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
@@ -135,12 +139,20 @@ def _clock(args: argparse.Namespace, cfg: StackConfig) -> int:
 def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--broker", action="store_true",
+                   help="measure instead what the broker's authentication costs (against a "
+                   "second, unauthenticated broker of the bench's own) and how long "
+                   "provisioning 20,000 employer principals takes")
 
 
 @command("bench", "measure the linker against raw baselines and the cost of signature checks; "
          "writes bench/reports/", _bench_options)
 def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     print_lines([*up(cfg), provision(cfg)])
+    if args.broker:
+        broker_auth.run(cfg)
+        print((REPORTS / "broker_auth.md").read_text())
+        return 0
     asyncio.run(run(cfg, args.persons, args.seed))
     print((REPORTS / "linker.md").read_text())
     print(signatures.markdown(signatures.run(args.persons, args.seed)))
@@ -194,9 +206,20 @@ def _publish_options(p: argparse.ArgumentParser) -> None:
 
 @command("publish", "validate a batch of filings and publish its valid rows", _publish_options)
 def _publish(args: argparse.Namespace, cfg: StackConfig) -> int:
+    def at(login: KafkaLogin) -> KafkaLogin:
+        return replace(login, bootstrap=args.bootstrap) if args.bootstrap else login
+
+    def filer_login(role: str, code: str) -> KafkaLogin:
+        try:
+            return at(cfg.kafka(participant_name(role, code)))
+        except (FileNotFoundError, ValueError) as missing:
+            raise MissingLogin(f"{role} {code}: {missing}") from None
+
     options = PublishOptions(
         path=Path(args.file),
-        bootstrap=args.bootstrap or cfg.bootstrap_servers,
+        # One filer's upload reads its outcomes as that filer; several filers' as the operator.
+        kafka=at(cfg.kafka(OPERATOR)),
+        logins=filer_login,
         filer=args.filer,
         filer_kind=args.filer_kind,
         encoding=args.encoding,

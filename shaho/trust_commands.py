@@ -7,6 +7,8 @@ import argparse
 from datetime import UTC, datetime
 
 from groundfloor.config import StackConfig
+from infra import kafka_acl
+from infra.principals import FILER_ROLES, participant_name
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
 from trust.encryption_keys import ensure_encryption_keys, load_public_key
@@ -37,14 +39,24 @@ def demo_participants() -> list[Participant]:
     return [Participant(*RELAY_CLOCK), *filers]
 
 
+def broker_participants(participants: list[Participant]) -> list[tuple[str, str]]:
+    """The (role, code) pairs that get a broker principal: every participant but the relay's
+    own processors (which have theirs) and codes no topic name can hold."""
+    return [(p.role, p.code) for p in participants if p.role in FILER_ROLES and "." not in p.code]
+
+
 def provision(cfg: StackConfig) -> str:
-    """The root and the synthetic population's participants, created once (`shaho up`)."""
+    """The root and the synthetic population's participants, created once, and a broker
+    principal for every participant of the registry (`shaho up`)."""
     created = ensure_participants(cfg, demo_participants())
-    known = list_participants(cfg)
-    ensure_encryption_keys(cfg, known)  # participants provisioned before there were any
-    total = len(known)
-    return (f"participants: {total} ({len(created)} new), keys under "
+    everyone = list_participants(cfg)
+    ensure_encryption_keys(cfg, everyone)  # participants provisioned before there were any
+    line = (f"participants: {len(everyone)} ({len(created)} new), keys under "
             f"{cfg.state_dir / 'pki' / 'participants'}")
+    if not cfg.kafka_auth:
+        return line
+    done = kafka_acl.provision(cfg, broker_participants(everyone))
+    return f"{line}; {done.line()}"
 
 
 def _instant(text: str) -> datetime:
@@ -97,6 +109,10 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
                                args.valid_until)
         print(f"added {participant.role} {participant.code}: certificate {cert.serial_number:x}, "
               f"encryption key {load_public_key(cfg, participant).key_id[:16]}")
+        if cfg.kafka_auth and broker_participants([participant]):
+            kafka_acl.provision(cfg, broker_participants([participant]))
+            print(f"broker principal {participant_name(participant.role, participant.code)}: "
+                  f"password in {cfg.kafka_secrets_dir}")
     elif args.action == "rotate":
         cert = rotate(cfg, participant, args.valid_from or datetime.now(UTC), args.valid_until)
         print(f"rotated {participant.role} {participant.code}: new certificate "

@@ -13,6 +13,8 @@ import asyncpg
 import pytest
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin
+from infra.principals import OPERATOR, TESTS
 from tests.integration.relay_env import RelayEnv
 
 
@@ -29,8 +31,15 @@ def stack() -> Iterator[StackConfig]:
 
 
 @pytest.fixture(scope="session")
-def bootstrap(stack: StackConfig) -> str:
-    return stack.bootstrap_servers
+def kafka(stack: StackConfig) -> KafkaLogin:
+    """The tests' own broker login."""
+    return stack.kafka(TESTS)
+
+
+@pytest.fixture(scope="session")
+def operator(stack: StackConfig) -> KafkaLogin:
+    """The operator's login: topic administration and provisioning."""
+    return stack.kafka(OPERATOR)
 
 
 @pytest.fixture

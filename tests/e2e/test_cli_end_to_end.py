@@ -3,6 +3,7 @@ published with --wait while the relay runs, then published again."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from groundfloor.config import StackConfig
+from infra import kafka_acl
+from infra.principals import participant
 from infra.process import pid_alive, read_pid
 from infra.processes import pid_files
 from relay_linker.domain import history
@@ -42,7 +45,7 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
 
 
 
-def _batch(path: Path) -> tuple[int, int]:
+def _batch(path: Path) -> tuple[int, int, list[tuple[str, str]]]:
     """A municipality's go-live file: good rows from the synthetic population, two bad rows."""
     population = generate(5, 25, date(2025, 1, 1))
     good = [f for f in population.filings if f.event_type == "ResidentRegistered"]
@@ -50,13 +53,15 @@ def _batch(path: Path) -> tuple[int, int]:
     broken = dict(rows[0], filing_reference="BROKEN-1", **{"identity.kana_name": ""})
     late = dict(rows[1], filing_reference="BROKEN-2", occurred_at="令和7年13月1日")
     path.write_text(csv_text([*rows, broken, late]), encoding="utf-8")
-    return len(rows), 2
+    return len(rows), 2, sorted({("municipality", f.filer_code) for f in good})
 
 
 async def test_batch_file_bad_rows_reported_good_rows_land_and_reupload_changes_nothing(
     relay: RelayEnv, tmp_path: Path
 ):
-    good, bad = _batch(tmp_path / "go-live.csv")
+    good, bad, filers = _batch(tmp_path / "go-live.csv")
+    # each municipality publishes as its own principal, granted its topics in this namespace
+    await asyncio.to_thread(kafka_acl.provision, relay.stack, filers, relay.topics)
     env = {**relay.env, "SHAHO_FAULT": ""}
     # the relay clock in production mode: a tick every second at the broker's time
     procs = [_start(name, env) for name in ("relay-clock", "relay-linker", "outbox-publisher")]
@@ -81,6 +86,8 @@ async def test_batch_file_bad_rows_reported_good_rows_land_and_reupload_changes_
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=60)
+        await asyncio.to_thread(kafka_acl.revoke_namespace, relay.stack, relay.topics,
+                                [participant(*f) for f in filers])
     assert first.returncode == 1, first.stdout + first.stderr  # some rows were rejected
     report = first.stdout + first.stderr
     assert report.count("line ") >= bad, report

@@ -14,6 +14,7 @@ from collections import Counter
 from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import end_offsets
+from infra.principals import TESTS
 from schemas.topics import INGESTION_TOPICS
 from tests.integration.relay_env import RelayEnv
 
@@ -40,7 +41,7 @@ async def ingested(relay: RelayEnv) -> int:
     """How many records (ticks included) the relay's ingestion partitions hold."""
     partitions = [TopicPartition(relay.topic(t), p)
                   for t in INGESTION_TOPICS for p in range(t.partitions)]
-    return sum((await end_offsets(relay.cfg.bootstrap_servers, partitions)).values())
+    return sum((await end_offsets(relay.cfg.kafka(TESTS), partitions)).values())
 
 
 async def progress(relay: RelayEnv) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import namespace
+from infra.principals import TESTS
 from relay_clock.clock import tick_once
 from relay_clock.ticks import authentic, is_tick_record
 from relay_linker.domain import advance, apply_all, decide
@@ -97,7 +98,7 @@ class RelayEnv:
 
     async def publish_partitioned(self, items: list[tuple[str, Filing, int | None]]) -> None:
         """Like `publish`, with an explicit partition where one is given."""
-        producer = idempotent_producer(self.cfg.bootstrap_servers, linger_ms=5)
+        producer = idempotent_producer(self.cfg.kafka(TESTS), linger_ms=5)
         await producer.start()
         try:
             sends = [(await producer.send(self.topic(t), encode(f), key=f.kafka_key(),
@@ -117,7 +118,7 @@ class RelayEnv:
     async def send_records(self, items: list[tuple[str, bytes | None, bytes,
                                                    list[tuple[str, bytes]]]]) -> list[int]:
         """Send (logical topic, key, value, headers) records as they are; their offsets."""
-        producer = idempotent_producer(self.cfg.bootstrap_servers)
+        producer = idempotent_producer(self.cfg.kafka(TESTS))
         await producer.start()
         try:
             return [(await producer.send_and_wait(self.topic(t), v, key=k, headers=h)).offset
@@ -131,7 +132,7 @@ class RelayEnv:
         (`filers[i]`, by default BROKEN_FILER) so they reach decoding; the broker itself
         refuses those over the topic's max.message.bytes, so they never reach a processor.
         Returns how many landed."""
-        producer = idempotent_producer(self.cfg.bootstrap_servers)
+        producer = idempotent_producer(self.cfg.kafka(TESTS))
         await producer.start()
         landed = 0
         try:
@@ -156,7 +157,7 @@ class RelayEnv:
         if at is None:
             latest = [f.occurred_at for *_, f in self.published]
             at = max([*latest, *self.ticks[-1:], CALENDAR_START])
-        tick = await tick_once(self.cfg.bootstrap_servers, self.topics, self.keyring(),
+        tick = await tick_once(self.cfg.kafka(TESTS), self.topics, self.keyring(),
                                clock_signer(self.cfg), at)
         self.ticks.append(tick.relay_time)
         return tick.relay_time
@@ -168,7 +169,7 @@ class RelayEnv:
         it. Records that are no filing (dead letters) change no state and are left out."""
         partitions = [TopicPartition(self.topic(t), p)
                       for t in INGESTION_TOPICS for p in range(t.partitions)]
-        records = await read_to_end(self.cfg.bootstrap_servers, partitions)
+        records = await read_to_end(self.cfg.kafka(TESTS), partitions)
         keyring = self.keyring()
         translator = Translator(keyring)
         decoder = Decoder(self.topics, keyring, Directory(self.cfg))

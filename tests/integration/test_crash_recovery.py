@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 
 from consumers.reading import read_committed
+from infra.principals import TESTS
 from relay_linker.domain import effects as fx
 from relay_linker.domain import history
 from relay_linker.messages import link_changed_v2_id
@@ -37,7 +38,7 @@ EVENTS = 20_000
 
 
 async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str, bytes]]:
-    return [(r.topic, r.value) for r in await read_committed(relay.cfg.bootstrap_servers, topics)]
+    return [(r.topic, r.value) for r in await read_committed(relay.cfg.kafka(TESTS), topics)]
 
 
 async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID], dict[str, list[UUID]]]:

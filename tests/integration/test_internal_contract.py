@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from consumers.reading import read_committed
+from infra.principals import TESTS
 from relay_linker.domain import advance, apply_all, decide, history, new_state
 from relay_linker.domain.commands import ClockAdvanced
 from relay_linker.domain.effects import AgeMilestoneEmitted
@@ -45,7 +46,7 @@ async def _fold(relay: RelayEnv) -> tuple[tuple, list[AgeMilestoneEmitted]]:
 
 
 async def _read(relay: RelayEnv, topic, model) -> list:
-    records = await read_committed(relay.cfg.bootstrap_servers, [relay.topic(topic.name)])
+    records = await read_committed(relay.cfg.kafka(TESTS), [relay.topic(topic.name)])
     return [(r.key, decode_relay(bytes(r.value), model)) for r in records]
 
 

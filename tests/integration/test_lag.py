@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from consumers.lag import measure
+from infra.principals import TESTS
 from synthetic.population import generate
 from tests.integration.relay_env import RelayEnv
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 async def _lag(relay: RelayEnv):
     conn = await relay.connect()
     try:
-        return await measure(relay.cfg.bootstrap_servers, relay.topics, conn)
+        return await measure(relay.cfg.kafka(TESTS), relay.topics, conn)
     finally:
         await conn.close()
 

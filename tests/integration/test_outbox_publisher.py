@@ -16,6 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import default_partition, read_to_end
+from infra.principals import TESTS
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from schemas.topics import LINK_CHANGE
 from tests.integration.relay_env import RelayEnv
@@ -47,7 +48,7 @@ async def _read(relay: RelayEnv, topic: str) -> dict[int, list[dict]]:
     checked to sit on the partition its key hashes to."""
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     got: dict[int, list[dict]] = defaultdict(list)
-    for r in await read_to_end(relay.cfg.bootstrap_servers, partitions):
+    for r in await read_to_end(relay.cfg.kafka(TESTS), partitions):
         assert r.partition == default_partition(r.key, PARTITIONS)
         got[r.partition].append(json.loads(r.value))
     return got

@@ -14,6 +14,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import read_to_end
+from infra.principals import TESTS
 from producers.outcomes import Mailbox
 from schemas import FilingOutcome, decode_relay, new_filing
 from schemas.relay import OutcomeStatus
@@ -38,7 +39,7 @@ def _filing(code: str, reference: str):
 
 async def _records(relay: RelayEnv, name: str) -> list:
     partitions = [TopicPartition(relay.topic(name), p) for p in range(6)]
-    return await read_to_end(relay.cfg.bootstrap_servers, partitions)
+    return await read_to_end(relay.cfg.kafka(TESTS), partitions)
 
 
 async def test_employer_x_opens_its_own_outcomes_and_not_employer_ys(relay: RelayEnv,

@@ -16,6 +16,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
+from infra.principals import TESTS
 from producers import report
 from producers.command import PublishOptions, run_publish
 from relay_clock.ticks import headers
@@ -55,7 +56,7 @@ def _refiled(filing, reference: str, when: datetime = DAY):
 
 async def _send(relay: RelayEnv, items: list[tuple[str, int, bytes, bool]]) -> None:
     """Raw records onto (topic, partition); the flag marks a record as a relay clock tick."""
-    producer = idempotent_producer(relay.cfg.bootstrap_servers)
+    producer = idempotent_producer(relay.cfg.kafka(TESTS))
     await producer.start()
     try:
         for topic, partition, value, tick in items:
@@ -122,7 +123,7 @@ async def test_poison_records_are_dead_letters_and_the_good_filings_behind_them_
         GROUP)}
     partitions = [TopicPartition(relay.topic(t), p)
                   for t in INGESTION_TOPICS for p in range(t.partitions)]
-    records = await read_to_end(relay.cfg.bootstrap_servers, partitions)
+    records = await read_to_end(relay.cfg.kafka(TESTS), partitions)
     last = {}
     for r in records:
         last[(r.topic, r.partition)] = max(r.offset + 1, last.get((r.topic, r.partition), 0))
@@ -233,7 +234,7 @@ async def test_a_database_outage_mid_batch_stops_the_linker_and_blames_no_record
 
 def _publish(path: Path, relay: RelayEnv) -> tuple[int, list[str], str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_publish(PublishOptions(path, relay.cfg.bootstrap_servers,
+    code = run_publish(PublishOptions(path, relay.cfg.kafka(TESTS),
                                       filer_kind="employer", namespace=relay.topics,
                                       keys=relay.keys), out, err)
     return code, out.getvalue().splitlines(), err.getvalue()
@@ -242,7 +243,7 @@ def _publish(path: Path, relay: RelayEnv) -> tuple[int, list[str], str]:
 async def _published(relay: RelayEnv) -> list[str]:
     partitions = [TopicPartition(relay.topic(t), p)
                   for t in INGESTION_TOPICS for p in range(t.partitions)]
-    records = await read_to_end(relay.cfg.bootstrap_servers, partitions)
+    records = await read_to_end(relay.cfg.kafka(TESTS), partitions)
     return sorted(decode_filing(r.value).filing_reference for r in records)
 
 

@@ -14,11 +14,13 @@ from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
+    KafkaLogin,
     end_offsets,
     idempotent_producer,
     reader,
     transactional_producer,
 )
+from infra.principals import TESTS
 from infra.topics_admin import apply_catalogue
 from producers.batch_rows import read_batch
 from producers.command import PublishOptions, run_publish
@@ -74,18 +76,18 @@ def _batch(codes: dict[FilerKind, str]) -> list[dict[str, str]]:
 
 
 async def _end_offsets(
-    bootstrap: str, topics: list[str], namespace: Namespace = TOPICS
+    kafka: KafkaLogin, topics: list[str], namespace: Namespace = TOPICS
 ) -> dict[TopicPartition, int]:
     by_name = {namespace.physical(t): t.partitions for t in INGESTION_TOPICS}
-    return await end_offsets(bootstrap, [TopicPartition(t, p) for t in topics
+    return await end_offsets(kafka, [TopicPartition(t, p) for t in topics
                                          for p in range(by_name[t])])
 
 
 async def _records_since(
-    bootstrap: str, offsets: dict[TopicPartition, int], codes: set[str], want: int
+    kafka: KafkaLogin, offsets: dict[TopicPartition, int], codes: set[str], want: int
 ) -> list:
     """Committed records after `offsets` whose key starts with one of our filer codes."""
-    consumer = reader(bootstrap)
+    consumer = reader(kafka)
     await consumer.start()
     got: list = []
     try:
@@ -129,15 +131,15 @@ def _cli(options: PublishOptions) -> tuple[int, list[str], str]:
 
 
 async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_event_ids(
-    bootstrap: str, unique: str, tmp_path: Path
+    kafka: KafkaLogin, operator: KafkaLogin, unique: str, tmp_path: Path
 ):
-    await apply_catalogue(bootstrap, TOPICS)
+    await apply_catalogue(operator, TOPICS)
     codes = _codes(unique)
     path = tmp_path / "batch.csv"
     path.write_text(csv_text(_batch(codes)), encoding="cp932")
-    before = await _end_offsets(bootstrap, INGESTION)
+    before = await _end_offsets(kafka, INGESTION)
 
-    code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, bootstrap,
+    code, out, err = await asyncio.to_thread(_cli, PublishOptions(path, kafka,
                                                                   namespace=TOPICS,
                                                                   keys=KEYS))
 
@@ -150,19 +152,19 @@ async def test_a_batch_publishes_its_good_rows_reports_its_bad_ones_and_repeats_
         f"line {good + 4}: filing_reference: duplicate filing_reference: already used on line 2",
     ]
     assert out[-1].startswith(f"published {good} filings (") and out[-1].endswith("rejected 3 rows")
-    records = await _records_since(bootstrap, before, set(codes.values()), good)
+    records = await _records_since(kafka, before, set(codes.values()), good)
     filings = [_check_record(r, codes) for r in records]
     assert sorted(f.event_type for f in filings) == sorted(EXAMPLES)
 
-    again = await _end_offsets(bootstrap, INGESTION)
+    again = await _end_offsets(kafka, INGESTION)
     results = validate_batch(read_batch(path))
     progress: list[int] = []
-    async with FilingPublisher(bootstrap, TOPICS, KEYS) as publisher:
+    async with FilingPublisher(kafka, TOPICS, KEYS) as publisher:
         deliveries = await publisher.publish(
             [r.outgoing for r in results if r.ok], progress=progress.append
         )
     assert progress == list(range(1, good + 1))
-    repeated = await _records_since(bootstrap, again, set(codes.values()), good)
+    repeated = await _records_since(kafka, again, set(codes.values()), good)
     assert len(repeated) == good
     first_ids = {f.event_id for f in filings}
     assert {d.event_id for d in deliveries} == first_ids
@@ -189,12 +191,12 @@ def _mailbox(code: str, kind: str = "employer") -> Mailbox:
     return Mailbox.load(KEYS.cfg, [filer])
 
 
-async def _send_outcomes(bootstrap: str, *outcomes: FilingOutcome, abort: bool = False) -> None:
+async def _send_outcomes(kafka: KafkaLogin, *outcomes: FilingOutcome, abort: bool = False) -> None:
     """Each outcome sealed to its employer, on outcome.employer.v1, as the relay sends it."""
     if abort:
-        producer = transactional_producer(bootstrap, f"test-outcomes-{uuid4().hex[:10]}")
+        producer = transactional_producer(kafka, f"test-outcomes-{uuid4().hex[:10]}")
     else:
-        producer = idempotent_producer(bootstrap)
+        producer = idempotent_producer(kafka)
     await producer.start()
     try:
         if abort:
@@ -218,63 +220,63 @@ def _ids(code: str, *references: str) -> list[UUID]:
 
 
 async def test_await_outcomes_keeps_the_latest_committed_outcome_per_event_id(
-    bootstrap: str, unique: str
+    kafka: KafkaLogin, operator: KafkaLogin, unique: str
 ):
-    await apply_catalogue(bootstrap, TOPICS)
+    await apply_catalogue(operator, TOPICS)
     code = f"O-{unique.upper()}"
     parked, accepted, refused = OutcomeStatus.PARKED, OutcomeStatus.ACCEPTED, OutcomeStatus.REFUSED
     await _send_outcomes(
-        bootstrap,
+        kafka,
         _outcome(code, "A", parked),
         _outcome(code, "B", refused),
         _outcome(code, "C", parked),
         _outcome(code, "A", accepted),
     )
-    await _send_outcomes(bootstrap, _outcome(code, "C", accepted), abort=True)
+    await _send_outcomes(kafka, _outcome(code, "C", accepted), abort=True)
     a, b, c, d = _ids(code, "A", "B", "C", "D")
     loop = asyncio.get_running_loop()
     started = loop.time()
     mailbox = _mailbox(code)
-    outcomes = await await_outcomes(bootstrap, TOPICS, [a, b, c, d], 4, mailbox=mailbox)
+    outcomes = await await_outcomes(kafka, TOPICS, [a, b, c, d], 4, mailbox=mailbox)
     assert loop.time() - started >= 3.5, "C is only parked: it waits for the whole timeout"
     assert {k: o.status for k, o in outcomes.items()} == {a: accepted, b: refused, c: parked}
     assert outcomes[b].reasons == (MISMATCH,)
     assert mailbox.unopened == 0
 
     started = loop.time()
-    snapshot = await await_outcomes(bootstrap, TOPICS, [c, d], 30, until_final=False,
+    snapshot = await await_outcomes(kafka, TOPICS, [c, d], 30, until_final=False,
                                     mailbox=mailbox)
     assert {k: o.status for k, o in snapshot.items()} == {c: parked}
     assert loop.time() - started < 15
     others = _mailbox(f"X-{unique.upper()}")
-    found = await await_outcomes(bootstrap, TOPICS, [a], 30, until_final=False, mailbox=others)
+    found = await await_outcomes(kafka, TOPICS, [a], 30, until_final=False, mailbox=others)
     assert found == {} and others.unopened == 0, "another employer's records are skipped"
 
 
 async def test_await_outcomes_returns_as_soon_as_every_outcome_is_final(
-    bootstrap: str, unique: str
+    kafka: KafkaLogin, operator: KafkaLogin, unique: str
 ):
-    await apply_catalogue(bootstrap, TOPICS)
+    await apply_catalogue(operator, TOPICS)
     code = f"W-{unique.upper()}"
     (e,) = _ids(code, "E")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    waiting = asyncio.create_task(await_outcomes(bootstrap, TOPICS, [e], 30,
+    waiting = asyncio.create_task(await_outcomes(kafka, TOPICS, [e], 30,
                                                  mailbox=_mailbox(code)))
     await asyncio.sleep(1.5)
-    await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.PARKED))
+    await _send_outcomes(kafka, _outcome(code, "E", OutcomeStatus.PARKED))
     await asyncio.sleep(0.5)
-    await _send_outcomes(bootstrap, _outcome(code, "E", OutcomeStatus.ACCEPTED))
+    await _send_outcomes(kafka, _outcome(code, "E", OutcomeStatus.ACCEPTED))
     outcomes = await waiting
     assert outcomes[e].status is OutcomeStatus.ACCEPTED
     assert loop.time() - started < 15
 
 
 async def test_publish_wait_prints_outcomes_already_on_the_topic(
-    bootstrap: str, unique: str, tmp_path: Path
+    kafka: KafkaLogin, operator: KafkaLogin, unique: str, tmp_path: Path
 ):
     """A re-upload: the relay answered the first upload, and --wait finds those answers."""
-    await apply_catalogue(bootstrap, TOPICS)
+    await apply_catalogue(operator, TOPICS)
     code = f"R-{unique.upper()}"
     rows = [
         {**csv_row(EXAMPLES[t]), "filer_code": code, "filing_reference": reference}
@@ -287,11 +289,11 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
     path.write_bytes(b"\xef\xbb\xbf" + csv_text(rows).encode("utf-8"))
     (first, second) = (r["filing_reference"] for r in rows)
     await _send_outcomes(
-        bootstrap,
+        kafka,
         _outcome(code, first, OutcomeStatus.ACCEPTED),
         _outcome(code, second, OutcomeStatus.REFUSED),
     )
-    options = PublishOptions(path, bootstrap, wait=True, timeout=20, namespace=TOPICS,
+    options = PublishOptions(path, kafka, wait=True, timeout=20, namespace=TOPICS,
                              keys=KEYS)
     code_, out, err = await asyncio.to_thread(_cli, options)
     assert code_ == 1, err
@@ -303,13 +305,13 @@ async def test_publish_wait_prints_outcomes_already_on_the_topic(
 
 
 async def _landed(
-    bootstrap: str, namespace: Namespace, topic: str, before: dict[TopicPartition, int]
+    kafka: KafkaLogin, namespace: Namespace, topic: str, before: dict[TopicPartition, int]
 ) -> None:
     """Wait until `topic` holds more records than `before` said (an upload was acknowledged)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while loop.time() < deadline:
-        now = await _end_offsets(bootstrap, [topic], namespace)
+        now = await _end_offsets(kafka, [topic], namespace)
         if sum(now.values()) > sum(before.values()):
             return
         await asyncio.sleep(0.3)
@@ -328,17 +330,17 @@ async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
     """A changed re-send through `shaho publish --wait` on a relay of its own: the changed
     upload reads its own refusal, a later re-upload of the original reads accepted."""
     namespace = relay.topics
-    bootstrap = relay.cfg.bootstrap_servers
+    kafka = relay.cfg.kafka(TESTS)
     row = csv_row(EXAMPLES["ResidentRegistered"])
     reference = row["filing_reference"]
     original, changed = tmp_path / "original.csv", tmp_path / "changed.csv"
     original.write_text(csv_text([row]), encoding="utf-8")
     changed.write_text(csv_text([{**row, "identity.kanji_name": "山田太朗"}]), encoding="utf-8")
     topic = namespace.physical(FILING_MUNICIPALITY)
-    options = {"bootstrap": bootstrap, "wait": True, "timeout": 60, "namespace": namespace,
+    options = {"kafka": kafka, "wait": True, "timeout": 60, "namespace": namespace,
                "keys": KEYS}
 
-    first = PublishOptions(original, bootstrap, namespace=namespace, keys=KEYS)
+    first = PublishOptions(original, kafka, namespace=namespace, keys=KEYS)
     code, out, err = await asyncio.to_thread(_cli, first)
     assert code == 0, err
     await _relay_once(relay)
@@ -347,9 +349,9 @@ async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
     accepted = out[-1]
     assert accepted.startswith(f"{reference} accepted - ")
 
-    before = await _end_offsets(bootstrap, [topic], namespace)
+    before = await _end_offsets(kafka, [topic], namespace)
     waiting = asyncio.create_task(asyncio.to_thread(_cli, PublishOptions(changed, **options)))
-    await _landed(bootstrap, namespace, topic, before)
+    await _landed(kafka, namespace, topic, before)
     await _relay_once(relay)  # the original's accepted outcome is already on the topic
     code, out, err = await waiting
     assert code == 1, err
@@ -365,6 +367,6 @@ async def test_a_changed_re_send_is_refused_and_the_original_keeps_its_answer(
     await _relay_once(relay)
     event_id = event_id_for(row["filer_code"], reference)
     town = _mailbox(row["filer_code"], "municipality")
-    latest = await await_outcomes(bootstrap, namespace, [event_id], 30, until_final=False,
+    latest = await await_outcomes(kafka, namespace, [event_id], 30, until_final=False,
                                   mailbox=town)
     assert latest[event_id].status is OutcomeStatus.ACCEPTED, "no reader sees it refused"

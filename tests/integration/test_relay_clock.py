@@ -12,6 +12,7 @@ from aiokafka import TopicPartition
 
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra.migrations import apply_all
+from infra.principals import TESTS
 from relay_clock.clock import ClockError, tick_once
 from relay_clock.ticks import authentic, headers, is_tick_record
 from relay_linker.domain import history
@@ -63,7 +64,7 @@ async def test_a_production_tick_carries_the_brokers_time_onto_every_partition(r
     partitions = [TopicPartition(relay.topic(t), p)
                   for t in INGESTION_TOPICS for p in range(t.partitions)]
     clock = TopicPartition(relay.topic(RELAY_CLOCK), 0)
-    records = await read_to_end(relay.cfg.bootstrap_servers, [*partitions, clock])
+    records = await read_to_end(relay.cfg.kafka(TESTS), [*partitions, clock])
     assert {(r.topic, r.partition) for r in records} == {(tp.topic, tp.partition)
                                                          for tp in [*partitions, clock]}
     ticks = [decode_relay(bytes(r.value), RelayTick) for r in records]
@@ -76,7 +77,7 @@ async def test_a_production_tick_carries_the_brokers_time_onto_every_partition(r
 async def test_the_simulated_calendar_never_moves_backwards(relay: RelayEnv):
     await relay.tick(_at(date(2025, 5, 1)))
     with pytest.raises(ClockError):
-        await tick_once(relay.cfg.bootstrap_servers, relay.topics, relay.keyring(),
+        await tick_once(relay.cfg.kafka(TESTS), relay.topics, relay.keyring(),
                         clock_signer(relay.cfg), _at(date(2025, 4, 30)))
     assert await relay.tick(_at(date(2025, 5, 1))) == _at(date(2025, 5, 1))  # standing still
 
@@ -92,7 +93,7 @@ async def test_a_forged_future_moves_no_deadline_and_a_forged_tick_is_a_dead_let
     await relay.publish([(PENSION, waiting), (EMPLOYER, forged)])
     fake = RelayTick(seq=2, relay_time=datetime(2999, 1, 1, tzinfo=UTC), mac="0" * 64)
     producer_topic = relay.topic(EMPLOYER)
-    producer = idempotent_producer(relay.cfg.bootstrap_servers)
+    producer = idempotent_producer(relay.cfg.kafka(TESTS))
     await producer.start()
     try:
         for p in range(6):
@@ -116,7 +117,7 @@ async def test_a_forged_future_moves_no_deadline_and_a_forged_tick_is_a_dead_let
     assert "occurred_in_future" in reasons
     assert relay.run("outbox-publisher") == 0, relay.last_output
     dlq = relay.topic(f"{EMPLOYER}.dlq")
-    dead = await read_to_end(relay.cfg.bootstrap_servers,
+    dead = await read_to_end(relay.cfg.kafka(TESTS),
                              [TopicPartition(dlq, p) for p in range(6)])
     forged_ticks = [d for d in dead if b"forged_tick" in d.value]
     assert len(forged_ticks) == 6

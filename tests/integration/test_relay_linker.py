@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from consumers.reading import read_committed
+from infra.principals import TESTS
 from relay_linker.domain import fold, history
 from relay_linker.domain.commands import Source
 from relay_linker.domain.state import RelayState
@@ -168,7 +169,7 @@ def _dump(relay: RelayEnv) -> str:
 
 
 async def _topic_text(relay: RelayEnv, topics: list) -> str:
-    records = await read_committed(relay.cfg.bootstrap_servers,
+    records = await read_committed(relay.cfg.kafka(TESTS),
                                    [relay.topic(t.name) for t in topics])
     return "\n".join((r.key or b"").decode(errors="replace")
                      + (r.value or b"").decode(errors="replace") for r in records)

@@ -16,6 +16,7 @@ from aiokafka import TopicPartition
 from consumers.dlq import original_bytes
 from groundfloor.config import LINKER_BATCH_ENV, StackConfig
 from groundfloor.kafka_clients import read_to_end
+from infra.principals import TESTS
 from relay_linker.messages import DEAD_LETTER_NAMESPACE, output_rows
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
@@ -107,7 +108,7 @@ async def _published(relay: RelayEnv) -> Sequences:
     partitions = [TopicPartition(relay.topic(name), p)
                   for name in logical for p in range(catalogue_topic(name).partitions)]
     out: Sequences = defaultdict(list)
-    for r in await read_to_end(relay.cfg.bootstrap_servers, partitions):
+    for r in await read_to_end(relay.cfg.kafka(TESTS), partitions):
         name = relay.topics.logical(r.topic)
         out[(name, r.partition)].append(_decoded(relay, name, bytes(r.value)))
     return dict(out)

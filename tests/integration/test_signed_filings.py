@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from consumers import dlq_tools
 from groundfloor.kafka_clients import read_to_end
+from infra.principals import TESTS
 from relay_clock.ticks import headers as tick_headers
 from relay_clock.ticks import new_tick
 from relay_linker.domain.commands import LinkerRecord
@@ -299,20 +300,20 @@ async def test_dlq_replay_resends_the_original_as_its_filer_signed_it(
     assert relay.run("outbox-publisher") == 0, relay.last_output
     assert await _ledger(relay, employer) == {}
 
-    letters = [x for x in await dlq_tools.read_letters(relay.cfg.bootstrap_servers, relay.topics)
+    letters = [x for x in await dlq_tools.read_letters(relay.cfg.kafka(TESTS), relay.topics)
                if x.letter.filer_code == employer]
     assert [(x.letter.reason.code, x.letter.source_offset) for x in letters] == [
         (Refusal.NOT_YET_VALID.value, offset)]
     with pytest.raises(dlq_tools.ReplayRefused, match="only its filer can sign"):
-        await dlq_tools.replay(relay.cfg.bootstrap_servers, relay.keyring(), letters, b"{}")
-    assert await dlq_tools.replay(relay.cfg.bootstrap_servers, relay.keyring(), letters) == 1
+        await dlq_tools.replay(relay.cfg.kafka(TESTS), relay.keyring(), letters, b"{}")
+    assert await dlq_tools.replay(relay.cfg.kafka(TESTS), relay.keyring(), letters) == 1
     await relay.tick(T0 + 4 * DAY)
     assert relay.run("relay-linker") == 0, relay.last_output
     assert set(await _ledger(relay, employer)) == {"EARLY"}
 
-    again = await dlq_tools.source_record(relay.cfg.bootstrap_servers, letters[0].letter)
+    again = await dlq_tools.source_record(relay.cfg.kafka(TESTS), letters[0].letter)
     assert again is not None and again.offset == offset
-    copies = [r for r in await read_to_end(relay.cfg.bootstrap_servers, [TopicPartition(
+    copies = [r for r in await read_to_end(relay.cfg.kafka(TESTS), [TopicPartition(
         again.topic, again.partition)]) if r.key == again.key and r.value == again.value]
     assert len(copies) == 2
     assert [list(c.headers) for c in copies] == [list(again.headers)] * 2

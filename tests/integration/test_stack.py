@@ -14,6 +14,7 @@ from aiokafka.admin import NewTopic
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
+    KafkaLogin,
     admin_client,
     idempotent_producer,
     reader,
@@ -26,8 +27,8 @@ from schemas.topics import CATALOGUE, Namespace
 pytestmark = pytest.mark.integration
 
 
-async def _scratch_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
-    admin = admin_client(bootstrap)
+async def _scratch_topic(kafka: KafkaLogin, name: str, partitions: int = 1) -> None:
+    admin = admin_client(kafka)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -45,10 +46,10 @@ async def _drain(consumer: AIOKafkaConsumer, want: int, seconds: float = 15.0) -
     return got
 
 
-async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, unique: str):
+async def test_produce_consume_round_trip_commits_group_offsets(kafka: KafkaLogin, unique: str):
     topic, group = f"scratch.roundtrip.{unique}", f"g-{unique}"
-    await _scratch_topic(bootstrap, topic, partitions=3)
-    producer = idempotent_producer(bootstrap)
+    await _scratch_topic(kafka, topic, partitions=3)
+    producer = idempotent_producer(kafka)
     await producer.start()
     try:
         for i in range(30):
@@ -57,7 +58,7 @@ async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, 
         await producer.stop()
     # a raw client on purpose: this checks the broker's group membership and balancing, which
     # no client of the relay uses (its processors assign their partitions themselves)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+    consumer = AIOKafkaConsumer(topic, **kafka.settings(), group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
@@ -73,7 +74,7 @@ async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, 
     assert all(v == sorted(v) for v in per_key.values()), "per-key order must hold"
     assert sum(committed.values()) == 30
 
-    again = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,  # as above
+    again = AIOKafkaConsumer(topic, **kafka.settings(), group_id=group,  # as above
                              auto_offset_reset="earliest", enable_auto_commit=False)
     await again.start()
     try:
@@ -82,12 +83,12 @@ async def test_produce_consume_round_trip_commits_group_offsets(bootstrap: str, 
         await again.stop()
 
 
-async def test_read_committed_sees_commits_only_never_aborts(bootstrap: str, unique: str):
+async def test_read_committed_sees_commits_only_never_aborts(kafka: KafkaLogin, unique: str):
     topic = f"scratch.txn.{unique}"
-    await _scratch_topic(bootstrap, topic)
-    producer = transactional_producer(bootstrap, f"t-{unique}")
+    await _scratch_topic(kafka, topic)
+    producer = transactional_producer(kafka, f"t-{unique}")
     await producer.start()
-    committed = reader(bootstrap, topic)
+    committed = reader(kafka, topic)
     await committed.start()
     try:
         await producer.begin_transaction()
@@ -113,18 +114,18 @@ async def test_migrations_apply_twice_without_harm(pg: asyncpg.Connection):
     assert [r["name"] for r in rows] == [m.name for m in discover()]
 
 
-async def test_catalogue_applies_twice_without_harm(bootstrap: str):
+async def test_catalogue_applies_twice_without_harm(operator: KafkaLogin):
     topics = Namespace()
-    await apply_catalogue(bootstrap, topics)
-    assert await apply_catalogue(bootstrap, topics) == []
-    parts = await describe(bootstrap, topics)
+    await apply_catalogue(operator, topics)
+    assert await apply_catalogue(operator, topics) == []
+    parts = await describe(operator, topics)
     assert parts == {topics.physical(t): t.partitions for t in CATALOGUE}
 
 
-async def test_catalogue_configs_reach_the_broker(bootstrap: str):
+async def test_catalogue_configs_reach_the_broker(kafka: KafkaLogin):
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         dlq = next(t for t in CATALOGUE if t.name.endswith(".dlq"))

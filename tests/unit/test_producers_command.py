@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from groundfloor.config import REPO_ROOT
+from groundfloor.kafka_clients import KafkaLogin
 from producers import report
 from producers.batch_rows import read_batch
 from producers.command import PublishOptions, progress_bar, run_publish
@@ -24,7 +25,7 @@ NOWHERE = "127.0.0.1:1"  # nothing listens here: a test that connected would fai
 
 def _run(path: Path, **options) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_publish(PublishOptions(path=path, bootstrap=NOWHERE, **options), out, err)
+    code = run_publish(PublishOptions(path=path, kafka=KafkaLogin(NOWHERE), **options), out, err)
     return code, out.getvalue(), err.getvalue()
 
 

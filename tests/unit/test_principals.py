@@ -1,0 +1,99 @@
+"""The principal table: each participant writes only its kind's filing topic and reads only
+what is addressed to it; nobody but the relay's processors touches `relay.*`; no `User:*`."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infra.principals import (
+    DESCRIBE,
+    GROUP,
+    PROCESSORS,
+    READ,
+    TOPIC,
+    TRANSACTIONAL_ID,
+    WRITE,
+    participant,
+    participant_name,
+    participant_topic_prefix,
+    relay_principals,
+)
+from schemas.topics import CATALOGUE, INGESTION_TOPICS, Namespace
+
+ROLES = ["employer", "municipality", "insurer", "pension", "medical"]
+RELAY = [t.name for t in CATALOGUE if t.name.startswith("relay.")]
+CODES = st.from_regex(r"[A-Z0-9][A-Z0-9-]{1,19}", fullmatch=True)
+
+
+def test_a_participant_is_named_by_role_and_code_and_its_code_holds_no_dot():
+    assert participant_name("insurer", "06135123") == "insurer.06135123"
+    assert participant_topic_prefix("E-1") == "participant.E-1."
+    for bad in (("insurer", "A.B"), ("relay", "relay-clock"), ("insurer", "")):
+        with pytest.raises(ValueError):
+            participant(*bad)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_participant_touches_a_relay_topic(role: str):
+    who = participant(role, "X1")
+    for name in RELAY:
+        for operation in (READ, WRITE, DESCRIBE):
+            assert not who.may(operation, TOPIC, name), (role, operation, name)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_participant_writes_only_its_kinds_filing_topic(role: str):
+    who = participant(role, "X1")
+    written = [t.name for t in CATALOGUE if who.may(WRITE, TOPIC, t.name)]
+    assert written == ([f"filing.{role}.v1"] if role != "medical" else [])
+    assert who.may(READ, TOPIC, f"outcome.{role}.v1")
+    assert not who.may(READ, TOPIC, f"filing.{role}.v1"), "filers do not read the filings"
+
+
+def test_an_employer_may_not_write_the_municipalities_topic():
+    assert not participant("employer", "E1").may(WRITE, TOPIC, "filing.municipality.v1")
+
+
+@given(CODES, CODES)
+def test_a_participant_reads_what_is_addressed_to_it_and_nothing_addressed_to_another(
+    a: str, b: str
+):
+    mine = participant("insurer", a)
+    assert mine.may(READ, TOPIC, f"participant.{a}.notices.v1")
+    if a != b:
+        assert not mine.may(READ, TOPIC, f"participant.{b}.notices.v1")
+        assert not mine.may(READ, TOPIC, f"outcome.{b}.v1")
+
+
+def test_grants_follow_the_namespace_for_topics_only():
+    ns = Namespace("t1.")
+    linker = next(p for p in PROCESSORS if p.name == "relay-linker")
+    assert linker.may(READ, TOPIC, "t1.filing.employer.v1", ns)
+    assert not linker.may(READ, TOPIC, "filing.employer.v1", ns)
+    assert linker.may(READ, GROUP, "relay-linker", ns)
+    added = linker.bindings(ns, namespaced_only=True)
+    assert added and all(b.resource == TOPIC and b.name.startswith("t1.") for b in added)
+
+
+def test_each_processor_has_just_what_it_needs():
+    by_name = {p.name: p for p in PROCESSORS}
+    linker, publisher, clock = (by_name[n] for n in
+                                ("relay-linker", "outbox-publisher", "relay-clock"))
+    ingestion = [t.name for t in INGESTION_TOPICS]
+    assert all(linker.may(READ, TOPIC, t) for t in ingestion)
+    assert not any(linker.may(WRITE, TOPIC, t.name) for t in CATALOGUE)
+    assert all(publisher.may(WRITE, TOPIC, t) for t in RELAY)
+    assert not any(publisher.may(WRITE, TOPIC, t) for t in ingestion)
+    assert publisher.may(WRITE, TRANSACTIONAL_ID, "shaho-outbox-relay.link-change.v1:0")
+    assert all(clock.may(WRITE, TOPIC, t) for t in [*ingestion, "clock.relay-time.v1"])
+    assert not any(clock.may(READ, TOPIC, t) for t in ingestion)
+    assert not any(clock.may(WRITE, TOPIC, t) for t in RELAY if t != "relay.clock-source.v1")
+
+
+def test_nothing_is_granted_to_every_user():
+    everyone = [*relay_principals(), *(participant(r, "X1") for r in ROLES)]
+    principals = {b.principal for p in everyone for b in p.bindings(Namespace())}
+    assert "User:*" not in principals
+    assert all(p.startswith("User:") and p != "User:ANONYMOUS" for p in principals)
