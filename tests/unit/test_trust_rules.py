@@ -162,8 +162,9 @@ def test_a_self_signed_leaf_naming_a_participant_is_refused() -> None:
 # -- the PKI on disk and `shaho participants` ----------------------------------------------
 
 def _cfg(tmp_path: Path) -> StackConfig:
+    """A state folder of its own and no broker: its principals are not provisioned here."""
     return StackConfig(root=tmp_path, state_dir=tmp_path / "state", kafka_port=1,
-                       controller_port=2, pg_port=3, pg_data=tmp_path / "pg")
+                       controller_port=2, pg_port=3, pg_data=tmp_path / "pg", kafka_auth=False)
 
 
 def test_provisioning_is_idempotent_and_keys_are_their_owners_only(tmp_path: Path) -> None:
