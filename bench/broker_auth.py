@@ -134,6 +134,10 @@ def markdown(result: dict[str, Any]) -> str:
         *(f"| {label} | {a[key]:,.0f} | {p[key]:,.0f} | {a[key] / p[key]:.2f} |"
           for label, key in rows),
         "",
+        "Read with care: one run on a shared machine; the unauthenticated broker is freshly "
+        "started (cold JIT, 512 MB heap) while the stack's broker is warm. The rerun's "
+        "additions are the relay's own principals, which the first phase does not provision.",
+        "",
         "## Provisioning employers",
         "",
         f"{prov['employers']:,} employer principals on a fresh authenticated broker: "
