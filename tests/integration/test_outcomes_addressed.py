@@ -28,7 +28,6 @@ from trust.sealing import NotOpened, decode_sealed, open_outcome
 pytestmark = pytest.mark.integration
 
 EMPLOYERS = 20_000
-PROVISION_SECONDS = 240  # measured ~25 s on two shared cores; the bound leaves room
 
 
 def _filing(code: str, reference: str):
@@ -50,7 +49,7 @@ async def test_employer_x_opens_its_own_outcomes_and_not_employer_ys(relay: Rela
     seconds = time.monotonic() - started
     print(f"\n{EMPLOYERS} employers' encryption keys provisioned in {seconds:.1f} s "
           f"({EMPLOYERS / seconds:.0f}/s)")
-    assert len(made) == EMPLOYERS and seconds < PROVISION_SECONDS
+    assert len(made) == EMPLOYERS  # the time is printed, never asserted
     x, y, z = employers[7], employers[12_345], employers[-1]
     try:
         again = time.monotonic()
