@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from schemas.topics import (
     CATALOGUE,
     CLOCK_SOURCE,
+    CLOCKED_TOPICS,
+    EXCHANGE_TOPICS,
     INGESTION_TOPICS,
     OUTBOX_POSITION,
     RELAY_CLOCK,
@@ -22,6 +24,7 @@ from trust.rules import ROLE_TOPICS, ROLES, Role
 RELAY_LINKER = "relay-linker"
 OUTBOX_PUBLISHER = "outbox-publisher"
 RELAY_CLOCK_PRINCIPAL = "relay-clock"
+RELAY_EXCHANGE = "relay-exchange"
 OPERATOR = "shaho-operator"
 DEMO = "shaho-demo"
 TESTS = "shaho-tests"
@@ -115,11 +118,18 @@ PUBLISHER = Principal(OUTBOX_PUBLISHER, (
     *_topics(READ, [OUTBOX_POSITION.name]),
     Grant(TRANSACTIONAL_ID, "shaho-outbox-", WRITE, prefixed=True),
 ))
+EXCHANGE = [t.name for t in EXCHANGE_TOPICS]
+ROUTER = Principal(RELAY_EXCHANGE, (
+    *_topics(READ, EXCHANGE),
+    Grant(GROUP, "relay-exchange", READ),
+))
 CLOCK = Principal(RELAY_CLOCK_PRINCIPAL, (
-    *_topics(WRITE, [*INGESTION, RELAY_CLOCK.name, CLOCK_SOURCE.name]),
+    *_topics(WRITE, [*(t.name for t in CLOCKED_TOPICS), RELAY_CLOCK.name, CLOCK_SOURCE.name]),
     *_topics(READ, [RELAY_CLOCK.name, CLOCK_SOURCE.name]),
 ))
-PROCESSORS = (LINKER, PUBLISHER, CLOCK)
+PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER)
+EXCHANGE_ROLES = ("insurer", "pension")
+"""Roles that ask and answer through the relayed exchange."""
 
 _ANYTHING = (
     *_topics(READ, [EVERYTHING]), *_topics(WRITE, [EVERYTHING]),
@@ -156,12 +166,14 @@ def participant_topic_prefix(code: str) -> str:
 
 
 def participant(role: str, code: str) -> Principal:
-    """A participant's principal: it writes the filing topic of its kind (if it files), reads
-    what is addressed to it, its kind's outcomes and the relay time; nothing on `relay.*`."""
+    """A participant's principal: it writes the filing topic of its kind (if it files) and,
+    for insurers and the pension service, the exchange's request and answer topics; reads what
+    is addressed to it, its kind's outcomes and the relay time; nothing on `relay.*`."""
     name = participant_name(role, code)
     filing = ROLE_TOPICS.get(role)
     return Principal(name, (
         *_topics(WRITE, [filing] if filing else []),
+        *_topics(WRITE, EXCHANGE if role in EXCHANGE_ROLES else []),
         *_topics(READ, [participant_topic_prefix(code)], prefixed=True),
         *_topics(READ, [OUTCOME_TOPIC.format(role=role), RELAY_CLOCK.name]),
         Grant(GROUP, f"{name}.", READ, prefixed=True),

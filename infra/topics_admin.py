@@ -6,6 +6,7 @@ Idempotent: running it twice changes nothing the second time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,7 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
-from schemas.topics import CATALOGUE, Namespace, Topic
+from schemas.topics import CATALOGUE, Namespace, Topic, participant_topics
 
 
 async def _admin(kafka: KafkaLogin, attempts: int = 40) -> AIOKafkaAdminClient:
@@ -68,6 +69,14 @@ async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
         return [namespace.physical(t) for t in missing]
     finally:
         await admin.close()
+
+
+async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
+                                   codes: Iterable[str]) -> list[str]:
+    """Create the topics addressed to each participant of `codes` (`participant_topics`) in
+    `namespace`; return the broker names of those created."""
+    topics = tuple(t for code in sorted(set(codes)) for t in participant_topics(code))
+    return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
 async def _await_leaders(admin: AIOKafkaAdminClient, kafka: KafkaLogin, names: list[str],

@@ -31,16 +31,17 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor import faults
 from groundfloor.kafka_clients import KafkaLogin, read_to_end, transactional_producer
-from outbox.table import NOTIFY_CHANNEL
+from outbox.table import NOTIFY_CHANNEL, loaded_headers
 from schemas.topics import OUTBOX_POSITION, Namespace
 
 log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
 
 PENDING = (
-    "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value "
+    "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value, r.headers "
     "FROM unnest($1::text[], $2::bigint[]) AS l(lane, after) "
-    "CROSS JOIN LATERAL (SELECT o.seq, o.topic, o.partition, o.key, o.value FROM outbox o "
+    "CROSS JOIN LATERAL (SELECT o.seq, o.topic, o.partition, o.key, o.value, "
+    "o.headers::text AS headers FROM outbox o "
     "WHERE o.lane = l.lane AND o.seq > l.after ORDER BY o.seq LIMIT $3) AS r "
     "ORDER BY l.lane, r.seq")
 PRUNE = ("DELETE FROM outbox o USING unnest($1::text[], $2::bigint[]) AS p(lane, seq) "
@@ -131,7 +132,9 @@ class OutboxPublisher:
         last = rows[-1]["seq"]
         async with producer.transaction():
             futures = [await producer.send(r["topic"], r["value"], key=r["key"],
-                                           partition=r["partition"]) for r in rows]
+                                           partition=r["partition"],
+                                           headers=loaded_headers(r["headers"]))
+                       for r in rows]
             faults.reached("publisher.in-transaction")
             await asyncio.gather(*futures)
             faults.reached("publisher.before-position")

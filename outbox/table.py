@@ -6,6 +6,7 @@ writer locks its lanes until it commits, so per lane the seq order is the commit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,16 @@ class OutboxRow:
     partition: int
     key: bytes
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def keyed(cls, id_: UUID, source: tuple[str, int, int], index: int, topic: str,
-              partitions: int, key: bytes, value: bytes) -> OutboxRow:
+              partitions: int, key: bytes, value: bytes,
+              headers: tuple[tuple[str, bytes], ...] = ()) -> OutboxRow:
         """A row for the partition of `topic` (of `partitions`) that Kafka's default
         partitioner picks for `key`."""
-        return cls(id_, *source, index, topic, default_partition(key, partitions), key, value)
+        return cls(id_, *source, index, topic, default_partition(key, partitions), key, value,
+                   headers)
 
     @property
     def lane(self) -> str:
@@ -52,7 +56,19 @@ class OutboxRow:
     def as_row(self) -> tuple[Any, ...]:
         return (self.id, self.lane, self.source_topic, self.source_partition,
                 self.source_offset, self.index, self.topic, self.partition, self.key,
-                self.value)
+                self.value, stored_headers(self.headers))
+
+
+def stored_headers(headers: tuple[tuple[str, bytes], ...]) -> str | None:
+    """Headers as the outbox stores them (JSON `[[name, hex], ...]`), None when there are none."""
+    return json.dumps([[name, value.hex()] for name, value in headers]) if headers else None
+
+
+def loaded_headers(stored: str | None) -> list[tuple[str, bytes]] | None:
+    """The headers `stored_headers` stored, as the producer takes them."""
+    if stored is None:
+        return None
+    return [(name, bytes.fromhex(value)) for name, value in json.loads(stored)]
 
 
 async def insert_rows(conn: asyncpg.Connection, rows: Iterable[OutboxRow]) -> None:
@@ -71,8 +87,8 @@ async def insert_rows(conn: asyncpg.Connection, rows: Iterable[OutboxRow]) -> No
                        "ORDER BY lane FOR UPDATE", lanes)
     await conn.executemany(
         "INSERT INTO outbox (id, lane, source_topic, source_partition, source_offset, "
-        "source_index, topic, partition, key, value) "
-        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING",
+        "source_index, topic, partition, key, value, headers) "
+        "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb) ON CONFLICT (id) DO NOTHING",
         [r.as_row() for r in rows])
 
 

@@ -26,7 +26,7 @@ from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
 from relay_clock.ticks import authentic, headers, new_tick
 from schemas import MessageRejected, RelayTick, decode_relay, encode
-from schemas.topics import CLOCK_SOURCE, INGESTION_TOPICS, RELAY_CLOCK, Namespace
+from schemas.topics import CLOCK_SOURCE, CLOCKED_TOPICS, RELAY_CLOCK, Namespace
 from trust.keys import RecordSigner
 
 log = logging.getLogger("shaho.clock")
@@ -52,7 +52,7 @@ class RelayClock:
     def partitions(self) -> list[TopicPartition]:
         """Every partition that carries the ticks: the participants' topics, then the clock's."""
         ingest = [TopicPartition(self.namespace.physical(t), p)
-                  for t in INGESTION_TOPICS for p in range(t.partitions)]
+                  for t in CLOCKED_TOPICS for p in range(t.partitions)]
         return [*ingest, TopicPartition(self.namespace.physical(RELAY_CLOCK), 0)]
 
     async def start(self) -> None:

@@ -15,7 +15,7 @@ from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
-from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
+from schemas.topics import CATALOGUE, CLOCKED_TOPICS, Topic
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
 KAFKA_BINDING = "0.5.0"
@@ -110,7 +110,7 @@ def _channel(topic: Topic) -> dict[str, Any]:
 
 
 def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
-    action = "receive" if topic in INGESTION_TOPICS else "send"
+    action = "receive" if topic in CLOCKED_TOPICS else "send"
     refs = [{"$ref": f"#/channels/{topic.name}/messages/{n}"} for n in _messages_on(topic)]
     return f"{action}.{topic.name}", {
         "action": action,

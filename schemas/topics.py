@@ -214,10 +214,38 @@ INGESTION_TOPICS: tuple[Topic, ...] = (
     FILING_MUNICIPALITY,
     FILING_INSURER,
 )
+
+EXCHANGE_REQUEST = Topic(
+    name="exchange.request.v1",
+    key="<asker code>:<request id>",
+    key_meaning="the asking insurer's public code and its id for the request",
+    summary=(
+        "Insurers' requests about their own members (the relayed exchange), signed by the "
+        "asker; read by the relay only. The relay clock's ticks are written here too."
+    ),
+    message="ExchangeRequest",
+    dlq="exchange.request.v1.dlq",
+)
+EXCHANGE_ANSWER = Topic(
+    name="exchange.answer.v1",
+    key="<provider code>:<routed id>",
+    key_meaning="the answering insurer's public code and the routed request's id",
+    summary=(
+        "Insurers' answers to the requests the relay routed to them, signed by the provider "
+        "and sealed for the asker; read by the relay only. The relay clock's ticks too."
+    ),
+    message="ExchangeAnswer",
+    dlq="exchange.answer.v1.dlq",
+)
+EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER)
+CLOCKED_TOPICS: tuple[Topic, ...] = (*INGESTION_TOPICS, *EXCHANGE_TOPICS)
+"""Every topic participants send to the relay: the relay clock writes its ticks onto each
+partition of them."""
 RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, FILING_OUTCOME)
 
 CATALOGUE: tuple[Topic, ...] = (
-    *(t for src in (*INGESTION_TOPICS, *RELAY_TOPICS) for t in (src, _dlq(src))),
+    *(t for src in (*INGESTION_TOPICS, *EXCHANGE_TOPICS, *RELAY_TOPICS)
+      for t in (src, _dlq(src))),
     *OUTCOME_TOPICS.values(),
     OUTBOX_POSITION,
     RELAY_CLOCK,
@@ -230,3 +258,30 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 def topic(name: str) -> Topic:
     """The catalogue entry for `name`; KeyError names the unknown topic."""
     return BY_NAME[name]
+
+
+PARTICIPANT_STREAMS: dict[str, tuple[str, str, str]] = {
+    "requests": (
+        "RoutedRequest", "<routed id>",
+        "Requests the relay routes to this insurer, signed by the relay, the insurer's own "
+        "numbers sealed for it; only this participant reads them.",
+    ),
+    "replies": (
+        "ExchangeReply", "<request id>",
+        "The relay's replies to this insurer's requests, one per person: forwarded, refused "
+        "with its reason, answered (sealed for it) or unavailable.",
+    ),
+}
+"""The streams addressed to one participant: `participant.<code>.<stream>.v1`."""
+
+
+def participant_topics(code: str) -> tuple[Topic, ...]:
+    """The topics addressed to participant `code` (an insurer or the Japan Pension Service),
+    which only that participant's principal reads."""
+    if not code or "." in code:
+        raise ValueError("a participant code with topics of its own holds no '.'")
+    return tuple(
+        Topic(name=f"participant.{code}.{stream}.v1", key=key,
+              key_meaning=f"{key.strip('<>')}: orders what concerns it", summary=summary,
+              message=message)
+        for stream, (message, key, summary) in PARTICIPANT_STREAMS.items())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -14,14 +15,16 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from infra.principals import OUTBOX_PUBLISHER, RELAY_CLOCK_PRINCIPAL, RELAY_LINKER
+from infra.principals import OUTBOX_PUBLISHER, RELAY_CLOCK_PRINCIPAL, RELAY_EXCHANGE, RELAY_LINKER
+from insurer_workers.worker import InsurerWorker, identity
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
+from relay_exchange.router import RATE_LIMIT, ExchangeRouter
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
 from trust.directory import Directory
 from trust.encryption_keys import PublicKeyDirectory
-from trust.keys import clock_signer
+from trust.keys import clock_signer, exchange_signer
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -104,6 +107,57 @@ async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+def exchange_rate_limit() -> int:
+    """Persons a participant may ask about per relay hour: SHAHO_EXCHANGE_RATE_LIMIT, else
+    the router's default."""
+    text = os.environ.get("SHAHO_EXCHANGE_RATE_LIMIT", "").strip()
+    if not text:
+        return RATE_LIMIT
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("SHAHO_EXCHANGE_RATE_LIMIT must be a positive whole number")
+    return int(text)
+
+
+def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
+    return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
+                          cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
+                          rate_limit=exchange_rate_limit())
+
+
+async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
+    """Run the exchange router until signalled (or, with `drain`, until its topics go quiet)."""
+    db = await pool(cfg)
+    router = exchange_router(cfg, db)
+    try:
+        await router.start()
+        await router.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)
+    finally:
+        await router.stop()
+        await db.close()
+    logging.getLogger("shaho.exchange").info("replies %s", router.tally.replies)
+    return 0
+
+
+async def run_insurer_workers(cfg: StackConfig, codes: list[str], drain: bool = False) -> int:
+    """Run one worker per insurer of `codes` in this process, each as its own principal with
+    its own keys and member store, until signalled (with `drain`: until all go quiet)."""
+    db = await pool(cfg, size=max(2, len(codes) + 1))
+    workers = [InsurerWorker(identity(cfg, code), db, Directory(cfg), topic_namespace(cfg))
+               for code in codes]
+    stop = stop_event_on_signals()
+    try:
+        for worker in workers:
+            await worker.start()
+        await asyncio.gather(*(w.run(stop, idle_exit=3.0 if drain else None) for w in workers))
+    finally:
+        for worker in workers:
+            await worker.stop()
+        await db.close()
+    for worker in workers:
+        logging.getLogger("shaho.insurer").info("%s: %s", worker.me.code, worker.done.counts)
+    return 0
+
+
 async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
     clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
@@ -119,5 +173,8 @@ async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
 PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
     "outbox-publisher": run_outbox_publisher,
     "relay-clock": run_relay_clock,
+    "relay-exchange": run_relay_exchange,
     "relay-linker": run_relay_linker,
 }
+INSURER_WORKER = "insurer-worker"
+"""`shaho run insurer-worker --insurer CODE ...`: the workers of the named insurers."""

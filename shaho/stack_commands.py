@@ -23,7 +23,14 @@ from producers.sender import MissingLogin
 from relay_clock.clock import ClockError
 from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
-from shaho.bootstrap import PROCESSORS, configure_logging, tick_at, topic_namespace
+from shaho.bootstrap import (
+    INSURER_WORKER,
+    PROCESSORS,
+    configure_logging,
+    run_insurer_workers,
+    tick_at,
+    topic_namespace,
+)
 from shaho.demo import run_demo
 from shaho.registry import Registry, print_lines
 from shaho.trust_commands import provision
@@ -91,7 +98,9 @@ def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("processor", choices=sorted(PROCESSORS))
+    p.add_argument("processor", choices=sorted([*PROCESSORS, INSURER_WORKER]))
+    p.add_argument("--insurer", action="append", default=[], metavar="CODE",
+                   help="insurer-worker: an insurer this process serves (repeat for several)")
     p.add_argument("--drain", action="store_true",
                    help="exit once there is nothing left to do instead of running until stopped")
     p.add_argument("--batch", type=int, default=None, metavar="N",
@@ -104,6 +113,11 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
     if args.batch is not None:
         cfg = cfg.with_linker_batch(args.batch)
+    if args.processor == INSURER_WORKER:
+        if not args.insurer:
+            print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)
+            return 2
+        return asyncio.run(run_insurer_workers(cfg, args.insurer, args.drain))
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
 
 

@@ -4,11 +4,14 @@ one on a running relay, rotate its key, revoke it from a relay time on."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from datetime import UTC, datetime
 
 from groundfloor.config import StackConfig
 from infra import kafka_acl
-from infra.principals import FILER_ROLES, participant_name
+from infra.principals import EXCHANGE_ROLES, FILER_ROLES, OPERATOR, participant_name
+from infra.topics_admin import apply_participant_topics
+from schemas.topics import Namespace
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
 from trust.encryption_keys import ensure_encryption_keys, load_public_key
@@ -16,6 +19,7 @@ from trust.pki import (
     DEFAULT_NOT_AFTER,
     DEFAULT_NOT_BEFORE,
     RELAY_CLOCK,
+    RELAY_EXCHANGE,
     Participant,
     PkiError,
     add_participant,
@@ -36,7 +40,21 @@ def demo_participants() -> list[Participant]:
 
     population = generate(DEMO_SEED, DEMO_PERSONS, date(2025, 1, 1))
     filers = [Participant(kind.value, code) for code, kind in population.filer_kinds.items()]
-    return [Participant(*RELAY_CLOCK), *filers]
+    return [Participant(*RELAY_CLOCK), Participant(*RELAY_EXCHANGE), *filers]
+
+
+def exchange_codes(participants: list[Participant]) -> list[str]:
+    """The codes of the participants that ask and answer through the exchange: each has its
+    own `participant.<code>.*` topics."""
+    return [p.code for p in participants if p.role in EXCHANGE_ROLES and "." not in p.code]
+
+
+def participant_topics_line(cfg: StackConfig, participants: list[Participant]) -> str:
+    """Create the exchange participants' own topics in the stack's namespace."""
+    created = asyncio.run(apply_participant_topics(cfg.kafka(OPERATOR),
+                                                   Namespace(cfg.topic_prefix),
+                                                   exchange_codes(participants)))
+    return f"participant topics: {len(created)} created"
 
 
 def broker_participants(participants: list[Participant]) -> list[tuple[str, str]]:
@@ -56,7 +74,7 @@ def provision(cfg: StackConfig) -> str:
     if not cfg.kafka_auth:
         return line
     done = kafka_acl.provision(cfg, broker_participants(everyone))
-    return f"{line}; {done.line()}"
+    return f"{line}; {done.line()}; {participant_topics_line(cfg, everyone)}"
 
 
 def _instant(text: str) -> datetime:
@@ -111,6 +129,8 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
               f"encryption key {load_public_key(cfg, participant).key_id[:16]}")
         if cfg.kafka_auth and broker_participants([participant]):
             kafka_acl.provision(cfg, broker_participants([participant]))
+            if exchange_codes([participant]):
+                print(participant_topics_line(cfg, [participant]))
             print(f"broker principal {participant_name(participant.role, participant.code)}: "
                   f"password in {cfg.kafka_secrets_dir}")
     elif args.action == "rotate":

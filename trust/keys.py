@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from groundfloor.config import StackConfig
-from trust.pki import RELAY_CLOCK, Participant, PkiError, ensure_participants, signing_key
+from trust.pki import (
+    RELAY_CLOCK,
+    RELAY_EXCHANGE,
+    Participant,
+    PkiError,
+    ensure_participants,
+    signing_key,
+)
 from trust.rules import role_of_topic
 from trust.signing import SignerId, sign, signature_headers
 
@@ -38,6 +45,13 @@ def participant_signer(cfg: StackConfig, participant: Participant,
 def clock_signer(cfg: StackConfig) -> RecordSigner:
     """The relay clock's key, provisioned with the stack."""
     participant = Participant(*RELAY_CLOCK)
+    ensure_participants(cfg, [participant])
+    return participant_signer(cfg, participant)
+
+
+def exchange_signer(cfg: StackConfig) -> RecordSigner:
+    """The exchange router's key, provisioned on first use."""
+    participant = Participant(*RELAY_EXCHANGE)
     ensure_participants(cfg, [participant])
     return participant_signer(cfg, participant)
 

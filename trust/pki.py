@@ -30,6 +30,8 @@ DEFAULT_NOT_AFTER = datetime(2100, 1, 1, tzinfo=UTC)
 relay calendar may run years before or after the machine's clock."""
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RELAY_CLOCK = ("relay", "relay-clock")
+RELAY_EXCHANGE = ("relay", "relay-exchange")
+"""The relayed exchange's router: it signs the requests it routes to insurers."""
 PARTICIPANT_URN = "urn:shaho-relay:participant:{role}:{code}"
 
 

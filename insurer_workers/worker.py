@@ -1,0 +1,320 @@
+"""An insurer's worker: reads only its own topics as its own principal, answers the requests the
+relay routes to it from its own member store, and keeps its own record of what it asked and
+answered.
+
+Relay time is read from the relay clock's topic (ticks verified by the clock's signature); the
+worker never uses its own wall clock to judge a deadline. An answer is produced, then the request
+is remembered (replay memory until its deadline) in the insurer's own schema: a crash between the
+two answers the request again, which the relay ignores (each item is answered once); a replay
+after that is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import uuid5
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, processor_consumer
+from infra.principals import participant_name
+from insurer_workers import member_store
+from schemas import MessageRejected, RelayTick, decode_relay, encode
+from schemas.exchange import (
+    AnswerItem,
+    ExchangeAnswer,
+    ExchangeReply,
+    ExchangeRequest,
+    RoutedRequest,
+    item_id,
+    routed_id,
+)
+from schemas.exchange_terms import DataCategory, ExchangeOutcome
+from schemas.topics import (
+    EXCHANGE_ANSWER,
+    EXCHANGE_REQUEST,
+    RELAY_CLOCK,
+    Namespace,
+    participant_topics,
+)
+from trust.directory import Signers
+from trust.encryption_keys import load_private_key
+from trust.keys import RecordSigner, participant_signer
+from trust.number_sealing import open_answer, open_number, seal_answer
+from trust.pki import RELAY_CLOCK as CLOCK_SIGNER
+from trust.pki import RELAY_EXCHANGE, Participant
+from trust.sealing import NotOpened
+from trust.signing import signed_by, verifies
+
+log = logging.getLogger("shaho.insurer")
+
+
+@dataclass(frozen=True)
+class InsurerIdentity:
+    """What one insurer holds: its code and role, its broker login, its signing key and its
+    encryption key (the private half never leaves this process)."""
+
+    code: str
+    role: str
+    kafka: KafkaLogin
+    signer: RecordSigner
+    decryption_key: ec.EllipticCurvePrivateKey
+
+
+@dataclass
+class WorkerCounts:
+    """What the worker did, by kind (codes only)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+
+def answer_for(category: DataCategory, periods: list[member_store.MemberPeriod],
+               benefits: list[Any]) -> dict[str, Any]:
+    """The answer's content for `category` from the insurer's own records of the member."""
+    if not periods:
+        return {"status": "not_covered"}
+    body: dict[str, Any] = {"status": "covered", "periods": [
+        {"valid_from": p.valid_from.isoformat(),
+         "valid_to": p.valid_to.isoformat() if p.valid_to else None,
+         "capacity": p.capacity} for p in periods]}
+    if category is DataCategory.INCOME_CATEGORY:
+        body["income_category"] = periods[-1].income_category
+    elif category in (DataCategory.SELF_PAY_AMOUNTS, DataCategory.BENEFITS_PAID,
+                      DataCategory.PENSION_BENEFITS):
+        body["self_pay_yen"] = sum(b.self_pay_yen for b in benefits)
+        body["benefit_yen"] = sum(b.benefit_yen for b in benefits)
+        body["months"] = len({b.month for b in benefits})
+    return body
+
+
+class InsurerWorker:
+    """One insurer's worker over its own topics and member store."""
+
+    def __init__(self, me: InsurerIdentity, pool: asyncpg.Pool, signers: Signers,
+                 namespace: Namespace) -> None:
+        self.me, self.pool, self.signers, self.namespace = me, pool, signers, namespace
+        requests, replies = participant_topics(me.code)[:2]
+        self.requests_topic, self.replies_topic = requests.name, replies.name
+        self.relay_time: datetime | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.done = WorkerCounts()
+
+    @property
+    def group(self) -> str:
+        return f"{self.me.role}.{self.me.code}.worker"
+
+    async def start(self) -> None:
+        """Own topics from the group's committed offsets; the clock from its last tick, so a
+        restarted worker knows the relay time before the next tick."""
+        self.consumer = processor_consumer(self.me.kafka, self.group)
+        await self.consumer.start()
+        ns = self.namespace
+        own = [TopicPartition(ns.physical(t), p) for t in participant_topics(self.me.code)[:2]
+               for p in range(t.partitions)]
+        clock = TopicPartition(ns.physical(RELAY_CLOCK), 0)
+        self.consumer.assign([*own, clock])
+        for tp in own:
+            committed = await self.consumer.committed(tp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, committed)
+        end = (await self.consumer.end_offsets([clock]))[clock]
+        self.consumer.seek(clock, max(end - 1, 0))
+        self.producer = idempotent_producer(self.me.kafka, linger_ms=2)
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        for client in (self.consumer, self.producer):
+            if client is not None:
+                await client.stop()
+
+    async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
+        assert self.consumer is not None
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            fetched = await self.consumer.getmany(timeout_ms=200, max_records=200)
+            records = [r for batch in fetched.values() for r in batch]
+            if records:
+                await self.handle(records)
+                await self.consumer.commit()
+                idle_since = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                return
+
+    async def handle(self, records: list[ConsumerRecord]) -> None:
+        """Ticks first (the relay time the batch is judged at), then each record in turn."""
+        clock = self.namespace.physical(RELAY_CLOCK)
+        for record in records:
+            if record.topic == clock:
+                self._tick(record)
+        for record in records:
+            if record.topic == clock:
+                continue
+            topic = self.namespace.logical(record.topic)
+            try:
+                if topic == self.requests_topic:
+                    await self._routed(record)
+                else:
+                    await self._reply(record)
+            except (NotOpened, MessageRejected, ValueError) as failure:
+                self.done.add("unreadable")
+                log.warning("%s[%d]@%d set aside (%s)", record.topic, record.partition,
+                            record.offset, type(failure).__name__)
+
+    def _signed_by(self, record: ConsumerRecord, who: tuple[str, str]) -> bool:
+        found = signed_by(record.headers)
+        if found is None or (found[0].role, found[0].code) != who:
+            return False
+        certified = self.signers.lookup(found[0])
+        return certified is not None and verifies(
+            certified.public_key, found[1], self.namespace.logical(record.topic), record.key,
+            record.value)
+
+    def _tick(self, record: ConsumerRecord) -> None:
+        if not self._signed_by(record, CLOCK_SIGNER):
+            self.done.add("forged_tick")
+            return
+        try:
+            tick = decode_relay(bytes(record.value or b""), RelayTick)
+        except MessageRejected:
+            self.done.add("forged_tick")
+            return
+        if self.relay_time is None or tick.relay_time > self.relay_time:
+            self.relay_time = tick.relay_time
+
+    async def _routed(self, record: ConsumerRecord) -> None:
+        if not self._signed_by(record, RELAY_EXCHANGE):
+            self.done.add("refused:bad_signature")
+            return
+        routed = decode_relay(bytes(record.value or b""), RoutedRequest)
+        if routed.provider_code != self.me.code:
+            self.done.add("refused:not_addressed_here")
+            return
+        if self.relay_time is None or self.relay_time >= routed.deadline:
+            self.done.add("refused:expired")
+            await self._record("answered", routed, "expired", {})
+            return
+        async with self.pool.acquire() as conn:
+            if await member_store.was_seen(conn, self.me.code, routed.routed_id):
+                self.done.add("refused:replayed")
+                return
+        asker_key = serialization.load_der_public_key(routed.asker_key)
+        if not isinstance(asker_key, ec.EllipticCurvePublicKey):
+            raise ValueError("the asker's key is no P-256 key")
+        items, found = [], 0
+        async with self.pool.acquire() as conn:
+            for item in routed.items:
+                try:
+                    number = open_number(item.sealed_number, self.me.decryption_key,
+                                         routed.routed_id, item.item_id, self.me.code,
+                                         routed.purpose.value)
+                except NotOpened:
+                    self.done.add("refused:tampered_number")
+                    body: dict[str, Any] = {"status": "refused", "reason": "tampered_number"}
+                else:
+                    body = await self._look_up(conn, routed, number)
+                    found += body["status"] == "covered"
+                items.append(AnswerItem(item_id=item.item_id, sealed_answer=seal_answer(
+                    json.dumps(body, sort_keys=True).encode(), asker_key, routed.request_id,
+                    item.item_id, routed.asker_code, self.me.code)))
+        answer = ExchangeAnswer(routed_id=routed.routed_id, provider_code=self.me.code,
+                                items=items)
+        key, value = answer.kafka_key(), encode(answer)
+        assert self.producer is not None
+        await self.producer.send_and_wait(
+            self.namespace.physical(EXCHANGE_ANSWER), value, key=key,
+            headers=self.me.signer.headers(EXCHANGE_ANSWER.name, key, value))
+        async with self.pool.acquire() as conn, conn.transaction():
+            await member_store.remember_request(conn, self.me.code, routed.routed_id,
+                                                routed.deadline)
+        await self._record("answered", routed, "answered",
+                           {"items": len(items), "covered": found})
+        self.done.add("answered", len(items))
+
+    async def _look_up(self, conn: asyncpg.Connection, routed: RoutedRequest,
+                       number: str) -> dict[str, Any]:
+        period: tuple[date, date] | None = None
+        if routed.period_from is not None and routed.period_to is not None:
+            period = (routed.period_from, routed.period_to)
+        periods = await member_store.lookup(conn, self.me.code, number, on=routed.as_of,
+                                            period=period)
+        benefits: list[Any] = []
+        if periods and routed.category is not DataCategory.QUALIFICATION:
+            span = period or (routed.as_of, routed.as_of)  # type: ignore[assignment]
+            benefits = await member_store.benefits_of(conn, self.me.code, number, span)
+        return answer_for(routed.category, periods, benefits)
+
+    async def _reply(self, record: ConsumerRecord) -> None:
+        reply = decode_relay(bytes(record.value or b""), ExchangeReply)
+        if reply.asker_code != self.me.code:
+            self.done.add("reply_not_ours")
+            return
+        detail: dict[str, Any] = {"entry": reply.entry, "provider": reply.provider_code,
+                                  "providers": reply.providers,
+                                  "reason": reply.reason.value if reply.reason else None}
+        if reply.outcome is ExchangeOutcome.ANSWERED and reply.sealed_answer is not None:
+            assert reply.provider_code is not None and reply.entry is not None
+            item = item_id(routed_id(reply.request_id, reply.provider_code), reply.entry)
+            detail["answer"] = json.loads(open_answer(
+                reply.sealed_answer, self.me.decryption_key, reply.request_id, item,
+                self.me.code, reply.provider_code))
+        self.done.add(f"reply:{reply.outcome.value}")
+        async with self.pool.acquire() as conn:
+            await member_store.record_exchange(
+                conn, self.me.code, "asked", reply.reply_id, reply.request_id,
+                reply.provider_code or "relay", None, None, None, reply.outcome.value,
+                reply.relay_time, detail)
+
+    async def _record(self, table: str, routed: RoutedRequest, outcome: str,
+                      detail: dict[str, Any]) -> None:
+        async with self.pool.acquire() as conn:
+            await member_store.record_exchange(
+                conn, self.me.code, table, uuid5(routed.routed_id, outcome), routed.request_id,
+                routed.asker_code, routed.scheme.value, routed.category.value,
+                routed.purpose.value, outcome, self.relay_time or routed.relay_time, detail)
+
+
+def role_of(code: str) -> str:
+    """The participant role of an insurer code: the Japan Pension Service is `pension`."""
+    return "pension" if code == "JPS" else "insurer"
+
+
+def identity(cfg: StackConfig, code: str) -> InsurerIdentity:
+    """Insurer `code`'s identity as provisioned on this machine (keys and broker password)."""
+    role = role_of(code)
+    participant = Participant(role, code)
+    return InsurerIdentity(code, role, cfg.kafka(participant_name(role, code)),
+                           participant_signer(cfg, participant),
+                           load_private_key(cfg, participant))
+
+
+async def send_request(me: InsurerIdentity, namespace: Namespace,
+                       request: ExchangeRequest) -> None:
+    """Sign `request` with the asker's key and put it on the exchange's request topic."""
+    if request.asker_code != me.code:
+        raise ValueError("an insurer asks in its own name only")
+    producer = idempotent_producer(me.kafka, linger_ms=0)
+    await producer.start()
+    try:
+        key, value = request.kafka_key(), encode(request)
+        await producer.send_and_wait(namespace.physical(EXCHANGE_REQUEST), value, key=key,
+                                     headers=me.signer.headers(EXCHANGE_REQUEST.name, key,
+                                                               value))
+    finally:
+        await producer.stop()

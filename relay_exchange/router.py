@@ -1,0 +1,511 @@
+"""The exchange router: insurers' requests and answers in, routed requests and replies out
+through the outbox, exactly once and in relay-clock order (consumers.clocked).
+
+Plain aiokafka + asyncpg, like the linker and for the same reason: a request's effect (its
+replay memory, the rate count, the items awaiting answers, the outbox rows and the consumer
+positions) is one PostgreSQL transaction, which faust's changelog tables cannot hold together.
+The relay clock's ticks come on every partition of the exchange topics, so deadlines are judged
+on relay time and the same records give the same replies however they are fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID, uuid5
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from cryptography.hazmat.primitives import serialization
+from relay_exchange.policy import Policy, default_policy
+
+from consumers import offsets
+from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
+from consumers.dlq import dead_letter, dlq_record
+from groundfloor.crypto import Keyring
+from groundfloor.kafka_clients import KafkaLogin, processor_consumer
+from groundfloor.outages import connection, is_outage
+from outbox.table import OutboxRow, insert_rows, wake_publisher
+from relay_clock.ticks import authentic, is_tick_record
+from relay_exchange import store
+from relay_exchange.numbers import number_key
+from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, refused
+from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
+from schemas.exchange import (
+    ExchangeAnswer,
+    ExchangeReply,
+    ExchangeRequest,
+    RoutedItem,
+    RoutedRequest,
+    item_id,
+    reply_id,
+    routed_id,
+)
+from schemas.exchange_terms import ExchangeOutcome, ForwardRefusal
+from schemas.topics import (
+    EXCHANGE_REQUEST,
+    EXCHANGE_TOPICS,
+    PARTITIONS,
+    Namespace,
+    participant_topics,
+)
+from trust.directory import Signers
+from trust.encryption_keys import NoEncryptionKey, PublicKeys
+from trust.keys import RecordSigner
+from trust.number_sealing import seal_number
+from trust.pki import RELAY_CLOCK, Participant
+from trust.sealing import key_id
+from trust.signing import SignerId, signed_by, verifies
+
+log = logging.getLogger("shaho.exchange")
+GROUP = "relay-exchange"
+BATCH = 200
+RATE_LIMIT = 10_000
+"""Persons a participant may ask about per relay hour unless SHAHO_EXCHANGE_RATE_LIMIT says."""
+ASKING_ROLES = ("insurer", "pension")
+MAX_AHEAD = timedelta(days=1)
+"""The furthest a request's expiry may lie ahead of the relay time it arrives at."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A consumed record other than a tick: its message, or why it is not one; `signer` when
+    a certified signature covers it."""
+
+    record: ConsumerRecord
+    message: ExchangeRequest | ExchangeAnswer | None
+    problem: str | None
+    signer: SignerId | None = None
+
+
+def reason(code: str, message: str) -> Reason:
+    return Reason(code=code, field=None, message=message)
+
+
+REASONS = {
+    "unsigned": "the record carries no signature the relay can check",
+    "unknown_signer": "the signer is not a participant of the relay",
+    "bad_signature": "the signature does not cover this record",
+    "malformed": "the record is not a valid message of its topic",
+    "wrong_signer": "the signer is not the participant the message names",
+    "role_may_not_exchange": "the signer's role takes no part in the exchange",
+    "revoked": "the signer's certificate was not in standing at the record's relay time",
+    "unknown_routed_request": "no request was routed under this id",
+    "wrong_provider": "the request was routed to another insurer",
+    "late_answer": "the answer reached the relay after its deadline",
+    "forged_tick": "a record marked as a relay clock tick that the relay clock did not sign",
+}
+
+
+class Decoder:
+    """Tells ticks from messages and decodes each record once, after its signature verified;
+    whatever decoding raises (an outage aside) makes it a dead letter, never a stop."""
+
+    def __init__(self, namespace: Namespace, keyring: Keyring, signers: Signers) -> None:
+        self.namespace, self.keyring, self.signers = namespace, keyring, signers
+
+    def __call__(self, record: ConsumerRecord) -> Tick | Incoming:
+        try:
+            return self._decode(record)
+        except Exception as failure:
+            if is_outage(failure):
+                raise
+            log.error("%s[%d]@%d undecodable (%s)", record.topic, record.partition,
+                      record.offset, type(failure).__name__)
+            return Incoming(record, None, "malformed")
+
+    def _signer(self, record: ConsumerRecord) -> SignerId | str:
+        found = signed_by(record.headers)
+        if found is None:
+            return "unsigned"
+        signer, signature = found
+        certified = self.signers.lookup(signer)
+        if certified is None:
+            return "unknown_signer"
+        topic = self.namespace.logical(record.topic)
+        if not verifies(certified.public_key, signature, topic, record.key, record.value):
+            return "bad_signature"
+        return signer
+
+    def _decode(self, record: ConsumerRecord) -> Tick | Incoming:
+        signer = self._signer(record)
+        raw = bytes(record.value or b"")
+        if is_tick_record(record.headers):
+            if isinstance(signer, SignerId) and (signer.role, signer.code) == RELAY_CLOCK:
+                try:
+                    tick = decode_relay(raw, RelayTick)
+                except MessageRejected:
+                    tick = None
+                if tick is not None and authentic(self.keyring, tick):
+                    return Tick(tick.seq, tick.relay_time)
+            return Incoming(record, None, "forged_tick")
+        if not isinstance(signer, SignerId):
+            return Incoming(record, None, signer)
+        topic = self.namespace.logical(record.topic)
+        model = ExchangeRequest if topic == EXCHANGE_REQUEST.name else ExchangeAnswer
+        try:
+            message = decode_relay(raw, model)
+        except MessageRejected:
+            return Incoming(record, None, "malformed", signer)
+        named = message.asker_code if isinstance(message, ExchangeRequest) \
+            else message.provider_code
+        if signer.code != named:
+            return Incoming(record, None, "wrong_signer", signer)
+        if signer.role not in ASKING_ROLES:
+            return Incoming(record, None, "role_may_not_exchange", signer)
+        return Incoming(record, message, None, signer)
+
+
+@dataclass
+class Tally:
+    """What a batch did, for the caller and the tests: replies by outcome and reason."""
+
+    replies: dict[str, int] = field(default_factory=dict)
+    routed: int = 0
+    dead_letters: int = 0
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+    def reply(self, outcome: str, why: str | None) -> None:
+        name = outcome if why is None else f"{outcome}:{why}"
+        self.replies[name] = self.replies.get(name, 0) + 1
+
+
+def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
+    out: dict[TopicPartition, int] = {}
+    for step in steps:
+        if isinstance(step, ClockAdvanced):
+            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
+        else:
+            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
+        for tp, offset in moved.items():
+            out[tp] = max(offset, out.get(tp, 0))
+    return out
+
+
+def hour_of(relay_time: datetime) -> datetime:
+    return relay_time.replace(minute=0, second=0, microsecond=0)
+
+
+class ExchangeRouter:
+    """Consumes the exchange's topics; routes each request's persons and delivers answers."""
+
+    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers,
+                 addressees: PublicKeys, kafka: KafkaLogin, namespace: Namespace,
+                 signer: RecordSigner, policy: Policy | None = None,
+                 rate_limit: int = RATE_LIMIT, group: str = GROUP, batch: int = BATCH) -> None:
+        self.pool, self.keyring, self.signers, self.addressees = pool, keyring, signers, addressees
+        self.kafka, self.namespace, self.signer = kafka, namespace, signer
+        self.policy = policy or default_policy()
+        self.rate_limit, self.group, self.batch = rate_limit, group, batch
+        self.consumer: AIOKafkaConsumer | None = None
+        self.buffer: ClockedBuffer[Incoming] | None = None
+        self.tally = Tally()
+
+    async def start(self) -> None:
+        """Own every partition of the exchange topics (assigned, as the linker's are, since
+        relay-clock order needs them in one place), from the positions stored in PostgreSQL."""
+        self.consumer = processor_consumer(self.kafka, self.group)
+        await self.consumer.start()
+        partitions = sorted(TopicPartition(self.namespace.physical(t), p)
+                            for t in EXCHANGE_TOPICS for p in range(t.partitions))
+        self.consumer.assign(partitions)
+        await offsets.ensure_rows(self.pool, self.group, partitions)
+        stored = await offsets.load(self.pool, self.group, partitions)
+        epoch, relay_time = await offsets.load_clock(self.pool, self.group)
+        for tp in partitions:
+            self.consumer.seek(tp, stored.get(tp, 0))
+        order: ClockedOrder[Incoming] = ClockedOrder(
+            [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
+        self.buffer = ClockedBuffer(self.consumer, order,
+                                    Decoder(self.namespace, self.keyring, self.signers))
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
+        assert self.consumer is not None and self.buffer is not None
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
+            self.buffer.add(fetched)
+            steps = self.buffer.take(self.batch)
+            if steps:
+                await self.process(steps)
+            if steps or any(fetched.values()):
+                idle_since = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                return
+
+    async def process(self, steps: list[Step]) -> None:
+        """`steps` in one transaction; a record the router cannot handle (a defect, not bad
+        input) is re-run alone and dead-lettered, never stopping the router; outages stop it."""
+        try:
+            positions = await self._transaction(steps)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            log.error("batch of %d failed (%s); retrying step by step", len(steps),
+                      type(exc).__name__)
+            positions = {}
+            for step in steps:
+                try:
+                    moved = await self._transaction([step])
+                except Exception as failure:
+                    if is_outage(failure) or isinstance(step, ClockAdvanced):
+                        raise
+                    moved = await self._transaction([step], failed=True)
+                for tp, offset in moved.items():
+                    positions[tp] = max(offset, positions.get(tp, 0))
+        await self.consumer.commit(positions)  # type: ignore[union-attr]
+
+    async def _transaction(self, steps: list[Step],
+                           failed: bool = False) -> dict[TopicPartition, int]:
+        positions = positions_of(steps)
+        clocks = [s for s in steps if isinstance(s, ClockAdvanced)]
+        rows: list[OutboxRow] = []
+        async with connection(self.pool) as conn, conn.transaction():
+            stored = await offsets.lock(conn, self.group, sorted(positions))
+            applied = await offsets.lock_clock(conn, self.group)
+            self.signers.refresh()
+            for step in steps:
+                if isinstance(step, ClockAdvanced):
+                    if step.epoch > applied:
+                        rows += await self._expire(conn, step)
+                    continue
+                where = TopicPartition(step.topic, step.partition)
+                if step.offset < stored.get(where, 0):
+                    continue  # applied already
+                if failed:
+                    rows += await self._dead(conn, step, "processing_failed", None)
+                else:
+                    rows += await self._released(conn, step)
+            await insert_rows(conn, rows)
+            await offsets.save(conn, self.group, positions)
+            if clocks:
+                await offsets.save_clock(conn, self.group, clocks[-1].epoch,
+                                         clocks[-1].relay_time)
+            await wake_publisher(conn)
+        self.tally.outbox += rows
+        return positions
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def _source(self, record: ConsumerRecord) -> tuple[str, int, int]:
+        return (self.namespace.logical(record.topic), record.partition, record.offset)
+
+    def _reply_row(self, source: tuple[str, int, int], index: int,
+                   reply: ExchangeReply) -> OutboxRow:
+        topic = self.namespace.physical(participant_topics(reply.asker_code)[1])
+        self.tally.reply(reply.outcome.value, reply.reason.value if reply.reason else None)
+        return OutboxRow.keyed(reply.reply_id, source, index, topic, PARTITIONS,
+                               reply.kafka_key(), encode(reply))
+
+    def _reply(self, request_id: UUID, asker: str, entry: str | None,
+               outcome: ExchangeOutcome, relay_time: datetime, *,
+               why: ForwardRefusal | None = None, providers: tuple[str, ...] = (),
+               provider: str | None = None, sealed: bytes | None = None) -> ExchangeReply:
+        return ExchangeReply(
+            reply_id=reply_id(request_id, entry, outcome.value,
+                              provider or (why.value if why else None)),
+            request_id=request_id, asker_code=asker, entry=entry, outcome=outcome,
+            reason=why, providers=list(providers), provider_code=provider,
+            sealed_answer=sealed, relay_time=relay_time)
+
+    async def _dead(self, conn: asyncpg.Connection, step: Released[Incoming], why: str,
+                    signer: SignerId | None) -> list[OutboxRow]:
+        """The record to its DLQ (original bytes sealed), counted against its signer (or
+        'unknown'), and, when the signer is a verified asker, a refusal of the whole request."""
+        record = step.item.record
+        code = signer.code if signer is not None else "unknown"
+        await store.count(conn, code, why)
+        self.tally.dead_letters += 1
+        letter = dead_letter(self.keyring, record,
+                             reason(why, REASONS.get(why, "the relay could not process it")),
+                             signer.code if signer is not None else None)
+        topic, key, value = dlq_record(letter, self.namespace)
+        source = self._source(record)
+        where = f"{source[0]}:{source[1]}:{source[2]}"
+        rows = [OutboxRow.keyed(uuid5(UUID(int=0), where), source, 0, topic, PARTITIONS,
+                                key, value)]
+        if signer is not None and signer.role in ASKING_ROLES and \
+                self.namespace.logical(record.topic) == EXCHANGE_REQUEST.name:
+            own = uuid5(UUID(int=1), where)  # the bytes had no request id the relay can trust
+            why_code = (ForwardRefusal.MALFORMED if why in ("malformed", "processing_failed")
+                        else ForwardRefusal.BAD_SIGNATURE)
+            rows.append(self._reply_row(source, 1, self._reply(
+                own, signer.code, None, ExchangeOutcome.REFUSED, step.relay_time, why=why_code)))
+        return rows
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _released(self, conn: asyncpg.Connection,
+                        step: Released[Incoming]) -> list[OutboxRow]:
+        item = step.item
+        if item.message is None:
+            return await self._dead(conn, step, item.problem or "malformed", item.signer)
+        assert item.signer is not None
+        if self.signers.standing(item.signer, step.relay_time) is not None:
+            return await self._dead(conn, step, "revoked", item.signer)
+        if isinstance(item.message, ExchangeRequest):
+            return await self._request(conn, step, item.message)
+        return await self._answer(conn, step, item.message)
+
+    async def _request(self, conn: asyncpg.Connection, step: Released[Incoming],
+                       request: ExchangeRequest) -> list[OutboxRow]:
+        source = self._source(step.item.record)
+        asker, now = request.asker_code, step.relay_time
+        if await store.seen_request(conn, asker, request.request_id):
+            await store.count(conn, asker, "replayed_request")
+            return []  # answered when first seen; the same ids would be published again
+        decisions = await self._decide(conn, request, now)
+        forwarded = sum(1 for d in decisions.values() if d.forwarded)
+        await store.record_request(conn, asker, request.request_id, now, request.expires_at,
+                                   len(request.entries), forwarded)
+        rows: list[OutboxRow] = []
+        by_provider: dict[str, list[tuple[str, str, bytes]]] = {}
+        index = 0
+        for entry in request.entries:
+            decision = decisions[entry.entry]
+            if decision.refusal is not None:
+                await store.count(conn, asker, decision.refusal.value)
+                rows.append(self._reply_row(source, index, self._reply(
+                    request.request_id, asker, entry.entry, ExchangeOutcome.REFUSED, now,
+                    why=decision.refusal)))
+                index += 1
+                continue
+            for p in decision.providers:
+                by_provider.setdefault(p.code, []).append((entry.entry, p.number_kind,
+                                                           p.number_sealed))
+            rows.append(self._reply_row(source, index, self._reply(
+                request.request_id, asker, entry.entry, ExchangeOutcome.FORWARDED, now,
+                providers=tuple(p.code for p in decision.providers))))
+            index += 1
+        if by_provider:
+            asker_key = self.addressees.lookup(Participant(self._role(step), asker))
+            policy_row = next(d.policy_row for d in decisions.values() if d.forwarded)
+            for provider, items in sorted(by_provider.items()):
+                rows.append(await self._routed(conn, source, index, request, provider, items,
+                                               asker_key, policy_row or "", now))
+                index += 1
+        return rows
+
+    def _role(self, step: Released[Incoming]) -> str:
+        assert step.item.signer is not None
+        return step.item.signer.role
+
+    async def _decide(self, conn: asyncpg.Connection, request: ExchangeRequest,
+                      now: datetime) -> dict[str, Decision]:
+        """Each entry's decision: the request-wide refusals (expired, rate limit, an asker
+        without an encryption key to seal answers for) first, then each person's own."""
+        entries = request.entries
+        whole: ForwardRefusal | None = None
+        if now >= request.expires_at or request.expires_at > now + MAX_AHEAD:
+            whole = ForwardRefusal.EXPIRED
+        else:
+            hour = hour_of(now)
+            counted = await store.count_rate(conn, request.asker_code, hour)
+            if not rate_allows(counted, len(entries), self.rate_limit):
+                whole = ForwardRefusal.RATE_LIMITED
+            else:
+                await store.add_rate(conn, request.asker_code, hour, len(entries))
+        if whole is not None:
+            return {e.entry: refused(whole) for e in entries}
+        keys = {}
+        for e in entries:
+            kind, value = number_key(request.asker_code, e.member)
+            keys[e.entry] = (kind, store.index_of(self.keyring, kind, value))
+        found = await store.persons_by_number(conn, keys.values())
+        people = await store.persons(conn, found.values())
+        ask = Ask(request.asker_code, request.scheme, request.category, request.purpose,
+                  request.as_of, request.period)
+        out = {}
+        for e in entries:
+            relay_id = found.get(keys[e.entry])
+            person = people.get(relay_id) if relay_id is not None else None
+            out[e.entry] = decide_entry(ask, keys[e.entry], person, self.policy)
+        return out
+
+    async def _routed(self, conn: asyncpg.Connection, source: tuple[str, int, int],
+                      index: int, request: ExchangeRequest, provider: str,
+                      items: list[tuple[str, str, bytes]], asker_key, policy_row: str,
+                      now: datetime) -> OutboxRow:
+        """One routed request to `provider` for its persons of `request`: each number opened
+        from the relay's store and sealed at once for the provider, bound to this request."""
+        routed = routed_id(request.request_id, provider)
+        provider_key = self.addressees.lookup(Participant("insurer" if provider != "JPS"
+                                                          else "pension", provider))
+        sealed_items, pending = [], []
+        for entry, kind, stored in items:
+            item = item_id(routed, entry)
+            number = store.open_number(self.keyring, kind, stored)
+            sealed_items.append(RoutedItem(item_id=item, sealed_number=seal_number(
+                number, provider_key.public_key, routed, item, provider,
+                request.purpose.value)))
+            pending.append((item, routed, request.request_id, request.asker_code, provider,
+                            entry, request.expires_at))
+        await store.add_items(conn, pending)
+        der = asker_key.public_key.public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        message = RoutedRequest(
+            routed_id=routed, request_id=request.request_id, asker_code=request.asker_code,
+            provider_code=provider, scheme=request.scheme, category=request.category,
+            purpose=request.purpose, policy_row=policy_row, as_of=request.as_of,
+            period_from=request.period_from, period_to=request.period_to,
+            deadline=request.expires_at, relay_time=now, asker_key=der,
+            asker_key_id=key_id(asker_key.public_key), items=sealed_items)
+        self.tally.routed += 1
+        topic_name = participant_topics(provider)[0].name
+        key, value = message.kafka_key(), encode(message)
+        headers = tuple(self.signer.headers(topic_name, key, value))
+        return OutboxRow.keyed(uuid5(routed, "routed-request"), source, index,
+                               self.namespace.physical(topic_name), PARTITIONS, key, value,
+                               headers)
+
+    # -- answers and deadlines ---------------------------------------------------------------
+
+    async def _answer(self, conn: asyncpg.Connection, step: Released[Incoming],
+                      answer: ExchangeAnswer) -> list[OutboxRow]:
+        source = self._source(step.item.record)
+        pending = await store.routed_items(conn, answer.routed_id)
+        if not pending:
+            return await self._dead(conn, step, "unknown_routed_request", step.item.signer)
+        if pending[0]["provider_code"] != answer.provider_code:
+            return await self._dead(conn, step, "wrong_provider", step.item.signer)
+        now = step.relay_time
+        sealed = {i.item_id: i.sealed_answer for i in answer.items}
+        rows, done = [], []
+        for index, row in enumerate(pending):
+            if row["item_id"] not in sealed or row["state"] != "pending":
+                continue
+            if now >= row["deadline"]:
+                await store.count(conn, answer.provider_code, "late_answer")
+                log.info("late answer from %s for routed request %s: not delivered",
+                         answer.provider_code, answer.routed_id)
+                continue
+            done.append(row["item_id"])
+            rows.append(self._reply_row(source, index, self._reply(
+                row["request_id"], row["asker_code"], row["entry"], ExchangeOutcome.ANSWERED,
+                now, provider=answer.provider_code, sealed=sealed[row["item_id"]])))
+        await store.settle(conn, done, "answered", now)
+        return rows
+
+    async def _expire(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:
+        """Every item still pending at its deadline: "unavailable" to the asker."""
+        rows, done = [], []
+        source = ("clock.relay-time.v1", 0, step.epoch)
+        for index, row in enumerate(await store.overdue(conn, step.relay_time)):
+            done.append(row["item_id"])
+            await store.count(conn, row["provider_code"], "unavailable")
+            rows.append(self._reply_row(source, index, self._reply(
+                row["request_id"], row["asker_code"], row["entry"],
+                ExchangeOutcome.UNAVAILABLE, step.relay_time, provider=row["provider_code"])))
+        await store.settle(conn, done, "unavailable", step.relay_time)
+        return rows
+
+
+__all__ = ["ExchangeRouter", "NoEncryptionKey"]

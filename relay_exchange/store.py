@@ -1,0 +1,137 @@
+"""What the router reads and writes in PostgreSQL: persons found by the asker's number (blind
+index), their links and open identity anomalies, and the exchange's own tables (migration 0009).
+
+Three queries find every person of a request, whatever its size; nothing is read in clear.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from groundfloor.crypto import Keyring, Sealed, blind_index, open_sealed
+from relay_exchange.routing import Link, Person
+
+LOOKALIKE = "lookalike"
+"""The linker's code for an open identity anomaly (DOMAIN §5a): its person is suspect."""
+
+
+def index_of(keyring: Keyring, kind: str, value: str) -> bytes:
+    return blind_index(keyring, kind, value)
+
+
+async def persons_by_number(conn: asyncpg.Connection,
+                            keys: Iterable[tuple[str, bytes]]) -> dict[tuple[str, bytes], str]:
+    """The relay id each (kind, blind index) names, where one is known."""
+    keys = list(keys)
+    rows = await conn.fetch(
+        "SELECT r.kind, r.blind_index, r.relay_id FROM reference_index r "
+        "JOIN unnest($1::text[], $2::bytea[]) AS k(kind, idx) "
+        "ON r.kind = k.kind AND r.blind_index = k.idx",
+        [k for k, _ in keys], [i for _, i in keys])
+    return {(r["kind"], bytes(r["blind_index"])): r["relay_id"] for r in rows}
+
+
+async def persons(conn: asyncpg.Connection, relay_ids: Iterable[str]) -> dict[str, Person]:
+    """Each person's links (numbers sealed, as stored) and whether a look-alike anomaly about
+    them is still open."""
+    ids = sorted(set(relay_ids))
+    rows = await conn.fetch(
+        "SELECT l.relay_id, l.scheme, l.insurer_number, l.number_kind, l.number_index, "
+        "l.valid_from, l.valid_to, l.retracted_by IS NOT NULL AS retracted, r.number_sealed "
+        "FROM links l LEFT JOIN reference_index r "
+        "ON r.kind = l.number_kind AND r.blind_index = l.number_index "
+        "WHERE l.relay_id = ANY($1::text[]) ORDER BY l.relay_id, l.valid_from, l.link_id", ids)
+    suspects = {r["relay_id"] for r in await conn.fetch(
+        "SELECT DISTINCT unnest(relay_ids) AS relay_id FROM anomalies "
+        "WHERE code = $1 AND NOT resolved AND relay_ids && $2::text[]", LOOKALIKE, ids)}
+    links: dict[str, list[Link]] = {i: [] for i in ids}
+    for r in rows:
+        sealed = r["number_sealed"]
+        links[r["relay_id"]].append(Link(
+            r["scheme"], r["insurer_number"], r["number_kind"], bytes(r["number_index"]),
+            bytes(sealed) if sealed is not None else None, r["valid_from"], r["valid_to"],
+            r["retracted"]))
+    return {i: Person(tuple(links[i]), i in suspects) for i in ids}
+
+
+def open_number(keyring: Keyring, kind: str, stored: bytes) -> str:
+    """A link's number in clear, for sealing it to its insurer at once; never kept."""
+    sealed = Sealed.from_json_dict(json.loads(stored))
+    return open_sealed(keyring, sealed, kind.encode()).decode()
+
+
+async def seen_request(conn: asyncpg.Connection, asker: str, request_id: UUID) -> bool:
+    return await conn.fetchval(
+        "SELECT true FROM exchange_requests WHERE asker_code = $1 AND request_id = $2",
+        asker, request_id) is not None
+
+
+async def record_request(conn: asyncpg.Connection, asker: str, request_id: UUID,
+                         relay_time: datetime, expires_at: datetime, entries: int,
+                         forwarded: int) -> None:
+    await conn.execute(
+        "INSERT INTO exchange_requests (asker_code, request_id, relay_time, expires_at, "
+        "entries, forwarded) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        asker, request_id, relay_time, expires_at, entries, forwarded)
+
+
+async def count_rate(conn: asyncpg.Connection, participant: str, hour: datetime) -> int:
+    """Persons already asked by `participant` in the relay hour starting at `hour` (locked)."""
+    await conn.execute(
+        "INSERT INTO exchange_rate (participant, hour, persons) VALUES ($1, $2, 0) "
+        "ON CONFLICT DO NOTHING", participant, hour)
+    return await conn.fetchval(
+        "SELECT persons FROM exchange_rate WHERE participant = $1 AND hour = $2 FOR UPDATE",
+        participant, hour)
+
+
+async def add_rate(conn: asyncpg.Connection, participant: str, hour: datetime,
+                   persons: int) -> None:
+    await conn.execute("UPDATE exchange_rate SET persons = persons + $3 "
+                       "WHERE participant = $1 AND hour = $2", participant, hour, persons)
+
+
+async def add_items(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """(item_id, routed_id, request_id, asker, provider, entry, deadline) awaiting answers."""
+    await conn.executemany(
+        "INSERT INTO exchange_items (item_id, routed_id, request_id, asker_code, "
+        "provider_code, entry, deadline, state) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending') "
+        "ON CONFLICT DO NOTHING", rows)
+
+
+async def routed_items(conn: asyncpg.Connection, routed_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT item_id, request_id, asker_code, provider_code, entry, deadline, state "
+        "FROM exchange_items WHERE routed_id = $1 ORDER BY item_id FOR UPDATE", routed_id)
+
+
+async def settle(conn: asyncpg.Connection, item_ids: list[UUID], state: str,
+                 at: datetime) -> None:
+    await conn.execute("UPDATE exchange_items SET state = $2, settled_at = $3 "
+                       "WHERE item_id = ANY($1::uuid[])", item_ids, state, at)
+
+
+async def overdue(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Items still pending whose deadline the relay clock has reached, in a fixed order."""
+    return await conn.fetch(
+        "SELECT item_id, routed_id, request_id, asker_code, provider_code, entry, deadline "
+        "FROM exchange_items WHERE state = 'pending' AND deadline <= $1 "
+        "ORDER BY deadline, routed_id, item_id FOR UPDATE", now)
+
+
+async def count(conn: asyncpg.Connection, participant: str, reason: str, n: int = 1) -> None:
+    """Count `n` refusals or set-asides of `reason` for `participant` (a public code)."""
+    await conn.execute(
+        "INSERT INTO exchange_counts (participant, reason, count) VALUES ($1, $2, $3) "
+        "ON CONFLICT (participant, reason) DO UPDATE "
+        "SET count = exchange_counts.count + EXCLUDED.count", participant, reason, n)
+
+
+async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[tuple[str, str], int]:
+    return {(r["participant"], r["reason"]): r["count"] for r in await conn.fetch(
+        "SELECT participant, reason, count FROM exchange_counts ORDER BY 1, 2")}
