@@ -16,7 +16,7 @@ from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
 from infra.topics_admin import apply_catalogue
-from schemas.topics import CATALOGUE, Namespace
+from schemas.topics import Namespace
 
 
 async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
@@ -54,8 +54,12 @@ async def drop(cfg: StackConfig, prefix: str, database: str) -> None:
     await kafka.start()
     try:
         existing = set(await kafka.list_topics())
-        doomed = [topics.physical(t) for t in CATALOGUE if topics.physical(t) in existing]
+        doomed = sorted(t for t in existing if t.startswith(prefix))  # participants' too
         if doomed:
             await kafka.delete_topics(doomed)
+            for _ in range(150):  # a namespace made again at once must not meet them
+                if not set(doomed) & set(await kafka.list_topics()):
+                    break
+                await asyncio.sleep(0.2)
     finally:
         await kafka.close()

@@ -11,18 +11,26 @@ from typing import Any
 
 import yaml
 
+from schemas.exchange import EXCHANGE_MESSAGES
 from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
-from schemas.topics import CATALOGUE, CLOCKED_TOPICS, Topic
+from schemas.topics import CATALOGUE, CLOCKED_TOPICS, EXCHANGE_TOPICS, Topic, participant_topics
+
+PARTICIPANT_TOPICS = participant_topics("{code}")
+"""The topics addressed to each participant, as channels with the participant's code as a
+parameter."""
+CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TOPICS)
+SIGNED_MESSAGES = {"ExchangeRequest", "ExchangeAnswer", "RoutedRequest"}
+"""Relay messages that carry their sender's signature headers (besides filings and ticks)."""
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
 KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.1.0",
+    "version": "1.2.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -63,12 +71,16 @@ SIGNED_HEADERS: dict[str, Any] = {
 
 
 def _messages_on(topic: Topic) -> list[str]:
-    known = {(m.message(), m.SCHEMA_VERSION) for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES)}
+    known = {(m.message(), m.SCHEMA_VERSION)
+             for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
     if topic.message == "empty":
         return []
+    if topic in EXCHANGE_TOPICS:
+        return [message_name(topic.message, topic.message_version),
+                message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
     if (topic.message, topic.message_version) not in known:
         raise LookupError(f"{topic.name} carries {topic.message} v{topic.message_version}, "
                           "which schemas.relay lacks")
@@ -106,6 +118,9 @@ def _channel(topic: Topic) -> dict[str, Any]:
         channel["x-dlq"] = topic.dlq
     if (source := _dead_letter_source(topic)) is not None:
         channel["x-dead-letters-of"] = source
+    if topic in PARTICIPANT_TOPICS:
+        channel["parameters"] = {"code": {"description": "the participant's public code (an "
+                                          "insurer number, or JPS); only its principal reads"}}
     return channel
 
 
@@ -123,8 +138,8 @@ def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
 def _key_of(name: str) -> Topic:
     """The topic whose key the message `name` is keyed like: its own topic, where it has one."""
     title, _, version = name.rpartition(".v")
-    own = [t for t in CATALOGUE if (t.message, t.message_version) == (title, int(version))]
-    return own[0] if own else next(t for t in CATALOGUE if name in _messages_on(t))
+    own = [t for t in CHANNELS if (t.message, t.message_version) == (title, int(version))]
+    return own[0] if own else next(t for t in CHANNELS if name in _messages_on(t))
 
 
 def _message(name: str, description: str | None) -> dict[str, Any]:
@@ -145,7 +160,8 @@ def _message(name: str, description: str | None) -> dict[str, Any]:
     event_type, _, version = name.rpartition(".v")
     if (event_type, int(version)) in PAYLOADS:
         message["x-filer"] = filer_of(event_type).value
-    if (event_type, int(version)) in PAYLOADS or event_type == RelayTick.message():
+    if (event_type, int(version)) in PAYLOADS or event_type == RelayTick.message() \
+            or event_type in SIGNED_MESSAGES:
         message["headers"] = copy.deepcopy(SIGNED_HEADERS)  # no YAML aliases
     return message
 
@@ -162,8 +178,8 @@ def document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": INFO,
         "defaultContentType": "application/json",
-        "channels": {t.name: _channel(t) for t in CATALOGUE},
-        "operations": dict(_operation(t) for t in CATALOGUE),
+        "channels": {t.name: _channel(t) for t in CHANNELS},
+        "operations": dict(_operation(t) for t in CHANNELS),
         "components": {"messages": messages},
     }
 

@@ -1,0 +1,298 @@
+"""The relayed exchange on the real authenticated stack: insurer A asks about its members (one
+person, then a batch), the relay routes each to the insurers that covered them with their own
+numbers sealed for them, their workers answer from their own member stores sealed for A, and
+every person gets an explicit reply; each refusal reason, replays, tampered and reused sealed
+numbers, answers from the wrong insurer, deadlines, late answers, rate limits, suspect links and
+the insurers' topic isolation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from uuid import uuid4
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import TopicAuthorizationFailedError
+
+from groundfloor.kafka_clients import read_to_end
+from infra import kafka_acl
+from infra.principals import OPERATOR, participant_name
+from infra.topics_admin import apply_participant_topics
+from relay_exchange import store
+from schemas import decode_relay, encode
+from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest
+from schemas.exchange_terms import (
+    DataCategory,
+    ExchangeOutcome,
+    ExchangeScheme,
+    ForwardRefusal,
+    Purpose,
+)
+from schemas.topics import EXCHANGE_ANSWER, EXCHANGE_REQUEST, participant_topics
+from tests.integration.exchange_env import (
+    ask,
+    insured,
+    linked_population,
+    medical_covers,
+    opened,
+    records,
+    replies,
+    request,
+    route,
+    run_workers,
+    send_raw,
+)
+from tests.integration.relay_env import RelayEnv
+from trust.encryption_keys import ensure_encryption_keys, load_private_key
+from trust.keys import exchange_signer, participant_signer
+from trust.number_sealing import open_answer, seal_answer
+from trust.pki import Participant
+
+pytestmark = pytest.mark.integration
+YEAR = timedelta(days=365)
+
+
+def _covers(c, day: date) -> bool:
+    return c.valid_from <= day and (c.valid_to is None or day < c.valid_to)
+
+
+def _in_year(c, end: date) -> bool:
+    return c.valid_from <= end and (c.valid_to is None or end - YEAR < c.valid_to)
+
+
+def _subject(covers: dict, end: date):
+    """A job changer: A's cover on `end` and the other insurers covering them in the year."""
+    for links in covers.values():
+        for a in links:
+            others = {c.insurer for c in links if c.insurer != a.insurer and _in_year(c, end)}
+            if _covers(a, end) and others:
+                return a, others
+    raise AssertionError("the population has no job changer")
+
+
+def _alone(covers: dict, asker: str, end: date):
+    """A member `asker` covers on `end` whom no other insurer covered in the year to it."""
+    for links in covers.values():
+        for c in links:
+            if c.insurer == asker and _covers(c, end) and not any(
+                    o.insurer != asker and _in_year(o, end) for o in links):
+                return c
+    raise AssertionError(f"{asker} has no member covered by it alone")
+
+
+def _by_entry(found):
+    out: dict[str, list] = {}
+    for r in found:
+        out.setdefault(r.entry, []).append(r)
+    return out
+
+
+async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
+    await linked_population(relay)
+    covers = await medical_covers(relay)
+    now = relay.ticks[-1]
+    end = now.date() - timedelta(days=1)
+    span = (end - YEAR, end)
+    a, providers = _subject(covers, end)
+    asker = a.insurer
+    alone = _alone(covers, asker, end)
+    single = request(asker, [("s1", insured(a.number))], now, period=span)
+    batch_entries = [("b1", insured(a.number)), ("b2", insured(alone.number)),
+                     ("b3", insured("|NO-SUCH-NUMBER|"))]
+    batch = request(asker, batch_entries, now, period=span)
+    early = request(asker, [("e1", insured(a.number))], now,
+                    period=(a.valid_from - YEAR - timedelta(days=10),
+                            a.valid_from - timedelta(days=10)))
+    denied = request(asker, [("d1", insured(a.number))], now, as_of=end,
+                     scheme=ExchangeScheme.PENSION, category=DataCategory.INCOME_CATEGORY,
+                     purpose=Purpose.PREMIUM_ASSESSMENT)
+    expired = request(asker, [("x1", insured(a.number))], now, period=span,
+                      expires_in=timedelta(seconds=-1))
+    for req in (single, batch, early, denied, expired):
+        await ask(relay, req)
+    # a request whose signature covers other bytes, and one another insurer signs as A
+    signer = participant_signer(relay.cfg, Participant("insurer", asker))
+    forged = request(asker, [("f1", insured(a.number))], now, period=span)
+    key, value = forged.kafka_key(), encode(forged)
+    headers = signer.headers(EXCHANGE_REQUEST.name, key, value + b" ")
+    await send_raw(relay, EXCHANGE_REQUEST.name, key, value, headers)
+    impostor = next(iter(sorted(providers)))
+    other = participant_signer(relay.cfg, Participant("insurer", impostor))
+    await send_raw(relay, EXCHANGE_REQUEST.name, key, value,
+                   other.headers(EXCHANGE_REQUEST.name, key, value))
+    await relay.tick(now + timedelta(minutes=1))
+    route(relay)
+
+    got = _by_entry(await replies(relay, asker))
+    assert [r.outcome for r in got["s1"]] == [ExchangeOutcome.FORWARDED]
+    assert set(got["s1"][0].providers) == providers
+    assert set(got["b1"][0].providers) == providers
+    assert got["b3"][0].reason is ForwardRefusal.UNKNOWN_NUMBER
+    assert got["b2"][0].reason is ForwardRefusal.NOBODY_COVERED
+    assert got["e1"][0].reason is ForwardRefusal.NOT_MEMBER
+    assert got["d1"][0].reason is ForwardRefusal.PURPOSE_NOT_ALLOWED
+    assert got["x1"][0].reason is ForwardRefusal.EXPIRED
+    assert "f1" not in got  # the forged bytes have no signer to answer
+    impostor_replies = await replies(relay, impostor)
+    assert [(r.entry, r.reason) for r in impostor_replies] == [(None,
+                                                                ForwardRefusal.BAD_SIGNATURE)]
+
+    # each provider reads one routed request signed by the relay, its own number sealed
+    for code in providers:
+        routed = [decode_relay(bytes(r.value), RoutedRequest)
+                  for r in await records(relay, participant_topics(code)[0].name)]
+        assert {r.request_id for r in routed} == {single.request_id, batch.request_id}
+        assert all(a.number not in r.model_dump_json() for r in routed)
+    run_workers(relay, sorted(providers))
+    await relay.tick(now + timedelta(minutes=2))
+    route(relay)
+    got = _by_entry(await replies(relay, asker))
+    answered = [r for r in got["s1"] if r.outcome is ExchangeOutcome.ANSWERED]
+    assert {r.provider_code for r in answered} == providers
+    for r in answered:
+        body = opened(relay, r)
+        expected = sorted((c.valid_from.isoformat(),
+                           c.valid_to.isoformat() if c.valid_to else None)
+                          for c in covers[a.relay_id] if c.insurer == r.provider_code
+                          and c.valid_from <= end and (c.valid_to is None
+                                                       or span[0] < c.valid_to))
+        assert body["status"] == "covered"
+        assert sorted((p["valid_from"], p["valid_to"]) for p in body["periods"]) == expected
+        assert isinstance(body["self_pay_yen"], int)
+    assert {r.provider_code for r in got["b1"] if r.outcome is ExchangeOutcome.ANSWERED} \
+        == providers
+
+    # a replayed routed request, also after the worker restarts, is not answered again
+    provider = sorted(providers)[0]
+    requests_topic = participant_topics(provider)[0].name
+    first = (await records(relay, requests_topic))[0]
+    answers_before = len(await records(relay, EXCHANGE_ANSWER.name))
+    await send_raw(relay, requests_topic, first.key, first.value, list(first.headers))
+    run_workers(relay, [provider])
+    assert len(await records(relay, EXCHANGE_ANSWER.name)) == answers_before
+
+    # a sealed number reused in another routed request (signed by the relay) does not open
+    original = decode_relay(bytes(first.value), RoutedRequest)
+    reused = original.model_copy(update={"routed_id": uuid4()})
+    relay_signer = exchange_signer(relay.cfg)
+    rk, rv = reused.kafka_key(), encode(reused)
+    await send_raw(relay, requests_topic, rk, rv, relay_signer.headers(requests_topic, rk, rv))
+    run_workers(relay, [provider])
+    answers = [decode_relay(bytes(r.value), ExchangeAnswer)
+               for r in await records(relay, EXCHANGE_ANSWER.name)]
+    reply_to_reuse = [x for x in answers if x.routed_id == reused.routed_id]
+    assert len(reply_to_reuse) == 1
+    asker_key = load_private_key(relay.cfg, Participant("insurer", asker))
+    body = open_answer(reply_to_reuse[0].items[0].sealed_answer, asker_key,
+                       reused.request_id, reply_to_reuse[0].items[0].item_id, asker, provider)
+    assert b"tampered_number" in body
+
+    # an answer from an insurer the request was not routed to is refused and counted
+    wrong = sorted(set(covers_insurers(covers)) - {provider})[0]
+    ensure_encryption_keys(relay.cfg, [Participant("insurer", wrong)])
+    fake = ExchangeAnswer(routed_id=original.routed_id, provider_code=wrong, items=[
+        AnswerItem(item_id=original.items[0].item_id, sealed_answer=b"x" * 100)])
+    wk, wv = fake.kafka_key(), encode(fake)
+    await send_raw(relay, EXCHANGE_ANSWER.name, wk, wv, participant_signer(
+        relay.cfg, Participant("insurer", wrong)).headers(EXCHANGE_ANSWER.name, wk, wv))
+
+    # a suspect link: an open look-alike about the subject sends A to the counter
+    conn = await relay.connect()
+    try:
+        await conn.execute(
+            "INSERT INTO anomalies (anomaly_id, code, relay_ids, event_id, fields, link_ids, "
+            "resolved) VALUES ($1, 'lookalike', $2, $3, $4, '{}', false)",
+            uuid4(), [a.relay_id], uuid4(), ["identity.kana_name"])
+    finally:
+        await conn.close()
+    t3 = now + timedelta(minutes=3)
+    suspect = request(asker, [("v1", insured(a.number))], t3, period=span)
+    await ask(relay, suspect)
+    await relay.tick(t3)
+    route(relay)
+    got = _by_entry(await replies(relay, asker))
+    assert got["v1"][0].reason is ForwardRefusal.VERIFY_IDENTITY
+    conn = await relay.connect()
+    try:
+        counted = await store.counts(conn)
+        await conn.execute("UPDATE anomalies SET resolved = true WHERE code = 'lookalike'")
+    finally:
+        await conn.close()
+    assert counted[(wrong, "wrong_provider")] == 1
+    assert counted[("unknown", "bad_signature")] == 1
+    assert counted[(asker, "not_member")] >= 1
+
+    # a provider that does not answer by the deadline is reported unavailable; its late
+    # answer is counted and not delivered
+    t4 = now + timedelta(minutes=4)
+    slow = request(asker, [("u1", insured(a.number))], t4, period=span,
+                   expires_in=timedelta(minutes=2))
+    await ask(relay, slow)
+    await relay.tick(t4)
+    route(relay)
+    await relay.tick(t4 + timedelta(minutes=5))
+    route(relay)
+    got = _by_entry(await replies(relay, asker))
+    late = [r for r in got["u1"] if r.outcome is ExchangeOutcome.UNAVAILABLE]
+    assert {r.provider_code for r in late} == providers
+    routed_slow = [decode_relay(bytes(r.value), RoutedRequest)
+                   for r in await records(relay, requests_topic)]
+    slow_routed = next(r for r in routed_slow if r.request_id == slow.request_id)
+    item = slow_routed.items[0].item_id
+    late_answer = ExchangeAnswer(routed_id=slow_routed.routed_id, provider_code=provider,
+                                 items=[AnswerItem(item_id=item, sealed_answer=seal_answer(
+                                     b'{"status":"covered"}', asker_key.public_key(),
+                                     slow.request_id, item, asker, provider))])
+    lk, lv = late_answer.kafka_key(), encode(late_answer)
+    await send_raw(relay, EXCHANGE_ANSWER.name, lk, lv, participant_signer(
+        relay.cfg, Participant("insurer", provider)).headers(EXCHANGE_ANSWER.name, lk, lv))
+    await relay.tick(t4 + timedelta(minutes=6))
+    route(relay)
+    got = _by_entry(await replies(relay, asker))
+    assert not [r for r in got["u1"] if r.outcome is ExchangeOutcome.ANSWERED]
+
+    # over the allowance of persons per relay hour: refused, never silent
+    t5 = now + timedelta(hours=2)
+    many = request(asker, [(f"r{i}", insured(a.number)) for i in range(4)], t5, period=span)
+    await ask(relay, many)
+    await relay.tick(t5)
+    route(relay, {"SHAHO_EXCHANGE_RATE_LIMIT": "3"})
+    got = _by_entry(await replies(relay, asker))
+    assert {got[f"r{i}"][0].reason for i in range(4)} == {ForwardRefusal.RATE_LIMITED}
+    conn = await relay.connect()
+    try:
+        counted = await store.counts(conn)
+    finally:
+        await conn.close()
+    assert counted[(provider, "late_answer")] == 1
+    assert counted[(asker, "rate_limited")] == 4
+
+
+def covers_insurers(covers: dict) -> set[str]:
+    return {c.insurer for links in covers.values() for c in links if len(c.insurer) == 8}
+
+
+async def test_an_insurer_reads_only_its_own_topics(relay: RelayEnv):
+    a, b = "06130012", "01130012"
+    participants = [Participant("insurer", a), Participant("insurer", b)]
+    ensure_encryption_keys(relay.cfg, participants)
+    await asyncio.to_thread(kafka_acl.provision, relay.stack,
+                            [("insurer", a), ("insurer", b)], relay.topics)
+    await apply_participant_topics(relay.cfg.kafka(OPERATOR), relay.topics, [a, b])
+    login = relay.cfg.kafka(participant_name("insurer", b))
+
+    async def readable(topic: str) -> bool:
+        try:
+            await asyncio.wait_for(read_to_end(login, [TopicPartition(relay.topic(topic), 0)],
+                                               20), 60)
+        except TopicAuthorizationFailedError:
+            return False
+        return True
+
+    assert await readable(participant_topics(b)[0].name)
+    assert await readable(participant_topics(b)[1].name)
+    assert not await readable(participant_topics(a)[0].name)
+    assert not await readable(participant_topics(a)[1].name)
+    assert not await readable(EXCHANGE_REQUEST.name)
+    assert not await readable(EXCHANGE_ANSWER.name)
