@@ -27,7 +27,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from groundfloor.config import StackConfig
-from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, processor_consumer
+from groundfloor.kafka_clients import (
+    KafkaLogin,
+    idempotent_producer,
+    processor_consumer,
+    reader,
+)
 from infra.principals import participant_name
 from insurer_workers import member_store
 from schemas import MessageRejected, RelayTick, decode_relay, encode
@@ -288,6 +293,38 @@ class InsurerWorker:
                 conn, self.me.code, table, uuid5(routed.routed_id, outcome), routed.request_id,
                 routed.asker_code, routed.scheme.value, routed.category.value,
                 routed.purpose.value, outcome, self.relay_time or routed.relay_time, detail)
+
+
+async def relay_now(me: InsurerIdentity, namespace: Namespace,
+                    signers: Signers) -> datetime | None:
+    """The relay time of the last tick on the clock topic the relay clock signed, read with
+    the insurer's own login; None before the first tick."""
+    tp = TopicPartition(namespace.physical(RELAY_CLOCK), 0)
+    consumer = reader(me.kafka)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, max(0, end - 20))
+        last: datetime | None = None
+        while await consumer.position(tp) < end:
+            for record in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
+                found = signed_by(record.headers)
+                if found is None or (found[0].role, found[0].code) != CLOCK_SIGNER:
+                    continue
+                certified = signers.lookup(found[0])
+                if certified is None or not verifies(certified.public_key, found[1],
+                                                     RELAY_CLOCK.name, record.key,
+                                                     record.value):
+                    continue
+                try:
+                    tick = decode_relay(bytes(record.value or b""), RelayTick)
+                except MessageRejected:
+                    continue
+                last = tick.relay_time if last is None else max(last, tick.relay_time)
+        return last
+    finally:
+        await consumer.stop()
 
 
 def role_of(code: str) -> str:
