@@ -28,6 +28,7 @@ from relay_linker.readback import AnomalyCount, anomaly_counts
 from schemas import Filing, FilingOutcome, LinkChanged, decode_relay
 from schemas.relay import furthest
 from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
+from shaho import demo_exchange
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from synthetic.population import Population, generate
 from trust.encryption_keys import ensure_encryption_keys
@@ -280,6 +281,15 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         ids = {f.event_id for f in population.filings}
         for line in report(ids, bad, seen, counts, live_sent, backlog_seconds):
             print(line)
+        members = asyncio.run(demo_exchange.prepare(cfg, demo, population))
+        for line in demo_exchange.start_processors(demo, population):
+            print(line)
+        requests = demo_exchange.questions(members, later)
+        print(f"relayed exchange: {len(requests)} batched request(s) from the insurers with the "
+              "most members, each about its own members' other insurers over a year ...")
+        replies = asyncio.run(demo_exchange.ask_and_read(demo, requests, later))
+        for line in demo_exchange.report(demo, replies):
+            print(line)
         sample = asyncio.run(_sample_person(demo))
         print(f"look inside: run the demo with --keep-running, export "
               f"SHAHO_TOPIC_PREFIX={DEMO_PREFIX} SHAHO_PG_DATABASE={DEMO_DATABASE}, then "
@@ -288,6 +298,7 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         if not keep_running:
             for name in PROCESSORS:
                 processes.stop(cfg, name)
+            demo_exchange.stop_processors(cfg)
             if started:
                 for line in down(cfg):
                     print(line)

@@ -1,0 +1,196 @@
+"""The demo's relayed exchange: every insurer of the population gets its principal, topics and
+member store; the router and the insurer workers run; some insurers ask about their members.
+
+What the askers read back (forwarded, refused by reason, answered, unavailable) is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, uuid5
+
+import asyncpg
+from aiokafka import TopicPartition
+from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
+
+from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import read_to_end
+from infra import kafka_acl, processes
+from infra.principals import OPERATOR, RELAY_CLOCK_PRINCIPAL
+from infra.topics_admin import apply_participant_topics
+from insurer_workers import member_store
+from insurer_workers.worker import identity, role_of, send_request
+from relay_clock.clock import RelayClock
+from schemas import decode_relay
+from schemas.common import InsuredNumber
+from schemas.exchange import (
+    MAX_ENTRIES,
+    ExchangeReply,
+    ExchangeRequest,
+    MemberNumber,
+    RequestEntry,
+    item_id,
+    routed_id,
+)
+from schemas.exchange_terms import DataCategory, ExchangeOutcome, ExchangeScheme, Purpose
+from schemas.topics import participant_topics
+from shaho.bootstrap import keyring, topic_namespace
+from synthetic.population import Population
+from trust.encryption_keys import ensure_encryption_keys
+from trust.keys import clock_signer
+from trust.number_sealing import open_answer
+from trust.pki import Participant
+
+ASKERS = 3  # the insurers with the most members on the day ask about all of them
+EXCHANGE_PROCESSORS = ("relay-exchange", "insurer-worker")
+WAIT = 90.0
+
+
+def insurers_of(population: Population) -> list[str]:
+    return sorted(c for c, k in population.filer_kinds.items() if k.value in ("insurer",
+                                                                             "pension"))
+
+
+async def prepare(stack: StackConfig, demo: StackConfig, population: Population) -> dict:
+    """Principals and topics of every insurer in the demo namespace; member stores filled."""
+    codes = insurers_of(population)
+    participants = [Participant(role_of(c), c) for c in codes]
+    ensure_encryption_keys(stack, participants)
+    if stack.kafka_auth:
+        await asyncio.to_thread(kafka_acl.provision, stack,
+                                [(p.role, p.code) for p in participants], topic_namespace(demo))
+    await apply_participant_topics(demo.kafka(OPERATOR), topic_namespace(demo), codes)
+    members = members_from_filings(population.filings)
+    conn = await asyncpg.connect(demo.pg_dsn())
+    try:
+        for code, periods in sorted(members.items()):
+            await member_store.create_store(conn, code)
+            await member_store.fill_store(conn, code, periods, benefits_for(periods, 7))
+    finally:
+        await conn.close()
+    return members
+
+
+def _member(period: MemberPeriod) -> MemberNumber:
+    if period.scheme == "long_term_care":
+        return MemberNumber(care_insured_number=period.member_number)
+    if period.scheme == "pension":
+        return MemberNumber(basic_pension_number=period.member_number)
+    symbol, number, branch = period.member_number.split("|")
+    return MemberNumber(insured_number=InsuredNumber(symbol=symbol or None, number=number,
+                                                     branch=branch or None))
+
+
+def questions(members: dict[str, list[MemberPeriod]], day: datetime) -> list[ExchangeRequest]:
+    """The medical insurers with the most members covered on `day` each ask, in batches,
+    what other medical insurers covered each of them in the year to it (高額医療・高額介護合算's
+    self-pay), as the calculation's gathering will."""
+    end = day.date() - timedelta(days=1)
+    covered = {code: sorted({p.member_number for p in periods
+                             if p.scheme == "medical" and p.capacity == "insured"
+                             and p.valid_from <= end and (p.valid_to is None or end < p.valid_to)})
+               for code, periods in members.items()}
+    askers = sorted(covered, key=lambda c: (-len(covered[c]), c))[:ASKERS]
+    requests = []
+    for code in askers:
+        by_number = {p.member_number: p for p in members[code]}
+        numbers = covered[code]
+        for start in range(0, len(numbers), MAX_ENTRIES):
+            chunk = numbers[start:start + MAX_ENTRIES]
+            requests.append(ExchangeRequest(
+                request_id=uuid5(NAMESPACE_URL, f"demo:{code}:{start}"), asker_code=code,
+                scheme=ExchangeScheme.MEDICAL, category=DataCategory.SELF_PAY_AMOUNTS,
+                purpose=Purpose.COMBINED_HIGH_COST, period_from=end - timedelta(days=365),
+                period_to=end, expires_at=day + timedelta(minutes=5),
+                entries=[RequestEntry(entry=f"m{start + i}", member=_member(by_number[n]))
+                         for i, n in enumerate(chunk)]))
+    return requests
+
+
+async def _replies(demo: StackConfig, code: str) -> list[ExchangeReply]:
+    """The asker's replies, read with its own login from its own topic."""
+    login = identity(demo, code).kafka
+    topic = topic_namespace(demo).physical(participant_topics(code)[1])
+    found = await read_to_end(login, [TopicPartition(topic, p) for p in range(6)])
+    return [decode_relay(bytes(r.value), ExchangeReply) for r in found]
+
+
+def _settled(replies: list[ExchangeReply], persons: int) -> bool:
+    """Every person has a first reply and every insurer reached has answered or lapsed."""
+    first = {r.entry for r in replies if r.outcome in (ExchangeOutcome.FORWARDED,
+                                                       ExchangeOutcome.REFUSED)}
+    reached = sum(len(r.providers) for r in replies if r.outcome is ExchangeOutcome.FORWARDED)
+    closed = sum(1 for r in replies if r.outcome in (ExchangeOutcome.ANSWERED,
+                                                     ExchangeOutcome.UNAVAILABLE))
+    return len(first) >= persons and closed >= reached
+
+
+async def ask_and_read(demo: StackConfig, requests: list[ExchangeRequest],
+                       day: datetime) -> dict[str, list[ExchangeReply]]:
+    """Send the questions with the relay clock ticking on `day`, and read the replies back."""
+    clock = RelayClock(demo.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(demo), keyring(demo),
+                       clock_signer(demo))
+    await clock.start()
+    done = asyncio.Event()
+    ticks = asyncio.create_task(clock.run(done, 0.05, at=day))
+    persons = Counter()
+    for request in requests:
+        await send_request(identity(demo, request.asker_code), topic_namespace(demo), request)
+        persons[request.asker_code] += len(request.entries)
+    replies: dict[str, list[ExchangeReply]] = {}
+    deadline = time.monotonic() + WAIT
+    try:
+        while time.monotonic() < deadline:
+            replies = {code: await _replies(demo, code) for code in persons}
+            if all(_settled(replies[c], n) for c, n in persons.items()):
+                break
+            await asyncio.sleep(1.0)
+    finally:
+        done.set()
+        await ticks
+        await clock.stop()
+    return replies
+
+
+def report(demo: StackConfig, replies: dict[str, list[ExchangeReply]]) -> list[str]:
+    lines = []
+    for code, found in sorted(replies.items()):
+        first = Counter(r.reason.value if r.reason else r.outcome.value for r in found
+                        if r.outcome in (ExchangeOutcome.FORWARDED, ExchangeOutcome.REFUSED))
+        later = Counter(r.outcome.value for r in found
+                        if r.outcome in (ExchangeOutcome.ANSWERED, ExchangeOutcome.UNAVAILABLE))
+        key = identity(demo, code).decryption_key
+        covered = 0
+        for r in found:
+            if r.outcome is ExchangeOutcome.ANSWERED and r.sealed_answer and r.entry:
+                assert r.provider_code is not None
+                item = item_id(routed_id(r.request_id, r.provider_code), r.entry)
+                body = json.loads(open_answer(r.sealed_answer, key, r.request_id, item, code,
+                                              r.provider_code))
+                covered += body.get("status") == "covered"
+        persons = sum(first.values())
+        lines.append(
+            f"exchange: insurer {code} asked about {persons} members: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(first.items()))
+            + "; from the insurers reached: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(later.items())) or "none")
+            + f"; answers opened with its own key, {covered} saying covered")
+    return lines
+
+
+def start_processors(demo: StackConfig, population: Population) -> list[str]:
+    lines = [f"started relay-exchange (pid {processes.spawn(demo, 'relay-exchange')})"]
+    args = [a for code in insurers_of(population) for a in ("--insurer", code)]
+    pid = processes.spawn(demo, "insurer-worker", *args)
+    lines.append(f"started insurer-worker for {len(insurers_of(population))} insurers, each as "
+                 f"its own principal (pid {pid})")
+    return lines
+
+
+def stop_processors(cfg: StackConfig) -> None:
+    for name in EXCHANGE_PROCESSORS:
+        processes.stop(cfg, name)
