@@ -39,8 +39,14 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     out = done.stdout
     assert "none yet 0" in out, out
     for line in ("outcomes: accepted", "link changes published: ", "relay database: ",
-                 "anomalies: ", "dead letters: ", "backlog: ", "latency, filing published"):
+                 "anomalies: ", "dead letters: ", "backlog: ", "latency, filing published",
+                 "started insurer-worker for ", "relayed exchange: "):
         assert line in out, line
+    asked = [line for line in out.splitlines() if line.startswith("exchange: insurer ")]
+    assert asked, out[-3000:]
+    # every insurer reached answered in time: none reported unavailable
+    assert not any("unavailable" in line for line in asked), asked
+    assert any("answered " in line for line in asked), asked
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 
