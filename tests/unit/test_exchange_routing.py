@@ -7,17 +7,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from relay_exchange.policy import parse_policy
 
+from relay_exchange.policy import parse_policy
 from relay_exchange.routing import Ask, Link, Person, decide_entry, rate_allows
 from schemas.exchange_terms import DataCategory, ExchangeScheme, ForwardRefusal, Purpose
 
 POLICY = parse_policy(
     "# purpose policy version 2026-12-01\n"
     "row,role,scheme,category,purpose,span,max_days,law,article,paragraph,item,note\n"
-    "T1,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,"
+    "P91,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,"
     "健康保険法,第3条,第1項,,test\n"
-    "T2,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,"
+    "P92,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,"
     "介護保険法施行令,第22条の3,第1項,,test\n")
 A, B, C = "06130012", "01130012", "131011"
 MINE = ("insured:06130012", b"a-index")
@@ -70,7 +70,7 @@ def test_the_policy_decides_by_the_askers_role_and_span():
     wrong_span = _ask(None, (date(2025, 5, 1), date(2025, 6, 1)))
     assert decide_entry(wrong_span, MINE, PERSON,
                         POLICY).refusal is ForwardRefusal.PURPOSE_NOT_ALLOWED
-    # T2 is a care insurer's row: a medical insurer asking the same is denied
+    # P92 is a care insurer's row: a medical insurer asking the same is denied
     care_row = _ask(None, (date(2024, 8, 1), date(2025, 7, 31)),
                     purpose=Purpose.COMBINED_HIGH_COST, category=DataCategory.SELF_PAY_AMOUNTS)
     assert decide_entry(care_row, MINE, PERSON,
@@ -83,9 +83,9 @@ def test_a_care_insurer_asks_for_a_whole_period_of_at_most_366_days():
     ask = _ask(None, (date(2024, 8, 1), date(2025, 7, 31)), purpose=Purpose.COMBINED_HIGH_COST,
                category=DataCategory.SELF_PAY_AMOUNTS, asker=C)
     decision = decide_entry(ask, care, person, POLICY)
-    assert decision.policy_row == "T2"
+    assert decision.policy_row == "P92"
     assert {p.code for p in decision.providers} == {A}  # C's own medical cover is not asked
-    too_long = _ask(None, (date(2024, 7, 31), date(2025, 7, 31)),
+    too_long = _ask(None, (date(2024, 7, 30), date(2025, 7, 31)),  # 367 days
                     purpose=Purpose.COMBINED_HIGH_COST,
                     category=DataCategory.SELF_PAY_AMOUNTS, asker=C)
     assert decide_entry(too_long, care, person,
@@ -105,7 +105,7 @@ def test_nobody_else_covering_then_is_said():
 
 def test_forwarded_to_each_insurer_covering_the_date_once_under_its_latest_number():
     decision = decide_entry(_ask(), MINE, PERSON, POLICY)
-    assert decision.forwarded and decision.policy_row == "T1"
+    assert decision.forwarded and decision.policy_row == "P91"
     assert [(p.code, p.number_sealed) for p in decision.providers] == [(C, b"sealed-131011")]
 
 

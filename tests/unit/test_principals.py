@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from infra.principals import (
     DESCRIBE,
+    EXCHANGE_ROLES,
     GROUP,
     PROCESSORS,
     READ,
@@ -44,10 +45,12 @@ def test_no_participant_touches_a_relay_topic(role: str):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_a_participant_writes_only_its_kinds_filing_topic(role: str):
+def test_a_participant_writes_only_its_kinds_filing_topic_and_the_exchanges(role: str):
     who = participant(role, "X1")
     written = [t.name for t in CATALOGUE if who.may(WRITE, TOPIC, t.name)]
-    assert written == ([f"filing.{role}.v1"] if role != "medical" else [])
+    exchange = ["exchange.request.v1", "exchange.answer.v1"] if role in EXCHANGE_ROLES else []
+    assert sorted(written) == sorted(([f"filing.{role}.v1"] if role != "medical" else [])
+                                     + exchange)
     assert who.may(READ, TOPIC, f"outcome.{role}.v1")
     assert not who.may(READ, TOPIC, f"filing.{role}.v1"), "filers do not read the filings"
 
@@ -97,3 +100,21 @@ def test_nothing_is_granted_to_every_user():
     principals = {b.principal for p in everyone for b in p.bindings(Namespace())}
     assert "User:*" not in principals
     assert all(p.startswith("User:") and p != "User:ANONYMOUS" for p in principals)
+
+
+def test_the_exchange_router_reads_the_exchange_topics_only_and_writes_nothing():
+    from infra.principals import ROUTER
+
+    read = sorted(t.name for t in CATALOGUE if ROUTER.may(READ, TOPIC, t.name))
+    assert read == ["exchange.answer.v1", "exchange.request.v1"]
+    assert not [t.name for t in CATALOGUE if ROUTER.may(WRITE, TOPIC, t.name)]
+    assert not ROUTER.may(READ, TOPIC, "participant.06130012.requests.v1")
+
+
+def test_no_participant_reads_the_exchange_topics_or_writes_another_participants():
+    for role in ROLES:
+        who = participant(role, "X1")
+        for name in ("exchange.request.v1", "exchange.answer.v1"):
+            assert not who.may(READ, TOPIC, name)
+        assert not who.may(WRITE, TOPIC, "participant.X2.requests.v1")
+        assert not who.may(WRITE, TOPIC, "participant.X1.replies.v1")

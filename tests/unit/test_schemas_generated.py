@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from schemas.asyncapi import ASYNCAPI_PATH, document, generated_files, stale
+from schemas.asyncapi import ASYNCAPI_PATH, PARTICIPANT_TOPICS, document, generated_files, stale
 from schemas.jsonschema_export import SCHEMA_DIR, message_name
 from schemas.topics import CATALOGUE, INGESTION_TOPICS
 from tests.fixtures.examples import all_examples
@@ -28,8 +28,10 @@ def test_asyncapi_has_a_channel_and_an_operation_per_topic() -> None:
     doc = yaml.safe_load((REPO_ROOT / ASYNCAPI_PATH).read_text(encoding="utf-8"))
     assert doc == document()
     assert doc["asyncapi"] == "3.0.0"
-    assert set(doc["channels"]) == {t.name for t in CATALOGUE}
-    assert len(doc["operations"]) == len(CATALOGUE)
+    assert set(doc["channels"]) == {t.name for t in (*CATALOGUE, *PARTICIPANT_TOPICS)}
+    assert len(doc["operations"]) == len(CATALOGUE) + len(PARTICIPANT_TOPICS)
+    for topic in PARTICIPANT_TOPICS:
+        assert doc["channels"][topic.name]["parameters"]["code"]["description"]
     for topic in CATALOGUE:
         channel = doc["channels"][topic.name]
         assert channel["x-key"] == topic.key
