@@ -14,8 +14,12 @@ import pytest
 
 from groundfloor.config import StackConfig
 from insurer_workers import member_store as store
-from insurer_workers.members import BenefitRecord, MemberPeriod
+from insurer_workers.filling import fill_member_stores
+from insurer_workers.members import BenefitRecord, MemberPeriod, members_from_filings
+from synthetic.population import generate
+from tests.integration.relay_env import RelayEnv
 
+pytestmark = pytest.mark.integration
 NUMBER = "港いろは|１２３４|00"
 
 
@@ -140,3 +144,21 @@ async def test_codes_that_cannot_name_a_store_are_refused(pg: asyncpg.Connection
         with pytest.raises(store.InvalidInsurerCode) as refused:
             await call
         assert code not in str(refused.value) or code == ""
+
+
+async def test_every_insurer_of_a_population_gets_its_members(relay: RelayEnv) -> None:
+    population = generate(4, 40, date(2025, 1, 1))
+    expected = members_from_filings(population.filings)
+    counts = await fill_member_stores(relay.cfg, population, benefit_seed=4)
+    conn = await relay.connect()
+    try:
+        assert counts == {code: len({p.member_number for p in periods})
+                          for code, periods in expected.items()}
+        for code, periods in expected.items():
+            for p in periods[:3]:
+                assert p in await store.lookup(conn, code, p.member_number, on=p.valid_from)
+        assert await fill_member_stores(relay.cfg, population, ["JPS"]) == {"JPS": counts["JPS"]}
+    finally:
+        for code in expected:
+            await store.drop_store(conn, code)
+        await conn.close()
