@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from groundfloor.crypto import Keyring
 from insurer_workers.members import (
@@ -151,3 +153,34 @@ def test_the_canonical_number_is_the_relays_text() -> None:
     assert canonical_number(care_insured_number=SecretNumber("1310100001")) == "1310100001"
     with pytest.raises(ValueError):
         canonical_number()
+
+
+SYMBOLS = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1,
+                  max_size=38).filter(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(symbol=st.none() | SYMBOLS, number=SYMBOLS,
+       branch=st.none() | st.from_regex(r"\A[0-9]{2}\Z"))
+def test_any_insured_number_has_the_linkers_text(symbol: str | None, number: str,
+                                                 branch: str | None) -> None:
+    """Whatever an insured number holds (kanji, kana, full-width digits, no symbol or branch),
+    the store's text finds the link the relay's translation indexed it under."""
+    parsed = InsuredNumber.model_validate({"symbol": symbol, "number": number, "branch": branch})
+    translator = Translator(KEYRING)
+    text = canonical_number(parsed)
+    assert translator.number("insured:06139018", text).index == translator.insured(
+        "06139018", parsed).index
+    if "|" not in number + (symbol or ""):
+        assert text.split("|") == [symbol or "", number, branch or ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(digits=st.from_regex(r"\A[0-9]{10}\Z"), hyphen=st.booleans())
+def test_any_pension_number_has_the_linkers_text(digits: str, hyphen: bool) -> None:
+    written = f"{digits[:4]}-{digits[4:]}" if hyphen else digits
+    number = SecretNumber(written)
+    assert canonical_number(basic_pension_number=number) == digits
+    translator = Translator(KEYRING)
+    assert translator.pension(number).index == translator.number(
+        "basic_pension_number", digits).index
