@@ -1,3 +1,2 @@
-"""Reserved for the processors that route queries between insurers (later work).
-
-Nothing lives here yet; see docs/architecture.md."""
+"""Simulated insurers: each with its own member store, key and principal, answering the queries
+the relay routes to it."""

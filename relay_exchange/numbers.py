@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.common import canonical_insured_number, canonical_pension_number
 from schemas.exchange import MemberNumber
 
 
@@ -19,9 +20,10 @@ def number_key(asker: str, member: MemberNumber) -> tuple[str, str]:
     """(kind, canonical text) of the asker's own number for its member."""
     if member.insured_number is not None:
         n = member.insured_number
-        parts = (n.symbol, n.number, n.branch)
-        return f"insured:{asker}", "|".join(_clear(p) if p else "" for p in parts)
+        return f"insured:{asker}", canonical_insured_number(
+            _clear(n.symbol) if n.symbol else None, _clear(n.number),
+            _clear(n.branch) if n.branch else None)
     if member.care_insured_number is not None:
         return f"care_insured:{asker}", _clear(member.care_insured_number)
     assert member.basic_pension_number is not None
-    return "basic_pension_number", _clear(member.basic_pension_number).replace("-", "")
+    return "basic_pension_number", canonical_pension_number(_clear(member.basic_pension_number))

@@ -42,7 +42,13 @@ from relay_linker.normalisation import (
 from schemas import Filing
 from schemas.cards import public_key_der
 from schemas.codec import content_hash
-from schemas.common import IdentityItems, InsuredNumber, PersonReference
+from schemas.common import (
+    IdentityItems,
+    InsuredNumber,
+    PersonReference,
+    canonical_insured_number,
+    canonical_pension_number,
+)
 
 JPS = "JPS"
 LATE_STAGE_LAW_CODE = "39"
@@ -75,14 +81,16 @@ class Translator:
         return NumberRef(kind, index, json.dumps(sealed.to_json_dict()).encode())
 
     def insured(self, insurer: str, number: InsuredNumber) -> NumberRef:
-        parts = (number.symbol, number.number, number.branch)
-        return self.number(f"insured:{insurer}", "|".join(clear(p) if p else "" for p in parts))
+        symbol, branch = number.symbol, number.branch
+        text = canonical_insured_number(clear(symbol) if symbol else None, clear(number.number),
+                                        clear(branch) if branch else None)
+        return self.number(f"insured:{insurer}", text)
 
     def resident(self, code: Any) -> NumberRef:
         return self.number("resident_code", clear(code))
 
     def pension(self, number: Any) -> NumberRef:
-        return self.number("basic_pension_number", clear(number).replace("-", ""))
+        return self.number("basic_pension_number", canonical_pension_number(clear(number)))
 
     def care(self, insurer: str, number: Any) -> NumberRef:
         return self.number(f"care_insured:{insurer}", clear(number))

@@ -127,6 +127,17 @@ class InsuredNumber(ContractModel):
     branch: InsuredBranch | None = Field(default=None, description="枝番, 2 digits")
 
 
+def canonical_insured_number(symbol: str | None, number: str, branch: str | None) -> str:
+    """The one text of an insured symbol/number/branch (clear parts, as issued): the relay
+    indexes a member's number by it and the insurer's own member store keys it the same way."""
+    return "|".join(part or "" for part in (symbol, number, branch))
+
+
+def canonical_pension_number(number: str) -> str:
+    """The one text of a basic pension number: its 10 digits, with or without the hyphen."""
+    return number.replace("-", "")
+
+
 class PersonReference(ContractModel):
     """Who a record is about: exactly one person-level number."""
 

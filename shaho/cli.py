@@ -10,13 +10,20 @@ import sys
 
 from groundfloor.config import StackConfig
 from infra.kafka import StackError
-from shaho import exchange_commands, relay_commands, stack_commands, trust_commands
+from shaho import (
+    exchange_commands,
+    insurer_commands,
+    relay_commands,
+    stack_commands,
+    trust_commands,
+)
 from shaho.registry import Command
 
 COMMANDS: dict[str, Command] = {**stack_commands.commands.commands,
                                 **relay_commands.commands.commands,
                                 **trust_commands.commands.commands,
-                                **exchange_commands.commands.commands}
+                                **exchange_commands.commands.commands,
+                                **insurer_commands.commands.commands}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOF = "shaho"
+INSURER_FLOOR = {"insurer_workers", "groundfloor", "schemas", "trust", "consumers", "synthetic",
+                 "relay_clock"}
+PURE_MEMBERS = ("insurer_workers.members", "insurer_workers.member_reading")
 SKIP = {".venv", ".cache", ".git", "node_modules"}
 
 
@@ -74,6 +77,14 @@ def violations(root: Path) -> list[str]:
             if top == "trust" and first in packages - {"trust", "groundfloor", "schemas"}:
                 found.append(f"{where}: trust/ is plumbing; it imports only groundfloor/ and "
                              "schemas/ of the project")
+            if top == "insurer_workers" and first in packages - INSURER_FLOOR:
+                found.append(f"{where}: insurer_workers/ is a participant, not the relay; it "
+                             "imports no relay processor")
+            if module in PURE_MEMBERS and not (
+                first in stdlib | {"schemas", "synthetic"} or name in PURE_MEMBERS
+            ):
+                found.append(f"{where}: the member derivation is pure (the standard library, "
+                             "schemas/, synthetic/)")
             if top == "outbox" and first == "relay_linker":
                 found.append(f"{where}: outbox/ publishes any processor's rows, not the linker's")
     return found
@@ -108,6 +119,33 @@ def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):
     assert violations(root) == [
         "relay_linker/domain/rules.py:2 imports asyncpg: "
         "the domain imports only the standard library and itself"]
+
+
+def test_the_guard_sees_an_insurer_importing_the_relay(tmp_path: Path):
+    worker = "import trust\nimport relay_linker.store\n"
+    root = _tree(tmp_path, {"insurer_workers/worker.py": worker,
+                            "insurer_workers/__init__.py": "", "trust/__init__.py": ""})
+    assert violations(root) == [
+        "insurer_workers/worker.py:2 imports relay_linker.store: insurer_workers/ is a "
+        "participant, not the relay; it imports no relay processor"]
+
+
+def test_the_guard_sees_the_member_derivation_importing_a_library(tmp_path: Path):
+    members = "import datetime\nimport asyncpg\nfrom insurer_workers.member_reading import read\n"
+    root = _tree(tmp_path, {"insurer_workers/members.py": members,
+                            "insurer_workers/member_reading.py": "import schemas\n",
+                            "insurer_workers/member_store.py": "import asyncpg\n",
+                            "insurer_workers/__init__.py": "", "schemas/__init__.py": ""})
+    assert violations(root) == [
+        "insurer_workers/members.py:2 imports asyncpg: the member derivation is pure (the "
+        "standard library, schemas/, synthetic/)"]
+    reading = "import insurer_workers.member_store\n"
+    (root / "insurer_workers/member_reading.py").write_text(reading, encoding="utf-8")
+    assert sorted(violations(root)) == [
+        "insurer_workers/member_reading.py:1 imports insurer_workers.member_store: the member "
+        "derivation is pure (the standard library, schemas/, synthetic/)",
+        "insurer_workers/members.py:2 imports asyncpg: the member derivation is pure (the "
+        "standard library, schemas/, synthetic/)"]
 
 
 def test_the_guard_sees_an_import_hidden_inside_a_function(tmp_path: Path):

@@ -1,0 +1,181 @@
+"""One simulated insurer's own member store: a PostgreSQL schema `insurer_<code>`, owned by a role
+of the same name, holding its members, benefits, replay memory and its record of exchanges.
+
+The store is the insurer's, not the relay's: the relay's own processors never read it (it only
+shares the database server). The code is checked before it names anything in SQL; numbers are
+query arguments, never part of a statement or an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from insurer_workers.members import BenefitRecord, MemberPeriod
+
+CODE = re.compile(r"[A-Za-z0-9_]{1,16}")
+EXCHANGE_TABLES = ("asked", "answered")
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS {s}.members (
+        member_number text NOT NULL, scheme text NOT NULL, capacity text NOT NULL,
+        valid_from date NOT NULL, valid_to date, household text NOT NULL,
+        income_category text NOT NULL,
+        PRIMARY KEY (member_number, scheme, capacity, valid_from),
+        CHECK (valid_to IS NULL OR valid_to > valid_from))""",
+    """CREATE TABLE IF NOT EXISTS {s}.benefits (
+        member_number text NOT NULL, month date NOT NULL, kind text NOT NULL,
+        self_pay_yen bigint NOT NULL, benefit_yen bigint NOT NULL,
+        PRIMARY KEY (member_number, month, kind))""",
+    *(f"""CREATE TABLE IF NOT EXISTS {{s}}.{table} (
+        id uuid PRIMARY KEY, request_id uuid NOT NULL, counterpart text NOT NULL,
+        scheme text, category text, purpose text, outcome text NOT NULL,
+        at timestamptz NOT NULL, detail jsonb NOT NULL DEFAULT '{{{{}}}}')"""
+      for table in EXCHANGE_TABLES),
+    """CREATE TABLE IF NOT EXISTS {s}.seen_requests (
+        request_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS seen_requests_expiry ON {s}.seen_requests (expires_at)",
+)
+
+
+class InvalidInsurerCode(ValueError):
+    """A code that cannot name a member store (it is not repeated: it may be anything)."""
+
+    def __init__(self) -> None:
+        super().__init__("an insurer code is 1 to 16 letters, digits or underscores")
+
+
+def store_name(code: str) -> str:
+    """The store's schema and role name, `insurer_<code>`, quoted for SQL."""
+    if not isinstance(code, str) or not CODE.fullmatch(code):
+        raise InvalidInsurerCode()
+    return f'"insurer_{code}"'
+
+
+async def create_store(conn: asyncpg.Connection, code: str) -> None:
+    """The insurer's role and schema with its tables, owned by the role (idempotent)."""
+    name = store_name(code)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", name)
+        role = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name.strip('"'))
+        if role is None:
+            await conn.execute(f"CREATE ROLE {name} NOLOGIN")
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {name} AUTHORIZATION {name}")
+        await conn.execute(f"SET LOCAL ROLE {name}")
+        for statement in TABLES:
+            await conn.execute(statement.format(s=name))
+
+
+async def drop_store(conn: asyncpg.Connection, code: str) -> None:
+    """The schema and everything in it; the role too unless it owns a store in another
+    database."""
+    name = store_name(code)
+    await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    try:
+        async with conn.transaction():
+            await conn.execute(f"DROP ROLE IF EXISTS {name}")
+    except asyncpg.DependentObjectsStillExistError:
+        pass  # a store of the same insurer in another database keeps its role
+
+
+async def fill_store(conn: asyncpg.Connection, code: str, members: list[MemberPeriod],
+                     benefits: list[BenefitRecord]) -> int:
+    """Replace the store's members and benefits with these, in one transaction; the number of
+    distinct members (numbers) stored."""
+    name = store_name(code)
+    if any(m.insurer_code != code for m in members):
+        raise ValueError("a member period of another insurer")
+    async with conn.transaction():
+        await conn.execute(f"DELETE FROM {name}.benefits")
+        await conn.execute(f"DELETE FROM {name}.members")
+        await conn.copy_records_to_table(
+            "members", schema_name=name.strip('"'), records=[
+                (m.member_number, m.scheme, m.capacity, m.valid_from, m.valid_to, m.household,
+                 m.income_category) for m in members],
+            columns=["member_number", "scheme", "capacity", "valid_from", "valid_to",
+                     "household", "income_category"])
+        await conn.copy_records_to_table(
+            "benefits", schema_name=name.strip('"'), records=[
+                (b.member_number, b.month, b.kind, b.self_pay_yen, b.benefit_yen)
+                for b in benefits],
+            columns=["member_number", "month", "kind", "self_pay_yen", "benefit_yen"])
+    return len({m.member_number for m in members})
+
+
+async def lookup(conn: asyncpg.Connection, code: str, member_number: str, on: date | None = None,
+                 period: tuple[date, date] | None = None) -> list[MemberPeriod]:
+    """The periods of `member_number` covering the day `on` and overlapping the inclusive
+    `period` (each when given), oldest first."""
+    name = store_name(code)
+    first, last = period if period is not None else (None, None)
+    rows = await conn.fetch(
+        f"""SELECT * FROM {name}.members WHERE member_number = $1
+            AND ($2::date IS NULL OR (valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2)))
+            AND ($3::date IS NULL OR ((valid_to IS NULL OR valid_to > $3) AND valid_from <= $4))
+            ORDER BY valid_from, scheme, capacity""",
+        member_number, on, first, last)
+    return [MemberPeriod(code, r["member_number"], r["scheme"], r["capacity"], r["valid_from"],
+                         r["valid_to"], r["household"], r["income_category"]) for r in rows]
+
+
+async def benefits_of(conn: asyncpg.Connection, code: str, member_number: str,
+                      period: tuple[date, date]) -> list[BenefitRecord]:
+    """The member's monthly records of the months the inclusive `period` touches."""
+    name = store_name(code)
+    first, last = period
+    rows = await conn.fetch(
+        f"""SELECT * FROM {name}.benefits WHERE member_number = $1
+            AND month >= date_trunc('month', $2::date)::date AND month <= $3
+            ORDER BY month, kind""",
+        member_number, first, last)
+    return [BenefitRecord(r["member_number"], r["month"], r["kind"], r["self_pay_yen"],
+                          r["benefit_yen"]) for r in rows]
+
+
+async def remember_request(conn: asyncpg.Connection, code: str, request_id: UUID,
+                           expires_at: datetime) -> bool:
+    """Remember a request until `expires_at`; False when it was already remembered (a
+    replay)."""
+    name = store_name(code)
+    added = await conn.fetchval(
+        f"""INSERT INTO {name}.seen_requests (request_id, expires_at) VALUES ($1, $2)
+            ON CONFLICT (request_id) DO NOTHING RETURNING true""", request_id, expires_at)
+    return bool(added)
+
+
+async def was_seen(conn: asyncpg.Connection, code: str, request_id: UUID) -> bool:
+    """Whether the request is remembered (answered before and not forgotten yet)."""
+    name = store_name(code)
+    found = await conn.fetchval(
+        f"SELECT true FROM {name}.seen_requests WHERE request_id = $1", request_id)
+    return bool(found)
+
+
+async def forget_expired(conn: asyncpg.Connection, code: str, now: datetime) -> int:
+    """Forget the requests whose expiry has come by `now` (relay time); how many."""
+    name = store_name(code)
+    gone = await conn.fetch(
+        f"DELETE FROM {name}.seen_requests WHERE expires_at <= $1 RETURNING 1", now)
+    return len(gone)
+
+
+async def record_exchange(conn: asyncpg.Connection, code: str, table: str, record_id: UUID,
+                          request_id: UUID, counterpart: str, scheme: str | None,
+                          category: str | None, purpose: str | None, outcome: str,
+                          at: datetime, detail: dict[str, Any]) -> None:
+    """The insurer's own record of what it asked (`asked`) or answered (`answered`); a record
+    already kept under `record_id` stays as it is."""
+    name = store_name(code)
+    if table not in EXCHANGE_TABLES:
+        raise ValueError("an exchange record is asked or answered")
+    await conn.execute(
+        f"""INSERT INTO {name}.{table} (id, request_id, counterpart, scheme, category, purpose,
+            outcome, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+            ON CONFLICT (id) DO NOTHING""",
+        record_id, request_id, counterpart, scheme, category, purpose, outcome, at,
+        json.dumps(detail, sort_keys=True))
