@@ -33,7 +33,6 @@ from groundfloor.kafka_clients import (
     processor_consumer,
     reader,
 )
-from infra.principals import participant_name
 from insurer_workers import member_store
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.exchange import (
@@ -332,12 +331,11 @@ def role_of(code: str) -> str:
     return "pension" if code == "JPS" else "insurer"
 
 
-def identity(cfg: StackConfig, code: str) -> InsurerIdentity:
-    """Insurer `code`'s identity as provisioned on this machine (keys and broker password)."""
-    role = role_of(code)
-    participant = Participant(role, code)
-    return InsurerIdentity(code, role, cfg.kafka(participant_name(role, code)),
-                           participant_signer(cfg, participant),
+def identity(cfg: StackConfig, code: str, kafka: KafkaLogin) -> InsurerIdentity:
+    """Insurer `code`'s identity as provisioned on this machine (its keys), logging in to the
+    broker as `kafka` (its own principal, which the wiring names)."""
+    participant = Participant(role_of(code), code)
+    return InsurerIdentity(code, participant.role, kafka, participant_signer(cfg, participant),
                            load_private_key(cfg, participant))
 
 

@@ -15,8 +15,14 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from infra.principals import OUTBOX_PUBLISHER, RELAY_CLOCK_PRINCIPAL, RELAY_EXCHANGE, RELAY_LINKER
-from insurer_workers.worker import InsurerWorker, identity
+from infra.principals import (
+    OUTBOX_PUBLISHER,
+    RELAY_CLOCK_PRINCIPAL,
+    RELAY_EXCHANGE,
+    RELAY_LINKER,
+    participant_name,
+)
+from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
 from relay_exchange.router import RATE_LIMIT, ExchangeRouter
@@ -138,11 +144,16 @@ async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+def insurer(cfg: StackConfig, code: str) -> InsurerIdentity:
+    """Insurer `code` as this machine holds it: its keys and its own broker principal."""
+    return identity(cfg, code, cfg.kafka(participant_name(role_of(code), code)))
+
+
 async def run_insurer_workers(cfg: StackConfig, codes: list[str], drain: bool = False) -> int:
     """Run one worker per insurer of `codes` in this process, each as its own principal with
     its own keys and member store, until signalled (with `drain`: until all go quiet)."""
     db = await pool(cfg, size=max(2, len(codes) + 1))
-    workers = [InsurerWorker(identity(cfg, code), db, Directory(cfg), topic_namespace(cfg))
+    workers = [InsurerWorker(insurer(cfg, code), db, Directory(cfg), topic_namespace(cfg))
                for code in codes]
     stop = stop_event_on_signals()
     try:

@@ -15,7 +15,6 @@ from uuid import NAMESPACE_URL, uuid5
 
 import asyncpg
 from aiokafka import TopicPartition
-from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
@@ -23,7 +22,8 @@ from infra import kafka_acl, processes
 from infra.principals import OPERATOR, RELAY_CLOCK_PRINCIPAL
 from infra.topics_admin import apply_participant_topics
 from insurer_workers import member_store
-from insurer_workers.worker import identity, role_of, send_request
+from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
+from insurer_workers.worker import role_of, send_request
 from relay_clock.clock import RelayClock
 from schemas import decode_relay
 from schemas.common import InsuredNumber
@@ -38,7 +38,7 @@ from schemas.exchange import (
 )
 from schemas.exchange_terms import DataCategory, ExchangeOutcome, ExchangeScheme, Purpose
 from schemas.topics import participant_topics
-from shaho.bootstrap import keyring, topic_namespace
+from shaho.bootstrap import insurer, keyring, topic_namespace
 from synthetic.population import Population
 from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import clock_signer
@@ -113,7 +113,7 @@ def questions(members: dict[str, list[MemberPeriod]], day: datetime) -> list[Exc
 
 async def _replies(demo: StackConfig, code: str) -> list[ExchangeReply]:
     """The asker's replies, read with its own login from its own topic."""
-    login = identity(demo, code).kafka
+    login = insurer(demo, code).kafka
     topic = topic_namespace(demo).physical(participant_topics(code)[1])
     found = await read_to_end(login, [TopicPartition(topic, p) for p in range(6)])
     return [decode_relay(bytes(r.value), ExchangeReply) for r in found]
@@ -139,7 +139,7 @@ async def ask_and_read(demo: StackConfig, requests: list[ExchangeRequest],
     ticks = asyncio.create_task(clock.run(done, 0.05, at=day))
     persons = Counter()
     for request in requests:
-        await send_request(identity(demo, request.asker_code), topic_namespace(demo), request)
+        await send_request(insurer(demo, request.asker_code), topic_namespace(demo), request)
         persons[request.asker_code] += len(request.entries)
     replies: dict[str, list[ExchangeReply]] = {}
     deadline = time.monotonic() + WAIT
@@ -163,7 +163,7 @@ def report(demo: StackConfig, replies: dict[str, list[ExchangeReply]]) -> list[s
                         if r.outcome in (ExchangeOutcome.FORWARDED, ExchangeOutcome.REFUSED))
         later = Counter(r.outcome.value for r in found
                         if r.outcome in (ExchangeOutcome.ANSWERED, ExchangeOutcome.UNAVAILABLE))
-        key = identity(demo, code).decryption_key
+        key = insurer(demo, code).decryption_key
         covered = 0
         for r in found:
             if r.outcome is ExchangeOutcome.ANSWERED and r.sealed_answer and r.entry:

@@ -17,11 +17,11 @@ import asyncpg
 from pydantic import ValidationError
 
 from groundfloor.config import StackConfig
-from insurer_workers.worker import identity, relay_now, send_request
+from insurer_workers.worker import relay_now, send_request
 from relay_exchange.store import counts
 from schemas.exchange import MAX_ENTRIES, ExchangeRequest, RequestEntry
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
-from shaho.bootstrap import topic_namespace
+from shaho.bootstrap import insurer, topic_namespace
 from shaho.registry import Registry
 from trust.directory import Directory
 
@@ -80,7 +80,7 @@ async def _ask(args: argparse.Namespace, cfg: StackConfig) -> int:
         print(f"shaho exchange ask: {problem}", file=sys.stderr)
     if problems or not entries:
         return 2
-    me = identity(cfg, args.insurer)
+    me = insurer(cfg, args.insurer)
     now = await relay_now(me, topic_namespace(cfg), Directory(cfg))
     if now is None:
         print("shaho exchange ask: the relay clock has not ticked yet", file=sys.stderr)

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from aiokafka import TopicPartition
-from insurer_workers.members import benefits_for, members_from_filings
 
 from groundfloor.crypto import Sealed, open_sealed
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
@@ -21,12 +20,14 @@ from infra import kafka_acl
 from infra.principals import OPERATOR, TESTS
 from infra.topics_admin import apply_participant_topics
 from insurer_workers import member_store
-from insurer_workers.worker import identity, send_request
+from insurer_workers.members import benefits_for, members_from_filings
+from insurer_workers.worker import send_request
 from schemas import decode_relay
 from schemas.common import InsuredNumber
 from schemas.exchange import ExchangeReply, ExchangeRequest, MemberNumber, RequestEntry
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
 from schemas.topics import participant_topics
+from shaho.bootstrap import insurer
 from synthetic.population import Population, generate
 from tests.integration.relay_env import RelayEnv
 from trust.encryption_keys import ensure_encryption_keys, load_private_key
@@ -115,7 +116,7 @@ def request(asker: str, entries: list[tuple[str, MemberNumber]], relay_time: dat
 
 
 async def ask(relay: RelayEnv, req: ExchangeRequest) -> None:
-    await send_request(identity(relay.cfg, req.asker_code), relay.topics, req)
+    await send_request(insurer(relay.cfg, req.asker_code), relay.topics, req)
 
 
 async def send_raw(relay: RelayEnv, topic: str, key: bytes, value: bytes,
