@@ -17,6 +17,10 @@ INSURER_FLOOR = {"insurer_workers", "groundfloor", "schemas", "trust", "consumer
                  "relay_clock"}
 PURE_MEMBERS = ("insurer_workers.members", "insurer_workers.member_reading")
 SKIP = {".venv", ".cache", ".git", "node_modules"}
+POLICY = "relay_exchange.policy"
+POLICY_MAY_IMPORT = {"schemas.exchange_terms"}
+ROUTING = "relay_exchange.routing"
+ROUTING_MAY_IMPORT = {"schemas.exchange_terms", "relay_exchange.policy"}
 
 
 def project_packages(root: Path) -> set[str]:
@@ -85,6 +89,14 @@ def violations(root: Path) -> list[str]:
             ):
                 found.append(f"{where}: the member derivation is pure (the standard library, "
                              "schemas/, synthetic/)")
+            if module == POLICY and not (first in stdlib or name in POLICY_MAY_IMPORT):
+                found.append(f"{where}: the purpose policy imports only the standard library "
+                             "and schemas.exchange_terms")
+            if module == ROUTING and not (first in stdlib or name in ROUTING_MAY_IMPORT):
+                found.append(f"{where}: the exchange's routing rule is pure (the standard "
+                             "library, the policy, schemas.exchange_terms)")
+            if top == "relay_exchange" and first == "relay_linker":
+                found.append(f"{where}: the exchange reads the relay database, not the linker")
             if top == "outbox" and first == "relay_linker":
                 found.append(f"{where}: outbox/ publishes any processor's rows, not the linker's")
     return found
@@ -170,6 +182,18 @@ def test_the_guard_sees_the_ground_floor_and_outbox_reaching_up(tmp_path: Path):
         "the ground floor imports no other package of the project",
         "outbox/table.py:1 imports relay_linker.domain: "
         "outbox/ publishes any processor's rows, not the linker's"]
+
+
+def test_the_guard_sees_the_purpose_policy_importing_more_than_the_exchange_terms(
+        tmp_path: Path):
+    policy = ("import csv\nfrom schemas.exchange_terms import Purpose\n"
+              "from schemas import codec\nimport asyncpg\n")
+    root = _tree(tmp_path, {"relay_exchange/__init__.py": "", "relay_exchange/policy.py": policy})
+    assert violations(root) == [
+        "relay_exchange/policy.py:3 imports schemas: the purpose policy imports only the "
+        "standard library and schemas.exchange_terms",
+        "relay_exchange/policy.py:4 imports asyncpg: the purpose policy imports only the "
+        "standard library and schemas.exchange_terms"]
 
 
 def test_a_clean_tree_passes_the_guard(tmp_path: Path):
