@@ -139,7 +139,8 @@ class InsurerWorker:
             else:
                 self.consumer.seek(tp, committed)
         end = (await self.consumer.end_offsets([clock]))[clock]
-        self.consumer.seek(clock, max(end - 1, 0))
+        self.consumer.seek(clock, end)
+        self.relay_time = await relay_now(self.me, ns, self.signers)
         self.producer = idempotent_producer(self.me.kafka, linger_ms=2)
         await self.producer.start()
 
@@ -154,19 +155,29 @@ class InsurerWorker:
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=200)
             records = [r for batch in fetched.values() for r in batch]
-            if records:
-                await self.handle(records)
+            if records and await self.handle(records):
                 await self.consumer.commit()
                 idle_since = time.monotonic()
             elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
                 return
 
-    async def handle(self, records: list[ConsumerRecord]) -> None:
-        """Ticks first (the relay time the batch is judged at), then each record in turn."""
+    async def handle(self, records: list[ConsumerRecord]) -> bool:
+        """Ticks first (the relay time the batch is judged at), then each record in turn;
+        False (nothing handled, the records to be read again) before the first tick."""
         clock = self.namespace.physical(RELAY_CLOCK)
         for record in records:
             if record.topic == clock:
                 self._tick(record)
+        if self.relay_time is None:  # no relay time yet: nothing can be judged; read again
+            assert self.consumer is not None
+            first: dict[TopicPartition, int] = {}
+            for r in records:
+                tp = TopicPartition(r.topic, r.partition)
+                first[tp] = min(r.offset, first.get(tp, r.offset))
+            for tp, offset in first.items():
+                if tp.topic != clock:
+                    self.consumer.seek(tp, offset)
+            return False
         for record in records:
             if record.topic == clock:
                 continue
@@ -180,6 +191,7 @@ class InsurerWorker:
                 self.done.add("unreadable")
                 log.warning("%s[%d]@%d set aside (%s)", record.topic, record.partition,
                             record.offset, type(failure).__name__)
+        return True
 
     def _signed_by(self, record: ConsumerRecord, who: tuple[str, str]) -> bool:
         found = signed_by(record.headers)

@@ -479,18 +479,24 @@ class ExchangeRouter:
         now = step.relay_time
         sealed = {i.item_id: i.sealed_answer for i in answer.items}
         rows, done = [], []
+        late = 0
         for index, row in enumerate(pending):
-            if row["item_id"] not in sealed or row["state"] != "pending":
+            if row["item_id"] not in sealed:
                 continue
-            if now >= row["deadline"]:
-                await store.count(conn, answer.provider_code, "late_answer")
-                log.info("late answer from %s for routed request %s: not delivered",
-                         answer.provider_code, answer.routed_id)
+            if row["state"] == "answered":
+                await store.count(conn, answer.provider_code, "duplicate_answer")
+                continue
+            if row["state"] == "unavailable" or now >= row["deadline"]:
+                late += 1
                 continue
             done.append(row["item_id"])
             rows.append(self._reply_row(source, index, self._reply(
                 row["request_id"], row["asker_code"], row["entry"], ExchangeOutcome.ANSWERED,
                 now, provider=answer.provider_code, sealed=sealed[row["item_id"]])))
+        if late:
+            await store.count(conn, answer.provider_code, "late_answer", late)
+            log.info("late answer from %s for routed request %s: %d item(s) not delivered",
+                     answer.provider_code, answer.routed_id, late)
         await store.settle(conn, done, "answered", now)
         return rows
 

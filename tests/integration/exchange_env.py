@@ -22,11 +22,12 @@ from infra.topics_admin import apply_participant_topics
 from insurer_workers import member_store
 from insurer_workers.members import benefits_for, members_from_filings
 from insurer_workers.worker import send_request
+from relay_clock.ticks import is_tick_record
 from schemas import decode_relay
 from schemas.common import InsuredNumber
 from schemas.exchange import ExchangeReply, ExchangeRequest, MemberNumber, RequestEntry
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
-from schemas.topics import participant_topics
+from schemas.topics import EXCHANGE_ANSWER, participant_topics
 from shaho.bootstrap import insurer
 from synthetic.population import Population, generate
 from tests.integration.relay_env import RelayEnv
@@ -132,6 +133,12 @@ async def send_raw(relay: RelayEnv, topic: str, key: bytes, value: bytes,
 async def records(relay: RelayEnv, logical: str) -> list:
     partitions = [TopicPartition(relay.topic(logical), p) for p in range(6)]
     return await read_to_end(relay.cfg.kafka(TESTS), partitions)
+
+
+async def answers(relay: RelayEnv) -> list:
+    """The answer records on exchange.answer.v1 (the relay clock's ticks left out)."""
+    return [r for r in await records(relay, EXCHANGE_ANSWER.name)
+            if not is_tick_record(r.headers)]
 
 
 async def replies(relay: RelayEnv, asker: str) -> list[ExchangeReply]:

@@ -31,6 +31,7 @@ from schemas.exchange_terms import (
 )
 from schemas.topics import EXCHANGE_ANSWER, EXCHANGE_REQUEST, participant_topics
 from tests.integration.exchange_env import (
+    answers,
     ask,
     insured,
     linked_population,
@@ -167,10 +168,10 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     provider = sorted(providers)[0]
     requests_topic = participant_topics(provider)[0].name
     first = (await records(relay, requests_topic))[0]
-    answers_before = len(await records(relay, EXCHANGE_ANSWER.name))
+    answers_before = len(await answers(relay))
     await send_raw(relay, requests_topic, first.key, first.value, list(first.headers))
     run_workers(relay, [provider])
-    assert len(await records(relay, EXCHANGE_ANSWER.name)) == answers_before
+    assert len(await answers(relay)) == answers_before
 
     # a sealed number reused in another routed request (signed by the relay) does not open
     original = decode_relay(bytes(first.value), RoutedRequest)
@@ -179,9 +180,8 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     rk, rv = reused.kafka_key(), encode(reused)
     await send_raw(relay, requests_topic, rk, rv, relay_signer.headers(requests_topic, rk, rv))
     run_workers(relay, [provider])
-    answers = [decode_relay(bytes(r.value), ExchangeAnswer)
-               for r in await records(relay, EXCHANGE_ANSWER.name)]
-    reply_to_reuse = [x for x in answers if x.routed_id == reused.routed_id]
+    sent = [decode_relay(bytes(r.value), ExchangeAnswer) for r in await answers(relay)]
+    reply_to_reuse = [x for x in sent if x.routed_id == reused.routed_id]
     assert len(reply_to_reuse) == 1
     asker_key = load_private_key(relay.cfg, Participant("insurer", asker))
     body = open_answer(reply_to_reuse[0].items[0].sealed_answer, asker_key,
