@@ -8,7 +8,7 @@ the insurers' topic isolation."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -20,7 +20,7 @@ from infra import kafka_acl
 from infra.principals import OPERATOR, participant_name
 from infra.topics_admin import apply_participant_topics
 from relay_exchange import store
-from schemas import decode_relay, encode
+from schemas import DeadLetter, decode_relay, encode
 from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest
 from schemas.exchange_terms import (
     DataCategory,
@@ -48,7 +48,13 @@ from tests.integration.relay_env import RelayEnv
 from trust.encryption_keys import ensure_encryption_keys, load_private_key
 from trust.keys import exchange_signer, participant_signer
 from trust.number_sealing import open_answer, seal_answer
-from trust.pki import Participant
+from trust.pki import (
+    DEFAULT_NOT_AFTER,
+    DEFAULT_NOT_BEFORE,
+    Participant,
+    add_participant,
+    revoke,
+)
 
 pytestmark = pytest.mark.integration
 YEAR = timedelta(days=365)
@@ -296,3 +302,39 @@ async def test_an_insurer_reads_only_its_own_topics(relay: RelayEnv):
     assert not await readable(participant_topics(a)[1].name)
     assert not await readable(EXCHANGE_REQUEST.name)
     assert not await readable(EXCHANGE_ANSWER.name)
+
+
+async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(relay: RelayEnv,
+                                                                             unique: str):
+    """No population needed: the refusals come before anyone is looked up."""
+    revoked, sloppy = f"R{unique.upper()[:8]}", f"S{unique.upper()[:8]}"
+    participants = [Participant("insurer", revoked), Participant("insurer", sloppy)]
+    for p in participants:
+        add_participant(relay.cfg, p, DEFAULT_NOT_BEFORE, DEFAULT_NOT_AFTER)
+    await asyncio.to_thread(kafka_acl.provision, relay.stack,
+                            [(p.role, p.code) for p in participants], relay.topics)
+    await apply_participant_topics(relay.cfg.kafka(OPERATOR), relay.topics,
+                                   [p.code for p in participants])
+    now = await relay.tick(datetime(2026, 3, 1, tzinfo=UTC))
+    revoke(relay.cfg, Participant("insurer", revoked), now - timedelta(days=1))
+    await ask(relay, request(revoked, [("p1", insured("|123|"))], now, as_of=now.date()))
+    # a request its signer signed but that is no request: answered, never silent
+    signer = participant_signer(relay.cfg, Participant("insurer", sloppy))
+    key, value = f"{sloppy}:junk".encode(), b'{"request_id": "not a uuid"}'
+    await send_raw(relay, EXCHANGE_REQUEST.name, key, value,
+                   signer.headers(EXCHANGE_REQUEST.name, key, value))
+    await relay.tick(now + timedelta(minutes=1))
+    route(relay)
+    assert [(r.entry, r.outcome, r.reason) for r in await replies(relay, revoked)] == [
+        (None, ExchangeOutcome.REFUSED, ForwardRefusal.BAD_SIGNATURE)]
+    assert [(r.entry, r.reason) for r in await replies(relay, sloppy)] == [
+        (None, ForwardRefusal.MALFORMED)]
+    letters = await records(relay, EXCHANGE_REQUEST.dlq)
+    assert sorted(decode_relay(bytes(r.value), DeadLetter).reason.code for r in letters) == [
+        "malformed", "revoked"]
+    conn = await relay.connect()
+    try:
+        counted = await store.counts(conn)
+    finally:
+        await conn.close()
+    assert counted[(revoked, "revoked")] == 1 and counted[(sloppy, "malformed")] == 1
