@@ -116,7 +116,7 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
                      purpose=Purpose.PREMIUM_ASSESSMENT)
     expired = request(asker, [("x1", insured(a.number))], now, period=span,
                       expires_in=timedelta(seconds=-1))
-    for req in (single, batch, early, denied, expired):
+    for req in (single, batch, early, denied, expired, single):  # `single` twice: a replay
         await ask(relay, req)
     # a request whose signature covers other bytes, and one another insurer signs as A
     signer = participant_signer(relay.cfg, Participant("insurer", asker))
@@ -124,6 +124,7 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     key, value = forged.kafka_key(), encode(forged)
     headers = signer.headers(EXCHANGE_REQUEST.name, key, value + b" ")
     await send_raw(relay, EXCHANGE_REQUEST.name, key, value, headers)
+    await send_raw(relay, EXCHANGE_REQUEST.name, key, value, [])  # unsigned
     impostor = next(iter(sorted(providers)))
     other = participant_signer(relay.cfg, Participant("insurer", impostor))
     await send_raw(relay, EXCHANGE_REQUEST.name, key, value,
@@ -227,6 +228,8 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
         await conn.close()
     assert counted[(wrong, "wrong_provider")] == 1
     assert counted[("unknown", "bad_signature")] == 1
+    assert counted[("unknown", "unsigned")] == 1
+    assert counted[(asker, "replayed_request")] == 1
     assert counted[(asker, "not_member")] >= 1
 
     # a provider that does not answer by the deadline is reported unavailable; its late
