@@ -21,7 +21,6 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
-from relay_exchange.policy import Policy, default_policy
 
 from consumers import offsets
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
@@ -33,6 +32,7 @@ from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
 from relay_exchange import store
 from relay_exchange.numbers import number_key
+from relay_exchange.policy import Policy, default_policy
 from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, refused
 from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
 from schemas.exchange import (
@@ -389,8 +389,16 @@ class ExchangeRouter:
             asker_key = self.addressees.lookup(Participant(self._role(step), asker))
             policy_row = next(d.policy_row for d in decisions.values() if d.forwarded)
             for provider, items in sorted(by_provider.items()):
-                rows.append(await self._routed(conn, source, index, request, provider, items,
-                                               asker_key, policy_row or "", now))
+                try:
+                    rows.append(await self._routed(conn, source, index, request, provider,
+                                                   items, asker_key, policy_row or "", now))
+                except NoEncryptionKey:  # nothing can be sealed for it: it cannot answer
+                    await store.count(conn, provider, "no_encryption_key", len(items))
+                    for entry, _, _ in items:
+                        index += 1
+                        rows.append(self._reply_row(source, index, self._reply(
+                            request.request_id, asker, entry, ExchangeOutcome.UNAVAILABLE, now,
+                            provider=provider)))
                 index += 1
         return rows
 
@@ -513,5 +521,3 @@ class ExchangeRouter:
         await store.settle(conn, done, "unavailable", step.relay_time)
         return rows
 
-
-__all__ = ["ExchangeRouter", "NoEncryptionKey"]
