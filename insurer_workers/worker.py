@@ -191,6 +191,8 @@ class InsurerWorker:
                 self.done.add("unreadable")
                 log.warning("%s[%d]@%d set aside (%s)", record.topic, record.partition,
                             record.offset, type(failure).__name__)
+        async with self.pool.acquire() as conn:  # past their deadline they are refused anyway
+            await member_store.forget_expired(conn, self.me.code, self.relay_time)
         return True
 
     def _signed_by(self, record: ConsumerRecord, who: tuple[str, str]) -> bool:
