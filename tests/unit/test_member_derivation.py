@@ -5,6 +5,7 @@ Pure: the fold runs in memory, no broker or database."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date
 
 import pytest
@@ -114,6 +115,10 @@ def test_dependants_share_their_insured_persons_household(population: Population
                    and p.member_number.rpartition("|")[0] == head]
         assert insured, "a dependant's insured person is a member of the same insurer"
         assert {p.household for p in insured} == {d.household}
+    tokens = {p.household for ps in stores.values() for p in ps}
+    assert all(re.fullmatch(r"h[0-9]{5}", t) for t in tokens), "opaque: says nothing of anyone"
+    nhi = [p for code, ps in stores.items() if len(code) == 6 for p in ps if p.scheme == "medical"]
+    assert len({p.household for p in nhi}) < len({p.member_number for p in nhi})
 
 
 def test_the_same_seed_gives_the_same_stores() -> None:
