@@ -148,23 +148,10 @@ def _insured_end(spans: list[_Span], d: _Span, head: str) -> date | bool | None:
     return held.end
 
 
-def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeriod]]:
-    """What each insurer (by its code; the Japan Pension Service as `JPS`) knows of its
-    members: acquisitions open a period, losses close it, a 取消 undoes its filing, and the
-    ends the law gives without a filing (ages, death, 任意継続's term and cover elsewhere, a
-    dependant's insured person's end) close it as the relay's linker does."""
-    filings = list(filings)
-    retracted = {(f.filer_code, f.payload.retracted_filing_reference) for f in filings
-                 if f.event_type == "FilingRetracted"}
-    r = Reading()
-    for f in filings:
-        undone = (f.filer_code, f.filing_reference) in retracted
-        if f.event_type != "FilingRetracted" and not undone:
-            read(r, f)
-    born = {r.find(k): v for k, v in r.born.items()}
+def _unfiled_ends(spans: list[_Span], r: Reading, born: dict[str, date]) -> None:
+    """The ends the law gives without a filing of this insurer: the bounds at opening, death
+    + 1, 任意継続 on cover elsewhere, a dependant's with their insured person's cover."""
     died = {r.find(k): v for k, v in r.died.items()}
-    spans = [_Span(o, r.find(o.person), None) for o in r.opens.values()]
-    _ends(spans, r)
     for s in spans:
         head_born = born.get(r.find(s.o.insured)) if s.o.insured else None
         death = died.get(s.person)
@@ -182,6 +169,25 @@ def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeri
             ends = _insured_end(spans, s, r.find(s.o.insured))
             if ends is not False:
                 s.end = _earliest(s.end, ends)  # type: ignore[arg-type]
+
+
+def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeriod]]:
+    """What each insurer (by its code; the Japan Pension Service as `JPS`) knows of its
+    members: acquisitions open a period, losses close it, a 取消 undoes its filing, and the
+    ends the law gives without a filing (ages, death, 任意継続's term and cover elsewhere, a
+    dependant's insured person's end) close it as the relay's linker does."""
+    filings = list(filings)
+    retracted = {(f.filer_code, f.payload.retracted_filing_reference) for f in filings
+                 if f.event_type == "FilingRetracted"}
+    r = Reading()
+    for f in filings:
+        undone = (f.filer_code, f.filing_reference) in retracted
+        if f.event_type != "FilingRetracted" and not undone:
+            read(r, f)
+    born = {r.find(k): v for k, v in r.born.items()}
+    spans = [_Span(o, r.find(o.person), None) for o in r.opens.values()]
+    _ends(spans, r)
+    _unfiled_ends(spans, r, born)
     households = _households(r)
     stores: dict[str, list[MemberPeriod]] = {}
     for s in sorted(spans, key=lambda s: (s.o.key, s.o.valid_from)):

@@ -148,6 +148,8 @@ def test_benefits_are_whole_yen_within_the_periods_and_deterministic(
         assert type(b.self_pay_yen) is int and type(b.benefit_yen) is int
         assert b.self_pay_yen >= 0 and b.benefit_yen >= 0 and b.month.day == 1
         assert b.member_number in numbers
+        assert any(p.member_number == b.member_number and p.valid_from.replace(day=1) <= b.month
+                   and (p.valid_to is None or b.month < p.valid_to) for p in members)
 
 
 def test_the_canonical_number_is_the_relays_text() -> None:
