@@ -6,7 +6,6 @@ Pure; `members` turns what is read here into each insurer's member periods.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -44,15 +43,14 @@ def _clear(value: Any) -> str:
     return str(value.reveal() if hasattr(value, "reveal") else value)
 
 
-def token(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
 Key = tuple[str, str, str, str]  # insurer, scheme, capacity, number
 
 
 @dataclass
 class Opened:
+    """A period as a filing opened it; `household` is what the household is told by (the
+    insured number dependants share, or the address filed), never stored as it is."""
+
     key: Key
     valid_from: date
     valid_to: date | None
@@ -114,8 +112,8 @@ def _address(items: Any) -> str:
 
 def _medical_household(insurer: str, number: InsuredNumber, items: Any) -> str:
     if len(insurer) == 8 and not insurer.startswith("39"):  # employee insurance: 本人 + 被扶養者
-        return token("household", insurer, canonical_number(number).rpartition("|")[0])
-    return token("household", insurer, _address(items))
+        return "insured\x1f" + canonical_number(number).rpartition("|")[0]
+    return "address\x1f" + _address(items)
 
 
 def _medical(r: Reading, p: Any, ref: PersonReference, number: InsuredNumber, capacity: str,
@@ -178,7 +176,7 @@ def read(r: Reading, f: Filing) -> None:
         key, node = r.member(insurer, CARE, INSURED, number, p.person)
         if kind.endswith("Acquired"):
             r.open(Opened(key, p.acquired_on, None, node, "care",
-                         token("household", insurer, _address(p.identity))))
+                         "address\x1f" + _address(p.identity)))
         else:
             r.lose(key, p.lost_on)
 
@@ -191,7 +189,7 @@ def _pension(r: Reading, p: Any) -> None:
     key, node = r.member(JPS, PENSION, INSURED, ref.removeprefix("pension:"), p.person)
     if hasattr(p, "acquired_on"):
         r.open(Opened(key, p.acquired_on, None, node, p.category.value,
-                     token("household", JPS, _address(p.identity))))
+                     "address\x1f" + _address(p.identity)))
     else:
         r.lose(key, p.lost_on)
 
@@ -209,4 +207,4 @@ def _loaded(r: Reading, p: Any) -> None:
         number = canonical_number(care_insured_number=p.care_insured_number)
         key, node = r.member(insurer, CARE, capacity, number, p.person)
         r.open(Opened(key, p.valid_from, p.valid_to, node, "care",
-                     token("household", insurer, _address(p.identity))))
+                     "address\x1f" + _address(p.identity)))

@@ -7,6 +7,7 @@ DOMAIN §5b/§6 that end a period unfiled (ages, death, 任意継続, a dependan
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ from insurer_workers.member_reading import (
     Reading,
     canonical_number,
     read,
-    token,
 )
 from schemas import Filing
 
@@ -84,7 +84,7 @@ def _term_end(valid_from: date) -> date:
 
 def _income(insurer: str, number: str, born: date | None, on: date) -> str:
     labels = FROM_70 if born is not None and _age(born, on) >= 70 else UNDER_70
-    return labels[int(token("income", insurer, number), 16) % len(labels)]
+    return labels[int(_token("income", insurer, number), 16) % len(labels)]
 
 
 @dataclass
@@ -148,23 +148,10 @@ def _insured_end(spans: list[_Span], d: _Span, head: str) -> date | bool | None:
     return held.end
 
 
-def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeriod]]:
-    """What each insurer (by its code; the Japan Pension Service as `JPS`) knows of its
-    members: acquisitions open a period, losses close it, a 取消 undoes its filing, and the
-    ends the law gives without a filing (ages, death, 任意継続's term and cover elsewhere, a
-    dependant's insured person's end) close it as the relay's linker does."""
-    filings = list(filings)
-    retracted = {(f.filer_code, f.payload.retracted_filing_reference) for f in filings
-                 if f.event_type == "FilingRetracted"}
-    r = Reading()
-    for f in filings:
-        undone = (f.filer_code, f.filing_reference) in retracted
-        if f.event_type != "FilingRetracted" and not undone:
-            read(r, f)
-    born = {r.find(k): v for k, v in r.born.items()}
+def _unfiled_ends(spans: list[_Span], r: Reading, born: dict[str, date]) -> None:
+    """The ends the law gives without a filing of this insurer: the bounds at opening, death
+    + 1, 任意継続 on cover elsewhere, a dependant's with their insured person's cover."""
     died = {r.find(k): v for k, v in r.died.items()}
-    spans = [_Span(o, r.find(o.person), None) for o in r.opens.values()]
-    _ends(spans, r)
     for s in spans:
         head_born = born.get(r.find(s.o.insured)) if s.o.insured else None
         death = died.get(s.person)
@@ -182,15 +169,54 @@ def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeri
             ends = _insured_end(spans, s, r.find(s.o.insured))
             if ends is not False:
                 s.end = _earliest(s.end, ends)  # type: ignore[arg-type]
+
+
+def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeriod]]:
+    """What each insurer (by its code; the Japan Pension Service as `JPS`) knows of its
+    members: acquisitions open a period, losses close it, a 取消 undoes its filing, and the
+    ends the law gives without a filing (ages, death, 任意継続's term and cover elsewhere, a
+    dependant's insured person's end) close it as the relay's linker does."""
+    filings = list(filings)
+    retracted = {(f.filer_code, f.payload.retracted_filing_reference) for f in filings
+                 if f.event_type == "FilingRetracted"}
+    r = Reading()
+    for f in filings:
+        undone = (f.filer_code, f.filing_reference) in retracted
+        if f.event_type != "FilingRetracted" and not undone:
+            read(r, f)
+    born = {r.find(k): v for k, v in r.born.items()}
+    spans = [_Span(o, r.find(o.person), None) for o in r.opens.values()]
+    _ends(spans, r)
+    _unfiled_ends(spans, r, born)
+    households = _households(r)
     stores: dict[str, list[MemberPeriod]] = {}
     for s in sorted(spans, key=lambda s: (s.o.key, s.o.valid_from)):
         if s.end is not None and s.end <= s.o.valid_from:
             continue
         insurer, scheme, capacity, number = s.o.key
         stores.setdefault(insurer, []).append(MemberPeriod(
-            insurer, number, scheme, capacity, s.o.valid_from, s.end, s.o.household,
+            insurer, number, scheme, capacity, s.o.valid_from, s.end,
+            households[(insurer, s.o.household)],
             _income(insurer, number, born.get(s.person), s.o.valid_from)))
     return stores
+
+
+def _token(*parts: str) -> str:
+    """A stable draw from `parts` (a label's choice, a random source's seed); never stored."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _households(r: Reading) -> dict[tuple[str, str], str]:
+    """Each insurer's households numbered h00001, h00002, … in the order its filings name
+    them: an opaque token that says nothing of the number or address behind it."""
+    tokens: dict[tuple[str, str], str] = {}
+    counts: dict[str, int] = {}
+    for o in r.opens.values():
+        insurer = o.key[0]
+        if (insurer, o.household) not in tokens:
+            counts[insurer] = counts.get(insurer, 0) + 1
+            tokens[(insurer, o.household)] = f"h{counts[insurer]:05d}"
+    return tokens
 
 
 KINDS = {MEDICAL: "high_cost_medical", CARE: "care_service", PENSION: "pension_paid"}
@@ -211,7 +237,7 @@ def benefits_for(members: list[MemberPeriod], seed: int) -> list[BenefitRecord]:
     in whole yen, the same for the same members and seed."""
     records: dict[tuple[str, date, str], BenefitRecord] = {}
     for p in sorted(members, key=lambda p: (p.member_number, p.scheme, p.valid_from)):
-        rng = random.Random(token("benefits", str(seed), p.insurer_code, p.member_number,
+        rng = random.Random(_token("benefits", str(seed), p.insurer_code, p.member_number,
                                    p.scheme, p.valid_from.isoformat()))
         months = _months(p)
         for month in sorted(rng.sample(months, min(len(months), rng.randint(0, 3)))):

@@ -5,6 +5,7 @@ Pure: the fold runs in memory, no broker or database."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date
 
 import pytest
@@ -30,12 +31,16 @@ from synthetic.population import Population, generate
 
 START = date(2025, 1, 1)
 KEYRING = Keyring.generate()
+WAITED_TOO_LONG = "no_open_link"
 NUMBER_KINDS = {"medical": "insured:{}", "long_term_care": "care_insured:{}",
                 "pension": "basic_pension_number"}
 
 
-@pytest.fixture(scope="module", params=[(3, 60), (8, 60), (21, 60), (41, 800)])
+@pytest.fixture(scope="module", params=[(3, 60), (8, 60), (21, 60), (2, 300), (11, 300),
+                                        (41, 800)])
 def population(request: pytest.FixtureRequest) -> Population:
+    """Small ones, and larger ones with an employee dead before the employer's month-end loss
+    (seed 2), 任意継続 ended by death (11) and a loss refused after its parking (41)."""
     seed, persons = request.param
     return generate(seed, persons, START)
 
@@ -57,11 +62,13 @@ def _steps(population: Population) -> list[Step]:
 
 
 def _folded(population: Population) -> tuple[RelayState, set[tuple[str, bytes]]]:
-    """The relay's final state, and the numbers named by a loss it refused."""
+    """The relay's final state, and the numbers named by a loss it refused after waiting for
+    its link past the parking bound."""
     steps = _steps(population)
     state = fold(steps, KeyringHasher(KEYRING))
     records = {s.event_id: s for s in steps if not isinstance(s, ClockAdvanced)}
-    refused = {c.link.number.key for e in state.ledger.values() if e.status == "refused"
+    refused = {c.link.number.key for e in state.ledger.values()
+               if e.status == "refused" and WAITED_TOO_LONG in {r.code for r in e.reasons}
                for c in records[e.event_id].commands if isinstance(c, CloseLink)}
     return state, refused
 
@@ -75,9 +82,11 @@ def test_every_link_of_the_fold_is_a_period_of_its_insurer(population: Populatio
     """Compared: every link the relay holds at the end at a medical, care or pension insurer,
     except the Japan Pension Service's bare number links (category null: a number assigned
     is no qualification period, and the member store holds qualification periods), and the
-    links of a number whose loss the relay refused: a loss that waited for its acquisition
-    longer than the parking bound (a late NHI notice) is refused and its link stays open at
-    the relay, while the insurer that filed both knows the period ended. Refused filings
+    links of a number whose loss the relay refused for want of a link to end: a loss that
+    waited for its acquisition longer than the parking bound (a late NHI notice) is refused
+    and its link stays open at the relay, while the insurer that filed both knows the period
+    ended. Losses refused for a typo (filed again) or filed after the death are compared: the
+    relay ends those periods where the store does. Refused filings
     (typos, look-alikes, strays) open no link, so the direction is fold → stores: a store may
     know a member the relay refused to link (the look-alike's real employer does)."""
     stores = members_from_filings(population.filings)
@@ -106,6 +115,10 @@ def test_dependants_share_their_insured_persons_household(population: Population
                    and p.member_number.rpartition("|")[0] == head]
         assert insured, "a dependant's insured person is a member of the same insurer"
         assert {p.household for p in insured} == {d.household}
+    tokens = {p.household for ps in stores.values() for p in ps}
+    assert all(re.fullmatch(r"h[0-9]{5}", t) for t in tokens), "opaque: says nothing of anyone"
+    nhi = [p for code, ps in stores.items() if len(code) == 6 for p in ps if p.scheme == "medical"]
+    assert len({p.household for p in nhi}) < len({p.member_number for p in nhi})
 
 
 def test_the_same_seed_gives_the_same_stores() -> None:
@@ -135,6 +148,8 @@ def test_benefits_are_whole_yen_within_the_periods_and_deterministic(
         assert type(b.self_pay_yen) is int and type(b.benefit_yen) is int
         assert b.self_pay_yen >= 0 and b.benefit_yen >= 0 and b.month.day == 1
         assert b.member_number in numbers
+        assert any(p.member_number == b.member_number and p.valid_from.replace(day=1) <= b.month
+                   and (p.valid_to is None or b.month < p.valid_to) for p in members)
 
 
 def test_the_canonical_number_is_the_relays_text() -> None:
