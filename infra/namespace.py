@@ -15,12 +15,14 @@ from groundfloor.kafka_clients import admin_client
 from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
-from infra.topics_admin import apply_catalogue
-from schemas.topics import CATALOGUE, Namespace
+from infra.topics_admin import apply_catalogue, apply_participant_topics
+from schemas.topics import CATALOGUE, PARTICIPANT_PREFIX, Namespace
+from trust.pki import list_participants
 
 
 async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
-    """Create the database (migrated) and the catalogue's topics under `prefix`; return the
+    """Create the database (migrated), the catalogue's topics and those addressed to each
+    insurer and the Japan Pension Service of the stack's registry under `prefix`; return the
     stack's settings in that namespace."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
@@ -33,6 +35,8 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
     finally:
         await conn.close()
     await apply_catalogue(cfg.kafka(OPERATOR), Namespace(prefix))
+    await apply_participant_topics(cfg.kafka(OPERATOR), Namespace(prefix),
+                                   [(p.role, p.code) for p in list_participants(cfg)])
     if cfg.kafka_auth:
         await asyncio.to_thread(kafka_acl.grant_namespace, cfg, Namespace(prefix))
     return cfg.namespaced(prefix, database)
@@ -55,6 +59,8 @@ async def drop(cfg: StackConfig, prefix: str, database: str) -> None:
     try:
         existing = set(await kafka.list_topics())
         doomed = [topics.physical(t) for t in CATALOGUE if topics.physical(t) in existing]
+        doomed += sorted(n for n in existing
+                         if n.startswith(topics.physical(PARTICIPANT_PREFIX)))
         if doomed:
             await kafka.delete_topics(doomed)
     finally:

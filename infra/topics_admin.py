@@ -6,6 +6,7 @@ Idempotent: running it twice changes nothing the second time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -13,7 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
-from schemas.topics import CATALOGUE, Namespace, Topic
+from schemas.topics import CATALOGUE, Namespace, Topic, participant_topics
 
 
 async def _admin(kafka: KafkaLogin, attempts: int = 40) -> AIOKafkaAdminClient:
@@ -68,6 +69,24 @@ async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
         return [namespace.physical(t) for t in missing]
     finally:
         await admin.close()
+
+
+ADDRESSED_ROLES = ("insurer", "pension")
+"""Participants with topics of their own: the insurers and the Japan Pension Service."""
+
+
+def addressed_codes(participants: Iterable[tuple[str, str]]) -> list[str]:
+    """The codes, among (role, code) pairs, of the participants that get topics of their own."""
+    return sorted({code for role, code in participants
+                   if role in ADDRESSED_ROLES and code and "." not in code})
+
+
+async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
+                                   participants: Iterable[tuple[str, str]]) -> list[str]:
+    """Create in `namespace` the topics addressed to each insurer and the Japan Pension
+    Service among `participants` ((role, code) pairs) that lack them; the names created."""
+    topics = tuple(t for code in addressed_codes(participants) for t in participant_topics(code))
+    return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
 async def _await_leaders(admin: AIOKafkaAdminClient, kafka: KafkaLogin, names: list[str],

@@ -14,8 +14,9 @@ import yaml
 from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
+from schemas.notices import NOTICE_MESSAGES
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
-from schemas.topics import CATALOGUE, INGESTION_TOPICS, Topic
+from schemas.topics import CATALOGUE, INGESTION_TOPICS, PARTICIPANT_TEMPLATES, Topic
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
 KAFKA_BINDING = "0.5.0"
@@ -63,7 +64,8 @@ SIGNED_HEADERS: dict[str, Any] = {
 
 
 def _messages_on(topic: Topic) -> list[str]:
-    known = {(m.message(), m.SCHEMA_VERSION) for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES)}
+    known = {(m.message(), m.SCHEMA_VERSION)
+             for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *NOTICE_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
@@ -106,15 +108,27 @@ def _channel(topic: Topic) -> dict[str, Any]:
         channel["x-dlq"] = topic.dlq
     if (source := _dead_letter_source(topic)) is not None:
         channel["x-dead-letters-of"] = source
+    if topic in PARTICIPANT_TEMPLATES:
+        channel["parameters"] = {"code": {
+            "description": "the public code of the insurer (保険者番号) or of the Japan "
+                           "Pension Service (JPS) the topic is addressed to; created when the "
+                           "participant is provisioned, read only by its own principal"}}
     return channel
+
+
+def _channel_id(topic: Topic) -> str:
+    """The channel's id: the topic name, `{code}` written `code` for a participant's topic
+    (a JSON pointer to the channel holds no braces)."""
+    return topic.name.replace("{code}", "code")
 
 
 def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
     action = "receive" if topic in INGESTION_TOPICS else "send"
-    refs = [{"$ref": f"#/channels/{topic.name}/messages/{n}"} for n in _messages_on(topic)]
-    return f"{action}.{topic.name}", {
+    channel = _channel_id(topic)
+    refs = [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in _messages_on(topic)]
+    return f"{action}.{channel}", {
         "action": action,
-        "channel": {"$ref": f"#/channels/{topic.name}"},
+        "channel": {"$ref": f"#/channels/{channel}"},
         "summary": f"The relay {'consumes' if action == 'receive' else 'publishes'} {topic.name}.",
         "messages": refs,
     }
@@ -123,8 +137,9 @@ def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
 def _key_of(name: str) -> Topic:
     """The topic whose key the message `name` is keyed like: its own topic, where it has one."""
     title, _, version = name.rpartition(".v")
-    own = [t for t in CATALOGUE if (t.message, t.message_version) == (title, int(version))]
-    return own[0] if own else next(t for t in CATALOGUE if name in _messages_on(t))
+    topics = (*CATALOGUE, *PARTICIPANT_TEMPLATES)
+    own = [t for t in topics if (t.message, t.message_version) == (title, int(version))]
+    return own[0] if own else next(t for t in topics if name in _messages_on(t))
 
 
 def _message(name: str, description: str | None) -> dict[str, Any]:
@@ -162,8 +177,8 @@ def document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": INFO,
         "defaultContentType": "application/json",
-        "channels": {t.name: _channel(t) for t in CATALOGUE},
-        "operations": dict(_operation(t) for t in CATALOGUE),
+        "channels": {_channel_id(t): _channel(t) for t in (*CATALOGUE, *PARTICIPANT_TEMPLATES)},
+        "operations": dict(_operation(t) for t in (*CATALOGUE, *PARTICIPANT_TEMPLATES)),
         "components": {"messages": messages},
     }
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, create_model
 from schemas.envelope import Envelope
 from schemas.filings import PAYLOADS
 from schemas.internal import INTERNAL_MESSAGES
+from schemas.notices import NOTICE_MESSAGES
 from schemas.relay import RELAY_MESSAGES
 
 SCHEMA_DIR = Path("schemas") / "jsonschema"
@@ -46,8 +47,8 @@ def message_models() -> dict[str, type[BaseModel]]:
         message_name(event_type, version): filing_model(event_type, version)
         for event_type, version in sorted(PAYLOADS)
     }
-    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES), key=lambda m: (m.message(),
-                                                                          m.SCHEMA_VERSION))
+    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *NOTICE_MESSAGES),
+                    key=lambda m: (m.message(), m.SCHEMA_VERSION))
     relay = {message_name(model.message(), model.SCHEMA_VERSION): model for model in models}
     return {**filings, **relay}
 

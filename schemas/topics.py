@@ -226,7 +226,49 @@ CATALOGUE: tuple[Topic, ...] = (
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 
+PARTICIPANT_PREFIX = "participant."
+CHANGES_STREAM = "changes.v1"
+PARTICIPANT_PARTITIONS = 3
+
+
+def _changes_topic(code: str) -> Topic:
+    return Topic(
+        name=f"{PARTICIPANT_PREFIX}{code}.{CHANGES_STREAM}",
+        key="<person pseudonym for the recipient>",
+        key_meaning=(
+            "lowercase hex HMAC of the recipient's code and the person under a relay key: "
+            "orders the notices about one person at this recipient, names them to it alone"
+        ),
+        summary=(
+            "Change notices for one insurer (or the Japan Pension Service): a death, a change "
+            "of name or address, or the end of a coverage of a person it knows or knew, each "
+            "naming the person by the recipient's own number, sealed for it."
+        ),
+        message="ChangeNotice",
+        partitions=PARTICIPANT_PARTITIONS,
+    )
+
+
+PARTICIPANT_TEMPLATES: tuple[Topic, ...] = (_changes_topic("{code}"),)
+"""The per-participant topics, their names with `{code}` for the participant's code: the
+AsyncAPI document describes them as parameterised channels."""
+
+
+def participant_topics(code: str) -> tuple[Topic, ...]:
+    """The topics addressed to participant `code` (an insurer's, or the Japan Pension
+    Service's): `participant.<code>.changes.v1`."""
+    if not code or "." in code or "{" in code:
+        raise ValueError("a participant code with topics of its own holds no '.'")
+    return (_changes_topic(code),)
+
 
 def topic(name: str) -> Topic:
-    """The catalogue entry for `name`; KeyError names the unknown topic."""
-    return BY_NAME[name]
+    """The catalogue entry for `name`, or the per-participant topic it names; KeyError names
+    the unknown topic."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    if name.startswith(PARTICIPANT_PREFIX) and name.endswith("." + CHANGES_STREAM):
+        code = name[len(PARTICIPANT_PREFIX):-len(CHANGES_STREAM) - 1]
+        if code and "." not in code:
+            return _changes_topic(code)
+    raise KeyError(name)

@@ -4,11 +4,14 @@ one on a running relay, rotate its key, revoke it from a relay time on."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from datetime import UTC, datetime
 
 from groundfloor.config import StackConfig
 from infra import kafka_acl
-from infra.principals import FILER_ROLES, participant_name
+from infra.principals import FILER_ROLES, OPERATOR, participant_name
+from infra.topics_admin import apply_participant_topics
+from schemas.topics import Namespace
 from shaho.registry import Registry, print_lines
 from synthetic.population import generate
 from trust.encryption_keys import ensure_encryption_keys, load_public_key
@@ -56,7 +59,16 @@ def provision(cfg: StackConfig) -> str:
     if not cfg.kafka_auth:
         return line
     done = kafka_acl.provision(cfg, broker_participants(everyone))
-    return f"{line}; {done.line()}"
+    made = _own_topics(cfg, [(p.role, p.code) for p in everyone])
+    topics = f"; participant topics created: {len(made)}" if made else ""
+    return f"{line}; {done.line()}{topics}"
+
+
+def _own_topics(cfg: StackConfig, participants: list[tuple[str, str]]) -> list[str]:
+    """The topics addressed to the insurers and the Japan Pension Service among
+    `participants`, created with their broker principals where missing."""
+    return asyncio.run(apply_participant_topics(cfg.kafka(OPERATOR),
+                                                Namespace(cfg.topic_prefix), participants))
 
 
 def _instant(text: str) -> datetime:
@@ -111,6 +123,8 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
               f"encryption key {load_public_key(cfg, participant).key_id[:16]}")
         if cfg.kafka_auth and broker_participants([participant]):
             kafka_acl.provision(cfg, broker_participants([participant]))
+            if made := _own_topics(cfg, [(participant.role, participant.code)]):
+                print(f"topics of its own: {', '.join(made)}")
             print(f"broker principal {participant_name(participant.role, participant.code)}: "
                   f"password in {cfg.kafka_secrets_dir}")
     elif args.action == "rotate":
