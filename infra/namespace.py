@@ -35,11 +35,17 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
     finally:
         await conn.close()
     await apply_catalogue(cfg.kafka(OPERATOR), Namespace(prefix))
-    await apply_participant_topics(cfg.kafka(OPERATOR), Namespace(prefix),
-                                   [(p.role, p.code) for p in list_participants(cfg)])
+    await participant_topics(cfg, Namespace(prefix))
     if cfg.kafka_auth:
         await asyncio.to_thread(kafka_acl.grant_namespace, cfg, Namespace(prefix))
     return cfg.namespaced(prefix, database)
+
+
+async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
+    """Create in `topics` the topics of every insurer and the Japan Pension Service the
+    stack's registry lists (those onboarded since too); the names created."""
+    return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
+                                          [(p.role, p.code) for p in list_participants(cfg)])
 
 
 async def drop(cfg: StackConfig, prefix: str, database: str) -> None:

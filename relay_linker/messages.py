@@ -173,9 +173,12 @@ def notice_row(e: fx.ChangeNoticeDue, source: Source, namespace: Namespace,
     """The notice sealed for its recipient on `participant.<code>.changes.v1`; none without
     keys or a keyring (unit tests of the clear messages), and none, with a counted warning
     naming only the insurer's code, for a recipient without an encryption key."""
-    if addressees is None or making is None or relay_time is None or e.sealed_number is None:
+    if addressees is None or making is None or relay_time is None:
         return []
     assert e.outbox_id is not None
+    if e.sealed_number is None:  # every link's number is indexed when the link opens
+        log.error("change notice for insurer %s not made: no stored number", e.recipient_code)
+        return []
     try:
         key = addressees.lookup(recipient(e.recipient_code))
     except (NoEncryptionKey, ValueError):
