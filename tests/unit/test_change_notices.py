@@ -187,3 +187,27 @@ def test_notice_ids_are_deterministic() -> None:
 def test_the_rule_over_no_effects_is_empty() -> None:
     relay = Relay()
     assert notices_due(relay.state, []) == []
+
+
+def test_a_dependants_cover_ended_by_the_insured_persons_loss_is_told_too() -> None:
+    taro, kid = person("taro", "10000000011", "1980-01-01", "male"), person(
+        "kid", "10000000012", "2015-07-07")
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg-taro", register(taro), when=at(4, 1)),
+        TOWN.file("reg-kid", register(kid), when=at(4, 1)),
+        EMPLOYER.file("acq-taro", opening(taro, employee_insurance(taro), date(2025, 4, 1)),
+                      when=at(4, 2)),
+        EMPLOYER.file("acq-kid", opening(kid, employee_insurance(kid, "dependant"),
+                                         date(2025, 5, 1), insured_by=taro), when=at(5, 2)),
+    )
+    loss = closing(taro, employee_insurance(taro), date(2025, 9, 1))
+    seen = relay.feed(EMPLOYER.file("loss-taro", loss, when=at(9, 2)))
+    told = sorted((n.relay_id, n.kind, n.effective_date, n.number_key)
+                  for n in of_type(seen, ChangeNoticeDue))
+    assert told == sorted([
+        (relay.relay_id(taro), "coverage_ended", date(2025, 9, 1),
+         taro.insured(EMPLOYER_INSURER).key),
+        (relay.relay_id(kid), "coverage_ended", date(2025, 9, 1),
+         kid.insured(EMPLOYER_INSURER).key),
+    ])
