@@ -269,3 +269,14 @@ def tick_mac(keyring: Keyring, seq: int, relay_time: str) -> bytes:
     their shape."""
     clock_key = _hmac(keyring.identity_key, b"relay-clock")
     return _hmac(clock_key, str(seq).encode(), relay_time.encode())
+
+
+def participant_pseudonym(keyring: Keyring, participant_code: str, relay_id: str) -> str:
+    """Lowercase hex HMAC-SHA256(pseudonym key, participant code ‖ 0x1f ‖ relay id): names one
+    person to one participant alone (a record key), so no two participants share a name for
+    the same person and none can get back to the relay id.
+
+    The pseudonym key is derived from the identity key under its own label, so keyrings keep
+    their shape."""
+    key = _hmac(keyring.identity_key, b"participant-pseudonym")
+    return _hmac(key, _field(participant_code, "participant code"), relay_id.encode()).hex()

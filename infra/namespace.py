@@ -15,12 +15,14 @@ from groundfloor.kafka_clients import admin_client
 from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
-from infra.topics_admin import apply_catalogue
+from infra.topics_admin import apply_catalogue, apply_participant_topics
 from schemas.topics import Namespace
+from trust.pki import list_participants
 
 
 async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
-    """Create the database (migrated) and the catalogue's topics under `prefix`; return the
+    """Create the database (migrated), the catalogue's topics and those addressed to each
+    insurer and the Japan Pension Service of the stack's registry under `prefix`; return the
     stack's settings in that namespace."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
@@ -33,9 +35,17 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
     finally:
         await conn.close()
     await apply_catalogue(cfg.kafka(OPERATOR), Namespace(prefix))
+    await participant_topics(cfg, Namespace(prefix))
     if cfg.kafka_auth:
         await asyncio.to_thread(kafka_acl.grant_namespace, cfg, Namespace(prefix))
     return cfg.namespaced(prefix, database)
+
+
+async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
+    """Create in `topics` the topics of every insurer and the Japan Pension Service the
+    stack's registry lists (those onboarded since too); the names created."""
+    return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
+                                          [(p.role, p.code) for p in list_participants(cfg)])
 
 
 async def drop(cfg: StackConfig, prefix: str, database: str) -> None:

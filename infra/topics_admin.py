@@ -71,10 +71,27 @@ async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
         await admin.close()
 
 
+ADDRESSED_ROLES = ("insurer", "pension")
+"""Participants with topics of their own: the insurers and the Japan Pension Service."""
+
+
+def addressed_codes(participants: Iterable[tuple[str, str]]) -> list[str]:
+    """The codes, among (role, code) pairs, of the participants that get topics of their own."""
+    return sorted({code for role, code in participants
+                   if role in ADDRESSED_ROLES and code and "." not in code})
+
+
 async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
-                                   codes: Iterable[str]) -> list[str]:
-    """Create the topics addressed to each participant of `codes` (`participant_topics`) in
-    `namespace`; return the broker names of those created."""
+                                   participants: Iterable[tuple[str, str]]) -> list[str]:
+    """Create in `namespace` the topics addressed to each insurer and the Japan Pension
+    Service among `participants` ((role, code) pairs) that lack them; the names created."""
+    return await apply_topics_of(kafka, namespace, addressed_codes(participants))
+
+
+async def apply_topics_of(kafka: KafkaLogin, namespace: Namespace,
+                          codes: Iterable[str]) -> list[str]:
+    """Create in `namespace` the topics addressed to each participant of `codes`
+    (`participant_topics`) that lack them; the broker names of those created."""
     topics = tuple(t for code in sorted(set(codes)) for t in participant_topics(code))
     return await apply_catalogue(kafka, namespace, topics) if topics else []
 

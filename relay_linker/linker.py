@@ -37,7 +37,7 @@ from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice, RelayState
-from relay_linker.messages import dead_letter_rows, output_rows
+from relay_linker.messages import NoticeMaking, dead_letter_rows, output_rows
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, MessageRejected, Reason, RelayTick, decode_filing
@@ -434,4 +434,6 @@ class RelayLinker:
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
-        return output_rows(effects, source, self.namespace, step.relay_time, self.addressees)
+        making = NoticeMaking(self.keyring, step.item.filing)  # the filing, for this record only
+        return output_rows(effects, source, self.namespace, step.relay_time, self.addressees,
+                           making)

@@ -1,24 +1,32 @@
 """Output effects → outbox rows holding the relay's Kafka messages (link changes v1 and v2,
-age milestones, outcomes in clear for the relay and sealed to their filer, dead letters), each
-with its idempotency id, its cause and the output partition of its key.
+age milestones, outcomes in clear for the relay and sealed to their filer, change notices
+sealed to each insurer that knows the person, dead letters), each with its idempotency id, its
+cause and the output partition of its key.
 
-An outcome is sealed here, once, when its decision is stored: the outbox row holds the seal
-and the publisher sends it as stored, so a restart never re-seals what was decided.
+An outcome or a notice is sealed here, once, when its decision is stored: the outbox row holds
+the seal and the publisher sends it as stored, so a restart never re-seals what was decided.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from groundfloor.crypto import Keyring, Sealed, open_sealed, participant_pseudonym
 from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
-from schemas import FilingOutcome, FilingRejected, LinkChanged, Reason, encode
+from schemas import Filing, FilingOutcome, FilingRejected, LinkChanged, Reason, encode
+from schemas.common import Scheme
 from schemas.filings import FILER_TOPICS
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.notices import ChangeKind
 from schemas.relay import OutcomeAddressee, conflict_id_for
 from schemas.topics import (
     AGE_MILESTONE,
@@ -27,13 +35,18 @@ from schemas.topics import (
     LINK_CHANGE_V2,
     OUTCOME_TOPICS,
     Namespace,
+    changes_topic,
 )
 from schemas.topics import topic as catalogue_topic
 from trust.encryption_keys import NoEncryptionKey, PublicKeys
+from trust.notice_sealing import NoticeContent, seal_notice
 from trust.pki import Participant
 from trust.sealing import seal_outcome
 
 log = logging.getLogger("shaho.linker")
+UNSEALED_NOTICES: Counter[str] = Counter()
+"""Change notices not made, per recipient code, because the recipient holds no encryption
+key here (a warning each; an insurer that never onboarded cannot be told)."""
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
 KIND_OF_TOPIC: dict[str, OutcomeAddressee] = {
     topic.name: OutcomeAddressee(kind.value) for kind, topic in FILER_TOPICS.items()}
@@ -114,14 +127,93 @@ def sealed_row(outcome: FilingOutcome, kind: OutcomeAddressee | None, source: So
                  sealed.kafka_key(), encode(sealed), namespace)]
 
 
+@dataclass(frozen=True)
+class NoticeMaking:
+    """What sealing change notices needs besides the recipients' keys: the relay's keyring
+    (to open the recipient's stored number and derive its pseudonym for the person) and the
+    filing being processed, decoded, whose new name or address is forwarded as filed; held
+    in memory for this record only."""
+
+    keyring: Keyring
+    filing: Filing | None = None
+
+
+def recipient(code: str) -> Participant:
+    """The participant a notice for `code` is sealed to: the Japan Pension Service for its
+    links, an insurer otherwise."""
+    return Participant("pension", code) if code == "JPS" else Participant("insurer", code)
+
+
+def filed_items(filing: Filing | None, event_id: Any, kind: str) -> dict[str, Any]:
+    """The new name and kana name (name_change) or address (address_change) as `filing`
+    filed them, when it is the filing that made the notice due; else nothing."""
+    if filing is None or filing.event_id != event_id:
+        return {}
+    p = filing.payload
+    source = getattr(p, "corrected", p)
+    name = getattr(source, "new_kanji_name", None) or getattr(source, "kanji_name", None)
+    kana = getattr(source, "new_kana_name", None) or getattr(source, "kana_name", None)
+    address = getattr(source, "new_address", None) or getattr(source, "address", None)
+    if kind == ChangeKind.NAME_CHANGE:
+        return {"new_name": _clear(name), "new_kana": _clear(kana)}
+    if kind == ChangeKind.ADDRESS_CHANGE and address is not None:
+        return {"new_address": address.model_dump(mode="json")}
+    return {}
+
+
+def _clear(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.reveal() if hasattr(value, "reveal") else value)
+
+
+def notice_row(e: fx.ChangeNoticeDue, source: Source, namespace: Namespace,
+               relay_time: datetime | None, addressees: PublicKeys | None,
+               making: NoticeMaking | None) -> list[OutboxRow]:
+    """The notice sealed for its recipient on `participant.<code>.changes.v1`; none without
+    keys or a keyring (unit tests of the clear messages), and none, with a counted warning
+    naming only the insurer's code, for a recipient without an encryption key."""
+    if addressees is None or making is None or relay_time is None:
+        return []
+    assert e.outbox_id is not None
+    if e.sealed_number is None:  # every link's number is indexed when the link opens
+        log.error("change notice for insurer %s not made: no stored number", e.recipient_code)
+        return []
+    try:
+        key = addressees.lookup(recipient(e.recipient_code))
+    except (NoEncryptionKey, ValueError):
+        UNSEALED_NOTICES[e.recipient_code] += 1
+        log.warning("change notice for insurer %s not made: it holds no encryption key "
+                    "(%d so far)", e.recipient_code, UNSEALED_NOTICES[e.recipient_code])
+        return []
+    sealed = Sealed.from_json_dict(json.loads(e.sealed_number))
+    number = open_sealed(making.keyring, sealed, e.number_key[0].encode()).decode()
+    content = NoticeContent(member_number=number,
+                            **filed_items(making.filing, e.source_event_id, e.kind))
+    topic = changes_topic(e.recipient_code)
+    notice = seal_notice(
+        source_id=e.outbox_id, recipient_code=e.recipient_code,
+        person=participant_pseudonym(making.keyring, e.recipient_code, e.relay_id),
+        kind=ChangeKind(e.kind), effective_date=e.effective_date, relay_time=relay_time,
+        topic=topic.name, content=content, public_key=key.public_key,
+        scheme=Scheme(e.ended_scheme) if e.ended_scheme else None,
+        insurer_code=e.ended_insurer)
+    return [_row(notice.notice_id, source, e.index, namespace.physical(topic),
+                 notice.kafka_key(), encode(notice), namespace)]
+
+
 def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
                 relay_time: datetime | None = None,
-                addressees: PublicKeys | None = None) -> list[OutboxRow]:
+                addressees: PublicKeys | None = None,
+                making: NoticeMaking | None = None) -> list[OutboxRow]:
     """One outbox row per output effect, in decision order, for the topics of `namespace`,
     each stamped with the relay time of the decision; an outcome also sealed to its filer
-    with the key `addressees` give."""
+    with the key `addressees` give, a change notice sealed to its recipient (`making`)."""
     out: list[OutboxRow] = []
     for e in effects:
+        if isinstance(e, fx.ChangeNoticeDue):
+            out += notice_row(e, source, namespace, relay_time, addressees, making)
+            continue
         messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome |
                              AgeMilestoneReached, str]]
         if isinstance(e, fx.AgeMilestoneEmitted):

@@ -15,13 +15,13 @@ from schemas.exchange import EXCHANGE_MESSAGES
 from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
+from schemas.notices import NOTICE_MESSAGES
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
-from schemas.topics import CATALOGUE, CLOCKED_TOPICS, EXCHANGE_TOPICS, Topic, participant_topics
+from schemas.topics import CATALOGUE, CLOCKED_TOPICS, EXCHANGE_TOPICS, PARTICIPANT_TEMPLATES, Topic
 
-PARTICIPANT_TOPICS = participant_topics("{code}")
-"""The topics addressed to each participant, as channels with the participant's code as a
-parameter."""
-CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TOPICS)
+CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TEMPLATES)
+"""Every channel: the catalogue's topics and those addressed to each participant, the latter
+with the participant's code as a parameter."""
 SIGNED_MESSAGES = {"ExchangeRequest", "ExchangeAnswer", "RoutedRequest"}
 """Relay messages that carry their sender's signature headers (besides filings and ticks)."""
 
@@ -72,7 +72,8 @@ SIGNED_HEADERS: dict[str, Any] = {
 
 def _messages_on(topic: Topic) -> list[str]:
     known = {(m.message(), m.SCHEMA_VERSION)
-             for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES)}
+             for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES,
+                       *NOTICE_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
@@ -118,18 +119,27 @@ def _channel(topic: Topic) -> dict[str, Any]:
         channel["x-dlq"] = topic.dlq
     if (source := _dead_letter_source(topic)) is not None:
         channel["x-dead-letters-of"] = source
-    if topic in PARTICIPANT_TOPICS:
-        channel["parameters"] = {"code": {"description": "the participant's public code (an "
-                                          "insurer number, or JPS); only its principal reads"}}
+    if topic in PARTICIPANT_TEMPLATES:
+        channel["parameters"] = {"code": {
+            "description": "the public code of the insurer (保険者番号) or of the Japan "
+                           "Pension Service (JPS) the topic is addressed to; created when the "
+                           "participant is provisioned, read only by its own principal"}}
     return channel
+
+
+def _channel_id(topic: Topic) -> str:
+    """The channel's id: the topic name, `{code}` written `code` for a participant's topic
+    (a JSON pointer to the channel holds no braces)."""
+    return topic.name.replace("{code}", "code")
 
 
 def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
     action = "receive" if topic in CLOCKED_TOPICS else "send"
-    refs = [{"$ref": f"#/channels/{topic.name}/messages/{n}"} for n in _messages_on(topic)]
-    return f"{action}.{topic.name}", {
+    channel = _channel_id(topic)
+    refs = [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in _messages_on(topic)]
+    return f"{action}.{channel}", {
         "action": action,
-        "channel": {"$ref": f"#/channels/{topic.name}"},
+        "channel": {"$ref": f"#/channels/{channel}"},
         "summary": f"The relay {'consumes' if action == 'receive' else 'publishes'} {topic.name}.",
         "messages": refs,
     }
@@ -178,7 +188,7 @@ def document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": INFO,
         "defaultContentType": "application/json",
-        "channels": {t.name: _channel(t) for t in CHANNELS},
+        "channels": {_channel_id(t): _channel(t) for t in CHANNELS},
         "operations": dict(_operation(t) for t in CHANNELS),
         "components": {"messages": messages},
     }

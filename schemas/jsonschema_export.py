@@ -15,6 +15,7 @@ from schemas.envelope import Envelope
 from schemas.exchange import EXCHANGE_MESSAGES
 from schemas.filings import PAYLOADS
 from schemas.internal import INTERNAL_MESSAGES
+from schemas.notices import NOTICE_MESSAGES
 from schemas.relay import RELAY_MESSAGES
 
 SCHEMA_DIR = Path("schemas") / "jsonschema"
@@ -47,9 +48,8 @@ def message_models() -> dict[str, type[BaseModel]]:
         message_name(event_type, version): filing_model(event_type, version)
         for event_type, version in sorted(PAYLOADS)
     }
-    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES),
-                    key=lambda m: (m.message(),
-                                                                          m.SCHEMA_VERSION))
+    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES, *NOTICE_MESSAGES),
+                    key=lambda m: (m.message(), m.SCHEMA_VERSION))
     relay = {message_name(model.message(), model.SCHEMA_VERSION): model for model in models}
     return {**filings, **relay}
 

@@ -254,34 +254,96 @@ CATALOGUE: tuple[Topic, ...] = (
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 
+PARTICIPANT_PREFIX = "participant."
+PARTICIPANT_PARTITIONS = 3
+CHANGES_STREAM = "changes.v1"
 
-def topic(name: str) -> Topic:
-    """The catalogue entry for `name`; KeyError names the unknown topic."""
-    return BY_NAME[name]
+
+@dataclass(frozen=True)
+class ParticipantStream:
+    """One stream addressed to every participant: `participant.<code>.<stream>`."""
+
+    stream: str
+    message: str
+    key: str
+    key_meaning: str
+    summary: str
+    partitions: int = PARTITIONS
 
 
-PARTICIPANT_STREAMS: dict[str, tuple[str, str, str]] = {
-    "requests": (
-        "RoutedRequest", "<routed id>",
+PARTICIPANT_STREAMS: tuple[ParticipantStream, ...] = (
+    ParticipantStream(
+        "requests.v1", "RoutedRequest", "<routed id>", "routed id: orders what concerns it",
         "Requests the relay routes to this insurer, signed by the relay, the insurer's own "
         "numbers sealed for it; only this participant reads them.",
     ),
-    "replies": (
-        "ExchangeReply", "<request id>",
+    ParticipantStream(
+        "replies.v1", "ExchangeReply", "<request id>", "request id: orders what concerns it",
         "The relay's replies to this insurer's requests, one per person: forwarded, refused "
         "with its reason, answered (sealed for it) or unavailable.",
     ),
-}
-"""The streams addressed to one participant: `participant.<code>.<stream>.v1`."""
+    ParticipantStream(
+        CHANGES_STREAM, "ChangeNotice", "<person pseudonym for the recipient>",
+        "lowercase hex HMAC of the recipient's code and the person under a relay key: "
+        "orders the notices about one person at this recipient, names them to it alone",
+        "Change notices for one insurer (or the Japan Pension Service): a death, a change "
+        "of name or address, or the end of a coverage of a person it knows or knew, each "
+        "naming the person by the recipient's own number, sealed for it.",
+        PARTICIPANT_PARTITIONS,
+    ),
+)
+"""The streams addressed to one participant, in this order: the requests routed to it, the
+replies to its own requests, the change notices about persons it knows."""
+
+
+def _participant_topic(code: str, s: ParticipantStream) -> Topic:
+    return Topic(name=f"{PARTICIPANT_PREFIX}{code}.{s.stream}", key=s.key,
+                 key_meaning=s.key_meaning, summary=s.summary, message=s.message,
+                 partitions=s.partitions)
+
+
+def _checked(code: str) -> str:
+    if not code or "." in code or "{" in code or "}" in code:
+        raise ValueError("a participant code with topics of its own holds no '.'")
+    return code
+
+
+PARTICIPANT_TEMPLATES: tuple[Topic, ...] = tuple(
+    _participant_topic("{code}", s) for s in PARTICIPANT_STREAMS)
+"""The per-participant topics, their names with `{code}` for the participant's code: the
+AsyncAPI document describes them as parameterised channels."""
 
 
 def participant_topics(code: str) -> tuple[Topic, ...]:
     """The topics addressed to participant `code` (an insurer or the Japan Pension Service),
-    which only that participant's principal reads."""
-    if not code or "." in code:
-        raise ValueError("a participant code with topics of its own holds no '.'")
-    return tuple(
-        Topic(name=f"participant.{code}.{stream}.v1", key=key,
-              key_meaning=f"{key.strip('<>')}: orders what concerns it", summary=summary,
-              message=message)
-        for stream, (message, key, summary) in PARTICIPANT_STREAMS.items())
+    which only that participant's principal reads: (requests, replies, changes)."""
+    return tuple(_participant_topic(_checked(code), s) for s in PARTICIPANT_STREAMS)
+
+
+def requests_topic(code: str) -> Topic:
+    """`participant.<code>.requests.v1`: the requests the relay routes to `code`."""
+    return _participant_topic(_checked(code), PARTICIPANT_STREAMS[0])
+
+
+def replies_topic(code: str) -> Topic:
+    """`participant.<code>.replies.v1`: the relay's replies to `code`'s own requests."""
+    return _participant_topic(_checked(code), PARTICIPANT_STREAMS[1])
+
+
+def changes_topic(code: str) -> Topic:
+    """`participant.<code>.changes.v1`: the change notices addressed to `code`."""
+    return _participant_topic(_checked(code), PARTICIPANT_STREAMS[2])
+
+
+def topic(name: str) -> Topic:
+    """The catalogue entry for `name`, or the per-participant topic it names; KeyError names
+    the unknown topic."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    if name.startswith(PARTICIPANT_PREFIX):
+        for s in PARTICIPANT_STREAMS:
+            if name.endswith("." + s.stream):
+                code = name[len(PARTICIPANT_PREFIX):-len(s.stream) - 1]
+                if code and "." not in code and "{" not in code and "}" not in code:
+                    return _participant_topic(code, s)
+    raise KeyError(name)

@@ -62,6 +62,7 @@ async def publish_backlog(cfg: StackConfig, population: Population,
     topics = topic_namespace(cfg)
     ensure_participants(cfg, [Participant(kind.value, code)  # the live phase's filers too
                               for code, kind in population.filer_kinds.items()])
+    await namespace.participant_topics(cfg, topics)  # their notices' topics
     keys = FilerKeys(cfg, provision=True)
     async with FilingPublisher(cfg.kafka(DEMO), topics, keys) as publisher:
         await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)

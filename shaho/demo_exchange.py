@@ -20,7 +20,7 @@ from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra import kafka_acl, processes
 from infra.principals import OPERATOR, RELAY_CLOCK_PRINCIPAL
-from infra.topics_admin import apply_participant_topics
+from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
 from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
 from insurer_workers.worker import role_of, send_request
@@ -63,7 +63,7 @@ async def prepare(stack: StackConfig, demo: StackConfig, population: Population)
     if stack.kafka_auth:
         await asyncio.to_thread(kafka_acl.provision, stack,
                                 [(p.role, p.code) for p in participants], topic_namespace(demo))
-    await apply_participant_topics(demo.kafka(OPERATOR), topic_namespace(demo), codes)
+    await apply_topics_of(demo.kafka(OPERATOR), topic_namespace(demo), codes)
     members = members_from_filings(population.filings)
     conn = await asyncpg.connect(demo.pg_dsn())
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from groundfloor.config import StackConfig
 from infra import kafka_acl
-from infra.principals import EXCHANGE_ROLES, FILER_ROLES, OPERATOR, participant_name
+from infra.principals import FILER_ROLES, OPERATOR, participant_name
 from infra.topics_admin import apply_participant_topics
 from schemas.topics import Namespace
 from shaho.registry import Registry, print_lines
@@ -43,20 +43,6 @@ def demo_participants() -> list[Participant]:
     return [Participant(*RELAY_CLOCK), Participant(*RELAY_EXCHANGE), *filers]
 
 
-def exchange_codes(participants: list[Participant]) -> list[str]:
-    """The codes of the participants that ask and answer through the exchange: each has its
-    own `participant.<code>.*` topics."""
-    return [p.code for p in participants if p.role in EXCHANGE_ROLES and "." not in p.code]
-
-
-def participant_topics_line(cfg: StackConfig, participants: list[Participant]) -> str:
-    """Create the exchange participants' own topics in the stack's namespace."""
-    created = asyncio.run(apply_participant_topics(cfg.kafka(OPERATOR),
-                                                   Namespace(cfg.topic_prefix),
-                                                   exchange_codes(participants)))
-    return f"participant topics: {len(created)} created"
-
-
 def broker_participants(participants: list[Participant]) -> list[tuple[str, str]]:
     """The (role, code) pairs that get a broker principal: every participant but the relay's
     own processors (which have theirs) and codes no topic name can hold."""
@@ -74,7 +60,16 @@ def provision(cfg: StackConfig) -> str:
     if not cfg.kafka_auth:
         return line
     done = kafka_acl.provision(cfg, broker_participants(everyone))
-    return f"{line}; {done.line()}; {participant_topics_line(cfg, everyone)}"
+    made = _own_topics(cfg, [(p.role, p.code) for p in everyone])
+    topics = f"; participant topics created: {len(made)}" if made else ""
+    return f"{line}; {done.line()}{topics}"
+
+
+def _own_topics(cfg: StackConfig, participants: list[tuple[str, str]]) -> list[str]:
+    """The topics addressed to the insurers and the Japan Pension Service among
+    `participants`, created with their broker principals where missing."""
+    return asyncio.run(apply_participant_topics(cfg.kafka(OPERATOR),
+                                                Namespace(cfg.topic_prefix), participants))
 
 
 def _instant(text: str) -> datetime:
@@ -129,8 +124,8 @@ def _act(args: argparse.Namespace, cfg: StackConfig) -> int:
               f"encryption key {load_public_key(cfg, participant).key_id[:16]}")
         if cfg.kafka_auth and broker_participants([participant]):
             kafka_acl.provision(cfg, broker_participants([participant]))
-            if exchange_codes([participant]):
-                print(participant_topics_line(cfg, [participant]))
+            if made := _own_topics(cfg, [(participant.role, participant.code)]):
+                print(f"topics of its own: {', '.join(made)}")
             print(f"broker principal {participant_name(participant.role, participant.code)}: "
                   f"password in {cfg.kafka_secrets_dir}")
     elif args.action == "rotate":

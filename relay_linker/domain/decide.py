@@ -12,6 +12,7 @@ from relay_linker.domain.commands import LinkerRecord
 from relay_linker.domain.ids import conflict_event_id, conflict_receipt_id, outbox_id
 from relay_linker.domain.keys import event_wait, index_wait, link_wait, person_wait
 from relay_linker.domain.model import REFUSED, LedgerEntry, Reason
+from relay_linker.domain.notices import notices_due
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import ledger_entry, parked_filing, parked_waiting
 from relay_linker.domain.settle import outcome, settle, touched_persons
@@ -55,12 +56,14 @@ def _conflict_refusal(known: LedgerEntry, record: LinkerRecord) -> fx.OutcomeIss
 
 def _cascade(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx.Effect]:
     """Settle `record`, then each woken parked filing in the relay's order (relay time, then
-    topic, partition and offset of the record that brought it).
+    topic, partition and offset of the record that brought it), each with the change notices
+    it makes due (`notices`).
 
     Filings wake on what accepted filings touched (retractions also on their target's arrival);
     each filing is accepted at most once, so this ends. The state is copied only when there is
     a parked filing to retry."""
     step = settle(state, record, hasher, None, record.relay_time)
+    step = [*step, *notices_due(state, step)]
     effects = list(step)
     queue = set(_woken(state, step) - {record.event_id})
     view, pending = state, step
@@ -74,6 +77,7 @@ def _cascade(state: RelayState, record: LinkerRecord, hasher: Hasher) -> list[fx
         nxt = min(waiting, key=lambda p: p.record.relay_order).record
         queue.discard(nxt.event_id)
         pending = settle(view, nxt, hasher, ledger_entry(view, nxt.event_id), record.relay_time)
+        pending = [*pending, *notices_due(view, pending)]
         effects += pending
         queue |= _woken(view, pending) - {nxt.event_id}
     return effects

@@ -2,7 +2,7 @@
 
 State effects change stored rows; output effects become Kafka messages via the outbox."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID
 
@@ -263,10 +263,34 @@ class OutcomeIssued:
     the outcome is addressed to."""
 
 
+@dataclass(frozen=True)
+class ChangeNoticeDue:
+    """Output for `participant.<recipient_code>.changes.v1`: a change to a person that an
+    insurer who knows or knew them must hear of (see `notices`).
+
+    The person is named to the recipient by the number behind `number_key`, the recipient's
+    most recent link's number (`sealed_number` is the relay's stored ciphertext of it, never
+    clear); `relay_id` stays in the relay (the adapter derives the recipient's pseudonym from
+    it). `ended_scheme` and `ended_insurer` name the coverage that ended (coverage_ended
+    only)."""
+
+    relay_id: str
+    recipient_code: str
+    kind: str
+    effective_date: date
+    number_key: IndexKey
+    source_event_id: UUID
+    sealed_number: bytes | None = field(default=None, compare=False, repr=False)
+    ended_scheme: str | None = None
+    ended_insurer: str | None = None
+    index: int = -1
+    outbox_id: UUID | None = None
+
+
 LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
 CardEffect = CardIssued | CardRevoked | CardRemoved | CardRevocationRetracted
 MilestoneEffect = MilestoneScheduled | MilestoneDropped
-OutputEffect = LinkChangeEmitted | OutcomeIssued | AgeMilestoneEmitted
+OutputEffect = LinkChangeEmitted | OutcomeIssued | AgeMilestoneEmitted | ChangeNoticeDue
 Effect = (
     FilingLedgered
     | FilingParked
@@ -291,4 +315,4 @@ Effect = (
 )
 LINK_EFFECTS = (LinkOpened, LinkClosed, LinkReopened, LinkRetracted)
 CARD_EFFECTS = (CardIssued, CardRevoked, CardRemoved, CardRevocationRetracted)
-OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued, AgeMilestoneEmitted)
+OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued, AgeMilestoneEmitted, ChangeNoticeDue)

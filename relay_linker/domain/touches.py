@@ -81,6 +81,7 @@ def touches(effect: fx.Effect) -> Touches:
             return Touches(candidates=(c.candidate_hash,))
         case fx.AnomalyRecorded(anomaly=Anomaly(anomaly_id=a)) | fx.AnomalyResolved(anomaly_id=a):
             return Touches(anomalies=(a,))
-        case fx.LinkChangeEmitted() | fx.OutcomeIssued() | fx.AgeMilestoneEmitted():
+        case (fx.LinkChangeEmitted() | fx.OutcomeIssued() | fx.AgeMilestoneEmitted()
+              | fx.ChangeNoticeDue()):
             return NOTHING
     raise TypeError(f"not an effect: {type(effect).__name__}")

@@ -18,7 +18,7 @@ from groundfloor.crypto import Sealed, open_sealed
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import kafka_acl
 from infra.principals import OPERATOR, TESTS
-from infra.topics_admin import apply_participant_topics
+from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
 from insurer_workers.members import benefits_for, members_from_filings
 from insurer_workers.worker import send_request
@@ -68,7 +68,7 @@ async def linked_population(relay: RelayEnv) -> Population:
     ensure_encryption_keys(relay.cfg, participants)
     await asyncio.to_thread(kafka_acl.provision, relay.stack,
                             [(p.role, p.code) for p in participants], relay.topics)
-    await apply_participant_topics(relay.cfg.kafka(OPERATOR), relay.topics, insurers)
+    await apply_topics_of(relay.cfg.kafka(OPERATOR), relay.topics, insurers)
     members = members_from_filings(population.filings)
     conn = await relay.connect()
     try:

@@ -41,6 +41,9 @@ class Decision:
     source: Source
     relay_time: datetime
     effects: list[Effect]
+    filing: Filing | None = None
+    """The decoded filing decided (None for a clock step): its new name or address, as filed,
+    goes into the change notices the decision makes due."""
 
 
 """Where a test's simulated calendar starts unless its filings are later: after the fixtures'
@@ -55,6 +58,8 @@ class RelayEnv:
     cfg: StackConfig
     published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
+    filed: dict[Source, Filing] = field(default_factory=dict)
+    """The filings `steps_in_relay_order` read, by source."""
 
     @property
     def keys(self) -> FilerKeys:
@@ -110,6 +115,12 @@ class RelayEnv:
                                        meta.offset, filing))
         finally:
             await producer.stop()
+        await self.participant_topics()
+
+    async def participant_topics(self) -> None:
+        """The topics of the insurers onboarded on first use as filers (their keys made as
+        they signed), so that the notices sealed to them have a topic to go to."""
+        await namespace.participant_topics(self.stack, self.topics)
 
     def signed(self, topic: str, filing: Filing) -> list[tuple[str, bytes]]:
         """The headers of `filing` signed by its filer (provisioned on first use)."""
@@ -125,6 +136,7 @@ class RelayEnv:
                     for t, k, v, h in items]
         finally:
             await producer.stop()
+            await self.participant_topics()
 
     async def publish_raw(self, items: list[tuple[str, bytes]],
                           filers: list[str] | None = None) -> int:
@@ -146,6 +158,7 @@ class RelayEnv:
                     landed += 1
         finally:
             await producer.stop()
+        await self.participant_topics()
         return landed
 
     async def tick(self, at: datetime | None = None) -> datetime:
@@ -196,8 +209,9 @@ class RelayEnv:
                 released = Released(incoming, t, p, o, epoch, relay_time)
                 filing = admitted(decoder.signers, released).filing
                 if filing is not None:
-                    steps.append(translator.record(filing, Source(
-                        self.topics.logical(t), p, o), relay_time))
+                    source = Source(self.topics.logical(t), p, o)
+                    self.filed[source] = filing
+                    steps.append(translator.record(filing, source, relay_time))
             steps.append(ClockAdvanced(times[epoch + 1]))
         return steps
 
@@ -215,7 +229,8 @@ class RelayEnv:
                                           effects))
             else:
                 effects = decide(state, step, hasher)
-                decisions.append(Decision(step.source, step.relay_time, effects))
+                decisions.append(Decision(step.source, step.relay_time, effects,
+                                          self.filed.get(step.source)))
                 apply_all(state, effects)
         return state, decisions
 

@@ -1,6 +1,7 @@
 """The linker and the outbox publisher, each its own OS process, SIGKILLed at every named fault
 point and at random moments during a 20,000-event run, then restarted: nothing is lost and
-nothing is duplicated for read_committed readers, and the table equals the pure fold."""
+nothing is duplicated for read_committed readers (change notices included), and the table
+equals the pure fold."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import pytest
 
 from consumers.reading import read_committed
 from infra.principals import TESTS
+from infra.topics_admin import addressed_codes
 from relay_linker.domain import effects as fx
 from relay_linker.domain import history
-from relay_linker.messages import link_changed_v2_id
+from relay_linker.messages import link_changed_v2_id, recipient
 from relay_linker.readback import load_all
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.notices import ChangeNotice, notice_id_for
 from schemas.relay import SealedOutcome
 from schemas.topics import (
     AGE_MILESTONE,
@@ -27,10 +30,13 @@ from schemas.topics import (
     LINK_CHANGE,
     LINK_CHANGE_V2,
     OUTCOME_TOPICS,
+    changes_topic,
 )
 from synthetic.population import generate
 from tests.integration.chaos import FAULTS, ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv
+from trust.encryption_keys import NoEncryptionKey, PublicKeyDirectory
+from trust.pki import list_participants
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +54,33 @@ async def _expected(relay: RelayEnv) -> tuple[tuple, set[UUID], dict[str, list[U
     ids: set[UUID] = set()
     changes: dict[str, list[UUID]] = defaultdict(list)
     for decision in decisions:
-        ids |= {e.outbox_id for e in decision.effects if isinstance(e, fx.OUTPUT_EFFECTS)}
+        ids |= {e.outbox_id for e in decision.effects if isinstance(e, fx.OUTPUT_EFFECTS)
+                and not isinstance(e, fx.ChangeNoticeDue)}  # published under ids of their own
         for e in decision.effects:
             if isinstance(e, fx.LinkChangeEmitted):
                 changes[e.relay_id].append(e.outbox_id)
     return history(state, include_retracted=True), ids, dict(changes)
+
+
+def _changes_topics(relay: RelayEnv) -> list[str]:
+    everyone = [(p.role, p.code) for p in list_participants(relay.cfg)]
+    return [changes_topic(code).name for code in addressed_codes(everyone)]
+
+
+async def _notices_due(relay: RelayEnv) -> set[UUID]:
+    """The ids of the change notices the fold makes due to recipients that hold a key."""
+    keys = PublicKeyDirectory(relay.cfg)
+    due: set[UUID] = set()
+    for decision in (await relay.fold())[1]:
+        for e in decision.effects:
+            if isinstance(e, fx.ChangeNoticeDue):
+                try:
+                    keys.lookup(recipient(e.recipient_code))
+                except NoEncryptionKey:
+                    continue
+                assert e.outbox_id is not None
+                due.add(notice_id_for(e.outbox_id, e.recipient_code))
+    return due
 
 
 def _each_persons_changes(messages: list[LinkChanged]) -> dict[str, list[UUID]]:
@@ -126,6 +154,12 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     assert len({m.outbox_id for m in sealed}) == len(sealed) == len(clear)
     broken = [m for m in messages if isinstance(m, FilingOutcome) and m.event_id not in filed]
     assert broken and all(m.status.value == "refused" for m in broken), "malformed filings"
+
+    # each change notice due to an insurer holding a key is published once, on its topic
+    notices = [decode_relay(v, ChangeNotice) for _, v in await _read_committed(
+        relay, [relay.topic(t) for t in _changes_topics(relay)])]
+    assert notices and len({n.notice_id for n in notices}) == len(notices)
+    assert {n.notice_id for n in notices} == await _notices_due(relay)
 
     letters = await _read_committed(relay, [relay.topic(t.dlq) for t in INGESTION_TOPICS
                                             if t.dlq])

@@ -18,7 +18,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from groundfloor.kafka_clients import read_to_end
 from infra import kafka_acl
 from infra.principals import OPERATOR, participant_name
-from infra.topics_admin import apply_participant_topics
+from infra.topics_admin import apply_topics_of
 from relay_exchange import store
 from schemas import DeadLetter, decode_relay, encode
 from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest
@@ -288,7 +288,7 @@ async def test_an_insurer_reads_only_its_own_topics(relay: RelayEnv):
     ensure_encryption_keys(relay.cfg, participants)
     await asyncio.to_thread(kafka_acl.provision, relay.stack,
                             [("insurer", a), ("insurer", b)], relay.topics)
-    await apply_participant_topics(relay.cfg.kafka(OPERATOR), relay.topics, [a, b])
+    await apply_topics_of(relay.cfg.kafka(OPERATOR), relay.topics, [a, b])
     login = relay.cfg.kafka(participant_name("insurer", b))
 
     async def readable(topic: str) -> bool:
@@ -316,7 +316,7 @@ async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(rel
         add_participant(relay.cfg, p, DEFAULT_NOT_BEFORE, DEFAULT_NOT_AFTER)
     await asyncio.to_thread(kafka_acl.provision, relay.stack,
                             [(p.role, p.code) for p in participants], relay.topics)
-    await apply_participant_topics(relay.cfg.kafka(OPERATOR), relay.topics,
+    await apply_topics_of(relay.cfg.kafka(OPERATOR), relay.topics,
                                    [p.code for p in participants])
     now = await relay.tick(datetime(2026, 3, 1, tzinfo=UTC))
     revoke(relay.cfg, Participant("insurer", revoked), now - timedelta(days=1))

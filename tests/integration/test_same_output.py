@@ -1,5 +1,6 @@
 """Same input, same output: batch sizes 25 times apart and random SIGKILLs leave every output
-partition's sequence unchanged, and equal to what the pure fold over relay time publishes."""
+partition's sequence unchanged (change notices to each insurer included, opened with its key),
+and equal to what the pure fold over relay time publishes."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from consumers.dlq import original_bytes
 from groundfloor.config import LINKER_BATCH_ENV, StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra.principals import TESTS
-from relay_linker.messages import DEAD_LETTER_NAMESPACE, output_rows
+from infra.topics_admin import addressed_codes
+from relay_linker.messages import DEAD_LETTER_NAMESPACE, NoticeMaking, output_rows, recipient
 from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
 from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.notices import ChangeNotice
 from schemas.topics import (
     AGE_MILESTONE,
     FILING_OUTCOME,
@@ -27,13 +30,15 @@ from schemas.topics import (
     LINK_CHANGE,
     LINK_CHANGE_V2,
     OUTCOME_TOPICS,
+    changes_topic,
 )
 from schemas.topics import topic as catalogue_topic
 from synthetic.population import Population, generate
 from tests.integration.chaos import ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv, drop_env, make_env
 from trust.encryption_keys import PublicKeyDirectory, load_private_key
-from trust.pki import Participant
+from trust.notice_sealing import open_notice
+from trust.pki import Participant, list_participants
 from trust.sealing import decode_sealed, open_outcome
 
 pytestmark = pytest.mark.integration
@@ -86,15 +91,33 @@ def _opened(relay: RelayEnv, logical: str, value: bytes) -> dict[str, Any]:
             "opened": outcome.model_dump(mode="json")}
 
 
-def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
+def _changes_topics(relay: RelayEnv) -> list[str]:
+    """The change notice topics of every insurer and the Japan Pension Service: sealed to
+    each, so compared opened with the recipient's own key."""
+    everyone = [(p.role, p.code) for p in list_participants(relay.cfg)]
+    return [changes_topic(code).name for code in addressed_codes(everyone)]
+
+
+def _notice(relay: RelayEnv, logical: str, key: bytes, value: bytes) -> dict[str, Any]:
+    notice = decode_relay(value, ChangeNotice)
+    opened = open_notice(notice, logical, key,
+                         load_private_key(relay.cfg, recipient(notice.recipient_code)))
+    return {**notice.model_dump(mode="json", exclude={"sealed"}), "key": key.decode(),
+            "opened": {"member_number": opened.member_number, "new_name": opened.new_name,
+                       "new_kana": opened.new_kana, "new_address": opened.new_address}}
+
+
+def _decoded(relay: RelayEnv, logical: str, value: bytes, key: bytes = b"") -> Any:
     """A published value as compared across runs: ids, decisions and plaintext contents; a
-    dead letter and a sealed outcome opened, a dead letter's source named by catalogue
-    topic."""
+    dead letter, a sealed outcome and a change notice opened, a dead letter's source named
+    by catalogue topic."""
     model = DECISIONS.get(logical)
     if model is not None:
         return decode_relay(value, model).model_dump(mode="json")
     if logical in SEALED:
         return _opened(relay, logical, value)
+    if logical.endswith(".changes.v1"):
+        return _notice(relay, logical, key, value)
     letter = decode_relay(value, DeadLetter)
     opened = original_bytes(relay.keyring(), letter)
     fields = letter.model_dump(mode="json", exclude={"original", "source_topic"})
@@ -104,24 +127,28 @@ def _decoded(relay: RelayEnv, logical: str, value: bytes) -> Any:
 
 async def _published(relay: RelayEnv) -> Sequences:
     """Every output partition's committed records in offset order, decoded."""
-    logical = [*DECISIONS, *sorted(SEALED), *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
+    logical = [*DECISIONS, *sorted(SEALED), *_changes_topics(relay),
+               *(t.dlq for t in INGESTION_TOPICS if t.dlq)]
     partitions = [TopicPartition(relay.topic(name), p)
                   for name in logical for p in range(catalogue_topic(name).partitions)]
     out: Sequences = defaultdict(list)
     for r in await read_to_end(relay.cfg.kafka(TESTS), partitions):
         name = relay.topics.logical(r.topic)
-        out[(name, r.partition)].append(_decoded(relay, name, bytes(r.value)))
+        out[(name, r.partition)].append(_decoded(relay, name, bytes(r.value),
+                                                 bytes(r.key or b"")))
     return dict(out)
 
 
 async def _folded(relay: RelayEnv) -> Sequences:
     """The link changes and outcomes the pure fold gives, per output partition in order."""
     out: Sequences = defaultdict(list)
-    addressees = PublicKeyDirectory(relay.cfg)
+    addressees, keyring = PublicKeyDirectory(relay.cfg), relay.keyring()
     for d in (await relay.fold())[1]:
-        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time, addressees):
+        making = NoticeMaking(keyring, d.filing)
+        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time, addressees,
+                               making):
             name = relay.topics.logical(row.topic)
-            out[(name, row.partition)].append(_decoded(relay, name, row.value))
+            out[(name, row.partition)].append(_decoded(relay, name, row.value, row.key))
     return {where: seq for where, seq in out.items() if seq}
 
 
@@ -143,9 +170,9 @@ def _of_filings(sequences: Sequences) -> Sequences:
     """Link changes and outcomes, leaving out the refusals of records that were no filing
     (the fold sees filings only); partitions left empty are dropped."""
     refusals = _letter_refusals(sequences)
-    kept = {where: [m for m in seq if m.get("opened", m)["outbox_id"] not in refusals]
+    kept = {where: [m for m in seq if m.get("opened", m).get("outbox_id") not in refusals]
             for where, seq in sequences.items()
-            if where[0] in DECISIONS or where[0] in SEALED}
+            if where[0] in DECISIONS or where[0] in SEALED or where[0].endswith(".changes.v1")}
     return {where: seq for where, seq in kept.items() if seq}
 
 
@@ -165,6 +192,9 @@ async def test_batch_size_timing_and_kills_change_no_output(stack: StackConfig, 
                  for m in seq]
         assert sorted(m["opened"]["outbox_id"] for m in sealed) == sorted(
             m["outbox_id"] for m in clear), "every outcome is also sealed to its filer"
+        notices = [m for (name, _), seq in calm.items() if name.endswith(".changes.v1")
+                   for m in seq]
+        assert notices and {m["kind"] for m in notices} >= {"death", "coverage_ended"}
 
         expected = await _folded(large)
         assert _of_filings(calm) == expected

@@ -117,6 +117,11 @@ SAMPLES: dict[type, tuple[fx.Effect, Touches]] = {
         fx.AgeMilestoneEmitted("r-announced", "age_20", 20, date(2030, 1, 31)),
         Touches(),
     ),
+    fx.ChangeNoticeDue: (
+        fx.ChangeNoticeDue("r-told", "06139018", "death", date(2025, 6, 30),
+                           ("insured:06139018", b"i"), EVENT),
+        Touches(),
+    ),
     fx.LinkChangeEmitted: (
         fx.LinkChangeEmitted("r-a", 1, "opened", LINK_ID, "employee_insurance", "06139018",
                              "insured", None, date(2025, 4, 1), None, None, EVENT),

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from schemas.asyncapi import ASYNCAPI_PATH, PARTICIPANT_TOPICS, document, generated_files, stale
+from schemas.asyncapi import ASYNCAPI_PATH, document, generated_files, stale
 from schemas.jsonschema_export import SCHEMA_DIR, message_name
-from schemas.topics import CATALOGUE, INGESTION_TOPICS
+from schemas.topics import CATALOGUE, INGESTION_TOPICS, PARTICIPANT_TEMPLATES
 from tests.fixtures.examples import all_examples
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,10 +28,13 @@ def test_asyncapi_has_a_channel_and_an_operation_per_topic() -> None:
     doc = yaml.safe_load((REPO_ROOT / ASYNCAPI_PATH).read_text(encoding="utf-8"))
     assert doc == document()
     assert doc["asyncapi"] == "3.0.0"
-    assert set(doc["channels"]) == {t.name for t in (*CATALOGUE, *PARTICIPANT_TOPICS)}
-    assert len(doc["operations"]) == len(CATALOGUE) + len(PARTICIPANT_TOPICS)
-    for topic in PARTICIPANT_TOPICS:
-        assert doc["channels"][topic.name]["parameters"]["code"]["description"]
+    participants = {f"participant.code.{s}" for s in ("requests.v1", "replies.v1", "changes.v1")}
+    assert set(doc["channels"]) == {t.name for t in CATALOGUE} | participants
+    assert len(doc["operations"]) == len(CATALOGUE) + len(PARTICIPANT_TEMPLATES)
+    for topic in PARTICIPANT_TEMPLATES:
+        channel = doc["channels"][topic.name.replace("{code}", "code")]
+        assert channel["address"] == topic.name
+        assert channel["parameters"]["code"]["description"]
     for topic in CATALOGUE:
         channel = doc["channels"][topic.name]
         assert channel["x-key"] == topic.key
@@ -41,6 +44,10 @@ def test_asyncapi_has_a_channel_and_an_operation_per_topic() -> None:
         assert channel.get("x-dlq") == topic.dlq
     for topic in INGESTION_TOPICS:
         assert "FilingRetracted.v1" in doc["channels"][topic.name]["messages"]
+    changes = doc["channels"]["participant.code.changes.v1"]
+    assert changes["address"] == "participant.{code}.changes.v1"
+    assert set(changes["parameters"]) == {"code"}
+    assert set(changes["messages"]) == {"ChangeNotice.v1"}
 
 
 def test_every_message_payload_file_exists() -> None:
