@@ -7,14 +7,24 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from groundfloor.kafka_clients import KafkaLogin, read_to_end
-from schemas.topics import CATALOGUE, PARTITIONS
+from schemas.topics import CATALOGUE, PARTICIPANT_PREFIX, PARTITIONS
+from schemas.topics import topic as named_topic
 
 
 def partitions_of(topic: str) -> int:
-    """The catalogue's partition count for a topic (under any namespace prefix)."""
+    """The catalogue's partition count for a topic, or a participant's (under any namespace
+    prefix)."""
     for entry in CATALOGUE:
         if topic == entry.name or topic.endswith("." + entry.name):
             return entry.partitions
+    at = topic.find(PARTICIPANT_PREFIX)
+    while at >= 0:
+        if at == 0 or topic[at - 1] == ".":
+            try:
+                return named_topic(topic[at:]).partitions
+            except KeyError:
+                pass
+        at = topic.find(PARTICIPANT_PREFIX, at + 1)
     return PARTITIONS
 
 

@@ -67,3 +67,16 @@ def test_run_takes_a_batch_size():
     args = build_parser().parse_args(["run", "relay-linker", "--batch", "50", "--drain"])
     assert (args.processor, args.batch, args.drain) == ("relay-linker", 50, True)
     assert build_parser().parse_args(["run", "outbox-publisher"]).batch is None
+
+
+def test_whole_topic_readers_know_each_topics_partitions_under_a_prefix() -> None:
+    from consumers.reading import partitions_of
+    from schemas.topics import LINK_CHANGE, RELAY_CLOCK, participant_topics
+
+    for prefix in ("", "t1a2b.", "participant.x."):
+        assert partitions_of(prefix + LINK_CHANGE.name) == LINK_CHANGE.partitions
+        assert partitions_of(prefix + RELAY_CLOCK.name) == RELAY_CLOCK.partitions == 1
+        requests, replies, changes = participant_topics("01130012")
+        assert partitions_of(prefix + changes.name) == changes.partitions == 3
+        assert partitions_of(prefix + requests.name) == requests.partitions == 6
+        assert partitions_of(prefix + replies.name) == replies.partitions
