@@ -40,6 +40,10 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS {s}.seen_requests (
         request_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS seen_requests_expiry ON {s}.seen_requests (expires_at)",
+    """CREATE TABLE IF NOT EXISTS {s}.notices (
+        notice_id uuid PRIMARY KEY, kind text NOT NULL, effective_date date NOT NULL,
+        scheme text, insurer_code text, relay_time timestamptz NOT NULL,
+        member_known boolean NOT NULL)""",
 )
 
 
@@ -162,6 +166,27 @@ async def forget_expired(conn: asyncpg.Connection, code: str, now: datetime) -> 
     gone = await conn.fetch(
         f"DELETE FROM {name}.seen_requests WHERE expires_at <= $1 RETURNING 1", now)
     return len(gone)
+
+
+async def record_notice(conn: asyncpg.Connection, code: str, notice_id: UUID, kind: str,
+                        effective_date: date, scheme: str | None, insurer_code: str | None,
+                        relay_time: datetime, member_known: bool) -> bool:
+    """The insurer's own record of a change notice it received (whether the number it names
+    is one of its store's members); False when it was already kept (a notice read again)."""
+    name = store_name(code)
+    added = await conn.fetchval(
+        f"""INSERT INTO {name}.notices (notice_id, kind, effective_date, scheme, insurer_code,
+            relay_time, member_known) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (notice_id) DO NOTHING RETURNING true""",
+        notice_id, kind, effective_date, scheme, insurer_code, relay_time, member_known)
+    return bool(added)
+
+
+async def notices_kept(conn: asyncpg.Connection, code: str) -> dict[UUID, tuple[str, bool]]:
+    """Every change notice the insurer kept: its kind and whether it named a known member."""
+    name = store_name(code)
+    rows = await conn.fetch(f"SELECT notice_id, kind, member_known FROM {name}.notices")
+    return {r["notice_id"]: (r["kind"], r["member_known"]) for r in rows}
 
 
 async def record_exchange(conn: asyncpg.Connection, code: str, table: str, record_id: UUID,

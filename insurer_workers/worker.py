@@ -1,6 +1,6 @@
 """An insurer's worker: reads only its own topics as its own principal, answers the requests the
 relay routes to it from its own member store, and keeps its own record of what it asked and
-answered.
+answered and of the change notices it received.
 
 Relay time is read from the relay clock's topic (ticks verified by the clock's signature); the
 worker never uses its own wall clock to judge a deadline. An answer is produced, then the request
@@ -45,6 +45,7 @@ from schemas.exchange import (
     routed_id,
 )
 from schemas.exchange_terms import DataCategory, ExchangeOutcome
+from schemas.notices import ChangeNotice
 from schemas.topics import (
     EXCHANGE_ANSWER,
     EXCHANGE_REQUEST,
@@ -55,6 +56,7 @@ from schemas.topics import (
 from trust.directory import Signers
 from trust.encryption_keys import load_private_key
 from trust.keys import RecordSigner, participant_signer
+from trust.notice_sealing import open_notice
 from trust.number_sealing import open_answer, open_number, seal_answer
 from trust.pki import RELAY_CLOCK as CLOCK_SIGNER
 from trust.pki import RELAY_EXCHANGE, Participant
@@ -111,8 +113,9 @@ class InsurerWorker:
     def __init__(self, me: InsurerIdentity, pool: asyncpg.Pool, signers: Signers,
                  namespace: Namespace) -> None:
         self.me, self.pool, self.signers, self.namespace = me, pool, signers, namespace
-        requests, replies = participant_topics(me.code)[:2]
+        requests, replies, changes = participant_topics(me.code)
         self.requests_topic, self.replies_topic = requests.name, replies.name
+        self.changes_topic = changes.name
         self.relay_time: datetime | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -125,10 +128,12 @@ class InsurerWorker:
     async def start(self) -> None:
         """Own topics from the group's committed offsets; the clock from its last tick, so a
         restarted worker knows the relay time before the next tick."""
+        async with self.pool.acquire() as conn:  # tables added since the store was filled
+            await member_store.create_store(conn, self.me.code)
         self.consumer = processor_consumer(self.me.kafka, self.group)
         await self.consumer.start()
         ns = self.namespace
-        own = [TopicPartition(ns.physical(t), p) for t in participant_topics(self.me.code)[:2]
+        own = [TopicPartition(ns.physical(t), p) for t in participant_topics(self.me.code)
                for p in range(t.partitions)]
         clock = TopicPartition(ns.physical(RELAY_CLOCK), 0)
         self.consumer.assign([*own, clock])
@@ -185,6 +190,8 @@ class InsurerWorker:
             try:
                 if topic == self.requests_topic:
                     await self._routed(record)
+                elif topic == self.changes_topic:
+                    await self._notice(record)
                 else:
                     await self._reply(record)
             except (NotOpened, MessageRejected, ValueError) as failure:
@@ -298,6 +305,23 @@ class InsurerWorker:
                 conn, self.me.code, "asked", reply.reply_id, reply.request_id,
                 reply.provider_code or "relay", None, None, None, reply.outcome.value,
                 reply.relay_time, detail)
+
+    async def _notice(self, record: ConsumerRecord) -> None:
+        """A change notice: opened with the insurer's own key, kept once in its own record
+        with whether the number it names is one of its members (what the insurer then does
+        with it is its own business)."""
+        notice = decode_relay(bytes(record.value or b""), ChangeNotice)
+        if notice.recipient_code != self.me.code:
+            self.done.add("notice_not_ours")
+            return
+        content = open_notice(notice, self.changes_topic, record.key, self.me.decryption_key)
+        async with self.pool.acquire() as conn:
+            known = bool(await member_store.lookup(conn, self.me.code, content.member_number))
+            if await member_store.record_notice(
+                    conn, self.me.code, notice.notice_id, notice.kind.value,
+                    notice.effective_date, notice.scheme.value if notice.scheme else None,
+                    notice.insurer_code, notice.relay_time, known):
+                self.done.add(f"notice:{notice.kind.value}")
 
     async def _record(self, table: str, routed: RoutedRequest, outcome: str,
                       detail: dict[str, Any]) -> None:

@@ -291,6 +291,8 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         replies = asyncio.run(demo_exchange.ask_and_read(demo, requests, later))
         for line in demo_exchange.report(demo, replies):
             print(line)
+        for line in asyncio.run(demo_exchange.pushed_changes(demo, population)):
+            print(line)
         sample = asyncio.run(_sample_person(demo))
         print(f"look inside: run the demo with --keep-running, export "
               f"SHAHO_TOPIC_PREFIX={DEMO_PREFIX} SHAHO_PG_DATABASE={DEMO_DATABASE}, then "

@@ -1,7 +1,8 @@
 """The demo's relayed exchange: every insurer of the population gets its principal, topics and
 member store; the router and the insurer workers run; some insurers ask about their members.
 
-What the askers read back (forwarded, refused by reason, answered, unavailable) is reported.
+What the askers read back (forwarded, refused by reason, answered, unavailable) is reported, and
+the change notices the workers kept from their own topics.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from schemas.exchange import (
     routed_id,
 )
 from schemas.exchange_terms import DataCategory, ExchangeOutcome, ExchangeScheme, Purpose
-from schemas.topics import participant_topics
+from schemas.notices import ChangeNotice
+from schemas.topics import changes_topic, participant_topics
 from shaho.bootstrap import insurer, keyring, topic_namespace
 from synthetic.population import Population
 from trust.encryption_keys import ensure_encryption_keys
@@ -180,6 +182,41 @@ def report(demo: StackConfig, replies: dict[str, list[ExchangeReply]]) -> list[s
             + (", ".join(f"{k} {v}" for k, v in sorted(later.items())) or "none")
             + f"; answers opened with its own key, {covered} saying covered")
     return lines
+
+
+async def _notices_on_topic(demo: StackConfig, code: str) -> set:
+    """The ids of the change notices on the insurer's own topic, read with its own login."""
+    topic = changes_topic(code)
+    name = topic_namespace(demo).physical(topic)
+    found = await read_to_end(insurer(demo, code).kafka,
+                              [TopicPartition(name, p) for p in range(topic.partitions)])
+    return {decode_relay(bytes(r.value), ChangeNotice).notice_id for r in found}
+
+
+async def pushed_changes(demo: StackConfig, population: Population) -> list[str]:
+    """What the workers kept of the change notices on their own topics, once they have read
+    them all (or the wait ran out: then the shortfall is said)."""
+    codes = insurers_of(population)
+    sent = {code: await _notices_on_topic(demo, code) for code in codes}
+    conn = await asyncpg.connect(demo.pg_dsn())
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            kept = {code: await member_store.notices_kept(conn, code) for code in codes}
+            if all(sent[c] <= set(kept[c]) for c in codes) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1.0)
+    finally:
+        await conn.close()
+    kinds = Counter(kind for k in kept.values() for kind, _ in k.values())
+    known = sum(1 for k in kept.values() for _, member in k.values() if member)
+    told = sum(1 for c in codes if sent[c])
+    missing = sum(len(sent[c] - set(kept[c])) for c in codes)
+    return [f"pushed changes: {sum(map(len, sent.values()))} notice(s) on the own topics of "
+            f"{told} insurer(s); their workers opened and kept {sum(map(len, kept.values()))} ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+            + f"), {known} naming one of the recipient's own members by its own number"
+            + (f"; {missing} not read yet" if missing else "")]
 
 
 def start_processors(demo: StackConfig, population: Population) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -47,6 +48,10 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     # every insurer reached answered in time: none reported unavailable
     assert not any("unavailable" in line for line in asked), asked
     assert any("answered " in line for line in asked), asked
+    pushed = [line for line in out.splitlines() if line.startswith("pushed changes: ")]
+    assert len(pushed) == 1 and "not read yet" not in pushed[0], out[-3000:]
+    sent, kept = re.search(r"(\d+) notice\(s\) on .* opened and kept (\d+)", pushed[0]).groups()
+    assert int(sent) > 0 and int(kept) == int(sent), pushed
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 

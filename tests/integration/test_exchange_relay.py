@@ -17,8 +17,9 @@ from aiokafka.errors import TopicAuthorizationFailedError
 
 from groundfloor.kafka_clients import read_to_end
 from infra import kafka_acl
-from infra.principals import OPERATOR, participant_name
+from infra.principals import OPERATOR, TESTS, participant_name
 from infra.topics_admin import apply_topics_of
+from insurer_workers import member_store
 from relay_exchange import store
 from schemas import DeadLetter, decode_relay, encode
 from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest
@@ -29,7 +30,8 @@ from schemas.exchange_terms import (
     ForwardRefusal,
     Purpose,
 )
-from schemas.topics import EXCHANGE_ANSWER, EXCHANGE_REQUEST, participant_topics
+from schemas.notices import ChangeKind, ChangeNotice
+from schemas.topics import EXCHANGE_ANSWER, EXCHANGE_REQUEST, changes_topic, participant_topics
 from tests.integration.exchange_env import (
     answers,
     ask,
@@ -341,3 +343,32 @@ async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(rel
     finally:
         await conn.close()
     assert counted[(revoked, "revoked")] == 1 and counted[(sloppy, "malformed")] == 1
+
+
+async def test_each_worker_keeps_the_change_notices_addressed_to_it_once(relay: RelayEnv):
+    population = await linked_population(relay)
+    route(relay)  # the publisher sends the change notices the linker sealed
+    codes = sorted(c for c, k in population.filer_kinds.items() if k.value == "insurer")
+    on_topic: dict[str, dict] = {}
+    for code in codes:
+        found = await read_to_end(relay.cfg.kafka(TESTS), [
+            TopicPartition(relay.topic(changes_topic(code).name), p)
+            for p in range(changes_topic(code).partitions)])
+        on_topic[code] = {n.notice_id: n for n in
+                          (decode_relay(bytes(r.value), ChangeNotice) for r in found)}
+    assert sum(map(len, on_topic.values())) > 0, "the population's deaths and moves are told"
+    run_workers(relay, codes)
+    run_workers(relay, codes)  # run again: nothing is kept twice
+    conn = await relay.connect()
+    try:
+        kept = {code: await member_store.notices_kept(conn, code) for code in codes}
+    finally:
+        await conn.close()
+    for code in codes:
+        assert set(kept[code]) == set(on_topic[code]), code
+        assert {i: k for i, (k, _) in kept[code].items()} == {
+            i: n.kind.value for i, n in on_topic[code].items()}
+        # a coverage this insurer ended names a number its own store holds
+        assert all(kept[code][i][1] for i, n in on_topic[code].items()
+                   if n.kind is ChangeKind.COVERAGE_ENDED and n.insurer_code == code)
+    assert any(known for k in kept.values() for _, known in k.values())
