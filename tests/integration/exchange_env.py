@@ -171,6 +171,7 @@ def run_workers(relay: RelayEnv, codes: list[str], timeout: float = 300) -> str:
 def route(relay: RelayEnv, extra: dict[str, str] | None = None) -> None:
     """The router, then the publisher, each until idle."""
     assert relay.run("relay-exchange", extra) == 0, relay.last_output
+    relay.router_output = relay.last_output
     assert relay.run("outbox-publisher") == 0, relay.last_output
 
 

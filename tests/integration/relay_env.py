@@ -60,6 +60,10 @@ class RelayEnv:
     ticks: list[datetime] = field(default_factory=list)
     filed: dict[Source, Filing] = field(default_factory=dict)
     """The filings `steps_in_relay_order` read, by source."""
+    last_output: str = ""
+    """What the last processor `run` printed."""
+    router_output: str = ""
+    """What the exchange router printed the last time the exchange tests routed."""
 
     @property
     def keys(self) -> FilerKeys:
