@@ -369,6 +369,12 @@ def _cpu(cpu: dict[str, float], wall: float) -> str:
     return ", ".join(f"{name} {s:.1f} s ({s / wall:.0%} of a core)" for name, s in cpu.items())
 
 
+def _per_request(phase: dict[str, Any]) -> str:
+    """CPU milliseconds per request sent, per process (idle time of the phase included)."""
+    return ", ".join(f"{name} {s * 1000 / phase['sent']:.1f}"
+                     for name, s in phase["cpu_s"].items())
+
+
 def markdown(result: dict[str, Any]) -> str:
     s, raw = result["steady"], result["raw_steady"]
     b = result["batched"]
@@ -400,7 +406,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"CPU over the steady phase ({s['seconds']:.0f} s sending, {s['wall_s']:.0f} s until "
         f"the last answer or the {DRAIN:.0f} s wait after the last send ran out): "
-        f"{_cpu(s['cpu_s'], s['wall_s'])}.",
+        f"{_cpu(s['cpu_s'], s['wall_s'])}. Per request sent, in CPU ms (whatever a process "
+        f"spent idle in the phase included): {_per_request(s)}.",
         "",
         f"## Rate steps, {result['step_seconds']:.0f} s each: held means every request "
         f"answered and p99 ≤ {P99_TARGET_MS:.0f} ms",
@@ -426,7 +433,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "CPU per step (shares of the step's wall time, sending and waiting): " + "; ".join(
             f"{st['rate']}/s ({st['wall_s']:.0f} s): {_cpu(st['cpu_s'], st['wall_s'])}"
-                                     for st in result["steps"]) + ".",
+                                     for st in result["steps"]) + ". Per request sent, in CPU "
+        "ms: " + "; ".join(f"{st['rate']}/s: {_per_request(st)}" for st in result["steps"])
+        + ".",
         "",
         "## Batched requests",
         "",

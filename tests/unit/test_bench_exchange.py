@@ -51,3 +51,5 @@ def test_markdown_shows_the_figures_and_ratios():
     assert "Highest step held by the exchange: 50/s; by the raw request/reply: 400/s" in text
     assert "**250 persons/s**" in text
     assert "router 1.0 s (5% of a core)" in text
+    assert "Per request sent, in CPU ms (whatever a process spent idle in the phase included): "\
+        "router 0.5." in text
