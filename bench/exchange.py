@@ -353,7 +353,7 @@ async def run(cfg: StackConfig, persons: int = 600, seed: int = 7, rate: int = 2
         result["raw_steady"] = (await raw_round_trips(cfg, [rate], seconds))[rate]
     held = [s["rate"] for s in result["steps"] if s["held"]]
     result["highest_held"] = max(held) if held else None
-    raw_held = [int(r) for r, v in result["raw"].items() if v["held"]]
+    raw_held = [r for r in steps if result["raw"][str(r)]["held"]]  # the same steps only
     result["raw_highest_held"] = max(raw_held) if raw_held else None
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "exchange.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
