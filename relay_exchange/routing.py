@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from relay_exchange.policy import Policy, Span, asker_role, reference_date, span_days
-
 from schemas.exchange_terms import DataCategory, ExchangeScheme, ForwardRefusal, Purpose
 
 COVERING_SCHEMES = {

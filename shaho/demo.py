@@ -16,7 +16,7 @@ from aiokafka.structs import ConsumerRecord
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import idempotent_producer, reader
-from infra import namespace, processes
+from infra import exchange_population, namespace, processes
 from infra.principals import DEMO, RELAY_CLOCK_PRINCIPAL
 from infra.stack import down, is_up, up
 from producers.outcomes import Mailbox
@@ -282,10 +282,10 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         ids = {f.event_id for f in population.filings}
         for line in report(ids, bad, seen, counts, live_sent, backlog_seconds):
             print(line)
-        members = asyncio.run(demo_exchange.prepare(cfg, demo, population))
+        members = asyncio.run(exchange_population.prepare(cfg, demo, population))
         for line in demo_exchange.start_processors(demo, population):
             print(line)
-        requests = demo_exchange.questions(members, later)
+        requests = exchange_population.questions(members, later)
         print(f"relayed exchange: {len(requests)} batched request(s) from the insurers with the "
               "most members, each about its own members' other insurers over a year ...")
         replies = asyncio.run(demo_exchange.ask_and_read(demo, requests, later))

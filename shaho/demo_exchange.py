@@ -11,106 +11,36 @@ import asyncio
 import json
 import time
 from collections import Counter
-from datetime import datetime, timedelta
-from uuid import NAMESPACE_URL, uuid5
+from datetime import datetime
 
 import asyncpg
 from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
-from infra import kafka_acl, processes
-from infra.principals import OPERATOR, RELAY_CLOCK_PRINCIPAL
-from infra.topics_admin import apply_topics_of
+from infra import processes
+from infra.exchange_population import insurers_of
+from infra.principals import RELAY_CLOCK_PRINCIPAL
 from insurer_workers import member_store
-from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
-from insurer_workers.worker import role_of, send_request
+from insurer_workers.worker import send_request
 from relay_clock.clock import RelayClock
 from schemas import decode_relay
-from schemas.common import InsuredNumber
 from schemas.exchange import (
-    MAX_ENTRIES,
     ExchangeReply,
     ExchangeRequest,
-    MemberNumber,
-    RequestEntry,
     item_id,
     routed_id,
 )
-from schemas.exchange_terms import DataCategory, ExchangeOutcome, ExchangeScheme, Purpose
+from schemas.exchange_terms import ExchangeOutcome
 from schemas.notices import ChangeNotice
 from schemas.topics import changes_topic, participant_topics
 from shaho.bootstrap import insurer, keyring, topic_namespace
 from synthetic.population import Population
-from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import clock_signer
 from trust.number_sealing import open_answer
-from trust.pki import Participant
 
-ASKERS = 3  # the insurers with the most members on the day ask about all of them
 EXCHANGE_PROCESSORS = ("relay-exchange", "insurer-worker")
 WAIT = 90.0
-
-
-def insurers_of(population: Population) -> list[str]:
-    return sorted(c for c, k in population.filer_kinds.items() if k.value in ("insurer",
-                                                                             "pension"))
-
-
-async def prepare(stack: StackConfig, demo: StackConfig, population: Population) -> dict:
-    """Principals and topics of every insurer in the demo namespace; member stores filled."""
-    codes = insurers_of(population)
-    participants = [Participant(role_of(c), c) for c in codes]
-    ensure_encryption_keys(stack, participants)
-    if stack.kafka_auth:
-        await asyncio.to_thread(kafka_acl.provision, stack,
-                                [(p.role, p.code) for p in participants], topic_namespace(demo))
-    await apply_topics_of(demo.kafka(OPERATOR), topic_namespace(demo), codes)
-    members = members_from_filings(population.filings)
-    conn = await asyncpg.connect(demo.pg_dsn())
-    try:
-        for code, periods in sorted(members.items()):
-            await member_store.create_store(conn, code)
-            await member_store.fill_store(conn, code, periods, benefits_for(periods, 7))
-    finally:
-        await conn.close()
-    return members
-
-
-def _member(period: MemberPeriod) -> MemberNumber:
-    if period.scheme == "long_term_care":
-        return MemberNumber(care_insured_number=period.member_number)
-    if period.scheme == "pension":
-        return MemberNumber(basic_pension_number=period.member_number)
-    symbol, number, branch = period.member_number.split("|")
-    return MemberNumber(insured_number=InsuredNumber(symbol=symbol or None, number=number,
-                                                     branch=branch or None))
-
-
-def questions(members: dict[str, list[MemberPeriod]], day: datetime) -> list[ExchangeRequest]:
-    """The medical insurers with the most members covered on `day` each ask, in batches,
-    what other medical insurers covered each of them in the year to it (高額医療・高額介護合算's
-    self-pay), as the calculation's gathering will."""
-    end = day.date() - timedelta(days=1)
-    covered = {code: sorted({p.member_number for p in periods
-                             if p.scheme == "medical" and p.capacity == "insured"
-                             and p.valid_from <= end and (p.valid_to is None or end < p.valid_to)})
-               for code, periods in members.items()}
-    askers = sorted(covered, key=lambda c: (-len(covered[c]), c))[:ASKERS]
-    requests = []
-    for code in askers:
-        by_number = {p.member_number: p for p in members[code]}
-        numbers = covered[code]
-        for start in range(0, len(numbers), MAX_ENTRIES):
-            chunk = numbers[start:start + MAX_ENTRIES]
-            requests.append(ExchangeRequest(
-                request_id=uuid5(NAMESPACE_URL, f"demo:{code}:{start}"), asker_code=code,
-                scheme=ExchangeScheme.MEDICAL, category=DataCategory.SELF_PAY_AMOUNTS,
-                purpose=Purpose.COMBINED_HIGH_COST, period_from=end - timedelta(days=365),
-                period_to=end, expires_at=day + timedelta(minutes=5),
-                entries=[RequestEntry(entry=f"m{start + i}", member=_member(by_number[n]))
-                         for i, n in enumerate(chunk)]))
-    return requests
 
 
 async def _replies(demo: StackConfig, code: str) -> list[ExchangeReply]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import broker_auth, signatures
+from bench import broker_auth, exchange, signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -157,6 +157,18 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    help="measure instead what the broker's authentication costs (against a "
                    "second, unauthenticated broker of the bench's own) and how long "
                    "provisioning 20,000 employer principals takes")
+    p.add_argument("--exchange", action="store_true",
+                   help="measure instead the relayed exchange's round trips (p50/p99 at "
+                   "--rate, rate steps against p99 <= 100 ms) and persons/s through batched "
+                   "requests, next to a raw request/reply over the same broker (population: "
+                   "--persons, at most 600)")
+    p.add_argument("--rate", type=int, default=200, help="--exchange: the steady rate, per s")
+    p.add_argument("--seconds", type=float, default=20.0,
+                   help="--exchange: how long the steady rate is held")
+    p.add_argument("--steps", default="25,50,100,200",
+                   help="--exchange: the rates stepped through, comma-separated")
+    p.add_argument("--step-seconds", type=float, default=10.0,
+                   help="--exchange: how long each step is held")
 
 
 @command("bench", "measure the linker against raw baselines and the cost of signature checks; "
@@ -166,6 +178,12 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.broker:
         broker_auth.run(cfg)
         print((REPORTS / "broker_auth.md").read_text())
+        return 0
+    if args.exchange:
+        steps = tuple(int(r) for r in args.steps.split(",") if r.strip())
+        asyncio.run(exchange.run(cfg, min(args.persons, 600), args.seed, args.rate,
+                                 args.seconds, steps, args.step_seconds))
+        print((REPORTS / "exchange.md").read_text())
         return 0
     asyncio.run(run(cfg, args.persons, args.seed))
     print((REPORTS / "linker.md").read_text())
