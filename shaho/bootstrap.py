@@ -25,6 +25,7 @@ from infra.principals import (
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
+from relay_exchange.router import BATCH as EXCHANGE_BATCH
 from relay_exchange.router import RATE_LIMIT, ExchangeRouter
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
@@ -113,21 +114,31 @@ async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+def _positive_setting(name: str, default: int) -> int:
+    """The positive whole number in environment variable `name`, else `default`."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a positive whole number")
+    return int(text)
+
+
 def exchange_rate_limit() -> int:
     """Persons a participant may ask about per relay hour: SHAHO_EXCHANGE_RATE_LIMIT, else
     the router's default."""
-    text = os.environ.get("SHAHO_EXCHANGE_RATE_LIMIT", "").strip()
-    if not text:
-        return RATE_LIMIT
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError("SHAHO_EXCHANGE_RATE_LIMIT must be a positive whole number")
-    return int(text)
+    return _positive_setting("SHAHO_EXCHANGE_RATE_LIMIT", RATE_LIMIT)
+
+
+def exchange_batch() -> int:
+    """Records the router decides per transaction: SHAHO_EXCHANGE_BATCH, else its default."""
+    return _positive_setting("SHAHO_EXCHANGE_BATCH", EXCHANGE_BATCH)
 
 
 def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
     return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                           cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
-                          rate_limit=exchange_rate_limit())
+                          rate_limit=exchange_rate_limit(), batch=exchange_batch())
 
 
 async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:

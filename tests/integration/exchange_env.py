@@ -36,6 +36,7 @@ from trust.number_sealing import open_answer
 from trust.pki import Participant
 
 SEED, PERSONS, START = 11, 120, date(2025, 1, 1)
+YEAR = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -177,3 +178,31 @@ def route(relay: RelayEnv, extra: dict[str, str] | None = None) -> None:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def covers_on(c, day: date) -> bool:
+    return c.valid_from <= day and (c.valid_to is None or day < c.valid_to)
+
+
+def in_year(c, end: date) -> bool:
+    return c.valid_from <= end and (c.valid_to is None or end - YEAR < c.valid_to)
+
+
+def job_changer(covers: dict, end: date):
+    """A job changer: A's cover on `end` and the other insurers covering them in the year."""
+    for links in covers.values():
+        for a in links:
+            others = {c.insurer for c in links if c.insurer != a.insurer and in_year(c, end)}
+            if covers_on(a, end) and others:
+                return a, others
+    raise AssertionError("the population has no job changer")
+
+
+def covered_alone(covers: dict, asker: str, end: date):
+    """A member `asker` covers on `end` whom no other insurer covered in the year to it."""
+    for links in covers.values():
+        for c in links:
+            if c.insurer == asker and covers_on(c, end) and not any(
+                    o.insurer != asker and in_year(o, end) for o in links):
+                return c
+    raise AssertionError(f"{asker} has no member covered by it alone")

@@ -8,7 +8,7 @@ the insurers' topic isolation."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -33,9 +33,12 @@ from schemas.exchange_terms import (
 from schemas.notices import ChangeKind, ChangeNotice
 from schemas.topics import EXCHANGE_ANSWER, EXCHANGE_REQUEST, changes_topic, participant_topics
 from tests.integration.exchange_env import (
+    YEAR,
     answers,
     ask,
+    covered_alone,
     insured,
+    job_changer,
     linked_population,
     medical_covers,
     opened,
@@ -59,35 +62,6 @@ from trust.pki import (
 )
 
 pytestmark = pytest.mark.integration
-YEAR = timedelta(days=365)
-
-
-def _covers(c, day: date) -> bool:
-    return c.valid_from <= day and (c.valid_to is None or day < c.valid_to)
-
-
-def _in_year(c, end: date) -> bool:
-    return c.valid_from <= end and (c.valid_to is None or end - YEAR < c.valid_to)
-
-
-def _subject(covers: dict, end: date):
-    """A job changer: A's cover on `end` and the other insurers covering them in the year."""
-    for links in covers.values():
-        for a in links:
-            others = {c.insurer for c in links if c.insurer != a.insurer and _in_year(c, end)}
-            if _covers(a, end) and others:
-                return a, others
-    raise AssertionError("the population has no job changer")
-
-
-def _alone(covers: dict, asker: str, end: date):
-    """A member `asker` covers on `end` whom no other insurer covered in the year to it."""
-    for links in covers.values():
-        for c in links:
-            if c.insurer == asker and _covers(c, end) and not any(
-                    o.insurer != asker and _in_year(o, end) for o in links):
-                return c
-    raise AssertionError(f"{asker} has no member covered by it alone")
 
 
 def _by_entry(found):
@@ -103,9 +77,9 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     now = relay.ticks[-1]
     end = now.date() - timedelta(days=1)
     span = (end - YEAR, end)
-    a, providers = _subject(covers, end)
+    a, providers = job_changer(covers, end)
     asker = a.insurer
-    alone = _alone(covers, asker, end)
+    alone = covered_alone(covers, asker, end)
     single = request(asker, [("s1", insured(a.number))], now, period=span)
     batch_entries = [("b1", insured(a.number)), ("b2", insured(alone.number)),
                      ("b3", insured("|NO-SUCH-NUMBER|"))]
