@@ -32,7 +32,6 @@ from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
 from infra import processes
-from infra.exchange_population import insurers_of, prepare, questions
 from infra.principals import BENCH, RELAY_CLOCK_PRINCIPAL, participant_name
 from insurer_workers.worker import InsurerIdentity, identity, role_of
 from relay_clock.clock import RelayClock, tick_once
@@ -41,6 +40,7 @@ from schemas import decode_relay, encode
 from schemas.exchange import ExchangeReply, ExchangeRequest
 from schemas.exchange_terms import ExchangeOutcome
 from schemas.topics import EXCHANGE_REQUEST, Namespace, participant_topics
+from staging.exchange_population import insurers_of, prepare, questions
 from synthetic.population import Population, generate
 from trust.keys import clock_signer
 

@@ -16,7 +16,7 @@ from aiokafka.structs import ConsumerRecord
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import idempotent_producer, reader
-from infra import exchange_population, namespace, processes
+from infra import namespace, processes
 from infra.principals import DEMO, RELAY_CLOCK_PRINCIPAL
 from infra.stack import down, is_up, up
 from producers.outcomes import Mailbox
@@ -30,6 +30,7 @@ from schemas.relay import furthest
 from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
 from shaho import demo_exchange
 from shaho.bootstrap import keyring, tick_at, topic_namespace
+from staging import exchange_population
 from synthetic.population import Population, generate
 from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import FilerKeys, clock_signer

@@ -19,7 +19,6 @@ from aiokafka import TopicPartition
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra import processes
-from infra.exchange_population import insurers_of
 from infra.principals import RELAY_CLOCK_PRINCIPAL
 from insurer_workers import member_store
 from insurer_workers.worker import send_request
@@ -35,6 +34,7 @@ from schemas.exchange_terms import ExchangeOutcome
 from schemas.notices import ChangeNotice
 from schemas.topics import changes_topic, participant_topics
 from shaho.bootstrap import insurer, keyring, topic_namespace
+from staging.exchange_population import insurers_of
 from synthetic.population import Population
 from trust.keys import clock_signer
 from trust.number_sealing import open_answer

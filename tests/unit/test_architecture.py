@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROOF = "shaho"
 INSURER_FLOOR = {"insurer_workers", "groundfloor", "schemas", "trust", "consumers", "synthetic",
                  "relay_clock"}
+INFRA_FLOOR = {"infra", "groundfloor", "schemas", "trust"}
+STAGERS = {"staging", ROOF, "bench", "tests"}
 PURE_MEMBERS = ("insurer_workers.members", "insurer_workers.member_reading")
 SKIP = {".venv", ".cache", ".git", "node_modules"}
 POLICY = "relay_exchange.policy"
@@ -81,6 +83,12 @@ def violations(root: Path) -> list[str]:
             if top == "trust" and first in packages - {"trust", "groundfloor", "schemas"}:
                 found.append(f"{where}: trust/ is plumbing; it imports only groundfloor/ and "
                              "schemas/ of the project")
+            if top == "infra" and first in packages - INFRA_FLOOR:
+                found.append(f"{where}: infra/ is plumbing; it imports only groundfloor/, "
+                             "schemas/ and trust/ of the project")
+            if first == "staging" and top not in STAGERS:
+                found.append(f"{where}: staging/ sets scenes for the roof and the benchmarks; "
+                             "nothing else imports it")
             if top == "insurer_workers" and first in packages - INSURER_FLOOR:
                 found.append(f"{where}: insurer_workers/ is a participant, not the relay; it "
                              "imports no relay processor")
@@ -182,6 +190,20 @@ def test_the_guard_sees_the_ground_floor_and_outbox_reaching_up(tmp_path: Path):
         "the ground floor imports no other package of the project",
         "outbox/table.py:1 imports relay_linker.domain: "
         "outbox/ publishes any processor's rows, not the linker's"]
+
+
+def test_the_guard_sees_infra_reaching_up_and_staging_imported_from_below(tmp_path: Path):
+    root = _tree(tmp_path, {"infra/__init__.py": "", "staging/__init__.py": "",
+                            "insurer_workers/__init__.py": "", "relay_exchange/__init__.py": "",
+                            "infra/setup.py": "import trust\nfrom insurer_workers import x\n",
+                            "relay_exchange/router.py": "import staging.scene\n",
+                            "staging/scene.py": "import infra\nimport insurer_workers\n",
+                            "bench/run.py": "from staging import scene\n"})
+    assert violations(root) == [
+        "infra/setup.py:2 imports insurer_workers: infra/ is plumbing; it imports only "
+        "groundfloor/, schemas/ and trust/ of the project",
+        "relay_exchange/router.py:1 imports staging.scene: staging/ sets scenes for the roof "
+        "and the benchmarks; nothing else imports it"]
 
 
 def test_the_guard_sees_the_purpose_policy_importing_more_than_the_exchange_terms(
