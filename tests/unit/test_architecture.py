@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROOF = "shaho"
 INSURER_FLOOR = {"insurer_workers", "groundfloor", "schemas", "trust", "consumers", "synthetic",
                  "relay_clock"}
+VERIFIER = "access_log.verifier"
 INFRA_FLOOR = {"infra", "groundfloor", "schemas", "trust"}
 STAGERS = {"staging", ROOF, "bench", "tests"}
 PURE_MEMBERS = ("insurer_workers.members", "insurer_workers.member_reading")
@@ -83,6 +84,11 @@ def violations(root: Path) -> list[str]:
             if top == "trust" and first in packages - {"trust", "groundfloor", "schemas"}:
                 found.append(f"{where}: trust/ is plumbing; it imports only groundfloor/ and "
                              "schemas/ of the project")
+            if module == VERIFIER and first not in stdlib:
+                found.append(f"{where}: the standalone verifier imports only the standard "
+                             "library, nothing of the relay")
+            if top == "access_log" and not (first in stdlib or first == "access_log"):
+                found.append(f"{where}: the access log's trees are pure (the standard library)")
             if top == "infra" and first in packages - INFRA_FLOOR:
                 found.append(f"{where}: infra/ is plumbing; it imports only groundfloor/, "
                              "schemas/ and trust/ of the project")
@@ -204,6 +210,18 @@ def test_the_guard_sees_infra_reaching_up_and_staging_imported_from_below(tmp_pa
         "groundfloor/, schemas/ and trust/ of the project",
         "relay_exchange/router.py:1 imports staging.scene: staging/ sets scenes for the roof "
         "and the benchmarks; nothing else imports it"]
+
+
+def test_the_guard_sees_the_standalone_verifier_importing_the_relay(tmp_path: Path):
+    root = _tree(tmp_path, {"access_log/__init__.py": "",
+                            "access_log/verifier.py": "import hashlib\nimport access_log.merkle\n",
+                            "access_log/merkle.py": "from access_log import verifier\n"
+                                                    "import asyncpg\n"})
+    assert violations(root) == [
+        "access_log/merkle.py:2 imports asyncpg: the access log's trees are pure (the "
+        "standard library)",
+        "access_log/verifier.py:2 imports access_log.merkle: the standalone verifier imports "
+        "only the standard library, nothing of the relay"]
 
 
 def test_the_guard_sees_the_purpose_policy_importing_more_than_the_exchange_terms(

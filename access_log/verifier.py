@@ -1,0 +1,119 @@
+"""A standalone verifier of the access log's Merkle proofs: RFC 9162 hashing, inclusion and
+consistency proofs checked from hashes alone, never a database.
+
+It imports nothing of the relay (only the standard library), so anyone holding a tree head can
+copy this one file and check what the relay shows them. The algorithms are RFC 9162's
+(sections 2.1.3.2 and 2.1.4.2), with the edge cases the RFC leaves to the caller made explicit:
+a proof between equal sizes is empty and the roots are equal; a proof from the empty tree is
+refused (it proves nothing); a smaller tree never extends a larger one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+HASH_SIZE = 32
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class ProofRefused(ValueError):
+    """A proof that does not prove what it claims; the message says what was wrong."""
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """MTH({d}) = SHA-256(0x00 || d): the hash of one leaf."""
+    return hashlib.sha256(LEAF_PREFIX + entry).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """SHA-256(0x01 || left || right): the hash of an inner node."""
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def _checked(proof: list[bytes] | None) -> list[bytes]:
+    nodes = list(proof or [])
+    for n, node in enumerate(nodes):
+        if not isinstance(node, bytes) or len(node) != HASH_SIZE:
+            raise ProofRefused(f"proof node {n} is not a {HASH_SIZE}-byte hash")
+    return nodes
+
+
+def _shift_while(fn: int, sn: int, keep_going) -> tuple[int, int]:
+    while keep_going(fn):
+        fn, sn = fn >> 1, sn >> 1
+    return fn, sn
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes] | None) -> bytes:
+    """The root that `proof` gives for leaf hash `leaf` at `index` in a tree of `size`
+    (RFC 9162 2.1.3.2, steps 1-4); ProofRefused when the proof cannot be one for them."""
+    if not 0 <= index < size:
+        raise ProofRefused(f"leaf index {index} is not in a tree of size {size}")
+    if len(leaf) != HASH_SIZE:
+        raise ProofRefused(f"the leaf hash is not {HASH_SIZE} bytes")
+    fn, sn, r = index, size - 1, leaf
+    for p in _checked(proof):
+        if sn == 0:
+            raise ProofRefused("the proof is longer than the path to the root")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                fn, sn = _shift_while(fn, sn, lambda f: f != 0 and not f & 1)
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofRefused("the proof is shorter than the path to the root")
+    return r
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes] | None,
+                     root: bytes) -> None:
+    """Nothing when `proof` shows leaf hash `leaf` at `index` in the tree of `size` whose root
+    is `root`; ProofRefused saying what is wrong otherwise."""
+    if root_from_inclusion(index, size, leaf, proof) != root:
+        raise ProofRefused("the proof leads to another root: the entry is not in this tree")
+
+
+def verify_consistency(size1: int, size2: int, proof: list[bytes] | None, root1: bytes,
+                       root2: bytes) -> None:
+    """Nothing when `proof` shows the tree of `size2` with root `root2` to extend the tree of
+    `size1` with root `root1` (RFC 9162 2.1.4.2); ProofRefused saying what is wrong otherwise:
+    a fork, a rewritten or truncated history, or a malformed proof."""
+    nodes = _checked(proof)
+    if size1 < 0 or size2 < size1:
+        raise ProofRefused(f"a tree of size {size2} cannot extend one of size {size1}")
+    if size1 == 0:
+        raise ProofRefused("a proof from the empty tree proves nothing: a witness starts from "
+                           "the first head it sees")
+    if size1 == size2:
+        if nodes:
+            raise ProofRefused("equal sizes take an empty proof")
+        if root1 != root2:
+            raise ProofRefused("two different roots for the same size: the log forked")
+        return
+    if not nodes:
+        raise ProofRefused("an empty proof between different sizes")
+    if size1 & (size1 - 1) == 0:  # an exact power of 2: its root is the first node
+        nodes = [root1, *nodes]
+    fn, sn = size1 - 1, size2 - 1
+    fn, sn = _shift_while(fn, sn, lambda f: f & 1)
+    fr = sr = nodes[0]
+    for c in nodes[1:]:
+        if sn == 0:
+            raise ProofRefused("the proof is longer than the path to the root")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            if not fn & 1:
+                fn, sn = _shift_while(fn, sn, lambda f: f != 0 and not f & 1)
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofRefused("the proof is shorter than the path to the root")
+    if fr != root1:
+        raise ProofRefused("the proof does not lead to the earlier root: history was rewritten")
+    if sr != root2:
+        raise ProofRefused("the proof does not lead to the later root: the log forked")
