@@ -1,8 +1,9 @@
 """A standalone verifier of the access log's Merkle proofs: RFC 9162 hashing, inclusion and
 consistency proofs checked from hashes alone, never a database.
 
-It imports nothing of the relay (only the standard library), so anyone holding a tree head can
-copy this one file and check what the relay shows them. The algorithms are RFC 9162's
+It imports nothing of the relay (the standard library, and `cryptography` for the heads'
+signatures), so anyone holding a tree head can copy this one file and check what the relay
+shows them. The algorithms are RFC 9162's
 (sections 2.1.3.2 and 2.1.4.2), with the edge cases the RFC leaves to the caller made explicit:
 a proof between equal sizes is empty and the roots are equal; a proof from the empty tree is
 refused (it proves nothing); a smaller tree never extends a larger one.
@@ -10,7 +11,14 @@ refused (it proves nothing); a smaller tree never extends a larger one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -117,3 +125,100 @@ def verify_consistency(size1: int, size2: int, proof: list[bytes] | None, root1:
         raise ProofRefused("the proof does not lead to the earlier root: history was rewritten")
     if sr != root2:
         raise ProofRefused("the proof does not lead to the later root: the log forked")
+
+
+# -- signed tree heads ---------------------------------------------------------------------
+#
+# A head is a signed note: its body (origin, tree size, root in base64, relay time; one per
+# line), an empty line, then one line per signature, "— <signer> <base64 DER ECDSA P-256
+# SHA-256 signature>". The relay signs the head label and the body; a witness signs the
+# cosignature label and the body, so neither signature can stand for the other.
+
+HEAD_LABEL = b"shaho-relay/tree-head/v1\n"
+COSIGNATURE_LABEL = b"shaho-relay/witness-cosignature/v1\n"
+DASH = "\u2014 "
+MAX_NOTE = 64 * 1024
+
+
+class HeadRefused(ValueError):
+    """A tree head that cannot be trusted; the message says why."""
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a head says: the log (one per month), how many entries, their root, and when."""
+
+    origin: str
+    size: int
+    root: bytes
+    relay_time: str
+
+    def body(self) -> bytes:
+        return (f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+                f"{self.relay_time}\n").encode()
+
+
+@dataclass(frozen=True)
+class CheckedHead:
+    head: Head
+    witnesses: tuple[str, ...]
+
+
+def parse_note(text: str) -> tuple[Head, list[tuple[str, bytes]]]:
+    """The head and its (signer, signature) lines; HeadRefused when the note is malformed."""
+    if len(text) > MAX_NOTE or "\n\n" not in text:
+        raise HeadRefused("not a signed head: no body and signatures")
+    body, _, rest = text.partition("\n\n")
+    lines = body.split("\n")
+    if len(lines) != 4:
+        raise HeadRefused("the head's body has 4 lines: origin, size, root, relay time")
+    origin, size_text, root_text, relay_time = lines
+    if not origin or not size_text.isascii() or not size_text.isdigit() or \
+            (size_text != "0" and size_text.startswith("0")) or len(size_text) > 19:
+        raise HeadRefused("the head's size is not a whole number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except (ValueError, binascii.Error):
+        raise HeadRefused("the head's root is not base64") from None
+    if len(root) != HASH_SIZE:
+        raise HeadRefused(f"the head's root is not a {HASH_SIZE}-byte hash")
+    signatures = []
+    for line in rest.split("\n"):
+        if not line:
+            continue
+        if not line.startswith(DASH) or line.count(" ") != 2:
+            raise HeadRefused("a signature line is '— <signer> <signature>'")
+        name, encoded = line[len(DASH):].split(" ")
+        try:
+            signatures.append((name, base64.b64decode(encoded, validate=True)))
+        except (ValueError, binascii.Error):
+            raise HeadRefused(f"the signature of {name!r} is not base64") from None
+    return Head(origin, int(size_text), root, relay_time), signatures
+
+
+def _verifies(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def verify_head(text: str, relay: tuple[str, ec.EllipticCurvePublicKey],
+                witnesses: dict[str, ec.EllipticCurvePublicKey],
+                cosignatures: int = 1) -> CheckedHead:
+    """The head in `text` when the relay (its name and key) signed it and at least
+    `cosignatures` of `witnesses` cosigned it; HeadRefused saying what is missing otherwise."""
+    head, signatures = parse_note(text)
+    body = head.body()
+    signed = dict(signatures)
+    relay_name, relay_key = relay
+    if relay_name not in signed:
+        raise HeadRefused("the relay's signature is missing")
+    if not _verifies(relay_key, signed[relay_name], HEAD_LABEL + body):
+        raise HeadRefused("the relay's signature does not verify")
+    good = tuple(sorted(name for name, key in witnesses.items() if name in signed
+                        and _verifies(key, signed[name], COSIGNATURE_LABEL + body)))
+    if len(good) < cosignatures:
+        raise HeadRefused(f"{len(good)} witness cosignature(s) verify; {cosignatures} needed")
+    return CheckedHead(head, good)
