@@ -1,0 +1,88 @@
+"""Access-log entries: a leaf names the person only by a salted commitment, round-trips in one
+canonical form, and a covert entry's leaf reveals nothing until its key is given out on the
+disclosure date, while the tree's proofs cover it all along."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from access_log.entries import (
+    AccessEntry,
+    AccessKind,
+    disclosed,
+    entry_of,
+    new_salt,
+    open_covert,
+    person_commitment,
+    sealed_leaf,
+)
+from access_log.merkle import Tree
+from access_log.verifier import leaf_hash, verify_inclusion
+
+RELAY_ID = "R6WATVTDXK4EOCWHS3MAN"
+
+
+def _entry(salt: bytes, **changes) -> AccessEntry:
+    values = dict(kind=AccessKind.RELAYED_QUERY, asker="01270016", provider="06135123",
+                  person=person_commitment(salt, RELAY_ID), scheme="medical",
+                  category="self_pay_amounts", purpose="combined_high_cost", policy_row="P05",
+                  relay_time="2026-12-06T03:00:00+00:00", outcome="forwarded")
+    values.update(changes)
+    return AccessEntry(**values)
+
+
+def test_a_leaf_round_trips_and_names_no_one():
+    salt = new_salt()
+    entry = _entry(salt)
+    leaf = entry.leaf()
+    assert entry_of(leaf) == entry
+    assert RELAY_ID.encode() not in leaf and salt.hex().encode() not in leaf
+    assert leaf == _entry(salt).leaf(), "one canonical form"
+
+
+def test_the_commitment_needs_the_salt():
+    one, two = new_salt(), new_salt()
+    assert person_commitment(one, RELAY_ID) == person_commitment(one, RELAY_ID)
+    assert person_commitment(one, RELAY_ID) != person_commitment(two, RELAY_ID)
+    assert person_commitment(one, RELAY_ID) != person_commitment(one, RELAY_ID + "X")
+    with pytest.raises(ValueError):
+        person_commitment(b"short", RELAY_ID)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_an_entry_or_refused(data: bytes):
+    try:
+        entry = entry_of(data)
+    except ValueError:
+        return
+    assert entry.leaf() == data
+
+
+def test_a_non_canonical_leaf_is_refused():
+    leaf = _entry(new_salt()).leaf()
+    with pytest.raises(ValueError):
+        entry_of(leaf.replace(b'{"entry":', b'{ "entry":', 1))
+
+
+def test_a_covert_entry_is_sealed_until_its_disclosure_date_and_proven_all_along():
+    salt = new_salt()
+    covert_entry = _entry(salt, purpose="criminal_investigation", policy_row="C01")
+    covert = sealed_leaf(covert_entry, "2027-06-01")
+    for clear_text in (b"06135123", b"criminal", b"C01", b"01270016", b"2026-12-06"):
+        assert clear_text not in covert.leaf
+    assert disclosed(covert, "2027-05-31") is None
+    key = disclosed(covert, "2027-06-01")
+    assert key is not None and open_covert(covert.leaf, key) == covert_entry
+    with pytest.raises(ValueError):
+        open_covert(covert.leaf, bytes(32))
+    with pytest.raises(ValueError):
+        open_covert(covert.leaf.replace(b'"sealed":"', b'"sealed":"A', 1), key)
+    # the tree holds the sealed leaf from the start; its proof holds after disclosure
+    leaves = [_entry(new_salt()).leaf(), covert.leaf, _entry(salt).leaf()]
+    tree = Tree([leaf_hash(x) for x in leaves])
+    verify_inclusion(1, 3, leaf_hash(covert.leaf), tree.inclusion(1), tree.root())
+    verify_inclusion(2, 3, leaf_hash(leaves[2]), tree.inclusion(2), tree.root())
+    # two seals of the same entry differ: equal accesses cannot be told apart by their leaves
+    assert sealed_leaf(covert_entry, "2027-06-01").leaf != covert.leaf
