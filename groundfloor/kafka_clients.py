@@ -132,25 +132,27 @@ async def readable(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartiti
         raise TopicAuthorizationFailedError(", ".join(hidden))
 
 
-async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
-                    settled: bool = False) -> bool:
-    """Whether `consumer` has read every partition of `ends` up to its end offset; with
-    `settled`, also up to the high watermark of its latest fetch of the partition.
-
-    A producer's commit returns once the coordinator has decided it; the markers reach the
-    partitions afterwards, and until then the last stable offset stays below the committed
-    records. A read_committed reader that stops at that offset right after a commit misses
-    them; one that waits for the high watermark reads them (or waits for an orphaned
-    transaction to be aborted)."""
+async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """Whether `consumer` has read every partition of `ends` up to its end offset."""
     for partition, end in ends.items():
-        if settled:
-            high = consumer.highwater(partition)
-            if high is None:
-                return False  # not fetched yet
-            end = max(end, high)
         if await consumer.position(partition) < end:
             return False
     return True
+
+
+async def high_watermarks(kafka: KafkaLogin,
+                          partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+    """Each partition's high watermark: the offset after its last record, whether its
+    transaction is decided or not (what a read_uncommitted reader sees as the end)."""
+    owned = list(partitions)
+    consumer = AIOKafkaConsumer(**kafka.settings(), group_id=None, enable_auto_commit=False,
+                                isolation_level="read_uncommitted")
+    await consumer.start()
+    try:
+        await readable(consumer, owned)
+        return await consumer.end_offsets(owned)
+    finally:
+        await consumer.stop()
 
 
 async def read_to_end(kafka: KafkaLogin, partitions: Iterable[TopicPartition],
@@ -158,13 +160,16 @@ async def read_to_end(kafka: KafkaLogin, partitions: Iterable[TopicPartition],
     """Every committed record of `partitions`, from the beginning (records of aborted
     transactions never appear), in the order fetched; in offset order within a partition.
 
-    Stops when every partition's position reaches its high watermark, which a read_committed
-    reader passes only once every transaction below it is decided and its markers written
-    (`caught_up` with `settled`): a commit that returned just before is read, and an orphaned
-    transaction holds the reader back until the broker aborts it (60 s by default), hence
-    the generous `seconds`. After `seconds` it
+    Reads every record appended before the call: it stops once each partition's position
+    passes the high watermark taken at the start, which a read_committed reader does only when
+    every transaction below it is decided and its markers written. (A commit returns before
+    its markers reach the partitions, and until then the last stable offset stays below the
+    committed records: a reader stopping there right after a commit would miss them.) Records
+    appended later are not waited for; an orphaned transaction holds the reader back until the
+    broker aborts it (60 s by default), hence the generous `seconds`. After `seconds` it
     returns what it has read; with None it reads until the end however long that takes."""
     owned = list(partitions)
+    ends = await high_watermarks(kafka, owned)
     consumer = reader(kafka)
     await consumer.start()
     try:
@@ -179,7 +184,7 @@ async def read_to_end(kafka: KafkaLogin, partitions: Iterable[TopicPartition],
         while deadline is None or time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=POLL_MS)
             got += [r for records in batch.values() for r in records]
-            if await caught_up(consumer, await consumer.end_offsets(owned), settled=True):
+            if await caught_up(consumer, ends):
                 break
     finally:
         await consumer.stop()
