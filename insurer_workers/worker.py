@@ -33,8 +33,10 @@ from groundfloor.kafka_clients import (
     processor_consumer,
     reader,
 )
+from groundfloor.outages import is_outage
 from insurer_workers import member_store
 from schemas import MessageRejected, RelayTick, decode_relay, encode
+from schemas.codec import load_json
 from schemas.exchange import (
     AnswerItem,
     ExchangeAnswer,
@@ -46,6 +48,7 @@ from schemas.exchange import (
 )
 from schemas.exchange_terms import DataCategory, ExchangeOutcome
 from schemas.notices import ChangeNotice
+from schemas.relay import MAX_SEALED_BYTES
 from schemas.topics import (
     EXCHANGE_ANSWER,
     EXCHANGE_REQUEST,
@@ -194,7 +197,9 @@ class InsurerWorker:
                     await self._notice(record)
                 else:
                     await self._reply(record)
-            except (NotOpened, MessageRejected, ValueError) as failure:
+            except Exception as failure:  # whatever a record holds; outages stop the worker
+                if is_outage(failure):
+                    raise
                 self.done.add("unreadable")
                 log.warning("%s[%d]@%d set aside (%s)", record.topic, record.partition,
                             record.offset, type(failure).__name__)
@@ -296,9 +301,14 @@ class InsurerWorker:
         if reply.outcome is ExchangeOutcome.ANSWERED and reply.sealed_answer is not None:
             assert reply.provider_code is not None and reply.entry is not None
             item = item_id(routed_id(reply.request_id, reply.provider_code), reply.entry)
-            detail["answer"] = json.loads(open_answer(
+            body, problems = load_json(open_answer(
                 reply.sealed_answer, self.me.decryption_key, reply.request_id, item,
-                self.me.code, reply.provider_code))
+                self.me.code, reply.provider_code), MAX_SEALED_BYTES)
+            if problems or not isinstance(body, dict):  # the provider's bytes: bounded, checked
+                self.done.add("answer_unreadable")
+                detail["answer_unreadable"] = True
+            else:
+                detail["answer"] = body
         self.done.add(f"reply:{reply.outcome.value}")
         async with self.pool.acquire() as conn:
             await member_store.record_exchange(

@@ -106,9 +106,14 @@ def decide_entry(ask: Ask, number: tuple[str, bytes], person: Person | None,
     In order: an unknown number; the asker not covering the person under that number on the
     request's reference date (an insurer asks only about its members); the purpose policy for
     the asker's role (the scheme it covers the person in); an open identity anomaly ("verify
-    identity at the counter"); nobody else of the scheme covering the person in the span."""
+    identity at the counter"); nobody else of the scheme covering the person in the span.
+
+    A number of a kind every participant could hold (the basic pension number, not scoped to
+    the asker) is refused "not_member" whether the relay knows it or not, so the refusal tells
+    no asker whether such a number belongs to someone."""
     if person is None:
-        return refused(ForwardRefusal.UNKNOWN_NUMBER)
+        scoped = number[0].endswith(f":{ask.asker}")
+        return refused(ForwardRefusal.UNKNOWN_NUMBER if scoped else ForwardRefusal.NOT_MEMBER)
     on = reference_date(ask.purpose, ask.as_of, ask.period)
     own = sorted((lk for lk in person.links
                   if lk.insurer == ask.asker and (lk.number_kind, lk.number_index) == number

@@ -8,6 +8,7 @@ the insurers' topic isolation."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -22,7 +23,7 @@ from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
 from relay_exchange import store
 from schemas import DeadLetter, decode_relay, encode
-from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest
+from schemas.exchange import AnswerItem, ExchangeAnswer, RoutedRequest, item_id
 from schemas.exchange_terms import (
     DataCategory,
     ExchangeOutcome,
@@ -239,6 +240,41 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     route(relay)
     got = _by_entry(await replies(relay, asker))
     assert not [r for r in got["u1"] if r.outcome is ExchangeOutcome.ANSWERED]
+
+    # a provider's answers whose sealed bytes are no JSON object (nested 2,000 deep, NaN): the
+    # relay delivers them sealed as they came; the asker's worker sets them aside, keeps
+    # them in its own record as unreadable, and goes on
+    t45 = now + timedelta(minutes=20)
+    hostile = request(asker, [("h1", insured(a.number)), ("h2", insured(a.number))], t45,
+                      period=span)
+    await ask(relay, hostile)
+    await relay.tick(t45)
+    route(relay)
+    routed_hostile = next(x for x in (decode_relay(bytes(r.value), RoutedRequest)
+                                      for r in await records(relay, requests_topic))
+                          if x.request_id == hostile.request_id)
+    junk = {"h1": b"[" * 2000, "h2": b'{"status": NaN}'}
+    bad = ExchangeAnswer(routed_id=routed_hostile.routed_id, provider_code=provider, items=[
+        AnswerItem(item_id=item_id(routed_hostile.routed_id, entry), sealed_answer=seal_answer(
+            data, asker_key.public_key(), hostile.request_id,
+            item_id(routed_hostile.routed_id, entry), asker, provider))
+        for entry, data in junk.items()])
+    bk, bv = bad.kafka_key(), encode(bad)
+    await send_raw(relay, EXCHANGE_ANSWER.name, bk, bv, participant_signer(
+        relay.cfg, Participant("insurer", provider)).headers(EXCHANGE_ANSWER.name, bk, bv))
+    await relay.tick(t45 + timedelta(minutes=1))
+    route(relay)
+    run_workers(relay, [asker])  # exits 0: the worker did not stop
+    conn = await relay.connect()
+    try:
+        kept = await conn.fetch(
+            f"SELECT outcome, detail FROM {member_store.store_name(asker)}.asked "
+            "WHERE request_id = $1", hostile.request_id)
+    finally:
+        await conn.close()
+    answered_h = [json.loads(r["detail"]) for r in kept if r["outcome"] == "answered"]
+    assert sorted(d["entry"] for d in answered_h) == ["h1", "h2"]
+    assert all(d["answer_unreadable"] is True and "answer" not in d for d in answered_h)
 
     # over the allowance of persons per relay hour: refused, never silent
     t5 = now + timedelta(hours=2)

@@ -48,6 +48,18 @@ def test_an_unknown_number_is_refused():
     assert decide_entry(_ask(), MINE, None, POLICY).refusal is ForwardRefusal.UNKNOWN_NUMBER
 
 
+def test_a_basic_pension_number_tells_no_asker_whether_it_exists():
+    """The kind is not scoped to the asker: known or unknown, an insurer that does not cover
+    the person under it hears the same refusal."""
+    pension = ("basic_pension_number", b"pension-index")
+    known = Person((_link("JPS", date(2000, 4, 1), None, scheme="pension", number=pension),
+                    _link(A, date(2025, 4, 1), None, number=MINE)))
+    assert decide_entry(_ask(), pension, known, POLICY).refusal is ForwardRefusal.NOT_MEMBER
+    assert decide_entry(_ask(), pension, None, POLICY).refusal is ForwardRefusal.NOT_MEMBER
+    assert decide_entry(_ask(asker="JPS"), pension, None,
+                        POLICY).refusal is ForwardRefusal.NOT_MEMBER
+
+
 @pytest.mark.parametrize("as_of", [date(2025, 3, 31), date(2019, 1, 1)])
 def test_someone_the_asker_did_not_cover_on_the_date_is_not_its_member(as_of):
     assert decide_entry(_ask(as_of), MINE, PERSON, POLICY).refusal is ForwardRefusal.NOT_MEMBER
