@@ -360,9 +360,16 @@ class ExchangeRouter:
         source = self._source(step.item.record)
         asker, now = request.asker_code, step.relay_time
         if await store.seen_request(conn, asker, request.request_id):
+            # answered when first seen; told once per replayed record, by its position
             await store.count(conn, asker, "replayed_request")
-            return []  # answered when first seen; the same ids would be published again
-        decisions = await self._decide(conn, request, now)
+            where = f"replayed@{source[1]}:{source[2]}"
+            return [self._reply_row(source, 0, ExchangeReply(
+                reply_id=reply_id(request.request_id, None, ExchangeOutcome.REFUSED.value,
+                                  where),
+                request_id=request.request_id, asker_code=asker, entry=None,
+                outcome=ExchangeOutcome.REFUSED, reason=ForwardRefusal.REPLAYED,
+                relay_time=now))]
+        decisions = await self._decide(conn, request, now, self._role(step))
         forwarded = sum(1 for d in decisions.values() if d.forwarded)
         await store.record_request(conn, asker, request.request_id, now, request.expires_at,
                                    len(request.entries), forwarded)
@@ -402,18 +409,27 @@ class ExchangeRouter:
                 index += 1
         return rows
 
+    def _has_key(self, participant: Participant) -> bool:
+        try:
+            self.addressees.lookup(participant)
+        except NoEncryptionKey:
+            return False
+        return True
+
     def _role(self, step: Released[Incoming]) -> str:
         assert step.item.signer is not None
         return step.item.signer.role
 
     async def _decide(self, conn: asyncpg.Connection, request: ExchangeRequest,
-                      now: datetime) -> dict[str, Decision]:
-        """Each entry's decision: the request-wide refusals (expired, rate limit, an asker
-        without an encryption key to seal answers for) first, then each person's own."""
+                      now: datetime, role: str) -> dict[str, Decision]:
+        """Each entry's decision: the request-wide refusals (expired, an asker without an
+        encryption key to seal answers for, rate limit) first, then each person's own."""
         entries = request.entries
         whole: ForwardRefusal | None = None
         if now >= request.expires_at or request.expires_at > now + MAX_AHEAD:
             whole = ForwardRefusal.EXPIRED
+        elif not self._has_key(Participant(role, request.asker_code)):
+            whole = ForwardRefusal.NO_ENCRYPTION_KEY
         else:
             hour = hour_of(now)
             counted = await store.count_rate(conn, request.asker_code, hour)

@@ -166,7 +166,8 @@ class ExchangeReply(RelayMessage):
     request_id: UUID
     asker_code: FilerCode
     entry: EntryToken | None = Field(description="the asker's token, null when the request "
-                                     "itself could not be read")
+                                     "itself could not be read or is refused whole as a "
+                                     "replay")
     outcome: ExchangeOutcome
     reason: ForwardRefusal | None = None
     providers: list[FilerCode] = Field(default_factory=list, max_length=200,

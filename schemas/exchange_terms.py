@@ -49,6 +49,8 @@ class ForwardRefusal(StrEnum):
     RATE_LIMITED = "rate_limited"  # the asking insurer is over its allowance
     VERIFY_IDENTITY = "verify_identity"  # a link with an unresolved identity anomaly
     MALFORMED = "malformed"  # the entry (or the request) does not decode
+    REPLAYED = "replayed"  # a request id the asker used before: answered when first seen
+    NO_ENCRYPTION_KEY = "no_encryption_key"  # the asker holds no key answers could be sealed for
 
 
 class ExchangeOutcome(StrEnum):

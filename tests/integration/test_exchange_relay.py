@@ -51,7 +51,7 @@ from tests.integration.exchange_env import (
     send_raw,
 )
 from tests.integration.relay_env import RelayEnv
-from trust.encryption_keys import ensure_encryption_keys, load_private_key
+from trust.encryption_keys import ensure_encryption_keys, load_private_key, public_path
 from trust.keys import exchange_signer, participant_signer
 from trust.number_sealing import open_answer, seal_answer
 from trust.pki import (
@@ -122,6 +122,9 @@ async def test_the_relayed_exchange_end_to_end(relay: RelayEnv):
     assert got["d1"][0].reason is ForwardRefusal.PURPOSE_NOT_ALLOWED
     assert got["x1"][0].reason is ForwardRefusal.EXPIRED
     assert "f1" not in got  # the forged bytes have no signer to answer
+    replayed = [r for r in got.get(None, []) if r.reason is ForwardRefusal.REPLAYED]
+    assert [(r.request_id, r.outcome) for r in replayed] == [
+        (single.request_id, ExchangeOutcome.REFUSED)]
     impostor_replies = await replies(relay, impostor)
     assert [(r.entry, r.reason) for r in impostor_replies] == [(None,
                                                                 ForwardRefusal.BAD_SIGNATURE)]
@@ -324,11 +327,15 @@ async def test_an_insurer_reads_only_its_own_topics(relay: RelayEnv):
 
 async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(relay: RelayEnv,
                                                                              unique: str):
-    """No population needed: the refusals come before anyone is looked up."""
+    """No population needed: the refusals come before anyone is looked up (an asker without an
+    encryption key is refused every person, never dead-lettered)."""
     revoked, sloppy = f"R{unique.upper()[:8]}", f"S{unique.upper()[:8]}"
-    participants = [Participant("insurer", revoked), Participant("insurer", sloppy)]
+    keyless = f"K{unique.upper()[:8]}"
+    participants = [Participant("insurer", c) for c in (revoked, sloppy, keyless)]
     for p in participants:
         add_participant(relay.cfg, p, DEFAULT_NOT_BEFORE, DEFAULT_NOT_AFTER)
+    # an insurer whose public encryption key the relay lacks: nothing could be sealed for it
+    public_path(relay.cfg, Participant("insurer", keyless)).unlink()
     await asyncio.to_thread(kafka_acl.provision, relay.stack,
                             [(p.role, p.code) for p in participants], relay.topics)
     await apply_topics_of(relay.cfg.kafka(OPERATOR), relay.topics,
@@ -336,6 +343,8 @@ async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(rel
     now = await relay.tick(datetime(2026, 3, 1, tzinfo=UTC))
     revoke(relay.cfg, Participant("insurer", revoked), now - timedelta(days=1))
     await ask(relay, request(revoked, [("p1", insured("|123|"))], now, as_of=now.date()))
+    await ask(relay, request(keyless, [("k1", insured("|123|")), ("k2", insured("|456|"))], now,
+                             as_of=now.date()))
     # a request its signer signed but that is no request: answered, never silent
     signer = participant_signer(relay.cfg, Participant("insurer", sloppy))
     key, value = f"{sloppy}:junk".encode(), b'{"request_id": "not a uuid"}'
@@ -347,6 +356,8 @@ async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(rel
         (None, ExchangeOutcome.REFUSED, ForwardRefusal.BAD_SIGNATURE)]
     assert [(r.entry, r.reason) for r in await replies(relay, sloppy)] == [
         (None, ForwardRefusal.MALFORMED)]
+    assert sorted((r.entry, r.reason) for r in await replies(relay, keyless)) == [
+        ("k1", ForwardRefusal.NO_ENCRYPTION_KEY), ("k2", ForwardRefusal.NO_ENCRYPTION_KEY)]
     letters = await records(relay, EXCHANGE_REQUEST.dlq)
     assert sorted(decode_relay(bytes(r.value), DeadLetter).reason.code for r in letters) == [
         "malformed", "revoked"]
@@ -356,6 +367,7 @@ async def test_a_revoked_insurer_is_refused_and_a_malformed_request_answered(rel
     finally:
         await conn.close()
     assert counted[(revoked, "revoked")] == 1 and counted[(sloppy, "malformed")] == 1
+    assert counted[(keyless, "no_encryption_key")] == 2
 
 
 async def test_each_worker_keeps_the_change_notices_addressed_to_it_once(relay: RelayEnv):
