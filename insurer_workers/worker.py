@@ -300,7 +300,8 @@ class InsurerWorker:
                                   "reason": reply.reason.value if reply.reason else None}
         if reply.outcome is ExchangeOutcome.ANSWERED and reply.sealed_answer is not None:
             assert reply.provider_code is not None and reply.entry is not None
-            item = item_id(routed_id(reply.request_id, reply.provider_code), reply.entry)
+            item = item_id(routed_id(reply.asker_code, reply.request_id, reply.provider_code),
+                           reply.entry)
             body, problems = load_json(open_answer(
                 reply.sealed_answer, self.me.decryption_key, reply.request_id, item,
                 self.me.code, reply.provider_code), MAX_SEALED_BYTES)

@@ -310,7 +310,7 @@ class ExchangeRouter:
                why: ForwardRefusal | None = None, providers: tuple[str, ...] = (),
                provider: str | None = None, sealed: bytes | None = None) -> ExchangeReply:
         return ExchangeReply(
-            reply_id=reply_id(request_id, entry, outcome.value,
+            reply_id=reply_id(asker, request_id, entry, outcome.value,
                               provider or (why.value if why else None)),
             request_id=request_id, asker_code=asker, entry=entry, outcome=outcome,
             reason=why, providers=list(providers), provider_code=provider,
@@ -364,7 +364,7 @@ class ExchangeRouter:
             await store.count(conn, asker, "replayed_request")
             where = f"replayed@{source[1]}:{source[2]}"
             return [self._reply_row(source, 0, ExchangeReply(
-                reply_id=reply_id(request.request_id, None, ExchangeOutcome.REFUSED.value,
+                reply_id=reply_id(asker, request.request_id, None, ExchangeOutcome.REFUSED.value,
                                   where),
                 request_id=request.request_id, asker_code=asker, entry=None,
                 outcome=ExchangeOutcome.REFUSED, reason=ForwardRefusal.REPLAYED,
@@ -460,7 +460,7 @@ class ExchangeRouter:
                       now: datetime) -> OutboxRow:
         """One routed request to `provider` for its persons of `request`: each number opened
         from the relay's store and sealed at once for the provider, bound to this request."""
-        routed = routed_id(request.request_id, provider)
+        routed = routed_id(request.asker_code, request.request_id, provider)
         provider_key = self.addressees.lookup(Participant("insurer" if provider != "JPS"
                                                           else "pension", provider))
         sealed_items, pending = [], []

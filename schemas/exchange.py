@@ -114,7 +114,8 @@ class RoutedRequest(RelayMessage):
     """What the relay puts on insurer B's `participant.<B>.requests.v1`, signed by the relay:
     who asks (a public code), what, why, until when, and B's own numbers sealed for B."""
 
-    routed_id: UUID = Field(description="uuid5 of the request id and the provider's code")
+    routed_id: UUID = Field(description="uuid5 of the request id, the asker's and the "
+                           "provider's codes")
     request_id: UUID
     asker_code: FilerCode
     provider_code: FilerCode
@@ -182,13 +183,17 @@ class ExchangeReply(RelayMessage):
         return str(self.request_id).encode()
 
 
-def reply_id(request_id: UUID, entry: str | None, outcome: str, provider: str | None) -> UUID:
-    """The reply's id, the same however often the same thing is decided."""
-    return uuid5(request_id, f"{entry or ''}|{outcome}|{provider or ''}")
+def reply_id(asker: str, request_id: UUID, entry: str | None, outcome: str,
+             provider: str | None) -> UUID:
+    """The reply's id, the same however often the same thing is decided; the asker's code is
+    in it, so a request id another asker also used names other replies."""
+    return uuid5(request_id, f"{asker}|{entry or ''}|{outcome}|{provider or ''}")
 
 
-def routed_id(request_id: UUID, provider: str) -> UUID:
-    return uuid5(request_id, f"routed|{provider}")
+def routed_id(asker: str, request_id: UUID, provider: str) -> UUID:
+    """The routed request's id: the asker's request to one provider (asker, request, provider:
+    two askers' request ids never share a routed request or its items)."""
+    return uuid5(request_id, f"routed|{asker}|{provider}")
 
 
 def item_id(routed: UUID, entry: str) -> UUID:

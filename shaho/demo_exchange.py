@@ -100,7 +100,7 @@ def report(demo: StackConfig, replies: dict[str, list[ExchangeReply]]) -> list[s
         for r in found:
             if r.outcome is ExchangeOutcome.ANSWERED and r.sealed_answer and r.entry:
                 assert r.provider_code is not None
-                item = item_id(routed_id(r.request_id, r.provider_code), r.entry)
+                item = item_id(routed_id(r.asker_code, r.request_id, r.provider_code), r.entry)
                 body = json.loads(open_answer(r.sealed_answer, key, r.request_id, item, code,
                                               r.provider_code))
                 covered += body.get("status") == "covered"

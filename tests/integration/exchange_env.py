@@ -153,7 +153,8 @@ def opened(relay: RelayEnv, reply: ExchangeReply) -> dict:
 
     assert reply.sealed_answer is not None and reply.provider_code and reply.entry
     key = load_private_key(relay.cfg, Participant("insurer", reply.asker_code))
-    item = item_id(routed_id(reply.request_id, reply.provider_code), reply.entry)
+    item = item_id(routed_id(reply.asker_code, reply.request_id, reply.provider_code),
+                   reply.entry)
     return json.loads(open_answer(reply.sealed_answer, key, reply.request_id, item,
                                   reply.asker_code, reply.provider_code))
 

@@ -111,11 +111,16 @@ def test_arbitrary_fields_decode_or_are_refused(changes):
 
 def test_ids_are_deterministic_and_distinct():
     request = UUID(int=7)
-    assert routed_id(request, "B") == routed_id(request, "B") != routed_id(request, "C")
-    r = routed_id(request, "B")
+    assert routed_id("A", request, "B") == routed_id("A", request, "B") \
+        != routed_id("A", request, "C")
+    r = routed_id("A", request, "B")
     assert item_id(r, "p1") != item_id(r, "p2")
-    assert reply_id(request, "p1", "forwarded", None) != reply_id(request, "p1", "refused",
-                                                                 "not_member")
+    assert reply_id("A", request, "p1", "forwarded", None) != reply_id(
+        "A", request, "p1", "refused", "not_member")
+    # two askers that used the same request id share no routed request, item or reply
+    assert routed_id("A", request, "B") != routed_id("X", request, "B")
+    assert reply_id("A", request, "p1", "forwarded", None) != reply_id(
+        "X", request, "p1", "forwarded", None)
 
 
 ROUTED, ITEM = uuid4(), uuid4()
