@@ -1,9 +1,10 @@
 """What one access-log leaf says, and its bytes: who asked, who provided, about whom (a salted
 commitment, never the relay id or a number), what, why, under which policy row, when, outcome.
 
-An entry of a lawful covert query goes into the tree at once, its content sealed with a key of
-its own (AES-GCM) that the relay gives out on its disclosure date on the relay clock; the leaf
-commits to the sealed form, so the proofs cover it all along and reveal nothing before then.
+An entry of a lawful covert query goes into the tree at once, its content padded and sealed
+with a key of its own (AES-GCM) that the relay gives out on its disclosure date on the relay
+clock; the leaf commits to the sealed form, the date and the key, so the proofs cover it all
+along, reveal nothing before then, and the relay cannot later change the date or the key.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, fields
+from datetime import date
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PERSON_LABEL = b"shaho-relay/access-log/person/v1\n"
-COVERT_LABEL = b"shaho-relay/access-log/covert/v1"
+COVERT_LABEL = b"shaho-relay/access-log/covert/v1\n"
+KEY_LABEL = b"shaho-relay/access-log/covert-key/v1\n"
 SALT_BYTES = 32
+SEALED_SIZE = 1024
+"""Every covert entry is padded to this many bytes before sealing: its leaf's length says
+nothing of what it holds."""
+TEXT = re.compile(r"[ -~]{1,64}")
 
 
 class AccessKind(StrEnum):
@@ -36,12 +44,15 @@ def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def person_commitment(salt: bytes, relay_id: str) -> bytes:
-    """The person as a leaf names them: SHA-256 of a label, their salt and the relay id. Without
-    the salt it says nothing of whom; with it, only the person (and the relay) can check it."""
+def person_commitment(salt: bytes, relay_id: str, entry_id: str) -> bytes:
+    """The person as one entry names them: SHA-256 of a label, their salt, the relay id and
+    the entry's id. Without the salt it says nothing of whom, and two entries of one person
+    share nothing; with it, the person (and the relay) can check each."""
     if len(salt) != SALT_BYTES:
         raise ValueError(f"a person's salt is {SALT_BYTES} bytes")
-    return hashlib.sha256(PERSON_LABEL + salt + relay_id.encode()).digest()
+    framed = b"".join(len(p).to_bytes(2, "big") + p for p in (
+        salt, relay_id.encode(), entry_id.encode()))
+    return hashlib.sha256(PERSON_LABEL + framed).digest()
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class AccessEntry:
     """One access to one person's data. Codes are the participants' public codes; no number,
     no identity item, no relay id."""
 
+    entry_id: str  # the access's own id (deterministic, from what caused it)
     kind: AccessKind
     asker: str | None
     provider: str
@@ -59,6 +71,18 @@ class AccessEntry:
     policy_row: str
     relay_time: str  # ISO 8601 on the relay clock
     outcome: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, AccessKind):
+            raise ValueError("an entry's kind is an AccessKind")
+        if not isinstance(self.person, bytes) or len(self.person) != 32:
+            raise ValueError("an entry names the person by a 32-byte commitment")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("kind", "person") or (f.name == "asker" and value is None):
+                continue
+            if not isinstance(value, str) or not TEXT.fullmatch(value):
+                raise ValueError(f"an entry's {f.name} is printable ASCII text of 1-64")
 
     def leaf(self) -> bytes:
         """The leaf's bytes: canonical JSON (sorted keys, no spaces, UTF-8)."""
@@ -74,7 +98,7 @@ def _canonical(data: dict) -> bytes:
 
 
 def entry_of(leaf: bytes) -> AccessEntry:
-    """The entry a clear leaf holds; ValueError when it is not one."""
+    """The entry a clear leaf holds; ValueError when it is not one, or not in canonical form."""
     try:
         data = json.loads(leaf)["entry"]
         data["kind"] = AccessKind(data["kind"])
@@ -95,30 +119,54 @@ class CovertLeaf:
 
     leaf: bytes
     key: bytes
-    disclose_from: str
+    disclose_from: date
 
 
-def sealed_leaf(entry: AccessEntry, disclose_from: str) -> CovertLeaf:
-    """`entry` sealed until `disclose_from`: the leaf shows only that it is sealed."""
+def _key_hash(key: bytes) -> str:
+    return hashlib.sha256(KEY_LABEL + key).hexdigest()
+
+
+def _aad(disclose_from: date) -> bytes:
+    return COVERT_LABEL + disclose_from.isoformat().encode()
+
+
+def sealed_leaf(entry: AccessEntry, disclose_from: date) -> CovertLeaf:
+    """`entry` padded and sealed until `disclose_from`: the leaf shows only that it is sealed,
+    until when, and which key opens it (as a hash)."""
+    plain = entry.leaf()
+    if len(plain) > SEALED_SIZE - 2:
+        raise ValueError("the entry is too long to seal")
+    padded = len(plain).to_bytes(2, "big") + plain + bytes(SEALED_SIZE - 2 - len(plain))
     key = AESGCM.generate_key(bit_length=256)
     nonce = os.urandom(12)
-    sealed = nonce + AESGCM(key).encrypt(nonce, entry.leaf(), COVERT_LABEL)
-    leaf = _canonical({"sealed": base64.b64encode(sealed).decode()})
+    sealed = nonce + AESGCM(key).encrypt(nonce, padded, _aad(disclose_from))
+    leaf = _canonical({"disclose_from": disclose_from.isoformat(), "key": _key_hash(key),
+                       "sealed": base64.b64encode(sealed).decode()})
     return CovertLeaf(leaf, key, disclose_from)
 
 
 def open_covert(leaf: bytes, key: bytes) -> AccessEntry:
     """The entry in a covert leaf, with the key the relay gave out on its disclosure date;
-    ValueError when the key or the leaf is wrong."""
+    ValueError when the key or the leaf is wrong (or the leaf is not in canonical form)."""
     try:
-        sealed = base64.b64decode(json.loads(leaf)["sealed"], validate=True)
-        plain = AESGCM(key).decrypt(sealed[:12], sealed[12:], COVERT_LABEL)
+        data = json.loads(leaf)
+        on = date.fromisoformat(data["disclose_from"])
+        sealed = base64.b64decode(data["sealed"], validate=True)
+        canonical = _canonical({"disclose_from": on.isoformat(), "key": data["key"],
+                                "sealed": base64.b64encode(sealed).decode()}) == leaf
+        if not canonical or data["key"] != _key_hash(key):
+            raise ValueError("another key, or a leaf not in canonical form")
+        padded = AESGCM(key).decrypt(sealed[:12], sealed[12:], _aad(on))
+        size = int.from_bytes(padded[:2], "big")
+        if any(padded[2 + size:]):
+            raise ValueError("padding")
+        return entry_of(padded[2:2 + size])
     except Exception as failure:  # several types for bad input, all the same answer
         raise ValueError("the covert leaf does not open with this key") from failure
-    return entry_of(plain)
 
 
-def disclosed(covert: CovertLeaf, relay_day: str) -> bytes | None:
-    """The key, once the relay clock has reached the disclosure date (ISO dates compare as
-    text); None before."""
+def disclosed(covert: CovertLeaf, relay_day: date) -> bytes | None:
+    """The key, once the relay clock's date has reached the disclosure date; None before."""
+    if not isinstance(relay_day, date):
+        raise TypeError("the relay day is a date")
     return covert.key if relay_day >= covert.disclose_from else None

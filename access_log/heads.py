@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,16 +22,20 @@ from access_log.verifier import (
     Head,
     HeadRefused,
     ProofRefused,
+    low_s,
     parse_note,
     verify_consistency,
     verify_head,
 )
 
+MAX_AHEAD = timedelta(minutes=5)
+"""How far ahead of a witness's own relay clock a head's time may be."""
+
 
 def _signature_line(name: str, key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
     if " " in name or not name:
         raise ValueError("a signer's name is one word")
-    signature = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    signature = low_s(key.sign(message, ec.ECDSA(hashes.SHA256())))
     return f"{DASH}{name} {base64.b64encode(signature).decode()}\n"
 
 
@@ -51,6 +56,7 @@ class Seen:
 
     size: int
     root: bytes
+    relay_time: str = "0000-01-01T00:00:00Z"  # heads' times compare as text: one fixed format
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,11 @@ class Verdict:
 
 
 def judge(note: str, proof: list[bytes] | None, last: Seen | None, origin: str,
-          relay: tuple[str, ec.EllipticCurvePublicKey]) -> Verdict:
+          relay: tuple[str, ec.EllipticCurvePublicKey], now: datetime) -> Verdict:
     """Whether a witness that last cosigned `last` for log `origin` cosigns `note`, given the
-    relay's consistency `proof` from `last` to it (none for the first head it sees)."""
+    relay's consistency `proof` from `last` to it (none for the first head it sees) and the
+    witness's own relay time `now`: a head's time never goes back, nor ahead of `now` by more
+    than `MAX_AHEAD`."""
     try:
         checked = verify_head(note, relay, {}, cosignatures=0)
     except HeadRefused as refused:
@@ -73,17 +81,23 @@ def judge(note: str, proof: list[bytes] | None, last: Seen | None, origin: str,
     head = checked.head
     if head.origin != origin:
         return Verdict(False, "other_log: the head names another log", last)
-    seen = Seen(head.size, head.root)
+    at = datetime.strptime(head.relay_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if at > now + MAX_AHEAD:
+        return Verdict(False, f"future: the head's time {head.relay_time} is ahead of the "
+                       "witness's relay clock", last)
+    seen = Seen(head.size, head.root, head.relay_time)
+    if last is not None and head.relay_time < last.relay_time:
+        return Verdict(False, f"rollback: time {head.relay_time} after {last.relay_time}", last)
     if last is None:
         return Verdict(True, "first_head", seen)
     if head.size < last.size:
         return Verdict(False, f"rollback: size {head.size} after {last.size}", last)
-    if last.size == 0:  # every tree extends the empty one
-        return Verdict(True, "extends", seen)
     if head.size == last.size:
         if head.root != last.root:
             return Verdict(False, "fork: another root for the same size", last)
-        return Verdict(True, "unchanged", last)
+        return Verdict(True, "unchanged", seen)
+    if last.size == 0:  # every tree extends the empty one (whose root the verifier fixes)
+        return Verdict(True, "extends", seen)
     try:
         verify_consistency(last.size, head.size, proof, last.root, head.root)
     except ProofRefused as refused:

@@ -5,18 +5,19 @@ and which months' trees may be deleted whole on a relay date (seven years after 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 RETENTION_YEARS = 7
 ORIGIN_PREFIX = "shaho-relay access log "
-MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def month_of(relay_time: datetime) -> str:
     """The month (YYYY-MM) of an access at `relay_time` (the relay clock runs in UTC)."""
-    if relay_time.tzinfo is None:
+    if relay_time.tzinfo is None or relay_time.utcoffset() is None:
         raise ValueError("relay time is timezone-aware")
-    return f"{relay_time.year:04d}-{relay_time.month:02d}"
+    utc = relay_time.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}"
 
 
 def origin(month: str) -> str:
@@ -26,7 +27,7 @@ def origin(month: str) -> str:
 
 
 def _parse(month: str) -> tuple[int, int]:
-    found = MONTH.match(month)
+    found = MONTH.fullmatch(month) if isinstance(month, str) else None
     if found is None:
         raise ValueError("a month is written YYYY-MM")
     return int(found[1]), int(found[2])

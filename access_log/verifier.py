@@ -14,11 +14,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
@@ -40,7 +46,15 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
+def _size(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProofRefused(f"the {what} is not a whole number")
+    return value
+
+
 def _checked(proof: list[bytes] | None) -> list[bytes]:
+    if proof is not None and not isinstance(proof, list | tuple):
+        raise ProofRefused("a proof is a list of hashes")
     nodes = list(proof or [])
     for n, node in enumerate(nodes):
         if not isinstance(node, bytes) or len(node) != HASH_SIZE:
@@ -57,9 +71,10 @@ def _shift_while(fn: int, sn: int, keep_going) -> tuple[int, int]:
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes] | None) -> bytes:
     """The root that `proof` gives for leaf hash `leaf` at `index` in a tree of `size`
     (RFC 9162 2.1.3.2, steps 1-4); ProofRefused when the proof cannot be one for them."""
+    index, size = _size(index, "leaf index"), _size(size, "tree size")
     if not 0 <= index < size:
         raise ProofRefused(f"leaf index {index} is not in a tree of size {size}")
-    if len(leaf) != HASH_SIZE:
+    if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
         raise ProofRefused(f"the leaf hash is not {HASH_SIZE} bytes")
     fn, sn, r = index, size - 1, leaf
     for p in _checked(proof):
@@ -91,6 +106,7 @@ def verify_consistency(size1: int, size2: int, proof: list[bytes] | None, root1:
     `size1` with root `root1` (RFC 9162 2.1.4.2); ProofRefused saying what is wrong otherwise:
     a fork, a rewritten or truncated history, or a malformed proof."""
     nodes = _checked(proof)
+    size1, size2 = _size(size1, "earlier size"), _size(size2, "later size")
     if size1 < 0 or size2 < size1:
         raise ProofRefused(f"a tree of size {size2} cannot extend one of size {size1}")
     if size1 == 0:
@@ -129,12 +145,17 @@ def verify_consistency(size1: int, size2: int, proof: list[bytes] | None, root1:
 
 # -- signed tree heads ---------------------------------------------------------------------
 #
-# A head is a signed note: its body (origin, tree size, root in base64, relay time; one per
-# line), an empty line, then one line per signature, "— <signer> <base64 DER ECDSA P-256
-# SHA-256 signature>". The relay signs the head label and the body; a witness signs the
-# cosignature label and the body, so neither signature can stand for the other.
+# A head is a signed note: its body (origin, tree size, root in canonical base64, relay time
+# as YYYY-MM-DDTHH:MM:SSZ; one per line), an empty line, then one line per signer, "— <signer>
+# <base64 DER ECDSA P-256 SHA-256 signature, s in the lower half>"; a signer signs once. The
+# relay signs the head label and the body; a witness signs the cosignature label and the body,
+# so neither signature can stand for the other.
 
 HEAD_LABEL = b"shaho-relay/tree-head/v1\n"
+ORIGIN = re.compile(r"[!-~][ -~]{0,98}[!-~]")
+SIGNER = re.compile(r"[!-~]{1,64}")
+RELAY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 COSIGNATURE_LABEL = b"shaho-relay/witness-cosignature/v1\n"
 DASH = "\u2014 "
 MAX_NOTE = 64 * 1024
@@ -173,15 +194,25 @@ def parse_note(text: str) -> tuple[Head, list[tuple[str, bytes]]]:
     if len(lines) != 4:
         raise HeadRefused("the head's body has 4 lines: origin, size, root, relay time")
     origin, size_text, root_text, relay_time = lines
-    if not origin or not size_text.isascii() or not size_text.isdigit() or \
+    if not ORIGIN.fullmatch(origin):
+        raise HeadRefused("the head's origin is printable ASCII, without a signature dash")
+    if not size_text.isascii() or not size_text.isdigit() or \
             (size_text != "0" and size_text.startswith("0")) or len(size_text) > 19:
         raise HeadRefused("the head's size is not a whole number")
     try:
         root = base64.b64decode(root_text, validate=True)
     except (ValueError, binascii.Error):
         raise HeadRefused("the head's root is not base64") from None
-    if len(root) != HASH_SIZE:
-        raise HeadRefused(f"the head's root is not a {HASH_SIZE}-byte hash")
+    if len(root) != HASH_SIZE or base64.b64encode(root).decode() != root_text:
+        raise HeadRefused(f"the head's root is not a {HASH_SIZE}-byte hash in canonical base64")
+    if size_text == "0" and root != EMPTY_ROOT:
+        raise HeadRefused("an empty tree has one root: SHA-256 of nothing")
+    if not RELAY_TIME.fullmatch(relay_time):
+        raise HeadRefused("the head's relay time is written YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        datetime.strptime(relay_time, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise HeadRefused("the head's relay time is no date and time") from None
     signatures = []
     for line in rest.split("\n"):
         if not line:
@@ -189,15 +220,28 @@ def parse_note(text: str) -> tuple[Head, list[tuple[str, bytes]]]:
         if not line.startswith(DASH) or line.count(" ") != 2:
             raise HeadRefused("a signature line is '— <signer> <signature>'")
         name, encoded = line[len(DASH):].split(" ")
+        if not SIGNER.fullmatch(name):
+            raise HeadRefused("a signer's name is printable ASCII without spaces")
+        if name in {n for n, _ in signatures}:
+            raise HeadRefused(f"{name} signs the head twice")
         try:
             signatures.append((name, base64.b64decode(encoded, validate=True)))
         except (ValueError, binascii.Error):
-            raise HeadRefused(f"the signature of {name!r} is not base64") from None
+            raise HeadRefused(f"the signature of {name} is not base64") from None
     return Head(origin, int(size_text), root, relay_time), signatures
+
+
+def low_s(signature: bytes) -> bytes:
+    """The DER signature with s in the lower half of the group order: the one form of it a
+    head carries, so a cosignature cannot be rewritten into another valid one."""
+    r, s = decode_dss_signature(signature)
+    return encode_dss_signature(r, s if s <= P256_ORDER // 2 else P256_ORDER - s)
 
 
 def _verifies(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
     try:
+        if low_s(signature) != signature:
+            return False
         key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
         return False

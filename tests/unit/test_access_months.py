@@ -14,8 +14,9 @@ from access_log.months import deletable_from, expired, month_of, origin
 
 def test_the_month_of_a_relay_time_is_the_utc_month():
     assert month_of(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == "2026-12"
-    jst = timezone(timedelta(hours=9))
-    assert month_of(datetime(2027, 1, 1, 8, 0, tzinfo=jst).astimezone(UTC)) == "2026-12"
+    jst, est = timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))
+    assert month_of(datetime(2027, 1, 1, 8, 0, tzinfo=jst)) == "2026-12"
+    assert month_of(datetime(2026, 12, 31, 21, 0, tzinfo=est)) == "2027-01"
     with pytest.raises(ValueError):
         month_of(datetime(2026, 12, 1))
 
@@ -29,7 +30,8 @@ def test_a_month_is_kept_seven_years_after_it_ends():
     assert expired(months, date(2026, 12, 6)) == []
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "26-01", "2026-1", "", "2026-01 "])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "26-01", "2026-1", "", "2026-01 ",
+                                 "2026-12\n"])
 def test_a_malformed_month_is_refused(bad: str):
     with pytest.raises(ValueError):
         origin(bad)

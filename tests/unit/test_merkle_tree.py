@@ -147,3 +147,19 @@ def test_sizes_no_proof_joins():
         tree.inclusion(3, 3)
     with pytest.raises(ProofRefused):
         verify_consistency(4, 3, [], tree.root(4), tree.root(3))
+
+
+@pytest.mark.parametrize("args", [
+    (0.0, 2, bytes(32), [bytes(32)]), (0, "2", bytes(32), []), (True, 2, bytes(32), []),
+    (0, 2, "leaf", []), (0, 2, bytes(32), 5), (0, 2, bytes(32), [b"short"]),
+    (0, 2, bytes(32), ["text"])])
+def test_the_verifier_refuses_what_is_no_inclusion_proof(args):
+    with pytest.raises(ProofRefused):
+        verify_inclusion(*args, root=bytes(32))
+
+
+@pytest.mark.parametrize("args", [(4.0, 8, []), (1, 2.0, []), (1, 2, 5), (1, 2, [None])])
+def test_the_verifier_refuses_what_is_no_consistency_proof(args):
+    size1, size2, proof = args
+    with pytest.raises(ProofRefused):
+        verify_consistency(size1, size2, proof, bytes(32), bytes(32))
