@@ -22,7 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
 
-from consumers import offsets
+from access_log.entries import AccessKind
+from consumers import access_records, offsets
+from consumers.access_records import Access
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import Keyring
@@ -369,7 +371,7 @@ class ExchangeRouter:
                 request_id=request.request_id, asker_code=asker, entry=None,
                 outcome=ExchangeOutcome.REFUSED, reason=ForwardRefusal.REPLAYED,
                 relay_time=now))]
-        decisions = await self._decide(conn, request, now, self._role(step))
+        decisions, persons = await self._decide(conn, request, now, self._role(step))
         forwarded = sum(1 for d in decisions.values() if d.forwarded)
         await store.record_request(conn, asker, request.request_id, now, request.expires_at,
                                    len(request.entries), forwarded)
@@ -387,7 +389,8 @@ class ExchangeRouter:
                 continue
             for p in decision.providers:
                 by_provider.setdefault(p.code, []).append((entry.entry, p.number_kind,
-                                                           p.number_sealed))
+                                                           p.number_sealed,
+                                                           persons[entry.entry]))
             rows.append(self._reply_row(source, index, self._reply(
                 request.request_id, asker, entry.entry, ExchangeOutcome.FORWARDED, now,
                 providers=tuple(p.code for p in decision.providers))))
@@ -401,7 +404,7 @@ class ExchangeRouter:
                                                    items, asker_key, policy_row or "", now))
                 except NoEncryptionKey:  # nothing can be sealed for it: it cannot answer
                     await store.count(conn, provider, "no_encryption_key", len(items))
-                    for entry, _, _ in items:
+                    for entry, *_ in items:
                         index += 1
                         rows.append(self._reply_row(source, index, self._reply(
                             request.request_id, asker, entry, ExchangeOutcome.UNAVAILABLE, now,
@@ -421,9 +424,10 @@ class ExchangeRouter:
         return step.item.signer.role
 
     async def _decide(self, conn: asyncpg.Connection, request: ExchangeRequest,
-                      now: datetime, role: str) -> dict[str, Decision]:
+                      now: datetime, role: str) -> tuple[dict[str, Decision], dict[str, str]]:
         """Each entry's decision: the request-wide refusals (expired, an asker without an
-        encryption key to seal answers for, rate limit) first, then each person's own."""
+        encryption key to seal answers for, rate limit) first, then each person's own; and
+        the relay id of each entry's person the relay found."""
         entries = request.entries
         whole: ForwardRefusal | None = None
         if now >= request.expires_at or request.expires_at > now + MAX_AHEAD:
@@ -438,7 +442,7 @@ class ExchangeRouter:
             else:
                 await store.add_rate(conn, request.asker_code, hour, len(entries))
         if whole is not None:
-            return {e.entry: refused(whole) for e in entries}
+            return {e.entry: refused(whole) for e in entries}, {}
         keys = {}
         for e in entries:
             kind, value = number_key(request.asker_code, e.member)
@@ -447,32 +451,41 @@ class ExchangeRouter:
         people = await store.persons(conn, found.values())
         ask = Ask(request.asker_code, request.scheme, request.category, request.purpose,
                   request.as_of, request.period)
-        out = {}
+        out, persons = {}, {}
         for e in entries:
             relay_id = found.get(keys[e.entry])
             person = people.get(relay_id) if relay_id is not None else None
             out[e.entry] = decide_entry(ask, keys[e.entry], person, self.policy)
-        return out
+            if relay_id is not None:
+                persons[e.entry] = relay_id
+        return out, persons
 
     async def _routed(self, conn: asyncpg.Connection, source: tuple[str, int, int],
                       index: int, request: ExchangeRequest, provider: str,
-                      items: list[tuple[str, str, bytes]], asker_key, policy_row: str,
+                      items: list[tuple[str, str, bytes, str]], asker_key, policy_row: str,
                       now: datetime) -> OutboxRow:
         """One routed request to `provider` for its persons of `request`: each number opened
-        from the relay's store and sealed at once for the provider, bound to this request."""
+        from the relay's store and sealed at once for the provider, bound to this request; each
+        person's query logged in the access log, in this transaction."""
         routed = routed_id(request.asker_code, request.request_id, provider)
         provider_key = self.addressees.lookup(Participant("insurer" if provider != "JPS"
                                                           else "pension", provider))
-        sealed_items, pending = [], []
-        for entry, kind, stored in items:
+        sealed_items, pending, accesses = [], [], []
+        for entry, kind, stored, relay_id in items:
             item = item_id(routed, entry)
             number = store.open_number(self.keyring, kind, stored)
             sealed_items.append(RoutedItem(item_id=item, sealed_number=seal_number(
                 number, provider_key.public_key, routed, item, provider,
                 request.purpose.value)))
             pending.append((item, routed, request.request_id, request.asker_code, provider,
-                            entry, request.expires_at))
+                            entry, request.expires_at, relay_id, request.scheme.value,
+                            request.category.value, request.purpose.value, policy_row))
+            accesses.append(Access(
+                f"{item}:query", relay_id, AccessKind.RELAYED_QUERY, request.asker_code,
+                provider, request.scheme.value, request.category.value,
+                request.purpose.value, policy_row, now, ExchangeOutcome.FORWARDED.value))
         await store.add_items(conn, pending)
+        await access_records.append(conn, accesses)
         der = asker_key.public_key.public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
         message = RoutedRequest(
@@ -502,7 +515,7 @@ class ExchangeRouter:
             return await self._dead(conn, step, "wrong_provider", step.item.signer)
         now = step.relay_time
         sealed = {i.item_id: i.sealed_answer for i in answer.items}
-        rows, done = [], []
+        rows, done, accesses = [], [], []
         late = 0
         for index, row in enumerate(pending):
             if row["item_id"] not in sealed:
@@ -517,11 +530,17 @@ class ExchangeRouter:
             rows.append(self._reply_row(source, index, self._reply(
                 row["request_id"], row["asker_code"], row["entry"], ExchangeOutcome.ANSWERED,
                 now, provider=answer.provider_code, sealed=sealed[row["item_id"]])))
+            if row["relay_id"] is not None:
+                accesses.append(Access(
+                    f"{row['item_id']}:answer", row["relay_id"], AccessKind.RELAYED_ANSWER,
+                    row["asker_code"], answer.provider_code, row["scheme"], row["category"],
+                    row["purpose"], row["policy_row"], now, ExchangeOutcome.ANSWERED.value))
         if late:
             await store.count(conn, answer.provider_code, "late_answer", late)
             log.info("late answer from %s for routed request %s: %d item(s) not delivered",
                      answer.provider_code, answer.routed_id, late)
         await store.settle(conn, done, "answered", now)
+        await access_records.append(conn, accesses)
         return rows
 
     async def _expire(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:

@@ -11,6 +11,7 @@ import sys
 from groundfloor.config import StackConfig
 from infra.kafka import StackError
 from shaho import (
+    access_log_commands,
     exchange_commands,
     insurer_commands,
     relay_commands,
@@ -23,7 +24,8 @@ COMMANDS: dict[str, Command] = {**stack_commands.commands.commands,
                                 **relay_commands.commands.commands,
                                 **trust_commands.commands.commands,
                                 **exchange_commands.commands.commands,
-                                **insurer_commands.commands.commands}
+                                **insurer_commands.commands.commands,
+                                **access_log_commands.commands.commands}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,91 @@
+"""The access log on the real stack: every person the router forwards and every answer it
+delivers becomes one entry in the same transaction (a record routed again adds none), a leaf
+names no one, `shaho access-log prove` shows a person their entries with proofs the standalone
+verifier accepts, and `shaho access-log verify` finds an edited leaf and a deleted entry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from access_log.entries import AccessKind, entry_of
+from tests.integration.exchange_env import (
+    YEAR,
+    ask,
+    insured,
+    job_changer,
+    linked_population,
+    medical_covers,
+    replies,
+    request,
+    route,
+    run_workers,
+)
+from tests.integration.relay_env import RelayEnv
+
+pytestmark = pytest.mark.integration
+
+
+def _cli(relay: RelayEnv, *args: str) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "shaho.cli", "access-log", *args],
+                          env=relay.cfg.child_env(), capture_output=True, timeout=120,
+                          check=False)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
+
+
+async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: RelayEnv):
+    await linked_population(relay)
+    covers = await medical_covers(relay)
+    now = relay.ticks[-1]
+    end = now.date() - timedelta(days=1)
+    a, providers = job_changer(covers, end)
+    asker = a.insurer
+    await ask(relay, request(asker, [("s1", insured(a.number)), ("s2", insured(a.number))],
+                             now, period=(end - YEAR, end)))
+    await relay.tick(now + timedelta(minutes=1))
+    route(relay)
+    run_workers(relay, sorted(providers))
+    await relay.tick(now + timedelta(minutes=2))
+    route(relay)
+    route(relay)  # nothing new: nothing logged again
+
+    conn = await relay.connect()
+    try:
+        rows = await conn.fetch("SELECT month, seq, relay_id, leaf FROM access_entries "
+                                "ORDER BY month, seq")
+    finally:
+        await conn.close()
+    entries = [entry_of(bytes(r["leaf"])) for r in rows]
+    answered = [r for r in await replies(relay, asker) if r.outcome.value == "answered"]
+    assert len([e for e in entries if e.kind is AccessKind.RELAYED_QUERY]) == 2 * len(providers)
+    assert len([e for e in entries if e.kind is AccessKind.RELAYED_ANSWER]) == len(answered) \
+        == 2 * len(providers)
+    assert {e.provider for e in entries} == providers and {e.asker for e in entries} == {asker}
+    assert {r["relay_id"] for r in rows} == {a.relay_id}
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
+    for r in rows:  # a leaf names no one: no relay id, no number
+        assert a.relay_id.encode() not in bytes(r["leaf"])
+        assert a.number.split("|")[1].encode() not in bytes(r["leaf"])
+    assert len({e.person for e in entries}) == len(entries), "one person's entries unlinkable"
+
+    code, out = _cli(relay, "prove", a.relay_id)
+    assert code == 0, out
+    proven = [line for line in out.splitlines() if "names this person: yes" in line]
+    assert len(proven) == len(entries) and all("verified" in line for line in proven)
+    code, out = _cli(relay, "verify")
+    assert code == 0 and "whole" in out, out
+
+    conn = await relay.connect()
+    try:
+        await conn.execute("UPDATE access_entries SET leaf = leaf || '\\x20'::bytea "
+                           "WHERE seq = 1")
+        code, out = _cli(relay, "verify")
+        assert code == 1 and "position 1: the leaf does not hash" in out, out
+        await conn.execute("DELETE FROM access_entries WHERE seq = 1")
+        code, out = _cli(relay, "verify")
+        assert code == 1 and "gap" in out and "the tree records" in out, out
+    finally:
+        await conn.close()
