@@ -47,9 +47,19 @@ async def _salts(conn: asyncpg.Connection, relay_ids: set[str]) -> dict[str, byt
 
 
 async def append(conn: asyncpg.Connection, accesses: Sequence[Access]) -> int:
-    """Log `accesses` in the caller's transaction, in their order; the number newly logged."""
+    """Log `accesses` in the caller's transaction, in their order; the number newly logged.
+
+    The months' rows are locked first (in month order) and held to the commit, so a caller
+    appends to the access log before it writes its outbox rows; ids already logged are looked
+    up under the lock, so a concurrent writer of the same id waits and then skips it."""
     if not accesses:
         return 0
+    months = sorted({month_of(a.relay_time) for a in accesses})
+    await conn.executemany("INSERT INTO access_trees (month) VALUES ($1) "
+                           "ON CONFLICT (month) DO NOTHING", [(m,) for m in months])
+    sizes = {r["month"]: r["size"] for r in await conn.fetch(
+        "SELECT month, size FROM access_trees WHERE month = ANY($1::text[]) "
+        "ORDER BY month FOR UPDATE", months)}
     known = {r["entry_id"] for r in await conn.fetch(
         "SELECT entry_id FROM access_entries WHERE entry_id = ANY($1::text[])",
         [a.entry_id for a in accesses])}
@@ -65,10 +75,7 @@ async def append(conn: asyncpg.Connection, accesses: Sequence[Access]) -> int:
     for a in fresh:
         by_month.setdefault(month_of(a.relay_time), []).append(a)
     for month in sorted(by_month):
-        await conn.execute("INSERT INTO access_trees (month) VALUES ($1) "
-                           "ON CONFLICT (month) DO NOTHING", month)
-        size = await conn.fetchval("SELECT size FROM access_trees WHERE month = $1 FOR UPDATE",
-                                   month)
+        size = sizes[month]
         rows = []
         for n, a in enumerate(by_month[month]):
             leaf = AccessEntry(

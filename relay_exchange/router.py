@@ -390,18 +390,18 @@ class ExchangeRouter:
             for p in decision.providers:
                 by_provider.setdefault(p.code, []).append((entry.entry, p.number_kind,
                                                            p.number_sealed,
-                                                           persons[entry.entry]))
+                                                           persons[entry.entry],
+                                                           decision.policy_row or "-"))
             rows.append(self._reply_row(source, index, self._reply(
                 request.request_id, asker, entry.entry, ExchangeOutcome.FORWARDED, now,
                 providers=tuple(p.code for p in decision.providers))))
             index += 1
         if by_provider:
             asker_key = self.addressees.lookup(Participant(self._role(step), asker))
-            policy_row = next(d.policy_row for d in decisions.values() if d.forwarded)
             for provider, items in sorted(by_provider.items()):
                 try:
                     rows.append(await self._routed(conn, source, index, request, provider,
-                                                   items, asker_key, policy_row or "", now))
+                                                   items, asker_key, now))
                 except NoEncryptionKey:  # nothing can be sealed for it: it cannot answer
                     await store.count(conn, provider, "no_encryption_key", len(items))
                     for entry, *_ in items:
@@ -411,6 +411,11 @@ class ExchangeRouter:
                             provider=provider)))
                 index += 1
         return rows
+
+    def _entry_id(self, item: UUID, what: str) -> str:
+        """An access's id in the log: keyed by the relay, so neither the asker nor the provider
+        (who can compute the item id) can find its leaf or link a query to its answer."""
+        return store.index_of(self.keyring, "access-entry", f"{item}:{what}").hex()[:48]
 
     def _has_key(self, participant: Participant) -> bool:
         try:
@@ -462,16 +467,17 @@ class ExchangeRouter:
 
     async def _routed(self, conn: asyncpg.Connection, source: tuple[str, int, int],
                       index: int, request: ExchangeRequest, provider: str,
-                      items: list[tuple[str, str, bytes, str]], asker_key, policy_row: str,
+                      items: list[tuple[str, str, bytes, str, str]], asker_key,
                       now: datetime) -> OutboxRow:
         """One routed request to `provider` for its persons of `request`: each number opened
         from the relay's store and sealed at once for the provider, bound to this request; each
-        person's query logged in the access log, in this transaction."""
+        person's query logged in the access log, in this transaction, under the policy row
+        that allowed it for that person (the routed request names every row it carries)."""
         routed = routed_id(request.asker_code, request.request_id, provider)
         provider_key = self.addressees.lookup(Participant("insurer" if provider != "JPS"
                                                           else "pension", provider))
         sealed_items, pending, accesses = [], [], []
-        for entry, kind, stored, relay_id in items:
+        for entry, kind, stored, relay_id, row in items:
             item = item_id(routed, entry)
             number = store.open_number(self.keyring, kind, stored)
             sealed_items.append(RoutedItem(item_id=item, sealed_number=seal_number(
@@ -479,11 +485,11 @@ class ExchangeRouter:
                 request.purpose.value)))
             pending.append((item, routed, request.request_id, request.asker_code, provider,
                             entry, request.expires_at, relay_id, request.scheme.value,
-                            request.category.value, request.purpose.value, policy_row))
+                            request.category.value, request.purpose.value, row))
             accesses.append(Access(
-                f"{item}:query", relay_id, AccessKind.RELAYED_QUERY, request.asker_code,
-                provider, request.scheme.value, request.category.value,
-                request.purpose.value, policy_row, now, ExchangeOutcome.FORWARDED.value))
+                self._entry_id(item, "query"), relay_id, AccessKind.RELAYED_QUERY,
+                request.asker_code, provider, request.scheme.value, request.category.value,
+                request.purpose.value, row, now, ExchangeOutcome.FORWARDED.value))
         await store.add_items(conn, pending)
         await access_records.append(conn, accesses)
         der = asker_key.public_key.public_bytes(serialization.Encoding.DER,
@@ -491,7 +497,8 @@ class ExchangeRouter:
         message = RoutedRequest(
             routed_id=routed, request_id=request.request_id, asker_code=request.asker_code,
             provider_code=provider, scheme=request.scheme, category=request.category,
-            purpose=request.purpose, policy_row=policy_row, as_of=request.as_of,
+            purpose=request.purpose, policy_row=",".join(sorted({row for *_, row in items})),
+            as_of=request.as_of,
             period_from=request.period_from, period_to=request.period_to,
             deadline=request.expires_at, relay_time=now, asker_key=der,
             asker_key_id=key_id(asker_key.public_key), items=sealed_items)
@@ -516,7 +523,7 @@ class ExchangeRouter:
         now = step.relay_time
         sealed = {i.item_id: i.sealed_answer for i in answer.items}
         rows, done, accesses = [], [], []
-        late = 0
+        late = unlogged = 0
         for index, row in enumerate(pending):
             if row["item_id"] not in sealed:
                 continue
@@ -530,9 +537,12 @@ class ExchangeRouter:
             rows.append(self._reply_row(source, index, self._reply(
                 row["request_id"], row["asker_code"], row["entry"], ExchangeOutcome.ANSWERED,
                 now, provider=answer.provider_code, sealed=sealed[row["item_id"]])))
-            if row["relay_id"] is not None:
+            if row["relay_id"] is None:  # routed before the access log existed
+                unlogged += 1
+            else:
                 accesses.append(Access(
-                    f"{row['item_id']}:answer", row["relay_id"], AccessKind.RELAYED_ANSWER,
+                    self._entry_id(row["item_id"], "answer"), row["relay_id"],
+                    AccessKind.RELAYED_ANSWER,
                     row["asker_code"], answer.provider_code, row["scheme"], row["category"],
                     row["purpose"], row["policy_row"], now, ExchangeOutcome.ANSWERED.value))
         if late:
@@ -541,6 +551,10 @@ class ExchangeRouter:
                      answer.provider_code, answer.routed_id, late)
         await store.settle(conn, done, "answered", now)
         await access_records.append(conn, accesses)
+        if unlogged:
+            await store.count(conn, answer.provider_code, "answer_not_logged", unlogged)
+            log.warning("%d answer(s) from %s delivered without an access-log entry (routed "
+                        "before the log existed)", unlogged, answer.provider_code)
         return rows
 
     async def _expire(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:

@@ -122,7 +122,8 @@ class RoutedRequest(RelayMessage):
     scheme: ExchangeScheme
     category: DataCategory
     purpose: Purpose
-    policy_row: str = Field(max_length=16, description="the purpose policy row that allowed it")
+    policy_row: str = Field(max_length=16, description="the purpose policy rows that allowed "
+                            "it, comma-joined (one per role the asker covers its persons in)")
     as_of: date | None = None
     period_from: date | None = None
     period_to: date | None = None

@@ -1,7 +1,8 @@
 """The access log on the real stack: every person the router forwards and every answer it
 delivers becomes one entry in the same transaction (a record routed again adds none), a leaf
 names no one, `shaho access-log prove` shows a person their entries with proofs the standalone
-verifier accepts, and `shaho access-log verify` finds an edited leaf and a deleted entry."""
+verifier accepts, and `shaho access-log verify` finds an entry moved to another person, a leaf
+rewritten with its hash, a leaf edited without it, and a gap left by a deleted entry."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from access_log.entries import AccessKind, entry_of
+from access_log.verifier import leaf_hash
 from tests.integration.exchange_env import (
     YEAR,
     ask,
@@ -70,16 +72,33 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
         assert a.relay_id.encode() not in bytes(r["leaf"])
         assert a.number.split("|")[1].encode() not in bytes(r["leaf"])
     assert len({e.person for e in entries}) == len(entries), "one person's entries unlinkable"
+    # entry ids are keyed by the relay: not the routed item ids asker and provider can compute
+    assert all(len(e.entry_id) == 48 and "-" not in e.entry_id for e in entries)
 
     code, out = _cli(relay, "prove", a.relay_id)
     assert code == 0, out
     proven = [line for line in out.splitlines() if "names this person: yes" in line]
     assert len(proven) == len(entries) and all("verified" in line for line in proven)
+    assert "salt " in out and "  proof " in out and "not caught" in out
     code, out = _cli(relay, "verify")
-    assert code == 0 and "whole" in out, out
+    assert code == 0 and "holds together" in out, out
 
     conn = await relay.connect()
     try:
+        # an entry moved to another person
+        await conn.execute("UPDATE access_entries SET relay_id = 'SOMEONE-ELSE' WHERE seq = 2")
+        code, out = _cli(relay, "verify")
+        assert code == 1 and "position 2: the leaf does not name the row's person" in out, out
+        await conn.execute("UPDATE access_entries SET relay_id = $1 WHERE seq = 2", a.relay_id)
+        # a leaf re-spaced, its hash recomputed to match
+        spaced = b" " + bytes(rows[3]["leaf"])
+        await conn.execute("UPDATE access_entries SET leaf = $1, leaf_hash = $2 WHERE seq = 3",
+                           spaced, leaf_hash(spaced))
+        code, out = _cli(relay, "verify")
+        assert code == 1 and "position 3: the leaf is no entry in canonical form" in out, out
+        code, out = _cli(relay, "prove", a.relay_id)
+        assert code == 1 and "#3: REFUSED" in out, out
+        # a leaf edited without its hash, then deleted
         await conn.execute("UPDATE access_entries SET leaf = leaf || '\\x20'::bytea "
                            "WHERE seq = 1")
         code, out = _cli(relay, "verify")
