@@ -82,7 +82,10 @@ async def linked_population(relay: RelayEnv) -> Population:
 
 
 async def medical_covers(relay: RelayEnv) -> dict[str, list[Cover]]:
-    """Every person's medical links (not retracted), numbers opened with the relay's key."""
+    """Every person's medical links (not retracted), numbers opened with the relay's key; the
+    persons with an open identity anomaly (whom the router sends to the counter) left out, and
+    the persons in the order of their numbers, so that a test picks the same person whatever
+    relay ids the stack's keyring derives."""
     keyring = relay.keyring()
     conn = await relay.connect()
     try:
@@ -91,7 +94,8 @@ async def medical_covers(relay: RelayEnv) -> dict[str, list[Cover]]:
             "r.number_sealed FROM links l JOIN reference_index r ON r.kind = l.number_kind "
             "AND r.blind_index = l.number_index WHERE l.scheme = 'medical' "
             "AND l.retracted_by IS NULL AND l.number_kind LIKE 'insured:%' "
-            "ORDER BY l.relay_id, l.valid_from")
+            "AND l.relay_id NOT IN (SELECT unnest(relay_ids) FROM anomalies "
+            "WHERE NOT resolved) ORDER BY l.relay_id, l.valid_from")
     finally:
         await conn.close()
     out: dict[str, list[Cover]] = {}
@@ -100,7 +104,8 @@ async def medical_covers(relay: RelayEnv) -> dict[str, list[Cover]]:
         number = open_sealed(keyring, sealed, r["number_kind"].encode()).decode()
         out.setdefault(r["relay_id"], []).append(Cover(r["relay_id"], r["insurer_number"],
                                                        number, r["valid_from"], r["valid_to"]))
-    return out
+    return dict(sorted(out.items(), key=lambda kv: sorted(
+        (c.insurer, c.number, c.valid_from) for c in kv[1])))
 
 
 def request(asker: str, entries: list[tuple[str, MemberNumber]], relay_time: datetime, *,
