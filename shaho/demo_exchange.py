@@ -33,6 +33,7 @@ from schemas.exchange import (
 from schemas.exchange_terms import ExchangeOutcome
 from schemas.notices import ChangeNotice
 from schemas.topics import changes_topic, participant_topics
+from shaho import access_log_commands
 from shaho.bootstrap import insurer, keyring, topic_namespace
 from staging.exchange_population import insurers_of
 from synthetic.population import Population
@@ -147,6 +148,30 @@ async def pushed_changes(demo: StackConfig, population: Population) -> list[str]
             + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
             + f"), {known} naming one of the recipient's own members by its own number"
             + (f"; {missing} not read yet" if missing else "")]
+
+
+async def access_log(demo: StackConfig, shown: int = 6) -> list[str]:
+    """The access log as a person reads theirs: the person with the most entries, each checked
+    to name them and its inclusion proof checked by the standalone verifier; and whether the
+    whole stored log holds together."""
+    conn = await asyncpg.connect(demo.pg_dsn())
+    try:
+        total = await conn.fetchval("SELECT count(*) FROM access_entries")
+        busiest = await conn.fetchval(
+            "SELECT relay_id FROM access_entries GROUP BY relay_id "
+            "ORDER BY count(*) DESC, relay_id LIMIT 1")
+        if busiest is None:
+            return ["access log: no entries (no one's data was relayed)"]
+        lines, proven = await access_log_commands.prove(conn, busiest)
+        _, whole = await access_log_commands.verify(conn)
+    finally:
+        await conn.close()
+    entries = [line for line in lines if "names this person" in line]
+    return [f"access log: {total} entries; one person's {len(entries)} as they would read "
+            f"them, each naming them and proven by the standalone verifier: "
+            f"{'yes' if proven else 'NO'}; the stored log holds together: "
+            f"{'yes' if whole else 'NO'} (tree heads are not signed yet)",
+            *(f"  {line}" for line in entries[:shown])]
 
 
 def start_processors(demo: StackConfig, population: Population) -> list[str]:

@@ -52,6 +52,10 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     assert len(pushed) == 1 and "not read yet" not in pushed[0], out[-3000:]
     sent, kept = re.search(r"(\d+) notice\(s\) on .* opened and kept (\d+)", pushed[0]).groups()
     assert int(sent) > 0 and int(kept) == int(sent), pushed
+    logged = [line for line in out.splitlines() if line.startswith("access log: ")]
+    assert len(logged) == 1 and "proven by the standalone verifier: yes" in logged[0] \
+        and "holds together: yes" in logged[0], out[-3000:]
+    assert "names this person: yes" in out and "proof of " in out
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 
