@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 PERSON_LABEL = b"shaho-relay/access-log/person/v1\n"
 COVERT_LABEL = b"shaho-relay/access-log/covert/v1\n"
 KEY_LABEL = b"shaho-relay/access-log/covert-key/v1\n"
+NONCE_LABEL = b"shaho-relay/access-log/covert-nonce/v1\n"
 SALT_BYTES = 32
 SEALED_SIZE = 1024
 """Every covert entry is padded to this many bytes before sealing: its leaf's length says
@@ -130,15 +131,21 @@ def _aad(disclose_from: date) -> bytes:
     return COVERT_LABEL + disclose_from.isoformat().encode()
 
 
-def sealed_leaf(entry: AccessEntry, disclose_from: date) -> CovertLeaf:
+def sealed_leaf(entry: AccessEntry, disclose_from: date, key: bytes | None = None) -> CovertLeaf:
     """`entry` padded and sealed until `disclose_from`: the leaf shows only that it is sealed,
-    until when, and which key opens it (as a hash)."""
+    until when, and which key opens it (as a hash). With a `key` (32 bytes, used for this one
+    entry only) the leaf is the same each time: the nonce is derived from the key."""
     plain = entry.leaf()
     if len(plain) > SEALED_SIZE - 2:
         raise ValueError("the entry is too long to seal")
     padded = len(plain).to_bytes(2, "big") + plain + bytes(SEALED_SIZE - 2 - len(plain))
-    key = AESGCM.generate_key(bit_length=256)
-    nonce = os.urandom(12)
+    if key is None:
+        key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(12)
+    elif not isinstance(key, bytes) or len(key) != 32:
+        raise ValueError("a covert entry's key is 32 bytes")
+    else:
+        nonce = hashlib.sha256(NONCE_LABEL + key).digest()[:12]
     sealed = nonce + AESGCM(key).encrypt(nonce, padded, _aad(disclose_from))
     leaf = _canonical({"disclose_from": disclose_from.isoformat(), "key": _key_hash(key),
                        "sealed": base64.b64encode(sealed).decode()})

@@ -491,7 +491,7 @@ class ExchangeRouter:
                 request.asker_code, provider, request.scheme.value, request.category.value,
                 request.purpose.value, row, now, ExchangeOutcome.FORWARDED.value))
         await store.add_items(conn, pending)
-        await access_records.append(conn, accesses)
+        await access_records.append(conn, accesses, self.keyring)
         der = asker_key.public_key.public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
         message = RoutedRequest(
@@ -550,7 +550,7 @@ class ExchangeRouter:
             log.info("late answer from %s for routed request %s: %d item(s) not delivered",
                      answer.provider_code, answer.routed_id, late)
         await store.settle(conn, done, "answered", now)
-        await access_records.append(conn, accesses)
+        await access_records.append(conn, accesses, self.keyring)
         if unlogged:
             await store.count(conn, answer.provider_code, "answer_not_logged", unlogged)
             log.warning("%d answer(s) from %s delivered without an access-log entry (routed "

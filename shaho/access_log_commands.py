@@ -1,6 +1,8 @@
 """`shaho access-log`: a person's entries with their inclusion proofs, checked by the standalone
-verifier, and a check that every month's stored log holds together (its hashes, ids, persons
-and order); neither replaces signed, witnessed heads, which are still to come.
+verifier, and a check that every log's months hold together (hashes, ids, persons, order).
+
+A covert entry is shown to the person only from its disclosure date on the relay clock; before
+it, `prove` shows its sealed leaf and proof alone. `verify` opens covert leaves with their keys.
 """
 
 from __future__ import annotations
@@ -8,10 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+from datetime import UTC, date
 
 import asyncpg
 
-from access_log.entries import entry_of, person_commitment
+from access_log.entries import AccessEntry, entry_of, open_covert, person_commitment
 from access_log.merkle import Tree
 from access_log.verifier import ProofRefused, leaf_hash, verify_inclusion
 from consumers import access_records
@@ -39,42 +42,69 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+async def relay_today(conn: asyncpg.Connection) -> date | None:
+    """The relay clock's date as the relay's processors last applied it (None before a tick)."""
+    at = await conn.fetchval("SELECT max(relay_time) FROM relay_clock")
+    return None if at is None else at.astimezone(UTC).date()
+
+
+def _entry(row: asyncpg.Record) -> AccessEntry:
+    """The entry a stored row holds: a clear leaf, or a covert one opened with its key."""
+    leaf = bytes(row["leaf"])
+    if row["covert_key"] is None:
+        return entry_of(leaf)
+    return open_covert(leaf, bytes(row["covert_key"]))
+
+
 async def prove(conn: asyncpg.Connection, relay_id: str) -> tuple[list[str], bool]:
     """Lines describing the person's entries and whether every one names them and has an
-    inclusion proof the standalone verifier accepts (against a root computed now)."""
+    inclusion proof the standalone verifier accepts (against a root computed now). A covert
+    entry before its disclosure date shows only its sealed leaf and its proof."""
     rows = await access_records.person_entries(conn, relay_id)
     salt = await access_records.salt_of(conn, relay_id)
+    today = await relay_today(conn)
     lines, good, trees = [], True, {}
     if rows:
         lines.append(f"salt {salt.hex() if salt else '-'} (the person's, to check each entry "
                      "names them)")
     for row in rows:
-        month, seq = row["month"], row["seq"]
-        if month not in trees:
-            trees[month] = Tree(await access_records.leaf_hashes(conn, month))
-        tree = trees[month]
+        log, month, seq = row["log"], row["month"], row["seq"]
+        if (log, month) not in trees:
+            trees[log, month] = Tree(await access_records.leaf_hashes(conn, month, log))
+        tree = trees[log, month]
         leaf = bytes(row["leaf"])
+        where = f"{log} {month} #{seq}/{len(tree.leaves)}"
+        covert_until = row["disclose_from"]
+        sealed = covert_until is not None and (today is None or today < covert_until)
         try:
-            entry = entry_of(leaf)
-            names_them = salt is not None and entry.person == person_commitment(
-                salt, relay_id, entry.entry_id)
             path = tree.inclusion(seq)
             verify_inclusion(seq, len(tree.leaves), leaf_hash(leaf), path, tree.root())
+            entry = None if sealed else _entry(row)
         except (ValueError, ProofRefused) as refused:
             good = False
-            lines.append(f"{month} #{seq}: REFUSED: {refused}")
+            lines.append(f"{log} {month} #{seq}: REFUSED: {refused}")
             continue
-        good = good and names_them
-        lines.append(
-            f"{month} #{seq}/{len(tree.leaves)} {entry.relay_time} {entry.kind.value}: "
-            f"{entry.asker or '-'} -> {entry.provider} {entry.scheme}/{entry.category} "
-            f"for {entry.purpose} (policy {entry.policy_row}) {entry.outcome}; "
-            f"names this person: {'yes' if names_them else 'NO'}; proof of {len(path)} "
-            "hashes verified")
+        if entry is None:
+            lines.append(f"{where}: sealed entry (disclosed from its date on the relay "
+                         f"clock); proof of {len(path)} hashes verified")
+        else:
+            names_them = salt is not None and entry.person == person_commitment(
+                salt, relay_id, entry.entry_id)
+            good = good and names_them
+            opened = "" if covert_until is None else \
+                f" (covert, disclosed from {covert_until.isoformat()}; key " \
+                f"{_b64(bytes(row['covert_key']))})"
+            lines.append(
+                f"{where} {entry.relay_time} {entry.kind.value}: "
+                f"{entry.asker or '-'} -> {entry.provider} {entry.scheme}/{entry.category} "
+                f"for {entry.purpose} (policy {entry.policy_row}) {entry.outcome}{opened}; "
+                f"names this person: {'yes' if names_them else 'NO'}; proof of {len(path)} "
+                "hashes verified")
         lines.append(f"  leaf {_b64(leaf)}")
         lines.append(f"  proof {','.join(_b64(h) for h in path) or '-'}")
-    for month, tree in sorted(trees.items()):
-        lines.append(f"{month}: root {_b64(tree.root())} over {len(tree.leaves)} entries")
+    for (log, month), tree in sorted(trees.items()):
+        lines.append(f"{log} {month}: root {_b64(tree.root())} over {len(tree.leaves)} "
+                     "entries")
     if rows:
         lines.append(f"note: {UNSIGNED}")
     return lines, good
@@ -88,10 +118,12 @@ async def verify(conn: asyncpg.Connection) -> tuple[list[str], bool]:
     lines, good = [], True
     salts = {r["relay_id"]: bytes(r["salt"])
              for r in await conn.fetch("SELECT relay_id, salt FROM access_person_salts")}
-    for tree_row in await conn.fetch("SELECT month, size FROM access_trees ORDER BY month"):
-        month, size = tree_row["month"], tree_row["size"]
-        rows = await conn.fetch("SELECT seq, entry_id, relay_id, leaf, leaf_hash "
-                                "FROM access_entries WHERE month = $1 ORDER BY seq", month)
+    for tree_row in await conn.fetch("SELECT log, month, size FROM access_trees "
+                                     "ORDER BY log, month"):
+        log, month, size = tree_row["log"], tree_row["month"], tree_row["size"]
+        rows = await conn.fetch("SELECT seq, entry_id, relay_id, leaf, leaf_hash, covert_key "
+                                "FROM access_entries WHERE log = $1 AND month = $2 "
+                                "ORDER BY seq", log, month)
         problems = []
         for r in rows:
             leaf = bytes(r["leaf"])
@@ -100,9 +132,10 @@ async def verify(conn: asyncpg.Connection) -> tuple[list[str], bool]:
                                 "hash")
                 continue
             try:
-                entry = entry_of(leaf)
+                entry = _entry(r)
             except ValueError:
-                problems.append(f"position {r['seq']}: the leaf is no entry in canonical form")
+                problems.append(f"position {r['seq']}: the leaf is no entry in canonical form "
+                                "(or a covert leaf its key does not open)")
                 continue
             salt = salts.get(r["relay_id"])
             if entry.entry_id != r["entry_id"] or not entry.relay_time.startswith(month):
@@ -117,7 +150,7 @@ async def verify(conn: asyncpg.Connection) -> tuple[list[str], bool]:
             problems.append(f"the tree records {size} entries, {len(rows)} are stored")
         tree = Tree([bytes(r["leaf_hash"]) for r in rows])
         good = good and not problems
-        lines.append(f"{month}: {len(rows)} entries, root {_b64(tree.root())}: "
+        lines.append(f"{log} {month}: {len(rows)} entries, root {_b64(tree.root())}: "
                      + ("; ".join(problems) if problems else "holds together"))
     lines.append(f"note: {UNSIGNED}")
     return lines, good
