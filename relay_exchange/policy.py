@@ -1,5 +1,7 @@
 """The purpose policy: which asking insurer may ask which scheme for which data, why and for
 how long, each permission a row of `purpose_policy.csv` citing its law; anything else is denied.
+A row with a disclosure delay is a lawful covert query: its access-log entries stay sealed from
+the person for that many days of relay time.
 
 Pure: the file is parsed strictly (a bad file is refused whole, its error naming a line and a
 column, never a value) and the rules are plain functions over the parsed rows.
@@ -11,7 +13,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -20,13 +22,17 @@ from typing import TypeVar
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
 
 COLUMNS = ("row", "role", "scheme", "category", "purpose", "span", "max_days",
-           "law", "article", "paragraph", "item", "note")
+           "disclosure_delay_days", "law", "article", "paragraph", "item", "note")
+MAX_DISCLOSURE_DELAY = 3650
+"""The longest a covert query's entries may stay sealed: ten years of relay time (longer than
+the log keeps them, seven years, would mean never)."""
 VERSION_LINE = re.compile(r"# purpose policy version ([0-9]{4}-[0-9]{2}-[0-9]{2})")
 ROW_ID = re.compile(r"P[0-9]{2,}")
 ARTICLE = re.compile(r"第[0-9]+条(の[0-9]+)*")
 PARAGRAPH = re.compile(r"第[0-9]+項")
 ITEM = re.compile(r"第[0-9]+号(の[0-9]+)*")
 POSITIVE = re.compile(r"[1-9][0-9]{0,5}")
+WHOLE = re.compile(r"0|[1-9][0-9]{0,3}")
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -67,6 +73,7 @@ class PolicyRow:
     purpose: Purpose
     span: Span
     max_days: int
+    disclosure_delay_days: int  # 0: the person sees the entries at once
     law: str
     article: str
     paragraph: str
@@ -81,6 +88,13 @@ class PolicyRow:
     def key(self) -> tuple[str, str, str, str, str]:
         """What no two rows share: (role, scheme, category, purpose, span)."""
         return (self.role, self.scheme, self.category, self.purpose, self.span)
+
+    def disclose_from(self, relay_day: date) -> date | None:
+        """The relay date from which the person sees an access this row allowed on
+        `relay_day`: None when the row has no delay (seen at once)."""
+        if not self.disclosure_delay_days:
+            return None
+        return relay_day + timedelta(days=self.disclosure_delay_days)
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,10 @@ class Policy:
             if row.key() == (role, scheme, category, purpose, span):
                 return row if days <= row.max_days else None
         return None
+
+    def row(self, row_id: str) -> PolicyRow | None:
+        """The row with id `row_id` (None: no such row in this version)."""
+        return next((r for r in self.rows if r.row == row_id), None)
 
     def permits(self, role: AskerRole, scheme: ExchangeScheme, category: DataCategory,
                 purpose: Purpose) -> bool:
@@ -148,6 +166,20 @@ def parse_policy(text: str) -> Policy:
 def default_policy() -> Policy:
     """The shipped policy, `purpose_policy.csv` next to this module, parsed once."""
     text = resources.files(__package__).joinpath("purpose_policy.csv").read_text("utf-8")
+    return parse_policy(text)
+
+
+def policy_from(path: str | None) -> Policy:
+    """The policy in the file at `path` (UTF-8), or the shipped one when `path` is None or
+    empty; PolicyFileError (naming a line and a column) when the file is no valid policy."""
+    if not path:
+        return default_policy()
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as failure:
+        raise PolicyFileError(f"the policy file cannot be read ({type(failure).__name__})") \
+            from None
     return parse_policy(text)
 
 
@@ -208,7 +240,9 @@ def _row(line: int, values: list[str]) -> PolicyRow:
         scheme=_member(line, "scheme", ExchangeScheme, cells["scheme"]),
         category=_member(line, "category", DataCategory, cells["category"]),
         purpose=_member(line, "purpose", Purpose, cells["purpose"]),
-        span=span, max_days=max_days, law=cells["law"], article=cells["article"],
+        span=span, max_days=max_days,
+        disclosure_delay_days=_delay(line, cells["disclosure_delay_days"]), law=cells["law"],
+        article=cells["article"],
         paragraph=cells["paragraph"], item=cells["item"], note=cells["note"])
 
 
@@ -217,6 +251,13 @@ def _member(line: int, column: str, kind: type[E], value: str) -> E:
         return kind(value)
     except ValueError:
         raise PolicyFileError(f"line {line}, column {column}: not a known value") from None
+
+
+def _delay(line: int, value: str) -> int:
+    if not WHOLE.fullmatch(value) or int(value) > MAX_DISCLOSURE_DELAY:
+        raise PolicyFileError(f"line {line}, column disclosure_delay_days: not a whole number "
+                              f"from 0 to {MAX_DISCLOSURE_DELAY}")
+    return int(value)
 
 
 def _max_days(line: int, value: str, span: Span) -> int:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -278,6 +278,8 @@ class ExchangeRouter:
                 if isinstance(step, ClockAdvanced):
                     if step.epoch > applied:
                         rows += await self._expire(conn, step)
+                        await access_records.delete_expired(
+                            conn, step.relay_time.astimezone(UTC).date())
                     continue
                 where = TopicPartition(step.topic, step.partition)
                 if step.offset < stored.get(where, 0):
@@ -417,6 +419,12 @@ class ExchangeRouter:
         (who can compute the item id) can find its leaf or link a query to its answer."""
         return store.index_of(self.keyring, "access-entry", f"{item}:{what}").hex()[:48]
 
+    def _disclose_from(self, row_id: str, at: datetime) -> date | None:
+        """The relay date from which the person sees an access allowed by policy row `row_id`
+        at relay time `at` (None: at once); a lawful covert query's row delays it."""
+        row = self.policy.row(row_id)
+        return None if row is None else row.disclose_from(at.astimezone(UTC).date())
+
     def _has_key(self, participant: Participant) -> bool:
         try:
             self.addressees.lookup(participant)
@@ -479,17 +487,19 @@ class ExchangeRouter:
         sealed_items, pending, accesses = [], [], []
         for entry, kind, stored, relay_id, row in items:
             item = item_id(routed, entry)
+            disclose_from = self._disclose_from(row, now)
             number = store.open_number(self.keyring, kind, stored)
             sealed_items.append(RoutedItem(item_id=item, sealed_number=seal_number(
                 number, provider_key.public_key, routed, item, provider,
                 request.purpose.value)))
             pending.append((item, routed, request.request_id, request.asker_code, provider,
                             entry, request.expires_at, relay_id, request.scheme.value,
-                            request.category.value, request.purpose.value, row))
+                            request.category.value, request.purpose.value, row, disclose_from))
             accesses.append(Access(
                 self._entry_id(item, "query"), relay_id, AccessKind.RELAYED_QUERY,
                 request.asker_code, provider, request.scheme.value, request.category.value,
-                request.purpose.value, row, now, ExchangeOutcome.FORWARDED.value))
+                request.purpose.value, row, now, ExchangeOutcome.FORWARDED.value,
+                disclose_from))
         await store.add_items(conn, pending)
         await access_records.append(conn, accesses, self.keyring)
         der = asker_key.public_key.public_bytes(serialization.Encoding.DER,
@@ -544,7 +554,8 @@ class ExchangeRouter:
                     self._entry_id(row["item_id"], "answer"), row["relay_id"],
                     AccessKind.RELAYED_ANSWER,
                     row["asker_code"], answer.provider_code, row["scheme"], row["category"],
-                    row["purpose"], row["policy_row"], now, ExchangeOutcome.ANSWERED.value))
+                    row["purpose"], row["policy_row"], now, ExchangeOutcome.ANSWERED.value,
+                    row["disclose_from"]))
         if late:
             await store.count(conn, answer.provider_code, "late_answer", late)
             log.info("late answer from %s for routed request %s: %d item(s) not delivered",

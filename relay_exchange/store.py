@@ -98,18 +98,18 @@ async def add_rate(conn: asyncpg.Connection, participant: str, hour: datetime,
 
 async def add_items(conn: asyncpg.Connection, rows: list[tuple]) -> None:
     """(item_id, routed_id, request_id, asker, provider, entry, deadline, relay id, scheme,
-    category, purpose, policy row) awaiting answers."""
+    category, purpose, policy row, disclosure date or None) awaiting answers."""
     await conn.executemany(
         "INSERT INTO exchange_items (item_id, routed_id, request_id, asker_code, "
         "provider_code, entry, deadline, relay_id, scheme, category, purpose, policy_row, "
-        "state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,'pending') "
+        "disclose_from, state) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,'pending') "
         "ON CONFLICT DO NOTHING", rows)
 
 
 async def routed_items(conn: asyncpg.Connection, routed_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT item_id, request_id, asker_code, provider_code, entry, deadline, state, "
-        "relay_id, scheme, category, purpose, policy_row "
+        "relay_id, scheme, category, purpose, policy_row, disclose_from "
         "FROM exchange_items WHERE routed_id = $1 ORDER BY item_id FOR UPDATE", routed_id)
 
 

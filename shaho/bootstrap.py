@@ -25,6 +25,7 @@ from infra.principals import (
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
+from relay_exchange.policy import Policy, policy_from
 from relay_exchange.router import BATCH as EXCHANGE_BATCH
 from relay_exchange.router import RATE_LIMIT, ExchangeRouter
 from relay_linker.linker import RelayLinker
@@ -135,10 +136,17 @@ def exchange_batch() -> int:
     return _positive_setting("SHAHO_EXCHANGE_BATCH", EXCHANGE_BATCH)
 
 
+def purpose_policy() -> Policy:
+    """The purpose policy the router applies: the file SHAHO_PURPOSE_POLICY names, else the
+    shipped one; a file that is no valid policy stops the router before it reads anything."""
+    return policy_from(os.environ.get("SHAHO_PURPOSE_POLICY"))
+
+
 def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
     return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                           cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
-                          rate_limit=exchange_rate_limit(), batch=exchange_batch())
+                          policy=purpose_policy(), rate_limit=exchange_rate_limit(),
+                          batch=exchange_batch())
 
 
 async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:

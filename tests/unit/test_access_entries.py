@@ -118,3 +118,19 @@ def test_a_sealed_leafs_length_says_nothing_of_its_entry():
     entries = [_entry(salt), _entry(salt, asker=None), _entry(salt, purpose="x" * 64),
                _entry(salt, kind=AccessKind.RECONCILIATION_LOOKUP)]
     assert len({len(sealed_leaf(e, date(2027, 1, 1)).leaf) for e in entries}) == 1
+
+
+@given(st.binary(min_size=32, max_size=32), st.dates(date(2000, 1, 1), date(2099, 12, 31)))
+def test_a_covert_entry_sealed_with_its_own_key_is_the_same_leaf_every_time(key, on):
+    entry = _entry(new_salt())
+    first = sealed_leaf(entry, on, key)
+    assert first.key == key and sealed_leaf(entry, on, key).leaf == first.leaf
+    assert open_covert(first.leaf, key) == entry
+    other = bytes([key[0] ^ 1]) + key[1:]
+    assert sealed_leaf(entry, on, other).leaf != first.leaf
+
+
+@pytest.mark.parametrize("key", [b"", bytes(16), bytes(33), "x" * 32])
+def test_a_covert_key_is_32_bytes(key):
+    with pytest.raises(ValueError, match="32 bytes"):
+        sealed_leaf(_entry(new_salt()), date(2027, 1, 1), key)

@@ -14,10 +14,11 @@ from schemas.exchange_terms import DataCategory, ExchangeScheme, ForwardRefusal,
 
 POLICY = parse_policy(
     "# purpose policy version 2026-12-01\n"
-    "row,role,scheme,category,purpose,span,max_days,law,article,paragraph,item,note\n"
-    "P91,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,"
+    "row,role,scheme,category,purpose,span,max_days,disclosure_delay_days,law,article,paragraph,"
+    "item,note\n"
+    "P91,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,0,"
     "健康保険法,第3条,第1項,,test\n"
-    "P92,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,"
+    "P92,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,0,"
     "介護保険法施行令,第22条の3,第1項,,test\n")
 A, B, C = "06130012", "01130012", "131011"
 MINE = ("insured:06130012", b"a-index")

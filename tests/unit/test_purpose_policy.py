@@ -22,6 +22,7 @@ from relay_exchange.policy import (
     asker_role,
     default_policy,
     parse_policy,
+    policy_from,
     reference_date,
     span_days,
 )
@@ -31,8 +32,9 @@ SHIPPED = default_policy()
 OTHER_SPAN = {Span.AS_OF: Span.PERIOD, Span.PERIOD: Span.AS_OF}
 VERSION = "# purpose policy version 2026-12-01"
 HEADER = ",".join(COLUMNS)
-GOOD = "P01,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,法,第6条,第1項,,"
-OTHER = ("P02,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,"
+GOOD = ("P01,medical_insurer,medical,qualification,eligibility_confirmation,as_of,1,0,"
+        "法,第6条,第1項,,")
+OTHER = ("P02,care_insurer,medical,self_pay_amounts,combined_high_cost,period,366,30,"
          "法,第51条の2,第1項,第1号,")
 
 
@@ -44,7 +46,7 @@ def _file(*rows: str, version: str = VERSION, header: str = HEADER) -> str:
 
 
 def test_the_shipped_file_parses_with_its_version():
-    assert SHIPPED.version == "2026-12-01"
+    assert SHIPPED.version == "2026-12-06"
     assert len(SHIPPED.rows) >= 12
     assert [row.row for row in SHIPPED.rows] == [f"P{n:02d}" for n in range(1, 19)]
 
@@ -139,10 +141,20 @@ MALFORMED = {
     "max_days x": (_file(_swap(OTHER, "max_days", "x")), "line 3, column max_days"),
     "max_days negative": (_file(_swap(OTHER, "max_days", "-5")), "line 3, column max_days"),
     "as_of with max_days 2": (_file(_swap(GOOD, "max_days", "2")), "line 3, column max_days"),
+    "delay x": (_file(_swap(GOOD, "disclosure_delay_days", "x")),
+                "line 3, column disclosure_delay_days"),
+    "delay negative": (_file(_swap(GOOD, "disclosure_delay_days", "-1")),
+                       "line 3, column disclosure_delay_days"),
+    "delay empty": (_file(_swap(GOOD, "disclosure_delay_days", "")),
+                    "line 3, column disclosure_delay_days"),
+    "delay padded": (_file(_swap(GOOD, "disclosure_delay_days", "07")),
+                     "line 3, column disclosure_delay_days"),
+    "delay over ten years": (_file(_swap(GOOD, "disclosure_delay_days", "3651")),
+                             "line 3, column disclosure_delay_days"),
     "bad row id": (_file(_swap(GOOD, "row", "first")), "line 3, column row"),
-    "too few columns": (_file(GOOD, GOOD.rsplit(",", 1)[0]), "line 4: expected 12 columns"),
-    "too many columns": (_file(GOOD + ",extra"), "line 3: expected 12 columns"),
-    "blank line": (_file(GOOD, "", OTHER), "line 4: expected 12 columns"),
+    "too few columns": (_file(GOOD, GOOD.rsplit(",", 1)[0]), "line 4: expected 13 columns"),
+    "too many columns": (_file(GOOD + ",extra"), "line 3: expected 13 columns"),
+    "blank line": (_file(GOOD, "", OTHER), "line 4: expected 13 columns"),
     "broken quoting": (_file(GOOD, OTHER + '"a"b'), "line 4: not valid CSV"),
 }
 
@@ -156,7 +168,8 @@ def test_a_malformed_file_is_refused_naming_its_line(text: str, where: str):
 
 def test_the_error_names_the_column_and_never_echoes_the_value():
     secret = "港いろは１２３４"
-    for column in ("role", "scheme", "category", "purpose", "span", "max_days", "row",
+    for column in ("role", "scheme", "category", "purpose", "span", "max_days",
+                   "disclosure_delay_days", "row",
                    "article", "paragraph", "item"):
         with pytest.raises(PolicyFileError) as refused:
             parse_policy(_file(_swap(GOOD, column, secret)))
@@ -206,6 +219,7 @@ def policies(draw: st.DrawFn) -> Policy:
             row=f"P{number:02d}", role=role, scheme=scheme, category=category, purpose=purpose,
             span=span,
             max_days=1 if span is Span.AS_OF else draw(st.integers(1, 999_999)),
+            disclosure_delay_days=draw(st.integers(0, 3650)),
             law=draw(_words.filter(lambda w: w.strip() == w and w != "")),
             article=f"第{draw(st.integers(1, 999))}条"
                     + draw(st.sampled_from(["", "の2", "の4の2"])),
@@ -280,3 +294,33 @@ def test_combined_high_cost_is_checked_on_its_base_date_31_july():
 def test_the_reference_date_needs_exactly_one_of_date_and_period(given_dates):
     with pytest.raises(ValueError):
         reference_date(Purpose.ELIGIBILITY_CONFIRMATION, *given_dates)
+
+
+# Disclosure delays ---------------------------------------------------------------------------
+
+
+def test_no_shipped_row_delays_disclosure():
+    """No provision cited by the shipped rows allows keeping an access from the person."""
+    assert all(row.disclosure_delay_days == 0 for row in SHIPPED.rows)
+    assert all(row.disclose_from(date(2026, 12, 6)) is None for row in SHIPPED.rows)
+
+
+@given(st.dates(date(1900, 1, 1), date(2199, 12, 31)), st.integers(1, 3650))
+def test_a_delayed_row_discloses_that_many_days_of_relay_time_later(day: date, delay: int):
+    policy = parse_policy(_file(_swap(GOOD, "disclosure_delay_days", str(delay))))
+    (row,) = policy.rows
+    assert row.disclose_from(day) == day + timedelta(days=delay)
+    assert policy.row("P01") is row and policy.row("P99") is None
+
+
+def test_a_policy_file_is_read_from_a_path_or_refused_naming_no_value(tmp_path):
+    good = tmp_path / "policy.csv"
+    good.write_text(_file(_swap(GOOD, "disclosure_delay_days", "90")), encoding="utf-8")
+    assert policy_from(str(good)).rows[0].disclosure_delay_days == 90
+    assert policy_from(None) is SHIPPED and policy_from("") is SHIPPED
+    with pytest.raises(PolicyFileError, match="cannot be read"):
+        policy_from(str(tmp_path / "missing.csv"))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("港".encode("cp932"))
+    with pytest.raises(PolicyFileError, match="cannot be read"):
+        policy_from(str(bad))
