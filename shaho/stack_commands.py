@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import broker_auth, exchange, signatures
+from bench import access_log, broker_auth, exchange, signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -162,6 +162,13 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    "--rate, rate steps against p99 <= 100 ms) and persons/s through batched "
                    "requests, next to a raw request/reply over the same broker (population: "
                    "--persons, at most 600)")
+    p.add_argument("--access-log", action="store_true",
+                   help="measure instead what the access log costs: appends/s against plain "
+                   "rows, proof sizes and verification at --log-entries entries against raw "
+                   "SHA-256, and a relayed query's transaction with and without the log, in "
+                   "a scratch database")
+    p.add_argument("--log-entries", type=int, default=1_000_000,
+                   help="--access-log: the tree size proofs are measured at")
     p.add_argument("--rate", type=int, default=200, help="--exchange: the steady rate, per s")
     p.add_argument("--seconds", type=float, default=20.0,
                    help="--exchange: how long the steady rate is held")
@@ -178,6 +185,10 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.broker:
         broker_auth.run(cfg)
         print((REPORTS / "broker_auth.md").read_text())
+        return 0
+    if args.access_log:
+        asyncio.run(access_log.run(cfg, args.log_entries))
+        print((REPORTS / "access_log.md").read_text())
         return 0
     if args.exchange:
         steps = tuple(int(r) for r in args.steps.split(",") if r.strip())
