@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -40,6 +41,12 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS {s}.seen_requests (
         request_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS seen_requests_expiry ON {s}.seen_requests (expires_at)",
+    """CREATE TABLE IF NOT EXISTS {s}.member_accesses (
+        item_id uuid PRIMARY KEY, routed_id uuid NOT NULL, member_number text,
+        asker text NOT NULL, scheme text NOT NULL, category text NOT NULL,
+        purpose text NOT NULL, policy_row text NOT NULL, relay_time timestamptz NOT NULL,
+        outcome text NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS member_accesses_member ON {s}.member_accesses (member_number)",
     """CREATE TABLE IF NOT EXISTS {s}.notices (
         notice_id uuid PRIMARY KEY, kind text NOT NULL, effective_date date NOT NULL,
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
@@ -204,3 +211,51 @@ async def record_exchange(conn: asyncpg.Connection, code: str, table: str, recor
             ON CONFLICT (id) DO NOTHING""",
         record_id, request_id, counterpart, scheme, category, purpose, outcome, at,
         json.dumps(detail, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class MemberAccess:
+    """The providing insurer's own record of one routed query about one of its members: who
+    asked, for what, under which policy rows, when on the relay clock, and what it answered
+    (`member_number` None when the sealed number did not open)."""
+
+    item_id: UUID
+    routed_id: UUID
+    member_number: str | None
+    asker: str
+    scheme: str
+    category: str
+    purpose: str
+    policy_row: str
+    relay_time: datetime
+    outcome: str
+
+
+async def record_accesses(conn: asyncpg.Connection, code: str,
+                          accesses: list[MemberAccess]) -> int:
+    """Keep the insurer's own log of the persons a routed request asked about; an item kept
+    already stays as it is (an answer sent again adds nothing). How many were new."""
+    name = store_name(code)
+    added = 0
+    for a in accesses:
+        added += bool(await conn.fetchval(
+            f"""INSERT INTO {name}.member_accesses (item_id, routed_id, member_number, asker,
+                scheme, category, purpose, policy_row, relay_time, outcome)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (item_id) DO NOTHING RETURNING true""",
+            a.item_id, a.routed_id, a.member_number, a.asker, a.scheme, a.category, a.purpose,
+            a.policy_row, a.relay_time, a.outcome))
+    return added
+
+
+async def accesses_of(conn: asyncpg.Connection, code: str,
+                      member_number: str) -> list[MemberAccess]:
+    """What the insurer's own log holds of queries about `member_number`, oldest first: what
+    it can show its member beside the relay's log."""
+    name = store_name(code)
+    rows = await conn.fetch(
+        f"""SELECT * FROM {name}.member_accesses WHERE member_number = $1
+            ORDER BY relay_time, item_id""", member_number)
+    return [MemberAccess(r["item_id"], r["routed_id"], r["member_number"], r["asker"],
+                         r["scheme"], r["category"], r["purpose"], r["policy_row"],
+                         r["relay_time"], r["outcome"]) for r in rows]

@@ -1,6 +1,7 @@
 """An insurer's worker: reads only its own topics as its own principal, answers the requests the
 relay routes to it from its own member store, and keeps its own record of what it asked and
-answered and of the change notices it received.
+answered (each member asked about, the provider's end of the access log) and of the change
+notices it received.
 
 Relay time is read from the relay clock's topic (ticks verified by the clock's signature); the
 worker never uses its own wall clock to judge a deadline. An answer is produced, then the request
@@ -247,9 +248,10 @@ class InsurerWorker:
         asker_key = serialization.load_der_public_key(routed.asker_key)
         if not isinstance(asker_key, ec.EllipticCurvePublicKey):
             raise ValueError("the asker's key is no P-256 key")
-        items, found = [], 0
+        items, found, accesses = [], 0, []
         async with self.pool.acquire() as conn:
             for item in routed.items:
+                number: str | None = None
                 try:
                     number = open_number(item.sealed_number, self.me.decryption_key,
                                          routed.routed_id, item.item_id, self.me.code,
@@ -260,6 +262,10 @@ class InsurerWorker:
                 else:
                     body = await self._look_up(conn, routed, number)
                     found += body["status"] == "covered"
+                accesses.append(member_store.MemberAccess(
+                    item.item_id, routed.routed_id, number, routed.asker_code,
+                    routed.scheme.value, routed.category.value, routed.purpose.value,
+                    routed.policy_row, self.relay_time, str(body["status"])))
                 items.append(AnswerItem(item_id=item.item_id, sealed_answer=seal_answer(
                     json.dumps(body, sort_keys=True).encode(), asker_key, routed.request_id,
                     item.item_id, routed.asker_code, self.me.code)))
@@ -271,6 +277,7 @@ class InsurerWorker:
             self.namespace.physical(EXCHANGE_ANSWER), value, key=key,
             headers=self.me.signer.headers(EXCHANGE_ANSWER.name, key, value))
         async with self.pool.acquire() as conn, conn.transaction():
+            await member_store.record_accesses(conn, self.me.code, accesses)
             await member_store.remember_request(conn, self.me.code, routed.routed_id,
                                                 routed.deadline)
         await self._record("answered", routed, "answered",

@@ -14,6 +14,7 @@ import pytest
 
 from access_log.entries import AccessKind, entry_of
 from access_log.verifier import leaf_hash
+from insurer_workers import member_store
 from tests.integration.exchange_env import (
     YEAR,
     ask,
@@ -58,6 +59,15 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     try:
         rows = await conn.fetch("SELECT month, seq, relay_id, leaf FROM access_entries "
                                 "ORDER BY month, seq")
+        # the providing insurer's own end: each person it was asked about, under its number
+        for p in providers:
+            numbers = {c.number for c in covers[a.relay_id] if c.insurer == p}
+            kept = await conn.fetch(f'SELECT * FROM "insurer_{p}".member_accesses')
+            assert len(kept) == 2 and {k["member_number"] for k in kept} <= numbers
+            assert {(k["asker"], k["purpose"], k["outcome"]) for k in kept} == {
+                (asker, "combined_high_cost", "covered")}
+            mine = [x for n in numbers for x in await member_store.accesses_of(conn, p, n)]
+            assert sorted(x.item_id for x in mine) == sorted(k["item_id"] for k in kept)
     finally:
         await conn.close()
     entries = [entry_of(bytes(r["leaf"])) for r in rows]
