@@ -6,6 +6,8 @@ a head with a bad signature and a witness that stopped cosigning."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +19,7 @@ from access_log.verifier import leaf_hash, verify_head
 from consumers import access_heads, access_records
 from consumers.access_records import EXCHANGE_LOG, Access
 from tests.integration.relay_env import RelayEnv
+from trust.keys import access_log_key, access_log_signer
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +38,13 @@ def _accesses(start: int, n: int, at: datetime) -> list[Access]:
                    category="medical", purpose="eligibility", policy_row="row-1",
                    relay_time=at + timedelta(seconds=i), outcome="forwarded")
             for i in range(start, start + n)]
+
+
+def _verify(relay: RelayEnv) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "shaho.cli", "access-log", "verify"],
+                          env=relay.cfg.child_env(), capture_output=True, timeout=120,
+                          check=False)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
 
 
 class Witness:
@@ -69,6 +79,9 @@ async def _round(conn, witnesses: dict[str, Witness], now: datetime,
 
 
 async def test_heads_are_cosigned_until_a_rewritten_history_is_refused(relay: RelayEnv):
+    global SIGNER, RELAY
+    SIGNER = access_log_signer(relay.cfg)  # the relay's own head key, as `verify` finds it
+    RELAY = access_log_key(relay.cfg)
     keyring = relay.keyring()
     witnesses = {w: Witness(w) for w in WITNESS_KEYS}
     conn = await relay.connect()
@@ -92,6 +105,9 @@ async def test_heads_are_cosigned_until_a_rewritten_history_is_refused(relay: Re
         assert verify_head(await access_heads.witnessed_head(conn, EXCHANGE_LOG, "2026-12"),
                            RELAY, PUBLIC).head.size == 9
         assert await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY) == []
+        code, out = _verify(relay)
+        assert code == 0 and "exchange heads: 2 signed, 4 cosignatures, 0 refused, 0 " \
+            "unanswered: hold together" in out, out
 
         # the relay's database edited: a leaf changed, its hash recomputed; the tree is rebuilt
         # and a head re-signed with the relay's own key an interval later
@@ -116,6 +132,8 @@ async def test_heads_are_cosigned_until_a_rewritten_history_is_refused(relay: Re
         assert any("no longer give its root" in p and "at 2026-12-06T03:04:00Z" in p
                    for p in problems), problems
         assert sum("refused it: fork" in p for p in problems) == 4, problems
+        code, out = _verify(relay)
+        assert code == 1 and "no longer give its root" in out and "refused it: fork" in out, out
     finally:
         await conn.close()
 
