@@ -35,7 +35,8 @@ MAX_AHEAD = timedelta(minutes=5)
 def _signature_line(name: str, key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
     if " " in name or not name:
         raise ValueError("a signer's name is one word")
-    signature = low_s(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    # RFC 6979: the same head gives the same published bytes
+    signature = low_s(key.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
     return f"{DASH}{name} {base64.b64encode(signature).decode()}\n"
 
 

@@ -44,6 +44,7 @@ class Access:
     relay_time: datetime
     outcome: str
     disclose_from: date | None = None  # a covert entry: sealed until this relay date
+    witness: str | None = None  # who witnesses the log's heads; the exchange's: the provider
 
 
 def person_salt(keyring: Keyring, relay_id: str) -> bytes:
@@ -95,6 +96,10 @@ async def append(conn: asyncpg.Connection, accesses: Sequence[Access], keyring: 
             fresh.append(a)
     if not fresh:
         return 0
+    witnesses = sorted({a.witness or (a.provider if log == EXCHANGE_LOG else None)
+                        for a in fresh} - {None})
+    await conn.executemany("INSERT INTO access_witnesses (log, witness) VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING", [(log, w) for w in witnesses])
     salts = await _salts(conn, keyring, {a.relay_id for a in fresh})
     by_month: dict[str, list[Access]] = {}
     for a in fresh:

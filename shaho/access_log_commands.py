@@ -13,13 +13,15 @@ import base64
 from datetime import UTC, date
 
 import asyncpg
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from access_log.entries import AccessEntry, entry_of, open_covert, person_commitment
 from access_log.merkle import Tree
 from access_log.verifier import ProofRefused, leaf_hash, verify_inclusion
-from consumers import access_records
+from consumers import access_heads, access_records
 from groundfloor.config import StackConfig
 from shaho.registry import Registry
+from trust.keys import access_log_key
 
 commands = Registry()
 UNSIGNED = ("roots are computed from the stored leaves: until tree heads are signed and "
@@ -110,11 +112,34 @@ async def prove(conn: asyncpg.Connection, relay_id: str) -> tuple[list[str], boo
     return lines, good
 
 
-async def verify(conn: asyncpg.Connection) -> tuple[list[str], bool]:
+RelayKey = tuple[str, ec.EllipticCurvePublicKey] | None
+
+
+async def _heads(conn: asyncpg.Connection, relay: RelayKey) -> tuple[list[str], bool]:
+    """Per log, its signed heads and their witnessing, and what is wrong with them."""
+    lines, good = [], True
+    for log in access_records.LOGS:
+        counts = {r["state"]: r["n"] for r in await conn.fetch(
+            "SELECT state, count(*) AS n FROM access_head_witnessing WHERE log = $1 "
+            "GROUP BY state", log)}
+        heads = await conn.fetchval("SELECT count(*) FROM access_heads WHERE log = $1", log)
+        if not heads:
+            continue
+        problems = ([f"{log}: heads are signed but the relay's head key is not here"]
+                    if relay is None else await access_heads.head_problems(conn, log, relay))
+        good = good and not problems
+        lines.append(f"{log} heads: {heads} signed, {counts.get('cosigned', 0)} cosignatures, "
+                     f"{counts.get('refused', 0)} refused, {counts.get('sent', 0)} unanswered: "
+                     + ("; ".join(problems) if problems else "hold together"))
+    return lines, good
+
+
+async def verify(conn: asyncpg.Connection, relay: RelayKey = None) -> tuple[list[str], bool]:
     """Lines per month and whether the stored log holds together: each leaf an entry in
     canonical form whose id and month agree with its row and whose person commitment agrees
     with the row's person and salt, each hash the leaf's, positions from 0 without a gap, and
-    the size the tree records."""
+    the size the tree records; with the relay's head key, every signed head checked against the
+    stored leaves, refusals by witnesses and witnesses that stopped cosigning."""
     lines, good = [], True
     salts = {r["relay_id"]: bytes(r["salt"])
              for r in await conn.fetch("SELECT relay_id, salt FROM access_person_salts")}
@@ -152,8 +177,10 @@ async def verify(conn: asyncpg.Connection) -> tuple[list[str], bool]:
         good = good and not problems
         lines.append(f"{log} {month}: {len(rows)} entries, root {_b64(tree.root())}: "
                      + ("; ".join(problems) if problems else "holds together"))
+    head_lines, heads_good = await _heads(conn, relay)
+    lines.extend(head_lines)
     lines.append(f"note: {UNSIGNED}")
-    return lines, good
+    return lines, good and heads_good
 
 
 @commands.command("access-log", "a person's access-log entries with proofs; check the log",
@@ -164,7 +191,7 @@ def _access_log(args: argparse.Namespace, cfg: StackConfig) -> int:
         try:
             if args.action == "prove":
                 return await prove(conn, args.relay_id)
-            return await verify(conn)
+            return await verify(conn, access_log_key(cfg))
         finally:
             await conn.close()
 

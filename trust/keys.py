@@ -9,10 +9,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from groundfloor.config import StackConfig
 from trust.pki import (
+    RELAY_ACCESS_LOG,
     RELAY_CLOCK,
     RELAY_EXCHANGE,
     Participant,
     PkiError,
+    certificates,
     ensure_participants,
     signing_key,
 )
@@ -54,6 +56,22 @@ def exchange_signer(cfg: StackConfig) -> RecordSigner:
     participant = Participant(*RELAY_EXCHANGE)
     ensure_participants(cfg, [participant])
     return participant_signer(cfg, participant)
+
+
+def access_log_signer(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePrivateKey]:
+    """The name and key the relay signs the access logs' tree heads with, provisioned on first
+    use."""
+    participant = Participant(*RELAY_ACCESS_LOG)
+    ensure_participants(cfg, [participant])
+    return participant.code, participant_signer(cfg, participant).key
+
+
+def access_log_key(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePublicKey] | None:
+    """The name and public key a head's relay signature is checked with; None before the
+    relay has signed any head here."""
+    participant = Participant(*RELAY_ACCESS_LOG)
+    found = certificates(cfg, participant)
+    return None if not found else (participant.code, found[0].public_key())
 
 
 @dataclass

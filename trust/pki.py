@@ -32,6 +32,8 @@ CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 RELAY_CLOCK = ("relay", "relay-clock")
 RELAY_EXCHANGE = ("relay", "relay-exchange")
 """The relayed exchange's router: it signs the requests it routes to insurers."""
+RELAY_ACCESS_LOG = ("relay", "relay-access-log")
+"""The access logs' tree heads: signed with this key of the relay's, never an insurer's."""
 PARTICIPANT_URN = "urn:shaho-relay:participant:{role}:{code}"
 
 

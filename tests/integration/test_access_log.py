@@ -77,6 +77,12 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
         == 2 * len(providers)
     assert {e.provider for e in entries} == providers and {e.asker for e in entries} == {asker}
     assert {r["relay_id"] for r in rows} == {a.relay_id}
+    conn = await relay.connect()
+    try:  # the providing insurers witness the exchange log's heads
+        assert {r["witness"] for r in await conn.fetch(
+            "SELECT witness FROM access_witnesses WHERE log = 'exchange'")} == providers
+    finally:
+        await conn.close()
     assert [r["seq"] for r in rows] == list(range(len(rows)))
     number = a.number.split("|")[1]
     for r, e in zip(rows, entries, strict=True):  # a leaf names no one: no relay id, no number

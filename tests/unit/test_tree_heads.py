@@ -219,3 +219,12 @@ def test_an_empty_tree_has_one_root():
 def test_a_head_time_has_one_format(time: str):
     with pytest.raises(HeadRefused, match="relay time"):
         parse_note(signed_head(Head(ORIGIN, 3, TREE.root(3), time), *RELAY_SIGNER))
+
+
+def test_signing_a_head_again_gives_the_same_note():
+    tree = _log([b"a", b"b", b"c"])
+    note = signed_head(_head(tree, 3), *RELAY_SIGNER)
+    assert signed_head(_head(tree, 3), *RELAY_SIGNER) == note
+    assert cosigned(note, "insurer.01270016", WITNESS_KEY) == \
+        cosigned(note, "insurer.01270016", WITNESS_KEY)
+    verify_head(cosigned(note, "insurer.01270016", WITNESS_KEY), RELAY, WITNESSES)

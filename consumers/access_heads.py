@@ -1,0 +1,197 @@
+"""The access logs' signed tree heads in PostgreSQL: heads signed at a steady interval of relay
+time, what each witness is sent, its answers recorded, and the stored heads checked again.
+
+Log-generic: any processor that appends to a log (the router for the exchange's, the linker for
+the notices') calls `heads_due` from its own clock handling, in its own transaction. A witness
+is a providing insurer of the log's entries; it is sent the signed note and a consistency proof
+from the last head it cosigned of that month, and answers with the note cosigned, or a refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from access_log.heads import signed_head
+from access_log.merkle import Tree
+from access_log.months import month_of, origin
+from access_log.verifier import Head, HeadRefused, parse_note, verify_head
+from consumers.access_records import LOGS, leaf_hashes
+
+HEAD_INTERVAL = timedelta(hours=1)
+"""A month's tree is signed again after this much relay time even when it did not grow."""
+SILENT_AFTER = 2
+"""A witness that leaves this many heads unanswered has stopped cosigning."""
+
+
+@dataclass(frozen=True)
+class ForWitness:
+    """One signed head for one witness, with the consistency proof from the last head of the
+    month it cosigned (`since` its size; none for the first head it is sent)."""
+
+    witness: str
+    log: str
+    month: str
+    note: str
+    since: int | None
+    proof: list[bytes] | None
+
+
+def head_origin(log: str, month: str) -> str:
+    """The first line of a log's month's heads: the month's log name, and which log."""
+    return f"{origin(month)} {log}"
+
+
+def relay_time_text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def add_witnesses(conn: asyncpg.Connection, log: str, witnesses: Iterable[str]) -> None:
+    """Make `witnesses` (providing insurers of entries) witnesses of `log`."""
+    await conn.executemany("INSERT INTO access_witnesses (log, witness) VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING", [(log, w) for w in sorted(set(witnesses))])
+
+
+def _due(size: int, last: asyncpg.Record | None, month: str, now: datetime) -> bool:
+    if size == 0:
+        return False
+    if last is None or size > last["size"]:
+        return True
+    since = now - datetime.strptime(last["relay_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return month == month_of(now) and since >= HEAD_INTERVAL
+
+
+async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
+                    signer: tuple[str, ec.EllipticCurvePrivateKey]) -> list[ForWitness]:
+    """In the caller's transaction: sign a head of every month of `log` that grew since its
+    last head (or, for the current month, whose last head is `HEAD_INTERVAL` old at relay time
+    `now`), store it, and the messages to send to the log's witnesses."""
+    if log not in LOGS:
+        raise ValueError(f"no access log {log!r}")
+    at = relay_time_text(now)
+    trees = await conn.fetch("SELECT month, size FROM access_trees WHERE log = $1 "
+                             "ORDER BY month FOR UPDATE", log)
+    witnesses = [r["witness"] for r in await conn.fetch(
+        "SELECT witness FROM access_witnesses WHERE log = $1 ORDER BY witness", log)]
+    out: list[ForWitness] = []
+    for t in trees:
+        month, size = t["month"], t["size"]
+        last = await conn.fetchrow("SELECT size, relay_time FROM access_heads WHERE log = $1 "
+                                   "AND month = $2 ORDER BY relay_time DESC LIMIT 1", log, month)
+        if not _due(size, last, month, now) or (last is not None and last["relay_time"] >= at):
+            continue
+        leaves = await leaf_hashes(conn, month, log)
+        if len(leaves) != size:
+            raise RuntimeError(f"access log {log} {month}: {size} recorded, {len(leaves)} stored")
+        tree = Tree(leaves)
+        head = Head(head_origin(log, month), size, tree.root(size), at)
+        note = signed_head(head, *signer)
+        await conn.execute("INSERT INTO access_heads (log, month, size, root, relay_time, note) "
+                           "VALUES ($1, $2, $3, $4, $5, $6)", log, month, size, head.root, at, note)
+        for w in witnesses:
+            since = await conn.fetchval(
+                "SELECT h.size FROM access_head_witnessing a JOIN access_heads h USING "
+                "(log, month, relay_time) WHERE a.log = $1 AND a.month = $2 AND a.witness = $3 "
+                "AND a.state = 'cosigned' ORDER BY h.relay_time DESC LIMIT 1", log, month, w)
+            proof = None if since is None or since == 0 else tree.consistency(since, size)
+            await conn.execute("INSERT INTO access_head_witnessing (log, month, relay_time, "
+                               "witness, state) VALUES ($1, $2, $3, $4, 'sent')",
+                               log, month, at, w)
+            out.append(ForWitness(w, log, month, note, since, proof))
+    return out
+
+
+async def take_answer(conn: asyncpg.Connection, log: str, witness: str, answer: str,
+                      relay: tuple[str, ec.EllipticCurvePublicKey],
+                      witness_keys: dict[str, ec.EllipticCurvePublicKey],
+                      refusal: str | None = None) -> str | None:
+    """Record witness `witness`'s answer to a head of `log`: `answer` is the note it cosigned,
+    or (with `refusal`, its reason) the note it refused. None when recorded; what was wrong
+    otherwise (an unknown head, a witness not asked, a cosignature that does not verify)."""
+    try:
+        head, _ = parse_note(answer)
+    except HeadRefused as bad:
+        return f"not a head: {bad}"
+    month = head.origin.rsplit(" ", 2)[-2] if head.origin.count(" ") >= 2 else ""
+    stored = await conn.fetchrow(
+        "SELECT h.note, a.state FROM access_heads h JOIN access_head_witnessing a USING "
+        "(log, month, relay_time) WHERE h.log = $1 AND h.month = $2 AND h.relay_time = $3 "
+        "AND a.witness = $4", log, month, head.relay_time, witness)
+    if stored is None or head.origin != head_origin(log, month):
+        return "unknown head: the relay sent this witness no such head"
+    if parse_note(stored["note"])[0] != head:
+        return "another head: the answer's body is not the one the relay signed"
+    if refusal is not None:
+        await _answered(conn, log, month, head.relay_time, witness, "refused", refusal[:500], None)
+        return None
+    key = witness_keys.get(witness)
+    if key is None:
+        return f"no key for witness {witness}"
+    try:
+        verify_head(answer, relay, {witness: key}, cosignatures=1)
+    except HeadRefused as bad:
+        return f"bad cosignature: {bad}"
+    await _answered(conn, log, month, head.relay_time, witness, "cosigned", None, answer)
+    return None
+
+
+async def _answered(conn: asyncpg.Connection, log: str, month: str, at: str, witness: str,
+                    state: str, reason: str | None, note: str | None) -> None:
+    await conn.execute("UPDATE access_head_witnessing SET state = $5, reason = $6, note = $7 "
+                       "WHERE log = $1 AND month = $2 AND relay_time = $3 AND witness = $4 "
+                       "AND state = 'sent'", log, month, at, witness, state, reason, note)
+
+
+async def witnessed_head(conn: asyncpg.Connection, log: str, month: str) -> str | None:
+    """The latest head of the log's month that a witness cosigned, with every cosignature it
+    got (the relay's note, each witness's signature line added)."""
+    rows = await conn.fetch(
+        "SELECT h.relay_time, h.note, a.note AS cosigned FROM access_heads h JOIN "
+        "access_head_witnessing a USING (log, month, relay_time) WHERE h.log = $1 AND "
+        "h.month = $2 AND a.state = 'cosigned' ORDER BY h.relay_time DESC, a.witness", log, month)
+    if not rows:
+        return None
+    latest = [r for r in rows if r["relay_time"] == rows[0]["relay_time"]]
+    note = latest[0]["note"]
+    for r in latest:
+        note += r["cosigned"][len(r["note"]):]
+    return note
+
+
+async def head_problems(conn: asyncpg.Connection, log: str,
+                        relay: tuple[str, ec.EllipticCurvePublicKey]) -> list[str]:
+    """What is wrong with the log's stored heads: a head whose relay signature fails, a head
+    whose root is not the one the stored leaves give at its size (an entry edited, deleted,
+    inserted or reordered below a signed size, even with hashes recomputed), a refusal by a
+    witness (and why), and a witness that stopped cosigning."""
+    problems: list[str] = []
+    trees: dict[str, Tree] = {}
+    for h in await conn.fetch("SELECT month, size, relay_time, note FROM access_heads "
+                              "WHERE log = $1 ORDER BY month, relay_time", log):
+        what = f"{log} {h['month']} head of {h['size']} at {h['relay_time']}"
+        try:
+            head = verify_head(h["note"], relay, {}, cosignatures=0).head
+        except HeadRefused as bad:
+            problems.append(f"{what}: {bad}")
+            continue
+        if h["month"] not in trees:
+            trees[h["month"]] = Tree(await leaf_hashes(conn, h["month"], log))
+        tree = trees[h["month"]]
+        if head.size > len(tree.leaves) or tree.root(head.size) != head.root:
+            problems.append(f"{what}: the stored entries no longer give its root (an entry "
+                            "edited, deleted, inserted or reordered)")
+    for r in await conn.fetch("SELECT month, relay_time, witness, reason FROM "
+                              "access_head_witnessing WHERE log = $1 AND state = 'refused' "
+                              "ORDER BY month, relay_time, witness", log):
+        problems.append(f"{log} {r['month']} head at {r['relay_time']}: witness {r['witness']} "
+                        f"refused it: {r['reason']}")
+    for r in await conn.fetch("SELECT witness, count(*) AS n FROM access_head_witnessing "
+                              "WHERE log = $1 AND state = 'sent' GROUP BY witness "
+                              "HAVING count(*) >= $2 ORDER BY witness", log, SILENT_AFTER):
+        problems.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads "
+                        "unanswered)")
+    return problems
