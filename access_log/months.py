@@ -26,6 +26,11 @@ def origin(month: str) -> str:
     return ORIGIN_PREFIX + month
 
 
+def head_origin(log: str, month: str) -> str:
+    """The first line of a named log's month's heads: the month's log name, and which log."""
+    return f"{origin(month)} {log}"
+
+
 def _parse(month: str) -> tuple[int, int]:
     found = MONTH.fullmatch(month) if isinstance(month, str) else None
     if found is None:

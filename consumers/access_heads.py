@@ -18,14 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from access_log.heads import signed_head
 from access_log.merkle import Tree
-from access_log.months import month_of, origin
+from access_log.months import head_origin, month_of
 from access_log.verifier import Head, HeadRefused, parse_note, verify_head
 from consumers.access_records import LOGS, leaf_hashes
 
 HEAD_INTERVAL = timedelta(hours=1)
 """A month's tree is signed again after this much relay time even when it did not grow."""
 SILENT_AFTER = 2
-"""A witness that leaves this many heads unanswered has stopped cosigning."""
+"""A witness that leaves a head unanswered while this many heads are signed (that one included)
+has stopped cosigning."""
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,6 @@ class ForWitness:
     proof: list[bytes] | None
 
 
-def head_origin(log: str, month: str) -> str:
-    """The first line of a log's month's heads: the month's log name, and which log."""
-    return f"{origin(month)} {log}"
-
-
 def relay_time_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -56,20 +52,26 @@ async def add_witnesses(conn: asyncpg.Connection, log: str, witnesses: Iterable[
                            "ON CONFLICT DO NOTHING", [(log, w) for w in sorted(set(witnesses))])
 
 
-def _due(size: int, last: asyncpg.Record | None, month: str, now: datetime) -> bool:
+def _due(size: int, last: asyncpg.Record | None, month: str, now: datetime,
+         gap: timedelta) -> bool:
     if size == 0:
         return False
-    if last is None or size > last["size"]:
+    if last is None:
         return True
     since = now - datetime.strptime(last["relay_time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if size > last["size"]:
+        return since >= gap
     return month == month_of(now) and since >= HEAD_INTERVAL
 
 
 async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
-                    signer: tuple[str, ec.EllipticCurvePrivateKey]) -> list[ForWitness]:
+                    signer: tuple[str, ec.EllipticCurvePrivateKey],
+                    gap: timedelta = timedelta(0)) -> list[ForWitness]:
     """In the caller's transaction: sign a head of every month of `log` that grew since its
-    last head (or, for the current month, whose last head is `HEAD_INTERVAL` old at relay time
-    `now`), store it, and the messages to send to the log's witnesses."""
+    last head, at least `gap` of relay time after it (or, for the current month, whose last
+    head is `HEAD_INTERVAL` old at relay time `now`), store it, and the messages to send to
+    the log's witnesses. A witness still to answer a head of that month is sent none: the next
+    one it gets carries the proof from the last head it cosigned, which it then has."""
     if log not in LOGS:
         raise ValueError(f"no access log {log!r}")
     at = relay_time_text(now)
@@ -82,7 +84,7 @@ async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
         month, size = t["month"], t["size"]
         last = await conn.fetchrow("SELECT size, relay_time FROM access_heads WHERE log = $1 "
                                    "AND month = $2 ORDER BY relay_time DESC LIMIT 1", log, month)
-        if not _due(size, last, month, now) or (last is not None and last["relay_time"] >= at):
+        if not _due(size, last, month, now, gap) or (last is not None and last["relay_time"] >= at):
             continue
         leaves = await leaf_hashes(conn, month, log)
         if len(leaves) != size:
@@ -92,7 +94,12 @@ async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
         note = signed_head(head, *signer)
         await conn.execute("INSERT INTO access_heads (log, month, size, root, relay_time, note) "
                            "VALUES ($1, $2, $3, $4, $5, $6)", log, month, size, head.root, at, note)
+        waiting = {r["witness"] for r in await conn.fetch(
+            "SELECT DISTINCT witness FROM access_head_witnessing WHERE log = $1 AND month = $2 "
+            "AND state = 'sent'", log, month)}
         for w in witnesses:
+            if w in waiting:
+                continue
             since = await conn.fetchval(
                 "SELECT h.size FROM access_head_witnessing a JOIN access_heads h USING "
                 "(log, month, relay_time) WHERE a.log = $1 AND a.month = $2 AND a.witness = $3 "
@@ -189,9 +196,12 @@ async def head_problems(conn: asyncpg.Connection, log: str,
                               "ORDER BY month, relay_time, witness", log):
         problems.append(f"{log} {r['month']} head at {r['relay_time']}: witness {r['witness']} "
                         f"refused it: {r['reason']}")
-    for r in await conn.fetch("SELECT witness, count(*) AS n FROM access_head_witnessing "
-                              "WHERE log = $1 AND state = 'sent' GROUP BY witness "
-                              "HAVING count(*) >= $2 ORDER BY witness", log, SILENT_AFTER):
+    for r in await conn.fetch(
+            "SELECT a.witness, count(*) AS n FROM (SELECT witness, month, min(relay_time) AS "
+            "since FROM access_head_witnessing WHERE log = $1 AND state = 'sent' GROUP BY "
+            "witness, month) a JOIN access_heads h ON h.log = $1 AND h.month = a.month AND "
+            "h.relay_time >= a.since GROUP BY a.witness HAVING count(*) >= $2 "
+            "ORDER BY a.witness", log, SILENT_AFTER):
         problems.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads "
                         "unanswered)")
     return problems

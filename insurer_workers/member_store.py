@@ -47,6 +47,12 @@ TABLES = (
         purpose text NOT NULL, policy_row text NOT NULL, relay_time timestamptz NOT NULL,
         outcome text NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS member_accesses_member ON {s}.member_accesses (member_number)",
+    """CREATE TABLE IF NOT EXISTS {s}.witnessed_heads (
+        origin text PRIMARY KEY, size bigint NOT NULL, root bytea NOT NULL,
+        relay_time text NOT NULL, note text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {s}.head_answers (
+        origin text NOT NULL, relay_time text NOT NULL, cosigned boolean NOT NULL,
+        reason text NOT NULL, PRIMARY KEY (origin, relay_time))""",
     """CREATE TABLE IF NOT EXISTS {s}.notices (
         notice_id uuid PRIMARY KEY, kind text NOT NULL, effective_date date NOT NULL,
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
@@ -259,3 +265,38 @@ async def accesses_of(conn: asyncpg.Connection, code: str,
     return [MemberAccess(r["item_id"], r["routed_id"], r["member_number"], r["asker"],
                          r["scheme"], r["category"], r["purpose"], r["policy_row"],
                          r["relay_time"], r["outcome"]) for r in rows]
+
+
+async def last_witnessed(conn: asyncpg.Connection, code: str,
+                         origin: str) -> tuple[int, bytes, str] | None:
+    """The last head of log `origin` the insurer cosigned as a witness: size, root and relay
+    time; None before its first."""
+    row = await conn.fetchrow(f"SELECT size, root, relay_time FROM {store_name(code)}."
+                              "witnessed_heads WHERE origin = $1", origin)
+    return None if row is None else (row["size"], bytes(row["root"]), row["relay_time"])
+
+
+async def record_head_answer(conn: asyncpg.Connection, code: str, origin: str, relay_time: str,
+                             cosigned: bool, reason: str, seen: tuple[int, bytes, str] | None,
+                             note: str) -> bool:
+    """The witness's answer to the head of `origin` at `relay_time` (False: answered before,
+    nothing changed); cosigned, `seen` becomes the last head it witnessed of that log."""
+    name = store_name(code)
+    fresh = await conn.fetchval(
+        f"""INSERT INTO {name}.head_answers (origin, relay_time, cosigned, reason)
+            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
+        origin, relay_time, cosigned, reason[:500])
+    if fresh and cosigned and seen is not None:
+        await conn.execute(
+            f"""INSERT INTO {name}.witnessed_heads (origin, size, root, relay_time, note)
+                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin) DO UPDATE SET
+                size = EXCLUDED.size, root = EXCLUDED.root, relay_time = EXCLUDED.relay_time,
+                note = EXCLUDED.note""", origin, *seen, note)
+    return bool(fresh)
+
+
+async def head_answers(conn: asyncpg.Connection, code: str) -> list[tuple[str, str, bool, str]]:
+    """Every head the insurer answered as a witness: origin, relay time, cosigned, reason."""
+    rows = await conn.fetch(f"SELECT origin, relay_time, cosigned, reason FROM "
+                            f"{store_name(code)}.head_answers ORDER BY origin, relay_time")
+    return [(r["origin"], r["relay_time"], r["cosigned"], r["reason"]) for r in rows]

@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid5
 
@@ -27,6 +27,9 @@ from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from access_log.heads import Seen, cosigned, judge
+from access_log.months import head_origin
+from access_log.verifier import HeadRefused, parse_note
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     KafkaLogin,
@@ -37,6 +40,7 @@ from groundfloor.kafka_clients import (
 from groundfloor.outages import is_outage
 from insurer_workers import member_store
 from schemas import MessageRejected, RelayTick, decode_relay, encode
+from schemas.access_log import HeadCosignature, TreeHeadForWitness
 from schemas.codec import load_json
 from schemas.exchange import (
     AnswerItem,
@@ -51,6 +55,7 @@ from schemas.exchange_terms import DataCategory, ExchangeOutcome
 from schemas.notices import ChangeNotice
 from schemas.relay import MAX_SEALED_BYTES
 from schemas.topics import (
+    ACCESS_LOG_COSIGNATURE,
     EXCHANGE_ANSWER,
     EXCHANGE_REQUEST,
     RELAY_CLOCK,
@@ -62,8 +67,8 @@ from trust.encryption_keys import load_private_key
 from trust.keys import RecordSigner, participant_signer
 from trust.notice_sealing import open_notice
 from trust.number_sealing import open_answer, open_number, seal_answer
+from trust.pki import RELAY_ACCESS_LOG, RELAY_EXCHANGE, Participant
 from trust.pki import RELAY_CLOCK as CLOCK_SIGNER
-from trust.pki import RELAY_EXCHANGE, Participant
 from trust.sealing import NotOpened
 from trust.signing import signed_by, verifies
 
@@ -117,9 +122,9 @@ class InsurerWorker:
     def __init__(self, me: InsurerIdentity, pool: asyncpg.Pool, signers: Signers,
                  namespace: Namespace) -> None:
         self.me, self.pool, self.signers, self.namespace = me, pool, signers, namespace
-        requests, replies, changes = participant_topics(me.code)
+        requests, replies, changes, heads = participant_topics(me.code)
         self.requests_topic, self.replies_topic = requests.name, replies.name
-        self.changes_topic = changes.name
+        self.changes_topic, self.heads_topic = changes.name, heads.name
         self.relay_time: datetime | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -196,6 +201,8 @@ class InsurerWorker:
                     await self._routed(record)
                 elif topic == self.changes_topic:
                     await self._notice(record)
+                elif topic == self.heads_topic:
+                    await self._head(record)
                 else:
                     await self._reply(record)
             except Exception as failure:  # whatever a record holds; outages stop the worker
@@ -340,6 +347,55 @@ class InsurerWorker:
                     notice.effective_date, notice.scheme.value if notice.scheme else None,
                     notice.insurer_code, notice.relay_time, known):
                 self.done.add(f"notice:{notice.kind.value}")
+
+    async def _head(self, record: ConsumerRecord) -> None:
+        """Witness an access log's head: cosign it with the insurer's own key when the relay
+        signed it and it extends the last head of its month this insurer cosigned (the
+        consistency proof checked), refuse it with why otherwise; the answer is sent, then
+        kept (a crash between the two sends the same answer again, which the relay takes
+        once)."""
+        if not self._signed_by(record, RELAY_EXCHANGE):
+            self.done.add("head_refused:bad_record_signature")
+            return
+        sent = decode_relay(bytes(record.value or b""), TreeHeadForWitness)
+        if sent.witness_code != self.me.code:
+            self.done.add("head_not_ours")
+            return
+        origin = head_origin(sent.log.value, sent.month)
+        relay = self.signers.latest(*RELAY_ACCESS_LOG)
+        async with self.pool.acquire() as conn:
+            last = await member_store.last_witnessed(conn, self.me.code, origin)
+        seen = None if last is None else Seen(*last)
+        if relay is None:
+            cosign, reason, now_seen = False, ("bad_head: no certified key of the relay's "
+                                               "access log"), seen
+        elif last is not None and sent.since != last[0]:
+            cosign, reason, now_seen = False, (
+                f"proof_from_elsewhere: the proof starts at size {sent.since}, the last head "
+                f"this witness cosigned has size {last[0]}"), seen
+        else:
+            verdict = judge(sent.note, sent.consistency or None, seen, origin,
+                            (RELAY_ACCESS_LOG[1], relay.public_key),
+                            self.relay_time or sent.relay_time)
+            cosign, reason, now_seen = verdict.cosign, verdict.reason, verdict.seen
+        note = cosigned(sent.note, self.me.code, self.me.signer.key) if cosign else sent.note
+        answer = HeadCosignature(witness_code=self.me.code, log=sent.log, month=sent.month,
+                                 note=note, refusal=None if cosign else reason)
+        key, value = answer.kafka_key(), encode(answer)
+        assert self.producer is not None
+        await self.producer.send_and_wait(
+            self.namespace.physical(ACCESS_LOG_COSIGNATURE), value, key=key,
+            headers=self.me.signer.headers(ACCESS_LOG_COSIGNATURE.name, key, value))
+        try:
+            head_time = parse_note(sent.note)[0].relay_time
+        except HeadRefused:  # not a head at all: kept under the time the relay sent it at
+            head_time = sent.relay_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        async with self.pool.acquire() as conn:
+            kept = None if now_seen is None else (now_seen.size, now_seen.root,
+                                                  now_seen.relay_time)
+            await member_store.record_head_answer(conn, self.me.code, origin, head_time,
+                                                  cosign, reason, kept, note)
+        self.done.add("head_cosigned" if cosign else "head_refused")
 
     async def _record(self, table: str, routed: RoutedRequest, outcome: str,
                       detail: dict[str, Any]) -> None:

@@ -21,9 +21,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from access_log.entries import AccessKind
-from consumers import access_records, offsets
+from consumers import access_heads, access_records, offsets
 from consumers.access_records import Access
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
@@ -37,6 +38,7 @@ from relay_exchange.numbers import number_key
 from relay_exchange.policy import Policy, default_policy
 from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, refused
 from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
+from schemas.access_log import HeadCosignature, TreeHeadForWitness
 from schemas.exchange import (
     ExchangeAnswer,
     ExchangeReply,
@@ -49,10 +51,12 @@ from schemas.exchange import (
 )
 from schemas.exchange_terms import ExchangeOutcome, ForwardRefusal
 from schemas.topics import (
+    ACCESS_LOG_COSIGNATURE,
     EXCHANGE_REQUEST,
     EXCHANGE_TOPICS,
     PARTITIONS,
     Namespace,
+    heads_topic,
     participant_topics,
 )
 from trust.directory import Signers
@@ -69,6 +73,9 @@ BATCH = 200
 RATE_LIMIT = 10_000
 """Persons a participant may ask about per relay hour unless SHAHO_EXCHANGE_RATE_LIMIT says."""
 ASKING_ROLES = ("insurer", "pension")
+HEAD_GAP = timedelta(minutes=1)
+"""A grown access-log tree is signed again no sooner than this much relay time after its last
+head (SHAHO_ACCESS_HEAD_SECONDS says otherwise)."""
 MAX_AHEAD = timedelta(days=1)
 """The furthest a request's expiry may lie ahead of the relay time it arrives at."""
 
@@ -79,7 +86,7 @@ class Incoming:
     a certified signature covers it."""
 
     record: ConsumerRecord
-    message: ExchangeRequest | ExchangeAnswer | None
+    message: ExchangeRequest | ExchangeAnswer | HeadCosignature | None
     problem: str | None
     signer: SignerId | None = None
 
@@ -100,6 +107,8 @@ REASONS = {
     "wrong_provider": "the request was routed to another insurer",
     "late_answer": "the answer reached the relay after its deadline",
     "forged_tick": "a record marked as a relay clock tick that the relay clock did not sign",
+    "refused_cosignature": "the answer names no head the relay sent this witness, or its "
+                           "cosignature does not verify with the witness's key",
 }
 
 
@@ -148,13 +157,16 @@ class Decoder:
         if not isinstance(signer, SignerId):
             return Incoming(record, None, signer)
         topic = self.namespace.logical(record.topic)
-        model = ExchangeRequest if topic == EXCHANGE_REQUEST.name else ExchangeAnswer
+        model: type[ExchangeRequest | ExchangeAnswer | HeadCosignature] = (
+            ExchangeRequest if topic == EXCHANGE_REQUEST.name
+            else HeadCosignature if topic == ACCESS_LOG_COSIGNATURE.name else ExchangeAnswer)
         try:
             message = decode_relay(raw, model)
         except MessageRejected:
             return Incoming(record, None, "malformed", signer)
-        named = message.asker_code if isinstance(message, ExchangeRequest) \
-            else message.provider_code
+        named = (message.asker_code if isinstance(message, ExchangeRequest)
+                 else message.witness_code if isinstance(message, HeadCosignature)
+                 else message.provider_code)
         if signer.code != named:
             return Incoming(record, None, "wrong_signer", signer)
         if signer.role not in ASKING_ROLES:
@@ -198,11 +210,14 @@ class ExchangeRouter:
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers,
                  addressees: PublicKeys, kafka: KafkaLogin, namespace: Namespace,
                  signer: RecordSigner, policy: Policy | None = None,
-                 rate_limit: int = RATE_LIMIT, group: str = GROUP, batch: int = BATCH) -> None:
+                 rate_limit: int = RATE_LIMIT, group: str = GROUP, batch: int = BATCH,
+                 head_signer: tuple[str, ec.EllipticCurvePrivateKey] | None = None,
+                 head_gap: timedelta = HEAD_GAP) -> None:
         self.pool, self.keyring, self.signers, self.addressees = pool, keyring, signers, addressees
         self.kafka, self.namespace, self.signer = kafka, namespace, signer
         self.policy = policy or default_policy()
         self.rate_limit, self.group, self.batch = rate_limit, group, batch
+        self.head_signer, self.head_gap = head_signer, head_gap
         self.consumer: AIOKafkaConsumer | None = None
         self.buffer: ClockedBuffer[Incoming] | None = None
         self.tally = Tally()
@@ -280,6 +295,7 @@ class ExchangeRouter:
                         rows += await self._expire(conn, step)
                         await access_records.delete_expired(
                             conn, step.relay_time.astimezone(UTC).date())
+                        rows += await self._heads(conn, step)
                     continue
                 where = TopicPartition(step.topic, step.partition)
                 if step.offset < stored.get(where, 0):
@@ -357,6 +373,8 @@ class ExchangeRouter:
             return await self._dead(conn, step, "revoked", item.signer)
         if isinstance(item.message, ExchangeRequest):
             return await self._request(conn, step, item.message)
+        if isinstance(item.message, HeadCosignature):
+            return await self._cosignature(conn, step, item.message)
         return await self._answer(conn, step, item.message)
 
     async def _request(self, conn: asyncpg.Connection, step: Released[Incoming],
@@ -567,6 +585,51 @@ class ExchangeRouter:
             log.warning("%d answer(s) from %s delivered without an access-log entry (routed "
                         "before the log existed)", unlogged, answer.provider_code)
         return rows
+
+    # -- the access logs' heads --------------------------------------------------------------
+
+    async def _heads(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:
+        """Each access log's heads due at this relay time, signed with the relay's access-log
+        key, stored, and sent to each witness with its consistency proof, signed by the
+        router (no heads without the key)."""
+        if self.head_signer is None:
+            return []
+        rows = []
+        source = ("access-log.heads", 0, step.epoch)
+        for log_name in access_records.LOGS:
+            sent = await access_heads.heads_due(conn, log_name, step.relay_time,
+                                                self.head_signer, self.head_gap)
+            for s in sent:
+                message = TreeHeadForWitness(
+                    log=s.log, month=s.month, witness_code=s.witness, note=s.note,
+                    since=s.since, consistency=s.proof or [], relay_time=step.relay_time)
+                topic = heads_topic(s.witness)
+                key, value = message.kafka_key(), encode(message)
+                headers = tuple(self.signer.headers(topic.name, key, value))
+                rows.append(OutboxRow.keyed(
+                    uuid5(UUID(int=2), f"{s.log}|{s.month}|{s.witness}|{s.note}"), source,
+                    len(rows), self.namespace.physical(topic), topic.partitions, key, value,
+                    headers))
+        return rows
+
+    async def _cosignature(self, conn: asyncpg.Connection, step: Released[Incoming],
+                           answer: HeadCosignature) -> list[OutboxRow]:
+        """A witness's answer to a head: its cosignature (checked with the key that signed
+        the record, the witness's own) or its refusal, recorded once; an answer about no head
+        the relay sent it, or a cosignature that does not verify, goes to the dead letters."""
+        assert step.item.signer is not None
+        if self.head_signer is None:
+            return await self._dead(conn, step, "refused_cosignature", step.item.signer)
+        certified = self.signers.lookup(step.item.signer)
+        assert certified is not None  # the record's signature verified with it
+        name, key = self.head_signer
+        wrong = await access_heads.take_answer(
+            conn, answer.log.value, answer.witness_code, answer.note, (name, key.public_key()),
+            {answer.witness_code: certified.public_key}, answer.refusal)
+        if wrong is not None:
+            log.warning("head answer from %s not taken: %s", answer.witness_code, wrong)
+            return await self._dead(conn, step, "refused_cosignature", step.item.signer)
+        return []
 
     async def _expire(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:
         """Every item still pending at its deadline: "unavailable" to the asker."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from schemas.access_log import ACCESS_LOG_MESSAGES
 from schemas.exchange import EXCHANGE_MESSAGES
 from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
@@ -22,7 +23,8 @@ from schemas.topics import CATALOGUE, CLOCKED_TOPICS, EXCHANGE_TOPICS, PARTICIPA
 CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TEMPLATES)
 """Every channel: the catalogue's topics and those addressed to each participant, the latter
 with the participant's code as a parameter."""
-SIGNED_MESSAGES = {"ExchangeRequest", "ExchangeAnswer", "RoutedRequest"}
+SIGNED_MESSAGES = {"ExchangeRequest", "ExchangeAnswer", "RoutedRequest", "TreeHeadForWitness",
+                   "HeadCosignature"}
 """Relay messages that carry their sender's signature headers (besides filings and ticks)."""
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
@@ -30,7 +32,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.2.0",
+    "version": "1.3.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -73,7 +75,7 @@ SIGNED_HEADERS: dict[str, Any] = {
 def _messages_on(topic: Topic) -> list[str]:
     known = {(m.message(), m.SCHEMA_VERSION)
              for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES,
-                       *NOTICE_MESSAGES)}
+                       *NOTICE_MESSAGES, *ACCESS_LOG_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]

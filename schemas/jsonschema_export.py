@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from schemas.access_log import ACCESS_LOG_MESSAGES
 from schemas.envelope import Envelope
 from schemas.exchange import EXCHANGE_MESSAGES
 from schemas.filings import PAYLOADS
@@ -48,7 +49,8 @@ def message_models() -> dict[str, type[BaseModel]]:
         message_name(event_type, version): filing_model(event_type, version)
         for event_type, version in sorted(PAYLOADS)
     }
-    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES, *NOTICE_MESSAGES),
+    models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES, *NOTICE_MESSAGES,
+                     *ACCESS_LOG_MESSAGES),
                     key=lambda m: (m.message(), m.SCHEMA_VERSION))
     relay = {message_name(model.message(), model.SCHEMA_VERSION): model for model in models}
     return {**filings, **relay}

@@ -237,7 +237,21 @@ EXCHANGE_ANSWER = Topic(
     message="ExchangeAnswer",
     dlq="exchange.answer.v1.dlq",
 )
-EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER)
+ACCESS_LOG_COSIGNATURE = Topic(
+    name="access-log.cosignature.v1",
+    key="<witness code>:<log>:<month>",
+    key_meaning="the witnessing insurer's public code, the access log and the month its head "
+                "is of",
+    summary=(
+        "Witnesses' answers to the access logs' tree heads the relay sent them: each head "
+        "cosigned with the witness's own key, or refused with why; signed by the witness, "
+        "read by the relay only. The relay clock's ticks too."
+    ),
+    message="HeadCosignature",
+    dlq="access-log.cosignature.v1.dlq",
+)
+EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER, ACCESS_LOG_COSIGNATURE)
+"""What insurers send the exchange router: requests, answers, and cosignatures of heads."""
 CLOCKED_TOPICS: tuple[Topic, ...] = (*INGESTION_TOPICS, *EXCHANGE_TOPICS)
 """Every topic participants send to the relay: the relay clock writes its ticks onto each
 partition of them."""
@@ -291,9 +305,18 @@ PARTICIPANT_STREAMS: tuple[ParticipantStream, ...] = (
         "naming the person by the recipient's own number, sealed for it.",
         PARTICIPANT_PARTITIONS,
     ),
+    ParticipantStream(
+        "heads.v1", "TreeHeadForWitness", "<log>:<month>", "the access log and month the head "
+        "is of: orders a month's heads",
+        "The access logs' tree heads the relay asks this insurer to witness, each with the "
+        "consistency proof from the last head of its month the insurer cosigned; signed by "
+        "the relay.",
+        1,
+    ),
 )
 """The streams addressed to one participant, in this order: the requests routed to it, the
-replies to its own requests, the change notices about persons it knows."""
+replies to its own requests, the change notices about persons it knows, the access logs' heads
+it witnesses."""
 
 
 def _participant_topic(code: str, s: ParticipantStream) -> Topic:
@@ -333,6 +356,11 @@ def replies_topic(code: str) -> Topic:
 def changes_topic(code: str) -> Topic:
     """`participant.<code>.changes.v1`: the change notices addressed to `code`."""
     return _participant_topic(_checked(code), PARTICIPANT_STREAMS[2])
+
+
+def heads_topic(code: str) -> Topic:
+    """`participant.<code>.heads.v1`: the access logs' heads `code` witnesses."""
+    return _participant_topic(_checked(code), PARTICIPANT_STREAMS[3])
 
 
 def topic(name: str) -> Topic:

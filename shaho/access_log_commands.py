@@ -17,16 +17,29 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from access_log.entries import AccessEntry, entry_of, open_covert, person_commitment
 from access_log.merkle import Tree
-from access_log.verifier import ProofRefused, leaf_hash, verify_inclusion
+from access_log.verifier import (
+    Head,
+    HeadRefused,
+    ProofRefused,
+    leaf_hash,
+    verify_head,
+    verify_inclusion,
+)
 from consumers import access_heads, access_records
 from groundfloor.config import StackConfig
+from insurer_workers.worker import role_of
 from shaho.registry import Registry
+from trust.directory import Directory
 from trust.keys import access_log_key
 
 commands = Registry()
 UNSIGNED = ("roots are computed from the stored leaves: until tree heads are signed and "
             "witnessed, deleting the newest entries or a whole month, and any rewrite that "
             "recomputes the hashes, are not caught")
+UNWITNESSED = ("an entry proven against a root computed now is not yet under a witnessed head: "
+               "until one covers it, a rewrite that recomputes the hashes is not caught")
+WitnessKeys = dict[str, ec.EllipticCurvePublicKey]
+RelayKey = tuple[str, ec.EllipticCurvePublicKey] | None
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -58,14 +71,38 @@ def _entry(row: asyncpg.Record) -> AccessEntry:
     return open_covert(leaf, bytes(row["covert_key"]))
 
 
-async def prove(conn: asyncpg.Connection, relay_id: str) -> tuple[list[str], bool]:
+async def _witnessed(conn: asyncpg.Connection, log: str, month: str, relay: RelayKey,
+                     witness_keys: WitnessKeys) -> tuple[Head | None, list[str], bool]:
+    """The latest witnessed head of a log's month, checked (the relay's signature and at least
+    one witness's cosignature), with lines showing it; (None, lines, good) without one."""
+    note = await access_heads.witnessed_head(conn, log, month)
+    if note is None:
+        return None, [], True
+    if relay is None:
+        return None, [f"{log} {month}: a witnessed head, but the relay's head key is not here"], \
+            False
+    try:
+        checked = verify_head(note, relay, witness_keys, cosignatures=1)
+    except HeadRefused as refused:
+        return None, [f"{log} {month}: witnessed head REFUSED: {refused}"], False
+    shown = [f"{log} {month}: head of {checked.head.size} entries at {checked.head.relay_time}, "
+             f"signed by the relay, cosigned by {', '.join(checked.witnesses)}:"]
+    shown += [f"  | {line}" for line in note.rstrip("\n").split("\n")]
+    return checked.head, shown, True
+
+
+async def prove(conn: asyncpg.Connection, relay_id: str, relay: RelayKey = None,
+                witness_keys: WitnessKeys | None = None) -> tuple[list[str], bool]:
     """Lines describing the person's entries and whether every one names them and has an
-    inclusion proof the standalone verifier accepts (against a root computed now). A covert
-    entry before its disclosure date shows only its sealed leaf and its proof."""
+    inclusion proof the standalone verifier accepts: against the latest head of its month a
+    witness cosigned when that head covers it, else against a root computed now (said so).
+    A covert entry before its disclosure date shows only its sealed leaf and its proof."""
     rows = await access_records.person_entries(conn, relay_id)
     salt = await access_records.salt_of(conn, relay_id)
     today = await relay_today(conn)
     lines, good, trees = [], True, {}
+    heads: dict[tuple[str, str], Head | None] = {}
+    unwitnessed = False
     if rows:
         lines.append(f"salt {salt.hex() if salt else '-'} (the person's, to check each entry "
                      "names them)")
@@ -73,14 +110,24 @@ async def prove(conn: asyncpg.Connection, relay_id: str) -> tuple[list[str], boo
         log, month, seq = row["log"], row["month"], row["seq"]
         if (log, month) not in trees:
             trees[log, month] = Tree(await access_records.leaf_hashes(conn, month, log))
-        tree = trees[log, month]
+            head, shown, head_good = await _witnessed(conn, log, month, relay,
+                                                      witness_keys or {})
+            heads[log, month] = head
+            lines += shown
+            good = good and head_good
+        tree, head = trees[log, month], heads[log, month]
         leaf = bytes(row["leaf"])
-        where = f"{log} {month} #{seq}/{len(tree.leaves)}"
+        under = head is not None and seq < head.size
+        size = head.size if under else len(tree.leaves)  # type: ignore[union-attr]
+        root = head.root if under else None  # type: ignore[union-attr]
+        unwitnessed = unwitnessed or not under
+        where = (f"{log} {month} #{seq}/{size}" + (" (witnessed head)" if under
+                                                   else " (root computed now)"))
         covert_until = row["disclose_from"]
         sealed = covert_until is not None and (today is None or today < covert_until)
         try:
-            path = tree.inclusion(seq)
-            verify_inclusion(seq, len(tree.leaves), leaf_hash(leaf), path, tree.root())
+            path = tree.inclusion(seq, size)
+            verify_inclusion(seq, size, leaf_hash(leaf), path, root or tree.root())
             entry = None if sealed else _entry(row)
         except (ValueError, ProofRefused) as refused:
             good = False
@@ -106,13 +153,11 @@ async def prove(conn: asyncpg.Connection, relay_id: str) -> tuple[list[str], boo
         lines.append(f"  proof {','.join(_b64(h) for h in path) or '-'}")
     for (log, month), tree in sorted(trees.items()):
         lines.append(f"{log} {month}: root {_b64(tree.root())} over {len(tree.leaves)} "
-                     "entries")
-    if rows:
-        lines.append(f"note: {UNSIGNED}")
+                     "entries computed now")
+    if unwitnessed:
+        lines.append(f"note: {UNWITNESSED}")
     return lines, good
 
-
-RelayKey = tuple[str, ec.EllipticCurvePublicKey] | None
 
 
 async def _heads(conn: asyncpg.Connection, relay: RelayKey) -> tuple[list[str], bool]:
@@ -179,7 +224,8 @@ async def verify(conn: asyncpg.Connection, relay: RelayKey = None) -> tuple[list
                      + ("; ".join(problems) if problems else "holds together"))
     head_lines, heads_good = await _heads(conn, relay)
     lines.extend(head_lines)
-    lines.append(f"note: {UNSIGNED}")
+    if not head_lines:
+        lines.append(f"note: {UNSIGNED}")
     return lines, good and heads_good
 
 
@@ -190,7 +236,11 @@ def _access_log(args: argparse.Namespace, cfg: StackConfig) -> int:
         conn = await asyncpg.connect(cfg.pg_dsn())
         try:
             if args.action == "prove":
-                return await prove(conn, args.relay_id)
+                directory = Directory(cfg)
+                keys = {r["witness"]: c.public_key for r in await conn.fetch(
+                            "SELECT DISTINCT witness FROM access_witnesses")
+                        if (c := directory.latest(role_of(r["witness"]), r["witness"]))}
+                return await prove(conn, args.relay_id, access_log_key(cfg), keys)
             return await verify(conn, access_log_key(cfg))
         finally:
             await conn.close()

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -27,12 +27,12 @@ from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
 from relay_exchange.policy import Policy, policy_from
 from relay_exchange.router import BATCH as EXCHANGE_BATCH
-from relay_exchange.router import RATE_LIMIT, ExchangeRouter
+from relay_exchange.router import HEAD_GAP, RATE_LIMIT, ExchangeRouter
 from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
 from trust.directory import Directory
 from trust.encryption_keys import PublicKeyDirectory
-from trust.keys import clock_signer, exchange_signer
+from trust.keys import access_log_signer, clock_signer, exchange_signer
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -142,11 +142,19 @@ def purpose_policy() -> Policy:
     return policy_from(os.environ.get("SHAHO_PURPOSE_POLICY"))
 
 
+def access_head_gap() -> timedelta:
+    """Relay time between two heads of a growing access-log tree: SHAHO_ACCESS_HEAD_SECONDS,
+    else the router's default."""
+    return timedelta(seconds=_positive_setting("SHAHO_ACCESS_HEAD_SECONDS",
+                                               int(HEAD_GAP.total_seconds())))
+
+
 def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
     return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                           cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
                           policy=purpose_policy(), rate_limit=exchange_rate_limit(),
-                          batch=exchange_batch())
+                          batch=exchange_batch(), head_signer=access_log_signer(cfg),
+                          head_gap=access_head_gap())
 
 
 async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:

@@ -1,8 +1,10 @@
 """The access log on the real stack: every person the router forwards and every answer it
 delivers becomes one entry in the same transaction (a record routed again adds none), a leaf
-names no one, `shaho access-log prove` shows a person their entries with proofs the standalone
+names no one, the providing insurers' workers cosign the relay's heads, `shaho access-log prove`
+shows a person their entries with proofs against the latest witnessed head that the standalone
 verifier accepts, and `shaho access-log verify` finds an entry moved to another person, a leaf
-rewritten with its hash, a leaf edited without it, and a gap left by a deleted entry."""
+rewritten with its hash (which the witnesses then refuse as a fork when the relay re-signs the
+tree), a leaf edited without it, and a gap left by a deleted entry."""
 
 from __future__ import annotations
 
@@ -13,7 +15,11 @@ from datetime import timedelta
 import pytest
 
 from access_log.entries import AccessKind, entry_of
-from access_log.verifier import leaf_hash
+from access_log.months import month_of
+from access_log.verifier import leaf_hash, verify_head
+from consumers import access_heads
+from consumers.access_heads import HEAD_INTERVAL
+from consumers.access_records import EXCHANGE_LOG
 from insurer_workers import member_store
 from tests.integration.exchange_env import (
     YEAR,
@@ -28,6 +34,8 @@ from tests.integration.exchange_env import (
     run_workers,
 )
 from tests.integration.relay_env import RelayEnv
+from trust.directory import Directory
+from trust.keys import access_log_key
 
 pytestmark = pytest.mark.integration
 
@@ -54,6 +62,10 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     await relay.tick(now + timedelta(minutes=2))
     route(relay)
     route(relay)  # nothing new: nothing logged again
+    for minute in (3, 4):  # the providers witness the heads; their cosignatures come back
+        run_workers(relay, sorted(providers))
+        await relay.tick(now + timedelta(minutes=minute))
+        route(relay)
 
     conn = await relay.connect()
     try:
@@ -71,6 +83,7 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     finally:
         await conn.close()
     entries = [entry_of(bytes(r["leaf"])) for r in rows]
+    month = rows[0]["month"]
     answered = [r for r in await replies(relay, asker) if r.outcome.value == "answered"]
     assert len([e for e in entries if e.kind is AccessKind.RELAYED_QUERY]) == 2 * len(providers)
     assert len([e for e in entries if e.kind is AccessKind.RELAYED_ANSWER]) == len(answered) \
@@ -98,9 +111,23 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     assert code == 0, out
     proven = [line for line in out.splitlines() if "names this person: yes" in line]
     assert len(proven) == len(entries) and all("verified" in line for line in proven)
-    assert "salt " in out and "  proof " in out and "not caught" in out
+    assert "salt " in out and "  proof " in out and "not caught" not in out, out
+    assert all("(witnessed head)" in line for line in proven), out
+    assert f"exchange {month}: head of {len(rows)} entries" in out and "cosigned by" in out, out
     code, out = _cli(relay, "verify")
     assert code == 0 and "holds together" in out, out
+    assert "0 refused, 0 unanswered: hold together" in out, out
+    conn = await relay.connect()
+    try:  # each witness cosigned every head it was sent; the last covers every entry
+        note = await access_heads.witnessed_head(conn, EXCHANGE_LOG, month)
+        keys = {p: Directory(relay.cfg).latest("insurer", p).public_key for p in providers}
+        checked = verify_head(note, access_log_key(relay.cfg), keys, cosignatures=1)
+        assert checked.head.size == len(rows) and set(checked.witnesses) == providers
+        for p in providers:
+            answered = await member_store.head_answers(conn, p)
+            assert answered and all(cosigned for _, _, cosigned, _ in answered), answered
+    finally:
+        await conn.close()
 
     conn = await relay.connect()
     try:
@@ -117,6 +144,19 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
         assert code == 1 and "position 3: the leaf is no entry in canonical form" in out, out
         code, out = _cli(relay, "prove", a.relay_id)
         assert code == 1 and "#3: REFUSED" in out, out
+        # the edited tree re-signed an interval later: every witness refuses it as a fork
+        later = now + timedelta(minutes=4) + HEAD_INTERVAL
+        assert month_of(later) == month, "the test's relay times stay in one month"
+        await relay.tick(later)
+        route(relay)
+        run_workers(relay, sorted(providers))
+        await relay.tick(later + timedelta(minutes=1))
+        route(relay)
+        for p in providers:
+            refused = [r for r in await member_store.head_answers(conn, p) if not r[2]]
+            assert [r[3].split(":")[0] for r in refused] == ["fork"], refused
+        code, out = _cli(relay, "verify")
+        assert code == 1 and "no longer give its root" in out and "refused it: fork" in out, out
         # a leaf edited without its hash, then deleted
         await conn.execute("UPDATE access_entries SET leaf = leaf || '\\x20'::bytea "
                            "WHERE seq = 1")

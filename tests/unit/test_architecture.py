@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ROOF = "shaho"
 INSURER_FLOOR = {"insurer_workers", "groundfloor", "schemas", "trust", "consumers", "synthetic",
-                 "relay_clock"}
+                 "relay_clock", "access_log"}
+"""access_log/ is pure (trees, heads, the witness's rule): what a witness runs, not the relay."""
 VERIFIER = "access_log.verifier"
 INFRA_FLOOR = {"infra", "groundfloor", "schemas", "trust"}
 STAGERS = {"staging", ROOF, "bench", "tests"}

@@ -76,7 +76,8 @@ def test_whole_topic_readers_know_each_topics_partitions_under_a_prefix() -> Non
     for prefix in ("", "t1a2b.", "participant.x."):
         assert partitions_of(prefix + LINK_CHANGE.name) == LINK_CHANGE.partitions
         assert partitions_of(prefix + RELAY_CLOCK.name) == RELAY_CLOCK.partitions == 1
-        requests, replies, changes = participant_topics("01130012")
+        requests, replies, changes, heads = participant_topics("01130012")
         assert partitions_of(prefix + changes.name) == changes.partitions == 3
+        assert partitions_of(prefix + heads.name) == heads.partitions == 1
         assert partitions_of(prefix + requests.name) == requests.partitions == 6
         assert partitions_of(prefix + replies.name) == replies.partitions

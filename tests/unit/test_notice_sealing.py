@@ -21,7 +21,7 @@ from relay_linker.messages import UNSEALED_NOTICES, NoticeMaking, output_rows
 from schemas import MessageRejected, decode_relay, encode, new_filing
 from schemas.common import Scheme
 from schemas.notices import ChangeKind, ChangeNotice, notice_id_for
-from schemas.topics import Namespace, changes_topic, participant_topics, topic
+from schemas.topics import Namespace, changes_topic, heads_topic, participant_topics, topic
 from tests.fixtures.examples import OCCURRED_AT, example_payload
 from trust.encryption_keys import EncryptionKey, PublicKeys
 from trust.notice_sealing import NoticeContent, NoticeNotOpened, open_notice, seal_notice
@@ -135,8 +135,9 @@ def test_each_recipient_has_its_own_pseudonym_for_a_person() -> None:
 
 
 def test_participant_topics_name_the_participants_own_changes_topic() -> None:
-    requests, replies, changes = participant_topics(A)
+    requests, replies, changes, heads = participant_topics(A)
     assert changes == changes_topic(A)
+    assert heads == heads_topic(A) and heads.message == "TreeHeadForWitness"
     assert changes.name == TOPIC_A and changes.message == "ChangeNotice"
     assert (requests.message, replies.message) == ("RoutedRequest", "ExchangeReply")
     assert topic(TOPIC_A) == changes and topic(requests.name) == requests
