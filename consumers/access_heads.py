@@ -24,7 +24,7 @@ from consumers.access_records import LOGS, leaf_hashes
 
 HEAD_INTERVAL = timedelta(hours=1)
 """A month's tree is signed again after this much relay time even when it did not grow."""
-SILENT_AFTER = 2
+SILENT_AFTER = 3
 """A witness that leaves a head unanswered while this many heads are signed (that one included)
 has stopped cosigning."""
 

@@ -91,6 +91,14 @@ async def _witnessed(conn: asyncpg.Connection, log: str, month: str, relay: Rela
     return checked.head, shown, True
 
 
+async def witness_keys(conn: asyncpg.Connection, cfg: StackConfig) -> WitnessKeys:
+    """The certified keys of the access logs' witnesses (each insurer's latest)."""
+    directory = Directory(cfg)
+    return {r["witness"]: c.public_key for r in await conn.fetch(
+                "SELECT DISTINCT witness FROM access_witnesses ORDER BY witness")
+            if (c := directory.latest(role_of(r["witness"]), r["witness"])) is not None}
+
+
 async def prove(conn: asyncpg.Connection, relay_id: str, relay: RelayKey = None,
                 witness_keys: WitnessKeys | None = None) -> tuple[list[str], bool]:
     """Lines describing the person's entries and whether every one names them and has an
@@ -236,11 +244,8 @@ def _access_log(args: argparse.Namespace, cfg: StackConfig) -> int:
         conn = await asyncpg.connect(cfg.pg_dsn())
         try:
             if args.action == "prove":
-                directory = Directory(cfg)
-                keys = {r["witness"]: c.public_key for r in await conn.fetch(
-                            "SELECT DISTINCT witness FROM access_witnesses")
-                        if (c := directory.latest(role_of(r["witness"]), r["witness"]))}
-                return await prove(conn, args.relay_id, access_log_key(cfg), keys)
+                return await prove(conn, args.relay_id, access_log_key(cfg),
+                                   await witness_keys(conn, cfg))
             return await verify(conn, access_log_key(cfg))
         finally:
             await conn.close()

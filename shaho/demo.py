@@ -294,6 +294,8 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
             print(line)
         for line in asyncio.run(demo_exchange.pushed_changes(demo, population)):
             print(line)
+        for line in asyncio.run(demo_exchange.witness_heads(demo, later)):
+            print(line)
         for line in asyncio.run(demo_exchange.access_log(demo)):
             print(line)
         sample = asyncio.run(_sample_person(demo))

@@ -11,11 +11,13 @@ import asyncio
 import json
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import TopicPartition
 
+from access_log.verifier import parse_note
+from consumers import access_heads
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra import processes
@@ -37,7 +39,7 @@ from shaho import access_log_commands
 from shaho.bootstrap import insurer, keyring, topic_namespace
 from staging.exchange_population import insurers_of
 from synthetic.population import Population
-from trust.keys import clock_signer
+from trust.keys import access_log_key, clock_signer
 from trust.number_sealing import open_answer
 
 EXCHANGE_PROCESSORS = ("relay-exchange", "insurer-worker")
@@ -162,16 +164,48 @@ async def access_log(demo: StackConfig, shown: int = 6) -> list[str]:
             "ORDER BY count(*) DESC, relay_id LIMIT 1")
         if busiest is None:
             return ["access log: no entries (no one's data was relayed)"]
-        lines, proven = await access_log_commands.prove(conn, busiest)
-        _, whole = await access_log_commands.verify(conn)
+        lines, proven = await access_log_commands.prove(
+            conn, busiest, access_log_key(demo),
+            await access_log_commands.witness_keys(conn, demo))
+        verified, whole = await access_log_commands.verify(conn, access_log_key(demo))
     finally:
         await conn.close()
     entries = [line for line in lines if "names this person" in line]
+    under = sum("(witnessed head)" in line for line in entries)
+    heads = [line for line in verified if " heads: " in line]
     return [f"access log: {total} entries; one person's {len(entries)} as they would read "
             f"them, each naming them and proven by the standalone verifier: "
-            f"{'yes' if proven else 'NO'}; the stored log holds together: "
-            f"{'yes' if whole else 'NO'} (tree heads are not signed yet)",
+            f"{'yes' if proven else 'NO'} ({under} against a head the relay signed and an "
+            f"insurer cosigned); the stored log and its heads hold together: "
+            f"{'yes' if whole else 'NO'}",
+            *(f"  {line}" for line in heads),
             *(f"  {line}" for line in entries[:shown])]
+
+
+async def witness_heads(demo: StackConfig, day: datetime, wait: float = 90.0) -> list[str]:
+    """Move the relay clock on a minute at a time until each access-log month has a head that
+    covers all its entries and a witness cosigned (the router signs, the insurers' workers
+    cosign with their own keys, the router records their answers)."""
+    clock = RelayClock(demo.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(demo), keyring(demo),
+                       clock_signer(demo))
+    await clock.start()
+    conn = await asyncpg.connect(demo.pg_dsn())
+    minutes, covered = 0, False
+    try:
+        deadline = time.monotonic() + wait
+        while not covered and time.monotonic() < deadline:
+            minutes += 1
+            await clock.tick(day + timedelta(minutes=minutes))
+            await asyncio.sleep(2.0)
+            covered = True
+            for t in await conn.fetch("SELECT log, month, size FROM access_trees"):
+                note = await access_heads.witnessed_head(conn, t["log"], t["month"])
+                covered = covered and note is not None and parse_note(note)[0].size == t["size"]
+    finally:
+        await conn.close()
+        await clock.stop()
+    return [f"access-log heads: the relay clock moved on {minutes} minute(s); every month's "
+            f"entries under a witnessed head: {'yes' if covered else 'NO'}"]
 
 
 def start_processors(demo: StackConfig, population: Population) -> list[str]:

@@ -54,8 +54,13 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     assert int(sent) > 0 and int(kept) == int(sent), pushed
     logged = [line for line in out.splitlines() if line.startswith("access log: ")]
     assert len(logged) == 1 and "proven by the standalone verifier: yes" in logged[0] \
-        and "holds together: yes" in logged[0], out[-3000:]
+        and "its heads hold together: yes" in logged[0], out[-3000:]
+    assert "every month's entries under a witnessed head: yes" in out, out[-3000:]
+    under = re.search(r"\((\d+) against a head the relay signed and an insurer cosigned\)",
+                      logged[0])
+    assert under and int(under.group(1)) > 0, logged
     assert "names this person: yes" in out and "proof of " in out
+    assert "(witnessed head)" in out and " 0 refused, " in out, out[-3000:]
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 

@@ -183,3 +183,49 @@ async def test_bad_signatures_and_silent_witnesses_are_found(relay: RelayEnv):
                    for p in problems), problems
     finally:
         await conn.close()
+
+
+async def test_a_reordered_or_inserted_entry_below_a_signed_head_is_found(relay: RelayEnv):
+    """Rows swapped (their leaves and hashes with them), or an entry slipped in with the later
+    positions moved up and the tree's size raised: the stored leaves no longer give the signed
+    root, whatever the hashes say."""
+    keyring = relay.keyring()
+    conn = await relay.connect()
+    try:
+        async with conn.transaction():
+            await access_records.append(conn, _accesses(0, 6, T0), keyring)
+            await access_heads.heads_due(conn, EXCHANGE_LOG, T0 + timedelta(minutes=1), SIGNER)
+        assert await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY) == []
+
+        def rows_at(a: int, b: int):
+            return conn.fetch("SELECT seq, entry_id FROM access_entries WHERE log = 'exchange' "
+                              "AND seq IN ($1, $2) ORDER BY seq", a, b)
+
+        first, second = await rows_at(1, 2)
+        swap = ("UPDATE access_entries SET seq = $2 WHERE log = 'exchange' AND entry_id = $1")
+        async with conn.transaction():  # reordered: positions 1 and 2 trade places
+            await conn.execute(swap, first["entry_id"], -1)
+            await conn.execute(swap, second["entry_id"], 1)
+            await conn.execute(swap, first["entry_id"], 2)
+        problems = await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY)
+        assert len(problems) == 1 and "no longer give its root" in problems[0], problems
+        async with conn.transaction():  # put back: the head holds again
+            await conn.execute(swap, first["entry_id"], -1)
+            await conn.execute(swap, second["entry_id"], 2)
+            await conn.execute(swap, first["entry_id"], 1)
+        assert await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY) == []
+
+        async with conn.transaction():  # inserted at position 3, the rest moved up
+            await conn.execute("UPDATE access_entries SET seq = seq + 100 WHERE log = "
+                               "'exchange' AND seq >= 3")
+            await conn.execute("UPDATE access_entries SET seq = seq - 99 WHERE log = "
+                               "'exchange' AND seq >= 100")
+            await conn.execute(
+                "INSERT INTO access_entries (log, month, seq, entry_id, relay_id, leaf, "
+                "leaf_hash) SELECT log, month, 3, 'slipped-in', relay_id, leaf, leaf_hash "
+                "FROM access_entries WHERE log = 'exchange' AND seq = 0")
+            await conn.execute("UPDATE access_trees SET size = size + 1 WHERE log = 'exchange'")
+        problems = await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY)
+        assert len(problems) == 1 and "no longer give its root" in problems[0], problems
+    finally:
+        await conn.close()

@@ -1,7 +1,8 @@
 """Same input, same output for the exchange: the same requests and ticks through two relays,
 one router deciding 200 records per transaction in one run, the other one record at a time
 and restarted between ticks, publish the same replies and routed requests, partition by
-partition, ids and contents alike (sealed parts compared opened, as their readers see them)."""
+partition, ids and contents alike (sealed parts compared opened, as their readers see them),
+and the same access log: its leaves, the heads sent to the witnesses and their answers."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 from groundfloor.config import StackConfig
 from schemas import decode_relay
+from schemas.access_log import TreeHeadForWitness
 from schemas.exchange import ExchangeReply, RoutedRequest
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
-from schemas.topics import participant_topics
+from schemas.topics import heads_topic, participant_topics
 from tests.integration.exchange_env import (
     YEAR,
     ask,
@@ -120,6 +122,22 @@ async def _published(relay: RelayEnv, asker: str, providers: set[str]) -> Sequen
                 i.sealed_number, key, routed.routed_id, i.item_id, code, routed.purpose.value)}
                 for i in routed.items]
             out.setdefault((f"{code}.requests", r.partition), []).append(body)
+        for r in await records(relay, heads_topic(code).name):
+            head = decode_relay(bytes(r.value), TreeHeadForWitness)
+            out.setdefault((f"{code}.heads", r.partition), []).append(head.model_dump(
+                mode="json"))
+    conn = await relay.connect()
+    try:  # the access log itself: every leaf, and each head with its witnesses' answers
+        out["access-log", 0] = [
+            {"log": r["log"], "month": r["month"], "seq": r["seq"], "leaf": bytes(r["leaf"]).hex()}
+            for r in await conn.fetch("SELECT log, month, seq, leaf FROM access_entries "
+                                      "ORDER BY log, month, seq")]
+        out["access-heads", 0] = [dict(r) for r in await conn.fetch(
+            "SELECT h.log, h.month, h.relay_time, h.note, a.witness, a.state, a.reason, "
+            "a.note AS answer FROM access_heads h LEFT JOIN access_head_witnessing a "
+            "USING (log, month, relay_time) ORDER BY h.log, h.month, h.relay_time, a.witness")]
+    finally:
+        await conn.close()
     return out
 
 
@@ -133,6 +151,10 @@ async def test_batch_size_and_restarts_change_no_exchange_output(stack: StackCon
         assert sorted(calm) == sorted(restarted)
         for where in sorted(calm):
             assert calm[where] == restarted[where], f"{where} differs"
+        assert calm["access-log", 0] and calm["access-heads", 0], "nothing logged or signed"
+        assert any(state == "cosigned" for state in
+                   (h["state"] for h in calm["access-heads", 0])), calm["access-heads", 0]
+        assert any(name.endswith(".heads") for name, _ in calm), "no head sent to a witness"
         told = [m for (name, _), seq in calm.items() if name.endswith(".replies")
                    for m in seq]
         outcomes = {(m["entry"], m["outcome"], m["reason"]) for m in told}
