@@ -1,6 +1,7 @@
 """Change notices the linker pushes, as access-log entries for the notices log: one per notice
 whose outbox row was made, keyed by the relay so a recipient cannot find its leaf, and the same
-on every run (a record processed again adds nothing: the log skips known ids)."""
+on every run (a record processed again adds nothing: the log skips known ids). The recipient
+of each notice witnesses the notices log's heads, as the providers witness the exchange's."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def pushed_accesses(effects: Iterable[fx.Effect], pushed: set[UUID], keyring: Ke
     """The accesses of the notices among `effects` whose ids are in `pushed` (the outbox rows
     made), in decision order. The asker is the recipient; the provider the filer of the
     filing that made the notice due (read from the decision's ledgered filings), else the
-    relay; the category the kind of change, the scheme the ended coverage's when one ended."""
+    relay; the category the kind of change, the scheme the ended coverage's when one ended;
+    the witness the recipient."""
     effects = list(effects)
     filers = {e.entry.event_id: e.entry.filer_code for e in effects
               if isinstance(e, fx.FilingLedgered)}
@@ -44,5 +46,5 @@ def pushed_accesses(effects: Iterable[fx.Effect], pushed: set[UUID], keyring: Ke
         out.append(Access(
             notice_entry_id(keyring, notice_id), e.relay_id, AccessKind.PUSHED_CHANGE,
             e.recipient_code, filers.get(e.source_event_id, RELAY), e.ended_scheme or "-",
-            e.kind, PURPOSE, NO_POLICY_ROW, relay_time, OUTCOME))
+            e.kind, PURPOSE, NO_POLICY_ROW, relay_time, OUTCOME, witness=e.recipient_code))
     return out

@@ -1,5 +1,6 @@
 """Pushed change notices as notices-log entries: one per notice made, keyed by the relay,
-naming the recipient as asker and the filer as provider, and no number or relay id."""
+naming the recipient as asker and witness and the filer as provider, and no number or relay
+id."""
 
 from __future__ import annotations
 
@@ -39,8 +40,9 @@ def test_each_notice_made_is_one_entry_with_the_recipient_and_the_filer():
     pushed = {notice_id_for(e.outbox_id, e.recipient_code) for e in (told, ended)}
     accesses = pushed_accesses([_ledgered(event, "131016"), told, untold, ended], pushed,
                                KEYRING, NOW)
-    assert [(a.asker, a.provider, a.scheme, a.category) for a in accesses] == [
-        ("06139018", "131016", "-", "death"), ("JPS", "relay", "medical", "coverage_ended")]
+    assert [(a.asker, a.provider, a.scheme, a.category, a.witness) for a in accesses] == [
+        ("06139018", "131016", "-", "death", "06139018"),
+        ("JPS", "relay", "medical", "coverage_ended", "JPS")]
     for a in accesses:
         assert (a.kind, a.purpose, a.policy_row, a.outcome, a.relay_time) == (
             AccessKind.PUSHED_CHANGE, "change_notice", "-", "pushed", NOW)
