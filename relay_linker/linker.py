@@ -5,7 +5,9 @@ the batch size, the timing or where the process was killed.
 Plain aiokafka + asyncpg rather than faust: the effect is a PostgreSQL transaction that must
 hold the consumer positions, the state change and the outbox rows together, which faust's
 table/changelog model cannot give. Each micro-batch is one transaction; after it commits, the
-offsets are also committed to Kafka so lag monitoring sees the group move.
+offsets are also committed to Kafka so lag monitoring sees the group move. Each change notice
+the batch pushes is logged in the notices access log in that same transaction, before its
+outbox row is written: a notice goes out only with its entry, and its entry only with it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumers import offsets
+from consumers import access_records, offsets
+from consumers.access_records import NOTICES_LOG, Access
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
@@ -38,6 +41,7 @@ from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice, RelayState
 from relay_linker.messages import NoticeMaking, dead_letter_rows, output_rows
+from relay_linker.pushed_changes import pushed_accesses
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
 from schemas import Filing, FilingRejected, MessageRejected, Reason, RelayTick, decode_filing
@@ -199,9 +203,12 @@ class BatchResult:
     dead_letters: int = 0
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     clock: ClockAdvanced | None = None
+    accesses: list[Access] = field(default_factory=list)
+    """The notices-log entries of the change notices among `outbox`, in decision order."""
 
     def merge(self, other: BatchResult) -> None:
         self.outbox += other.outbox
+        self.accesses += other.accesses
         self.dead_letters += other.dead_letters
         for tp, offset in other.positions.items():
             self.positions[tp] = max(offset, self.positions.get(tp, 0))
@@ -409,6 +416,7 @@ class RelayLinker:
             else:
                 result.outbox += await self._one(work, step, linker_record, result)
         await work.flush()
+        await access_records.append(conn, result.accesses, self.keyring, log=NOTICES_LOG)
         await insert_rows(conn, result.outbox)
 
     def _source(self, record: ConsumerRecord) -> Source:
@@ -435,5 +443,8 @@ class RelayLinker:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1
         making = NoticeMaking(self.keyring, step.item.filing)  # the filing, for this record only
-        return output_rows(effects, source, self.namespace, step.relay_time, self.addressees,
+        rows = output_rows(effects, source, self.namespace, step.relay_time, self.addressees,
                            making)
+        result.accesses += pushed_accesses(effects, {r.id for r in rows}, self.keyring,
+                                           step.relay_time)
+        return rows

@@ -70,7 +70,7 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     conn = await relay.connect()
     try:
         rows = await conn.fetch("SELECT month, seq, relay_id, leaf FROM access_entries "
-                                "ORDER BY month, seq")
+                                "WHERE log = 'exchange' ORDER BY month, seq")
         # the providing insurer's own end: each person it was asked about, under its number
         for p in providers:
             numbers = {c.number for c in covers[a.relay_id] if c.insurer == p}
@@ -109,7 +109,8 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
 
     code, out = _cli(relay, "prove", a.relay_id)
     assert code == 0, out
-    proven = [line for line in out.splitlines() if "names this person: yes" in line]
+    proven = [line for line in out.splitlines()  # the linker's notices are in another log
+              if line.startswith("exchange ") and "names this person: yes" in line]
     assert len(proven) == len(entries) and all("verified" in line for line in proven)
     assert "salt " in out and "  proof " in out and "not caught" not in out, out
     assert all("(witnessed head)" in line for line in proven), out
@@ -132,14 +133,16 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
     conn = await relay.connect()
     try:
         # an entry moved to another person
-        await conn.execute("UPDATE access_entries SET relay_id = 'SOMEONE-ELSE' WHERE seq = 2")
+        await conn.execute("UPDATE access_entries SET relay_id = 'SOMEONE-ELSE' "
+                           "WHERE log = 'exchange' AND seq = 2")
         code, out = _cli(relay, "verify")
         assert code == 1 and "position 2: the leaf does not name the row's person" in out, out
-        await conn.execute("UPDATE access_entries SET relay_id = $1 WHERE seq = 2", a.relay_id)
+        await conn.execute("UPDATE access_entries SET relay_id = $1 "
+                           "WHERE log = 'exchange' AND seq = 2", a.relay_id)
         # a leaf re-spaced, its hash recomputed to match
         spaced = b" " + bytes(rows[3]["leaf"])
-        await conn.execute("UPDATE access_entries SET leaf = $1, leaf_hash = $2 WHERE seq = 3",
-                           spaced, leaf_hash(spaced))
+        await conn.execute("UPDATE access_entries SET leaf = $1, leaf_hash = $2 "
+                           "WHERE log = 'exchange' AND seq = 3", spaced, leaf_hash(spaced))
         code, out = _cli(relay, "verify")
         assert code == 1 and "position 3: the leaf is no entry in canonical form" in out, out
         code, out = _cli(relay, "prove", a.relay_id)
@@ -159,10 +162,10 @@ async def test_relayed_queries_and_answers_are_logged_once_and_proven(relay: Rel
         assert code == 1 and "no longer give its root" in out and "refused it: fork" in out, out
         # a leaf edited without its hash, then deleted
         await conn.execute("UPDATE access_entries SET leaf = leaf || '\\x20'::bytea "
-                           "WHERE seq = 1")
+                           "WHERE log = 'exchange' AND seq = 1")
         code, out = _cli(relay, "verify")
         assert code == 1 and "position 1: the leaf does not hash" in out, out
-        await conn.execute("DELETE FROM access_entries WHERE seq = 1")
+        await conn.execute("DELETE FROM access_entries WHERE log = 'exchange' AND seq = 1")
         code, out = _cli(relay, "verify")
         assert code == 1 and "gap" in out and "the tree records" in out, out
     finally:

@@ -1,21 +1,33 @@
 """Changes pushed to those who know the person, on the real stack: a person known to three
 insurers over the years moves, changes name and dies, and one of their coverages ends; each
 insurer reads each change once on its own topic, opens it with its own key and finds its own
-number (and the new name or address as filed); no insurer opens or reads another's."""
+number (and the new name or address as filed); no insurer opens or reads another's. Each notice
+pushed is one entry of the notices access log, witnessed by its recipient, and the same input
+gives the same leaves whatever the batch size and wherever the linker was killed."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from datetime import date, timedelta
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
+from access_log.entries import AccessEntry, AccessKind, entry_of, person_commitment
+from access_log.months import month_of
+from access_log.verifier import leaf_hash
+from consumers import access_records
+from consumers.access_records import NOTICES_LOG, person_salt
+from groundfloor.config import LINKER_BATCH_ENV, StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra import kafka_acl
 from infra.principals import TESTS, participant, participant_name
+from relay_linker.messages import NoticeMaking, output_rows
+from relay_linker.pushed_changes import notice_entry_id, pushed_accesses
 from schemas import Filing, decode_relay, new_filing
 from schemas.common import IdentityItems, PersonReference
 from schemas.employer import EmployeeInsuranceAcquired
@@ -45,8 +57,8 @@ from tests.fixtures.examples import (
     insured,
     resident,
 )
-from tests.integration.relay_env import CALENDAR_START, RelayEnv
-from trust.encryption_keys import load_private_key
+from tests.integration.relay_env import CALENDAR_START, RelayEnv, drop_env, make_env
+from trust.encryption_keys import PublicKeyDirectory, load_private_key
 from trust.notice_sealing import NoticeContent, NoticeNotOpened, open_notice
 from trust.pki import Participant
 
@@ -122,11 +134,16 @@ async def _records(relay: RelayEnv, code: str, login: str = TESTS) -> list:
     return await read_to_end(relay.cfg.kafka(login), partitions, 30)
 
 
-async def _run(relay: RelayEnv) -> dict[Participant, list]:
+async def _feed(relay: RelayEnv) -> None:
+    """Publish the phases, each released by a tick an hour after the last, then a day on."""
     for hour, phase in enumerate(_phases(), start=1):
         await relay.publish(phase)
         await relay.tick(CALENDAR_START + timedelta(hours=hour))
     await relay.tick(CALENDAR_START + timedelta(days=1))
+
+
+async def _run(relay: RelayEnv) -> dict[Participant, list]:
+    await _feed(relay)
     for processor in ("relay-linker", "outbox-publisher"):
         assert await asyncio.to_thread(relay.run, processor) == 0, relay.last_output
     return {who: await _records(relay, who.code) for who in INSURERS}
@@ -192,3 +209,138 @@ async def test_an_insurer_reads_its_own_changes_topic_and_not_anothers(stack, re
     finally:
         await asyncio.to_thread(kafka_acl.revoke_namespace, stack, relay.topics,
                                 [participant(*p) for p in pairs])
+
+
+def _cli(relay: RelayEnv, *args: str) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "shaho.cli", "access-log", *args],
+                          env=relay.cfg.child_env(), capture_output=True, timeout=120,
+                          check=False)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
+
+
+async def _notices_log(relay: RelayEnv) -> tuple[list, set[str], int]:
+    """The notices log's rows in log order, its witnesses, and the exchange log's size."""
+    conn = await relay.connect()
+    try:
+        rows = await conn.fetch("SELECT month, seq, entry_id, relay_id, leaf FROM "
+                                "access_entries WHERE log = $1 ORDER BY month, seq", NOTICES_LOG)
+        witnesses = {r["witness"] for r in await conn.fetch(
+            "SELECT witness FROM access_witnesses WHERE log = $1", NOTICES_LOG)}
+        exchange = await conn.fetchval("SELECT count(*) FROM access_entries WHERE log = $1",
+                                       access_records.EXCHANGE_LOG)
+    finally:
+        await conn.close()
+    return rows, witnesses, exchange
+
+
+async def test_each_pushed_notice_is_one_notices_log_entry_witnessed_by_its_recipient(
+        relay: RelayEnv):
+    received = await _run(relay)
+    notices = [decode_relay(bytes(r.value), ChangeNotice)
+               for records in received.values() for r in records]
+    assert len(notices) == 4 * len(INSURERS)
+    rows, witnesses, exchange = await _notices_log(relay)
+    entries = [entry_of(bytes(r["leaf"])) for r in rows]
+    keyring = relay.keyring()
+
+    # one entry per notice pushed, under the id the relay keys from the notice's id
+    assert sorted(e.entry_id for e in entries) == sorted(
+        notice_entry_id(keyring, n.notice_id) for n in notices)
+    by_id = {notice_entry_id(keyring, n.notice_id): n for n in notices}
+    for e in entries:
+        n = by_id[e.entry_id]
+        assert (e.kind, e.asker, e.provider, e.category, e.outcome) == (
+            AccessKind.PUSHED_CHANGE, n.recipient_code, TOWN, n.kind.value, "pushed")
+        assert (e.purpose, e.policy_row) == ("change_notice", "-")
+        assert e.scheme == ("medical" if n.kind is ChangeKind.COVERAGE_ENDED else "-")
+        assert datetime.fromisoformat(e.relay_time) == n.relay_time
+    # a phase is decided at the relay time of the tick before it (the first two at the
+    # first's): the filings of phases 1-3 (registration, pension number, NHI, employee
+    # insurance, at hours 1 and 2) push no notice and have no entry; each later phase's
+    # filing is told to all three recipients
+    hours = Counter((datetime.fromisoformat(e.relay_time) - CALENDAR_START, e.category)
+                    for e in entries)
+    assert hours == Counter({(timedelta(hours=h), kind.value): len(INSURERS) for h, kind in (
+        (3, ChangeKind.COVERAGE_ENDED), (4, ChangeKind.NAME_CHANGE),
+        (5, ChangeKind.ADDRESS_CHANGE), (6, ChangeKind.DEATH))})
+    assert witnesses == {who.code for who in INSURERS}, "the recipients witness the log"
+    assert exchange == 0, "notices go to the notices log only"
+
+    relay_id = rows[0]["relay_id"]
+    assert {r["relay_id"] for r in rows} == {relay_id}
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
+    for r in rows:  # a leaf names no one and gives no number
+        leaf = bytes(r["leaf"])
+        assert relay_id.encode() not in leaf and b"1234567890" not in leaf
+        assert not any(item.encode() in leaf for item in ("港いろは", "１２３４", NEW_KANJI))
+    assert len({e.person for e in entries}) == len(entries), "one person's entries unlinkable"
+
+    code, out = _cli(relay, "prove", relay_id)
+    assert code == 0, out
+    proven = [line for line in out.splitlines() if "names this person: yes" in line]
+    assert len(proven) == len(entries) and all(p.startswith(NOTICES_LOG) for p in proven), out
+    code, out = _cli(relay, "verify")
+    assert code == 0 and "holds together" in out, out
+
+
+async def _leaves(relay: RelayEnv) -> dict[str, list[bytes]]:
+    """The notices log's leaf hashes, month by month."""
+    conn = await relay.connect()
+    try:
+        months = [r["month"] for r in await conn.fetch(
+            "SELECT month FROM access_trees WHERE log = $1 ORDER BY month", NOTICES_LOG)]
+        return {m: await access_records.leaf_hashes(conn, m, NOTICES_LOG) for m in months}
+    finally:
+        await conn.close()
+
+
+async def _folded_leaves(relay: RelayEnv) -> dict[str, list[bytes]]:
+    """The leaf hashes the pure fold gives: each decision's pushed notices in relay order, as
+    the linker makes them (a clock step makes no notice)."""
+    keyring, addressees = relay.keyring(), PublicKeyDirectory(relay.cfg)
+    out: dict[str, list[bytes]] = defaultdict(list)
+    for d in (await relay.fold())[1]:
+        making = NoticeMaking(keyring, d.filing) if d.filing is not None else None
+        rows = output_rows(d.effects, d.source, relay.topics, d.relay_time, addressees, making)
+        for a in pushed_accesses(d.effects, {r.id for r in rows}, keyring, d.relay_time):
+            person = person_commitment(person_salt(keyring, a.relay_id), a.relay_id, a.entry_id)
+            entry = AccessEntry(a.entry_id, a.kind, a.asker, a.provider, person, a.scheme,
+                                a.category, a.purpose, a.policy_row, a.relay_time.isoformat(),
+                                a.outcome)
+            out[month_of(a.relay_time)].append(leaf_hash(entry.leaf()))
+    return dict(out)
+
+
+async def _notices_logged(relay: RelayEnv) -> int:
+    conn = await relay.connect()
+    try:
+        return await conn.fetchval("SELECT count(*) FROM access_entries WHERE log = $1",
+                                   NOTICES_LOG)
+    finally:
+        await conn.close()
+
+
+async def test_batch_size_and_a_kill_change_no_notices_log_leaf(stack: StackConfig, unique: str):
+    large, small = await make_env(stack, unique), await make_env(stack, f"{unique}k")
+    try:
+        for relay in (large, small):
+            await _feed(relay)
+        code = await asyncio.to_thread(large.run, "relay-linker", {LINKER_BATCH_ENV: "500"})
+        assert code == 0, large.last_output
+        # one step a transaction, SIGKILLed after the 10th commits (the name change's, by
+        # then the ended coverage is told), then restarted from the stored positions
+        one = {LINKER_BATCH_ENV: "1"}
+        code = await asyncio.to_thread(small.run, "relay-linker",
+                                       {**one, "SHAHO_FAULT": "linker.after-db-commit:10"})
+        assert code == -9, small.last_output
+        assert 0 < await _notices_logged(small) < 4 * len(INSURERS), "killed mid-way"
+        code = await asyncio.to_thread(small.run, "relay-linker", one)
+        assert code == 0, small.last_output
+
+        calm, killed = await _leaves(large), await _leaves(small)
+        assert sum(len(leaves) for leaves in calm.values()) == 4 * len(INSURERS)
+        assert calm == killed
+        assert calm == await _folded_leaves(large)
+    finally:
+        await drop_env(large)
+        await drop_env(small)
