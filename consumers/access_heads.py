@@ -9,9 +9,10 @@ from the last head it cosigned of that month, and answers with the note cosigned
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid5
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,7 +22,11 @@ from access_log.merkle import Tree
 from access_log.months import head_origin, month_of
 from access_log.verifier import Head, HeadRefused, parse_note, verify_head
 from consumers.access_records import LOGS, leaf_hashes
+from schemas import encode
+from schemas.access_log import TreeHeadForWitness
+from schemas.topics import Namespace, heads_topic
 
+HEADS_NAMESPACE = UUID("8e2c51f4-7a9d-5b3e-a061-3f4d2c1b0e97")
 HEAD_INTERVAL = timedelta(hours=1)
 """A month's tree is signed again after this much relay time even when it did not grow."""
 SILENT_AFTER = 3
@@ -31,8 +36,8 @@ has stopped cosigning."""
 
 @dataclass(frozen=True)
 class ForWitness:
-    """One signed head for one witness, with the consistency proof from the last head of the
-    month it cosigned (`since` its size; none for the first head it is sent)."""
+    """One signed head for one witness, with the consistency proof from the month's previous
+    head (`since` its size; none for the month's first head)."""
 
     witness: str
     log: str
@@ -70,8 +75,9 @@ async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
     """In the caller's transaction: sign a head of every month of `log` that grew since its
     last head, at least `gap` of relay time after it (or, for the current month, whose last
     head is `HEAD_INTERVAL` old at relay time `now`), store it, and the messages to send to
-    the log's witnesses. A witness still to answer a head of that month is sent none: the next
-    one it gets carries the proof from the last head it cosigned, which it then has."""
+    the log's witnesses: each head with the consistency proof from the month's previous head,
+    which every witness was sent before it (on one partition, in order), whatever it answered,
+    so what is sent depends on the log alone, never on when witnesses answer."""
     if log not in LOGS:
         raise ValueError(f"no access log {log!r}")
     at = relay_time_text(now)
@@ -94,17 +100,9 @@ async def heads_due(conn: asyncpg.Connection, log: str, now: datetime,
         note = signed_head(head, *signer)
         await conn.execute("INSERT INTO access_heads (log, month, size, root, relay_time, note) "
                            "VALUES ($1, $2, $3, $4, $5, $6)", log, month, size, head.root, at, note)
-        waiting = {r["witness"] for r in await conn.fetch(
-            "SELECT DISTINCT witness FROM access_head_witnessing WHERE log = $1 AND month = $2 "
-            "AND state = 'sent'", log, month)}
+        since = None if last is None else last["size"]
+        proof = None if not since else tree.consistency(since, size)
         for w in witnesses:
-            if w in waiting:
-                continue
-            since = await conn.fetchval(
-                "SELECT h.size FROM access_head_witnessing a JOIN access_heads h USING "
-                "(log, month, relay_time) WHERE a.log = $1 AND a.month = $2 AND a.witness = $3 "
-                "AND a.state = 'cosigned' ORDER BY h.relay_time DESC LIMIT 1", log, month, w)
-            proof = None if since is None or since == 0 else tree.consistency(since, size)
             await conn.execute("INSERT INTO access_head_witnessing (log, month, relay_time, "
                                "witness, state) VALUES ($1, $2, $3, $4, 'sent')",
                                log, month, at, w)
@@ -174,7 +172,7 @@ async def head_problems(conn: asyncpg.Connection, log: str,
     """What is wrong with the log's stored heads: a head whose relay signature fails, a head
     whose root is not the one the stored leaves give at its size (an entry edited, deleted,
     inserted or reordered below a signed size, even with hashes recomputed), a refusal by a
-    witness (and why), and a witness that stopped cosigning."""
+    witness (and why)."""
     problems: list[str] = []
     trees: dict[str, Tree] = {}
     for h in await conn.fetch("SELECT month, size, relay_time, note FROM access_heads "
@@ -196,12 +194,38 @@ async def head_problems(conn: asyncpg.Connection, log: str,
                               "ORDER BY month, relay_time, witness", log):
         problems.append(f"{log} {r['month']} head at {r['relay_time']}: witness {r['witness']} "
                         f"refused it: {r['reason']}")
+    return problems
+
+
+async def silent_witnesses(conn: asyncpg.Connection, log: str) -> list[str]:
+    """The witnesses of `log` that stopped cosigning: each left a head unanswered while
+    `SILENT_AFTER` heads of its month were signed (an outage of a witness, not of the log)."""
+    silent = []
     for r in await conn.fetch(
             "SELECT a.witness, count(*) AS n FROM (SELECT witness, month, min(relay_time) AS "
             "since FROM access_head_witnessing WHERE log = $1 AND state = 'sent' GROUP BY "
             "witness, month) a JOIN access_heads h ON h.log = $1 AND h.month = a.month AND "
             "h.relay_time >= a.since GROUP BY a.witness HAVING count(*) >= $2 "
             "ORDER BY a.witness", log, SILENT_AFTER):
-        problems.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads "
-                        "unanswered)")
-    return problems
+        silent.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads "
+                      "unanswered)")
+    return silent
+
+
+def witness_records(sent: list[ForWitness], relay_time: datetime, namespace: Namespace,
+                    sign: Callable[[str, bytes, bytes], list[tuple[str, bytes]]]
+                    ) -> list[tuple[UUID, str, int, bytes, bytes, tuple[tuple[str, bytes], ...]]]:
+    """Each head for each witness as a `TreeHeadForWitness` record on its own heads topic,
+    signed with `sign(topic, key, value)` (the relay's access-log key): id (the same for the
+    same head, witness and log), broker topic, its partitions, key, value, headers."""
+    out = []
+    for s in sent:
+        message = TreeHeadForWitness(log=s.log, month=s.month, witness_code=s.witness,
+                                     note=s.note, since=s.since, consistency=s.proof or [],
+                                     relay_time=relay_time)
+        topic = heads_topic(s.witness)
+        key, value = message.kafka_key(), encode(message)
+        out.append((uuid5(HEADS_NAMESPACE, f"{s.log}|{s.month}|{s.witness}|{s.note}"),
+                    namespace.physical(topic), topic.partitions, key, value,
+                    tuple(sign(topic.name, key, value))))
+    return out

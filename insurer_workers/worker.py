@@ -354,7 +354,7 @@ class InsurerWorker:
         consistency proof checked), refuse it with why otherwise; the answer is sent, then
         kept (a crash between the two sends the same answer again, which the relay takes
         once)."""
-        if not self._signed_by(record, RELAY_EXCHANGE):
+        if not self._signed_by(record, RELAY_ACCESS_LOG):
             self.done.add("head_refused:bad_record_signature")
             return
         sent = decode_relay(bytes(record.value or b""), TreeHeadForWitness)

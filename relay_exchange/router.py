@@ -21,7 +21,6 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from access_log.entries import AccessKind
 from consumers import access_heads, access_records, offsets
@@ -38,7 +37,7 @@ from relay_exchange.numbers import number_key
 from relay_exchange.policy import Policy, default_policy
 from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, refused
 from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
-from schemas.access_log import HeadCosignature, TreeHeadForWitness
+from schemas.access_log import HeadCosignature
 from schemas.exchange import (
     ExchangeAnswer,
     ExchangeReply,
@@ -56,7 +55,6 @@ from schemas.topics import (
     EXCHANGE_TOPICS,
     PARTITIONS,
     Namespace,
-    heads_topic,
     participant_topics,
 )
 from trust.directory import Signers
@@ -211,7 +209,7 @@ class ExchangeRouter:
                  addressees: PublicKeys, kafka: KafkaLogin, namespace: Namespace,
                  signer: RecordSigner, policy: Policy | None = None,
                  rate_limit: int = RATE_LIMIT, group: str = GROUP, batch: int = BATCH,
-                 head_signer: tuple[str, ec.EllipticCurvePrivateKey] | None = None,
+                 head_signer: RecordSigner | None = None,
                  head_gap: timedelta = HEAD_GAP) -> None:
         self.pool, self.keyring, self.signers, self.addressees = pool, keyring, signers, addressees
         self.kafka, self.namespace, self.signer = kafka, namespace, signer
@@ -589,28 +587,19 @@ class ExchangeRouter:
     # -- the access logs' heads --------------------------------------------------------------
 
     async def _heads(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:
-        """Each access log's heads due at this relay time, signed with the relay's access-log
-        key, stored, and sent to each witness with its consistency proof, signed by the
-        router (no heads without the key)."""
+        """The exchange log's heads due at this relay time (the router is its only appender,
+        so they depend on the records alone), signed with the relay's access-log key, stored,
+        and put in the outbox for each witness with its consistency proof."""
         if self.head_signer is None:
             return []
-        rows = []
+        sent = await access_heads.heads_due(
+            conn, access_records.EXCHANGE_LOG, step.relay_time,
+            (self.head_signer.signer.code, self.head_signer.key), self.head_gap)
         source = ("access-log.heads", 0, step.epoch)
-        for log_name in access_records.LOGS:
-            sent = await access_heads.heads_due(conn, log_name, step.relay_time,
-                                                self.head_signer, self.head_gap)
-            for s in sent:
-                message = TreeHeadForWitness(
-                    log=s.log, month=s.month, witness_code=s.witness, note=s.note,
-                    since=s.since, consistency=s.proof or [], relay_time=step.relay_time)
-                topic = heads_topic(s.witness)
-                key, value = message.kafka_key(), encode(message)
-                headers = tuple(self.signer.headers(topic.name, key, value))
-                rows.append(OutboxRow.keyed(
-                    uuid5(UUID(int=2), f"{s.log}|{s.month}|{s.witness}|{s.note}"), source,
-                    len(rows), self.namespace.physical(topic), topic.partitions, key, value,
-                    headers))
-        return rows
+        return [OutboxRow.keyed(id_, source, index, topic, partitions, key, value, headers)
+                for index, (id_, topic, partitions, key, value, headers) in enumerate(
+                    access_heads.witness_records(sent, step.relay_time, self.namespace,
+                                                 self.head_signer.headers))]
 
     async def _cosignature(self, conn: asyncpg.Connection, step: Released[Incoming],
                            answer: HeadCosignature) -> list[OutboxRow]:
@@ -622,9 +611,9 @@ class ExchangeRouter:
             return await self._dead(conn, step, "refused_cosignature", step.item.signer)
         certified = self.signers.lookup(step.item.signer)
         assert certified is not None  # the record's signature verified with it
-        name, key = self.head_signer
         wrong = await access_heads.take_answer(
-            conn, answer.log.value, answer.witness_code, answer.note, (name, key.public_key()),
+            conn, answer.log.value, answer.witness_code, answer.note,
+            (self.head_signer.signer.code, self.head_signer.key.public_key()),
             {answer.witness_code: certified.public_key}, answer.refusal)
         if wrong is not None:
             log.warning("head answer from %s not taken: %s", answer.witness_code, wrong)

@@ -17,13 +17,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from consumers import access_records, offsets
+from consumers import access_heads, access_records, offsets
 from consumers.access_records import NOTICES_LOG, Access
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
 from consumers.dlq import dead_letter, dlq_record
@@ -50,6 +50,7 @@ from schemas.relay import ReasonCode
 from schemas.topics import INGESTION_TOPICS, RELAY_CLOCK, Namespace
 from trust.directory import Signers
 from trust.encryption_keys import PublicKeys
+from trust.keys import RecordSigner
 from trust.signing import SignerId
 
 log = logging.getLogger("shaho.linker")
@@ -265,8 +266,11 @@ class RelayLinker:
 
     def __init__(self, pool: asyncpg.Pool, keyring: Keyring, signers: Signers,
                  addressees: PublicKeys, kafka: KafkaLogin, namespace: Namespace,
-                 group: str = GROUP, batch: int = LINKER_BATCH) -> None:
+                 group: str = GROUP, batch: int = LINKER_BATCH,
+                 head_signer: RecordSigner | None = None,
+                 head_gap: timedelta = timedelta(minutes=1)) -> None:
         self.pool, self.keyring, self.kafka, self.group = pool, keyring, kafka, group
+        self.head_signer, self.head_gap = head_signer, head_gap
         self.signers, self.addressees = signers, addressees
         self.namespace, self.batch = namespace, batch
         self.translator = Translator(keyring)
@@ -408,16 +412,37 @@ class RelayLinker:
                           if isinstance(s, Released) else None
                           for s in fresh]
         await work.prefetch(r for r in linker_records if isinstance(r, LinkerRecord))
+        logged = len(result.accesses)
         for step, linker_record in zip(fresh, linker_records, strict=True):
             if isinstance(step, ClockAdvanced):
                 moved = await clock_in_slice(work, step.relay_time)
                 result.outbox += output_rows(moved, Source(RELAY_CLOCK.name, 0, step.epoch),
                                              self.namespace, step.relay_time, self.addressees)
+                if self.head_signer is not None:  # the notices logged before this advance
+                    await access_records.append(conn, result.accesses[logged:], self.keyring,
+                                                log=NOTICES_LOG)
+                    logged = len(result.accesses)
+                    result.outbox += await self._heads(conn, step)
             else:
                 result.outbox += await self._one(work, step, linker_record, result)
         await work.flush()
-        await access_records.append(conn, result.accesses, self.keyring, log=NOTICES_LOG)
+        await access_records.append(conn, result.accesses[logged:], self.keyring,
+                                    log=NOTICES_LOG)
         await insert_rows(conn, result.outbox)
+
+    async def _heads(self, conn: asyncpg.Connection, step: ClockAdvanced) -> list[OutboxRow]:
+        """The notices log's heads due at this relay time (the linker is its only appender, and
+        every notice decided before this advance is logged first, so they depend on the
+        records alone), for its witnesses, the recipients, signed with the access-log key."""
+        assert self.head_signer is not None
+        sent = await access_heads.heads_due(
+            conn, NOTICES_LOG, step.relay_time,
+            (self.head_signer.signer.code, self.head_signer.key), self.head_gap)
+        source = ("access-log.heads", 1, step.epoch)
+        return [OutboxRow.keyed(id_, source, index, topic, partitions, key, value, headers)
+                for index, (id_, topic, partitions, key, value, headers) in enumerate(
+                    access_heads.witness_records(sent, step.relay_time, self.namespace,
+                                                 self.head_signer.headers))]
 
     def _source(self, record: ConsumerRecord) -> Source:
         return source_of(record, self.namespace)

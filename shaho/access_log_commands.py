@@ -184,6 +184,8 @@ async def _heads(conn: asyncpg.Connection, relay: RelayKey) -> tuple[list[str], 
         lines.append(f"{log} heads: {heads} signed, {counts.get('cosigned', 0)} cosignatures, "
                      f"{counts.get('refused', 0)} refused, {counts.get('sent', 0)} unanswered: "
                      + ("; ".join(problems) if problems else "hold together"))
+        # a silent witness is an outage of that witness, not a fault of the log: said, not failed
+        lines += [f"warning: {w}" for w in await access_heads.silent_witnesses(conn, log)]
     return lines, good
 
 

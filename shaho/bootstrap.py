@@ -32,7 +32,7 @@ from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
 from trust.directory import Directory
 from trust.encryption_keys import PublicKeyDirectory
-from trust.keys import access_log_signer, clock_signer, exchange_signer
+from trust.keys import access_log_record_signer, clock_signer, exchange_signer
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -86,7 +86,8 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     linker = RelayLinker(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                          cfg.kafka(RELAY_LINKER),
                          topic_namespace(cfg),
-                         batch=cfg.linker_batch)
+                         batch=cfg.linker_batch, head_signer=access_log_record_signer(cfg),
+                         head_gap=access_head_gap())
     try:
         await linker.start()
         await linker.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)
@@ -153,7 +154,7 @@ def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
     return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                           cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
                           policy=purpose_policy(), rate_limit=exchange_rate_limit(),
-                          batch=exchange_batch(), head_signer=access_log_signer(cfg),
+                          batch=exchange_batch(), head_signer=access_log_record_signer(cfg),
                           head_gap=access_head_gap())
 
 

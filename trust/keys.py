@@ -66,6 +66,14 @@ def access_log_signer(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePrivateKey
     return participant.code, participant_signer(cfg, participant).key
 
 
+def access_log_record_signer(cfg: StackConfig) -> RecordSigner:
+    """The relay's access-log key as a record signer: the heads it sends witnesses are signed
+    with it, by whichever processor appends to the log."""
+    participant = Participant(*RELAY_ACCESS_LOG)
+    ensure_participants(cfg, [participant])
+    return participant_signer(cfg, participant)
+
+
 def access_log_key(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePublicKey] | None:
     """The name and public key a head's relay signature is checked with; None before the
     relay has signed any head here."""
