@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from aiokafka import TopicPartition
 
+from consumers.reading import partitions_of
 from groundfloor.crypto import Sealed, open_sealed
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import kafka_acl
@@ -137,7 +138,8 @@ async def send_raw(relay: RelayEnv, topic: str, key: bytes, value: bytes,
 
 
 async def records(relay: RelayEnv, logical: str) -> list:
-    partitions = [TopicPartition(relay.topic(logical), p) for p in range(6)]
+    partitions = [TopicPartition(relay.topic(logical), p)
+                  for p in range(partitions_of(logical))]
     return await read_to_end(relay.cfg.kafka(TESTS), partitions)
 
 

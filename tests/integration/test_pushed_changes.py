@@ -18,8 +18,9 @@ from aiokafka import TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from access_log.entries import AccessEntry, AccessKind, entry_of, person_commitment
+from access_log.merkle import Tree
 from access_log.months import month_of
-from access_log.verifier import leaf_hash
+from access_log.verifier import leaf_hash, verify_consistency, verify_head
 from consumers import access_records
 from consumers.access_records import NOTICES_LOG, person_salt
 from groundfloor.config import LINKER_BATCH_ENV, StackConfig
@@ -29,6 +30,7 @@ from infra.principals import TESTS, participant, participant_name
 from relay_linker.messages import NoticeMaking, output_rows
 from relay_linker.pushed_changes import notice_entry_id, pushed_accesses
 from schemas import Filing, decode_relay, new_filing
+from schemas.access_log import TreeHeadForWitness
 from schemas.common import IdentityItems, PersonReference
 from schemas.employer import EmployeeInsuranceAcquired
 from schemas.municipality import (
@@ -47,6 +49,7 @@ from schemas.topics import (
     FILING_MUNICIPALITY,
     FILING_PENSION,
     changes_topic,
+    heads_topic,
 )
 from tests.fixtures.examples import (
     EMPLOYEE_INSURER,
@@ -59,6 +62,7 @@ from tests.fixtures.examples import (
 )
 from tests.integration.relay_env import CALENDAR_START, RelayEnv, drop_env, make_env
 from trust.encryption_keys import PublicKeyDirectory, load_private_key
+from trust.keys import access_log_key
 from trust.notice_sealing import NoticeContent, NoticeNotOpened, open_notice
 from trust.pki import Participant
 
@@ -281,6 +285,27 @@ async def test_each_pushed_notice_is_one_notices_log_entry_witnessed_by_its_reci
     assert len(proven) == len(entries) and all(p.startswith(NOTICES_LOG) for p in proven), out
     code, out = _cli(relay, "verify")
     assert code == 0 and "holds together" in out, out
+
+    # the linker signed the notices log's heads and sent each recipient every one, in order,
+    # each over a prefix of the log and joined to the one before by its consistency proof
+    tree, relay_key = Tree([leaf_hash(bytes(r["leaf"])) for r in rows]), access_log_key(relay.cfg)
+    for who in INSURERS:
+        where = TopicPartition(relay.topic(heads_topic(who.code).name), 0)
+        sent = [decode_relay(bytes(r.value), TreeHeadForWitness)
+                for r in await read_to_end(relay.cfg.kafka(TESTS), [where])]
+        assert sent and {(h.log.value, h.witness_code) for h in sent} == {
+            (NOTICES_LOG, who.code)}
+        before = None
+        for h in sent:
+            head = verify_head(h.note, relay_key, {}, cosignatures=0).head
+            assert head.size <= len(rows) and head.root == tree.root(head.size)
+            assert h.since == (None if before is None else before.size)
+            if before is not None and before.size == head.size:
+                assert before.root == head.root
+            elif before is not None and before.size:
+                verify_consistency(before.size, head.size, h.consistency, before.root,
+                                   head.root)
+            before = head
 
 
 async def _leaves(relay: RelayEnv) -> dict[str, list[bytes]]:
