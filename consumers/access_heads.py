@@ -9,6 +9,7 @@ from the last head it cosigned of that month, and answers with the note cosigned
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,12 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from access_log.heads import signed_head
 from access_log.merkle import Tree
 from access_log.months import head_origin, month_of
-from access_log.verifier import Head, HeadRefused, parse_note, verify_head
+from access_log.verifier import DASH, Head, HeadRefused, parse_note, verify_head
 from consumers.access_records import LOGS, leaf_hashes
 from schemas import encode
 from schemas.access_log import TreeHeadForWitness
 from schemas.topics import Namespace, heads_topic
 
+COSIGNATURE_LINE = re.compile(r"\u2014 [!-~]+ [A-Za-z0-9+/]+={0,2}\n")
+"""The one line a witness adds to the relay's note: `— <witness> <base64 signature>`."""
 HEADS_NAMESPACE = UUID("8e2c51f4-7a9d-5b3e-a061-3f4d2c1b0e97")
 HEAD_INTERVAL = timedelta(hours=1)
 """A month's tree is signed again after this much relay time even when it did not grow."""
@@ -136,6 +139,10 @@ async def take_answer(conn: asyncpg.Connection, log: str, witness: str, answer: 
     key = witness_keys.get(witness)
     if key is None:
         return f"no key for witness {witness}"
+    added = answer[len(stored["note"]):] if answer.startswith(stored["note"]) else ""
+    if not COSIGNATURE_LINE.fullmatch(added) or not added.startswith(f"{DASH}{witness} "):
+        return ("not one cosignature: the answer is the relay's note with exactly one line "
+                "added, the witness's own")
     try:
         verify_head(answer, relay, {witness: key}, cosignatures=1)
     except HeadRefused as bad:
@@ -202,13 +209,13 @@ async def silent_witnesses(conn: asyncpg.Connection, log: str) -> list[str]:
     `SILENT_AFTER` heads of its month were signed (an outage of a witness, not of the log)."""
     silent = []
     for r in await conn.fetch(
-            "SELECT a.witness, count(*) AS n FROM (SELECT witness, month, min(relay_time) AS "
-            "since FROM access_head_witnessing WHERE log = $1 AND state = 'sent' GROUP BY "
-            "witness, month) a JOIN access_heads h ON h.log = $1 AND h.month = a.month AND "
-            "h.relay_time >= a.since GROUP BY a.witness HAVING count(*) >= $2 "
-            "ORDER BY a.witness", log, SILENT_AFTER):
-        silent.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads "
-                      "unanswered)")
+            "SELECT a.witness, a.month, count(*) AS n FROM (SELECT witness, month, "
+            "min(relay_time) AS since FROM access_head_witnessing WHERE log = $1 AND state = "
+            "'sent' GROUP BY witness, month) a JOIN access_heads h ON h.log = $1 AND h.month = "
+            "a.month AND h.relay_time >= a.since GROUP BY a.witness, a.month HAVING count(*) "
+            ">= $2 ORDER BY a.witness, a.month", log, SILENT_AFTER):
+        silent.append(f"{log}: witness {r['witness']} stopped cosigning ({r['n']} heads of "
+                      f"{r['month']} unanswered)")
     return silent
 
 

@@ -50,9 +50,10 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS {s}.witnessed_heads (
         origin text PRIMARY KEY, size bigint NOT NULL, root bytea NOT NULL,
         relay_time text NOT NULL, note text NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS {s}.head_answers (
-        origin text NOT NULL, relay_time text NOT NULL, cosigned boolean NOT NULL,
-        reason text NOT NULL, PRIMARY KEY (origin, relay_time))""",
+    """CREATE TABLE IF NOT EXISTS {s}.witness_answers (
+        origin text NOT NULL, note_hash bytea NOT NULL, relay_time text NOT NULL,
+        cosigned boolean NOT NULL, reason text NOT NULL, answer text NOT NULL,
+        PRIMARY KEY (origin, note_hash))""",
     """CREATE TABLE IF NOT EXISTS {s}.notices (
         notice_id uuid PRIMARY KEY, kind text NOT NULL, effective_date date NOT NULL,
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
@@ -276,27 +277,37 @@ async def last_witnessed(conn: asyncpg.Connection, code: str,
     return None if row is None else (row["size"], bytes(row["root"]), row["relay_time"])
 
 
-async def record_head_answer(conn: asyncpg.Connection, code: str, origin: str, relay_time: str,
-                             cosigned: bool, reason: str, seen: tuple[int, bytes, str] | None,
-                             note: str) -> bool:
-    """The witness's answer to the head of `origin` at `relay_time` (False: answered before,
-    nothing changed); cosigned, `seen` becomes the last head it witnessed of that log."""
+async def kept_answer(conn: asyncpg.Connection, code: str, origin: str,
+                      note_hash: bytes) -> tuple[bool, str, str] | None:
+    """The insurer's answer to the head with this note (cosigned, reason, the note it sent),
+    if it answered it before: the same head is always answered the same."""
+    row = await conn.fetchrow(f"SELECT cosigned, reason, answer FROM {store_name(code)}."
+                              "witness_answers WHERE origin = $1 AND note_hash = $2",
+                              origin, note_hash)
+    return None if row is None else (row["cosigned"], row["reason"], row["answer"])
+
+
+async def record_head_answer(conn: asyncpg.Connection, code: str, origin: str,
+                             note_hash: bytes, relay_time: str, cosigned: bool, reason: str,
+                             answer: str, seen: tuple[int, bytes, str] | None) -> None:
+    """The witness's answer to the head with this note, kept before it is sent; cosigned,
+    `seen` becomes the last head it witnessed of that log."""
     name = store_name(code)
-    fresh = await conn.fetchval(
-        f"""INSERT INTO {name}.head_answers (origin, relay_time, cosigned, reason)
-            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true""",
-        origin, relay_time, cosigned, reason[:500])
-    if fresh and cosigned and seen is not None:
+    await conn.execute(
+        f"""INSERT INTO {name}.witness_answers (origin, note_hash, relay_time, cosigned,
+            reason, answer) VALUES ($1, $2, $3, $4, $5, $6)""",
+        origin, note_hash, relay_time, cosigned, reason[:500], answer)
+    if cosigned and seen is not None:
         await conn.execute(
             f"""INSERT INTO {name}.witnessed_heads (origin, size, root, relay_time, note)
                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (origin) DO UPDATE SET
                 size = EXCLUDED.size, root = EXCLUDED.root, relay_time = EXCLUDED.relay_time,
-                note = EXCLUDED.note""", origin, *seen, note)
-    return bool(fresh)
+                note = EXCLUDED.note""", origin, *seen, answer)
 
 
 async def head_answers(conn: asyncpg.Connection, code: str) -> list[tuple[str, str, bool, str]]:
     """Every head the insurer answered as a witness: origin, relay time, cosigned, reason."""
     rows = await conn.fetch(f"SELECT origin, relay_time, cosigned, reason FROM "
-                            f"{store_name(code)}.head_answers ORDER BY origin, relay_time")
+                            f"{store_name(code)}.witness_answers ORDER BY origin, relay_time, "
+                            "note_hash")
     return [(r["origin"], r["relay_time"], r["cosigned"], r["reason"]) for r in rows]

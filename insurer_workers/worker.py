@@ -13,6 +13,7 @@ after that is refused.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -27,9 +28,10 @@ from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from access_log.heads import Seen, cosigned, judge
+from access_log.heads import MAX_AHEAD, Seen, cosigned, judge
 from access_log.months import head_origin
-from access_log.verifier import HeadRefused, parse_note
+from access_log.verifier import RELAY_TIME as RELAY_TIME_TEXT
+from access_log.verifier import HeadRefused, parse_note, verify_head
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     KafkaLogin,
@@ -351,9 +353,9 @@ class InsurerWorker:
     async def _head(self, record: ConsumerRecord) -> None:
         """Witness an access log's head: cosign it with the insurer's own key when the relay
         signed it and it extends the last head of its month this insurer cosigned (the
-        consistency proof checked), refuse it with why otherwise; the answer is sent, then
-        kept (a crash between the two sends the same answer again, which the relay takes
-        once)."""
+        consistency proof checked), refuse it with why otherwise. The answer is kept first,
+        with the last head it cosigned, then sent; the same head read again (a restart before
+        the offsets were committed) is sent the answer kept, never judged again."""
         if not self._signed_by(record, RELAY_ACCESS_LOG):
             self.done.add("head_refused:bad_record_signature")
             return
@@ -362,23 +364,24 @@ class InsurerWorker:
             self.done.add("head_not_ours")
             return
         origin = head_origin(sent.log.value, sent.month)
-        relay = self.signers.latest(*RELAY_ACCESS_LOG)
-        async with self.pool.acquire() as conn:
-            last = await member_store.last_witnessed(conn, self.me.code, origin)
-        seen = None if last is None else Seen(*last)
-        if relay is None:
-            cosign, reason, now_seen = False, ("bad_head: no certified key of the relay's "
-                                               "access log"), seen
-        elif last is not None and sent.since != last[0]:
-            cosign, reason, now_seen = False, (
-                f"proof_from_elsewhere: the proof starts at size {sent.since}, the last head "
-                f"this witness cosigned has size {last[0]}"), seen
-        else:
-            verdict = judge(sent.note, sent.consistency or None, seen, origin,
-                            (RELAY_ACCESS_LOG[1], relay.public_key),
-                            self.relay_time or sent.relay_time)
-            cosign, reason, now_seen = verdict.cosign, verdict.reason, verdict.seen
-        note = cosigned(sent.note, self.me.code, self.me.signer.key) if cosign else sent.note
+        note_hash = hashlib.sha256(sent.note.encode()).digest()
+        try:
+            head_time = parse_note(sent.note)[0].relay_time
+        except HeadRefused:  # not a head at all: kept under the time the relay sent it at
+            head_time = sent.relay_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self._catch_up(head_time)
+        async with self.pool.acquire() as conn, conn.transaction():
+            kept = await member_store.kept_answer(conn, self.me.code, origin, note_hash)
+            if kept is None:
+                last = await member_store.last_witnessed(conn, self.me.code, origin)
+                cosign, reason, seen = self._judge(sent, origin, last)
+                note = cosigned(sent.note, self.me.code, self.me.signer.key) if cosign \
+                    else sent.note
+                await member_store.record_head_answer(
+                    conn, self.me.code, origin, note_hash, head_time, cosign, reason, note,
+                    None if seen is None else (seen.size, seen.root, seen.relay_time))
+            else:
+                cosign, reason, note = kept
         answer = HeadCosignature(witness_code=self.me.code, log=sent.log, month=sent.month,
                                  note=note, refusal=None if cosign else reason)
         key, value = answer.kafka_key(), encode(answer)
@@ -386,16 +389,38 @@ class InsurerWorker:
         await self.producer.send_and_wait(
             self.namespace.physical(ACCESS_LOG_COSIGNATURE), value, key=key,
             headers=self.me.signer.headers(ACCESS_LOG_COSIGNATURE.name, key, value))
-        try:
-            head_time = parse_note(sent.note)[0].relay_time
-        except HeadRefused:  # not a head at all: kept under the time the relay sent it at
-            head_time = sent.relay_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        async with self.pool.acquire() as conn:
-            kept = None if now_seen is None else (now_seen.size, now_seen.root,
-                                                  now_seen.relay_time)
-            await member_store.record_head_answer(conn, self.me.code, origin, head_time,
-                                                  cosign, reason, kept, note)
         self.done.add("head_cosigned" if cosign else "head_refused")
+
+    async def _catch_up(self, head_time: str) -> None:
+        """A head signed further ahead than the witness's relay clock allows: read the clock
+        again first (its tick may not have been fetched yet), so that is no refusal."""
+        if self.relay_time is None or not RELAY_TIME_TEXT.fullmatch(head_time):
+            return
+        try:
+            at = datetime.strptime(head_time, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:  # no date: judged (and refused) as it is
+            return
+        if at > self.relay_time + MAX_AHEAD:
+            now = await relay_now(self.me, self.namespace, self.signers)
+            if now is not None and now > self.relay_time:
+                self.relay_time = now
+
+    def _judge(self, sent: TreeHeadForWitness, origin: str,
+               last: tuple[int, bytes, str] | None) -> tuple[bool, str, Seen | None]:
+        """Cosign or refuse (and why), and the last head cosigned after it; the relay's note
+        checked with whichever certified key of the relay's access log signed it."""
+        seen = None if last is None else Seen(*last)
+        if last is not None and sent.since != last[0]:
+            return False, (f"proof_from_elsewhere: the proof starts at size {sent.since}, the "
+                           f"last head this witness cosigned has size {last[0]}"), seen
+        keys = self.signers.keys_of(*RELAY_ACCESS_LOG)
+        if not keys:
+            return False, "bad_head: no certified key of the relay's access log", seen
+        name = RELAY_ACCESS_LOG[1]
+        signing = next((c for c in keys if _signs(sent.note, name, c.public_key)), keys[0])
+        verdict = judge(sent.note, sent.consistency or None, seen, origin,
+                        (name, signing.public_key), self.relay_time or sent.relay_time)
+        return verdict.cosign, verdict.reason, verdict.seen
 
     async def _record(self, table: str, routed: RoutedRequest, outcome: str,
                       detail: dict[str, Any]) -> None:
@@ -436,6 +461,14 @@ async def relay_now(me: InsurerIdentity, namespace: Namespace,
         return last
     finally:
         await consumer.stop()
+
+
+def _signs(note: str, name: str, key: ec.EllipticCurvePublicKey) -> bool:
+    try:
+        verify_head(note, (name, key), {}, cosignatures=0)
+    except HeadRefused:
+        return False
+    return True
 
 
 def role_of(code: str) -> str:

@@ -62,9 +62,10 @@ class HeadCosignature(RelayMessage):
     month: Month
     note: NoteText = Field(description="cosigned: the relay's note with the witness's "
                            "cosignature line; refused: the relay's note as sent")
-    refusal: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+    refusal: Annotated[str, StringConstraints(max_length=500,
+                                              pattern=r"^[^\x00-\x1f\x7f]+$")] | None = Field(
         default=None, description="why the witness refuses the head (a fork, a rollback, a "
-        "bad signature ...); null when it cosigns")
+        "bad signature ...), one line without control characters; null when it cosigns")
 
     @model_validator(mode="after")
     def _reason_given(self) -> HeadCosignature:

@@ -98,6 +98,12 @@ class Signers:
         self.refresh()
         return self._signers.get(signer)
 
+    def keys_of(self, role: str, code: str) -> list[Certified]:
+        """Every certified key of participant (`role`, `code`), the newest first."""
+        self.refresh()
+        return sorted((c for s, c in self._signers.items() if (s.role, s.code) == (role, code)),
+                      key=lambda c: -c.signer.serial)
+
     def latest(self, role: str, code: str) -> Certified | None:
         """The certified key of participant (`role`, `code`) with the highest serial."""
         self.refresh()

@@ -181,7 +181,13 @@ async def test_bad_signatures_and_silent_witnesses_are_found(relay: RelayEnv):
         assert any("refused it: bad_head" in p for p in problems), problems
         assert not any("stopped cosigning" in p for p in problems), problems
         assert await access_heads.silent_witnesses(conn, EXCHANGE_LOG) == [
-            f"exchange: witness {quiet} stopped cosigning (4 heads unanswered)"]
+            f"exchange: witness {quiet} stopped cosigning (4 heads of 2026-12 unanswered)"]
+        # a cosigned answer with more than its own line: not taken
+        padded = cosigned(mine.note, mine.witness, WITNESS_KEYS[mine.witness]) + \
+            cosigned(mine.note, "insurer.01270016", WITNESS_KEYS["insurer.01270016"])[
+                len(mine.note):].replace("insurer.01270016", "x")
+        assert (await access_heads.take_answer(conn, EXCHANGE_LOG, mine.witness, padded, RELAY,
+                                               PUBLIC)).startswith("not one cosignature")
     finally:
         await conn.close()
 

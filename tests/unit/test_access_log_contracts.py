@@ -63,11 +63,13 @@ def test_a_malformed_head_for_a_witness_is_refused_with_reasons(field, value):
     assert refused.value.reasons
 
 
-def test_a_refusal_says_why():
+@pytest.mark.parametrize("refusal", ["  ", "fork\nexchange 2026-12: holds together",
+                                     "fork \x1b[2J", "x" * 501])
+def test_a_refusal_says_why_on_one_line(refusal):
     with pytest.raises(MessageRejected):
         decode_relay(json.dumps({"schema_version": 1, "witness_code": "06130012",
                                  "log": "exchange", "month": "2026-12", "note": _note(1),
-                                 "refusal": "  "}).encode(), HeadCosignature)
+                                 "refusal": refusal}).encode(), HeadCosignature)
 
 
 @settings(max_examples=300, deadline=None)
