@@ -174,19 +174,35 @@ async def witnessed_head(conn: asyncpg.Connection, log: str, month: str) -> str 
     return note
 
 
-async def head_problems(conn: asyncpg.Connection, log: str,
-                        relay: tuple[str, ec.EllipticCurvePublicKey]) -> list[str]:
+RelayKeys = tuple[str, ec.EllipticCurvePublicKey | list[ec.EllipticCurvePublicKey]]
+
+
+def relay_key_of(note: str, relay: RelayKeys) -> tuple[str, ec.EllipticCurvePublicKey]:
+    """The relay's name and whichever of its keys signed `note` (the first when none did: the
+    check that follows then says so)."""
+    name, keys = relay[0], relay[1] if isinstance(relay[1], list) else [relay[1]]
+    for key in keys:
+        try:
+            verify_head(note, (name, key), {}, cosignatures=0)
+        except HeadRefused:
+            continue
+        return name, key
+    return name, keys[0]
+
+
+async def head_problems(conn: asyncpg.Connection, log: str, relay: RelayKeys) -> list[str]:
     """What is wrong with the log's stored heads: a head whose relay signature fails, a head
     whose root is not the one the stored leaves give at its size (an entry edited, deleted,
     inserted or reordered below a signed size, even with hashes recomputed), a refusal by a
-    witness (and why)."""
+    witness (and why). `relay` may give every key the relay's access log was given."""
     problems: list[str] = []
     trees: dict[str, Tree] = {}
     for h in await conn.fetch("SELECT month, size, relay_time, note FROM access_heads "
                               "WHERE log = $1 ORDER BY month, relay_time", log):
         what = f"{log} {h['month']} head of {h['size']} at {h['relay_time']}"
         try:
-            head = verify_head(h["note"], relay, {}, cosignatures=0).head
+            head = verify_head(h["note"], relay_key_of(h["note"], relay), {},
+                               cosignatures=0).head
         except HeadRefused as bad:
             problems.append(f"{what}: {bad}")
             continue

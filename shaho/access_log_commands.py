@@ -30,7 +30,7 @@ from groundfloor.config import StackConfig
 from insurer_workers.worker import role_of
 from shaho.registry import Registry
 from trust.directory import Directory
-from trust.keys import access_log_key
+from trust.keys import access_log_keys
 
 commands = Registry()
 UNSIGNED = ("roots are computed from the stored leaves: until tree heads are signed and "
@@ -38,8 +38,9 @@ UNSIGNED = ("roots are computed from the stored leaves: until tree heads are sig
             "recomputes the hashes, are not caught")
 UNWITNESSED = ("an entry proven against a root computed now is not yet under a witnessed head: "
                "until one covers it, a rewrite that recomputes the hashes is not caught")
-WitnessKeys = dict[str, ec.EllipticCurvePublicKey]
-RelayKey = tuple[str, ec.EllipticCurvePublicKey] | None
+WitnessKeys = dict[str, list[ec.EllipticCurvePublicKey]]
+"""Each witness's certified keys, the newest first: a head stays checkable after a rotation."""
+RelayKey = access_heads.RelayKeys | None
 
 
 def _options(p: argparse.ArgumentParser) -> None:
@@ -81,8 +82,10 @@ async def _witnessed(conn: asyncpg.Connection, log: str, month: str, relay: Rela
     if relay is None:
         return None, [f"{log} {month}: a witnessed head, but the relay's head key is not here"], \
             False
+    signer = access_heads.relay_key_of(note, relay)
     try:
-        checked = verify_head(note, relay, witness_keys, cosignatures=1)
+        checked = verify_head(note, signer, _cosigning_keys(note, signer, witness_keys),
+                              cosignatures=1)
     except HeadRefused as refused:
         return None, [f"{log} {month}: witnessed head REFUSED: {refused}"], False
     shown = [f"{log} {month}: head of {checked.head.size} entries at {checked.head.relay_time}, "
@@ -91,12 +94,31 @@ async def _witnessed(conn: asyncpg.Connection, log: str, month: str, relay: Rela
     return checked.head, shown, True
 
 
+def _cosigning_keys(note: str, relay: tuple[str, ec.EllipticCurvePublicKey],
+                    candidates: WitnessKeys) -> dict[str, ec.EllipticCurvePublicKey]:
+    """For each witness, whichever of its keys cosigned `note` (its newest when none did)."""
+    chosen = {}
+    for name, keys in candidates.items():
+        chosen[name] = keys[0]
+        for key in keys:
+            try:
+                verify_head(note, relay, {name: key}, cosignatures=1)
+            except HeadRefused:
+                continue
+            chosen[name] = key
+            break
+    return chosen
+
+
 async def witness_keys(conn: asyncpg.Connection, cfg: StackConfig) -> WitnessKeys:
-    """The certified keys of the access logs' witnesses (each insurer's latest)."""
+    """The certified keys of the access logs' witnesses, current and retired, newest first."""
     directory = Directory(cfg)
-    return {r["witness"]: c.public_key for r in await conn.fetch(
-                "SELECT DISTINCT witness FROM access_witnesses ORDER BY witness")
-            if (c := directory.latest(role_of(r["witness"]), r["witness"])) is not None}
+    found = {}
+    for r in await conn.fetch("SELECT DISTINCT witness FROM access_witnesses ORDER BY witness"):
+        keys = directory.keys_of(role_of(r["witness"]), r["witness"])
+        if keys:
+            found[r["witness"]] = [c.public_key for c in keys]
+    return found
 
 
 async def prove(conn: asyncpg.Connection, relay_id: str, relay: RelayKey = None,
@@ -246,9 +268,9 @@ def _access_log(args: argparse.Namespace, cfg: StackConfig) -> int:
         conn = await asyncpg.connect(cfg.pg_dsn())
         try:
             if args.action == "prove":
-                return await prove(conn, args.relay_id, access_log_key(cfg),
+                return await prove(conn, args.relay_id, access_log_keys(cfg),
                                    await witness_keys(conn, cfg))
-            return await verify(conn, access_log_key(cfg))
+            return await verify(conn, access_log_keys(cfg))
         finally:
             await conn.close()
 

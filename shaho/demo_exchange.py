@@ -39,7 +39,7 @@ from shaho import access_log_commands
 from shaho.bootstrap import insurer, keyring, topic_namespace
 from staging.exchange_population import insurers_of
 from synthetic.population import Population
-from trust.keys import access_log_key, clock_signer
+from trust.keys import access_log_keys, clock_signer
 from trust.number_sealing import open_answer
 
 EXCHANGE_PROCESSORS = ("relay-exchange", "insurer-worker")
@@ -165,9 +165,9 @@ async def access_log(demo: StackConfig, shown: int = 6) -> list[str]:
         if busiest is None:
             return ["access log: no entries (no one's data was relayed)"]
         lines, proven = await access_log_commands.prove(
-            conn, busiest, access_log_key(demo),
+            conn, busiest, access_log_keys(demo),
             await access_log_commands.witness_keys(conn, demo))
-        verified, whole = await access_log_commands.verify(conn, access_log_key(demo))
+        verified, whole = await access_log_commands.verify(conn, access_log_keys(demo))
     finally:
         await conn.close()
     entries = [line for line in lines if "names this person" in line]

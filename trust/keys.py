@@ -74,6 +74,14 @@ def access_log_record_signer(cfg: StackConfig) -> RecordSigner:
     return participant_signer(cfg, participant)
 
 
+def access_log_keys(cfg: StackConfig) -> tuple[str, list[ec.EllipticCurvePublicKey]] | None:
+    """The name heads are signed under and every key the relay's access log was given, the
+    current one first and the retired ones after (old heads stay checkable after a rotation);
+    None before the relay has signed any head here."""
+    found = certificates(cfg, Participant(*RELAY_ACCESS_LOG))
+    return None if not found else (RELAY_ACCESS_LOG[1], [c.public_key() for c in found])
+
+
 def access_log_key(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePublicKey] | None:
     """The name and public key a head's relay signature is checked with; None before the
     relay has signed any head here."""

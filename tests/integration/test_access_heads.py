@@ -203,6 +203,13 @@ async def test_a_reordered_or_inserted_entry_below_a_signed_head_is_found(relay:
             await access_records.append(conn, _accesses(0, 6, T0), keyring)
             await access_heads.heads_due(conn, EXCHANGE_LOG, T0 + timedelta(minutes=1), SIGNER)
         assert await access_heads.head_problems(conn, EXCHANGE_LOG, RELAY) == []
+        # after a rotation of the relay's key: checked with every key it was given, the head
+        # still holds; with the new key alone, its signature does not verify
+        rotated = ec.generate_private_key(ec.SECP256R1()).public_key()
+        assert await access_heads.head_problems(
+            conn, EXCHANGE_LOG, (RELAY[0], [rotated, RELAY[1]])) == []
+        alone = await access_heads.head_problems(conn, EXCHANGE_LOG, (RELAY[0], rotated))
+        assert len(alone) == 1 and "signature does not verify" in alone[0], alone
 
         def rows_at(a: int, b: int):
             return conn.fetch("SELECT seq, entry_id FROM access_entries WHERE log = 'exchange' "

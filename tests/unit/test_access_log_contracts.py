@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from access_log.heads import cosigned, judge, signed_head
 from access_log.merkle import Tree
 from access_log.months import head_origin
-from access_log.verifier import Head, leaf_hash, verify_head
+from access_log.verifier import Head, HeadRefused, leaf_hash, verify_head
 from schemas import MessageRejected, decode_relay, encode
 from schemas.access_log import HeadCosignature, TreeHeadForWitness
 
@@ -96,3 +96,16 @@ def test_the_witness_cosigns_an_extension_and_refuses_a_proof_from_another_head(
     assert grown.cosign and grown.seen.size == 7
     elsewhere = judge(_note(7), tree.consistency(2, 7), first.seen, ORIGIN, RELAY, AT)
     assert not elsewhere.cosign and elsewhere.reason.startswith("fork")
+
+
+def test_a_head_cosigned_with_a_retired_witness_key_stays_checkable():
+    from shaho.access_log_commands import _cosigning_keys
+
+    retired, current = WITNESS, ec.generate_private_key(ec.SECP256R1())
+    note = cosigned(_note(4), "06130012", retired)
+    chosen = _cosigning_keys(note, RELAY, {"06130012": [current.public_key(),
+                                                          retired.public_key()]})
+    assert verify_head(note, RELAY, chosen).witnesses == ("06130012",)
+    newest = _cosigning_keys(note, RELAY, {"06130012": [current.public_key()]})
+    with pytest.raises(HeadRefused):
+        verify_head(note, RELAY, newest)
