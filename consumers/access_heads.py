@@ -10,7 +10,7 @@ from the last head it cosigned of that month, and answers with the note cosigned
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
@@ -52,12 +52,6 @@ class ForWitness:
 
 def relay_time_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def add_witnesses(conn: asyncpg.Connection, log: str, witnesses: Iterable[str]) -> None:
-    """Make `witnesses` (providing insurers of entries) witnesses of `log`."""
-    await conn.executemany("INSERT INTO access_witnesses (log, witness) VALUES ($1, $2) "
-                           "ON CONFLICT DO NOTHING", [(log, w) for w in sorted(set(witnesses))])
 
 
 def _due(size: int, last: asyncpg.Record | None, month: str, now: datetime,

@@ -10,7 +10,7 @@ accesses give the same leaves whenever and however often they are processed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -45,6 +45,13 @@ class Access:
     outcome: str
     disclose_from: date | None = None  # a covert entry: sealed until this relay date
     witness: str | None = None  # who witnesses the log's heads; the exchange's: the provider
+
+
+async def add_witnesses(conn: asyncpg.Connection, log: str, witnesses: Iterable[str]) -> None:
+    """Make `witnesses` (the providing insurers of the exchange's entries, the recipients of
+    the notices') witnesses of `log`."""
+    await conn.executemany("INSERT INTO access_witnesses (log, witness) VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING", [(log, w) for w in sorted(set(witnesses))])
 
 
 def person_salt(keyring: Keyring, relay_id: str) -> bytes:
@@ -96,10 +103,8 @@ async def append(conn: asyncpg.Connection, accesses: Sequence[Access], keyring: 
             fresh.append(a)
     if not fresh:
         return 0
-    witnesses = sorted({a.witness or (a.provider if log == EXCHANGE_LOG else None)
-                        for a in fresh} - {None})
-    await conn.executemany("INSERT INTO access_witnesses (log, witness) VALUES ($1, $2) "
-                           "ON CONFLICT DO NOTHING", [(log, w) for w in witnesses])
+    await add_witnesses(conn, log, {a.witness or (a.provider if log == EXCHANGE_LOG else None)
+                                    for a in fresh} - {None})
     salts = await _salts(conn, keyring, {a.relay_id for a in fresh})
     by_month: dict[str, list[Access]] = {}
     for a in fresh:

@@ -106,9 +106,8 @@ class Signers:
 
     def latest(self, role: str, code: str) -> Certified | None:
         """The certified key of participant (`role`, `code`) with the highest serial."""
-        self.refresh()
-        found = [c for s, c in self._signers.items() if (s.role, s.code) == (role, code)]
-        return max(found, key=lambda c: c.signer.serial) if found else None
+        keys = self.keys_of(role, code)
+        return keys[0] if keys else None
 
     def standing(self, signer: SignerId, relay_time: datetime) -> Refusal | None:
         """Why `signer` may not sign a record of `relay_time`, or None when it may."""

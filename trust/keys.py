@@ -85,9 +85,8 @@ def access_log_keys(cfg: StackConfig) -> tuple[str, list[ec.EllipticCurvePublicK
 def access_log_key(cfg: StackConfig) -> tuple[str, ec.EllipticCurvePublicKey] | None:
     """The name and public key a head's relay signature is checked with; None before the
     relay has signed any head here."""
-    participant = Participant(*RELAY_ACCESS_LOG)
-    found = certificates(cfg, participant)
-    return None if not found else (participant.code, found[0].public_key())
+    found = access_log_keys(cfg)
+    return None if found is None else (found[0], found[1][0])
 
 
 @dataclass

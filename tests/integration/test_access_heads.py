@@ -88,7 +88,7 @@ async def test_heads_are_cosigned_until_a_rewritten_history_is_refused(relay: Re
     try:
         async with conn.transaction():
             await access_records.append(conn, _accesses(0, 5, T0), keyring)
-            await access_heads.add_witnesses(conn, EXCHANGE_LOG, WITNESS_KEYS)
+            await access_records.add_witnesses(conn, EXCHANGE_LOG, WITNESS_KEYS)
         assert await _round(conn, witnesses, T0 + timedelta(minutes=1)) == \
             {w: None for w in WITNESS_KEYS}
         note = await access_heads.witnessed_head(conn, EXCHANGE_LOG, "2026-12")
@@ -146,7 +146,7 @@ async def test_bad_signatures_and_silent_witnesses_are_found(relay: RelayEnv):
     try:
         async with conn.transaction():
             await access_records.append(conn, _accesses(0, 3, T0), keyring)
-            await access_heads.add_witnesses(conn, EXCHANGE_LOG, WITNESS_KEYS)
+            await access_records.add_witnesses(conn, EXCHANGE_LOG, WITNESS_KEYS)
         for n in range(3):
             async with conn.transaction():
                 await access_records.append(conn, _accesses(3 + n, 1, T0), keyring)
