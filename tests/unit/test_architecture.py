@@ -25,6 +25,12 @@ POLICY = "relay_exchange.policy"
 POLICY_MAY_IMPORT = {"schemas.exchange_terms"}
 ROUTING = "relay_exchange.routing"
 ROUTING_MAY_IMPORT = {"schemas.exchange_terms", "relay_exchange.policy"}
+NOTIFICATION_RULES = "notification_streams.rules"
+"""The notification streams' functional core: the standard library, the linker's pure domain."""
+
+
+def _within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
 
 
 def project_packages(root: Path) -> set[str]:
@@ -78,6 +84,12 @@ def violations(root: Path) -> list[str]:
                 or name.startswith("relay_linker.domain.")
             ):
                 found.append(f"{where}: the domain imports only the standard library and itself")
+            if _within(module, NOTIFICATION_RULES) and not (
+                first in stdlib or _within(name, "relay_linker.domain")
+                or _within(name, NOTIFICATION_RULES)
+            ):
+                found.append(f"{where}: the notification rules import only the standard "
+                             "library, relay_linker.domain and themselves")
             if first == ROOF and top not in (ROOF, "tests"):
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
@@ -140,6 +152,20 @@ def test_the_guard_sees_trust_importing_a_processor(tmp_path: Path):
     assert violations(root) == [
         "trust/rules.py:2 imports relay_linker.store: trust/ is plumbing; it imports only "
         "groundfloor/ and schemas/ of the project"]
+
+
+def test_the_guard_sees_the_notification_rules_importing_a_contract(tmp_path: Path):
+    root = _tree(tmp_path, {
+        "notification_streams/__init__.py": "",
+        "notification_streams/rules/__init__.py": "",
+        "notification_streams/rules/nhi.py": (
+            "from relay_linker.domain.ages import birthday\n"
+            "from notification_streams.rules import facts\n"
+            "from schemas.internal import LinkChangedV2\n"),
+    })
+    assert violations(root) == [
+        "notification_streams/rules/nhi.py:3 imports schemas.internal: the notification rules "
+        "import only the standard library, relay_linker.domain and themselves"]
 
 
 def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):
