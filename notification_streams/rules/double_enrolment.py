@@ -21,6 +21,7 @@ from notification_streams.rules.facts import (
     Cover,
     PersonFacts,
     dead,
+    in_range,
     other_householder,
     sane,
 )
@@ -118,7 +119,7 @@ def step(
     + 31. After that deadline, still overlapping: the second notice, + 14 from the day after it.
     After that one's deadline, still overlapping: an escalation record for the NHI insurer.
     The overlap ended, or the person died, once a step was taken: closed. Otherwise wait."""
-    if not sane(person):
+    if not sane(person) or not in_range(today):
         return Action(step=Step.WAIT)
     if dead(person):
         return Action(step=Step.CLOSED if sent_steps else Step.WAIT)
