@@ -1,4 +1,2 @@
-"""The notification streams' pure rules: reminders, double enrolment and age notices.
-
-Functions over plain facts (`facts`); no Kafka, no database, only the standard library and the
-linker's pure domain."""
+"""The notification streams' pure rules: reminders, double enrolment and age-milestone notices,
+as functions over plain facts, importing only the standard library and the linker's domain."""

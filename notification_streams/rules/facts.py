@@ -36,6 +36,12 @@ class Cover:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
 
     @property
+    def bare_number(self) -> bool:
+        """A medical or pension link of no category: the relay knows a number (the basic
+        pension number, filed apart from any qualification), which is no cover."""
+        return self.scheme in (MEDICAL, PENSION) and self.category is None
+
+    @property
     def empty(self) -> bool:
         """Covers no day: a link ended on its own first day (or a contradiction, valid_to before
         valid_from, which `contradictions` reports)."""
@@ -86,8 +92,9 @@ def _within(start: date, end: date | None, day: date) -> bool:
 
 
 def covers_on(person: PersonFacts, scheme: str, day: date) -> tuple[Cover, ...]:
-    """The person's covers of `scheme` that contain `day`."""
-    return tuple(c for c in person.covers if c.scheme == scheme and c.contains(day))
+    """The person's covers of `scheme` that contain `day` (bare numbers are no cover)."""
+    return tuple(c for c in person.covers
+                 if c.scheme == scheme and not c.bare_number and c.contains(day))
 
 
 def covered_on(person: PersonFacts, scheme: str, day: date) -> bool:
@@ -122,7 +129,9 @@ def in_range(day: date | None) -> bool:
 
 def contradictions(person: PersonFacts) -> tuple[Anomaly, ...]:
     """Facts no rule should act on: a period ending before it starts, two overlapping covers of
-    the same insurer and scheme, two residences or households at once, dates out of range."""
+    one insurer in one category (every pension link is the Japan Pension Service's, so the
+    category tells them apart; bare numbers are left out), two residences or households at
+    once, dates out of range."""
     found: list[Anomaly] = []
     rid = person.relay_id
     days = [person.birth_date, person.died_on]
@@ -134,10 +143,11 @@ def contradictions(person: PersonFacts) -> tuple[Anomaly, ...]:
         days += [r.valid_from, r.valid_to]
     if not all(in_range(d) for d in days):
         found.append(Anomaly("date_out_of_range", rid))
-    live = sorted((c for c in person.covers if not c.empty), key=_cover_order)
+    live = sorted((c for c in person.covers if not (c.empty or c.bare_number)), key=_cover_order)
     for i, a in enumerate(live):
         for b in live[i + 1 :]:
-            same = (a.scheme, a.insurer_number) == (b.scheme, b.insurer_number)
+            same = (a.scheme, a.insurer_number, a.category) == (
+                b.scheme, b.insurer_number, b.category)
             if same and _overlap(a.valid_from, a.valid_to, b.valid_from, b.valid_to):
                 found.append(Anomaly("overlapping_covers", rid, f"{a.scheme}:{a.insurer_number}"))
     if _overlapping(person.residences):

@@ -258,9 +258,10 @@ def test_the_insured_persons_election_keeps_the_dependants_cover_so_it_resolves(
                                   insured="taro"), birth="1982-01-01")
     elected = retiree(RETIRED, cover("employee_insurance", "2026-04-01",
                                      capacity="voluntary_continuation"))
+    now = reminder_due(kept, loss, d("2026-04-21"), None, twentieth_day)
+    assert now is None
     assert loss_stands(kept, loss, insured=elected)
-    assert settle(sent, due(kept, "2026-04-21") if losses(kept) else None,
-                  loss_stands(kept, loss, insured=elected)) is Delivery.RESOLVED
+    assert settle(sent, now, loss_stands(kept, loss, insured=elected)) is Delivery.RESOLVED
     # without the insured person's facts the vanished loss reads as a retraction
     assert settle(sent, None, loss_stands(kept, loss)) is Delivery.WITHDRAWN
 

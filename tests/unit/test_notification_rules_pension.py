@@ -1,6 +1,7 @@
 """The National Pension switch reminder (DOMAIN §6, §5b): the retiree aged 20–59 and the
 dependent spouse aged 20–59 whose type 3 ends with them. Dates and ages by hand."""
 
+from dataclasses import replace
 from typing import Any
 
 from notification_streams.rules.facts import Cover, PersonFacts
@@ -126,6 +127,15 @@ def test_a_type_3_link_naming_no_spouse_is_no_trigger() -> None:
     bare = person("hanako", cover("national_type3", "2012-01-01", "2026-04-01", insurer=JPS,
                                   pension_type=3))
     assert switch_losses(bare) == ()
+
+
+def test_the_basic_pension_number_is_no_cover_and_no_contradiction() -> None:
+    # every pension link is JPS's; the bare number (category null) stays open for life
+    number = cover("national_type1", "2000-05-09", insurer=JPS)
+    bare = replace(number, category=None, closed_because=None)
+    taro = retiree(bare, WORKED, cover("national_type1", "2004-01-01", "2010-04-01",
+                                       insurer=JPS, pension_type=1))
+    assert due(taro, "2026-04-15") is not None
 
 
 def test_contradicting_facts_invent_no_reminder() -> None:
