@@ -1,6 +1,5 @@
-"""Notices on the days of the age milestones (DOMAIN §5b): at 65 first-category long-term care,
-at 75 the 75+ scheme for the person and the end of their dependants' cover; and the link changes
-those days call for, reported as anomalies when they have not come within a grace period."""
+"""Notices on the age milestone days (DOMAIN §5b): 65, first-category long-term care; 75, the
+75+ scheme and the end of the dependants' cover, with anomalies when its link changes are late."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
