@@ -111,14 +111,23 @@ def acl_admin(kafka: KafkaLogin, **settings: Any) -> Any:
 async def end_offsets(kafka: KafkaLogin,
                       partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
     """Each partition's end as a read_committed reader sees it (its last stable offset)."""
-    owned = list(partitions)
     consumer = reader(kafka)
     await consumer.start()
     try:
-        await readable(consumer, owned)
-        return await consumer.end_offsets(owned)
+        return await _ends(consumer, list(partitions))
     finally:
         await consumer.stop()
+
+
+async def _ends(consumer: AIOKafkaConsumer,
+                owned: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """`owned`'s end offsets as `consumer` sees them, after `readable`. Assigned, every topic
+    is in one metadata request; unassigned, aiokafka learns one unknown topic per retry of the
+    offsets request, one metadata round each: 15 s for the 148 topics of a new namespace's
+    participants, against 1.4 s assigned."""
+    await readable(consumer, owned)
+    consumer.assign(owned)
+    return await consumer.end_offsets(owned)
 
 
 async def readable(consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]) -> None:
@@ -144,13 +153,11 @@ async def high_watermarks(kafka: KafkaLogin,
                           partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
     """Each partition's high watermark: the offset after its last record, whether its
     transaction is decided or not (what a read_uncommitted reader sees as the end)."""
-    owned = list(partitions)
     consumer = AIOKafkaConsumer(**kafka.settings(), group_id=None, enable_auto_commit=False,
                                 isolation_level="read_uncommitted")
     await consumer.start()
     try:
-        await readable(consumer, owned)
-        return await consumer.end_offsets(owned)
+        return await _ends(consumer, list(partitions))
     finally:
         await consumer.stop()
 
