@@ -103,6 +103,12 @@ InsuredBranch = Annotated[
     SecretNumber, SecretText(what="2 ASCII digits", pattern="^[0-9]{2}$", max_length=2)
 ]
 IdentityText = Annotated[Secret, SecretText(what="text", max_length=100)]
+HouseholdToken = Annotated[
+    SecretNumber,
+    SecretText(what="1-64 printable ASCII characters without spaces", pattern="^[!-~]{1,64}$",
+               max_length=64),
+]
+"""A municipality's own reference of a household (世帯): opaque to the relay, secret as a number."""
 
 FILER_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,19}$"
 FILING_REFERENCE_PATTERN = r"^[!-~](?:[ -~]{0,62}[!-~])?$"

@@ -32,10 +32,13 @@ class ClosedBecause(StrEnum):
     AGE_60 = "age_60"
     VOLUNTARY_CONTINUATION_TERM = "voluntary_continuation_term"
     PERIOD_END = "period_end"
+    HOUSEHOLD_CHANGED = "household_changed"
 
 
 LinkCategory = Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 PensionType = Annotated[StrictInt, Field(ge=1, le=3)]
+HouseholdKey = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{32,128}$")]
+HOUSEHOLD_CATEGORY = "household"
 CLOSED_BECAUSE = (
     "why the link ends on valid_to: death (died_on + 1), insured_person_died (a dependant's "
     "link ends on the insured person's death + 1), loss (a loss filing: retirement, 資格喪失), "
@@ -48,7 +51,9 @@ CLOSED_BECAUSE = (
     "scheme), age_70 (employee pension ends the day before the 70th birthday), age_60 "
     "(National Pension type 1 ends the day before the 60th birthday), "
     "voluntary_continuation_term (任意継続 ends two years after it began), period_end (the "
-    "end the filer gave at opening); null while valid_to is null and on a retraction"
+    "end the filer gave at opening), household_changed (a household link ends where the "
+    "person's next household membership begins: a move into another household, 世帯分離, "
+    "世帯合併, a change of householder); null while valid_to is null and on a retraction"
 )
 
 
@@ -84,6 +89,17 @@ class LinkChangedV2(LinkChanged):
         "is (the insured person of their employee-insurance dependant link on valid_from); "
         "null when the relay knows no such link",
     )
+    household: HouseholdKey | None = Field(
+        default=None,
+        description="a household link's (scheme resident, category household) household: the "
+        "relay's opaque key of the municipality's household token (lowercase hex of its keyed "
+        "blind index, never the token), the same for every member; null for other links",
+    )
+    householder: bool | None = Field(
+        default=None,
+        description="on a household link, whether the person is the householder (世帯主) over "
+        "the period; null for other links",
+    )
 
     @model_validator(mode="after")
     def _consistent_v2(self) -> LinkChangedV2:
@@ -102,8 +118,26 @@ class LinkChangedV2(LinkChanged):
         if self.insured_relay_id is not None and self.capacity is not Capacity.DEPENDANT:
             message = "only a dependant link names an insured person"
             problems.append(Problem(("insured_relay_id",), "insured_relay_id", message))
+        problems += self._household_problems()
         raise_problems(type(self).__name__, problems)
         return self
+
+    def _household_problems(self) -> list[Problem]:
+        """A household link names its household and whether the person is its householder;
+        no other link does either."""
+        is_household = self.scheme is Scheme.RESIDENT and self.category == HOUSEHOLD_CATEGORY
+        if not is_household:
+            return [
+                Problem((name,), name, f"only a household link has a {name}")
+                for name in ("household", "householder")
+                if getattr(self, name) is not None
+            ]
+        return [
+            Problem((name,), name, f"a household link needs its {name}")
+            for name in ("household", "householder")
+            if getattr(self, name) is None
+        ] + ([Problem(("capacity",), "capacity", "a household link has no capacity")]
+             if self.capacity is not None else [])
 
 
 class AgeMilestone(StrEnum):

@@ -5,6 +5,7 @@ Residency (births, deaths, moves, names, corrections) and NHI, long-term-care an
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field, model_validator
@@ -22,9 +23,24 @@ from schemas.common import (
     Sex,
     StructuredAddress,
 )
-from schemas.identifiers import IdentityText
+from schemas.identifiers import HouseholdToken, IdentityText
 from schemas.payload import FilerKind, Payload
 from schemas.secret import SecretDate
+
+
+class Household(ContractModel):
+    """The resident household (世帯) a person belongs to, by the municipality's own token."""
+
+    token: HouseholdToken = Field(
+        description="the municipality's own opaque reference of the household (secret)"
+    )
+    householder: bool = Field(description="whether the person is the householder (世帯主)")
+
+
+HOUSEHOLD = (
+    "the household (世帯) the person belongs to from the effective date; optional, null when "
+    "the municipality does not tell it (filings without it keep their meaning)"
+)
 
 
 class _Registration(Payload):
@@ -37,6 +53,7 @@ class _Registration(Payload):
     resident_code: ResidentCode
     identity: IdentityItems
     registered_on: Day
+    household: Household | None = Field(default=None, description=HOUSEHOLD)
 
 
 class ResidentRegistered(_Registration):
@@ -88,6 +105,8 @@ class MovedIn(_AddressChange):
     EVENT_TYPE: ClassVar[str] = "MovedIn"
     NOT_AFTER_FILING: ClassVar[tuple[str, ...]] = ("moved_on",)
 
+    household: Household | None = Field(default=None, description=HOUSEHOLD)
+
 
 class MovedOut(_AddressChange):
     """転出: may be filed before the move, so `moved_on` may be after the filing date."""
@@ -100,6 +119,34 @@ class AddressChanged(_AddressChange):
 
     EVENT_TYPE: ClassVar[str] = "AddressChanged"
     NOT_AFTER_FILING: ClassVar[tuple[str, ...]] = ("moved_on",)
+
+    household: Household | None = Field(default=None, description=HOUSEHOLD)
+
+
+class HouseholdChange(StrEnum):
+    """How a person's household changes without a move."""
+
+    SEPARATION = "separation"  # 世帯分離: the person leaves to form a household of their own
+    MERGER = "merger"  # 世帯合併: the person's household joins another
+    HOUSEHOLDER_CHANGE = "householder_change"  # 世帯主変更: another member becomes householder
+
+
+class HouseholdChanged(Payload):
+    """世帯変更届: the person's household is `household` from `changed_on`, filed after it.
+
+    One filing per person whose membership changes (a householder change is filed for the new
+    householder and for the old one alike)."""
+
+    EVENT_TYPE: ClassVar[str] = "HouseholdChanged"
+    FILER: ClassVar[FilerKind] = FilerKind.MUNICIPALITY
+    EFFECTIVE_FIELD: ClassVar[str | None] = "changed_on"
+    NOT_AFTER_FILING: ClassVar[tuple[str, ...]] = ("changed_on",)
+
+    person: PersonReference
+    identity: IdentityItems
+    kind: HouseholdChange
+    household: Household = Field(description="the household the person belongs to from changed_on")
+    changed_on: Day
 
 
 class AddressRenamed(_AddressChange):
@@ -259,6 +306,7 @@ PAYLOADS = (
     AddressRenamed,
     NameChanged,
     ResidentRecordCorrected,
+    HouseholdChanged,
     NhiQualificationAcquired,
     NhiQualificationLost,
     LongTermCareQualificationAcquired,

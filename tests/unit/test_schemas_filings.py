@@ -56,6 +56,7 @@ CONTRACT_EVENT_TYPES = {
     "AddressRenamed",
     "NameChanged",
     "ResidentRecordCorrected",
+    "HouseholdChanged",
     "NhiQualificationAcquired",
     "NhiQualificationLost",
     "LongTermCareQualificationAcquired",
