@@ -22,6 +22,7 @@ from groundfloor.crypto import Keyring, Sealed, open_sealed, participant_pseudon
 from outbox.table import OutboxRow
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
+from relay_linker.domain.households import HOUSEHOLDER
 from schemas import Filing, FilingOutcome, FilingRejected, LinkChanged, Reason, encode
 from schemas.common import Scheme
 from schemas.filings import FILER_TOPICS
@@ -61,11 +62,21 @@ def _row(id_: UUID, source: Source, index: int, topic: str, key: bytes, value: b
                            partitions, key, value)
 
 
+def _capacity(e: fx.LinkChangeEmitted) -> str | None:
+    """The contract's capacity: a household link has none (v2 says whether the person is its
+    householder)."""
+    return None if e.household is not None else e.capacity
+
+
+def _householder(e: fx.LinkChangeEmitted) -> bool | None:
+    return None if e.household is None else e.capacity == HOUSEHOLDER
+
+
 def link_changed(e: fx.LinkChangeEmitted, relay_time: datetime | None = None) -> LinkChanged:
     return LinkChanged(
         relay_id=e.relay_id, person_version=max(e.person_version, 1), change=e.change,
         scheme=e.scheme, insurer_number=e.insurer_number,
-        capacity=e.capacity, valid_from=e.valid_from, valid_to=e.valid_to,
+        capacity=_capacity(e), valid_from=e.valid_from, valid_to=e.valid_to,
         source_event_id=e.source_event_id, outbox_id=e.outbox_id, relay_time=relay_time)
 
 
@@ -78,10 +89,11 @@ def link_changed_v2(e: fx.LinkChangeEmitted, relay_time: datetime | None = None)
     assert e.outbox_id is not None
     return LinkChangedV2(
         relay_id=e.relay_id, person_version=max(e.person_version, 1), change=e.change,
-        scheme=e.scheme, insurer_number=e.insurer_number, capacity=e.capacity,
+        scheme=e.scheme, insurer_number=e.insurer_number, capacity=_capacity(e),
         category=e.category, pension_type=e.pension_type, valid_from=e.valid_from,
         valid_to=e.valid_to, closed_because=e.closed_because,
         insured_relay_id=e.insured_relay_id, spouse_relay_id=e.spouse_relay_id,
+        household=e.household, householder=_householder(e),
         source_event_id=e.source_event_id, outbox_id=link_changed_v2_id(e.outbox_id),
         relay_time=relay_time)
 

@@ -68,7 +68,8 @@ async def links_as_of(conn: asyncpg.Connection, keyring: Keyring, relay_id: str,
                       as_of: date | None) -> list[LinkView]:
     """The person's links valid on `as_of` (all of them, history included, when None)."""
     found = await conn.fetch(
-        "SELECT l.*, r.number_sealed FROM links l LEFT JOIN reference_index r "
+        "SELECT l.*, COALESCE(r.number_sealed, l.number_sealed) AS known_sealed "
+        "FROM links l LEFT JOIN reference_index r "
         "ON r.kind = l.number_kind AND r.blind_index = l.number_index "
         "WHERE l.relay_id = $1 AND ($2::date IS NULL OR (l.retracted_by IS NULL "
         "AND l.valid_from <= $2 AND (l.valid_to IS NULL OR $2 < l.valid_to))) "
@@ -76,8 +77,8 @@ async def links_as_of(conn: asyncpg.Connection, keyring: Keyring, relay_id: str,
     views = []
     for r in found:
         number = "****"
-        if r["number_sealed"] is not None:
-            sealed = Sealed.from_json_dict(json.loads(r["number_sealed"]))
+        if r["known_sealed"] is not None:
+            sealed = Sealed.from_json_dict(json.loads(r["known_sealed"]))
             number = mask(open_sealed(keyring, sealed, r["number_kind"].encode()).decode())
         views.append(LinkView(r["scheme"], r["insurer_number"], r["capacity"], r["category"],
                               number, r["valid_from"], r["valid_to"],

@@ -1,4 +1,4 @@
-"""Domain values ⇄ rows of the relay database (see infra/migrations/0003, 0004 and 0007).
+"""Domain values ⇄ rows of the relay database (see infra/migrations/0003, 0004, 0007 and 0014).
 
 Secrets are sealed here on the way in and opened on the way out; nothing else is stored in clear.
 """
@@ -92,7 +92,8 @@ def candidate_of(r: asyncpg.Record) -> Candidate:
 def link_row(x: Link) -> tuple[Any, ...]:
     return (x.link_id, x.relay_id, x.scheme, x.insurer_number, x.capacity, x.category,
             x.number_key[0], x.number_key[1], x.valid_from, x.valid_to, x.opened_valid_to,
-            x.clamp, x.opened_by, x.insured_relay_id, x.retracted_by, stored_json.dumps(x.closures))
+            x.clamp, x.opened_by, x.insured_relay_id, x.retracted_by, stored_json.dumps(x.closures),
+            x.sealed_number)
 
 
 def link_of(r: asyncpg.Record) -> Link:
@@ -102,7 +103,8 @@ def link_of(r: asyncpg.Record) -> Link:
                 valid_from=r["valid_from"], opened_valid_to=r["opened_valid_to"],
                 clamp=r["clamp"], opened_by=r["opened_by"],
                 insured_relay_id=r["insured_relay_id"], closures=stored_json.loads(r["closures"]),
-                retracted_by=r["retracted_by"])
+                retracted_by=r["retracted_by"],
+                sealed_number=bytes(r["number_sealed"]) if r["number_sealed"] is not None else None)
 
 
 def milestone_row(m: Milestone) -> tuple[Any, ...]:

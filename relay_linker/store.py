@@ -237,7 +237,7 @@ class BatchSlice:
         await x(_insert("identity_changes", 13), [
             row_mapping.identity_row(self.keyring, c) for r in sorted(t.identity)
             for c in s.identity.get(r, ())])
-        await x(_upsert("links", 16, "link_id"), [
+        await x(_upsert("links", 17, "link_id"), [
             row_mapping.link_row(link) for r in sorted(t.links) for link in s.links.get(r, ())])
         gone = [k for k in t.index if k not in s.index]
         await x("DELETE FROM reference_index WHERE kind = $1 AND blind_index = $2", gone)
@@ -294,7 +294,7 @@ _COLUMNS = {
                         "address_hash, birth_date_sealed",
     "links": "link_id, relay_id, scheme, insurer_number, capacity, category, number_kind, "
              "number_index, valid_from, valid_to, opened_valid_to, clamp, opened_by, "
-             "insured_relay_id, retracted_by, closures",
+             "insured_relay_id, retracted_by, closures, number_sealed",
     "cards": "fingerprint, relay_id, public_key, issued_on, revoked_on, issued_by, revoked_by",
     "reference_index": "kind, blind_index, relay_id, created_by, number_sealed",
     "lookalike_candidates": "candidate_hash, relay_id, created_by",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from groundfloor.crypto import Keyring, blind_index, seal
@@ -22,6 +22,7 @@ from relay_linker.domain.commands import (
     Identity,
     InsuredPerson,
     IssueCard,
+    JoinHousehold,
     LinkerRecord,
     LinkSpec,
     NumberRef,
@@ -51,6 +52,7 @@ from schemas.common import (
 )
 
 JPS = "JPS"
+ONE_DAY = timedelta(days=1)
 LATE_STAGE_LAW_CODE = "39"
 
 
@@ -117,9 +119,38 @@ class Translator:
             occurred_at=filing.occurred_at,
             effective_date=filing.effective_date,
             source=source,
-            commands=tuple(build(self, filing.payload)),
+            commands=(*build(self, filing.payload), *_household(self, filing)),
             relay_time=relay_time,
         )
+
+
+def _household(t: Translator, filing: Filing) -> list[Command]:
+    """The membership a municipality's filing tells (its optional `household`), after the
+    filing's own commands: the token is the municipality's own, so it is indexed under its code;
+    a move's identity items are those of the day before the move."""
+    p = filing.payload
+    household = getattr(p, "household", None)
+    if household is None:
+        return []
+    number = t.number(f"household:{filing.filer_code}", clear(household.token))
+    if hasattr(p, "resident_code"):
+        who, on, identity_on = t.resident(p.resident_code), p.registered_on, p.registered_on
+    elif hasattr(p, "moved_on"):
+        who, on, identity_on = t.person(p.person, None), p.moved_on, p.moved_on - ONE_DAY
+    else:
+        who, on, identity_on = t.person(p.person, None), p.changed_on, p.changed_on
+    return [JoinHousehold(who, identity_of(p.identity), filing.filer_code, number,
+                          household.householder, on, identity_on, _household_reason(p))]
+
+
+def _household_reason(p: Any) -> str:
+    kind = getattr(p, "kind", None)
+    return kind.value if kind is not None else p.EVENT_TYPE
+
+
+def _household_only(t: Translator, p: Any) -> list[Command]:
+    """HouseholdChanged has no command of its own: its membership is `_household`'s."""
+    return []
 
 
 def _medical_category(insurer: str) -> str:
@@ -311,6 +342,7 @@ BUILDERS: dict[str, Callable[[Translator, Any], list[Command]]] = {
     "AddressRenamed": _address_change("address_renamed"),
     "NameChanged": _name_change,
     "ResidentRecordCorrected": _correction,
+    "HouseholdChanged": _household_only,
     "BasicPensionNumberAssigned": _pension_number,
     "PensionQualificationAcquired": _pension_acquired,
     "PensionQualificationLost": _pension_lost,

@@ -162,6 +162,22 @@ class RevokeCard:
 
 
 @dataclass(frozen=True)
+class JoinHousehold:
+    """The person belongs to the municipality's household `household` (its token's blind index)
+    from `joined_on`, as householder (世帯主) or member; `identity` holds on `identity_on` (a
+    move's items are those before the move)."""
+
+    person: NumberRef
+    identity: Identity
+    municipality: str
+    household: NumberRef
+    householder: bool
+    joined_on: date
+    identity_on: date
+    reason: str
+
+
+@dataclass(frozen=True)
 class Retract:
     """取消: undo exactly the effects of the same filer's named filing."""
 
@@ -176,6 +192,7 @@ Command = (
     | CloseLink
     | IssueCard
     | RevokeCard
+    | JoinHousehold
     | Retract
 )
 

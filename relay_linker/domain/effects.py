@@ -218,7 +218,8 @@ class LinkChangeEmitted:
     """Output for `relay.link-change.v1` and `.v2`; carries no number.
 
     `closed_because` names the rule behind `valid_to` (see `endings`); `pension_type`, the
-    dependant's `insured_relay_id` and the type-3 `spouse_relay_id` go to v2 only."""
+    dependant's `insured_relay_id`, the type-3 `spouse_relay_id` and a household link's
+    `household` (its token's blind index in hex, never the token) go to v2 only."""
 
     relay_id: str
     person_version: int
@@ -236,6 +237,7 @@ class LinkChangeEmitted:
     pension_type: int | None = None
     insured_relay_id: str | None = None
     spouse_relay_id: str | None = None
+    household: str | None = None
     index: int = -1
     outbox_id: UUID | None = None
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from relay_linker.domain.continuation import INSURED_ELSEWHERE, TERM
 from relay_linker.domain.model import (
     DEATH,
+    HOUSEHOLD_CHANGED,
     INSURED_DIED,
     INSURED_LOST,
     LOSS,
@@ -34,6 +35,7 @@ CLOSED_BECAUSE = (
     "age_60",
     TERM,
     PERIOD_END,
+    HOUSEHOLD_CHANGED,
 )
 """Every value of `closed_because`, strongest first when two ends fall on the same day."""
 

@@ -11,6 +11,7 @@ from relay_linker.domain.commands import (
     CloseLink,
     Command,
     IssueCard,
+    JoinHousehold,
     LinkerRecord,
     OpenLink,
     RecordDeath,
@@ -20,6 +21,7 @@ from relay_linker.domain.commands import (
 )
 from relay_linker.domain.coverage import overlap_effects
 from relay_linker.domain.effects import Effect
+from relay_linker.domain.households import join_household
 from relay_linker.domain.links import close_link, open_link
 from relay_linker.domain.model import Reason
 from relay_linker.domain.ports import Hasher
@@ -70,6 +72,8 @@ def judge_command(
             return issue_card(view, record, position, command, hasher)
         case RevokeCard():
             return revoke_card(view, record, position, command, hasher)
+        case JoinHousehold():
+            return join_household(view, record, position, command, hasher)
         case Retract():
             return retract(view, record, position, command, hasher)
     raise TypeError(f"not a linker command: {type(command).__name__}")

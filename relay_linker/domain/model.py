@@ -15,6 +15,8 @@ FILED_ENDS = (LOSS, REQUEST, NON_PAYMENT)
 """Closures a filing makes: a loss, or 任意継続 ended on request or for non-payment."""
 INSURED_LOST, INSURED_DIED = "insured_person_lost", "insured_person_died"
 """Closure kinds of a dependant's link ended by its insured person's loss or death (DOMAIN §6)."""
+HOUSEHOLD_CHANGED = "household_changed"
+"""Closure kind of a household link ended by the person's next household membership."""
 
 MESSAGES = {
     "person_exists": "a person is already registered under this resident code",
@@ -174,6 +176,9 @@ class Link:
     insured_relay_id: str | None = None
     closures: tuple[Closure, ...] = ()
     retracted_by: UUID | None = None
+    sealed_number: bytes | None = field(default=None, compare=False, repr=False)
+    """The number sealed, for a link whose number is no person's own (a household's token,
+    shared by its members, so it has no entry of the reference index)."""
 
     @property
     def valid_to(self) -> date | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.endings import closed_because, pension_type, spouse_of
+from relay_linker.domain.households import is_household
 from relay_linker.domain.ids import receipt_id
 from relay_linker.domain.judging import judge
 from relay_linker.domain.keys import candidate_key
@@ -172,6 +173,7 @@ def _explained(
         pension_type=pension_type(link),
         insured_relay_id=link.insured_relay_id,
         spouse_relay_id=spouse,
+        household=link.number_key[1].hex() if is_household(link) else None,
     )
 
 

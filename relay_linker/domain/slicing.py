@@ -9,6 +9,7 @@ from relay_linker.domain.commands import (
     CloseLink,
     IndexKey,
     IssueCard,
+    JoinHousehold,
     LinkerRecord,
     OpenLink,
     RecordDeath,
@@ -68,7 +69,7 @@ def needs(record: LinkerRecord) -> Needs:
                 index_keys |= {insured.person.key} if insured else set()
             case IssueCard(person=ref, fingerprint=fingerprint):
                 index_keys |= {ref.key, card_key(fingerprint)}
-            case RevokeCard(person=ref):
+            case RevokeCard(person=ref) | JoinHousehold(person=ref):
                 index_keys.add(ref.key)
             case OpenLink(person=ref, link=spec, insured_person=insured):
                 index_keys |= {ref.key, spec.number.key}

@@ -263,6 +263,8 @@ def test_v2_rows_sit_beside_v1_rows_with_ids_of_their_own() -> None:
         "closed_because": "insured_late_stage_transfer",
         "insured_relay_id": relay.relay_id(HIRO),
         "spouse_relay_id": None,
+        "household": None,
+        "householder": None,
         "relay_time": None,
     }
     assert rows[3].key == relay.relay_id(KANA).encode()

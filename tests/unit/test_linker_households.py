@@ -1,0 +1,236 @@
+"""Households (世帯) as hand-written link histories: one membership at a time, dated chains in
+any arrival order, death, retraction, and what the relay tells of them.
+
+Each test names the rule it checks (relay_linker/domain/households.py, DOMAIN §6 households)."""
+
+from datetime import date
+from itertools import permutations
+
+from relay_linker.domain.commands import JoinHousehold, NumberRef
+from relay_linker.domain.effects import ChangeNoticeDue, LinkChangeEmitted
+from relay_linker.domain.fold import history
+from relay_linker.messages import link_changed, link_changed_v2
+from tests.unit.test_linker_support import (
+    Filer,
+    Relay,
+    Someone,
+    at,
+    blind,
+    death,
+    nhi,
+    of_type,
+    opening,
+    outcomes,
+    person,
+    register,
+    retraction,
+)
+
+TOWN = Filer("131016")
+HANA = person("hana", "40000000001", "1970-05-10")
+KOJI = person("koji", "40000000002", "1968-11-03", "male")
+MIKU = person("miku", "40000000003", "1998-07-07")
+D0, D1, D2 = date(2024, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
+
+
+def token(value: str) -> NumberRef:
+    return blind(f"household:{TOWN.code}", value)
+
+
+def joining(
+    who: Someone, household: str, on: date, householder: bool = False, reason: str = "separation"
+) -> JoinHousehold:
+    return JoinHousehold(
+        who.resident, who.identity, TOWN.code, token(household), householder, on, on, reason
+    )
+
+
+def memberships(relay: Relay, *people: Someone) -> list[tuple[object, ...]]:
+    """(who, capacity, valid_from, valid_to, retracted) of the household links."""
+    return [
+        (row[0], row[2], row[4], row[5], row[6])
+        for row in relay.links(*people)
+        if row[3] == "household"
+    ]
+
+
+def test_a_registration_with_a_household_opens_one_open_membership() -> None:
+    """The registration's household is the person's from the registration date, householder as
+    filed, under the municipality's code (scheme resident, category household)."""
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(HANA), joining(HANA, "A", D0, True), when=at(4, 1)))
+    assert memberships(relay, HANA) == [("hana", "householder", D0, None, False)]
+    link = relay.state.links[relay.relay_id(HANA)][0]
+    assert (link.scheme, link.insurer_number, link.number_key) == (
+        "resident", "131016", token("A").key)
+    assert link.sealed_number == token("A").sealed
+
+
+def test_a_new_membership_closes_the_previous_on_its_date() -> None:
+    """世帯分離 on D1: the old membership ends on D1 (household_changed), the new one opens."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("sep", joining(MIKU, "B", D1, True), when=at(4, 2)),
+    )
+    assert memberships(relay, MIKU) == [
+        ("miku", "householder", D1, None, False),
+        ("miku", "member", D0, D1, False),
+    ]
+    closed = [e for e in of_type(relay.log, LinkChangeEmitted) if e.change == "closed"]
+    assert [(e.valid_to, e.closed_because) for e in closed] == [(D1, "household_changed")]
+
+
+def _chain_records() -> list:
+    filer = Filer("131016")
+    return [
+        filer.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        filer.file("merge", joining(MIKU, "B", D1, reason="merger"), when=at(4, 2)),
+        filer.file("sep", joining(MIKU, "C", D2, True), when=at(4, 3)),
+    ]
+
+
+def test_late_filings_keep_the_dated_chain_in_any_arrival_order() -> None:
+    """Each membership ends where the next later one begins, whichever arrives first:
+    A [D0, D1), B [D1, D2), C [D2, ∞) for all six orders of the three filings."""
+    expected = [
+        ("miku", "householder", D2, None, False),
+        ("miku", "member", D0, D1, False),
+        ("miku", "member", D1, D2, False),
+    ]
+    in_order = Relay()
+    in_order.feed(*_chain_records())
+    assert memberships(in_order, MIKU) == expected
+    reg, *changes = _chain_records()
+    for order in permutations(changes):
+        relay = Relay()
+        relay.feed(reg, *order)
+        assert memberships(relay, MIKU) == expected, order
+        assert history(relay.state) == history(in_order.state)
+
+
+def test_a_retraction_undoes_exactly_its_membership() -> None:
+    """取消 of the middle change: its link is retracted and A runs again to C's start."""
+    relay = Relay()
+    relay.feed(*_chain_records(), TOWN.file("undo", retraction("merge"), when=at(4, 4)))
+    assert memberships(relay, MIKU) == [
+        ("miku", "householder", D2, None, False),
+        ("miku", "member", D0, D2, False),
+        ("miku", "member", D1, D2, True),
+    ]
+    assert outcomes(relay.log)[-1] == ("undo", "accepted", ())
+
+
+def test_retracting_the_latest_change_reopens_the_membership_before_it() -> None:
+    relay = Relay()
+    relay.feed(*_chain_records(), TOWN.file("undo", retraction("sep"), when=at(4, 4)))
+    assert memberships(relay, MIKU) == [
+        ("miku", "householder", D2, None, True),
+        ("miku", "member", D0, D1, False),
+        ("miku", "member", D1, None, False),
+    ]
+
+
+def test_a_death_ends_the_membership_the_day_after() -> None:
+    """Like every link (DOMAIN §5a): died_on + 1, closed_because death; a householder change
+    filed for the dead householder's spouse makes them householder from the day after."""
+    relay = Relay()
+    died = date(2025, 3, 10)
+    relay.feed(
+        TOWN.file("reg-koji", register(KOJI), joining(KOJI, "A", D0, True), when=at(4, 1)),
+        TOWN.file("reg-hana", register(HANA), joining(HANA, "A", D0), when=at(4, 1, 10)),
+        TOWN.file("death", death(KOJI, died), when=at(4, 2)),
+        TOWN.file(
+            "head", joining(HANA, "A", date(2025, 3, 11), True, "householder_change"),
+            when=at(4, 3),
+        ),
+    )
+    assert memberships(relay, KOJI, HANA) == [
+        ("hana", "householder", date(2025, 3, 11), None, False),
+        ("hana", "member", D0, date(2025, 3, 11), False),
+        ("koji", "householder", D0, date(2025, 3, 11), False),
+    ]
+    closed = [e for e in of_type(relay.log, LinkChangeEmitted) if e.change == "closed"]
+    assert [e.closed_because for e in closed] == ["death", "household_changed"]
+
+
+def test_a_membership_after_the_death_is_refused() -> None:
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(KOJI), joining(KOJI, "A", D0, True), when=at(4, 1)),
+        TOWN.file("death", death(KOJI, D1), when=at(4, 2)),
+        late := TOWN.file("sep", joining(KOJI, "B", D2, True), when=at(4, 3)),
+    )
+    assert relay.reasons(late) == [("person_deceased", "person")]
+
+
+def test_a_membership_filed_late_for_a_dead_person_ends_with_the_death() -> None:
+    """A change dated before the death that arrives after it still ends on died_on + 1."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(KOJI), when=at(4, 1)),
+        TOWN.file("death", death(KOJI, D2), when=at(4, 2)),
+        TOWN.file("sep", joining(KOJI, "B", D1, True), when=at(4, 3)),
+    )
+    assert memberships(relay, KOJI) == [("koji", "householder", D1, date(2025, 3, 2), False)]
+
+
+def test_an_unknown_person_parks_the_change() -> None:
+    relay = Relay()
+    parked = TOWN.file("sep", joining(MIKU, "B", D1), when=at(4, 1))
+    relay.feed(parked)
+    assert relay.status(parked) == "parked"
+    assert relay.reasons(parked) == [("unknown_reference", "person")]
+    relay.feed(TOWN.file("reg", register(MIKU), when=at(4, 2)))
+    assert relay.status(parked) == "accepted"
+    assert memberships(relay, MIKU) == [("miku", "member", D1, None, False)]
+
+
+def test_two_changes_on_one_day_give_the_same_links_in_either_order() -> None:
+    """Same-day memberships are ordered by their filings' event ids: the earlier holds no day,
+    and both arrival orders agree."""
+    first = TOWN.file("x1", joining(MIKU, "B", D1), when=at(4, 2))
+    second = TOWN.file("x2", joining(MIKU, "C", D1, True), when=at(4, 3))
+    rows = []
+    for order in ((first, second), (second, first)):
+        relay = Relay()
+        relay.feed(TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)), *order)
+        rows.append(memberships(relay, MIKU))
+        assert sum(1 for r in rows[-1] if r[3] is None) == 1
+    assert rows[0] == rows[1]
+
+
+def test_household_changes_make_no_change_notices() -> None:
+    """The resident scheme is the municipality's own: insurers hear of no membership change."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("nhi", opening(MIKU, nhi(MIKU), D0), when=at(4, 1, 10)),
+        TOWN.file("sep", joining(MIKU, "B", D1, True), when=at(4, 2)),
+    )
+    assert of_type(relay.log, ChangeNoticeDue) == []
+
+
+def test_retracting_a_registration_with_its_household_removes_the_person() -> None:
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("undo", retraction("reg"), when=at(4, 2)),
+    )
+    assert relay.state.persons == {}
+    assert memberships(relay) == []
+
+
+def test_link_changes_tell_the_household_key_and_householder_to_the_relay_only() -> None:
+    """v2 carries the household's blind index (hex, never the token) and the householder flag;
+    v1 carries neither, and no capacity for a household link."""
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(HANA), joining(HANA, "SETAI-7", D0, True), when=at(4, 1)))
+    emitted = of_type(relay.log, LinkChangeEmitted)[0]
+    v1, v2 = link_changed(emitted), link_changed_v2(emitted)
+    assert (v1.scheme.value, v1.capacity, v1.insurer_number) == ("resident", None, "131016")
+    assert (v2.category, v2.household, v2.householder) == (
+        "household", token("SETAI-7").index.hex(), True)
+    for message in (v1, v2):
+        assert "SETAI-7" not in message.model_dump_json()
+    assert token("SETAI-7").index.hex() not in v1.model_dump_json()
