@@ -170,6 +170,10 @@ class Sim:
     households: list[Household] = field(default_factory=list)
     persons: list[Person] = field(default_factory=list)
     _weights: list[float] = field(default_factory=list)
+    household_rng: random.Random = field(default_factory=lambda: random.Random(0))
+    """The households' own random source (`synthetic.households`): drawing from it leaves every
+    other draw, and so the rest of the population, as it was."""
+    setai_serials: dict[str, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:

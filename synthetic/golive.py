@@ -11,6 +11,7 @@ from schemas.municipality import ResidentRegistered
 from schemas.pension import BasicPensionNumberAssigned, PensionQualificationAcquired
 from schemas.secret import SecretNumber
 from synthetic.engine import Sim
+from synthetic.households import filed
 from synthetic.quirks import P_LOAD_TYPO, P_PENSION_TYPO, file_checked
 from synthetic.render import by_number, by_pension, by_resident, identity, insured
 from synthetic.world import Person
@@ -38,6 +39,7 @@ def _register(sim: Sim, person: Person) -> None:
         resident_code=SecretNumber(person.resident_code),
         identity=identity(person, filer.style),
         registered_on=sim.start,
+        household=filed(person),
     )
     sim.file(filer, person, payload, sim.rng.randint(1, 2))
 

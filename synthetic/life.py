@@ -23,6 +23,7 @@ from schemas.secret import SecretNumber
 from synthetic.cover import cover_dependant, cover_late_stage, cover_nhi
 from synthetic.data import GIVEN, Place
 from synthetic.engine import Sim
+from synthetic.households import born_into, filed, householder_died
 from synthetic.pension import pension_lost, pension_update
 from synthetic.quirks import P_AFTER_DEATH
 from synthetic.render import (
@@ -63,12 +64,14 @@ def birth(sim: Sim, mother: Person) -> None:
     baby = Person(len(sim.persons), mother.surname, given, day, sex, household, code, "child")
     household.members.append(baby)
     sim.persons.append(baby)
+    born_into(baby, mother)
     registered, delay = sim.rng.randint(0, 6), sim.rng.randint(1, 5)
     filer = sim.municipality(household.place)
     payload = BirthRegistered(
         resident_code=SecretNumber(code),
         identity=identity(baby, filer.style),
         registered_on=day + timedelta(registered),
+        household=filed(baby),
     )
     sim.file(filer, baby, payload, delay)
     parents = [p for p in (mother, mother.spouse) if p and p.alive and p.cover]
@@ -124,6 +127,7 @@ def death(sim: Sim, person: Person) -> None:
         late = sim.rng.random() < P_AFTER_DEATH and month_end(day) > day
         file_loss(sim, person, month_end(day) if late else day)
     sim.at(day + ONE_DAY, _after_death, person, cover, dependants)
+    sim.at(day + ONE_DAY, householder_died, person)
     person.died = day
 
 

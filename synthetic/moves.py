@@ -19,6 +19,7 @@ from schemas.payload import FilerKind
 from schemas.secret import Secret
 from synthetic.data import PLACES, SURNAMES, Place
 from synthetic.engine import Sim
+from synthetic.households import filed, moved_to
 from synthetic.life import (
     LATE_LOST,
     care_acquired,
@@ -38,6 +39,8 @@ def move(sim: Sim, household: Household, elsewhere: bool, delay: int | None = No
     place = sim.rng.choice([p for p in PLACES if p is not old]) if elsewhere else old
     new_address = address_in(sim.rng, place)
     delay = delay or sim.out.lateness(FilerKind.MUNICIPALITY)
+    if place is not old:
+        moved_to(sim, members, place)
     for person in members:
         common = {
             "person": by_resident(person),
@@ -46,10 +49,12 @@ def move(sim: Sim, household: Household, elsewhere: bool, delay: int | None = No
             "moved_on": sim.today,
         }
         if place is old:
-            sim.file(sim.municipality(old), person, AddressChanged(**common), delay)
+            moved = AddressChanged(**common, household=filed(person))
+            sim.file(sim.municipality(old), person, moved, delay)
         else:
             sim.file(sim.municipality(old), person, MovedOut(**common), delay)
-            sim.file(sim.municipality(place), person, MovedIn(**common), delay)
+            sim.file(sim.municipality(place), person, MovedIn(**common, household=filed(person)),
+                     delay)
     household.place, household.address = place, new_address
     for person in members if place is not old else []:
         _transfer(sim, person, old)

@@ -18,6 +18,7 @@ from synthetic.bad import bad_records
 from synthetic.cover import Numbers
 from synthetic.engine import Calendar, Outbox, Sim
 from synthetic.golive import go_live
+from synthetic.households import form_households, plan_households
 from synthetic.people import JPS_STYLE, build_people, set_up_filers
 from synthetic.plan import plan
 from synthetic.world import Filer
@@ -64,11 +65,14 @@ def generate(seed: int, persons: int, start: date) -> Population:
     rng = random.Random(seed)
     end = start + timedelta(days=SIMULATED_DAYS)
     jps = Filer(JPS, FilerKind.PENSION, JPS_STYLE)
-    sim = Sim(rng, start, end, Numbers(rng), Outbox(rng), Calendar(start, end), jps)
+    sim = Sim(rng, start, end, Numbers(rng), Outbox(rng), Calendar(start, end), jps,
+              household_rng=random.Random(f"households:{seed}"))
     set_up_filers(sim, persons)
     lookalikes = build_people(sim, persons)
+    form_households(sim)
     go_live(sim)
     plan(sim, lookalikes)
+    plan_households(sim)
     sim.calendar.run()
     kinds = {code: filer.kind for code, filer in sim.filers.items()}
     filings = sim.out.finalize()

@@ -114,6 +114,8 @@ class Person:
     care_number: str | None = None
     died: date | None = None
     numbers: dict[str, InsuredParts] = field(default_factory=dict)
+    setai: str | None = None  # the municipality's token of the person's 世帯 (resident household)
+    householder: bool = False  # whether the person is its 世帯主
 
     @property
     def alive(self) -> bool:
