@@ -6,11 +6,14 @@ Each test names the rule it checks (relay_linker/domain/households.py, DOMAIN §
 from datetime import date
 from itertools import permutations
 
+from relay_linker.domain import MissingFromSlice, advance, apply_all, decide, new_state
 from relay_linker.domain.commands import JoinHousehold, NumberRef
 from relay_linker.domain.effects import ChangeNoticeDue, LinkChangeEmitted
 from relay_linker.domain.fold import history
+from relay_linker.domain.slicing import carve, needs, widened
 from relay_linker.messages import link_changed, link_changed_v2
 from tests.unit.test_linker_support import (
+    HASHER,
     Filer,
     Relay,
     Someone,
@@ -234,3 +237,32 @@ def test_link_changes_tell_the_household_key_and_householder_to_the_relay_only()
     for message in (v1, v2):
         assert "SETAI-7" not in message.model_dump_json()
     assert token("SETAI-7").index.hex() not in v1.model_dump_json()
+
+
+def test_household_decisions_through_slices_give_the_same_effects() -> None:
+    """What the linker loads for a household filing (the person, by their number) is enough:
+    a slice decides as the whole state does, so the fold and the database agree."""
+    records = [
+        *_chain_records(),
+        TOWN.file("reg-koji", register(KOJI), joining(KOJI, "A", D0, True), when=at(4, 4)),
+        TOWN.file("death", death(KOJI, D1), when=at(4, 5)),
+        TOWN.file("undo", retraction("merge"), when=at(4, 6)),
+        TOWN.file("late", joining(MIKU, "D", date(2024, 6, 1)), when=at(4, 7)),
+    ]
+    whole = new_state()
+    for record in records:
+        advance(whole, record.relay_time)
+        effects = _through_slices(whole, record)
+        assert effects == decide(whole, record, HASHER)
+        apply_all(whole, effects)
+    assert sum(1 for links in whole.links.values() for x in links if x.category == "household") == 5
+
+
+def _through_slices(whole, record) -> list:
+    keys = needs(record)
+    for _ in range(50):
+        try:
+            return decide(carve(whole, keys), record, HASHER)
+        except MissingFromSlice as missing:
+            keys = widened(keys, missing)
+    raise AssertionError("a decision kept asking for more")
