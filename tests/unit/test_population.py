@@ -40,6 +40,7 @@ NAMED_EVENT_TYPES = {
     "LongTermCareQualificationAcquired",
     "LateStageElderlyQualificationAcquired",
     "FilingRetracted",
+    "HouseholdChanged",
 }
 # people may tell the municipality after the 14 days they have to join or leave NHI
 LATE_NOTICES = {"NhiQualificationAcquired", "NhiQualificationLost"}
@@ -340,3 +341,52 @@ def test_every_move_out_has_its_move_in(population: Population) -> None:
 
     assert moves("MovedOut") == moves("MovedIn")
     assert sum(moves("MovedOut").values()) >= 20
+
+
+HOUSEHOLD_CARRIERS = {"ResidentRegistered", "BirthRegistered", "MovedIn", "AddressChanged"}
+
+
+def test_municipalities_file_the_household_on_registrations_births_and_moves(
+    population: Population,
+) -> None:
+    """Every registration, birth, 転入 and 転居 tells the person's household; its token is the
+    filing municipality's own (a household moving in gets a token of the new municipality)."""
+    for filing in population.filings:
+        household = getattr(filing.payload, "household", None)
+        if filing.event_type in HOUSEHOLD_CARRIERS or filing.event_type == "HouseholdChanged":
+            assert household is not None, filing.event_type
+            assert household.token.reveal().startswith(f"SETAI-{filing.filer_code}-")
+        else:
+            assert household is None, filing.event_type
+
+
+def test_each_household_has_one_householder_at_go_live(population: Population) -> None:
+    heads: Counter[str] = Counter()
+    members: Counter[str] = Counter()
+    for filing in population.filings:
+        if filing.event_type == "ResidentRegistered":
+            token = filing.payload.household.token.reveal()
+            members[token] += 1
+            heads[token] += filing.payload.household.householder
+    assert set(heads) == set(members)
+    assert all(count == 1 for count in heads.values())
+    assert any(count > 1 for count in members.values())
+
+
+def test_household_changes_are_separations_and_new_householders(population: Population) -> None:
+    """A grown child's 世帯分離 makes them householder of a new household; after a
+    householder's death another member of that household becomes householder the next day."""
+    changes = [f for f in population.filings if f.event_type == "HouseholdChanged"]
+    kinds = Counter(f.payload.kind.value for f in changes)
+    assert set(kinds) == {"separation", "householder_change"}
+    assert all(f.payload.household.householder for f in changes)
+    known = {f.payload.household.token.reveal() for f in population.filings
+             if f.event_type in HOUSEHOLD_CARRIERS}
+    for change in changes:
+        token = change.payload.household.token.reveal()
+        assert (token in known) == (change.payload.kind.value == "householder_change")
+        known.add(token)
+    deaths = {f.payload.died_on + timedelta(days=1) for f in population.filings
+              if f.event_type == "DeathRegistered"}
+    assert all(f.payload.changed_on in deaths for f in changes
+               if f.payload.kind.value == "householder_change")
