@@ -86,7 +86,7 @@ def test_the_example_household_change_decodes() -> None:
         (lambda p: p["household"].update(token="SETAI 42"), ("invalid", "payload.household.token")),
         (lambda p: p["household"].update(token=""), ("invalid", "payload.household.token")),
         (lambda p: p["household"].update(token="x" * 65), ("invalid", "payload.household.token")),
-        (lambda p: p["household"].update(householder="yes"),
+        (lambda p: p["household"].update(householder="maybe"),
          ("invalid", "payload.household.householder")),
         (lambda p: p["household"].update(extra=1), ("invalid", "payload.household.extra")),
         (lambda p: p.update(changed_on="2025-04-01T00:00"), ("invalid", "payload.changed_on")),
