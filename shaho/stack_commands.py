@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import access_log, broker_auth, exchange, signatures
+from bench import access_log, broker_auth, exchange, pending_deadlines, signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -167,6 +167,13 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    "rows, proof sizes and verification at --log-entries entries against raw "
                    "SHA-256, and a relayed query's transaction with and without the log, in "
                    "a scratch database")
+    p.add_argument("--deadlines", action="store_true",
+                   help="measure instead where the notifications processor keeps pending "
+                   "deadlines: a PostgreSQL table against a faust memory-store table with "
+                   "--deadline-persons loaded (per GiB, RSS, a day's processing against one "
+                   "plain statement, changelog replay against a raw read)")
+    p.add_argument("--deadline-persons", type=int, default=1_000_000,
+                   help="--deadlines: persons with a pending deadline each")
     p.add_argument("--log-entries", type=int, default=1_000_000,
                    help="--access-log: the tree size proofs are measured at")
     p.add_argument("--rate", type=int, default=200, help="--exchange: the steady rate, per s")
@@ -189,6 +196,10 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.access_log:
         asyncio.run(access_log.run(cfg, args.log_entries))
         print((REPORTS / "access_log.md").read_text())
+        return 0
+    if args.deadlines:
+        asyncio.run(pending_deadlines.run(cfg, args.deadline_persons))
+        print((REPORTS / "pending_deadlines.md").read_text())
         return 0
     if args.exchange:
         steps = tuple(int(r) for r in args.steps.split(",") if r.strip())
