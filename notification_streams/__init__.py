@@ -1,3 +1,3 @@
-"""Reserved for the reminder and reconciliation stream processors (later work).
+"""The notification streams: reminders, double-enrolment and age-milestone notices.
 
-Nothing lives here yet; see docs/architecture.md."""
+Their pure rules are in `rules/`; the processor that delivers them is later work."""
