@@ -42,7 +42,7 @@ from groundfloor.kafka_clients import (
 from groundfloor.outages import is_outage
 from insurer_workers import member_store
 from schemas import MessageRejected, RelayTick, decode_relay, encode
-from schemas.access_log import HeadCosignature, TreeHeadForWitness
+from schemas.access_log import HeadCosignature, TreeHeadForWitness, refusal_text
 from schemas.codec import load_json
 from schemas.exchange import (
     AnswerItem,
@@ -383,7 +383,7 @@ class InsurerWorker:
             else:
                 cosign, reason, note = kept
         answer = HeadCosignature(witness_code=self.me.code, log=sent.log, month=sent.month,
-                                 note=note, refusal=None if cosign else reason)
+                                 note=note, refusal=None if cosign else refusal_text(reason))
         key, value = answer.kafka_key(), encode(answer)
         assert self.producer is not None
         await self.producer.send_and_wait(

@@ -53,6 +53,18 @@ class TreeHeadForWitness(RelayMessage):
         return f"{self.log.value}:{self.month}".encode()
 
 
+REFUSAL_LENGTH = 500
+
+
+def refusal_text(reason: str) -> str:
+    """`reason` as a refusal may carry it: control characters as spaces, at most
+    REFUSAL_LENGTH characters (the end cut to '…'), never empty; a reason may quote the note
+    it refuses, so its length and characters are the note's, not the witness's."""
+    text = "".join(" " if ord(c) < 0x20 or ord(c) == 0x7F else c for c in reason).strip()
+    text = text or "refused"
+    return text if len(text) <= REFUSAL_LENGTH else text[:REFUSAL_LENGTH - 1] + "…"
+
+
 class HeadCosignature(RelayMessage):
     """On `access-log.cosignature.v1`, signed by the witness: the head it was sent, with its
     cosignature line added, or (with `refusal`) unchanged and why it refuses it."""
@@ -62,7 +74,7 @@ class HeadCosignature(RelayMessage):
     month: Month
     note: NoteText = Field(description="cosigned: the relay's note with the witness's "
                            "cosignature line; refused: the relay's note as sent")
-    refusal: Annotated[str, StringConstraints(max_length=500,
+    refusal: Annotated[str, StringConstraints(max_length=REFUSAL_LENGTH,
                                               pattern=r"^[^\x00-\x1f\x7f]+$")] | None = Field(
         default=None, description="why the witness refuses the head (a fork, a rollback, a "
         "bad signature ...), one line without control characters; null when it cosigns")

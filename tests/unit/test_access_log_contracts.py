@@ -19,7 +19,7 @@ from access_log.merkle import Tree
 from access_log.months import head_origin
 from access_log.verifier import Head, HeadRefused, leaf_hash, verify_head
 from schemas import MessageRejected, decode_relay, encode
-from schemas.access_log import HeadCosignature, TreeHeadForWitness
+from schemas.access_log import REFUSAL_LENGTH, HeadCosignature, TreeHeadForWitness, refusal_text
 
 RELAY_KEY = ec.generate_private_key(ec.SECP256R1())
 RELAY = ("relay-access-log", RELAY_KEY.public_key())
@@ -86,6 +86,25 @@ def test_the_witness_answers_any_note_with_a_verdict(note, proof):
     last = judge(_note(3), None, None, ORIGIN, RELAY, AT).seen
     verdict = judge(note, proof or None, last, ORIGIN, RELAY, AT)
     assert not verdict.cosign and verdict.reason and verdict.seen == last
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_any_reason_becomes_a_refusal_the_contract_carries(reason):
+    """A reason may quote the note it refuses (a signer's name of any length, say): the
+    witness's answer must still be a valid HeadCosignature, never an error that stops it."""
+    text = refusal_text(reason)
+    answer = HeadCosignature(witness_code="06130012", log="exchange", month="2026-12",
+                             note=_note(1), refusal=text)
+    assert decode_relay(encode(answer), HeadCosignature).refusal == text
+    assert len(text) <= REFUSAL_LENGTH
+
+
+def test_a_long_reason_quoting_a_signer_is_cut_and_its_control_characters_spaced():
+    name = "w" * 700
+    assert refusal_text(f"{name} signs the head twice") == "w" * 499 + "…"
+    assert refusal_text("fork\n\x1b[2J") == "fork  [2J"
+    assert refusal_text("\x00\t ") == "refused"
 
 
 def test_the_witness_cosigns_an_extension_and_refuses_a_proof_from_another_head():
