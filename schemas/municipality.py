@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.base import ContractModel, Day, Problem, error
 from schemas.common import (
@@ -35,6 +35,18 @@ class Household(ContractModel):
         description="the municipality's own opaque reference of the household (secret)"
     )
     householder: bool = Field(description="whether the person is the householder (世帯主)")
+
+    @field_validator("householder", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: object) -> object:
+        """A JSON boolean, or a batch cell reading `true`/`false` in any case (a spreadsheet
+        writes TRUE): not pydantic's lax "1", "yes", "on", "t", "n", 1 or 1.0, which a flag
+        that addresses NHI notices to a person must not be guessed from."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise error("bool_parsing", "householder must be true or false")
 
 
 HOUSEHOLD = (

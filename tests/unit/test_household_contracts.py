@@ -220,3 +220,43 @@ def test_the_wire_form_carries_the_token_in_clear_only_inside_the_payload() -> N
     filing = example_filing("HouseholdChanged")
     assert TOKEN.encode() not in filing.kafka_key()
     assert TOKEN in encode(filing).decode()
+
+
+# --- the householder flag: true or false, nothing guessed ------------------------------------
+
+
+@pytest.mark.parametrize("value", [True, False, "true", "false", "TRUE", "False"])
+def test_the_householder_flag_is_a_boolean_or_the_words_true_and_false(value) -> None:
+    """docs/contracts.md: a boolean, read from a batch file's `true`/`false` (any case: a
+    spreadsheet writes TRUE, and a filing written back as CSV reads True)."""
+    data = _changed()
+    data["payload"]["household"]["householder"] = value
+    filing = _decoded(data)
+    assert isinstance(filing, Filing)
+    assert filing.payload.household.householder is (str(value).lower() == "true")
+
+
+@pytest.mark.parametrize("value", ["1", "0", "yes", "no", "y", "n", "on", "off", "t", "f", "",
+                                   " true", 1, 0, 1.0, None])
+def test_a_householder_flag_that_is_neither_true_nor_false_is_refused(value) -> None:
+    """Lax pydantic read "1", "yes", "on", "t", 1 and 1.0 as true and "0", "no", "off" as false:
+    none is documented, and the flag decides who receives the NHI notices (DOMAIN §6)."""
+    data = _changed()
+    data["payload"]["household"]["householder"] = value
+    assert ("invalid", "payload.household.householder") in _problems(data)
+
+
+@pytest.mark.parametrize(("cell", "ok"), [("TRUE", True), ("false", True), ("yes", False),
+                                          ("1", False)])
+def test_a_batch_cell_for_the_householder_reads_only_true_or_false(cell: str, ok: bool) -> None:
+    from producers.batch_rows import parse_batch
+    from producers.validate import validate_batch
+    from tests.fixtures.template import csv_row, csv_text
+
+    row = csv_row(example_filing("HouseholdChanged"))
+    assert row["household.householder"] == "True"
+    row["household.householder"] = cell
+    (result,) = validate_batch(parse_batch(csv_text([row]).encode()))
+    assert result.ok is ok
+    if not ok:
+        assert TOKEN not in " ".join(str(p) for p in result.problems)
