@@ -150,7 +150,11 @@ def _first(
     householder: PersonFacts | None,
     now: ListEntry | None,
 ) -> Action:
-    ordered = sorted(lists, key=lambda x: x.list_date)[-2:]
+    by_date: dict[date, set[ListEntry | None]] = {}
+    for stored in lists:  # a list stored twice is one list; copies that disagree name nobody
+        by_date.setdefault(stored.list_date, set()).add(stored.entry)
+    ordered = [StoredList(day, next(iter(found)) if len(found) == 1 else None)
+               for day, found in sorted(by_date.items())][-2:]
     entries = [x.entry for x in ordered if x.entry is not None]
     if len(entries) < 2 or now is None:
         return Action(step=Step.WAIT)

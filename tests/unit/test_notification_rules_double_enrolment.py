@@ -183,3 +183,16 @@ def test_contradicting_facts_invent_no_notice() -> None:
     assert listed(overlapping, d("2026-06-01")) is None
     lists = on(both(), "2026-05-01", "2026-06-01")
     assert step(lists, (), d("2026-06-02"), overlapping).step is Step.WAIT
+
+
+def test_one_list_stored_twice_is_still_one_list() -> None:
+    """DOMAIN §6: two consecutive lists. The same monthly list stored twice (a replay, a
+    re-import) is one list: no first notice from it, whichever copy names the person."""
+    taro = both()
+    (june,) = on(taro, "2026-06-01")
+    assert step([june, june], (), d("2026-06-02"), taro).step is Step.WAIT
+    assert step([StoredList(d("2026-06-01"), None), june], (), d("2026-06-02"),
+                taro).step is Step.WAIT
+    # a real earlier list still makes the pair
+    assert step([*on(taro, "2026-05-01"), june, june], (), d("2026-06-02"),
+                taro).step is Step.FIRST_NOTICE
