@@ -6,6 +6,8 @@ Each test names the rule it checks (relay_linker/domain/households.py, DOMAIN §
 from datetime import date
 from itertools import permutations
 
+import pytest
+
 from relay_linker.domain import MissingFromSlice, advance, apply_all, decide, new_state
 from relay_linker.domain.commands import JoinHousehold, NumberRef
 from relay_linker.domain.effects import ChangeNoticeDue, LinkChangeEmitted
@@ -266,3 +268,41 @@ def _through_slices(whole, record) -> list:
         except MissingFromSlice as missing:
             keys = widened(keys, missing)
     raise AssertionError("a decision kept asking for more")
+
+
+# --- review findings left open (xfail strict: each turns green when fixed) --------------------
+
+
+@pytest.mark.xfail(strict=True, reason="a 転出 (MovedOut) ends no household membership")
+def test_moving_out_of_the_municipality_ends_its_household_membership() -> None:
+    """転出 from TOWN on D2 to a municipality that files its 転入 without a household (the
+    field is optional): the person no longer belongs to TOWN's household from D2, yet the
+    membership stays open, so its householder would still be addressed for them (DOMAIN §6)."""
+    from relay_linker.domain.commands import ChangeIdentity
+    from relay_linker.domain.households import household_on
+
+    other = Filer("271004")
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("out", ChangeIdentity(MIKU.resident, MIKU.identity, {"address": "osaka"}, D2,
+                                        "moved_out"), when=at(4, 2)),
+        other.file("in", ChangeIdentity(MIKU.resident, MIKU.identity, {"address": "osaka"}, D2,
+                                        "moved_in"), when=at(4, 3)),
+    )
+    links = relay.state.links[relay.relay_id(MIKU)]
+    assert household_on(links, D2) is None
+
+
+@pytest.mark.xfail(strict=True, reason="any municipality may file anyone's household")
+def test_a_municipality_cannot_move_a_resident_of_another_into_its_household() -> None:
+    """TOWN registered Hana; another municipality files a HouseholdChanged for her: it is
+    accepted and closes TOWN's membership, though the 世帯 is kept by her own municipality."""
+    other = Filer("271004")
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(HANA), joining(HANA, "A", D0, True), when=at(4, 1)))
+    stranger = JoinHousehold(HANA.resident, HANA.identity, other.code,
+                             blind(f"household:{other.code}", "A"), False, D1, D1, "merger")
+    filed = other.file("foreign", stranger, when=at(4, 2))
+    relay.feed(filed)
+    assert relay.status(filed) != "accepted"
