@@ -118,12 +118,15 @@ def step(
     overlapping today, to the person, the householder and both insurers, deadline notice day
     + 31. After that deadline, still overlapping: the second notice, + 14 from the day after it.
     After that one's deadline, still overlapping: an escalation record for the NHI insurer.
-    The overlap ended, or the person died, once a step was taken: closed. Otherwise wait."""
+    The overlap ended, or the person died, once a step was taken: closed. Otherwise wait.
+    Steps sent before the current overlap's employee start belong to an earlier case."""
     if not sane(person) or not in_range(today):
         return Action(step=Step.WAIT)
     if dead(person):
         return Action(step=Step.CLOSED if sent_steps else Step.WAIT)
     now = listed(person, today)
+    if now is not None:  # steps sent before this overlap began were for an earlier one
+        sent_steps = [s for s in sent_steps if s.sent_on >= now.employee_from]
     if not sent_steps:
         return _first(lists, today, person, householder, now)
     if now is None:

@@ -196,3 +196,14 @@ def test_one_list_stored_twice_is_still_one_list() -> None:
     # a real earlier list still makes the pair
     assert step([*on(taro, "2026-05-01"), june, june], (), d("2026-06-02"),
                 taro).step is Step.FIRST_NOTICE
+
+
+def test_steps_of_an_earlier_overlap_do_not_carry_over_to_a_new_one() -> None:
+    """A first notice sent in 2025 for an overlap that ended; a new job from 4/10/2026 makes a
+    new overlap. It starts again with two lists and a first notice (31 days), never with a
+    second notice from the old case's deadline."""
+    taro = both()
+    old = (SentStep(Step.FIRST_NOTICE, d("2025-06-02"), d("2025-07-03")),)
+    assert step(on(taro, "2026-05-01"), old, d("2026-05-02"), taro).step is Step.WAIT
+    action = step(on(taro, "2026-05-01", "2026-06-01"), old, d("2026-06-02"), taro)
+    assert (action.step, action.deadline) == (Step.FIRST_NOTICE, d("2026-07-03"))
