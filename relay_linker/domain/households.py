@@ -1,7 +1,8 @@
 """Households (世帯): a person's membership of a municipality's household, kept as dated links.
 
 One household link per person at a time: each membership ends where the person's next one
-begins, whatever order the filings arrive in; a death ends it (died_on + 1) like every link."""
+begins, whatever order the filings arrive in; a 転出 (MovedOut) ends the memberships at the
+municipality moved out of; a death ends it (died_on + 1) like every link."""
 
 from collections.abc import Iterable
 from datetime import date
@@ -13,7 +14,7 @@ from relay_linker.domain.ids import link_id
 from relay_linker.domain.matching import after_death, locate
 from relay_linker.domain.model import DEATH, HOUSEHOLD_CHANGED, Closure, Link
 from relay_linker.domain.ports import Hasher
-from relay_linker.domain.reads import links_of
+from relay_linker.domain.reads import identity_changes, ledger_entry, links_of
 from relay_linker.domain.state import RelayState
 from relay_linker.domain.verdict import Verdict, accepted
 
@@ -21,6 +22,8 @@ RESIDENT, HOUSEHOLD = "resident", "household"
 """A household link's scheme and category: the resident register's, the municipality's own."""
 HOUSEHOLDER, MEMBER = "householder", "member"
 """A household link's capacity: the householder (世帯主) or another member (世帯員)."""
+MOVED_OUT = "moved_out"
+"""The reason of a 転出's identity change (`translate`: MovedOut)."""
 
 
 def is_household(link: Link) -> bool:
@@ -40,6 +43,7 @@ def join_household(
     if late is not None:
         return late
     holder = found.person
+    held = memberships(links_of(view, holder.relay_id))
     link = Link(
         link_id(record.event_id, position),
         holder.relay_id,
@@ -54,8 +58,7 @@ def join_household(
         record.event_id,
         sealed_number=command.household.sealed,
     )
-    held = memberships(links_of(view, holder.relay_id))
-    for closure in later_starts(held, link):
+    for closure in [*later_starts(held, link), *moves_out(view, holder.relay_id, link)]:
         link = link.closed_with(closure)
     if holder.died_on is not None and holder.died_by is not None:
         link = link.closed_with(Closure(holder.died_on + ONE_DAY, holder.died_by, DEATH))
@@ -65,6 +68,34 @@ def join_household(
         if _order(earlier) < _order(link):
             effects.append(LinkClosed(earlier.closed_with(closure), closure))
     return accepted(effects)
+
+
+def move_out(view: RelayState, record: LinkerRecord, relay_id: str, moved_on: date) -> list[Effect]:
+    """転出 on `moved_on`: the person leaves the resident register of the municipality that
+    files it, and its household with it, so every membership there that begins before
+    `moved_on` ends on it (`household_changed`), under the 転出 filing, so that retracting it
+    lifts exactly that end. A membership there that begins on or after `moved_on` is another
+    stay (a return) and is not touched; memberships elsewhere neither."""
+    closure = Closure(moved_on, record.event_id, HOUSEHOLD_CHANGED)
+    return [
+        LinkClosed(x.closed_with(closure), closure)
+        for x in memberships(links_of(view, relay_id))
+        if x.insurer_number == record.filer_code and x.valid_from < moved_on
+    ]
+
+
+def moves_out(view: RelayState, relay_id: str, link: Link) -> list[Closure]:
+    """The closures `link` takes from the person's 転出 that arrived before it: each 転出 filed
+    by `link`'s municipality and dated after `link`'s start ends it on that date, under the
+    転出's own filing (as `move_out` would have had `link` been there), in any arrival order."""
+    closures = []
+    for change in identity_changes(view, relay_id):
+        if change.reason != MOVED_OUT or change.effective_from <= link.valid_from:
+            continue
+        entry = ledger_entry(view, change.event_id)
+        if entry is not None and entry.filer_code == link.insurer_number:
+            closures.append(Closure(change.effective_from, change.event_id, HOUSEHOLD_CHANGED))
+    return closures
 
 
 def memberships(links: Iterable[Link]) -> list[Link]:

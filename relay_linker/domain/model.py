@@ -16,7 +16,8 @@ FILED_ENDS = (LOSS, REQUEST, NON_PAYMENT)
 INSURED_LOST, INSURED_DIED = "insured_person_lost", "insured_person_died"
 """Closure kinds of a dependant's link ended by its insured person's loss or death (DOMAIN §6)."""
 HOUSEHOLD_CHANGED = "household_changed"
-"""Closure kind of a household link ended by the person's next household membership."""
+"""Closure kind of a household link ended by the person's next household membership, or by
+their 転出 (MovedOut) from its municipality: either way the person's household changes."""
 
 MESSAGES = {
     "person_exists": "a person is already registered under this resident code",

@@ -27,6 +27,7 @@ from relay_linker.domain.effects import (
     PersonRegistered,
     ReferenceIndexed,
 )
+from relay_linker.domain.households import MOVED_OUT, move_out
 from relay_linker.domain.ids import anomaly_id, identity_change_id, relay_seed
 from relay_linker.domain.matching import after_death, locate
 from relay_linker.domain.model import (
@@ -106,6 +107,8 @@ def change_identity(
     if LOOKALIKE_ITEMS & set(command.changes):
         values = {**_items(command.identity), **command.changes}
         effects += _candidate(view, hasher, record, relay_id, values)
+    if command.reason == MOVED_OUT:
+        effects += move_out(view, record, relay_id, command.effective_from)
     return accepted(effects)
 
 

@@ -3,13 +3,15 @@ any arrival order, death, retraction, and what the relay tells of them.
 
 Each test names the rule it checks (relay_linker/domain/households.py, DOMAIN §6 households)."""
 
+from dataclasses import replace
 from datetime import date
 from itertools import permutations
 
 import pytest
 
 from relay_linker.domain import MissingFromSlice, advance, apply_all, decide, new_state
-from relay_linker.domain.commands import JoinHousehold, NumberRef
+from relay_linker.domain.ages import ONE_DAY
+from relay_linker.domain.commands import ChangeIdentity, JoinHousehold, NumberRef
 from relay_linker.domain.effects import ChangeNoticeDue, LinkChangeEmitted
 from relay_linker.domain.fold import history
 from relay_linker.domain.slicing import carve, needs, widened
@@ -270,15 +272,47 @@ def _through_slices(whole, record) -> list:
     raise AssertionError("a decision kept asking for more")
 
 
-# --- review findings left open (xfail strict: each turns green when fixed) --------------------
+# --- 転出 (MovedOut) ends the membership at the municipality moved out of ----------------------
+
+OTHER = Filer("271004", partition=1)
+D3 = date(2025, 4, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="a 転出 (MovedOut) ends no household membership")
+def joining_at(
+    filer: Filer, who: Someone, household: str, on: date, householder: bool = False,
+    reason: str = "separation",
+) -> JoinHousehold:
+    number = blind(f"household:{filer.code}", household)
+    return JoinHousehold(who.resident, who.identity, filer.code, number, householder, on, on,
+                         reason)
+
+
+OSAKA = "大阪府大阪市北区梅田1-1"
+
+
+def moving(who: Someone, on: date, reason: str) -> ChangeIdentity:
+    return ChangeIdentity(who.resident, who.identity, {"address": OSAKA}, on, reason)
+
+
+def moved(who: Someone) -> Someone:
+    """`who` as described after the move (the new address)."""
+    return replace(who, identity=replace(who.identity, address=OSAKA))
+
+
+def moved_in(filer: Filer, who: Someone, household: str | None, on: date) -> list:
+    """転入 filed by `filer`, with its household when given (matched on the day before)."""
+    commands: list = [moving(who, on, "moved_in")]
+    if household is not None:
+        join = joining_at(filer, who, household, on, reason="MovedIn")
+        commands.append(replace(join, identity_on=on - ONE_DAY))
+    return commands
+
+
 def test_moving_out_of_the_municipality_ends_its_household_membership() -> None:
     """転出 from TOWN on D2 to a municipality that files its 転入 without a household (the
-    field is optional): the person no longer belongs to TOWN's household from D2, yet the
-    membership stays open, so its householder would still be addressed for them (DOMAIN §6)."""
-    from relay_linker.domain.commands import ChangeIdentity
+    field is optional): the person leaves TOWN's register and its household on D2, so the
+    membership ends there (household_changed, the person's household changes) and its
+    householder is no longer addressed for them (DOMAIN §6)."""
     from relay_linker.domain.households import household_on
 
     other = Filer("271004")
@@ -292,6 +326,132 @@ def test_moving_out_of_the_municipality_ends_its_household_membership() -> None:
     )
     links = relay.state.links[relay.relay_id(MIKU)]
     assert household_on(links, D2) is None
+    assert memberships(relay, MIKU) == [("miku", "member", D0, D2, False)]
+    closed = [e for e in of_type(relay.log, LinkChangeEmitted) if e.change == "closed"]
+    assert [(e.valid_to, e.closed_because) for e in closed] == [(D2, "household_changed")]
+
+
+def test_retracting_the_move_out_lifts_exactly_its_end() -> None:
+    """取消 of the 転出: the closure recorded under it goes, the membership runs open again;
+    an end another filing gave (the next membership's start) stays."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        TOWN.file("undo", retraction("out"), when=at(4, 3)),
+    )
+    assert memberships(relay, MIKU) == [("miku", "member", D0, None, False)]
+    assert outcomes(relay.log)[-1] == ("undo", "accepted", ())
+    changes = [e.change for e in of_type(relay.log, LinkChangeEmitted)]
+    assert changes[-2:] == ["closed", "reopened"]
+
+
+def test_retracting_the_move_out_keeps_the_end_the_next_membership_gives() -> None:
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        OTHER.file("in", *moved_in(OTHER, MIKU, "X", D2), when=at(4, 3)),
+        TOWN.file("undo", retraction("out"), when=at(4, 4)),
+    )
+    assert memberships(relay, MIKU) == [
+        ("miku", "member", D0, D2, False),
+        ("miku", "member", D2, None, False),
+    ]
+
+
+def _move_records() -> list:
+    """TOWN: household A from D0, a late 世帯分離 into B on D1; 転出 on D2; OTHER's 転入 into X
+    on D2 with its household."""
+    return [
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        OTHER.file("in", *moved_in(OTHER, MIKU, "X", D2), when=at(4, 3)),
+        TOWN.file("sep", joining(MIKU, "B", D1, True), when=at(4, 4)),
+    ]
+
+
+def test_a_move_out_gives_one_chain_in_any_arrival_order() -> None:
+    """The 転出, the 転入 with its household and a 世帯分離 at TOWN dated before the move
+    arrive in all six orders: A [D0, D1), B [D1, D2), X [D2, ∞) every time; a membership at
+    TOWN that arrives after the 転出 takes its end, under the 転出's filing."""
+    reg = TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1))
+    expected = [
+        ("miku", "householder", D1, D2, False),
+        ("miku", "member", D0, D1, False),
+        ("miku", "member", D2, None, False),
+    ]
+    first = None
+    for order in permutations(_move_records()):
+        relay = Relay()
+        relay.feed(reg, *order)
+        assert memberships(relay, MIKU) == expected, order
+        assert all(status == "accepted" for _, status, _ in outcomes(relay.log)), order
+        first = first or history(relay.state)
+        assert history(relay.state) == first, order
+
+
+def test_retracting_the_move_out_lifts_the_end_a_late_membership_took_from_it() -> None:
+    """B arrived after the 転出 and took its end; 取消 of the 転出 lifts it: B runs to X's start
+    (the 転入's own end), A to B's start."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        TOWN.file("sep", joining(MIKU, "B", D1, True), when=at(4, 3)),
+        TOWN.file("undo", retraction("out"), when=at(4, 4)),
+    )
+    assert memberships(relay, MIKU) == [
+        ("miku", "householder", D1, None, False),
+        ("miku", "member", D0, D1, False),
+    ]
+
+
+def test_a_membership_begun_after_the_move_out_is_not_touched() -> None:
+    """A return to TOWN (its 転入 with household C on D3, after the 転出 on D2) is another stay:
+    the old 転出 does not end it, whichever arrives first; nor does it end OTHER's X."""
+    records = [
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        OTHER.file("in", *moved_in(OTHER, MIKU, "X", D2), when=at(4, 3)),
+        TOWN.file("back", *moved_in(TOWN, moved(MIKU), "C", D3), when=at(4, 4)),
+    ]
+    expected = [  # TOWN's, then OTHER's
+        ("miku", "member", D0, D2, False),
+        ("miku", "member", D3, None, False),
+        ("miku", "member", D2, D3, False),
+    ]
+    for order in permutations(records):
+        relay = Relay()
+        relay.feed(TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+                   *order)
+        assert memberships(relay, MIKU) == expected, order
+
+
+def test_a_move_out_filed_by_another_municipality_ends_nothing_here() -> None:
+    """Only the municipality moved out of ends its membership: OTHER's 転出 leaves TOWN's
+    membership open (the person was never on OTHER's register as far as the relay knows)."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        OTHER.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+    )
+    assert memberships(relay, MIKU) == [("miku", "member", D0, None, False)]
+
+
+def test_move_out_decisions_through_slices_give_the_same_effects() -> None:
+    """A membership arriving after the 転出 reads the 転出's ledger row (its municipality):
+    a slice asks for it and decides as the whole state does."""
+    records = [
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        *_move_records(),
+        TOWN.file("undo", retraction("out"), when=at(4, 5)),
+    ]
+    whole = new_state()
+    for record in records:
+        advance(whole, record.relay_time)
+        effects = _through_slices(whole, record)
+        assert effects == decide(whole, record, HASHER)
+        apply_all(whole, effects)
+
 
 
 @pytest.mark.xfail(strict=True, reason="any municipality may file anyone's household")
