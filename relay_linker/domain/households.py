@@ -2,7 +2,8 @@
 
 One household link per person at a time: each membership ends where the person's next one
 begins, whatever order the filings arrive in; a 転出 (MovedOut) ends the memberships at the
-municipality moved out of; a death ends it (died_on + 1) like every link."""
+municipality moved out of; a death ends it (died_on + 1) like every link. Only the person's own
+municipality changes their household without a move (`HouseholdChanged`)."""
 
 from collections.abc import Iterable
 from datetime import date
@@ -12,11 +13,11 @@ from relay_linker.domain.commands import JoinHousehold, LinkerRecord
 from relay_linker.domain.effects import Effect, LinkClosed, LinkOpened
 from relay_linker.domain.ids import link_id
 from relay_linker.domain.matching import after_death, locate
-from relay_linker.domain.model import DEATH, HOUSEHOLD_CHANGED, Closure, Link
+from relay_linker.domain.model import DEATH, HOUSEHOLD_CHANGED, Closure, Link, Reason
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import identity_changes, ledger_entry, links_of
 from relay_linker.domain.state import RelayState
-from relay_linker.domain.verdict import Verdict, accepted
+from relay_linker.domain.verdict import Verdict, accepted, refused
 
 RESIDENT, HOUSEHOLD = "resident", "household"
 """A household link's scheme and category: the resident register's, the municipality's own."""
@@ -24,6 +25,9 @@ HOUSEHOLDER, MEMBER = "householder", "member"
 """A household link's capacity: the householder (世帯主) or another member (世帯員)."""
 MOVED_OUT = "moved_out"
 """The reason of a 転出's identity change (`translate`: MovedOut)."""
+HOUSEHOLD_CHANGES = frozenset({"separation", "merger", "householder_change"})
+"""A `JoinHousehold`'s reasons that come from `HouseholdChanged` (世帯分離, 世帯合併, 世帯主変更):
+a change without a move, which happens inside one municipality."""
 
 
 def is_household(link: Link) -> bool:
@@ -44,6 +48,10 @@ def join_household(
         return late
     holder = found.person
     held = memberships(links_of(view, holder.relay_id))
+    if command.reason in HOUSEHOLD_CHANGES:
+        foreign = _other_municipality(view, holder.relay_id, held, command)
+        if foreign is not None:
+            return foreign
     link = Link(
         link_id(record.event_id, position),
         holder.relay_id,
@@ -68,6 +76,36 @@ def join_household(
         if _order(earlier) < _order(link):
             effects.append(LinkClosed(earlier.closed_with(closure), closure))
     return accepted(effects)
+
+
+def _other_municipality(
+    view: RelayState, relay_id: str, held: list[Link], command: JoinHousehold
+) -> Verdict | None:
+    """A `HouseholdChanged` is the municipality's own act on its own resident: refused
+    (`other_municipality`) unless the person's membership standing on `changed_on` (the one
+    holding it, or else the latest that began before it) is at the filing municipality.
+
+    A person with no membership standing is accepted from any municipality: the resident
+    register always has a household for a resident, so such a filing most likely completes
+    go-live data loaded without households. A membership a 転出 ended does not stand after it
+    (the person left that register; the new municipality may have filed its 転入 without a
+    household), so that person counts as having none. The limit: for a person without a
+    standing membership, any municipality can still set one. The judgement is made on what
+    has arrived: a membership elsewhere that arrives later does not undo an accepted change."""
+    standing = household_on(held, command.joined_on)
+    if standing is None:
+        earlier = [x for x in held if x.valid_from <= command.joined_on]
+        standing = earlier[-1] if earlier else None
+        if standing is not None and _ended_by_move_out(view, relay_id, standing):
+            standing = None
+    if standing is None or standing.insurer_number == command.municipality:
+        return None
+    return refused([Reason("other_municipality", "household")])
+
+
+def _ended_by_move_out(view: RelayState, relay_id: str, link: Link) -> bool:
+    left = {c.event_id for c in identity_changes(view, relay_id) if c.reason == MOVED_OUT}
+    return any(c.closed_by in left and c.valid_to == link.valid_to for c in link.closures)
 
 
 def move_out(view: RelayState, record: LinkerRecord, relay_id: str, moved_on: date) -> list[Effect]:

@@ -63,6 +63,10 @@ MESSAGES = {
     "occurred_in_future": (
         "occurred_at lies more than a day after the relay time the filing arrived at"
     ),
+    "other_municipality": (
+        "the person's household is kept by another municipality: a household change without a "
+        "move (HouseholdChanged) is filed by the municipality of the person's membership"
+    ),
     "parking_expired": "what the filing waited for did not arrive within 14 days of relay time",
 }
 

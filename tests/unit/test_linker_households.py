@@ -7,8 +7,6 @@ from dataclasses import replace
 from datetime import date
 from itertools import permutations
 
-import pytest
-
 from relay_linker.domain import MissingFromSlice, advance, apply_all, decide, new_state
 from relay_linker.domain.ages import ONE_DAY
 from relay_linker.domain.commands import ChangeIdentity, JoinHousehold, NumberRef
@@ -453,11 +451,13 @@ def test_move_out_decisions_through_slices_give_the_same_effects() -> None:
         apply_all(whole, effects)
 
 
+# --- a household change without a move is the person's own municipality's -------------------
 
-@pytest.mark.xfail(strict=True, reason="any municipality may file anyone's household")
+
 def test_a_municipality_cannot_move_a_resident_of_another_into_its_household() -> None:
-    """TOWN registered Hana; another municipality files a HouseholdChanged for her: it is
-    accepted and closes TOWN's membership, though the 世帯 is kept by her own municipality."""
+    """TOWN registered Hana with household A; another municipality files a HouseholdChanged
+    for her: refused (other_municipality), for the 世帯 is kept by her own municipality and a
+    世帯分離/合併/世帯主変更 happens inside it. TOWN's membership stays as it was."""
     other = Filer("271004")
     relay = Relay()
     relay.feed(TOWN.file("reg", register(HANA), joining(HANA, "A", D0, True), when=at(4, 1)))
@@ -465,4 +465,80 @@ def test_a_municipality_cannot_move_a_resident_of_another_into_its_household() -
                              blind(f"household:{other.code}", "A"), False, D1, D1, "merger")
     filed = other.file("foreign", stranger, when=at(4, 2))
     relay.feed(filed)
-    assert relay.status(filed) != "accepted"
+    assert relay.status(filed) == "refused"
+    assert relay.reasons(filed) == [("other_municipality", "household")]
+    assert memberships(relay, HANA) == [("hana", "householder", D0, None, False)]
+
+
+def test_the_membership_holding_the_change_date_decides_who_may_file() -> None:
+    """Hana moves from TOWN to OTHER on D2 (転入 with household X). A change dated D3 is
+    OTHER's (accepted) and not TOWN's (refused); a late change dated D1 is TOWN's (accepted:
+    her membership on D1 is TOWN's A) and not OTHER's (refused)."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(HANA), joining(HANA, "A", D0, True), when=at(4, 1)),
+        TOWN.file("out", moving(HANA, D2, "moved_out"), when=at(4, 2)),
+        OTHER.file("in", *moved_in(OTHER, HANA, "X", D2), when=at(4, 3)),
+    )
+    town_late = TOWN.file("t1", joining(HANA, "B", D1), when=at(4, 4))
+    other_late = OTHER.file("o1", joining_at(OTHER, HANA, "Y", D1), when=at(4, 4, 10))
+    town_now = TOWN.file("t3", joining(moved(HANA), "C", D3), when=at(4, 5))
+    other_now = OTHER.file("o3", joining_at(OTHER, moved(HANA), "Z", D3, True),
+                           when=at(4, 5, 10))
+    relay.feed(town_late, other_late, town_now, other_now)
+    assert [relay.status(r) for r in (town_late, other_late, town_now, other_now)] == [
+        "accepted", "refused", "refused", "accepted"]
+    assert relay.reasons(other_late) == [("other_municipality", "household")]
+    assert relay.reasons(town_now) == [("other_municipality", "household")]
+
+
+def test_with_no_membership_on_the_date_the_latest_before_it_decides() -> None:
+    """Miku's only membership is TOWN's, from D1: a change dated D2 from OTHER is refused,
+    and a change dated before D1 (no membership holds or precedes it) is anyone's."""
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(MIKU), joining(MIKU, "A", D1), when=at(4, 1)))
+    later = OTHER.file("later", joining_at(OTHER, MIKU, "X", D2), when=at(4, 2))
+    before = OTHER.file("before", joining_at(OTHER, MIKU, "X", D0), when=at(4, 3))
+    relay.feed(later, before)
+    assert relay.status(later) == "refused"
+    assert relay.status(before) == "accepted"
+
+
+def test_a_person_without_any_membership_may_be_given_one_by_any_municipality() -> None:
+    """The stated limit: go-live data may come without households, and the register always
+    has one for a resident, so a HouseholdChanged for a person with no membership is
+    accepted from whichever municipality files it."""
+    relay = Relay()
+    relay.feed(TOWN.file("reg", register(MIKU), when=at(4, 1)))
+    filed = OTHER.file("first", joining_at(OTHER, MIKU, "X", D1), when=at(4, 2))
+    relay.feed(filed)
+    assert relay.status(filed) == "accepted"
+
+
+def test_a_membership_ended_by_a_move_out_does_not_stand_after_it() -> None:
+    """転出 from TOWN on D2, 転入 at OTHER without a household: OTHER's later HouseholdChanged
+    is accepted (the person has no standing membership: TOWN's ended with the move)."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        TOWN.file("out", moving(MIKU, D2, "moved_out"), when=at(4, 2)),
+        OTHER.file("in", *moved_in(OTHER, MIKU, None, D2), when=at(4, 3)),
+    )
+    filed = OTHER.file("sep", joining_at(OTHER, moved(MIKU), "X", D3, True), when=at(4, 4))
+    relay.feed(filed)
+    assert relay.status(filed) == "accepted"
+    assert memberships(relay, MIKU) == [
+        ("miku", "member", D0, D2, False),
+        ("miku", "householder", D3, None, False),
+    ]
+
+
+def test_moves_and_registrations_are_not_held_to_the_municipality() -> None:
+    """A 転入 with its household is filed by the new municipality, whose register the person
+    joins: it is not a HouseholdChanged, so the other municipality's membership does not bar it."""
+    relay = Relay()
+    relay.feed(
+        TOWN.file("reg", register(MIKU), joining(MIKU, "A", D0), when=at(4, 1)),
+        filed := OTHER.file("in", *moved_in(OTHER, MIKU, "X", D2), when=at(4, 2)),
+    )
+    assert relay.status(filed) == "accepted"
