@@ -51,9 +51,11 @@ CLOSED_BECAUSE = (
     "scheme), age_70 (employee pension ends the day before the 70th birthday), age_60 "
     "(National Pension type 1 ends the day before the 60th birthday), "
     "voluntary_continuation_term (任意継続 ends two years after it began), period_end (the "
-    "end the filer gave at opening), household_changed (a household link ends where the "
-    "person's next household membership begins: a move into another household, 世帯分離, "
-    "世帯合併, a change of householder); null while valid_to is null and on a retraction"
+    "end the filer gave at opening), household_changed (the person's household changes: a "
+    "household link ends where the person's next household membership begins (a move into "
+    "another household, 世帯分離, 世帯合併, a change of householder) or on the day of a 転出 "
+    "(MovedOut) from its municipality, whether or not a next membership follows); null while "
+    "valid_to is null and on a retraction"
 )
 
 
