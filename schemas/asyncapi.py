@@ -18,7 +18,14 @@ from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
 from schemas.notices import NOTICE_MESSAGES
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
-from schemas.topics import CATALOGUE, CLOCKED_TOPICS, EXCHANGE_TOPICS, PARTICIPANT_TEMPLATES, Topic
+from schemas.topics import (
+    CATALOGUE,
+    CLOCKED_TOPICS,
+    EXCHANGE_TOPICS,
+    FORWARDED_TICK_TOPICS,
+    PARTICIPANT_TEMPLATES,
+    Topic,
+)
 
 CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TEMPLATES)
 """Every channel: the catalogue's topics and those addressed to each participant, the latter
@@ -32,7 +39,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.4.0",
+    "version": "1.5.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -72,6 +79,19 @@ SIGNED_HEADERS: dict[str, Any] = {
 }
 
 
+def _tick_headers() -> dict[str, Any]:
+    """A tick's headers: signed by the relay clock where it writes the tick itself; the
+    copies the linker forwards onto relay-internal topics carry the tick mark alone (the MAC
+    authenticates them, and only the relay's publisher writes those topics)."""
+    headers = copy.deepcopy(SIGNED_HEADERS)
+    headers["required"] = [TICK_HEADER[0]]
+    headers["description"] = (
+        "A tick the relay clock writes (the clock topic, the topics participants send to) "
+        "carries the relay clock's signature headers too; one the linker forwards onto a "
+        "relay-internal topic carries the tick mark alone and is authenticated by its MAC.")
+    return headers
+
+
 def _messages_on(topic: Topic) -> list[str]:
     known = {(m.message(), m.SCHEMA_VERSION)
              for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES,
@@ -81,7 +101,7 @@ def _messages_on(topic: Topic) -> list[str]:
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
     if topic.message == "empty":
         return []
-    if topic in EXCHANGE_TOPICS:
+    if topic in EXCHANGE_TOPICS or topic in FORWARDED_TICK_TOPICS:
         return [message_name(topic.message, topic.message_version),
                 message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
     if (topic.message, topic.message_version) not in known:
@@ -172,8 +192,9 @@ def _message(name: str, description: str | None) -> dict[str, Any]:
     event_type, _, version = name.rpartition(".v")
     if (event_type, int(version)) in PAYLOADS:
         message["x-filer"] = filer_of(event_type).value
-    if (event_type, int(version)) in PAYLOADS or event_type == RelayTick.message() \
-            or event_type in SIGNED_MESSAGES:
+    if event_type == RelayTick.message():
+        message["headers"] = _tick_headers()
+    elif (event_type, int(version)) in PAYLOADS or event_type in SIGNED_MESSAGES:
         message["headers"] = copy.deepcopy(SIGNED_HEADERS)  # no YAML aliases
     return message
 

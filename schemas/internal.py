@@ -8,12 +8,12 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import Field, StrictInt, StringConstraints, model_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from schemas.base import AnyDay, Instant, Problem, raise_problems
 from schemas.common import Capacity, Scheme
 from schemas.identifiers import RelayId
-from schemas.relay import LinkChanged, RelayMessage
+from schemas.relay import LinkChanged, Positive, RelayMessage
 
 
 class ClosedBecause(StrEnum):
@@ -185,5 +185,52 @@ class AgeMilestoneReached(RelayMessage):
         return self.relay_id.encode()
 
 
-INTERNAL_MESSAGES: tuple[type[RelayMessage], ...] = (LinkChangedV2, AgeMilestoneReached)
+class PersonChanged(RelayMessage):
+    """What the relay knows of a person's life: registered, birth date, death, or removed.
+
+    Relay-internal (a `relay.*` topic no participant reads): it carries the birth date.
+    Published whenever a decision registers the person, records or retracts their death,
+    changes their birth date (a correction or its retraction) or removes them (a retracted
+    registration), as the whole picture after that decision, so a reader keeps only the last.
+    """
+
+    relay_id: RelayId = Field(description="the person's opaque relay id (the Kafka key)")
+    person_version: Positive = Field(
+        description="the person's version after the decision (the version LinkChanged "
+        "carries): grows with every change to the person, so a reader keeps the highest"
+    )
+    born_on: AnyDay | None = Field(
+        default=None,
+        description="the birth date as now known (the latest correction in force); null when "
+        "the relay knows none, and on a removal",
+    )
+    died_on: AnyDay | None = Field(
+        default=None, description="the date of death; null while the person lives, and on a "
+        "removal"
+    )
+    removed: StrictBool = Field(
+        default=False,
+        description="the registration was retracted: the relay no longer knows the person",
+    )
+    source_event_id: UUID = Field(description="event_id of the filing that caused the change")
+    outbox_id: UUID = Field(
+        description="uuid5 of the relay id and person_version: the idempotency key"
+    )
+    relay_time: Instant = Field(description="the relay time of the decision")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PersonChanged:
+        if self.removed:
+            raise_problems(type(self).__name__, [
+                Problem((name,), name, f"a removed person has no {name}")
+                for name in ("born_on", "died_on") if getattr(self, name) is not None])
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the relay id."""
+        return self.relay_id.encode()
+
+
+INTERNAL_MESSAGES: tuple[type[RelayMessage], ...] = (
+    LinkChangedV2, AgeMilestoneReached, PersonChanged)
 """The relay-internal messages, each on a `relay.*` topic of its own."""

@@ -110,7 +110,8 @@ LINK_CHANGE_V2 = Topic(
     key_meaning="the person's opaque relay id; orders one person's link changes",
     summary=(
         "Relay-internal: link changes for the relay's own processors, with why a link ends, "
-        "the pension type, the insured person and the type-3 spouse; no insured number."
+        "the pension type, the insured person and the type-3 spouse; no insured number. "
+        "The relay clock's ticks too, forwarded by the linker."
     ),
     message="LinkChanged",
     message_version=2,
@@ -122,10 +123,25 @@ AGE_MILESTONE = Topic(
     key_meaning="the person's opaque relay id; orders one person's milestones",
     summary=(
         "Relay-internal: a person's age milestones (20, 60, 65, 70, 75) announced when the "
-        "relay clock reaches their date; the dates reveal birth dates."
+        "relay clock reaches their date; the dates reveal birth dates. The relay clock's "
+        "ticks too, forwarded by the linker."
     ),
     message="AgeMilestoneReached",
     dlq="relay.age-milestone.v1.dlq",
+)
+PERSON_CHANGE = Topic(
+    name="relay.person-change.v1",
+    key="<relay id>",
+    key_meaning="the person's opaque relay id; orders one person's changes",
+    summary=(
+        "Relay-internal: a person registered, their birth date changed, their death "
+        "recorded or retracted, or their registration retracted; it carries birth dates, so "
+        "only the relay's own processors read it. The relay clock's ticks too, forwarded by "
+        "the linker."
+    ),
+    message="PersonChanged",
+    partitions=LINK_CHANGE_V2.partitions,
+    dlq="relay.person-change.v1.dlq",
 )
 FILING_OUTCOME = Topic(
     name="relay.filing-outcome.v1",
@@ -255,7 +271,12 @@ EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER, ACCESS_
 CLOCKED_TOPICS: tuple[Topic, ...] = (*INGESTION_TOPICS, *EXCHANGE_TOPICS)
 """Every topic participants send to the relay: the relay clock writes its ticks onto each
 partition of them."""
-RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, FILING_OUTCOME)
+RELAY_TOPICS: tuple[Topic, ...] = (LINK_CHANGE, LINK_CHANGE_V2, AGE_MILESTONE, PERSON_CHANGE,
+                                   FILING_OUTCOME)
+FORWARDED_TICK_TOPICS: tuple[Topic, ...] = (LINK_CHANGE_V2, AGE_MILESTONE, PERSON_CHANGE)
+"""The relay-internal topics a downstream processor reads in relay-clock order: the linker
+writes the relay clock's tick k onto each of their partitions when it applies ClockAdvanced(k),
+after every message of earlier relay time (consumers.clocked releases them)."""
 
 CATALOGUE: tuple[Topic, ...] = (
     *(t for src in (*INGESTION_TOPICS, *EXCHANGE_TOPICS, *RELAY_TOPICS)
