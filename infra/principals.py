@@ -14,6 +14,7 @@ from schemas.topics import (
     CLOCK_SOURCE,
     CLOCKED_TOPICS,
     EXCHANGE_TOPICS,
+    FORWARDED_TICK_TOPICS,
     INGESTION_TOPICS,
     OUTBOX_POSITION,
     RELAY_CLOCK,
@@ -25,6 +26,7 @@ RELAY_LINKER = "relay-linker"
 OUTBOX_PUBLISHER = "outbox-publisher"
 RELAY_CLOCK_PRINCIPAL = "relay-clock"
 RELAY_EXCHANGE = "relay-exchange"
+NOTIFICATIONS_PRINCIPAL = "notifications"
 OPERATOR = "shaho-operator"
 DEMO = "shaho-demo"
 TESTS = "shaho-tests"
@@ -127,7 +129,13 @@ CLOCK = Principal(RELAY_CLOCK_PRINCIPAL, (
     *_topics(WRITE, [*(t.name for t in CLOCKED_TOPICS), RELAY_CLOCK.name, CLOCK_SOURCE.name]),
     *_topics(READ, [RELAY_CLOCK.name, CLOCK_SOURCE.name]),
 ))
-PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER)
+NOTIFICATIONS = Principal(NOTIFICATIONS_PRINCIPAL, (
+    *_topics(READ, [*(t.name for t in FORWARDED_TICK_TOPICS), RELAY_CLOCK.name]),
+    Grant(GROUP, "notifications", READ),
+))
+"""The notifications processor of later work: it reads the relay-internal topics the linker
+forwards the relay clock's ticks onto, and the clock topic; it writes nothing yet."""
+PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER, NOTIFICATIONS)
 EXCHANGE_ROLES = ("insurer", "pension")
 """Roles that ask and answer through the relayed exchange."""
 

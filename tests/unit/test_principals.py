@@ -119,3 +119,20 @@ def test_no_participant_reads_the_exchange_topics_or_writes_another_participants
             assert not who.may(READ, TOPIC, name)
         assert not who.may(WRITE, TOPIC, "participant.X2.requests.v1")
         assert not who.may(WRITE, TOPIC, "participant.X1.replies.v1")
+
+
+def test_the_notifications_processor_reads_the_clocked_internal_topics_and_writes_nothing():
+    from infra.principals import NOTIFICATIONS
+
+    read = sorted(t.name for t in CATALOGUE if NOTIFICATIONS.may(READ, TOPIC, t.name))
+    assert read == ["clock.relay-time.v1", "relay.age-milestone.v1", "relay.link-change.v2",
+                    "relay.person-change.v1"]
+    assert not [t.name for t in CATALOGUE if NOTIFICATIONS.may(WRITE, TOPIC, t.name)]
+    assert NOTIFICATIONS.may(READ, GROUP, "notifications")
+    assert not NOTIFICATIONS.may(READ, TOPIC, "relay.link-change.v1")
+    assert not NOTIFICATIONS.may(READ, TOPIC, "filing.municipality.v1")
+
+
+def test_only_the_relays_own_principals_read_the_person_changes():
+    for role in ROLES:
+        assert not participant(role, "X1").may(READ, TOPIC, "relay.person-change.v1")
