@@ -104,10 +104,14 @@ def wake_keys(step: list[fx.Effect]) -> set[str]:
 
 
 def _numbered(record: LinkerRecord, effects: list[fx.Effect]) -> list[fx.Effect]:
-    """Give each output its index within this decision and its outbox id."""
+    """Give each output its index within this decision and its outbox id (a person's change
+    keeps the id it was made with, and numbers nothing, so no other output's id moves)."""
     numbered: list[fx.Effect] = []
     index = 0
     for effect in effects:
+        if isinstance(effect, fx.PersonChangeEmitted):  # its id is the person's and version's
+            numbered.append(effect)
+            continue
         if isinstance(effect, fx.OUTPUT_EFFECTS):
             effect = replace(
                 effect, index=index, outbox_id=outbox_id(record.event_id, record.source, index)

@@ -243,6 +243,23 @@ class LinkChangeEmitted:
 
 
 @dataclass(frozen=True)
+class PersonChangeEmitted:
+    """Output for `relay.person-change.v1`: the person as known after a decision that
+    registered them, recorded or retracted their death, changed their birth date or removed
+    them (see `person_changes`). Its outbox id is the relay id's and version's alone; the birth
+date is kept out of `repr`."""
+
+    relay_id: str
+    person_version: int
+    born_on: date | None = field(repr=False)  # identity data: never in a log line
+    died_on: date | None
+    removed: bool
+    source_event_id: UUID
+    index: int = 0
+    outbox_id: UUID | None = None
+
+
+@dataclass(frozen=True)
 class OutcomeIssued:
     """Output for `relay.filing-outcome.v1`; a later outcome keeps the filing's receipt id.
 
@@ -292,7 +309,9 @@ class ChangeNoticeDue:
 LinkEffect = LinkOpened | LinkClosed | LinkReopened | LinkRetracted
 CardEffect = CardIssued | CardRevoked | CardRemoved | CardRevocationRetracted
 MilestoneEffect = MilestoneScheduled | MilestoneDropped
-OutputEffect = LinkChangeEmitted | OutcomeIssued | AgeMilestoneEmitted | ChangeNoticeDue
+OutputEffect = (
+    LinkChangeEmitted | OutcomeIssued | AgeMilestoneEmitted | ChangeNoticeDue | PersonChangeEmitted
+)
 Effect = (
     FilingLedgered
     | FilingParked
@@ -317,4 +336,6 @@ Effect = (
 )
 LINK_EFFECTS = (LinkOpened, LinkClosed, LinkReopened, LinkRetracted)
 CARD_EFFECTS = (CardIssued, CardRevoked, CardRemoved, CardRevocationRetracted)
-OUTPUT_EFFECTS = (LinkChangeEmitted, OutcomeIssued, AgeMilestoneEmitted, ChangeNoticeDue)
+OUTPUT_EFFECTS = (
+    LinkChangeEmitted, OutcomeIssued, AgeMilestoneEmitted, ChangeNoticeDue, PersonChangeEmitted
+)

@@ -51,3 +51,9 @@ def anomaly_id(code: str, *parts: str) -> UUID:
 def milestone_outbox_id(relay_id: str, name: str, due_on: date) -> UUID:
     """A milestone's announcement: the same person, milestone and date give the same id."""
     return uuid5(LINKER_NAMESPACE, f"milestone:{relay_id}:{name}:{due_on.isoformat()}")
+
+
+def person_change_outbox_id(relay_id: str, version: int) -> UUID:
+    """A person's change at one version: the same whatever the batch, the source or a replay
+    (a decision bumps each person it changes once, so a version names one decision)."""
+    return uuid5(LINKER_NAMESPACE, f"person:{relay_id}:{version}")

@@ -15,14 +15,9 @@ from relay_linker.domain.ages import (
 )
 from relay_linker.domain.commands import LinkerRecord
 from relay_linker.domain.ids import milestone_outbox_id
-from relay_linker.domain.matching import ordered
 from relay_linker.domain.model import Milestone
-from relay_linker.domain.reads import (
-    identity_changes,
-    milestones_due,
-    pending_milestones,
-    person,
-)
+from relay_linker.domain.person_changes import vitals_after
+from relay_linker.domain.reads import milestones_due, pending_milestones
 from relay_linker.domain.state import RelayState
 
 JST = timezone(timedelta(hours=9))
@@ -106,22 +101,7 @@ def _wanted(
     """The person's milestones once `effects` apply, up to the date of death."""
     if any(isinstance(e, fx.PersonRemoved) and e.relay_id == relay_id for e in effects):
         return ()
-    holder = None if new else person(view, relay_id)
-    died = holder.died_on if holder is not None else None
-    changes = [] if new else list(identity_changes(view, relay_id))
-    for effect in effects:
-        match effect:
-            case fx.PersonDied(relay_id=r, died_on=on) if r == relay_id:
-                died = on
-            case fx.DeathRetracted(relay_id=r) if r == relay_id:
-                died = None
-            case fx.IdentityChangeRemoved(relay_id=r, event_id=e) if r == relay_id:
-                changes = [c for c in changes if c.event_id != e]
-            case fx.IdentityChangeRecorded(change=change) if change.relay_id == relay_id:
-                changes = [c for c in changes if c.change_id != change.change_id] + [change]
-    birth = None
-    for change in ordered(tuple(changes)):
-        birth = change.secret_birth_date or birth
+    birth, died = vitals_after(view, relay_id, effects, new)
     if birth is None:
         return ()
     return tuple(m for m in milestones_of(relay_id, birth) if died is None or m.due_on <= died)

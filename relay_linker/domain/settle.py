@@ -1,4 +1,5 @@
-"""Settle one filing: verdict, ledger row, parking, outcome, versions, link outputs, milestones.
+"""Settle one filing: verdict, ledger row, parking, outcome, versions, link outputs, milestones,
+person changes.
 
 An accepted filing bumps each person it changes once and resolves the look-alikes it raised."""
 
@@ -15,6 +16,7 @@ from relay_linker.domain.keys import candidate_key
 from relay_linker.domain.matching import lookalikes_explained
 from relay_linker.domain.milestones import replan
 from relay_linker.domain.model import LOSS, PARKED, LedgerEntry, Link, ParkedFiling
+from relay_linker.domain.person_changes import person_changes
 from relay_linker.domain.ports import Hasher
 from relay_linker.domain.reads import links_of, parked_filing, person
 from relay_linker.domain.state import RelayState
@@ -51,6 +53,7 @@ def settle(
             effects += lookalikes_explained(view, record, named_persons(verdict.effects))
         effects += _versions_and_outputs(view, record, verdict.effects)
         effects += replan(view, record, verdict.effects)
+        effects += person_changes(view, verdict.effects, record.event_id)
     entry = LedgerEntry(
         record.event_id,
         record.filer_code,

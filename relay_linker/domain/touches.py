@@ -82,6 +82,6 @@ def touches(effect: fx.Effect) -> Touches:
         case fx.AnomalyRecorded(anomaly=Anomaly(anomaly_id=a)) | fx.AnomalyResolved(anomaly_id=a):
             return Touches(anomalies=(a,))
         case (fx.LinkChangeEmitted() | fx.OutcomeIssued() | fx.AgeMilestoneEmitted()
-              | fx.ChangeNoticeDue()):
+              | fx.ChangeNoticeDue() | fx.PersonChangeEmitted()):
             return NOTHING
     raise TypeError(f"not an effect: {type(effect).__name__}")

@@ -11,9 +11,10 @@ from relay_linker.domain.effects import (
     OUTPUT_EFFECTS,
     LinkChangeEmitted,
     OutcomeIssued,
+    PersonChangeEmitted,
     PersonVersionBumped,
 )
-from relay_linker.domain.ids import outbox_id
+from relay_linker.domain.ids import outbox_id, person_change_outbox_id
 from tests.unit.test_linker_support import (
     HASHER,
     PEOPLE,
@@ -46,7 +47,8 @@ def test_outputs_are_numbered_in_order_with_derived_outbox_ids() -> None:
     relay.feed(acquisition)
     registration = TOWN.file("reg-m", register(MIKU), when=at(4, 3))
     effects = decide(relay.state, registration, HASHER)
-    outputs = [e for e in effects if isinstance(e, OUTPUT_EFFECTS)]
+    outputs = [e for e in effects
+               if isinstance(e, OUTPUT_EFFECTS) and not isinstance(e, PersonChangeEmitted)]
     assert [e.index for e in outputs] == list(range(len(outputs)))
     assert len({e.outbox_id for e in outputs}) == len(outputs)
     assert None not in {e.outbox_id for e in outputs}
@@ -58,6 +60,10 @@ def test_outputs_are_numbered_in_order_with_derived_outbox_ids() -> None:
     assert {e.source_event_id for e in of_type(outputs, LinkChangeEmitted)} == {
         acquisition.event_id
     }
+    # the registration's person change numbers nothing: its id is the person's and version's
+    (changed,) = of_type(effects, PersonChangeEmitted)
+    assert changed.person_version == 1
+    assert changed.outbox_id == person_change_outbox_id(changed.relay_id, 1)
 
 
 def test_outbox_ids_follow_the_record_and_index() -> None:

@@ -117,6 +117,10 @@ SAMPLES: dict[type, tuple[fx.Effect, Touches]] = {
         fx.AgeMilestoneEmitted("r-announced", "age_20", 20, date(2030, 1, 31)),
         Touches(),
     ),
+    fx.PersonChangeEmitted: (
+        fx.PersonChangeEmitted("r-changed", 2, date(1980, 5, 10), None, False, EVENT),
+        Touches(),
+    ),
     fx.ChangeNoticeDue: (
         fx.ChangeNoticeDue("r-told", "06139018", "death", date(2025, 6, 30),
                            ("insured:06139018", b"i"), EVENT),
