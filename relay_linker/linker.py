@@ -40,7 +40,7 @@ from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
 from relay_linker.domain.state import MissingFromSlice, RelayState
-from relay_linker.messages import NoticeMaking, dead_letter_rows, output_rows
+from relay_linker.messages import NoticeMaking, dead_letter_rows, output_rows, tick_rows
 from relay_linker.pushed_changes import pushed_accesses
 from relay_linker.store import BatchSlice
 from relay_linker.translate import Translator
@@ -415,6 +415,8 @@ class RelayLinker:
         logged = len(result.accesses)
         for step, linker_record in zip(fresh, linker_records, strict=True):
             if isinstance(step, ClockAdvanced):
+                result.outbox += tick_rows(self.keyring, step.epoch, step.relay_time,
+                                           self.namespace)  # before what this step announces
                 moved = await clock_in_slice(work, step.relay_time)
                 result.outbox += output_rows(moved, Source(RELAY_CLOCK.name, 0, step.epoch),
                                              self.namespace, step.relay_time, self.addressees)

@@ -1,7 +1,8 @@
 """Output effects → outbox rows holding the relay's Kafka messages (link changes v1 and v2,
-age milestones, outcomes in clear for the relay and sealed to their filer, change notices
-sealed to each insurer that knows the person, dead letters), each with its idempotency id, its
-cause and the output partition of its key.
+age milestones, person changes, outcomes in clear for the relay and sealed to their filer,
+change notices sealed to each insurer that knows the person, dead letters), each with its
+idempotency id, its cause and the output partition of its key; and the relay clock's ticks
+forwarded onto every partition of the relay-internal topics read in relay-clock order.
 
 An outcome or a notice is sealed here, once, when its decision is stored: the outbox row holds
 the seal and the publisher sends it as stored, so a restart never re-seals what was decided.
@@ -20,21 +21,26 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from groundfloor.crypto import Keyring, Sealed, open_sealed, participant_pseudonym
 from outbox.table import OutboxRow
+from relay_clock.ticks import headers as tick_headers
+from relay_clock.ticks import new_tick
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import Source
 from relay_linker.domain.households import HOUSEHOLDER
 from schemas import Filing, FilingOutcome, FilingRejected, LinkChanged, Reason, encode
 from schemas.common import Scheme
 from schemas.filings import FILER_TOPICS
-from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from schemas.internal import AgeMilestoneReached, LinkChangedV2, PersonChanged
 from schemas.notices import ChangeKind
 from schemas.relay import OutcomeAddressee, conflict_id_for
 from schemas.topics import (
     AGE_MILESTONE,
     FILING_OUTCOME,
+    FORWARDED_TICK_TOPICS,
     LINK_CHANGE,
     LINK_CHANGE_V2,
     OUTCOME_TOPICS,
+    PERSON_CHANGE,
+    RELAY_CLOCK,
     Namespace,
     changes_topic,
 )
@@ -49,6 +55,7 @@ UNSEALED_NOTICES: Counter[str] = Counter()
 """Change notices not made, per recipient code, because the recipient holds no encryption
 key here (a warning each; an insurer that never onboarded cannot be told)."""
 DEAD_LETTER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:dead-letter")
+FORWARDED_TICK_NAMESPACE = uuid5(NAMESPACE_URL, "urn:shaho-relay:forwarded-tick")
 KIND_OF_TOPIC: dict[str, OutcomeAddressee] = {
     topic.name: OutcomeAddressee(kind.value) for kind, topic in FILER_TOPICS.items()}
 """The kind of filer that files on each ingestion topic: who an outcome is addressed to."""
@@ -102,6 +109,35 @@ def age_milestone_reached(e: fx.AgeMilestoneEmitted, relay_time: datetime) -> Ag
     return AgeMilestoneReached(
         relay_id=e.relay_id, milestone=e.name, age=e.age, milestone_on=e.due_on,
         outbox_id=e.outbox_id, relay_time=relay_time)
+
+
+def person_changed(e: fx.PersonChangeEmitted, relay_time: datetime) -> PersonChanged:
+    assert e.outbox_id is not None
+    return PersonChanged(
+        relay_id=e.relay_id, person_version=e.person_version, born_on=e.born_on,
+        died_on=e.died_on, removed=e.removed, source_event_id=e.source_event_id,
+        outbox_id=e.outbox_id, relay_time=relay_time)
+
+
+def forwarded_tick_id(topic: str, partition: int, seq: int) -> UUID:
+    """Tick `seq` forwarded onto `topic` (its catalogue name):`partition`: the same in every
+    namespace, however often the clock step is replayed."""
+    return uuid5(FORWARDED_TICK_NAMESPACE, f"{topic}:{partition}:{seq}")
+
+
+def tick_rows(keyring: Keyring, seq: int, relay_time: datetime,
+              namespace: Namespace) -> list[OutboxRow]:
+    """The relay clock's tick `seq` (made again under the clock key, so `authentic` holds) for
+    every partition of the relay-internal topics read in relay-clock order, with the tick
+    header. Written when the linker applies ClockAdvanced(seq), before what that step
+    announces: on each lane it follows every message of earlier relay time."""
+    tick = new_tick(keyring, seq, relay_time)
+    key, value = tick.kafka_key(), encode(tick)
+    source = (RELAY_CLOCK.name, 0, seq)
+    return [OutboxRow(forwarded_tick_id(topic.name, partition, seq), *source, index,
+                      namespace.physical(topic), partition, key, value, tuple(tick_headers()))
+            for index, (topic, partition) in enumerate(
+                (t, p) for t in FORWARDED_TICK_TOPICS for p in range(t.partitions))]
 
 
 def filing_outcome(e: fx.OutcomeIssued, relay_time: datetime | None = None) -> FilingOutcome:
@@ -227,8 +263,11 @@ def output_rows(effects: list[fx.Effect], source: Source, namespace: Namespace,
             out += notice_row(e, source, namespace, relay_time, addressees, making)
             continue
         messages: list[tuple[LinkChanged | LinkChangedV2 | FilingOutcome |
-                             AgeMilestoneReached, str]]
-        if isinstance(e, fx.AgeMilestoneEmitted):
+                             AgeMilestoneReached | PersonChanged, str]]
+        if isinstance(e, fx.PersonChangeEmitted):
+            assert relay_time is not None, "a person changes at a relay time"
+            messages = [(person_changed(e, relay_time), PERSON_CHANGE.name)]
+        elif isinstance(e, fx.AgeMilestoneEmitted):
             assert relay_time is not None, "a milestone is announced at a relay time"
             messages = [(age_milestone_reached(e, relay_time), AGE_MILESTONE.name)]
         elif isinstance(e, fx.LinkChangeEmitted):
