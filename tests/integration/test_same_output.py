@@ -19,9 +19,16 @@ from groundfloor.config import LINKER_BATCH_ENV, StackConfig
 from groundfloor.kafka_clients import read_to_end
 from infra.principals import TESTS
 from infra.topics_admin import addressed_codes
-from relay_linker.messages import DEAD_LETTER_NAMESPACE, NoticeMaking, output_rows, recipient
-from schemas import DeadLetter, FilingOutcome, LinkChanged, decode_relay
-from schemas.internal import AgeMilestoneReached, LinkChangedV2
+from relay_clock.ticks import is_tick_record
+from relay_linker.messages import (
+    DEAD_LETTER_NAMESPACE,
+    NoticeMaking,
+    output_rows,
+    recipient,
+    tick_rows,
+)
+from schemas import DeadLetter, FilingOutcome, LinkChanged, RelayTick, decode_relay
+from schemas.internal import AgeMilestoneReached, LinkChangedV2, PersonChanged
 from schemas.notices import ChangeNotice
 from schemas.topics import (
     AGE_MILESTONE,
@@ -30,6 +37,8 @@ from schemas.topics import (
     LINK_CHANGE,
     LINK_CHANGE_V2,
     OUTCOME_TOPICS,
+    PERSON_CHANGE,
+    RELAY_CLOCK,
     changes_topic,
 )
 from schemas.topics import topic as catalogue_topic
@@ -73,8 +82,10 @@ def _letter_refusals(sequences: Sequences) -> set[str]:
 DECISIONS: dict[str, type] = {
     LINK_CHANGE.name: LinkChanged, LINK_CHANGE_V2.name: LinkChangedV2,
     AGE_MILESTONE.name: AgeMilestoneReached, FILING_OUTCOME.name: FilingOutcome,
+    PERSON_CHANGE.name: PersonChanged,
 }
-"""The topics of the relay's decisions, with the message each carries."""
+"""The topics of the relay's decisions, with the message each carries (and, on the
+relay-internal ones, the relay clock's ticks the linker forwards, compared as ticks)."""
 
 
 SEALED = {t.name for t in OUTCOME_TOPICS.values()}
@@ -107,10 +118,13 @@ def _notice(relay: RelayEnv, logical: str, key: bytes, value: bytes) -> dict[str
                        "new_kana": opened.new_kana, "new_address": opened.new_address}}
 
 
-def _decoded(relay: RelayEnv, logical: str, value: bytes, key: bytes = b"") -> Any:
+def _decoded(relay: RelayEnv, logical: str, value: bytes, key: bytes = b"",
+             headers: Any = None) -> Any:
     """A published value as compared across runs: ids, decisions and plaintext contents; a
     dead letter, a sealed outcome and a change notice opened, a dead letter's source named
-    by catalogue topic."""
+    by catalogue topic; a forwarded tick as its seq and time."""
+    if is_tick_record(headers):
+        return {"tick": decode_relay(value, RelayTick).model_dump(mode="json")}
     model = DECISIONS.get(logical)
     if model is not None:
         return decode_relay(value, model).model_dump(mode="json")
@@ -135,20 +149,24 @@ async def _published(relay: RelayEnv) -> Sequences:
     for r in await read_to_end(relay.cfg.kafka(TESTS), partitions):
         name = relay.topics.logical(r.topic)
         out[(name, r.partition)].append(_decoded(relay, name, bytes(r.value),
-                                                 bytes(r.key or b"")))
+                                                 bytes(r.key or b""), r.headers))
     return dict(out)
 
 
 async def _folded(relay: RelayEnv) -> Sequences:
-    """The link changes and outcomes the pure fold gives, per output partition in order."""
+    """The link changes and outcomes the pure fold gives, per output partition in order, each
+    clock step's forwarded tick before what it announces."""
     out: Sequences = defaultdict(list)
     addressees, keyring = PublicKeyDirectory(relay.cfg), relay.keyring()
     for d in (await relay.fold())[1]:
         making = NoticeMaking(keyring, d.filing)
-        for row in output_rows(d.effects, d.source, relay.topics, d.relay_time, addressees,
-                               making):
+        ticks = (tick_rows(keyring, d.source.offset, d.relay_time, relay.topics)
+                 if d.source.topic == RELAY_CLOCK.name else [])
+        for row in [*ticks, *output_rows(d.effects, d.source, relay.topics, d.relay_time,
+                                         addressees, making)]:
             name = relay.topics.logical(row.topic)
-            out[(name, row.partition)].append(_decoded(relay, name, row.value, row.key))
+            out[(name, row.partition)].append(_decoded(relay, name, row.value, row.key,
+                                                       row.headers))
     return {where: seq for where, seq in out.items() if seq}
 
 
