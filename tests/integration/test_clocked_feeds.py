@@ -34,7 +34,7 @@ from tests.integration.relay_env import RelayEnv, drop_env, make_env
 
 pytestmark = pytest.mark.integration
 
-PERSONS = 160
+PERSONS = 200
 SMALL, LARGE = 7, 400
 MODELS: dict[str, type] = {LINK_CHANGE_V2.name: LinkChangedV2,
                            AGE_MILESTONE.name: AgeMilestoneReached,
@@ -178,7 +178,7 @@ def _dumped(raw: dict[Where, list]) -> dict[Where, list[dict]]:
 async def test_a_clocked_reader_sees_the_internal_topics_in_relay_clock_order(
     stack: StackConfig, unique: str
 ) -> None:
-    population = generate(29, PERSONS, date(2025, 1, 1))
+    population = generate(22, PERSONS, date(2025, 1, 1))  # deaths and births among them
     large, small = await make_env(stack, unique), await make_env(stack, f"{unique}s")
     try:
         ticks = await _run(large, population, LARGE)
