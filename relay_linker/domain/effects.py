@@ -246,8 +246,8 @@ class LinkChangeEmitted:
 class PersonChangeEmitted:
     """Output for `relay.person-change.v1`: the person as known after a decision that
     registered them, recorded or retracted their death, changed their birth date or removed
-    them (see `person_changes`). Its outbox id is the relay id's and version's alone; the birth
-date is kept out of `repr`."""
+    them (see `person_changes`). Its outbox id is the relay id's and version's alone; the
+    birth date is kept out of `repr`."""
 
     relay_id: str
     person_version: int

@@ -80,8 +80,8 @@ def person_changes(
             born, died = None, None
         else:
             born, died = vitals_after(view, relay_id, effects, fresh)
-            unmoved = born == vitals_after(view, relay_id, (), False)[0] if not fresh else False
-            if not fresh and relay_id not in deaths and unmoved:
+            told = fresh or relay_id in deaths or born != vitals_after(view, relay_id, (), False)[0]
+            if not told:
                 continue  # an identity change that leaves the birth date as it was
         out.append(fx.PersonChangeEmitted(
             relay_id, version, born, died, relay_id in removed, source_event_id,
