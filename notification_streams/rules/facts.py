@@ -1,11 +1,13 @@
 """What the notification rules know of a person: covers, residences, household memberships.
 
-Plain frozen values the processor folds from LinkChanged v2 and the municipalities' records;
-a retracted link is simply absent. Also the reads every rule shares and the facts' anomalies."""
+Plain frozen values the processor folds from LinkChanged v2 and PersonChanged
+(`notification_streams.folding`); a retracted link is simply absent. Also the reads every rule
+shares and the facts' anomalies."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from uuid import UUID
 
 MEDICAL, PENSION = "medical", "pension"
 NHI = "nhi"
@@ -68,6 +70,18 @@ class Household:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Folded:
+    """What the fold has taken in, so a replayed or stale message changes nothing (see
+    `notification_streams.folding`); no rule reads it. `link_ids` holds only the outbox ids
+    folded at `link_version` (one decision's link changes of the person), so it stays small."""
+
+    person_version: int = 0
+    link_version: int = 0
+    link_ids: frozenset[UUID] = frozenset()
+    removed_at: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class PersonFacts:
     relay_id: str
     birth_date: date | None = None
@@ -75,6 +89,7 @@ class PersonFacts:
     covers: tuple[Cover, ...] = ()
     residences: tuple[Residence, ...] = ()
     households: tuple[Household, ...] = ()
+    folded: Folded = Folded()
 
 
 @dataclass(frozen=True)
