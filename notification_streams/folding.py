@@ -25,8 +25,9 @@ number (`number_key`), which no message carries, so two live links equal in all 
 (say two numbers at one insurer, same capacity and category, from the same day) cannot be told
 apart: the fold keeps both, reports `link_ambiguous` on the second opening, and applies a later
 change to the first it holds. A Household is matched by key, householder and valid_from, its
-Residence by municipality and valid_from. A retracted link, once gone, is forgotten: the same
-identity opened again (the filing re-sent after its retraction) is a new link.
+Residence by value (the municipality and the membership's period as held). A retracted link,
+once gone, is forgotten: the same identity opened again (the filing re-sent after its
+retraction) is a new link.
 
 Changes: `opened` adds the link; `closed` and `reopened` set what the message says of its end
 (`valid_to`, `closed_because`, and the v2 fields a closure may move: pension type, spouse), so a
@@ -173,34 +174,57 @@ def _cover_step(facts: PersonFacts, change: LinkChangedV2) -> Step:
 
 
 def _resident_step(facts: PersonFacts, change: LinkChangedV2) -> Step:
-    home = (change.insurer_number, change.valid_from)
-    r_at = next((i for i, r in enumerate(facts.residences)
-                 if (r.municipality_code, r.valid_from) == home), None)
-    household = change.category == HOUSEHOLD_CATEGORY
-    h_at = None
-    if household:
-        key = (change.household, change.householder, change.valid_from)
-        h_at = next((i for i, h in enumerate(facts.households)
-                     if (h.household_token_key, h.householder, h.valid_from) == key), None)
+    """A household link is a Household and a Residence of the same period, changed together.
+    Its Residence is found by value (municipality and the membership's period as held): two
+    residences equal in value are interchangeable, so whichever is changed the facts are the
+    same, where a match by valid_from alone could take another membership's (two memberships
+    begun on one day, one ended on it)."""
     if change.change is LinkChange.OPENED:
-        anomaly = None
-        if (h_at is not None) if household else (r_at is not None):
-            anomaly = _anomaly(facts, LINK_AMBIGUOUS, change)
-        residences = (*facts.residences, Residence(
-            municipality_code=change.insurer_number, valid_from=change.valid_from,
-            valid_to=change.valid_to))
-        households = facts.households
-        if household:
-            assert change.household is not None and change.householder is not None
-            households = (*households, Household(
-                household_token_key=change.household, householder=change.householder,
-                valid_from=change.valid_from, valid_to=change.valid_to))
-        return Step(replace(facts, residences=residences, households=households), anomaly)
-    if r_at is None or (household and h_at is None):
+        return _resident_opened(facts, change)
+    household = change.category == HOUSEHOLD_CATEGORY
+    if household:
+        h_at = _household_at(facts, change)
+        if h_at is None:
+            return Step(facts, _anomaly(facts, LINK_UNKNOWN, change))
+        held = Residence(municipality_code=change.insurer_number, valid_from=change.valid_from,
+                         valid_to=facts.households[h_at].valid_to)
+        r_at = next((i for i, r in enumerate(facts.residences) if r == held), None)
+    else:
+        h_at = None
+        r_at = _residence_at(facts, change)
+    if r_at is None:
         return Step(facts, _anomaly(facts, LINK_UNKNOWN, change))
     residences = _changed(facts.residences, r_at, change)
     households = facts.households if h_at is None else _changed(facts.households, h_at, change)
     return Step(replace(facts, residences=residences, households=households))
+
+
+def _resident_opened(facts: PersonFacts, change: LinkChangedV2) -> Step:
+    household = change.category == HOUSEHOLD_CATEGORY
+    known = _household_at(facts, change) if household else _residence_at(facts, change)
+    anomaly = None if known is None else _anomaly(facts, LINK_AMBIGUOUS, change)
+    residences = (*facts.residences, Residence(
+        municipality_code=change.insurer_number, valid_from=change.valid_from,
+        valid_to=change.valid_to))
+    households = facts.households
+    if household:
+        assert change.household is not None and change.householder is not None  # the contract
+        households = (*households, Household(
+            household_token_key=change.household, householder=change.householder,
+            valid_from=change.valid_from, valid_to=change.valid_to))
+    return Step(replace(facts, residences=residences, households=households), anomaly)
+
+
+def _household_at(facts: PersonFacts, change: LinkChangedV2) -> int | None:
+    key = (change.household, change.householder, change.valid_from)
+    return next((i for i, h in enumerate(facts.households)
+                 if (h.household_token_key, h.householder, h.valid_from) == key), None)
+
+
+def _residence_at(facts: PersonFacts, change: LinkChangedV2) -> int | None:
+    home = (change.insurer_number, change.valid_from)
+    return next((i for i, r in enumerate(facts.residences)
+                 if (r.municipality_code, r.valid_from) == home), None)
 
 
 def _changed(held: tuple[T, ...], at: int, change: LinkChangedV2) -> tuple[T, ...]:

@@ -242,6 +242,22 @@ def test_a_change_of_householder_is_another_membership() -> None:
         (False, d("2026-03-01")), (True, None)]
 
 
+def test_two_memberships_begun_on_one_day_keep_their_residences_apart() -> None:
+    """B filed first; A, filed late for the same day, ends on it (empty). A retracted: B's
+    residence stays, though both residences began that day in one municipality."""
+    facts = facts_of([
+        membership("opened", "b", 1, KEY_B, "2026-03-01"),
+        membership("opened", "a", 2, KEY_A, "2026-03-01", "2026-03-01",
+                   because="household_changed", source="late"),
+        membership("retracted", "a-x", 3, KEY_A, "2026-03-01", source="undo"),
+    ])
+    assert plain(facts) == PersonFacts(
+        relay_id=TARO,
+        residences=(Residence(municipality_code=CHIYODA, valid_from=d("2026-03-01")),),
+        households=(Household(household_token_key=KEY_B, householder=False,
+                              valid_from=d("2026-03-01")),))
+
+
 # --- persons -----------------------------------------------------------------------------
 
 
