@@ -7,6 +7,7 @@ the domain imports only the standard library and itself, and nobody but tests im
 from __future__ import annotations
 
 import ast
+import os
 import re
 import sys
 from pathlib import Path
@@ -37,13 +38,21 @@ def project_packages(root: Path) -> set[str]:
     return {p.parent.name for p in root.glob("*/__init__.py") if p.parent.name not in SKIP}
 
 
+def _python_files(root: Path) -> list[Path]:
+    """The tree's .py files, never entering SKIP's folders: the stack's state folder (`.cache`)
+    holds the broker's data, whose deleted topics vanish while a walk is inside them."""
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in SKIP]
+        found += [Path(folder) / f for f in files if f.endswith(".py")]
+    return found
+
+
 def modules(root: Path) -> dict[str, Path]:
     """Every module of the tree by dotted name (tests included)."""
     found = {}
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(_python_files(root)):
         rel = path.relative_to(root)
-        if SKIP & set(rel.parts):
-            continue
         parts = list(rel.with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
