@@ -65,8 +65,16 @@ def person(state: RelayState, relay_id: str) -> Person | None:
 
 
 def links_of(state: RelayState, relay_id: str) -> tuple[Link, ...]:
+    """The person's links in one order whatever built the state (their start, then their id):
+    a slice loaded from the database holds them in the table's physical order, an applied
+    state in the order they last changed, and decisions that walk them (a death closing each)
+    number their outputs in this order, so the outputs' ids must not depend on it."""
     require(state, relay_ids=[relay_id])
-    return state.links.get(relay_id, ())
+    return tuple(sorted(state.links.get(relay_id, ()), key=_link_order))
+
+
+def _link_order(link: Link) -> tuple[date, str]:
+    return (link.valid_from, str(link.link_id))
 
 
 def dependants(state: RelayState, insured_relay_id: str) -> tuple[str, ...]:
