@@ -17,7 +17,7 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from access_log.verifier import (
     verify_consistency,
     verify_inclusion,
 )
+from bench import baseline
 from bench.cpu import RoundTrips, cpu_seconds, postmaster_pid, run_queue_seconds, server_cpu
 from bench.exchange import percentile
 from bench.linker import REPORTS
@@ -61,29 +62,15 @@ GROUP = "bench-exchange"
 SOURCE_TOPIC = "exchange.requests.v1"
 
 
-@contextlib.asynccontextmanager
-async def scratch_database(cfg: StackConfig) -> AsyncIterator[str]:
+async def _prepare(conn: asyncpg.Connection) -> None:
+    """Migrated, with the plain baseline's table."""
+    await apply_all(conn)
+    await conn.execute(PLAIN)
+
+
+def scratch_database(cfg: StackConfig) -> contextlib.AbstractAsyncContextManager[str]:
     """A fresh, migrated database on the stack's PostgreSQL (dropped afterwards); its DSN."""
-    name = f"bench_alog_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(cfg.pg_dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        conn = await asyncpg.connect(cfg.pg_dsn(name))
-        try:
-            await apply_all(conn)
-            await conn.execute(PLAIN)
-        finally:
-            await conn.close()
-        yield cfg.pg_dsn(name)
-    finally:
-        admin = await asyncpg.connect(cfg.pg_dsn())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    return baseline.scratch_database(cfg, "bench_alog", _prepare)
 
 
 def relay_id(n: int) -> str:

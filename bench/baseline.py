@@ -6,13 +6,16 @@ They have no validation, crypto or rules, so the relay's results read as ratios 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 
+from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     KafkaLogin,
     admin_client,
@@ -26,6 +29,33 @@ CREATE TABLE IF NOT EXISTS bench_outbox (seq bigserial PRIMARY KEY, id uuid UNIQ
 CREATE TABLE IF NOT EXISTS bench_offsets (topic text, partition int, next_offset bigint,
                                           PRIMARY KEY (topic, partition));
 """
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(cfg: StackConfig, prefix: str,
+                           prepare: Callable[[asyncpg.Connection], Awaitable[object]]
+                           ) -> AsyncIterator[str]:
+    """A fresh database `<prefix>_<random>` on the stack's PostgreSQL, set up by `prepare`
+    and dropped afterwards; its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(cfg.pg_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        conn = await asyncpg.connect(cfg.pg_dsn(name))
+        try:
+            await prepare(conn)
+        finally:
+            await conn.close()
+        yield cfg.pg_dsn(name)
+    finally:
+        admin = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 async def scratch_topic(kafka: KafkaLogin, name: str, partitions: int = 6) -> None:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 
+from bench import baseline
 from bench.cpu import RoundTrips, cpu_seconds, postmaster_pid, server_cpu
 from bench.linker import REPORTS
 from groundfloor.config import StackConfig
@@ -215,28 +216,13 @@ def _rates(m: dict[str, Any], rows: int, transactions: int) -> dict[str, Any]:
 
 # -- PostgreSQL: load, size, a day's work, the processor's RSS ----------------------------------
 
-@contextlib.asynccontextmanager
-async def scratch_database(cfg: StackConfig) -> AsyncIterator[str]:
+async def _prepare(conn: asyncpg.Connection) -> None:
+    await conn.execute(SCHEMA)
+
+
+def scratch_database(cfg: StackConfig) -> contextlib.AbstractAsyncContextManager[str]:
     """A fresh database with the deadlines and outbox tables (dropped afterwards); its DSN."""
-    name = f"bench_deadlines_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(cfg.pg_dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        conn = await asyncpg.connect(cfg.pg_dsn(name))
-        try:
-            await conn.execute(SCHEMA)
-        finally:
-            await conn.close()
-        yield cfg.pg_dsn(name)
-    finally:
-        admin = await asyncpg.connect(cfg.pg_dsn())
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+    return baseline.scratch_database(cfg, "bench_deadlines", _prepare)
 
 
 async def load(conn: asyncpg.Connection, persons: int, seed: int) -> dict[str, Any]:
