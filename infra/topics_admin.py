@@ -6,6 +6,7 @@ Idempotent: running it twice changes nothing the second time.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
@@ -96,6 +97,13 @@ async def apply_topics_of(kafka: KafkaLogin, namespace: Namespace,
     return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
+def _not_serving_yet(record: logging.LogRecord) -> bool:
+    """aiokafka logs as an error each offsets request it retries because a partition's leader
+    does not serve it yet, which is what a topic just created is expected to be while
+    `_await_leaders` waits for it (tens of lines in the demo); other records pass."""
+    return "NotLeaderForPartitionError" not in record.getMessage()
+
+
 async def _await_leaders(admin: AIOKafkaAdminClient, kafka: KafkaLogin, names: list[str],
                          seconds: float = 30.0) -> None:
     """Wait until every partition of the new topics has a leader that serves it (it answers for
@@ -108,8 +116,13 @@ async def _await_leaders(admin: AIOKafkaAdminClient, kafka: KafkaLogin, names: l
                all(p["leader"] >= 0 for p in d["partitions"]) for d in described):
             # The metadata names a leader before that broker serves the partition: ask each
             # partition for its end offset, which only the serving leader answers.
-            await end_offsets(kafka, [TopicPartition(d["topic"], p["partition"])
-                                          for d in described for p in d["partitions"]])
+            fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+            fetcher.addFilter(_not_serving_yet)
+            try:
+                await end_offsets(kafka, [TopicPartition(d["topic"], p["partition"])
+                                              for d in described for p in d["partitions"]])
+            finally:
+                fetcher.removeFilter(_not_serving_yet)
             return
         await asyncio.sleep(0.2)
     raise TopicAdminError(f"no leader elected within {seconds:.0f}s for some of {names}")
