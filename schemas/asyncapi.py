@@ -23,6 +23,7 @@ from schemas.topics import (
     CLOCKED_TOPICS,
     EXCHANGE_TOPICS,
     FORWARDED_TICK_TOPICS,
+    NOTICES_TEMPLATE,
     PARTICIPANT_TEMPLATES,
     Topic,
 )
@@ -39,7 +40,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.5.0",
+    "version": "1.6.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -142,10 +143,12 @@ def _channel(topic: Topic) -> dict[str, Any]:
     if (source := _dead_letter_source(topic)) is not None:
         channel["x-dead-letters-of"] = source
     if topic in PARTICIPANT_TEMPLATES:
+        whom = ("of the insurer (保険者番号), of the Japan Pension Service (JPS) or of the "
+                "municipality (市町村)" if topic == NOTICES_TEMPLATE else
+                "of the insurer (保険者番号) or of the Japan Pension Service (JPS)")
         channel["parameters"] = {"code": {
-            "description": "the public code of the insurer (保険者番号) or of the Japan "
-                           "Pension Service (JPS) the topic is addressed to; created when the "
-                           "participant is provisioned, read only by its own principal"}}
+            "description": f"the public code {whom} the topic is addressed to; created when "
+                           "the participant is provisioned, read only by its own principal"}}
     return channel
 
 

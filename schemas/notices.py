@@ -1,5 +1,9 @@
-"""The change notice contract: what the relay pushes to each insurer that knows or knew a person
-when the person dies, changes name or address, or a coverage of theirs ends.
+"""The notice contracts: what the relay pushes to each participant that knows or knew a person.
+
+`ChangeNotice`: to each insurer that knows or knew a person when the person dies, changes name
+or address, or a coverage of theirs ends. `RelayNotice`: the notifications processor's notices,
+a reminder to file, a double-enrolment notice or an age milestone, to an insurer, the Japan
+Pension Service or a municipality.
 
 A notice names the person to its recipient only inside its seal (the recipient's own number)
 and, as its record key, by a pseudonym derived for that recipient alone: never a relay id."""
@@ -87,4 +91,132 @@ class ChangeNotice(RelayMessage):
         return self.person.encode()
 
 
-NOTICE_MESSAGES: tuple[type[RelayMessage], ...] = (ChangeNotice,)
+class NoticeRule(StrEnum):
+    """The notification rule a relay notice comes from."""
+
+    NHI_ENROLMENT_REMINDER = "nhi_enrolment_reminder"
+    NATIONAL_PENSION_SWITCH = "national_pension_switch"
+    DOUBLE_ENROLMENT = "double_enrolment"
+    AGE_65 = "age_65"
+    AGE_75 = "age_75"
+    AGE_75_DEPENDANT = "age_75_dependant"
+
+
+class NoticeStep(StrEnum):
+    """Where in its rule's sequence a relay notice stands."""
+
+    REMINDER = "reminder"
+    """A filing reminder (NHI enrolment, National Pension switch)."""
+    RESOLVED = "resolved"
+    """Cover arrived after the deadline: the case is closed."""
+    WITHDRAWN = "withdrawn"
+    """The loss it was about was retracted: the notice was wrong."""
+    CORRECTED = "corrected"
+    """A late filing changed what the sent notice said: this copy is void, a new one follows
+    where due."""
+    FIRST_NOTICE = "first_notice"
+    """Double enrolment, first notice (deadline at least 31 days on)."""
+    SECOND_NOTICE = "second_notice"
+    """Double enrolment, second notice."""
+    ESCALATION = "escalation"
+    """Double enrolment, for the NHI insurer: ex-officio removal is its decision."""
+    MILESTONE = "milestone"
+    """An age milestone (65, 75)."""
+
+
+class RecipientRole(StrEnum):
+    """What the recipient of a relay notice is to the person."""
+
+    MUNICIPALITY_NHI = "municipality_nhi"
+    """The municipality (its NHI desk) of the person's address on the loss date."""
+    EMPLOYEE_INSURER = "employee_insurer"
+    NHI_INSURER = "nhi_insurer"
+
+
+REMINDER_RULES = frozenset({NoticeRule.NHI_ENROLMENT_REMINDER,
+                            NoticeRule.NATIONAL_PENSION_SWITCH})
+AGE_RULES = frozenset({NoticeRule.AGE_65, NoticeRule.AGE_75, NoticeRule.AGE_75_DEPENDANT})
+FOLLOW_UP_STEPS = frozenset({NoticeStep.RESOLVED, NoticeStep.WITHDRAWN, NoticeStep.CORRECTED})
+"""The steps that follow up an earlier notice (`refers_to` names its copy)."""
+RULE_STEPS: dict[NoticeRule, frozenset[NoticeStep]] = {
+    **{rule: frozenset({NoticeStep.REMINDER, *FOLLOW_UP_STEPS}) for rule in REMINDER_RULES},
+    NoticeRule.DOUBLE_ENROLMENT: frozenset({NoticeStep.FIRST_NOTICE, NoticeStep.SECOND_NOTICE,
+                                            NoticeStep.ESCALATION}),
+    **{rule: frozenset({NoticeStep.MILESTONE}) for rule in AGE_RULES},
+}
+"""The steps each rule's notices may take."""
+UNDATED_STEPS = frozenset({NoticeStep.ESCALATION, NoticeStep.MILESTONE})
+"""The steps whose notices carry no deadline."""
+
+
+class RelayNotice(RelayMessage):
+    """A reminder to file, a double-enrolment notice or an age milestone for one participant.
+
+    The notifications processor's notice to an insurer, the Japan Pension Service or a
+    municipality, sealed (HPKE, RFC 9180) for it: the seal holds `{"member_number"}`, the
+    recipient's own number for the person (trust.notice_sealing). A resolved, withdrawn or
+    corrected notice follows up the earlier copy `refers_to` names."""
+
+    notice_id: UUID = Field(description="the id of this recipient's copy, derived for it alone "
+                            "by the relay: the idempotency key, bound into the seal")
+    refers_to: UUID | None = Field(description="the copy id (same recipient) of the notice "
+                                   "this one follows up: set for resolved, withdrawn and "
+                                   "corrected, null for every other step")
+    recipient_code: FilerCode = Field(description="the public code of the recipient the notice "
+                                      "is sealed for: an insurer number, a municipality code "
+                                      "or JPS")
+    recipient_role: RecipientRole = Field(description="what the recipient is to the person: "
+                                          "the municipality (its NHI desk) of the person's "
+                                          "address on the loss date, the employee insurer or "
+                                          "the NHI insurer")
+    person: Pseudonym = Field(description="lowercase hex HMAC-SHA256 under a relay key of the "
+                              "recipient's code and the person: names the person to this "
+                              "recipient alone; the record key")
+    rule: NoticeRule = Field(description="the notification rule the notice comes from")
+    step: NoticeStep = Field(description="reminder; resolved (cover arrived after the "
+                             "deadline: closed), withdrawn (the loss was retracted: the notice "
+                             "was wrong), corrected (a late filing changed what the notice "
+                             "said: this copy is void, a new one follows where due); "
+                             "first_notice, second_notice, escalation (double enrolment); "
+                             "milestone (age 65, 75)")
+    key_date: AnyDay = Field(description="the loss date (reminders), the list date (double "
+                             "enrolment) or the milestone date")
+    deadline: AnyDay | None = Field(description="the filing deadline or the notice's "
+                                    "deadline; null for escalation and milestone")
+    relay_time: Instant = Field(description="the relay time of the clock step that sent it")
+    sealed_to: KeyId = Field(description="lowercase hex SHA-256 of the DER public key "
+                             "(SubjectPublicKeyInfo) it is sealed to")
+    sealed: WireBytes = Field(
+        description="HPKE base mode, DHKEM(P-256, HKDF-SHA256), HKDF-SHA256, AES-128-GCM: the "
+        "encapsulated key (65 bytes) then the ciphertext of the JSON object {member_number}; "
+        "`info` binds the label 'shaho-relay/relay-notice/v1', the topic, the record key, "
+        "notice_id, the recipient and the key id (trust.notice_sealing.context)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RelayNotice:
+        problems = []
+        if not MIN_SEALED_BYTES <= len(self.sealed) <= MAX_SEALED_BYTES:
+            message = f"sealed holds {MIN_SEALED_BYTES}-{MAX_SEALED_BYTES} bytes"
+            problems.append(Problem(("sealed",), "sealed", message))
+        if self.step not in RULE_STEPS[self.rule]:
+            allowed = ", ".join(sorted(RULE_STEPS[self.rule]))
+            problems.append(Problem(("step",), "step",
+                                    f"the rule {self.rule} takes the steps {allowed}"))
+        follow_up = self.step in FOLLOW_UP_STEPS
+        if (self.refers_to is None) == follow_up:
+            message = ("needed for resolved, withdrawn and corrected" if follow_up else
+                       "set for resolved, withdrawn and corrected only")
+            problems.append(Problem(("refers_to",), "refers_to", message))
+        if self.deadline is not None and self.step in UNDATED_STEPS:
+            problems.append(Problem(("deadline",), "deadline",
+                                    "null for escalation and milestone"))
+        raise_problems(type(self).__name__, problems)
+        return self
+
+    def kafka_key(self) -> bytes:
+        """The record key: the person's pseudonym for the recipient, so the notices about one
+        person reach their recipient in order."""
+        return self.person.encode()
+
+
+NOTICE_MESSAGES: tuple[type[RelayMessage], ...] = (ChangeNotice, RelayNotice)

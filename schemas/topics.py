@@ -292,6 +292,7 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in CATALOGUE}
 PARTICIPANT_PREFIX = "participant."
 PARTICIPANT_PARTITIONS = 3
 CHANGES_STREAM = "changes.v1"
+NOTICES = "notices.v1"
 
 
 @dataclass(frozen=True)
@@ -338,6 +339,19 @@ PARTICIPANT_STREAMS: tuple[ParticipantStream, ...] = (
 """The streams addressed to one participant, in this order: the requests routed to it, the
 replies to its own requests, the change notices about persons it knows, the access logs' heads
 it witnesses."""
+NOTICES_STREAM = ParticipantStream(
+    NOTICES, "RelayNotice", "<person pseudonym for the recipient>",
+    "lowercase hex HMAC of the recipient's code and the person under a relay key: orders the "
+    "notices about one person at this recipient, names them to it alone",
+    "Notices of the relay's notification rules for one insurer, the Japan Pension Service or "
+    "one municipality: reminders to file, double-enrolment notices and age-milestone notices, "
+    "and the follow-ups that close, withdraw or correct a reminder, each naming the person by "
+    "the recipient's own number, sealed for it.",
+    PARTICIPANT_PARTITIONS,
+)
+"""The notices stream: addressed to every insurer, the Japan Pension Service and every
+municipality (a municipality has no other participant stream), so apart from
+`PARTICIPANT_STREAMS`."""
 
 
 def _participant_topic(code: str, s: ParticipantStream) -> Topic:
@@ -352,15 +366,17 @@ def _checked(code: str) -> str:
     return code
 
 
-PARTICIPANT_TEMPLATES: tuple[Topic, ...] = tuple(
-    _participant_topic("{code}", s) for s in PARTICIPANT_STREAMS)
+NOTICES_TEMPLATE = _participant_topic("{code}", NOTICES_STREAM)
+PARTICIPANT_TEMPLATES: tuple[Topic, ...] = (
+    *(_participant_topic("{code}", s) for s in PARTICIPANT_STREAMS), NOTICES_TEMPLATE)
 """The per-participant topics, their names with `{code}` for the participant's code: the
 AsyncAPI document describes them as parameterised channels."""
 
 
 def participant_topics(code: str) -> tuple[Topic, ...]:
     """The topics addressed to participant `code` (an insurer or the Japan Pension Service),
-    which only that participant's principal reads: (requests, replies, changes)."""
+    which only that participant's principal reads: (requests, replies, changes, heads). Its
+    notices topic, which municipalities have too, is `notices_topic`."""
     return tuple(_participant_topic(_checked(code), s) for s in PARTICIPANT_STREAMS)
 
 
@@ -384,13 +400,19 @@ def heads_topic(code: str) -> Topic:
     return _participant_topic(_checked(code), PARTICIPANT_STREAMS[3])
 
 
+def notices_topic(code: str) -> Topic:
+    """`participant.<code>.notices.v1`: the relay notices addressed to `code` (an insurer, the
+    Japan Pension Service or a municipality)."""
+    return _participant_topic(_checked(code), NOTICES_STREAM)
+
+
 def topic(name: str) -> Topic:
     """The catalogue entry for `name`, or the per-participant topic it names; KeyError names
     the unknown topic."""
     if name in BY_NAME:
         return BY_NAME[name]
     if name.startswith(PARTICIPANT_PREFIX):
-        for s in PARTICIPANT_STREAMS:
+        for s in (*PARTICIPANT_STREAMS, NOTICES_STREAM):
             if name.endswith("." + s.stream):
                 code = name[len(PARTICIPANT_PREFIX):-len(s.stream) - 1]
                 if code and "." not in code and "{" not in code and "}" not in code:
