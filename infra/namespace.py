@@ -22,8 +22,8 @@ from trust.pki import list_participants
 
 async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
     """Create the database (migrated), the catalogue's topics and those addressed to each
-    insurer and the Japan Pension Service of the stack's registry under `prefix`; return the
-    stack's settings in that namespace."""
+    insurer and the Japan Pension Service of the stack's registry (and each municipality's
+    notices topic) under `prefix`; return the stack's settings in that namespace."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
         await admin.execute(f'CREATE DATABASE "{database}"')
@@ -42,8 +42,9 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
 
 
 async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
-    """Create in `topics` the topics of every insurer and the Japan Pension Service the
-    stack's registry lists (those onboarded since too); the names created."""
+    """Create in `topics` the topics of every insurer and the Japan Pension Service, and the
+    notices topic of every municipality, the stack's registry lists (those onboarded since
+    too); the names created."""
     return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
                                           [(p.role, p.code) for p in list_participants(cfg)])
 

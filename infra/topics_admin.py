@@ -15,7 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
-from schemas.topics import CATALOGUE, Namespace, Topic, participant_topics
+from schemas.topics import CATALOGUE, Namespace, Topic, notices_topic, participant_topics
 
 
 async def _admin(kafka: KafkaLogin, attempts: int = 40) -> AIOKafkaAdminClient:
@@ -74,26 +74,45 @@ async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
 
 ADDRESSED_ROLES = ("insurer", "pension")
 """Participants with topics of their own: the insurers and the Japan Pension Service."""
+NOTICE_ROLES = (*ADDRESSED_ROLES, "municipality")
+"""Participants with a notices topic (`notices_topic`): those with topics of their own, and
+the municipalities, which have no other."""
 
 
-def addressed_codes(participants: Iterable[tuple[str, str]]) -> list[str]:
-    """The codes, among (role, code) pairs, of the participants that get topics of their own."""
+def addressed_codes(participants: Iterable[tuple[str, str]],
+                    roles: tuple[str, ...] = ADDRESSED_ROLES) -> list[str]:
+    """The codes, among (role, code) pairs, of the participants of `roles`: by default those
+    that get topics of their own (`participant_topics`); with `NOTICE_ROLES`, those that get a
+    notices topic."""
     return sorted({code for role, code in participants
-                   if role in ADDRESSED_ROLES and code and "." not in code})
+                   if role in roles and code and "." not in code})
+
+
+def addressed_topics(codes: Iterable[str], notice_codes: Iterable[str] = ()) -> tuple[Topic, ...]:
+    """The topics addressed to each participant of `codes` (`participant_topics` and its
+    notices topic) and the notices topic of each of `notice_codes`, each topic once."""
+    own = sorted(set(codes))
+    topics = [t for code in own for t in (*participant_topics(code), notices_topic(code))]
+    topics += [notices_topic(code) for code in sorted(set(notice_codes) - set(own))]
+    return tuple(topics)
 
 
 async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
                                    participants: Iterable[tuple[str, str]]) -> list[str]:
     """Create in `namespace` the topics addressed to each insurer and the Japan Pension
-    Service among `participants` ((role, code) pairs) that lack them; the names created."""
-    return await apply_topics_of(kafka, namespace, addressed_codes(participants))
+    Service among `participants` ((role, code) pairs), and the notices topic of each
+    municipality, that lack them; the names created."""
+    pairs = list(participants)
+    return await apply_topics_of(kafka, namespace, addressed_codes(pairs),
+                                 addressed_codes(pairs, NOTICE_ROLES))
 
 
-async def apply_topics_of(kafka: KafkaLogin, namespace: Namespace,
-                          codes: Iterable[str]) -> list[str]:
-    """Create in `namespace` the topics addressed to each participant of `codes`
-    (`participant_topics`) that lack them; the broker names of those created."""
-    topics = tuple(t for code in sorted(set(codes)) for t in participant_topics(code))
+async def apply_topics_of(kafka: KafkaLogin, namespace: Namespace, codes: Iterable[str],
+                          notice_codes: Iterable[str] = ()) -> list[str]:
+    """Create in `namespace` the topics addressed to each participant of `codes` (insurers and
+    the Japan Pension Service) and the notices topic of each of `notice_codes` (municipalities
+    too) that lack them (`addressed_topics`); the broker names of those created."""
+    topics = addressed_topics(codes, notice_codes)
     return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 

@@ -67,7 +67,8 @@ def provision(cfg: StackConfig) -> str:
 
 def _own_topics(cfg: StackConfig, participants: list[tuple[str, str]]) -> list[str]:
     """The topics addressed to the insurers and the Japan Pension Service among
-    `participants`, created with their broker principals where missing."""
+    `participants`, and the municipalities' notices topics, created with their broker
+    principals where missing."""
     return asyncio.run(apply_participant_topics(cfg.kafka(OPERATOR),
                                                 Namespace(cfg.topic_prefix), participants))
 
