@@ -201,7 +201,7 @@ class RelayNotice(RelayMessage):
         if self.step not in RULE_STEPS[self.rule]:
             allowed = ", ".join(sorted(RULE_STEPS[self.rule]))
             problems.append(Problem(("step",), "step",
-                                    f"the rule {self.rule} takes the steps {allowed}"))
+                                    f"a {self.rule} notice's step is one of: {allowed}"))
         follow_up = self.step in FOLLOW_UP_STEPS
         if (self.refers_to is None) == follow_up:
             message = ("needed for resolved, withdrawn and corrected" if follow_up else
