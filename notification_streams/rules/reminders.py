@@ -65,6 +65,7 @@ class Delivery(StrEnum):
     CANCEL = "cancel"  # pending, not due any more (cover filed in time, death, retraction)
     RESOLVED = "resolved"  # sent, then cover holding the loss date arrived: close it
     WITHDRAWN = "withdrawn"  # sent, then the loss itself was retracted or moved: it was wrong
+    CORRECTED = "corrected"  # sent, still due, but a late filing changed what it has to say
     NOTHING = "nothing"  # keep things as they are
 
 
@@ -86,9 +87,15 @@ def settle(
     | no   | yes               | no      | –           | CANCEL     |
     | no   | no                | –       | –           | CANCEL     |
     | yes  | no                | –       | –           | WITHDRAWN  |
-    | yes  | yes               | yes     | –           | NOTHING    |
+    | yes  | yes               | same    | –           | NOTHING    |
+    | yes  | yes               | other   | –           | CORRECTED  |
     | yes  | yes               | no      | no          | RESOLVED   |
     | yes  | yes               | no      | yes         | NOTHING    |
+
+    "Other" means the reminder due now says something else than the one sent (`said`): a late
+    filing moved the address on the loss date to another municipality, changed the householder,
+    the deadline or whether 任意継続 is named. The sent copies are void and the reminder due now
+    goes out in their place, so no wrong reminder stands.
 
     A death after sending resolves nothing: the gap before it still had to be filed, and no
     follow-up may be addressed to the dead person (`living_recipients`)."""
@@ -96,9 +103,19 @@ def settle(
         return Delivery.SEND if due_now is not None and loss_still_exists else Delivery.CANCEL
     if not loss_still_exists:
         return Delivery.WITHDRAWN
-    if due_now is not None or person_died:
+    if due_now is not None:
+        return Delivery.NOTHING if said(sent) == said(due_now) else Delivery.CORRECTED
+    if person_died:
         return Delivery.NOTHING
     return Delivery.RESOLVED
+
+
+def said(reminder: Reminder) -> tuple[object, ...]:
+    """What a reminder tells its recipients: who they are, the loss date, the deadline, why, the
+    municipality told and the 任意継続 offer; two reminders saying the same are one."""
+    return (reminder.rule, reminder.relay_id, reminder.loss_date, reminder.deadline,
+            reminder.why, reminder.recipients, reminder.municipality,
+            reminder.continuation_named, reminder.continuation_last_day)
 
 
 def living_recipients(sent: Reminder, deceased: Collection[str]) -> tuple[Recipient, ...]:

@@ -5,8 +5,6 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-import pytest
-
 from notification_streams.rules.facts import Cover, PersonFacts
 from notification_streams.rules.nhi_reminder import (
     Loss,
@@ -427,30 +425,28 @@ def test_the_loss_passed_in_is_read_again_from_the_facts() -> None:
     assert reminder is not None and reminder.why == "retirement"
 
 
-# --- review findings left open (xfail strict: each turns green when fixed) ---------------------
+# --- a late filing that changes what a sent reminder says corrects it --------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="settle compares existence only, never what was sent")
 def test_a_late_move_filing_does_not_leave_the_reminder_at_the_wrong_municipality() -> None:
     """Sent on 4/15 to Chiyoda's NHI; a 転入 filed late shows the person in Setagaya from 3/20,
-    so on the loss date. The facts now call for Setagaya, yet `settle` says NOTHING: Chiyoda
-    keeps a wrong notice and Setagaya never hears (a late filing must not leave a wrong
-    reminder standing)."""
+    so on the loss date. The facts now call for Setagaya: the sent copies are corrected (void)
+    and the reminder goes to Setagaya, so Chiyoda keeps no wrong notice (a late filing must not
+    leave a wrong reminder standing)."""
     sent = due(retiree(), "2026-04-15")
     moved = (lives(CHIYODA, "2020-01-01", "2026-03-20"), lives(SETAGAYA, "2026-03-20"))
     now = due(retiree(residences=moved), "2026-04-20")
     assert sent is not None and now is not None
     assert (sent.municipality, now.municipality) == (CHIYODA, SETAGAYA)
-    assert settle(sent, now, True) is not Delivery.NOTHING
+    assert settle(sent, now, True) is Delivery.CORRECTED
 
 
-@pytest.mark.xfail(strict=True, reason="settle compares existence only, never what was sent")
 def test_a_late_filing_that_removes_eligibility_does_not_leave_continuation_offered() -> None:
     """Sent naming 任意継続 (a year as insured); a late correction shows cover from 2/2 only,
-    a day short of two months: the facts no longer name it, yet the sent offer stands."""
+    a day short of two months: the facts no longer name it, so the sent offer is corrected."""
     sent = due(retiree(), "2026-04-15")
     short = retiree(cover("employee_insurance", "2026-02-02", "2026-04-01"))
     now = due(short, "2026-04-20")
     assert sent is not None and now is not None
     assert sent.continuation_named and not now.continuation_named
-    assert settle(sent, now, True) is not Delivery.NOTHING
+    assert settle(sent, now, True) is Delivery.CORRECTED
