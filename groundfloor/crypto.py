@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -269,6 +270,18 @@ def tick_mac(keyring: Keyring, seq: int, relay_time: str) -> bytes:
     their shape."""
     clock_key = _hmac(keyring.identity_key, b"relay-clock")
     return _hmac(clock_key, str(seq).encode(), relay_time.encode())
+
+
+def notice_copy_id(keyring: Keyring, notice_id: UUID, recipient: str) -> UUID:
+    """The id recipient `recipient` (such as "person", "householder", "municipality:131016")
+    sees for notice `notice_id`: HMAC-SHA256 under a relay key of the notice id and the
+    recipient, its first 16 bytes as a UUID (version 8). Two recipients' copies of one notice
+    share nothing, and nobody without the relay's key can tell they are copies of one."""
+    key = _hmac(keyring.identity_key, b"notice-copy")
+    digest = bytearray(_hmac(key, notice_id.bytes, recipient.encode("utf-8"))[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8 (RFC 9562: custom)
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC variant
+    return UUID(bytes=bytes(digest))
 
 
 def participant_pseudonym(keyring: Keyring, participant_code: str, relay_id: str) -> str:

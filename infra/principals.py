@@ -133,8 +133,9 @@ NOTIFICATIONS = Principal(NOTIFICATIONS_PRINCIPAL, (
     *_topics(READ, [*(t.name for t in FORWARDED_TICK_TOPICS), RELAY_CLOCK.name]),
     Grant(GROUP, "notifications", READ),
 ))
-"""The notifications processor of later work: it reads the relay-internal topics the linker
-forwards the relay clock's ticks onto, and the clock topic; it writes nothing yet."""
+"""The notifications processor: it reads the relay-internal topics the linker forwards the
+relay clock's ticks onto, and the clock topic; it writes nothing to Kafka itself (its notices
+and dead letters go through the outbox, which the publisher writes)."""
 PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER, NOTIFICATIONS)
 EXCHANGE_ROLES = ("insurer", "pension")
 """Roles that ask and answer through the relayed exchange."""

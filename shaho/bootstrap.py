@@ -16,6 +16,7 @@ import asyncpg
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from infra.principals import (
+    NOTIFICATIONS_PRINCIPAL,
     OUTBOX_PUBLISHER,
     RELAY_CLOCK_PRINCIPAL,
     RELAY_EXCHANGE,
@@ -23,6 +24,8 @@ from infra.principals import (
     participant_name,
 )
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
+from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
+from notification_streams.processor import NotificationsProcessor
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
 from relay_exchange.policy import Policy, policy_from
@@ -172,6 +175,33 @@ async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
     return 0
 
 
+def notifications_batch() -> int:
+    """Records the notifications processor takes per fetch: SHAHO_NOTIFICATIONS_BATCH, else
+    its default (the notices do not depend on it)."""
+    return _positive_setting("SHAHO_NOTIFICATIONS_BATCH", NOTIFICATIONS_BATCH)
+
+
+async def run_notifications(cfg: StackConfig, drain: bool = False) -> int:
+    """Run the notifications processor until signalled (with `drain`: until its topics go
+    quiet)."""
+    db = await pool(cfg)
+    processor = NotificationsProcessor(db, keyring(cfg), PublicKeyDirectory(cfg),
+                                       cfg.kafka(NOTIFICATIONS_PRINCIPAL), topic_namespace(cfg),
+                                       batch=notifications_batch())
+    try:
+        await processor.start()
+        await processor.run(stop_event_on_signals(), idle_exit=3.0 if drain else None)
+    finally:
+        await processor.stop()
+        await db.close()
+    t = processor.tally
+    logging.getLogger("shaho.notifications").info(
+        "folded %d records; notices %s; %d copies; anomalies %s; %d dead letters", t.folded,
+        dict(sorted(t.notices.items())), t.copies, dict(sorted(t.anomalies.items())),
+        t.dead_letters)
+    return 0
+
+
 def insurer(cfg: StackConfig, code: str) -> InsurerIdentity:
     """Insurer `code` as this machine holds it: its keys and its own broker principal."""
     return identity(cfg, code, cfg.kafka(participant_name(role_of(code), code)))
@@ -210,6 +240,7 @@ async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
 
 
 PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
+    "notifications": run_notifications,
     "outbox-publisher": run_outbox_publisher,
     "relay-clock": run_relay_clock,
     "relay-exchange": run_relay_exchange,
