@@ -18,9 +18,11 @@ record that keeps it from being sent twice and the consumer positions must chang
 not at all; faust's tables are changelog topics committed apart from what an agent produces
 (its own documentation calls exactly-once experimental, and open upstream reports show
 duplicates after a rebalance). Pending deadlines live in a PostgreSQL table with a (due_on,
-relay_id) index: bench/reports/pending_deadlines.md measured 1,000,000 loaded in 163 MiB of
-table and indexes (about 6.1 million per GiB) with the day's due rows taken in batches of 500,
-where an in-memory store grows with them and must be rebuilt from its changelog on restart.
+relay_id) index, measured in bench/reports/pending_deadlines.md with a million loaded: 400 MiB
+of table and indexes on disk (2.56 million per GiB) against 365 MiB of a faust memory store's
+RAM that grows with every deadline and is replayed from its changelog at each start (6.3 s per
+million); the processor's RSS stayed flat (+2.1 MiB over 252,321 deadlines), and the heaviest
+day (52,643 due) took 2.5 s in transactions of 500.
 """
 
 from __future__ import annotations
