@@ -66,7 +66,8 @@ def switch_due(
     """The switch reminder due on `today`, or None: the person is dead, the loss is gone from
     the facts, `fires_on` has not come, their age on the loss date is unknown or outside 20–59,
     any pension cover holds the loss date, or (a spouse) the retiree's facts do not show their
-    employee pension ending on that date by a loss (the type 3 must end *with* it)."""
+    employee pension ending on that date (the type 3 must end *with* it; a death counts: the
+    widowed spouse must switch too, `_retired_on`)."""
     day = loss.loss_date
     current = next((x for x in switch_losses(person) if x.loss_date == day), None)
     if dead(person) or current is None or today < current.fires_on:
@@ -104,6 +105,11 @@ def _preference(cover: Cover) -> tuple[int, str, date, str]:
 
 
 def _retired_on(retiree: PersonFacts | None, relay_id: str, day: date) -> bool:
+    """Whether the retiree's facts show their employee pension ending on `day`, for whatever
+    reason: retirement, death (the widowed spouse's type 3 ends with it: 国民年金法7条1項3号
+    holds only while the spouse is a type-2 insured person, so the survivor becomes type 1 and
+    files the change within 14 days, 同法12条), or the 70th birthday."""
     if retiree is None or retiree.relay_id != relay_id or not sane(retiree):
         return False
-    return any(x.loss_date == day and x.why == RETIREMENT for x in switch_losses(retiree))
+    return any(c.scheme == PENSION and c.category == EMPLOYEE_PENSION and not c.empty
+               and c.valid_to == day for c in retiree.covers)

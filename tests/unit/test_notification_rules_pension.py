@@ -110,6 +110,18 @@ def test_the_spouse_needs_the_retirees_facts_to_show_the_same_loss() -> None:
     assert due(hanako, "2026-04-15", someone_else) is None
 
 
+def test_the_widowed_spouse_whose_type_3_ends_with_the_death_is_reminded() -> None:
+    """Taro dies on 3/31: his employee pension ends on 4/1 (death + 1). Hanako's type 3 ends
+    that day with it: she is type 1 from 4/1 and files within 14 days (国民年金法7条1項3号,
+    12条). Taro, dead, is reminded of nothing."""
+    died = retiree(cover("employee_pension", "2010-04-01", "2026-04-01", insurer=JPS,
+                         because="death"), died="2026-03-31")
+    reminder = due(spouse(), "2026-04-15", died)
+    assert reminder is not None and reminder.why == "spouse_lost_employee_pension"
+    assert reminder.recipients == (Recipient("person", relay_id="hanako"),)
+    assert switch_losses(died) == ()
+
+
 def test_the_spouse_outside_20_to_59_is_not_reminded() -> None:
     # born 1966-03-01: 60 reached 2026-02-28, before the loss date
     assert due(spouse(birth="1966-03-01"), "2026-04-15", retiree()) is None
