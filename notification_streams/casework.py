@@ -159,16 +159,17 @@ def judge_reminder(rule: str, person: PersonFacts, key_date: date, today: date,
                    election_last_day: Callable[[date], date]) -> Outcome:
     """A reminder's one step (`reminders.settle`): at its deadline when none was sent (send or
     cancel), and whenever the person's facts changed after one was sent (resolve, withdraw,
-    correct: the void copies named, and the reminder due now sent as the next round)."""
+    correct: the void copies named, and the reminder due now sent as the next round). A case
+    closed by its follow-up stays closed unless the facts call for the reminder again (the
+    cover that resolved it, or the retraction that withdrew it, was itself retracted): then
+    the reminder goes out as the next round, under an id of its own."""
     out = Outcome(sent=sent)
-    if sent is not None and sent.closed:
-        return out
     due_now, cover = _current(rule, person, key_date, today, others, election_last_day)
-    if sent is None:
-        stands = due_now is not None
-        if settle(None, due_now, stands) is Delivery.SEND and due_now is not None:
-            out.notices.append(_reminder_notice(due_now, 0))
-            out.sent = SentReminder(due_now, cover, 0)
+    if sent is None or sent.closed:  # a closed case due again (what closed it was retracted)
+        again = 0 if sent is None else sent.round + 1
+        if settle(None, due_now, due_now is not None) is Delivery.SEND and due_now is not None:
+            out.notices.append(_reminder_notice(due_now, again))
+            out.sent = SentReminder(due_now, cover, again)
         return out
     stands = _stands(rule, person, sent, others)
     kind = settle(sent.reminder, due_now, stands, person_died=dead(person))

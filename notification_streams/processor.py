@@ -408,7 +408,8 @@ class NotificationsProcessor:
         deadlines = []
         for person in people:
             deadlines += [d for d in casework.reminder_deadlines(person)
-                          if (d.relay_id, d.rule, d.key_date) not in sent]
+                          if (d.relay_id, d.rule, d.key_date) not in sent
+                          or sent[(d.relay_id, d.rule, d.key_date)].closed]
             for key in sorted(k for k in sent if k[0] == person.relay_id):
                 outcome = casework.judge_reminder(key[1], person, key[2], today, sent[key],
                                                   others, election_due)

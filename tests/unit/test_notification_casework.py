@@ -171,9 +171,17 @@ def test_late_cover_resolves_it_and_closes_the_case_to_the_same_recipients() -> 
     assert follow.notice_id == follow_up_id(sent.reminder.notice_id, RESOLVED)
     assert follow.recipients == sent.reminder.recipients
     assert out.sent == SentReminder(sent.reminder, sent.cover, 0, closed=True)
-    closed = judge_reminder(NHI, retiree(), LOSS, d("2026-05-03"), out.sent, alone(),
+    closed = judge_reminder(NHI, late, LOSS, d("2026-05-03"), out.sent, alone(),
                             twentieth_day)
-    assert closed.notices == [], "a closed case says nothing more"
+    assert closed.notices == [] and closed.sent == out.sent, "a closed case says nothing more"
+    # the late NHI filing is itself retracted: the gap is back, and so is the reminder, as
+    # round 1 under an id of its own
+    again = judge_reminder(NHI, retiree(), LOSS, d("2026-05-10"), out.sent, alone(),
+                           twentieth_day)
+    [reminder] = again.notices
+    assert reminder.step == REMINDER
+    assert reminder.notice_id == round_id(sent.reminder.notice_id, 1) != sent.reminder.notice_id
+    assert again.sent is not None and (again.sent.round, again.sent.closed) == (1, False)
 
 
 def test_a_retracted_loss_withdraws_it() -> None:
