@@ -27,7 +27,7 @@ from schemas.employer import (
 )
 from schemas.envelope import JST, Filing, new_filing
 from schemas.filings import FilingRetracted
-from schemas.municipality import Household, ResidentRegistered
+from schemas.municipality import Household, NhiQualificationAcquired, ResidentRegistered
 from schemas.notices import RelayNotice
 from schemas.secret import Secret, SecretDate, SecretNumber
 from schemas.topics import notices_topic
@@ -37,6 +37,8 @@ from trust.notice_sealing import open_relay_notice
 from trust.pki import Participant
 
 MUNICIPALITY, EMPLOYER, INSURER = "131016", "EMP-NOTICE", "01130012"
+NHI_INSURER = "131011"  # Chiyoda's NHI insurer number (its municipality code's 5 digits, check)
+OTHER_INSURER = "06135123"  # another employee insurer, for a new job
 MUNICIPALITY_TOPIC, EMPLOYER_TOPIC = "filing.municipality.v1", "filing.employer.v1"
 
 
@@ -107,6 +109,18 @@ def loss(n: int, who: Resident, lost_on: date, filed: date | None = None,
         person_token=f"e{n}", occurred_at=at(filed or lost_on + timedelta(days=2)))
 
 
+def nhi_acquired(n: int, who: Resident, on: date, filed: date | None = None
+                 ) -> tuple[str, Filing]:
+    """Chiyoda enrols `who` in its NHI from `on` (filed under the registration's person token,
+    so it follows the registration on its partition)."""
+    payload = NhiQualificationAcquired(person=who.ref, identity=who.items(),
+                                       insurer_number=NHI_INSURER, insured_number=number(n),
+                                       acquired_on=on)
+    return MUNICIPALITY_TOPIC, new_filing(
+        payload, filer_code=MUNICIPALITY, filing_reference=f"NHI-{n}-{on}",
+        person_token=f"m-{who.token}", occurred_at=at(filed or on + timedelta(days=2)))
+
+
 def dependant(n: int, insured: Resident, child: Resident, on: date) -> tuple[str, Filing]:
     payload = DependantChanged(
         person=insured.ref, identity=insured.items(), insurer_number=INSURER,
@@ -141,6 +155,17 @@ async def inbox(relay: RelayEnv) -> list[dict[str, Any]]:
     finally:
         await conn.close()
     return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
+
+
+async def pending_deadlines(relay: RelayEnv) -> list[tuple[str, str, date, date]]:
+    """The deadlines the notifications processor keeps: (relay id, rule, key date, due on)."""
+    conn = await relay.connect()
+    try:
+        rows = await conn.fetch("SELECT relay_id, rule, key_date, due_on FROM "
+                                "notification_deadlines ORDER BY relay_id, rule, key_date")
+    finally:
+        await conn.close()
+    return [(r["relay_id"], r["rule"], r["key_date"], r["due_on"]) for r in rows]
 
 
 async def relay_id_of(relay: RelayEnv, who: Resident) -> str:

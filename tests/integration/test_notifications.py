@@ -4,20 +4,26 @@ out by hand with the rule and its source (DOMAIN §6, docs/notifications.md)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
-from schemas.notices import NoticeRule, NoticeStep, RecipientRole
+from schemas.common import Sex
+from schemas.notices import NoticeRule, NoticeStep, RecipientRole, RelayNotice
 from tests.integration.notifications_env import (
     MUNICIPALITY,
+    OTHER_INSURER,
     at,
+    dependant,
     hire,
     inbox,
     loss,
     participant_notices,
+    pending_deadlines,
     registration,
     relay_id_of,
     resident,
+    retraction,
     run_relay,
     steps,
 )
@@ -73,3 +79,117 @@ async def test_a_retiree_without_cover_is_reminded_with_the_householder_and_the_
     assert number == jiro.code, "the municipality's own number for the person: the resident code"
     assert jiro_id.encode() not in key and jiro_id not in notice.model_dump_json()
     assert notice.notice_id not in {r["copy_id"] for r in rows}
+
+
+def by_person(rows: list[dict[str, Any]], relay_id: str) -> list[tuple[str, str, str]]:
+    return sorted(steps([r for r in rows if r["relay_id"] == relay_id]))
+
+
+async def test_reminders_are_cancelled_resolved_withdrawn_and_reach_dependants_across_restarts(
+    relay: RelayEnv,
+) -> None:
+    """Four households of Chiyoda, each a householder and one who works, all hired 2025-04-01
+    at one insurer and losing that cover on 9/1 (filed 9/3): the NHI filing is due by 9/14, the
+    reminder fires on 9/15 (nhi_reminder, DOMAIN §6, day 1 = the loss date).
+
+    * Kenji (11) is hired by another insurer from 9/1 itself, filed 9/10, before the deadline:
+      medical cover holds the loss date, so no reminder at all (`reminders.settle`: CANCEL).
+    * Miki (21) gets the reminder on 9/15, then a hire from 9/1 filed late on 9/20: a
+      "resolved" follow-up on the next clock step to the same recipients (Miki, householder
+      Saburo, Chiyoda), each copy referring to that recipient's copy of the reminder.
+    * Nao (31) gets the reminder on 9/15, then the employer retracts the loss on 9/20 (取消):
+      the loss never was, so a "withdrawn" follow-up to the same recipients.
+    * Goro (41) is his household's householder, his wife Hanako (42) his dependant from 4/1:
+      her dependant cover ends with his retirement on 9/1 (DOMAIN §6: a dependant's cover ends
+      on the insured person's loss date), so she is reminded too (why: insured_person_lost),
+      Goro as householder with her; 任意継続 (5 months insured, 健保法3条4項) is named to Goro
+      alone, to be elected by 9/22 (9/20 Saturday, 9/21 Sunday: 健保法37条), never to her.
+
+    The processors also stop and start again: run once on 9/10, after every loss and the
+    cancelling hire, when the five deadlines wait in notification_deadlines (due 9/15, Kenji's
+    too: it is judged and cancelled on its day), then once at the end: one reminder each.
+    Hanako's dependant cover, when it opened, was bounded by Goro's 75th birthday (2050-06-06,
+    DOMAIN §5b), a loss of its own whose deadline (due 2050-06-20) stays pending: it is judged
+    on its day and, her cover having ended on 9/1, sends nothing."""
+    born = date(1965, 2, 2)
+    heads = {k: resident(k, born) for k in (10, 20, 30)}
+    kenji, miki = resident(11, date(1990, 1, 1)), resident(21, date(1991, 1, 1), Sex.FEMALE)
+    nao, goro = resident(31, date(1992, 1, 1)), resident(41, date(1975, 6, 6))
+    hanako = resident(42, date(1978, 8, 8), Sex.FEMALE)
+    workers = {11: kenji, 21: miki, 31: nao, 41: goro}
+    await relay.tick(at(date(2025, 1, 5)))
+    await relay.publish([
+        *(registration(h, f"HH-{k}", True) for k, h in heads.items()),
+        *(registration(w, f"HH-{k - 1}", False) for k, w in workers.items() if k != 41),
+        registration(goro, "HH-40", True), registration(hanako, "HH-40", False)])
+    await relay.tick(at(date(2025, 4, 5)))
+    await relay.publish([hire(k, w, date(2025, 4, 1)) for k, w in workers.items()])
+    await relay.tick(at(date(2025, 4, 6)))
+    await relay.publish([dependant(41, goro, hanako, date(2025, 4, 1))])
+    await relay.tick(at(date(2025, 9, 4)))
+    lost = {k: loss(k, w, date(2025, 9, 1)) for k, w in workers.items()}
+    await relay.publish(list(lost.values()))
+    await relay.tick(at(date(2025, 9, 10)))
+    await relay.publish([hire(111, kenji, date(2025, 9, 1), filed=date(2025, 9, 10),
+                              insurer=OTHER_INSURER)])
+    await relay.tick(at(date(2025, 9, 10)) + timedelta(hours=1))
+    await run_relay(relay)
+
+    ids = {k: await relay_id_of(relay, w) for k, w in
+           {**heads, **workers, 42: hanako}.items()}
+    reminder, key = "nhi_enrolment_reminder", date(2025, 9, 1)
+    later = (ids[42], reminder, date(2050, 6, 6), date(2050, 6, 20))
+    assert await pending_deadlines(relay) == sorted(
+        [*((ids[k], reminder, key, date(2025, 9, 15)) for k in (11, 21, 31, 41, 42)), later])
+    assert await inbox(relay) == []
+
+    await relay.tick(at(date(2025, 9, 14)))
+    await relay.tick(at(date(2025, 9, 15)))
+    await relay.tick(at(date(2025, 9, 20)))
+    await relay.publish([hire(121, miki, date(2025, 9, 1), filed=date(2025, 9, 20),
+                              insurer=OTHER_INSURER),
+                         retraction(lost[31], filed=date(2025, 9, 20))])
+    await relay.tick(at(date(2025, 9, 21)))
+    await relay.tick(at(date(2025, 9, 21)) + timedelta(hours=1))
+    await run_relay(relay)
+
+    rows = await inbox(relay)
+    assert await pending_deadlines(relay) == [later]
+    assert by_person(rows, ids[10]) == by_person(rows, ids[11]) == []
+    for person, head, follow_up in ((21, 20, "resolved"), (31, 30, "withdrawn")):
+        assert by_person(rows, ids[person]) == [(reminder, "reminder", "person"),
+                                                (reminder, follow_up, "person")]
+        assert by_person(rows, ids[head]) == [(reminder, "reminder", "householder"),
+                                              (reminder, follow_up, "householder")]
+        for rid in (ids[person], ids[head]):
+            sent, then = sorted((r for r in rows if r["relay_id"] == rid),
+                                key=lambda r: r["relay_time"])
+            assert sent["relay_time"] == at(date(2025, 9, 15))
+            assert then["relay_time"] == at(date(2025, 9, 21))
+            assert sent["refers_to"] is None and then["refers_to"] == sent["copy_id"]
+            assert then["copy_id"] != sent["copy_id"]
+            assert (then["key_date"], then["deadline"]) == (key, date(2025, 9, 14))
+    assert by_person(rows, ids[41]) == [(reminder, "reminder", "householder"),
+                                        (reminder, "reminder", "person")]
+    assert by_person(rows, ids[42]) == [(reminder, "reminder", "person")]
+    goro_own = next(r for r in rows if r["relay_id"] == ids[41] and r["body"]["about_self"])
+    hanako_own = next(r for r in rows if r["relay_id"] == ids[42])
+    assert goro_own["body"]["why"] == "retirement"
+    assert goro_own["body"]["continuation_last_day"] == "2025-09-22"
+    assert hanako_own["body"]["why"] == "insured_person_lost"
+    assert "continuation_last_day" not in hanako_own["body"]
+    told = next(r for r in rows if r["relay_id"] == ids[41] and not r["body"]["about_self"])
+    assert "continuation_last_day" not in told["body"]
+
+    notices = await participant_notices(relay, Participant("municipality", MUNICIPALITY))
+    by_number: dict[str, list[RelayNotice]] = {}
+    for notice, number, _ in notices:
+        by_number.setdefault(number, []).append(notice)
+    assert sorted(by_number) == sorted(w.code for w in (miki, nao, goro, hanako))
+    for who, follow_up in ((miki, NoticeStep.RESOLVED), (nao, NoticeStep.WITHDRAWN)):
+        sent, then = sorted(by_number[who.code], key=lambda n: n.relay_time)
+        assert (sent.step, then.step) == (NoticeStep.REMINDER, follow_up)
+        assert sent.refers_to is None and then.refers_to == sent.notice_id
+        assert then.recipient_role is RecipientRole.MUNICIPALITY_NHI
+    for who in (goro, hanako):
+        assert [n.step for n in by_number[who.code]] == [NoticeStep.REMINDER]
