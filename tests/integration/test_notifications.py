@@ -11,13 +11,16 @@ import pytest
 from schemas.common import Sex
 from schemas.notices import NoticeRule, NoticeStep, RecipientRole, RelayNotice
 from tests.integration.notifications_env import (
+    INSURER,
     MUNICIPALITY,
+    NHI_INSURER,
     OTHER_INSURER,
     at,
     dependant,
     hire,
     inbox,
     loss,
+    nhi_acquired,
     participant_notices,
     pending_deadlines,
     registration,
@@ -193,3 +196,78 @@ async def test_reminders_are_cancelled_resolved_withdrawn_and_reach_dependants_a
         assert then.recipient_role is RecipientRole.MUNICIPALITY_NHI
     for who in (goro, hanako):
         assert [n.step for n in by_number[who.code]] == [NoticeStep.REMINDER]
+
+
+async def test_double_enrolment_steps_and_the_age_milestones(relay: RelayEnv) -> None:
+    """Kuro (51) is in Chiyoda's NHI from 2025-01-01 (Yoko, 50, his householder) and is hired
+    on 4/10 at 01130012; the NHI is never lost. The monthly lists (00:00 on each 1st of relay
+    time, double_enrolment, DOMAIN §6) name him from 5/1 (past 4/23, the new hire's 14 days):
+    on 6/1, the second consecutive list with the same employee insurer, the first notice goes
+    to Kuro, Yoko as householder, the employee insurer and the NHI insurer (131011), deadline
+    7/2 (31 days counted from the day after it); still in both on 7/3, the second notice to the
+    same four, deadline 7/17 (14 more days); still on 7/18, the escalation to the NHI insurer
+    alone (removal is its decision), a record with no deadline.
+
+    Saburo (61), born 1950-07-20, insured at 01130012 from 4/1 with his wife Fumiko (62, born
+    1955) as his dependant, reaches 75 on 7/20: the 75+ scheme covers him from the birthday
+    itself and his cover, and hers under him, end that day (DOMAIN §5b): the age_75 notice to
+    him and the age_75_dependant notice to her, each naming 01130012 as the cover ending.
+    Shiro (71), born 1960-07-21, reaches 65 the day before his birthday, 7/20 (年齢計算ニ関スル
+    法律): the age_65 notice to him alone. Milestones go to the persons' inboxes only."""
+    yoko, kuro = resident(50, date(1970, 3, 3), Sex.FEMALE), resident(51, date(1990, 5, 5))
+    saburo = resident(61, date(1950, 7, 20))
+    fumiko = resident(62, date(1955, 3, 3), Sex.FEMALE)
+    shiro = resident(71, date(1960, 7, 21))
+    await relay.tick(at(date(2025, 1, 5)))
+    await relay.publish([
+        registration(yoko, "HH-50", True), registration(kuro, "HH-50", False),
+        nhi_acquired(51, kuro, date(2025, 1, 1)),
+        registration(saburo, "HH-60", True), registration(fumiko, "HH-60", False),
+        registration(shiro, "HH-70", True)])
+    await relay.tick(at(date(2025, 4, 12)))
+    await relay.publish([hire(51, kuro, date(2025, 4, 10)), hire(61, saburo, date(2025, 4, 1))])
+    await relay.tick(at(date(2025, 4, 13)))
+    await relay.publish([dependant(61, saburo, fumiko, date(2025, 4, 1))])
+    for day in (date(2025, 5, 1), date(2025, 6, 1), date(2025, 7, 3), date(2025, 7, 18),
+                date(2025, 7, 20)):
+        await relay.tick(at(day))
+    await relay.tick(at(date(2025, 7, 20)) + timedelta(hours=1))
+    await run_relay(relay)
+
+    ids = {k: await relay_id_of(relay, w) for k, w in
+           {50: yoko, 51: kuro, 61: saburo, 62: fumiko, 71: shiro}.items()}
+    rows = await inbox(relay)
+    double = "double_enrolment"
+    assert by_person(rows, ids[51]) == [(double, "first_notice", "person"),
+                                        (double, "second_notice", "person")]
+    assert by_person(rows, ids[50]) == [(double, "first_notice", "householder"),
+                                        (double, "second_notice", "householder")]
+    first, second = sorted((r for r in rows if r["relay_id"] == ids[51]),
+                           key=lambda r: r["relay_time"])
+    assert (first["relay_time"], first["key_date"], first["deadline"]) == (
+        at(date(2025, 6, 1)), date(2025, 6, 1), date(2025, 7, 2))
+    assert (second["relay_time"], second["key_date"], second["deadline"]) == (
+        at(date(2025, 7, 3)), date(2025, 7, 3), date(2025, 7, 17))
+
+    assert by_person(rows, ids[61]) == [("age_75", "milestone", "person")]
+    assert by_person(rows, ids[62]) == [("age_75_dependant", "milestone", "person")]
+    assert by_person(rows, ids[71]) == [("age_65", "milestone", "person")]
+    for k, milestone in ((61, "age_75"), (62, "age_75"), (71, "age_65")):
+        row = next(r for r in rows if r["relay_id"] == ids[k])
+        assert (row["key_date"], row["deadline"]) == (date(2025, 7, 20), None)
+        assert row["body"]["milestone"] == milestone
+        assert row["body"]["ending"] == ([] if k == 71 else [INSURER])
+
+    employee = await participant_notices(relay, Participant("insurer", INSURER))
+    nhi = await participant_notices(relay, Participant("insurer", NHI_INSURER))
+    assert {number for _, number, _ in [*employee, *nhi]} == {"notice|51|00"}, (
+        "each insurer's own number for Kuro: symbol|number|branch as it issued it")
+    assert [(n.step, n.recipient_role, n.deadline) for n, _, _ in employee] == [
+        (NoticeStep.FIRST_NOTICE, RecipientRole.EMPLOYEE_INSURER, date(2025, 7, 2)),
+        (NoticeStep.SECOND_NOTICE, RecipientRole.EMPLOYEE_INSURER, date(2025, 7, 17))]
+    assert [(n.step, n.recipient_role, n.deadline) for n, _, _ in nhi] == [
+        (NoticeStep.FIRST_NOTICE, RecipientRole.NHI_INSURER, date(2025, 7, 2)),
+        (NoticeStep.SECOND_NOTICE, RecipientRole.NHI_INSURER, date(2025, 7, 17)),
+        (NoticeStep.ESCALATION, RecipientRole.NHI_INSURER, None)]
+    assert nhi[-1][0].relay_time == at(date(2025, 7, 18))
+    assert await participant_notices(relay, Participant("municipality", MUNICIPALITY)) == []
