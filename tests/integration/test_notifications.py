@@ -98,8 +98,8 @@ async def test_reminders_are_cancelled_resolved_withdrawn_and_reach_dependants_a
     * Kenji (11) is hired by another insurer from 9/1 itself, filed 9/10, before the deadline:
       medical cover holds the loss date, so no reminder at all (`reminders.settle`: CANCEL).
     * Miki (21) gets the reminder on 9/15, then a hire from 9/1 filed late on 9/20: a
-      "resolved" follow-up on the next clock step to the same recipients (Miki, householder
-      Saburo, Chiyoda), each copy referring to that recipient's copy of the reminder.
+      "resolved" follow-up on the next clock step to the same recipients (Miki, her householder
+      (20), Chiyoda), each copy referring to that recipient's copy of the reminder.
     * Nao (31) gets the reminder on 9/15, then the employer retracts the loss on 9/20 (取消):
       the loss never was, so a "withdrawn" follow-up to the same recipients.
     * Goro (41) is his household's householder, his wife Hanako (42) his dependant from 4/1:
