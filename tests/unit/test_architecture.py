@@ -28,6 +28,8 @@ ROUTING = "relay_exchange.routing"
 ROUTING_MAY_IMPORT = {"schemas.exchange_terms", "relay_exchange.policy"}
 NOTIFICATION_RULES = "notification_streams.rules"
 """The notification streams' functional core: the standard library, the linker's pure domain."""
+RECONCILIATION_CALCULATION = "reconciliation.calculation"
+"""The 合算 calculation and statement: the standard library and themselves only."""
 
 
 def _within(name: str, package: str) -> bool:
@@ -99,6 +101,11 @@ def violations(root: Path) -> list[str]:
             ):
                 found.append(f"{where}: the notification rules import only the standard "
                              "library, relay_linker.domain and themselves")
+            if _within(module, RECONCILIATION_CALCULATION) and not (
+                first in stdlib or _within(name, RECONCILIATION_CALCULATION)
+            ):
+                found.append(f"{where}: the 合算 calculation imports only the standard library "
+                             "and itself")
             if first == ROOF and top not in (ROOF, "tests"):
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
@@ -175,6 +182,24 @@ def test_the_guard_sees_the_notification_rules_importing_a_contract(tmp_path: Pa
     assert violations(root) == [
         "notification_streams/rules/nhi.py:3 imports schemas.internal: the notification rules "
         "import only the standard library, relay_linker.domain and themselves"]
+
+
+def test_the_guard_sees_the_reconciliation_calculation_importing_beyond_itself(
+        tmp_path: Path):
+    root = _tree(tmp_path, {
+        "reconciliation/__init__.py": "",
+        "reconciliation/calculation/__init__.py": "",
+        "reconciliation/calculation/stages.py": (
+            "from fractions import Fraction\n"
+            "from reconciliation.calculation import inputs\n"
+            "from relay_linker.domain.ages import birthday\n"
+            "import reconciliation.store\n"),
+    })
+    assert violations(root) == [
+        "reconciliation/calculation/stages.py:3 imports relay_linker.domain.ages: the 合算 "
+        "calculation imports only the standard library and itself",
+        "reconciliation/calculation/stages.py:4 imports reconciliation.store: the 合算 "
+        "calculation imports only the standard library and itself"]
 
 
 def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):
