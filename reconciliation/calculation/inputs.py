@@ -92,10 +92,11 @@ class Period:
 
 
 def period_of(month: Month) -> Period:
-    """The period a service month belongs to: August–December to the next year's period."""
+    """The period a service month belongs to: August–December to the next year's period, and
+    April–July 2008 to the first period, `Period(2009)`."""
     if month < Month(*SCHEME_START):
         raise InputError("before_scheme", "month")
-    return Period(month.year + 1 if month.month >= 8 else month.year)
+    return Period(max(2009, month.year + 1 if month.month >= 8 else month.year))
 
 
 def base_date_for(period: Period, *, died_on: date | None = None,
