@@ -28,7 +28,7 @@ from relay_linker.readback import AnomalyCount, anomaly_counts
 from schemas import Filing, FilingOutcome, LinkChanged, decode_relay
 from schemas.relay import furthest
 from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
-from shaho import demo_exchange
+from shaho import demo_exchange, demo_notices
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from staging import exchange_population
 from synthetic.population import Population, generate
@@ -286,6 +286,7 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         members = asyncio.run(exchange_population.prepare(cfg, demo, population))
         for line in demo_exchange.start_processors(demo, population):
             print(line)
+        print(demo_notices.start(demo))  # catches up on the relay's feeds meanwhile
         requests = exchange_population.questions(members, later)
         print(f"relayed exchange: {len(requests)} batched request(s) from the insurers with the "
               "most members, each about its own members' other insurers over a year ...")
@@ -298,6 +299,12 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
             print(line)
         for line in asyncio.run(demo_exchange.access_log(demo)):
             print(line)
+        ticks, last = asyncio.run(demo_notices.move_clock(demo, later + timedelta(hours=1)))
+        print("relay clock, simulated calendar: " + "; ".join(ticks) + " (two 1sts of a "
+              "month: a monthly double-enrolment list each)")
+        caught_up = asyncio.run(demo_notices.wait_done(demo, last))
+        for line in asyncio.run(demo_notices.report(demo, population, caught_up)):
+            print(line)
         sample = asyncio.run(_sample_person(demo))
         print(f"look inside: run the demo with --keep-running, export "
               f"SHAHO_TOPIC_PREFIX={DEMO_PREFIX} SHAHO_PG_DATABASE={DEMO_DATABASE}, then "
@@ -307,6 +314,7 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
             for name in PROCESSORS:
                 processes.stop(cfg, name)
             demo_exchange.stop_processors(cfg)
+            demo_notices.stop(cfg)
             if started:
                 for line in down(cfg):
                     print(line)

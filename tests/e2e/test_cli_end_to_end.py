@@ -61,6 +61,15 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     assert under and int(under.group(1)) > 0, logged
     assert "names this person: yes" in out and "proof of " in out
     assert "(witnessed head)" in out and " 0 refused, " in out, out[-3000:]
+    notices = [line for line in out.splitlines() if line.startswith("notices: ")]
+    assert len(notices) == 1, out[-3000:]
+    reminders = re.search(r"nhi_enrolment_reminder:reminder (\d+)", notices[0])
+    assert reminders and int(reminders.group(1)) > 0, notices
+    copies = re.search(r"notice copies: (\d+) to \d+ persons' inboxes, (\d+) sealed", out)
+    assert copies and int(copies.group(1)) > 0 and int(copies.group(2)) > 0, out[-3000:]
+    opened = re.search(r"notices topic of \w+ \w+: (\d+) notices opened with its own private "
+                       r"key, 0 did not open", out)
+    assert opened and int(opened.group(1)) > 0, out[-3000:]
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 
