@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import access_log, broker_auth, exchange, pending_deadlines, signatures
+from bench import access_log, broker_auth, exchange, notices, pending_deadlines, signatures
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -172,6 +172,13 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    "deadlines: a PostgreSQL table against a faust memory-store table with "
                    "--deadline-persons loaded (per GiB, RSS, a day's processing against one "
                    "plain statement, changelog replay against a raw read)")
+    p.add_argument("--notices", action="store_true",
+                   help="measure instead how long a notice takes: the tick that makes it due "
+                   "published to the notice readable on its notices topic (p50/p99), the "
+                   "population (--persons, at most 2,000) filed day by day at --days-per-s, "
+                   "next to a raw consume, transaction, transactional produce loop")
+    p.add_argument("--days-per-s", type=float, default=10.0,
+                   help="--notices: simulated days the relay clock moves per second")
     p.add_argument("--deadline-persons", type=int, default=1_000_000,
                    help="--deadlines: persons with a pending deadline each")
     p.add_argument("--log-entries", type=int, default=1_000_000,
@@ -200,6 +207,10 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.deadlines:
         asyncio.run(pending_deadlines.run(cfg, args.deadline_persons))
         print((REPORTS / "pending_deadlines.md").read_text())
+        return 0
+    if args.notices:
+        asyncio.run(notices.run(cfg, min(args.persons, 2000), args.seed, args.days_per_s))
+        print((REPORTS / "notices.md").read_text())
         return 0
     if args.exchange:
         steps = tuple(int(r) for r in args.steps.split(",") if r.strip())
