@@ -270,6 +270,13 @@ def _ms(value: float) -> str:
     return "–" if value != value else f"{value:,.0f} ms"
 
 
+def _few(count: int) -> str:
+    if count >= 100:
+        return ""
+    return (f"\n\nWith {count} notices the p99 is the slowest one: a small sample, read it as "
+            "an order of magnitude.")
+
+
 def _row(name: str, d: dict[str, Any]) -> str:
     return (f"| {name} | {d['count']} | {_ms(d['p50_ms'])} | {_ms(d['p99_ms'])} | "
             f"{_ms(d['max_ms'])} |")
@@ -301,7 +308,7 @@ published to the notice read, read_committed, on its participant's
 The relay's p50 is {ratio:.1f}× the raw loop's. The processor sent {relay['notices_sent']}
 notices: {relay['inbox_copies']} copies to persons' inboxes, {relay['topic_copies']} read on the
 participants' topics ({relay['unmatched']} naming a relay time no tick of the bench had; raw
-records lost: {raw['lost']}). By rule and step, as read: {steps}.
+records lost: {raw['lost']}). By rule and step, as read: {steps}.{_few(relay['count'])}
 
 What it does not measure: the inbox copies (a PostgreSQL table, no reader); a notice triggered
 by a link change (a follow-up: resolved, withdrawn, corrected) is judged at the next clock step,
