@@ -19,6 +19,7 @@ from schemas.topics import (
     OUTBOX_POSITION,
     RELAY_CLOCK,
     Namespace,
+    receipts_topics,
 )
 from trust.rules import ROLE_TOPICS, ROLES, Role
 
@@ -174,15 +175,22 @@ def participant_topic_prefix(code: str) -> str:
     return PARTICIPANT_PREFIX.format(code=code)
 
 
+RECEIPT_ROLES = ("insurer",)
+"""Roles with a private receipts topic (medical and care insurers; not the pension service)."""
+
+
 def participant(role: str, code: str) -> Principal:
     """A participant's principal: it writes the filing topic of its kind (if it files) and,
-    for insurers and the pension service, the exchange's request and answer topics; reads what
-    is addressed to it, its kind's outcomes and the relay time; nothing on `relay.*`."""
+    for insurers and the pension service, the exchange's request and answer topics, and for an
+    insurer its own receipts topic and their dead letters; reads what is addressed to it, its
+    kind's outcomes and the relay time; nothing on `relay.*`."""
     name = participant_name(role, code)
     filing = ROLE_TOPICS.get(role)
+    receipts = [t.name for t in receipts_topics(code)] if role in RECEIPT_ROLES else []
     return Principal(name, (
         *_topics(WRITE, [filing] if filing else []),
         *_topics(WRITE, EXCHANGE if role in EXCHANGE_ROLES else []),
+        *_topics(WRITE, receipts),
         *_topics(READ, [participant_topic_prefix(code)], prefixed=True),
         *_topics(READ, [OUTCOME_TOPIC.format(role=role), RELAY_CLOCK.name]),
         Grant(GROUP, f"{name}.", READ, prefixed=True),

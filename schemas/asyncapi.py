@@ -17,6 +17,7 @@ from schemas.filings import PAYLOADS, allowed_on, filer_of
 from schemas.internal import INTERNAL_MESSAGES
 from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, schema_files
 from schemas.notices import NOTICE_MESSAGES
+from schemas.receipts import RECEIPT_MESSAGES
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
 from schemas.topics import (
     CATALOGUE,
@@ -25,6 +26,7 @@ from schemas.topics import (
     FORWARDED_TICK_TOPICS,
     NOTICES_TEMPLATE,
     PARTICIPANT_TEMPLATES,
+    RECEIPTS_TEMPLATES,
     Topic,
 )
 
@@ -40,7 +42,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.6.0",
+    "version": "1.7.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -96,7 +98,7 @@ def _tick_headers() -> dict[str, Any]:
 def _messages_on(topic: Topic) -> list[str]:
     known = {(m.message(), m.SCHEMA_VERSION)
              for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES,
-                       *NOTICE_MESSAGES, *ACCESS_LOG_MESSAGES)}
+                       *NOTICE_MESSAGES, *ACCESS_LOG_MESSAGES, *RECEIPT_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]
@@ -112,7 +114,7 @@ def _messages_on(topic: Topic) -> list[str]:
 
 
 def _dead_letter_source(topic: Topic) -> str | None:
-    return next((t.name for t in CATALOGUE if t.dlq == topic.name), None)
+    return next((t.name for t in CHANNELS if t.dlq == topic.name), None)
 
 
 def _channel(topic: Topic) -> dict[str, Any]:
@@ -146,9 +148,13 @@ def _channel(topic: Topic) -> dict[str, Any]:
         whom = ("of the insurer (保険者番号), of the Japan Pension Service (JPS) or of the "
                 "municipality (市町村)" if topic == NOTICES_TEMPLATE else
                 "of the insurer (保険者番号) or of the Japan Pension Service (JPS)")
-        channel["parameters"] = {"code": {
-            "description": f"the public code {whom} the topic is addressed to; created when "
-                           "the participant is provisioned, read only by its own principal"}}
+        description = (f"the public code {whom} the topic is addressed to; created when the "
+                       "participant is provisioned, read only by its own principal")
+        if topic in RECEIPTS_TEMPLATES:
+            description = ("the number of the insurer (保険者番号) whose private topic it is; "
+                           "created when the insurer is provisioned, written and read by its "
+                           "own principal only (the relay has no grant on it)")
+        channel["parameters"] = {"code": {"description": description}}
     return channel
 
 
@@ -162,10 +168,15 @@ def _operation(topic: Topic) -> tuple[str, dict[str, Any]]:
     action = "receive" if topic in CLOCKED_TOPICS else "send"
     channel = _channel_id(topic)
     refs = [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in _messages_on(topic)]
+    summary = f"The relay {'consumes' if action == 'receive' else 'publishes'} {topic.name}."
+    if topic in RECEIPTS_TEMPLATES:
+        summary = (f"The insurer publishes {topic.name} for itself (its worker loads the "
+                   "receipts, or sets a refused one aside); the relay neither reads nor "
+                   "writes it.")
     return f"{action}.{channel}", {
         "action": action,
         "channel": {"$ref": f"#/channels/{channel}"},
-        "summary": f"The relay {'consumes' if action == 'receive' else 'publishes'} {topic.name}.",
+        "summary": summary,
         "messages": refs,
     }
 

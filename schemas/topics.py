@@ -305,6 +305,9 @@ class ParticipantStream:
     key_meaning: str
     summary: str
     partitions: int = PARTITIONS
+    dead_letters: bool = False
+    """Whether its refused records go to `<topic>.dlq` (a stream of dead letters itself)."""
+    is_dlq: bool = False
 
 
 PARTICIPANT_STREAMS: tuple[ParticipantStream, ...] = (
@@ -355,9 +358,12 @@ municipality (a municipality has no other participant stream), so apart from
 
 
 def _participant_topic(code: str, s: ParticipantStream) -> Topic:
-    return Topic(name=f"{PARTICIPANT_PREFIX}{code}.{s.stream}", key=s.key,
-                 key_meaning=s.key_meaning, summary=s.summary, message=s.message,
-                 partitions=s.partitions)
+    name = f"{PARTICIPANT_PREFIX}{code}.{s.stream}"
+    dlq = {"max_message_bytes": DLQ_MAX_MESSAGE_BYTES, "retention_ms": 8 * WEEK_MS} \
+        if s.is_dlq else {}
+    return Topic(name=name, key=s.key, key_meaning=s.key_meaning, summary=s.summary,
+                 message=s.message, partitions=s.partitions,
+                 dlq=f"{name}.dlq" if s.dead_letters else None, **dlq)
 
 
 def _checked(code: str) -> str:
@@ -366,9 +372,38 @@ def _checked(code: str) -> str:
     return code
 
 
+RECEIPTS = "receipts.v1"
+RECEIPTS_STREAM = ParticipantStream(
+    RECEIPTS, "ReceiptRecord", "<insurer number>:<first receipt id>",
+    "the insurer's number and the id of the receipt first sent (its own, or the one a "
+    "correction replaces): orders a receipt and its corrections, carries no number of a person",
+    "The insurer's own receipts for the 合算 (高額医療・高額介護合算): medical receipts and "
+    "months of care self-pay, written and read by this insurer's principal alone and loaded "
+    "into its member store; the relay never reads them.",
+    PARTICIPANT_PARTITIONS,
+    dead_letters=True,
+)
+"""The receipts stream: an insurer's private input, apart from `PARTICIPANT_STREAMS` (the
+Japan Pension Service and the municipalities have none, and test namespaces make it only
+where a test asks for it)."""
+RECEIPTS_DLQ_STREAM = ParticipantStream(
+    RECEIPTS + ".dlq", "DeadLetter", "<insurer number>",
+    "the insurer's number",
+    "Dead letters of the insurer's receipts topic: reason, source offset and the original "
+    "bytes sealed to the insurer's own encryption key (HPKE); written and read by this "
+    "insurer's principal alone.",
+    1,
+    is_dlq=True,
+)
+
+
 NOTICES_TEMPLATE = _participant_topic("{code}", NOTICES_STREAM)
+RECEIPTS_TEMPLATES = (_participant_topic("{code}", RECEIPTS_STREAM),
+                      _participant_topic("{code}", RECEIPTS_DLQ_STREAM))
+"""The receipts topic and its dead letters, `{code}` for the insurer's number."""
 PARTICIPANT_TEMPLATES: tuple[Topic, ...] = (
-    *(_participant_topic("{code}", s) for s in PARTICIPANT_STREAMS), NOTICES_TEMPLATE)
+    *(_participant_topic("{code}", s) for s in PARTICIPANT_STREAMS), NOTICES_TEMPLATE,
+    *RECEIPTS_TEMPLATES)
 """The per-participant topics, their names with `{code}` for the participant's code: the
 AsyncAPI document describes them as parameterised channels."""
 
@@ -406,13 +441,20 @@ def notices_topic(code: str) -> Topic:
     return _participant_topic(_checked(code), NOTICES_STREAM)
 
 
+def receipts_topics(code: str) -> tuple[Topic, Topic]:
+    """`participant.<code>.receipts.v1` and its `.dlq`: insurer `code`'s own receipts and the
+    dead letters of those it refused."""
+    return (_participant_topic(_checked(code), RECEIPTS_STREAM),
+            _participant_topic(_checked(code), RECEIPTS_DLQ_STREAM))
+
+
 def topic(name: str) -> Topic:
     """The catalogue entry for `name`, or the per-participant topic it names; KeyError names
     the unknown topic."""
     if name in BY_NAME:
         return BY_NAME[name]
     if name.startswith(PARTICIPANT_PREFIX):
-        for s in (*PARTICIPANT_STREAMS, NOTICES_STREAM):
+        for s in (*PARTICIPANT_STREAMS, NOTICES_STREAM, RECEIPTS_STREAM, RECEIPTS_DLQ_STREAM):
             if name.endswith("." + s.stream):
                 code = name[len(PARTICIPANT_PREFIX):-len(s.stream) - 1]
                 if code and "." not in code and "{" not in code and "}" not in code:

@@ -136,3 +136,22 @@ def test_the_notifications_processor_reads_the_clocked_internal_topics_and_write
 def test_only_the_relays_own_principals_read_the_person_changes():
     for role in ROLES:
         assert not participant(role, "X1").may(READ, TOPIC, "relay.person-change.v1")
+
+
+@given(CODES, CODES)
+def test_an_insurers_receipts_topic_is_its_own_and_no_relay_principal_reads_it(a: str, b: str):
+    from schemas.topics import receipts_topics
+
+    receipts, dead = (t.name for t in receipts_topics(a))
+    mine = participant("insurer", a)
+    for name in (receipts, dead):
+        assert mine.may(WRITE, TOPIC, name) and mine.may(READ, TOPIC, name)
+        for relay in relay_principals():
+            if relay.name not in ("shaho-tests", "shaho-bench"):  # they play every part
+                assert not relay.may(READ, TOPIC, name), (relay.name, name)
+        for role in ("pension", "municipality", "employer", "medical"):
+            assert not participant(role, a).may(WRITE, TOPIC, name), role
+        if a != b:
+            other = participant("insurer", b)
+            assert not other.may(READ, TOPIC, name) and not other.may(WRITE, TOPIC, name)
+    assert not participant("insurer", a).may(WRITE, TOPIC, f"participant.{a}.notices.v1")
