@@ -15,7 +15,7 @@ from groundfloor.kafka_clients import admin_client
 from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
-from infra.topics_admin import apply_catalogue, apply_participant_topics
+from infra.topics_admin import apply_catalogue, apply_participant_topics, apply_receipt_topics
 from schemas.topics import Namespace
 from trust.pki import list_participants
 
@@ -23,7 +23,9 @@ from trust.pki import list_participants
 async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
     """Create the database (migrated), the catalogue's topics and those addressed to each
     insurer and the Japan Pension Service of the stack's registry (and each municipality's
-    notices topic) under `prefix`; return the stack's settings in that namespace."""
+    notices topic) under `prefix`; return the stack's settings in that namespace. The insurers'
+    receipts topics are left out (`receipt_topics` makes them where a test or the demo loads
+    receipts)."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
         await admin.execute(f'CREATE DATABASE "{database}"')
@@ -46,7 +48,19 @@ async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
     notices topic of every municipality, the stack's registry lists (those onboarded since
     too); the names created."""
     return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
-                                          [(p.role, p.code) for p in list_participants(cfg)])
+                                          [(p.role, p.code) for p in list_participants(cfg)],
+                                          receipts=RECEIPTS_BY_DEFAULT)
+
+
+RECEIPTS_BY_DEFAULT = False
+"""Whether a namespace gets every insurer's receipts topics when it is made: not, as about
+fifty integration tests make one each and none of them but the receipts tests reads them."""
+
+
+async def receipt_topics(cfg: StackConfig, topics: Namespace, codes: list[str]) -> list[str]:
+    """Create in `topics` the receipts topics (and their dead letters) of the insurers
+    `codes`; the names created."""
+    return await apply_receipt_topics(cfg.kafka(OPERATOR), topics, codes)
 
 
 async def drop(cfg: StackConfig, prefix: str, database: str) -> None:

@@ -15,7 +15,15 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
 
 from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
-from schemas.topics import CATALOGUE, Namespace, Topic, notices_topic, participant_topics
+from infra.principals import RECEIPT_ROLES
+from schemas.topics import (
+    CATALOGUE,
+    Namespace,
+    Topic,
+    notices_topic,
+    participant_topics,
+    receipts_topics,
+)
 
 
 async def _admin(kafka: KafkaLogin, attempts: int = 40) -> AIOKafkaAdminClient:
@@ -98,13 +106,31 @@ def addressed_topics(codes: Iterable[str], notice_codes: Iterable[str] = ()) -> 
 
 
 async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
-                                   participants: Iterable[tuple[str, str]]) -> list[str]:
+                                   participants: Iterable[tuple[str, str]], *,
+                                   receipts: bool = True) -> list[str]:
     """Create in `namespace` the topics addressed to each insurer and the Japan Pension
-    Service among `participants` ((role, code) pairs), and the notices topic of each
-    municipality, that lack them; the names created."""
+    Service among `participants` ((role, code) pairs), the notices topic of each municipality
+    and (with `receipts`) each insurer's private receipts topics, that lack them; the names
+    created."""
     pairs = list(participants)
-    return await apply_topics_of(kafka, namespace, addressed_codes(pairs),
-                                 addressed_codes(pairs, NOTICE_ROLES))
+    topics = addressed_topics(addressed_codes(pairs), addressed_codes(pairs, NOTICE_ROLES))
+    if receipts:
+        topics += receipt_topics(addressed_codes(pairs, RECEIPT_ROLES))
+    return await apply_catalogue(kafka, namespace, topics) if topics else []
+
+
+def receipt_topics(codes: Iterable[str]) -> tuple[Topic, ...]:
+    """Each insurer of `codes`'s receipts topic and its dead letters (`receipts_topics`)."""
+    return tuple(t for code in sorted(set(codes)) for t in receipts_topics(code))
+
+
+async def apply_receipt_topics(kafka: KafkaLogin, namespace: Namespace,
+                               codes: Iterable[str]) -> list[str]:
+    """Create in `namespace` the receipts topics of each insurer of `codes` that lacks them:
+    what the tests and the demo that load receipts ask for (a test namespace has none unless
+    asked, each topic costing its set-up time); the broker names created."""
+    topics = receipt_topics(codes)
+    return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
 async def apply_topics_of(kafka: KafkaLogin, namespace: Namespace, codes: Iterable[str],
