@@ -1,5 +1,6 @@
 """One simulated insurer's own member store: a PostgreSQL schema `insurer_<code>`, owned by a role
-of the same name, holding its members, benefits, replay memory and its record of exchanges.
+of the same name, holding its members, benefits, receipts, replay memory and its record of
+exchanges.
 
 The store is the insurer's, not the relay's: the relay's own processors never read it (it only
 shares the database server). The code is checked before it names anything in SQL; numbers are
@@ -18,6 +19,7 @@ from uuid import UUID
 import asyncpg
 
 from insurer_workers.members import BenefitRecord, MemberPeriod
+from insurer_workers.receipt_tables import RECEIPT_TABLES
 
 CODE = re.compile(r"[A-Za-z0-9_]{1,16}")
 EXCHANGE_TABLES = ("asked", "answered")
@@ -58,6 +60,7 @@ TABLES = (
         notice_id uuid PRIMARY KEY, kind text NOT NULL, effective_date date NOT NULL,
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
         member_known boolean NOT NULL)""",
+    *RECEIPT_TABLES,
 )
 
 

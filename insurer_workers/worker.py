@@ -40,9 +40,11 @@ from groundfloor.kafka_clients import (
     reader,
 )
 from groundfloor.outages import is_outage
-from insurer_workers import member_store
+from insurer_workers import member_store, receipt_store
+from insurer_workers.receipt_letters import refusal_letter
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.access_log import HeadCosignature, TreeHeadForWitness, refusal_text
+from schemas.base import JST
 from schemas.codec import load_json
 from schemas.exchange import (
     AnswerItem,
@@ -55,7 +57,8 @@ from schemas.exchange import (
 )
 from schemas.exchange_terms import DataCategory, ExchangeOutcome
 from schemas.notices import ChangeNotice
-from schemas.relay import MAX_SEALED_BYTES
+from schemas.receipts import ReceiptRecord
+from schemas.relay import MAX_SEALED_BYTES, Reason
 from schemas.topics import (
     ACCESS_LOG_COSIGNATURE,
     EXCHANGE_ANSWER,
@@ -63,6 +66,7 @@ from schemas.topics import (
     RELAY_CLOCK,
     Namespace,
     participant_topics,
+    receipts_topics,
 )
 from trust.directory import Signers
 from trust.encryption_keys import load_private_key
@@ -127,6 +131,8 @@ class InsurerWorker:
         requests, replies, changes, heads = participant_topics(me.code)
         self.requests_topic, self.replies_topic = requests.name, replies.name
         self.changes_topic, self.heads_topic = changes.name, heads.name
+        receipts, dead = receipts_topics(me.code)
+        self.receipts_topic, self.receipts_dlq = receipts, dead
         self.relay_time: datetime | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -144,7 +150,10 @@ class InsurerWorker:
         self.consumer = processor_consumer(self.me.kafka, self.group)
         await self.consumer.start()
         ns = self.namespace
-        own = [TopicPartition(ns.physical(t), p) for t in participant_topics(self.me.code)
+        existing = await self.consumer.topics()  # the receipts topic only where it was made
+        mine = [*participant_topics(self.me.code), self.receipts_topic]
+        own = [TopicPartition(ns.physical(t), p) for t in mine
+               if t is not self.receipts_topic or ns.physical(t) in existing
                for p in range(t.partitions)]
         clock = TopicPartition(ns.physical(RELAY_CLOCK), 0)
         self.consumer.assign([*own, clock])
@@ -205,6 +214,8 @@ class InsurerWorker:
                     await self._notice(record)
                 elif topic == self.heads_topic:
                     await self._head(record)
+                elif topic == self.receipts_topic.name:
+                    await self._receipt(record)
                 else:
                     await self._reply(record)
             except Exception as failure:  # whatever a record holds; outages stop the worker
@@ -349,6 +360,35 @@ class InsurerWorker:
                     notice.effective_date, notice.scheme.value if notice.scheme else None,
                     notice.insurer_code, notice.relay_time, known):
                 self.done.add(f"notice:{notice.kind.value}")
+
+    async def _receipt(self, record: ConsumerRecord) -> None:
+        """One of the insurer's own receipts: decoded, judged against its store and the relay
+        clock's date and stored in one transaction, or set aside to its dead-letter topic
+        with the reason, sealed to its own key. The same receipt read again is a duplicate:
+        a restart before the offsets were committed changes nothing."""
+        assert self.relay_time is not None
+        try:
+            receipt = decode_relay(bytes(record.value or b""), ReceiptRecord)
+        except MessageRejected as rejected:
+            await self._refuse_receipt(record, rejected.reasons[0])
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await receipt_store.load(conn, self.me.code, receipt,
+                                            self.relay_time.astimezone(JST).date())
+        if isinstance(done, receipt_store.Refused):
+            await self._refuse_receipt(record, Reason(code=done.code, field=done.field,
+                                                      message=done.message))
+        else:
+            self.done.add(f"receipt:{done}")
+
+    async def _refuse_receipt(self, record: ConsumerRecord, reason: Reason) -> None:
+        letter = refusal_letter(self.me.code, self.me.decryption_key.public_key(), record,
+                                reason)
+        key, value = letter.kafka_key(), encode(letter)
+        assert self.producer is not None
+        await self.producer.send_and_wait(self.namespace.physical(self.receipts_dlq), value,
+                                          key=key)
+        self.done.add(f"receipt_refused:{reason.code}")
 
     async def _head(self, record: ConsumerRecord) -> None:
         """Witness an access log's head: cosign it with the insurer's own key when the relay
