@@ -191,6 +191,7 @@ def participant(role: str, code: str) -> Principal:
         *_topics(WRITE, [filing] if filing else []),
         *_topics(WRITE, EXCHANGE if role in EXCHANGE_ROLES else []),
         *_topics(WRITE, receipts),
+        *_topics(READ, receipts),
         *_topics(READ, [participant_topic_prefix(code)], prefixed=True),
         *_topics(READ, [OUTCOME_TOPIC.format(role=role), RELAY_CLOCK.name]),
         Grant(GROUP, f"{name}.", READ, prefixed=True),

@@ -1,7 +1,7 @@
 """The receipt contract: what an insurer loads into its own member store for the 合算 (DOMAIN
 §6), one medical receipt (レセプト) or one month of a member's care self-pay per record.
 
-It travels on the insurer's private topic `participant.<code>.receipts.v1`, which only that
+It travels on the insurer's private topic `private.<code>.receipts.v1`, which only that
 insurer's principal writes and reads: the relay never sees an amount. One message with a `kind`
 rather than two: one topic, one ordering and one id space for duplicates and corrections; the
 validator says which fields each kind takes."""

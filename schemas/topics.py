@@ -357,8 +357,14 @@ municipality (a municipality has no other participant stream), so apart from
 `PARTICIPANT_STREAMS`."""
 
 
-def _participant_topic(code: str, s: ParticipantStream) -> Topic:
-    name = f"{PARTICIPANT_PREFIX}{code}.{s.stream}"
+PRIVATE_PREFIX = "private."
+"""An insurer's private topics (its receipts): outside `participant.`, which the relay's
+outbox publisher may write, so that no relay principal has any grant on them."""
+
+
+def _participant_topic(code: str, s: ParticipantStream,
+                       prefix: str = PARTICIPANT_PREFIX) -> Topic:
+    name = f"{prefix}{code}.{s.stream}"
     dlq = {"max_message_bytes": DLQ_MAX_MESSAGE_BYTES, "retention_ms": 8 * WEEK_MS} \
         if s.is_dlq else {}
     return Topic(name=name, key=s.key, key_meaning=s.key_meaning, summary=s.summary,
@@ -398,8 +404,8 @@ RECEIPTS_DLQ_STREAM = ParticipantStream(
 
 
 NOTICES_TEMPLATE = _participant_topic("{code}", NOTICES_STREAM)
-RECEIPTS_TEMPLATES = (_participant_topic("{code}", RECEIPTS_STREAM),
-                      _participant_topic("{code}", RECEIPTS_DLQ_STREAM))
+RECEIPTS_TEMPLATES = (_participant_topic("{code}", RECEIPTS_STREAM, PRIVATE_PREFIX),
+                      _participant_topic("{code}", RECEIPTS_DLQ_STREAM, PRIVATE_PREFIX))
 """The receipts topic and its dead letters, `{code}` for the insurer's number."""
 PARTICIPANT_TEMPLATES: tuple[Topic, ...] = (
     *(_participant_topic("{code}", s) for s in PARTICIPANT_STREAMS), NOTICES_TEMPLATE,
@@ -442,10 +448,10 @@ def notices_topic(code: str) -> Topic:
 
 
 def receipts_topics(code: str) -> tuple[Topic, Topic]:
-    """`participant.<code>.receipts.v1` and its `.dlq`: insurer `code`'s own receipts and the
+    """`private.<code>.receipts.v1` and its `.dlq`: insurer `code`'s own receipts and the
     dead letters of those it refused."""
-    return (_participant_topic(_checked(code), RECEIPTS_STREAM),
-            _participant_topic(_checked(code), RECEIPTS_DLQ_STREAM))
+    return (_participant_topic(_checked(code), RECEIPTS_STREAM, PRIVATE_PREFIX),
+            _participant_topic(_checked(code), RECEIPTS_DLQ_STREAM, PRIVATE_PREFIX))
 
 
 def topic(name: str) -> Topic:
@@ -453,10 +459,14 @@ def topic(name: str) -> Topic:
     the unknown topic."""
     if name in BY_NAME:
         return BY_NAME[name]
-    if name.startswith(PARTICIPANT_PREFIX):
-        for s in (*PARTICIPANT_STREAMS, NOTICES_STREAM, RECEIPTS_STREAM, RECEIPTS_DLQ_STREAM):
+    places = ((PARTICIPANT_PREFIX, (*PARTICIPANT_STREAMS, NOTICES_STREAM)),
+              (PRIVATE_PREFIX, (RECEIPTS_STREAM, RECEIPTS_DLQ_STREAM)))
+    for prefix, streams in places:
+        if not name.startswith(prefix):
+            continue
+        for s in streams:
             if name.endswith("." + s.stream):
-                code = name[len(PARTICIPANT_PREFIX):-len(s.stream) - 1]
+                code = name[len(prefix):-len(s.stream) - 1]
                 if code and "." not in code and "{" not in code and "}" not in code:
-                    return _participant_topic(code, s)
+                    return _participant_topic(code, s, prefix)
     raise KeyError(name)

@@ -27,7 +27,7 @@ from insurer_workers.receipt_feed import publish_receipts
 from insurer_workers.receipt_letters import original_bytes
 from insurer_workers.receipt_store import household_inputs, member_number
 from reconciliation.calculation.inputs import Month, period_of
-from schemas import DeadLetter, decode_relay, encode
+from schemas import DeadLetter, MessageRejected, decode_relay, encode
 from schemas.base import JST
 from schemas.common import InsuredNumber
 from schemas.receipts import MAX_YEN, ReceiptKind, ReceiptRecord
@@ -99,14 +99,21 @@ def _bad(medical: list[ReceiptRecord], care: list[ReceiptRecord]) -> list[bytes]
 
 
 async def _send_raw(relay: RelayEnv, code: str, values: list[bytes]) -> None:
+    """Each value under the key its insurer's system would give it (`ReceiptRecord.kafka_key`:
+    a receipt, its corrections and its duplicates on one partition, in the order sent), or
+    `<code>:bad` for bytes that are no receipt."""
     from groundfloor.kafka_clients import idempotent_producer
 
     producer = idempotent_producer(relay.cfg.kafka(TESTS))
     await producer.start()
     try:
         for value in values:
+            try:
+                key = decode_relay(value, ReceiptRecord).kafka_key()
+            except MessageRejected:
+                key = f"{code}:bad".encode()
             await producer.send_and_wait(relay.topic(receipts_topics(code)[0].name), value,
-                                         key=f"{code}:bad".encode())
+                                         key=key)
     finally:
         await producer.stop()
 

@@ -149,6 +149,7 @@ def test_an_insurers_receipts_topic_is_its_own_and_no_relay_principal_reads_it(a
         for relay in relay_principals():
             if relay.name not in ("shaho-tests", "shaho-bench"):  # they play every part
                 assert not relay.may(READ, TOPIC, name), (relay.name, name)
+                assert not relay.may(WRITE, TOPIC, name), (relay.name, name)
         for role in ("pension", "municipality", "employer", "medical"):
             assert not participant(role, a).may(WRITE, TOPIC, name), role
         if a != b:

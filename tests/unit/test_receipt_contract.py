@@ -97,7 +97,7 @@ def test_each_kind_takes_its_own_fields(changes: dict[str, object], field: str) 
 
 def test_the_private_topic_parses_back() -> None:
     receipts, dead = receipts_topics("06135123")
-    assert receipts.name == "participant.06135123.receipts.v1" and receipts.dlq == dead.name
+    assert receipts.name == "private.06135123.receipts.v1" and receipts.dlq == dead.name
     assert topic(receipts.name) == receipts and topic(dead.name) == dead
     assert receipts.message == "ReceiptRecord" and dead.message == "DeadLetter"
 

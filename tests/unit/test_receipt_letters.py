@@ -17,7 +17,7 @@ RAW = b'{"receipt_id":"R-1","copay_yen":-1,"insured_number":{"number":"4711"}}'
 
 
 def _record(offset: int = 7) -> ConsumerRecord:
-    return ConsumerRecord("t1.participant.06135123.receipts.v1", 2, offset, 0, 0, b"k", RAW,
+    return ConsumerRecord("t1.private.06135123.receipts.v1", 2, offset, 0, 0, b"k", RAW,
                           None, len(b"k"), len(RAW), [])
 
 
@@ -38,7 +38,7 @@ def test_the_original_opens_with_the_insurers_key_at_its_position_only() -> None
 
 def test_receipts_topics_are_the_insurers_and_left_out_of_a_new_namespace() -> None:
     names = [t.name for t in receipt_topics(["06135123", "131011"])]
-    assert names == ["participant.06135123.receipts.v1", "participant.06135123.receipts.v1.dlq",
-                     "participant.131011.receipts.v1", "participant.131011.receipts.v1.dlq"]
+    assert names == ["private.06135123.receipts.v1", "private.06135123.receipts.v1.dlq",
+                     "private.131011.receipts.v1", "private.131011.receipts.v1.dlq"]
     assert not any("receipts" in t.name for t in addressed_topics(["06135123"], ["131016"]))
     assert namespace.RECEIPTS_BY_DEFAULT is False
