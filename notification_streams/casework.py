@@ -231,16 +231,18 @@ def judge_double_enrolment(person: PersonFacts, lists: Sequence[double_enrolment
                            taken: Sequence[double_enrolment.SentStep], today: date,
                            others: Others) -> Outcome:
     """The case's next step on `today` (`double_enrolment.step`): a notice and the deadline
-    on which to judge again, an escalation, or nothing."""
+    on which to judge again, an escalation, or nothing. A notice's key date is the date of the
+    last list it was judged on (RelayNotice.key_date: the list date)."""
     out = Outcome()
     head = _householder(person, today, others)
     action = double_enrolment.step(lists, taken, today, person, head)
     if action.step in (double_enrolment.Step.WAIT, double_enrolment.Step.CLOSED):
         return out
     assert action.notice_id is not None
+    listed_on = max((x.list_date for x in lists if x.list_date <= today), default=today)
     out.notices.append(Outgoing(
         notice_id=action.notice_id, rule=DOUBLE, step=action.step.value,
-        relay_id=person.relay_id, key_date=today, deadline=action.deadline,
+        relay_id=person.relay_id, key_date=listed_on, deadline=action.deadline,
         recipients=action.recipients))
     out.steps.append(double_enrolment.SentStep(action.step, today, action.deadline))
     out.step_ids.append(action.notice_id)

@@ -46,11 +46,13 @@ async def save_facts(conn: Conn, facts: Sequence[PersonFacts]) -> None:
 
 
 async def index(conn: Conn, facts: Sequence[PersonFacts], overlapping: set[str]) -> None:
-    """Household members, dependants and double-enrolment candidates after a fold; persons
-    are marked to be judged at the next clock step."""
+    """Household members, dependants and double-enrolment candidates after a fold; the persons
+    folded, and those whose reminders read their facts, are marked to be judged at the next
+    clock step."""
     members = sorted({(h.household_token_key, f.relay_id) for f in facts for h in f.households})
-    dependants = sorted({(c.insured_relay_id, f.relay_id) for f in facts for c in f.covers
-                         if c.insured_relay_id is not None and c.insured_relay_id != f.relay_id})
+    dependants = sorted({(other, f.relay_id) for f in facts for c in f.covers
+                         for other in (c.insured_relay_id, c.spouse_relay_id)
+                         if other is not None and other != f.relay_id})
     ids = sorted({f.relay_id for f in facts})
     if members:
         await conn.execute("INSERT INTO notification_members (household_key, relay_id) "
@@ -66,6 +68,15 @@ async def index(conn: Conn, facts: Sequence[PersonFacts], overlapping: set[str])
                        "ON CONFLICT DO NOTHING", sorted(overlapping))
     await conn.execute("INSERT INTO notification_dirty (relay_id) SELECT unnest($1::text[]) "
                        "ON CONFLICT DO NOTHING", ids)
+    # whose reminders read these persons' facts: their households' members (the householder
+    # a reminder names) and those depending on them (a dependant's or type-3 spouse's loss is
+    # judged on the insured person's facts)
+    keys = sorted({h.household_token_key for f in facts for h in f.households})
+    await conn.execute(
+        "INSERT INTO notification_dirty (relay_id) SELECT relay_id FROM notification_members "
+        "WHERE household_key = ANY($1::text[]) UNION SELECT relay_id FROM "
+        "notification_dependants WHERE insured_relay_id = ANY($2::text[]) "
+        "ON CONFLICT DO NOTHING", keys, ids)
 
 
 async def take_dirty(conn: Conn, limit: int) -> list[str]:

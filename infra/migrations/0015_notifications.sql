@@ -14,7 +14,7 @@ CREATE TABLE notification_members (
     PRIMARY KEY (household_key, relay_id)
 );
 
--- Insured person -> the persons ever folded as their dependants.
+-- Insured person -> the persons ever folded as their dependants or type-3 spouses.
 CREATE TABLE notification_dependants (
     insured_relay_id text NOT NULL,
     relay_id         text NOT NULL,

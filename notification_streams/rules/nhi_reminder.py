@@ -93,27 +93,36 @@ def reminder_due(
     householder: PersonFacts | None,
     election_last_day: Callable[[date], date],
 ) -> Reminder | None:
-    """The reminder the facts call for on `today`, or None: the person is dead (any date), the
-    loss is gone from the facts (retracted, moved), `fires_on` has not come, or a medical cover
-    of any category or capacity (任意継続 included) holds the loss date.
+    """The reminder the facts call for on `today`, or None: the loss is gone from the facts
+    (retracted, moved), `fires_on` has not come, a medical cover of any category or capacity
+    (任意継続 included) holds the loss date, or nobody is left to tell.
+
+    A person whose death the relay knows is never addressed, but their death does not cancel
+    the reminder: NHI covered them from the loss date to the death and the householder still
+    files it (国民健康保険法9条1項), so the householder and the municipality are told. The
+    householder is the one heading the person's household on the day the reminder fires (the
+    one who has to act then), or on the last day of their life (`householder_day`).
 
     A cover that starts after the loss date does not cancel it: NHI is compulsory from the
     loss date (国民健康保険法7条), so the gap still has to be filed. A loss filed after its
     deadline still sends: the obligation is the same, only later."""
     current = loss_on(person, loss.loss_date)
-    if dead(person) or current is None or today < current.fires_on:
+    if current is None or today < current.fires_on:
         return None
     day = current.loss_date
     if covered_on(person, MEDICAL, day):
         return None
-    recipients = [Recipient(PERSON, relay_id=person.relay_id)]
-    head = other_householder(person, householder, day)
+    died = dead(person)
+    recipients = [] if died else [Recipient(PERSON, relay_id=person.relay_id)]
+    head = other_householder(person, householder, householder_day(person, current))
     if head is not None:
         recipients.append(Recipient(HOUSEHOLDER, relay_id=head.relay_id))
     home = residence_on(person, day)
     if home is not None:
         recipients.append(Recipient(MUNICIPALITY_NHI, municipality_code=home.municipality_code))
-    named = may_elect_continuation(person, current)
+    if not recipients:
+        return None
+    named = not died and may_elect_continuation(person, current)
     return Reminder(
         notice_id=notice_id(person.relay_id, RULE, day),
         rule=RULE,
@@ -127,6 +136,14 @@ def reminder_due(
         continuation_named=named,
         continuation_last_day=election_last_day(day) if named else None,
     )
+
+
+def householder_day(person: PersonFacts, loss: Loss) -> date:
+    """The day whose householder a reminder names: the day it fires, or the person's day of
+    death when that came first (their membership ends the day after it)."""
+    if person.died_on is not None and person.died_on < loss.fires_on:
+        return max(person.died_on, loss.loss_date)
+    return loss.fires_on
 
 
 def may_elect_continuation(person: PersonFacts, loss: Loss) -> bool:

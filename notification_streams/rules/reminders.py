@@ -87,10 +87,10 @@ def settle(
     | no   | yes               | no      | –           | CANCEL     |
     | no   | no                | –       | –           | CANCEL     |
     | yes  | no                | –       | –           | WITHDRAWN  |
-    | yes  | yes               | same    | –           | NOTHING    |
-    | yes  | yes               | other   | –           | CORRECTED  |
+    | yes  | yes               | –       | yes         | NOTHING    |
+    | yes  | yes               | same    | no          | NOTHING    |
+    | yes  | yes               | other   | no          | CORRECTED  |
     | yes  | yes               | no      | no          | RESOLVED   |
-    | yes  | yes               | no      | yes         | NOTHING    |
 
     "Other" means the reminder due now says something else than the one sent (`said`): a late
     filing moved the address on the loss date to another municipality, changed the householder,
@@ -103,10 +103,10 @@ def settle(
         return Delivery.SEND if due_now is not None and loss_still_exists else Delivery.CANCEL
     if not loss_still_exists:
         return Delivery.WITHDRAWN
-    if due_now is not None:
-        return Delivery.NOTHING if said(sent) == said(due_now) else Delivery.CORRECTED
     if person_died:
         return Delivery.NOTHING
+    if due_now is not None:
+        return Delivery.NOTHING if said(sent) == said(due_now) else Delivery.CORRECTED
     return Delivery.RESOLVED
 
 

@@ -54,10 +54,6 @@ def _born(who: str) -> PersonChanged:
                          outbox_id=uuid5(NS, f"person:{who}"), relay_time=T0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "only persons whose own facts were folded are made dirty (store.index): a change of "
-    "householder is filed on the old and new householders' links, not on the member's, so "
-    "the member's sent reminder keeps naming the former householder and is never corrected"))
 async def test_a_late_change_of_householder_corrects_the_members_reminder(
     relay: RelayEnv,
 ) -> None:

@@ -1,11 +1,10 @@
-"""Hand-made cases where the notification rules give a notice other than the one the law and
-DOMAIN §6 call for. Each test is strict-xfail: it passes once the defect is fixed."""
+"""Hand-made cases a hostile review found wrong, now right: a retiree dead before the reminder
+still leaves the householder and the municipality told, the householder is the one heading the
+household when the reminder fires, and a double-enrolment notice carries its list date."""
 
 from __future__ import annotations
 
 from datetime import date
-
-import pytest
 
 from notification_streams.casework import Others, judge_double_enrolment
 from notification_streams.rules import nhi_reminder
@@ -30,11 +29,6 @@ def _roles(reminder: nhi_reminder.Reminder | None) -> list[tuple[str, str | None
     return [(r.role, r.relay_id or r.municipality_code) for r in reminder.recipients]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a retiree who dies after the loss date and before the reminder fires leaves no reminder "
-    "at all: NHI covered the loss date to the death, the householder still has to file it "
-    "(国民健康保険法9条1項, DOMAIN §6), and settle() itself says a death after the reminder "
-    "'resolves nothing: the gap before it still had to be filed'"))
 def test_a_retiree_who_dies_before_the_reminder_still_leaves_the_householder_reminded() -> None:
     # employee cover lost 2026-04-01 (retirement), dies 2026-04-10; NHI covered 4/1-4/10,
     # due by 4/14; the reminder fires 4/15 to the (living) householder and Chiyoda's NHI desk,
@@ -48,10 +42,6 @@ def test_a_retiree_who_dies_before_the_reminder_still_leaves_the_householder_rem
     assert _roles(due) == [(HOUSEHOLDER, "A"), (MUNICIPALITY_NHI, CHIYODA)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the householder is looked up on the loss date only: when the householder of that day has "
-    "died (or left) before the reminder fires, the household's current householder, who is the "
-    "one to file (国民健康保険法9条1項: 世帯主 files for the household's members), is never told"))
 def test_the_householder_who_heads_the_household_when_the_reminder_fires_is_told() -> None:
     # A heads HH until dying on 4/5 (membership ends 4/6); B heads HH from 4/6. The loss is on
     # 4/1, the reminder fires 4/15: the living householder then is B.
@@ -65,10 +55,6 @@ def test_the_householder_who_heads_the_household_when_the_reminder_fires_is_told
     assert (HOUSEHOLDER, "B") in _roles(due)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RelayNotice.key_date is documented as 'the list date (double enrolment)' "
-    "(schemas/notices.py) but the first notice carries the day it was judged: a clock step "
-    "landing after the 1st gives a key date that is no list date"))
 def test_a_first_double_enrolment_notice_is_keyed_by_its_list_date() -> None:
     kuro = person("K", cover("nhi", "2025-01-01", insurer=NHI_TOKYO),
                   cover("employee_insurance", "2025-04-10"))

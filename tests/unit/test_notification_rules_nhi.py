@@ -291,8 +291,10 @@ def test_a_householder_of_another_household_is_not_addressed() -> None:
     assert [r.role for r in reminder.recipients] == ["person", "municipality_nhi"]
 
 
-def test_the_householder_of_the_loss_date_is_addressed() -> None:
-    # taro headed h-1 until 4/2; from then on hanako heads it: on 4/1 it was taro
+def test_the_householder_when_the_reminder_fires_is_addressed() -> None:
+    # taro headed h-1 until 4/2; from then on hanako heads it herself: on 4/15, when the
+    # reminder fires and the filing is still to be made, she is her own householder, so no
+    # other householder is told (国民健康保険法9条1項: the householder files)
     taro = person("taro", households=(member("h-1", "2020-01-01", heads=True,
                                              valid_to="2026-04-02"),))
     hanako = dependant("insured_person_lost", "2026-04-01", households=(
@@ -300,7 +302,7 @@ def test_the_householder_of_the_loss_date_is_addressed() -> None:
         member("h-1", "2026-04-02", heads=True)))
     reminder = due(hanako, "2026-04-15", householder=taro)
     assert reminder is not None
-    assert Recipient("householder", relay_id="taro") in reminder.recipients
+    assert [r.role for r in reminder.recipients] == ["person", "municipality_nhi"]
 
 
 def test_the_person_given_as_their_own_householder_is_addressed_once() -> None:
@@ -361,9 +363,16 @@ def test_continuation_ended_because_insured_elsewhere_is_no_loss() -> None:
 
 
 def test_no_reminder_is_addressed_to_a_person_whose_death_is_known() -> None:
-    # died after the loss, before the reminder: nothing (whatever the date against today)
-    assert due(retiree(died="2026-04-10"), "2026-04-15") is None
-    assert due(retiree(died="2026-09-01"), "2026-04-15") is None
+    # died after the loss, before the reminder: NHI covered 4/1 to the death, so the
+    # municipality (and a living householder) are still told; never the dead person, and
+    # 任意継続 is named to nobody
+    for died in ("2026-04-10", "2026-09-01"):
+        reminder = due(retiree(died=died), "2026-04-15")
+        assert reminder is not None
+        assert [r.role for r in reminder.recipients] == ["municipality_nhi"]
+        assert not reminder.continuation_named
+    alone = retiree(died="2026-04-10", residences=())
+    assert due(alone, "2026-04-15") is None, "nobody left to tell"
     assert settle(None, None, True, person_died=True) is Delivery.CANCEL
 
 

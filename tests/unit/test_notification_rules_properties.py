@@ -75,7 +75,9 @@ def _all_reminders(facts: PersonFacts, today: date) -> list[Reminder]:
 def test_no_notice_is_ever_addressed_to_a_person_whose_death_is_known(
     facts: PersonFacts, today: date
 ) -> None:
-    assert _all_reminders(facts, today) == []
+    for reminder in _all_reminders(facts, today):  # the householder and the municipality are
+        assert facts.relay_id not in {r.relay_id for r in reminder.recipients}  # still told
+        assert reminder.rule == "nhi_enrolment_reminder" and not reminder.continuation_named
     lists = [StoredList(today - timedelta(days=31), listed(facts, today - timedelta(days=31))),
              StoredList(today, listed(facts, today))]
     assert step(lists, (), today, facts).step is Step.WAIT
