@@ -183,14 +183,26 @@ async def participant_notices(relay: RelayEnv, who: Participant
                               ) -> list[tuple[RelayNotice, str, bytes]]:
     """Every committed notice on `who`'s notices topic: the message, the number it seals
     (opened with `who`'s private key) and the record key."""
-    topic = notices_topic(who.code)
-    partitions = [TopicPartition(relay.topic(topic.name), p) for p in range(topic.partitions)]
-    key = load_private_key(relay.cfg, who)
-    out = []
+    return (await notices_of(relay, [who])).get(who.code, [])
+
+
+async def notices_of(relay: RelayEnv, participants: Sequence[Participant]
+                     ) -> dict[str, list[tuple[RelayNotice, str, bytes]]]:
+    """`participant_notices` of each of `participants` (by code, those with any), their
+    topics read together."""
+    topics = {relay.topic(notices_topic(p.code).name): p for p in participants}
+    partitions = [TopicPartition(name, n) for name, p in topics.items()
+                  for n in range(notices_topic(p.code).partitions)]
+    keys: dict[str, Any] = {}
+    out: dict[str, list[tuple[RelayNotice, str, bytes]]] = {}
     for record in await read_to_end(relay.cfg.kafka(TESTS), partitions, 30):
+        who = topics[record.topic]
         notice = decode_relay(bytes(record.value), RelayNotice)
-        out.append((notice, open_relay_notice(notice, topic.name, record.key, key),
-                    bytes(record.key)))
+        if who.code not in keys:  # only those with notices: not every one holds a key
+            keys[who.code] = load_private_key(relay.cfg, who)
+        number = open_relay_notice(notice, notices_topic(who.code).name, record.key,
+                                   keys[who.code])
+        out.setdefault(who.code, []).append((notice, number, bytes(record.key)))
     return out
 
 

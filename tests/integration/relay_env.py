@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from consumers.clocked import Released
 from groundfloor.config import StackConfig
@@ -17,7 +18,7 @@ from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import idempotent_producer, read_to_end
 from infra import namespace
 from infra.principals import TESTS
-from relay_clock.clock import tick_once
+from relay_clock.clock import RelayClock, tick_once
 from relay_clock.ticks import authentic, is_tick_record
 from relay_linker.domain import advance, apply_all, decide
 from relay_linker.domain.commands import ClockAdvanced, Source, Step
@@ -110,16 +111,22 @@ class RelayEnv:
         producer = idempotent_producer(self.cfg.kafka(TESTS), linger_ms=5)
         await producer.start()
         try:
-            sends = [(await producer.send(self.topic(t), encode(f), key=f.kafka_key(),
-                                          partition=p, headers=self.signed(t, f)), f)
-                     for t, f, p in items]
-            for future, filing in sends:
-                meta = await future
-                self.published.append((meta.timestamp, meta.topic, meta.partition,
-                                       meta.offset, filing))
+            await self.send_filings(producer, items)
         finally:
             await producer.stop()
         await self.participant_topics()
+
+    async def send_filings(self, producer: AIOKafkaProducer,
+                           items: Sequence[tuple[str, Filing, int | None]]) -> None:
+        """Send (logical topic, filing, partition or None) with `producer`, signed, in order,
+        and wait for them; remember where each landed."""
+        sends = [(await producer.send(self.topic(t), encode(f), key=f.kafka_key(),
+                                      partition=p, headers=self.signed(t, f)), f)
+                 for t, f, p in items]
+        for future, filing in sends:
+            meta = await future
+            self.published.append((meta.timestamp, meta.topic, meta.partition, meta.offset,
+                                   filing))
 
     async def participant_topics(self) -> None:
         """The topics of the insurers onboarded on first use as filers (their keys made as
@@ -246,6 +253,33 @@ class RelayEnv:
         self.last_output = done.stdout.decode(errors="replace") + done.stderr.decode(
             errors="replace")
         return done.returncode
+
+
+async def publish_in_phases(relay: RelayEnv, phases: Sequence[tuple[datetime | None,
+                                                                    Sequence[tuple[str, Filing]]]]
+                            ) -> None:
+    """Each phase a tick, then its (topic, filing) pairs: the tick at the phase's time (by
+    default its latest filing's), never earlier than a minute after the tick before, so that no
+    filing arrives before the relay time it occurred at. One clock and one producer for all
+    phases (starting a clock reads the clock topic back: a second or so each)."""
+    clock = RelayClock(relay.cfg.kafka(TESTS), relay.topics, relay.keyring(),
+                       clock_signer(relay.cfg))
+    producer = idempotent_producer(relay.cfg.kafka(TESTS), linger_ms=5)
+    await clock.start()
+    try:
+        await producer.start()
+        try:
+            for at, items in phases:
+                when = at or max(f.occurred_at for _, f in items)
+                if relay.ticks:
+                    when = max(when, relay.ticks[-1] + timedelta(minutes=1))
+                relay.ticks.append((await clock.tick(when)).relay_time)
+                await relay.send_filings(producer, [(t, f, None) for t, f in items])
+        finally:
+            await producer.stop()
+    finally:
+        await clock.stop()
+    await relay.participant_topics()
 
 
 async def make_env(cfg: StackConfig, unique: str) -> RelayEnv:

@@ -30,7 +30,7 @@ from schemas.topics import (
     PERSON_CHANGE,
 )
 from synthetic.population import Population, generate
-from tests.integration.relay_env import RelayEnv, drop_env, make_env
+from tests.integration.relay_env import RelayEnv, drop_env, make_env, publish_in_phases
 
 pytestmark = pytest.mark.integration
 
@@ -50,12 +50,8 @@ async def _feed(relay: RelayEnv, population: Population) -> list[datetime]:
     filings = sorted(population.filings, key=lambda f: f.occurred_at)
     third = len(filings) // 3
     phases = [filings[:third], filings[third:2 * third], filings[2 * third:]]
-    for phase in phases:
-        at = max(f.occurred_at for f in phase)
-        if relay.ticks:
-            at = max(at, relay.ticks[-1] + timedelta(minutes=1))
-        await relay.tick(at)
-        await relay.publish([(population.topic_of(f), f) for f in phase])
+    await publish_in_phases(relay, [(None, [(population.topic_of(f), f) for f in phase])
+                                    for phase in phases])
     await relay.tick(relay.ticks[-1] + timedelta(hours=1))
     await relay.tick(relay.ticks[-1] + timedelta(days=15))
     await relay.tick(relay.ticks[-1] + timedelta(minutes=1))
