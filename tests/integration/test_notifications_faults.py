@@ -89,16 +89,20 @@ def _killed(proc: subprocess.Popen[bytes]) -> None:
 async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
     """`shaho run notifications` (batch 7) started again and again, each SIGKILLed a random
     moment after it has stored some progress and reached the clock step drawn for it (KILLS
-    steps drawn over the whole calendar: kills fall in folds, in judging chunks and between
-    them); beside it the outbox publisher, armed at a random one of its fault points (in its
+    steps drawn over the calendar but its last three, where an incarnation may finish all
+    that is left before its kill: kills fall in folds, in judging chunks and between them);
+    beside it the outbox publisher, armed at a random one of its fault points (in its
     Kafka transaction, before the position, after the commit) and sometimes SIGKILLed with
     the processor."""
     kills: Counter[str] = Counter()
     publisher: tuple[subprocess.Popen[bytes], str] | None = None
     conn = await relay.connect()
     try:
-        for target in sorted(rng.randint(1, len(relay.ticks)) for _ in range(KILLS)):
+        last = len(relay.ticks)
+        for target in sorted(rng.randint(1, last - 3) for _ in range(KILLS)):
             before = await _progress(conn)
+            if before[0] >= last:
+                break  # all done: no kill can fall mid-run any more
             if publisher is not None and publisher[0].poll() is not None:
                 kills[f"outbox-publisher at {publisher[1]}: exit {publisher[0].returncode}"] += 1
                 publisher = None
@@ -112,9 +116,9 @@ async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
                 assert proc.poll() is None, f"notifications exited {proc.returncode}"
                 assert time.monotonic() - started < 180, "the processor makes no progress"
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(rng.uniform(0, 0.3))
+            await asyncio.sleep(rng.uniform(0, 0.2))
             _killed(proc)
-            done = (await _progress(conn))[0] >= len(relay.ticks)
+            done = (await _progress(conn))[0] >= last
             kills[f"notifications: SIGKILL {'once done' if done else 'mid-run'}"] += 1
             if rng.random() < 0.2 and publisher[0].poll() is None:
                 _killed(publisher[0])
@@ -202,8 +206,7 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
         kills += await _publish_with_faults(killed, random.Random(KILL_SEED))
         await calm_done
         print(dict(sorted(kills.items())))
-        assert sum(n for k, n in kills.items() if k.startswith("notifications")) == KILLS
-        assert kills["notifications: SIGKILL mid-run"] >= KILLS - 3, "the kills fell too late"
+        assert kills["notifications: SIGKILL mid-run"] >= KILLS, kills
         assert sum(n for k, n in kills.items() if k.startswith("outbox-publisher at")) >= 1
 
         expected, got = await _sent(calm), await _sent(killed)
