@@ -207,7 +207,7 @@ async def test_double_enrolment_steps_and_the_age_milestones(relay: RelayEnv) ->
     assert (first["relay_time"], first["key_date"], first["deadline"]) == (
         at(date(2025, 6, 1)), date(2025, 6, 1), date(2025, 7, 2))
     assert (second["relay_time"], second["key_date"], second["deadline"]) == (
-        at(date(2025, 7, 3)), date(2025, 7, 3), date(2025, 7, 17))
+        at(date(2025, 7, 3)), date(2025, 7, 1), date(2025, 7, 17)), "keyed by the last list"
 
     assert by_person(rows, ids[61]) == [("age_75", "milestone", "person")]
     assert by_person(rows, ids[62]) == [("age_75_dependant", "milestone", "person")]
