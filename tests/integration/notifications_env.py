@@ -17,7 +17,14 @@ from groundfloor.crypto import blind_index
 from groundfloor.kafka_clients import read_to_end
 from infra.principals import TESTS
 from schemas import decode_relay
-from schemas.common import IdentityItems, InsuredNumber, PersonReference, Sex, StructuredAddress
+from schemas.common import (
+    IdentityItems,
+    InsuredNumber,
+    PensionCategory,
+    PersonReference,
+    Sex,
+    StructuredAddress,
+)
 from schemas.employer import (
     Dependant,
     DependantChange,
@@ -29,6 +36,11 @@ from schemas.envelope import JST, Filing, new_filing
 from schemas.filings import FilingRetracted
 from schemas.municipality import Household, NhiQualificationAcquired, ResidentRegistered
 from schemas.notices import RelayNotice
+from schemas.pension import (
+    BasicPensionNumberAssigned,
+    PensionQualificationAcquired,
+    PensionQualificationLost,
+)
 from schemas.secret import Secret, SecretDate, SecretNumber
 from schemas.topics import notices_topic
 from tests.integration.relay_env import RelayEnv
@@ -119,6 +131,43 @@ def nhi_acquired(n: int, who: Resident, on: date, filed: date | None = None
     return MUNICIPALITY_TOPIC, new_filing(
         payload, filer_code=MUNICIPALITY, filing_reference=f"NHI-{n}-{on}",
         person_token=f"m-{who.token}", occurred_at=at(filed or on + timedelta(days=2)))
+
+
+PENSION_TOPIC, JPS = "filing.pension.v1", "JPS"
+
+
+def pension_number(who: Resident) -> str:
+    """The basic pension number the tests give `who`: 4 + 6 digits from its resident code."""
+    return f"{who.code[:4]}-{who.code[-6:]}"
+
+
+def pension_number_assigned(who: Resident, on: date = date(2025, 1, 1)) -> tuple[str, Filing]:
+    """The Japan Pension Service assigns `who` its basic pension number (naming the person by
+    resident code); its qualifications then name them by that number."""
+    payload = BasicPensionNumberAssigned(
+        person=who.ref, identity=who.items(),
+        basic_pension_number=SecretNumber(pension_number(who)), assigned_on=on)
+    return PENSION_TOPIC, new_filing(
+        payload, filer_code=JPS, filing_reference=f"PNUM-{who.code}",
+        person_token=f"p-{who.token}", occurred_at=at(on + timedelta(days=2)))
+
+
+def pension(who: Resident, category: PensionCategory, on: date, *, lost: bool = False,
+            filed: date | None = None) -> tuple[str, Filing]:
+    """The Japan Pension Service files `who`'s qualification of `category` acquired (or, with
+    `lost`, lost) on `on`, naming the person by basic pension number."""
+    ref = PersonReference(basic_pension_number=SecretNumber(pension_number(who)))
+    payload: PensionQualificationAcquired | PensionQualificationLost
+    if lost:
+        payload = PensionQualificationLost(person=ref, identity=who.items(),
+                                           category=category, lost_on=on)
+    else:
+        payload = PensionQualificationAcquired(person=ref, identity=who.items(),
+                                               category=category, acquired_on=on)
+    verb = "LOST" if lost else "ACQ"
+    return PENSION_TOPIC, new_filing(
+        payload, filer_code=JPS, filing_reference=f"P{verb}-{who.code}-{category.value}-{on}",
+        person_token=f"p-{who.token}", occurred_at=at(filed or on + timedelta(days=2)))
 
 
 def dependant(n: int, insured: Resident, child: Resident, on: date) -> tuple[str, Filing]:

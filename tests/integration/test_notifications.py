@@ -3,18 +3,19 @@ out by hand with the rule and its source (DOMAIN §6, docs/notifications.md)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from schemas.common import Sex
+from schemas.common import PensionCategory, Sex
 from schemas.notices import NoticeStep, RecipientRole, RelayNotice
 from tests.integration.notifications_env import (
     INSURER,
     MUNICIPALITY,
     NHI_INSURER,
     OTHER_INSURER,
+    Resident,
     at,
     dependant,
     hire,
@@ -23,6 +24,8 @@ from tests.integration.notifications_env import (
     nhi_acquired,
     participant_notices,
     pending_deadlines,
+    pension,
+    pension_number_assigned,
     registration,
     relay_id_of,
     resident,
@@ -34,7 +37,6 @@ from tests.integration.relay_env import RelayEnv
 from trust.pki import Participant
 
 pytestmark = pytest.mark.integration
-
 
 
 def by_person(rows: list[dict[str, Any]], relay_id: str) -> list[tuple[str, str, str]]:
@@ -231,3 +233,64 @@ async def test_double_enrolment_steps_and_the_age_milestones(relay: RelayEnv) ->
         (NoticeStep.ESCALATION, RecipientRole.NHI_INSURER, None)]
     assert nhi[-1][0].relay_time == at(date(2025, 7, 18))
     assert await participant_notices(relay, Participant("municipality", MUNICIPALITY)) == []
+
+
+async def test_the_national_pension_switch_for_retirees_and_their_type_3_spouses(
+    relay: RelayEnv,
+) -> None:
+    """Employee pension (厚生年金) from 2025-04-01 for Taro (45), Jiro (35), Saburo (30),
+    Shiro (40) and Goro (61); each loses it on 9/1 (filed by the Japan Pension Service on 9/3).
+    Type 1 is filed within 14 days, the loss date day 1 (国民年金法12条, DOMAIN §6): due 9/14,
+    reminded on 9/15 when no pension cover holds 9/1, to those aged 20–59 on the loss date
+    (国民年金法7条1項1号, DOMAIN §5b).
+
+    * Taro: reminded (why: retirement). His wife Hanako (43), his employee-insurance dependant
+      and type 3 from 4/1, loses type 3 on 9/1 with him: reminded too (why: the spouse lost
+      employee pension; 国民年金法7条1項3号 holds only while the spouse is type 2).
+    * Jiro: type 1 from 9/1 filed on 9/10, in time: nothing (cancelled).
+    * Saburo: reminded on 9/15, type 1 from 9/1 filed late on 9/20: resolved on 9/21.
+    * Shiro: reminded on 9/15, the loss retracted (取消) on 9/20: withdrawn on 9/21.
+    * Goro: 61 on the loss date, outside 20–59: nothing."""
+    emp, t1, t3 = (PensionCategory.EMPLOYEE_PENSION, PensionCategory.NATIONAL_TYPE1,
+                   PensionCategory.NATIONAL_TYPE3)
+    taro, hanako = resident(81, date(1980, 2, 2)), resident(82, date(1982, 3, 3), Sex.FEMALE)
+    jiro, saburo = resident(83, date(1990, 4, 4)), resident(84, date(1995, 5, 5))
+    shiro, goro = resident(85, date(1985, 6, 6)), resident(86, date(1964, 1, 10))
+    workers = (taro, jiro, saburo, shiro, goro)
+    start, lost_on = date(2025, 4, 1), date(2025, 9, 1)
+    await relay.tick(at(date(2025, 1, 5)))
+    await relay.publish([registration(w, f"HP-{w.code}", True) for w in workers]
+                        + [registration(hanako, f"HP-{taro.code}", False)])
+    await relay.tick(at(date(2025, 1, 6)))
+    await relay.publish([pension_number_assigned(w) for w in (*workers, hanako)])
+    await relay.tick(at(date(2025, 4, 5)))
+    await relay.publish([hire(81, taro, start), *(pension(w, emp, start) for w in workers),
+                         dependant(81, taro, hanako, start), pension(hanako, t3, start)])
+    await relay.tick(at(date(2025, 9, 4)))
+    lost = {w.code: pension(w, emp, lost_on, lost=True) for w in workers}
+    await relay.publish([*lost.values(), pension(hanako, t3, lost_on, lost=True)])
+    await relay.tick(at(date(2025, 9, 10)))
+    await relay.publish([pension(jiro, t1, lost_on, filed=date(2025, 9, 10))])
+    await relay.tick(at(date(2025, 9, 15)))
+    await relay.tick(at(date(2025, 9, 20)))
+    await relay.publish([pension(saburo, t1, lost_on, filed=date(2025, 9, 20)),
+                         retraction(lost[shiro.code], filed=date(2025, 9, 20))])
+    await relay.tick(at(date(2025, 9, 21)))
+    await relay.tick(at(date(2025, 9, 21)) + timedelta(hours=1))
+    await run_relay(relay)
+
+    rows = [r for r in await inbox(relay) if r["rule"] == "national_pension_switch"]
+    ids = {w.code: await relay_id_of(relay, w) for w in (*workers, hanako)}
+
+    def mine(who: Resident) -> list[tuple[str, datetime, str]]:
+        return sorted((r["step"], r["relay_time"], r["body"]["why"]) for r in rows
+                      if r["relay_id"] == ids[who.code])
+
+    fired, later = at(date(2025, 9, 15)), at(date(2025, 9, 21))
+    assert mine(taro) == [("reminder", fired, "retirement")]
+    assert mine(hanako) == [("reminder", fired, "spouse_lost_employee_pension")]
+    assert mine(jiro) == [] and mine(goro) == []
+    assert mine(saburo) == [("reminder", fired, "retirement"), ("resolved", later, "retirement")]
+    assert mine(shiro) == [("reminder", fired, "retirement"), ("withdrawn", later, "retirement")]
+    assert all((r["key_date"], r["deadline"]) == (lost_on, date(2025, 9, 14)) for r in rows)
+    assert {r["body"]["role"] for r in rows} == {"person"}, "the person alone is told"

@@ -45,6 +45,9 @@ EVERY = timedelta(days=14)
 CALM, SMALL = "400", "7"
 BATCH = "SHAHO_NOTIFICATIONS_BATCH"
 KILLS = 20
+SPARE = 8
+"""Clock steps at the calendar's end no kill is drawn on: an incarnation started near the end
+can finish all that is left before its kill lands, and such a kill interrupts nothing."""
 KILL_SEED = int(os.environ.get("SHAHO_KILL_SEED") or random.randrange(1 << 31))
 """Random each run (printed: SHAHO_KILL_SEED=<seed> repeats its kills' schedule)."""
 Phases = list[tuple[datetime, list[tuple[str, Filing]]]]
@@ -89,7 +92,7 @@ def _killed(proc: subprocess.Popen[bytes]) -> None:
 async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
     """`shaho run notifications` (batch 7) started again and again, each SIGKILLed a random
     moment after it has stored some progress and reached the clock step drawn for it (KILLS
-    steps drawn over the calendar but its last three, where an incarnation may finish all
+    steps drawn over the calendar but its last SPARE, where an incarnation may finish all
     that is left before its kill: kills fall in folds, in judging chunks and between them);
     beside it the outbox publisher, armed at a random one of its fault points (in its
     Kafka transaction, before the position, after the commit) and sometimes SIGKILLed with
@@ -99,7 +102,7 @@ async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
     conn = await relay.connect()
     try:
         last = len(relay.ticks)
-        for target in sorted(rng.randint(1, last - 3) for _ in range(KILLS)):
+        for target in sorted(rng.randint(1, last - SPARE) for _ in range(KILLS)):
             before = await _progress(conn)
             if before[0] >= last:
                 break  # all done: no kill can fall mid-run any more
@@ -116,7 +119,7 @@ async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
                 assert proc.poll() is None, f"notifications exited {proc.returncode}"
                 assert time.monotonic() - started < 180, "the processor makes no progress"
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(rng.uniform(0, 0.2))
+            await asyncio.sleep(rng.uniform(0, 0.1))
             _killed(proc)
             done = (await _progress(conn))[0] >= last
             kills[f"notifications: SIGKILL {'once done' if done else 'mid-run'}"] += 1
