@@ -12,13 +12,16 @@ waits on a timer. `ClockedOrder` is the pure rule; `ClockedBuffer` feeds it from
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+
+from consumers import offsets
 
 T = TypeVar("T")
 Where = tuple[str, int]
@@ -181,3 +184,32 @@ class ClockedBuffer(Generic[T]):
 
     def pending(self) -> int:
         return self.order.pending()
+
+
+def positions_of(steps: Sequence[Step]) -> dict[TopicPartition, int]:
+    """The next offset to read per partition once `steps` are applied."""
+    out: dict[TopicPartition, int] = {}
+    for step in steps:
+        if isinstance(step, ClockAdvanced):
+            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
+        else:
+            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
+        for tp, offset in moved.items():
+            out[tp] = max(offset, out.get(tp, 0))
+    return out
+
+
+async def resume(consumer: AIOKafkaConsumer, pool: asyncpg.Pool, group: str,
+                 partitions: list[TopicPartition],
+                 classify: Callable[[ConsumerRecord], Tick | T]) -> ClockedBuffer[T]:
+    """Assign `partitions` to the started `consumer`, seek each to the position `group` stored
+    in PostgreSQL, and return the buffer that releases them from the epoch it last applied."""
+    consumer.assign(partitions)
+    await offsets.ensure_rows(pool, group, partitions)
+    stored = await offsets.load(pool, group, partitions)
+    epoch, relay_time = await offsets.load_clock(pool, group)
+    for tp in partitions:
+        consumer.seek(tp, stored.get(tp, 0))
+    order: ClockedOrder[T] = ClockedOrder([(tp.topic, tp.partition) for tp in partitions],
+                                          epoch, relay_time)
+    return ClockedBuffer(consumer, order, classify)

@@ -43,7 +43,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumers import offsets
-from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
+from consumers.clocked import (
+    ClockAdvanced,
+    ClockedBuffer,
+    Released,
+    Step,
+    Tick,
+    positions_of,
+    resume,
+)
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import (
     Keyring,
@@ -168,18 +176,6 @@ class Tally:
     anomalies: Counter[str] = field(default_factory=Counter)
 
 
-def positions_of(steps: Sequence[Step]) -> dict[TopicPartition, int]:
-    out: dict[TopicPartition, int] = {}
-    for step in steps:
-        if isinstance(step, ClockAdvanced):
-            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
-        else:
-            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
-        for tp, offset in moved.items():
-            out[tp] = max(offset, out.get(tp, 0))
-    return out
-
-
 def firsts_between(after: date, upto: date) -> list[date]:
     """Every 1st of a month in (after, upto]: the days a monthly list is taken."""
     found = []
@@ -209,15 +205,8 @@ class NotificationsProcessor:
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)
                             for t in FORWARDED_TICK_TOPICS for p in range(t.partitions))
-        self.consumer.assign(partitions)
-        await offsets.ensure_rows(self.pool, self.group, partitions)
-        stored = await offsets.load(self.pool, self.group, partitions)
-        epoch, relay_time = await offsets.load_clock(self.pool, self.group)
-        for tp in partitions:
-            self.consumer.seek(tp, stored.get(tp, 0))
-        order: ClockedOrder[Incoming] = ClockedOrder(
-            [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
-        self.buffer = ClockedBuffer(self.consumer, order, Decoder(self.namespace, self.keyring))
+        self.buffer = await resume(self.consumer, self.pool, self.group, partitions,
+                                   Decoder(self.namespace, self.keyring))
 
     async def stop(self) -> None:
         if self.consumer is not None:

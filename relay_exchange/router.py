@@ -25,7 +25,15 @@ from cryptography.hazmat.primitives import serialization
 from access_log.entries import AccessKind
 from consumers import access_heads, access_records, offsets
 from consumers.access_records import Access
-from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
+from consumers.clocked import (
+    ClockAdvanced,
+    ClockedBuffer,
+    Released,
+    Step,
+    Tick,
+    positions_of,
+    resume,
+)
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import KafkaLogin, processor_consumer
@@ -186,18 +194,6 @@ class Tally:
         self.replies[name] = self.replies.get(name, 0) + 1
 
 
-def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
-    out: dict[TopicPartition, int] = {}
-    for step in steps:
-        if isinstance(step, ClockAdvanced):
-            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
-        else:
-            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
-        for tp, offset in moved.items():
-            out[tp] = max(offset, out.get(tp, 0))
-    return out
-
-
 def hour_of(relay_time: datetime) -> datetime:
     return relay_time.replace(minute=0, second=0, microsecond=0)
 
@@ -227,16 +223,8 @@ class ExchangeRouter:
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)
                             for t in EXCHANGE_TOPICS for p in range(t.partitions))
-        self.consumer.assign(partitions)
-        await offsets.ensure_rows(self.pool, self.group, partitions)
-        stored = await offsets.load(self.pool, self.group, partitions)
-        epoch, relay_time = await offsets.load_clock(self.pool, self.group)
-        for tp in partitions:
-            self.consumer.seek(tp, stored.get(tp, 0))
-        order: ClockedOrder[Incoming] = ClockedOrder(
-            [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
-        self.buffer = ClockedBuffer(self.consumer, order,
-                                    Decoder(self.namespace, self.keyring, self.signers))
+        self.buffer = await resume(self.consumer, self.pool, self.group, partitions,
+                                   Decoder(self.namespace, self.keyring, self.signers))
 
     async def stop(self) -> None:
         if self.consumer is not None:

@@ -25,7 +25,15 @@ from aiokafka.structs import ConsumerRecord
 
 from consumers import access_heads, access_records, offsets
 from consumers.access_records import NOTICES_LOG, Access
-from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Step, Tick
+from consumers.clocked import (
+    ClockAdvanced,
+    ClockedBuffer,
+    Released,
+    Step,
+    Tick,
+    positions_of,
+    resume,
+)
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
 from groundfloor.config import LINKER_BATCH
@@ -248,19 +256,6 @@ async def clock_in_slice(batch: BatchSlice, now: datetime) -> list[fx.Effect]:
     return effects
 
 
-def positions_of(steps: list[Step]) -> dict[TopicPartition, int]:
-    """The next offset to read per partition once `steps` are applied."""
-    out: dict[TopicPartition, int] = {}
-    for step in steps:
-        if isinstance(step, ClockAdvanced):
-            moved = {TopicPartition(*w): p.next_offset for w, p in step.positions.items()}
-        else:
-            moved = {TopicPartition(step.topic, step.partition): step.offset + 1}
-        for tp, offset in moved.items():
-            out[tp] = max(offset, out.get(tp, 0))
-    return out
-
-
 class RelayLinker:
     """Consumes the ingestion topics and applies each filing's decision exactly once."""
 
@@ -293,16 +288,8 @@ class RelayLinker:
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)
                             for t in INGESTION_TOPICS for p in range(t.partitions))
-        self.consumer.assign(partitions)
-        await offsets.ensure_rows(self.pool, self.group, partitions)
-        stored = await offsets.load(self.pool, self.group, partitions)
-        epoch, relay_time = await offsets.load_clock(self.pool, self.group)
-        for tp in partitions:
-            self.consumer.seek(tp, stored.get(tp, 0))
-        order: ClockedOrder[Incoming] = ClockedOrder(
-            [(tp.topic, tp.partition) for tp in partitions], epoch, relay_time)
-        self.buffer = ClockedBuffer(self.consumer, order, Decoder(self.namespace, self.keyring,
-                                                                     self.signers))
+        self.buffer = await resume(self.consumer, self.pool, self.group, partitions,
+                                   Decoder(self.namespace, self.keyring, self.signers))
 
     async def stop(self) -> None:
         if self.consumer is not None:
