@@ -38,6 +38,7 @@ class AccessKind(StrEnum):
     RELAYED_ANSWER = "relayed_answer"  # a provider answered about a person
     PUSHED_CHANGE = "pushed_change"  # a change notice went to an insurer that knows the person
     RECONCILIATION_LOOKUP = "reconciliation_lookup"
+    RELAYED_SETTLEMENT = "relayed_settlement"  # a settlement of the 合算 routed to its payer
 
 
 def new_salt() -> bytes:

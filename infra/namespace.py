@@ -15,7 +15,12 @@ from groundfloor.kafka_clients import admin_client
 from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
-from infra.topics_admin import apply_catalogue, apply_participant_topics, apply_receipt_topics
+from infra.topics_admin import (
+    apply_catalogue,
+    apply_participant_topics,
+    apply_receipt_topics,
+    apply_settlement_topics,
+)
 from schemas.topics import Namespace
 from trust.pki import list_participants
 
@@ -49,12 +54,23 @@ async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
     too); the names created."""
     return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
                                           [(p.role, p.code) for p in list_participants(cfg)],
-                                          receipts=RECEIPTS_BY_DEFAULT)
+                                          receipts=RECEIPTS_BY_DEFAULT,
+                                          settlements=SETTLEMENTS_BY_DEFAULT)
 
 
 RECEIPTS_BY_DEFAULT = False
 """Whether a namespace gets every insurer's receipts topics when it is made: not, as about
 fifty integration tests make one each and none of them but the receipts tests reads them."""
+
+
+SETTLEMENTS_BY_DEFAULT = False
+"""Whether a namespace gets every insurer's settlements topic when it is made: not, for the
+same reason; the settlement tests ask for theirs (`settlement_topics`)."""
+
+
+async def settlement_topics(cfg: StackConfig, topics: Namespace, codes: list[str]) -> list[str]:
+    """Create in `topics` the settlements topics of the insurers `codes`; the names created."""
+    return await apply_settlement_topics(cfg.kafka(OPERATOR), topics, codes)
 
 
 async def receipt_topics(cfg: StackConfig, topics: Namespace, codes: list[str]) -> list[str]:

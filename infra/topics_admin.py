@@ -23,6 +23,7 @@ from schemas.topics import (
     notices_topic,
     participant_topics,
     receipts_topics,
+    settlements_topic,
 )
 
 
@@ -107,21 +108,37 @@ def addressed_topics(codes: Iterable[str], notice_codes: Iterable[str] = ()) -> 
 
 async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
                                    participants: Iterable[tuple[str, str]], *,
-                                   receipts: bool = True) -> list[str]:
+                                   receipts: bool = True,
+                                   settlements: bool = True) -> list[str]:
     """Create in `namespace` the topics addressed to each insurer and the Japan Pension
-    Service among `participants` ((role, code) pairs), the notices topic of each municipality
-    and (with `receipts`) each insurer's private receipts topics, that lack them; the names
-    created."""
+    Service among `participants` ((role, code) pairs), the notices topic of each municipality,
+    (with `receipts`) each insurer's private receipts topics and (with `settlements`) each
+    insurer's settlements topic, that lack them; the names created."""
     pairs = list(participants)
     topics = addressed_topics(addressed_codes(pairs), addressed_codes(pairs, NOTICE_ROLES))
     if receipts:
         topics += receipt_topics(addressed_codes(pairs, RECEIPT_ROLES))
+    if settlements:
+        topics += settlement_topics(addressed_codes(pairs, RECEIPT_ROLES))
     return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
 def receipt_topics(codes: Iterable[str]) -> tuple[Topic, ...]:
     """Each insurer of `codes`'s receipts topic and its dead letters (`receipts_topics`)."""
     return tuple(t for code in sorted(set(codes)) for t in receipts_topics(code))
+
+
+def settlement_topics(codes: Iterable[str]) -> tuple[Topic, ...]:
+    """Each insurer of `codes`'s settlements topic (`settlements_topic`)."""
+    return tuple(settlements_topic(code) for code in sorted(set(codes)))
+
+
+async def apply_settlement_topics(kafka: KafkaLogin, namespace: Namespace,
+                                  codes: Iterable[str]) -> list[str]:
+    """Create in `namespace` the settlements topic of each insurer of `codes` that lacks it
+    (a test namespace has none unless asked); the broker names created."""
+    topics = settlement_topics(codes)
+    return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 
 async def apply_receipt_topics(kafka: KafkaLogin, namespace: Namespace,

@@ -61,6 +61,11 @@ TABLES = (
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
         member_known boolean NOT NULL)""",
     *RECEIPT_TABLES,
+    """CREATE TABLE IF NOT EXISTS {s}.settlements (
+        settlement_id uuid PRIMARY KEY, sender text NOT NULL, period integer NOT NULL,
+        base_date date NOT NULL, benefit text NOT NULL, member_number text NOT NULL,
+        amount_yen bigint NOT NULL, total_yen bigint NOT NULL, corrects uuid,
+        relay_time timestamptz NOT NULL, member_known boolean NOT NULL)""",
 )
 
 
@@ -197,6 +202,45 @@ async def record_notice(conn: asyncpg.Connection, code: str, notice_id: UUID, ki
             ON CONFLICT (notice_id) DO NOTHING RETURNING true""",
         notice_id, kind, effective_date, scheme, insurer_code, relay_time, member_known)
     return bool(added)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A settlement of the 合算 the insurer was told to pay, as it keeps it."""
+
+    settlement_id: UUID
+    sender: str
+    period: int
+    base_date: date
+    benefit: str
+    member_number: str
+    amount_yen: int
+    total_yen: int
+    corrects: UUID | None
+    relay_time: datetime
+    member_known: bool
+
+
+async def record_settlement(conn: asyncpg.Connection, code: str, s: Settlement) -> bool:
+    """The insurer's own record of a settlement it is to pay, once per settlement id; False
+    when it was already kept (a settlement read again)."""
+    name = store_name(code)
+    added = await conn.fetchval(
+        f"""INSERT INTO {name}.settlements (settlement_id, sender, period, base_date, benefit,
+            member_number, amount_yen, total_yen, corrects, relay_time, member_known)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (settlement_id) DO NOTHING RETURNING true""",
+        s.settlement_id, s.sender, s.period, s.base_date, s.benefit, s.member_number,
+        s.amount_yen, s.total_yen, s.corrects, s.relay_time, s.member_known)
+    return bool(added)
+
+
+async def settlements_kept(conn: asyncpg.Connection, code: str) -> list[Settlement]:
+    """Every settlement the insurer kept, in the order of their relay time and id."""
+    name = store_name(code)
+    rows = await conn.fetch(f"SELECT * FROM {name}.settlements ORDER BY relay_time, "
+                            "settlement_id")
+    return [Settlement(**dict(r)) for r in rows]
 
 
 async def notices_kept(conn: asyncpg.Connection, code: str) -> dict[UUID, tuple[str, bool]]:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import uuid5
+from uuid import UUID, uuid5
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -51,6 +51,7 @@ from schemas.exchange import (
     ExchangeAnswer,
     ExchangeReply,
     ExchangeRequest,
+    MemberNumber,
     RoutedRequest,
     item_id,
     routed_id,
@@ -59,20 +60,31 @@ from schemas.exchange_terms import DataCategory, ExchangeOutcome
 from schemas.notices import ChangeNotice
 from schemas.receipts import ReceiptRecord
 from schemas.relay import MAX_SEALED_BYTES, Reason
+from schemas.settlements import RoutedSettlement, SettlementBenefit, SettlementInstruction
 from schemas.topics import (
     ACCESS_LOG_COSIGNATURE,
     EXCHANGE_ANSWER,
     EXCHANGE_REQUEST,
+    EXCHANGE_SETTLEMENT,
     RELAY_CLOCK,
     Namespace,
+    Topic,
     participant_topics,
     receipts_topics,
+    settlements_topic,
 )
 from trust.directory import Signers
-from trust.encryption_keys import load_private_key
+from trust.encryption_keys import EncryptionKey, PublicKeyDirectory, load_private_key
 from trust.keys import RecordSigner, participant_signer
 from trust.notice_sealing import open_notice
-from trust.number_sealing import open_answer, open_number, seal_answer
+from trust.number_sealing import (
+    open_answer,
+    open_number,
+    open_settlement_amount,
+    open_settlement_number,
+    seal_answer,
+    seal_settlement_amount,
+)
 from trust.pki import RELAY_ACCESS_LOG, RELAY_EXCHANGE, Participant
 from trust.pki import RELAY_CLOCK as CLOCK_SIGNER
 from trust.sealing import NotOpened
@@ -133,6 +145,7 @@ class InsurerWorker:
         self.changes_topic, self.heads_topic = changes.name, heads.name
         receipts, dead = receipts_topics(me.code)
         self.receipts_topic, self.receipts_dlq = receipts, dead
+        self.settlements_topic = settlements_topic(me.code)
         self.relay_time: datetime | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -150,10 +163,11 @@ class InsurerWorker:
         self.consumer = processor_consumer(self.me.kafka, self.group)
         await self.consumer.start()
         ns = self.namespace
-        existing = await self.consumer.topics()  # the receipts topic only where it was made
-        mine = [*participant_topics(self.me.code), self.receipts_topic]
+        existing = await self.consumer.topics()  # receipts, settlements: only where made
+        optional = (self.receipts_topic, self.settlements_topic)
+        mine = [*participant_topics(self.me.code), *optional]
         own = [TopicPartition(ns.physical(t), p) for t in mine
-               if t is not self.receipts_topic or ns.physical(t) in existing
+               if t not in optional or ns.physical(t) in existing
                for p in range(t.partitions)]
         clock = TopicPartition(ns.physical(RELAY_CLOCK), 0)
         self.consumer.assign([*own, clock])
@@ -216,6 +230,8 @@ class InsurerWorker:
                     await self._head(record)
                 elif topic == self.receipts_topic.name:
                     await self._receipt(record)
+                elif topic == self.settlements_topic.name:
+                    await self._settlement(record)
                 else:
                     await self._reply(record)
             except Exception as failure:  # whatever a record holds; outages stop the worker
@@ -360,6 +376,35 @@ class InsurerWorker:
                     notice.effective_date, notice.scheme.value if notice.scheme else None,
                     notice.insurer_code, notice.relay_time, known):
                 self.done.add(f"notice:{notice.kind.value}")
+
+    async def _settlement(self, record: ConsumerRecord) -> None:
+        """A settlement of the 合算 to pay: the relay's signature checked, the number and the
+        amount opened with the insurer's own key, kept once per settlement id with whether
+        the number is one of its members (paying it, on the person's application, is the
+        insurer's own business)."""
+        if not self._signed_by(record, RELAY_EXCHANGE):
+            self.done.add("settlement_refused:bad_signature")
+            return
+        routed = decode_relay(bytes(record.value or b""), RoutedSettlement)
+        if routed.payer_code != self.me.code:
+            self.done.add("settlement_refused:not_addressed_here")
+            return
+        try:
+            number = open_settlement_number(routed.sealed_number, self.me.decryption_key,
+                                            routed.settlement_id, self.me.code)
+            amount = open_settlement_amount(routed.sealed_amount, self.me.decryption_key,
+                                            routed.settlement_id, routed.sender_code,
+                                            self.me.code)
+        except NotOpened:
+            self.done.add("settlement_refused:not_opened")
+            return
+        async with self.pool.acquire() as conn:
+            known = bool(await member_store.lookup(conn, self.me.code, number))
+            kept = await member_store.record_settlement(conn, self.me.code, member_store.Settlement(
+                routed.settlement_id, routed.sender_code, routed.period, routed.base_date,
+                routed.benefit.value, number, amount.amount_yen, amount.total_yen,
+                routed.corrects, routed.relay_time, known))
+        self.done.add("settlement" if kept else "settlement_again")
 
     async def _receipt(self, record: ConsumerRecord) -> None:
         """One of the insurer's own receipts: decoded, judged against its store and the relay
@@ -529,12 +574,49 @@ async def send_request(me: InsurerIdentity, namespace: Namespace,
     """Sign `request` with the asker's key and put it on the exchange's request topic."""
     if request.asker_code != me.code:
         raise ValueError("an insurer asks in its own name only")
+    await send_signed(me, namespace, EXCHANGE_REQUEST, [request])
+
+
+async def send_signed(me: InsurerIdentity, namespace: Namespace, topic: Topic,
+                      messages: list[ExchangeRequest] | list[SettlementInstruction]) -> None:
+    """Sign each of `messages` with the insurer's key and put them on `topic`, in order."""
     producer = idempotent_producer(me.kafka, linger_ms=0)
     await producer.start()
     try:
-        key, value = request.kafka_key(), encode(request)
-        await producer.send_and_wait(namespace.physical(EXCHANGE_REQUEST), value, key=key,
-                                     headers=me.signer.headers(EXCHANGE_REQUEST.name, key,
-                                                               value))
+        for message in messages:
+            key, value = message.kafka_key(), encode(message)
+            await producer.send_and_wait(namespace.physical(topic), value, key=key,
+                                         headers=me.signer.headers(topic.name, key, value))
     finally:
         await producer.stop()
+
+
+def payer_key(cfg: StackConfig, payer: str) -> EncryptionKey:
+    """The payer's public encryption key, as the relay's directory holds it: what a sender
+    seals a settlement's amount for (NoEncryptionKey when the payer has none)."""
+    return PublicKeyDirectory(cfg).lookup(Participant("insurer", payer))
+
+
+def settlement_instruction(me: InsurerIdentity, key: EncryptionKey, *, settlement_id: UUID,
+                           payer: str, period: int, base_date: date,
+                           benefit: SettlementBenefit, member: MemberNumber, amount_yen: int,
+                           total_yen: int, corrects: UUID | None = None
+                           ) -> SettlementInstruction:
+    """A settlement of the 合算 from `me` (the base-date insurer) to `payer`, its amount sealed
+    for the payer's `key` (`payer_key`). The sealed bytes differ on each call: a sender keeps
+    the instruction it built and sends the same one again, as the relay refuses the same id
+    with other bytes."""
+    return SettlementInstruction(
+        settlement_id=settlement_id, sender_code=me.code, payer_code=payer, period=period,
+        base_date=base_date, benefit=benefit, member=member, corrects=corrects,
+        sealed_amount=seal_settlement_amount(amount_yen, total_yen, key.public_key,
+                                             settlement_id, me.code, payer))
+
+
+async def send_settlement(me: InsurerIdentity, namespace: Namespace,
+                          *instructions: SettlementInstruction) -> None:
+    """Sign `instructions` with the sender's key and put them on `exchange.settlement.v1`,
+    in order."""
+    if any(i.sender_code != me.code for i in instructions):
+        raise ValueError("an insurer instructs in its own name only")
+    await send_signed(me, namespace, EXCHANGE_SETTLEMENT, list(instructions))

@@ -11,6 +11,8 @@ on relay time and the same records give the same replies however they are fetche
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ from consumers.clocked import (
     resume,
 )
 from consumers.dlq import dead_letter, dlq_record
-from groundfloor.crypto import Keyring
+from groundfloor.crypto import Keyring, notice_copy_id, participant_pseudonym
 from groundfloor.kafka_clients import KafkaLogin, processor_consumer
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
@@ -44,6 +46,7 @@ from relay_exchange import store
 from relay_exchange.numbers import number_key
 from relay_exchange.policy import Policy, default_policy
 from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, refused
+from relay_exchange.settling import PAYER_SCHEMES, Settle, SettleDecision, decide_settlement
 from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
 from schemas.access_log import HeadCosignature
 from schemas.exchange import (
@@ -57,18 +60,27 @@ from schemas.exchange import (
     routed_id,
 )
 from schemas.exchange_terms import ExchangeOutcome, ForwardRefusal
+from schemas.settlements import (
+    RoutedSettlement,
+    SettlementInstruction,
+    lapses_on,
+    period_span,
+)
 from schemas.topics import (
     ACCESS_LOG_COSIGNATURE,
     EXCHANGE_REQUEST,
+    EXCHANGE_SETTLEMENT,
     EXCHANGE_TOPICS,
     PARTITIONS,
+    SETTLEMENTS_STREAM,
     Namespace,
     participant_topics,
+    settlements_topic,
 )
 from trust.directory import Signers
 from trust.encryption_keys import NoEncryptionKey, PublicKeys
 from trust.keys import RecordSigner
-from trust.number_sealing import seal_number
+from trust.number_sealing import seal_number, seal_settlement_number
 from trust.pki import RELAY_CLOCK, Participant
 from trust.sealing import key_id
 from trust.signing import SignerId, signed_by, verifies
@@ -84,6 +96,12 @@ HEAD_GAP = timedelta(minutes=1)
 head (SHAHO_ACCESS_HEAD_SECONDS says otherwise)."""
 MAX_AHEAD = timedelta(days=1)
 """The furthest a request's expiry may lie ahead of the relay time it arrives at."""
+SETTLING_ROLES = ("insurer",)
+"""Who sends settlements of the 合算: medical insurers (the pension service pays none)."""
+REMIND_BEFORE = timedelta(days=90)
+"""How long before the right to a 合算 benefit lapses the person is reminded to apply."""
+SETTLEMENT_RULE = "combined_high_cost"
+"""The rule name of the 合算's notices in the persons' inboxes."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ class Incoming:
     a certified signature covers it."""
 
     record: ConsumerRecord
-    message: ExchangeRequest | ExchangeAnswer | HeadCosignature | None
+    message: ExchangeRequest | ExchangeAnswer | HeadCosignature | SettlementInstruction | None
     problem: str | None
     signer: SignerId | None = None
 
@@ -163,19 +181,22 @@ class Decoder:
         if not isinstance(signer, SignerId):
             return Incoming(record, None, signer)
         topic = self.namespace.logical(record.topic)
-        model: type[ExchangeRequest | ExchangeAnswer | HeadCosignature] = (
+        model: type[ExchangeRequest | ExchangeAnswer | HeadCosignature | SettlementInstruction] = (
             ExchangeRequest if topic == EXCHANGE_REQUEST.name
-            else HeadCosignature if topic == ACCESS_LOG_COSIGNATURE.name else ExchangeAnswer)
+            else HeadCosignature if topic == ACCESS_LOG_COSIGNATURE.name
+            else SettlementInstruction if topic == EXCHANGE_SETTLEMENT.name else ExchangeAnswer)
         try:
             message = decode_relay(raw, model)
         except MessageRejected:
             return Incoming(record, None, "malformed", signer)
         named = (message.asker_code if isinstance(message, ExchangeRequest)
                  else message.witness_code if isinstance(message, HeadCosignature)
+                 else message.sender_code if isinstance(message, SettlementInstruction)
                  else message.provider_code)
         if signer.code != named:
             return Incoming(record, None, "wrong_signer", signer)
-        if signer.role not in ASKING_ROLES:
+        roles = SETTLING_ROLES if isinstance(message, SettlementInstruction) else ASKING_ROLES
+        if signer.role not in roles:
             return Incoming(record, None, "role_may_not_exchange", signer)
         return Incoming(record, message, None, signer)
 
@@ -282,6 +303,7 @@ class ExchangeRouter:
                         await access_records.delete_expired(
                             conn, step.relay_time.astimezone(UTC).date())
                         rows += await self._heads(conn, step)
+                        await self._lapse_reminders(conn, step)
                     continue
                 where = TopicPartition(step.topic, step.partition)
                 if step.offset < stored.get(where, 0):
@@ -339,7 +361,8 @@ class ExchangeRouter:
         rows = [OutboxRow.keyed(uuid5(UUID(int=0), where), source, 0, topic, PARTITIONS,
                                 key, value)]
         if signer is not None and signer.role in ASKING_ROLES and \
-                self.namespace.logical(record.topic) == EXCHANGE_REQUEST.name:
+                self.namespace.logical(record.topic) in (EXCHANGE_REQUEST.name,
+                                                         EXCHANGE_SETTLEMENT.name):
             own = uuid5(UUID(int=1), where)  # the bytes had no request id the relay can trust
             why_code = (ForwardRefusal.MALFORMED if why in ("malformed", "processing_failed")
                         else ForwardRefusal.BAD_SIGNATURE)
@@ -361,6 +384,8 @@ class ExchangeRouter:
             return await self._request(conn, step, item.message)
         if isinstance(item.message, HeadCosignature):
             return await self._cosignature(conn, step, item.message)
+        if isinstance(item.message, SettlementInstruction):
+            return await self._settlement(conn, step, item.message)
         return await self._answer(conn, step, item.message)
 
     async def _request(self, conn: asyncpg.Connection, step: Released[Incoming],
@@ -621,3 +646,127 @@ class ExchangeRouter:
         await store.settle(conn, done, "unavailable", step.relay_time)
         return rows
 
+
+    # -- settlements of the 合算 -------------------------------------------------------------
+
+    async def _settlement(self, conn: asyncpg.Connection, step: Released[Incoming],
+                          instruction: SettlementInstruction) -> list[OutboxRow]:
+        """One settlement: routed to its payer under the payer's own number (sealed for it,
+        the sender's sealed amount passed on untouched), remembered by its id, logged in the
+        access log and told to the person; or refused. The sender is answered either way; the
+        same instruction again changes nothing, the same id with other content is refused."""
+        source = self._source(step.item.record)
+        sender, now = instruction.sender_code, step.relay_time
+        digest = hashlib.sha256(bytes(step.item.record.value or b"")).digest()
+        seen = await store.settlement_digest(conn, sender, instruction.settlement_id)
+        if seen is not None:
+            if seen == digest:
+                await store.count(conn, sender, "duplicate_settlement")
+                return []
+            return [self._settled(source, instruction, now,
+                                  why=ForwardRefusal.CONFLICTING_DUPLICATE)]
+        decision, relay_id = await self._decide_settlement(conn, instruction)
+        payer_key = None
+        if decision.routed:
+            try:
+                payer_key = self.addressees.lookup(Participant("insurer",
+                                                               instruction.payer_code))
+            except NoEncryptionKey:
+                decision = SettleDecision(ForwardRefusal.NO_ENCRYPTION_KEY)
+        if not decision.routed or relay_id is None or payer_key is None:
+            assert decision.refusal is not None
+            await store.count(conn, sender, decision.refusal.value)
+            return [self._settled(source, instruction, now, why=decision.refusal)]
+        assert decision.link is not None and decision.link.number_sealed is not None
+        await store.record_settlement(conn, sender, instruction.settlement_id, digest,
+                                      instruction.payer_code, relay_id, now)
+        number = store.open_number(self.keyring, decision.link.number_kind,
+                                   decision.link.number_sealed)
+        payer = instruction.payer_code
+        routed = RoutedSettlement(
+            settlement_id=instruction.settlement_id, sender_code=sender, payer_code=payer,
+            period=instruction.period, base_date=instruction.base_date,
+            benefit=instruction.benefit, corrects=instruction.corrects,
+            person=participant_pseudonym(self.keyring, payer, relay_id),
+            sealed_number=seal_settlement_number(number, payer_key.public_key,
+                                                 instruction.settlement_id, payer),
+            sealed_amount=instruction.sealed_amount, relay_time=now)
+        scheme = PAYER_SCHEMES[instruction.benefit.value].value
+        row = decision.policy_row or "-"
+        await access_records.append(conn, [Access(
+            self._entry_id(instruction.settlement_id, f"settlement:{sender}"), relay_id,
+            AccessKind.RELAYED_SETTLEMENT, sender, payer, scheme, "settlement",
+            SETTLEMENT_RULE, row, now, ExchangeOutcome.FORWARDED.value,
+            self._disclose_from(row, now))], self.keyring)
+        await self._notify_person(conn, relay_id, instruction, now)
+        self.tally.routed += 1
+        topic = settlements_topic(payer)
+        key, value = routed.kafka_key(), encode(routed)
+        headers = tuple(self.signer.headers(topic.name, key, value))
+        return [OutboxRow.keyed(uuid5(instruction.settlement_id, f"routed-settlement|{sender}"),
+                                source, 0, self.namespace.physical(topic),
+                                SETTLEMENTS_STREAM.partitions, key, value, headers),
+                self._settled(source, instruction, now)]
+
+    def _settled(self, source: tuple[str, int, int], instruction: SettlementInstruction,
+                 now: datetime, why: ForwardRefusal | None = None) -> OutboxRow:
+        """The sender's reply about its settlement: forwarded to the payer, or refused."""
+        outcome = ExchangeOutcome.REFUSED if why is not None else ExchangeOutcome.FORWARDED
+        reply = self._reply(instruction.settlement_id, instruction.sender_code, None, outcome,
+                            now, why=why, providers=() if why is not None
+                            else (instruction.payer_code,))
+        return self._reply_row(source, 1, reply)
+
+    async def _decide_settlement(self, conn: asyncpg.Connection,
+                                 instruction: SettlementInstruction
+                                 ) -> tuple[SettleDecision, str | None]:
+        kind, value = number_key(instruction.sender_code, instruction.member)
+        key = (kind, store.index_of(self.keyring, kind, value))
+        found = await store.persons_by_number(conn, [key])
+        relay_id = found.get(key)
+        person = None
+        if relay_id is not None:
+            person = (await store.persons(conn, [relay_id])).get(relay_id)
+        settle = Settle(instruction.sender_code, instruction.payer_code,
+                        instruction.benefit.value, period_span(instruction.period),
+                        instruction.base_date)
+        return decide_settlement(settle, key, person, self.policy), relay_id
+
+    def _inbox_row(self, relay_id: str, step: str, key: tuple, base_date: date,
+                   deadline: date, now: datetime, body: dict) -> tuple:
+        notice = uuid5(UUID(int=2), "|".join(str(k) for k in (relay_id, *key, step)))
+        copy = notice_copy_id(self.keyring, notice, "person")
+        return (copy, relay_id, SETTLEMENT_RULE, step, base_date, deadline, None, now,
+                json.dumps({"role": "person", "about_self": True, **body}, sort_keys=True))
+
+    async def _notify_person(self, conn: asyncpg.Connection, relay_id: str,
+                             instruction: SettlementInstruction, now: datetime) -> None:
+        """On the first settlement of a (person, period, payer, benefit), the person's inbox
+        is told the benefit is due, whom to apply to and when the right lapses; no amount."""
+        lapse = lapses_on(instruction.base_date)
+        key = (instruction.period, instruction.payer_code, instruction.benefit.value)
+        if not await store.first_settlement_notice(
+                conn, relay_id, *key, instruction.base_date, lapse, lapse - REMIND_BEFORE):
+            return
+        first, last = period_span(instruction.period)
+        await store.deliver_inbox(conn, [self._inbox_row(
+            relay_id, "benefit_due", key, instruction.base_date, lapse, now,
+            {"benefit": instruction.benefit.value, "payer": instruction.payer_code,
+             "apply_to": instruction.payer_code, "period": instruction.period,
+             "period_from": first.isoformat(), "period_to": last.isoformat(),
+             "lapses_on": lapse.isoformat()})])
+
+    async def _lapse_reminders(self, conn: asyncpg.Connection, step: ClockAdvanced) -> None:
+        """The persons whose right to a 合算 benefit lapses within `REMIND_BEFORE` of this
+        relay date, reminded in their inbox once (the reminder marked sent with it)."""
+        due = await store.reminders_due(conn, step.relay_time.astimezone(UTC).date())
+        rows = []
+        for r in sorted(due, key=lambda r: (r["relay_id"], r["period"], r["payer_code"],
+                                            r["benefit"])):
+            key = (r["period"], r["payer_code"], r["benefit"])
+            rows.append(self._inbox_row(
+                r["relay_id"], "lapse_reminder", key, r["base_date"], r["lapses_on"],
+                step.relay_time, {"benefit": r["benefit"], "payer": r["payer_code"],
+                                  "apply_to": r["payer_code"], "period": r["period"],
+                                  "lapses_on": r["lapses_on"].isoformat()}))
+        await store.deliver_inbox(conn, rows)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -138,3 +138,56 @@ async def count(conn: asyncpg.Connection, participant: str, reason: str, n: int 
 async def counts(conn: asyncpg.Connection | asyncpg.Pool) -> dict[tuple[str, str], int]:
     return {(r["participant"], r["reason"]): r["count"] for r in await conn.fetch(
         "SELECT participant, reason, count FROM exchange_counts ORDER BY 1, 2")}
+
+
+# -- settlements of the 合算 (migration 0016) ----------------------------------------------------
+
+async def settlement_digest(conn: asyncpg.Connection, sender: str,
+                            settlement_id: UUID) -> bytes | None:
+    """The digest of the record a settlement id of `sender` was routed from, or None."""
+    found = await conn.fetchval(
+        "SELECT digest FROM exchange_settlements WHERE sender_code = $1 AND settlement_id = $2",
+        sender, settlement_id)
+    return None if found is None else bytes(found)
+
+
+async def record_settlement(conn: asyncpg.Connection, sender: str, settlement_id: UUID,
+                            digest: bytes, payer: str, relay_id: str,
+                            relay_time: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO exchange_settlements (sender_code, settlement_id, digest, payer_code, "
+        "relay_id, relay_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        sender, settlement_id, digest, payer, relay_id, relay_time)
+
+
+async def first_settlement_notice(conn: asyncpg.Connection, relay_id: str, period: int,
+                                  payer: str, benefit: str, base_date: date, lapses_on: date,
+                                  remind_on: date) -> bool:
+    """Remember that the person is told of the benefit due from `payer` for `period`; whether
+    this is the first time (the notice is then due)."""
+    return await conn.fetchval(
+        "INSERT INTO settlement_notices (relay_id, period, payer_code, benefit, base_date, "
+        "lapses_on, remind_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING "
+        "RETURNING true", relay_id, period, payer, benefit, base_date, lapses_on,
+        remind_on) is not None
+
+
+async def reminders_due(conn: asyncpg.Connection, day: date) -> list[asyncpg.Record]:
+    """The lapse reminders due by relay date `day` and not sent, in a fixed order, marked sent
+    (in the caller's transaction)."""
+    return await conn.fetch(
+        "UPDATE settlement_notices SET reminded = true WHERE (relay_id, period, payer_code, "
+        "benefit) IN (SELECT relay_id, period, payer_code, benefit FROM settlement_notices "
+        "WHERE NOT reminded AND remind_on <= $1 ORDER BY remind_on, relay_id, period, "
+        "payer_code, benefit FOR UPDATE) RETURNING relay_id, period, payer_code, benefit, "
+        "base_date, lapses_on", day)
+
+
+async def deliver_inbox(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """(copy_id, relay_id, rule, step, key_date, deadline, refers_to, relay_time, body) into
+    the persons' inboxes (the notifications processor's table, migration 0015)."""
+    if rows:
+        await conn.executemany(
+            "INSERT INTO person_inbox (copy_id, relay_id, rule, step, key_date, deadline, "
+            "refers_to, relay_time, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT DO NOTHING", rows)

@@ -19,6 +19,7 @@ from schemas.jsonschema_export import SCHEMA_DIR, message_models, message_name, 
 from schemas.notices import NOTICE_MESSAGES
 from schemas.receipts import RECEIPT_MESSAGES
 from schemas.relay import RELAY_MESSAGES, SIGNATURE_HEADER, SIGNER_HEADER, TICK_HEADER, RelayTick
+from schemas.settlements import SETTLEMENT_MESSAGES
 from schemas.topics import (
     CATALOGUE,
     CLOCKED_TOPICS,
@@ -34,7 +35,7 @@ CHANNELS: tuple[Topic, ...] = (*CATALOGUE, *PARTICIPANT_TEMPLATES)
 """Every channel: the catalogue's topics and those addressed to each participant, the latter
 with the participant's code as a parameter."""
 SIGNED_MESSAGES = {"ExchangeRequest", "ExchangeAnswer", "RoutedRequest", "TreeHeadForWitness",
-                   "HeadCosignature"}
+                   "HeadCosignature", "SettlementInstruction", "RoutedSettlement"}
 """Relay messages that carry their sender's signature headers (besides filings and ticks)."""
 
 ASYNCAPI_PATH = Path("docs") / "asyncapi.yaml"
@@ -42,7 +43,7 @@ KAFKA_BINDING = "0.5.0"
 HEADER = "# Generated from schemas/ by `shaho schemas --write`; do not edit by hand.\n"
 INFO = {
     "title": "shaho-relay",
-    "version": "1.7.0",
+    "version": "1.8.0",
     "description": (
         "Relay of Japan's social-insurance qualification links on Apache Kafka: filings in, "
         "link changes and filing outcomes out, dead letters aside. Fields marked x-secret are "
@@ -98,7 +99,8 @@ def _tick_headers() -> dict[str, Any]:
 def _messages_on(topic: Topic) -> list[str]:
     known = {(m.message(), m.SCHEMA_VERSION)
              for m in (*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES,
-                       *NOTICE_MESSAGES, *ACCESS_LOG_MESSAGES, *RECEIPT_MESSAGES)}
+                       *NOTICE_MESSAGES, *ACCESS_LOG_MESSAGES, *RECEIPT_MESSAGES,
+                       *SETTLEMENT_MESSAGES)}
     if topic.message == "Filing":  # the relay clock's ticks travel among the filings
         filings = [message_name(t, v) for t, v in sorted(PAYLOADS) if allowed_on(t, topic.name)]
         return [*filings, message_name("RelayTick", RelayTick.SCHEMA_VERSION)]

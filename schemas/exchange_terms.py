@@ -38,7 +38,8 @@ class Purpose(StrEnum):
 
 
 class ForwardRefusal(StrEnum):
-    """Why one person of a request is not forwarded (each answered on its own)."""
+    """Why one person of a request, or a settlement of the 合算, is not forwarded (each answered
+    on its own)."""
 
     NOT_MEMBER = "not_member"  # the asking insurer does not cover the person on the date
     UNKNOWN_NUMBER = "unknown_number"  # the relay knows no one by that number
@@ -51,6 +52,8 @@ class ForwardRefusal(StrEnum):
     MALFORMED = "malformed"  # the entry (or the request) does not decode
     REPLAYED = "replayed"  # a request id the asker used before: answered when first seen
     NO_ENCRYPTION_KEY = "no_encryption_key"  # the asker holds no key answers could be sealed for
+    NOT_PAYER = "not_payer"  # a settlement's payer never covered the person in the period
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"  # a settlement id routed with other content
 
 
 class ExchangeOutcome(StrEnum):

@@ -19,6 +19,7 @@ from schemas.internal import INTERNAL_MESSAGES
 from schemas.notices import NOTICE_MESSAGES
 from schemas.receipts import RECEIPT_MESSAGES
 from schemas.relay import RELAY_MESSAGES
+from schemas.settlements import SETTLEMENT_MESSAGES
 
 SCHEMA_DIR = Path("schemas") / "jsonschema"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -51,7 +52,7 @@ def message_models() -> dict[str, type[BaseModel]]:
         for event_type, version in sorted(PAYLOADS)
     }
     models = sorted((*RELAY_MESSAGES, *INTERNAL_MESSAGES, *EXCHANGE_MESSAGES, *NOTICE_MESSAGES,
-                     *ACCESS_LOG_MESSAGES, *RECEIPT_MESSAGES),
+                     *ACCESS_LOG_MESSAGES, *RECEIPT_MESSAGES, *SETTLEMENT_MESSAGES),
                     key=lambda m: (m.message(), m.SCHEMA_VERSION))
     relay = {message_name(model.message(), model.SCHEMA_VERSION): model for model in models}
     return {**filings, **relay}

@@ -266,8 +266,22 @@ ACCESS_LOG_COSIGNATURE = Topic(
     message="HeadCosignature",
     dlq="access-log.cosignature.v1.dlq",
 )
-EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER, ACCESS_LOG_COSIGNATURE)
-"""What insurers send the exchange router: requests, answers, and cosignatures of heads."""
+EXCHANGE_SETTLEMENT = Topic(
+    name="exchange.settlement.v1",
+    key="<sender code>:<settlement id>",
+    key_meaning="the base-date insurer's public code and its id for the settlement",
+    summary=(
+        "Settlement instructions of the 合算 (高額医療・高額介護合算): the base-date insurer "
+        "tells each paying insurer its share, the amount sealed for the payer; signed by the "
+        "sender, read by the relay only. The relay clock's ticks too."
+    ),
+    message="SettlementInstruction",
+    dlq="exchange.settlement.v1.dlq",
+)
+EXCHANGE_TOPICS: tuple[Topic, ...] = (EXCHANGE_REQUEST, EXCHANGE_ANSWER, ACCESS_LOG_COSIGNATURE,
+                                      EXCHANGE_SETTLEMENT)
+"""What insurers send the exchange router: requests, answers, cosignatures of heads and
+settlement instructions."""
 CLOCKED_TOPICS: tuple[Topic, ...] = (*INGESTION_TOPICS, *EXCHANGE_TOPICS)
 """Every topic participants send to the relay: the relay clock writes its ticks onto each
 partition of them."""
@@ -403,13 +417,28 @@ RECEIPTS_DLQ_STREAM = ParticipantStream(
 )
 
 
+SETTLEMENTS = "settlements.v1"
+SETTLEMENTS_STREAM = ParticipantStream(
+    SETTLEMENTS, "RoutedSettlement", "<person pseudonym for the recipient>",
+    "lowercase hex HMAC of the payer's code and the person under a relay key: orders the "
+    "settlements of one person at this payer, names them to it alone",
+    "Settlements of the 合算 this insurer is told to pay, routed and signed by the relay: the "
+    "person named by the payer's own number sealed for it, the amount sealed by the base-date "
+    "insurer for it; only this participant reads them.",
+    PARTICIPANT_PARTITIONS,
+)
+"""The settlements stream: addressed to insurers that pay a share of the 合算, apart from
+`PARTICIPANT_STREAMS` (test namespaces make it only where a test asks for it)."""
+
+
 NOTICES_TEMPLATE = _participant_topic("{code}", NOTICES_STREAM)
+SETTLEMENTS_TEMPLATE = _participant_topic("{code}", SETTLEMENTS_STREAM)
 RECEIPTS_TEMPLATES = (_participant_topic("{code}", RECEIPTS_STREAM, PRIVATE_PREFIX),
                       _participant_topic("{code}", RECEIPTS_DLQ_STREAM, PRIVATE_PREFIX))
 """The receipts topic and its dead letters, `{code}` for the insurer's number."""
 PARTICIPANT_TEMPLATES: tuple[Topic, ...] = (
     *(_participant_topic("{code}", s) for s in PARTICIPANT_STREAMS), NOTICES_TEMPLATE,
-    *RECEIPTS_TEMPLATES)
+    *RECEIPTS_TEMPLATES, SETTLEMENTS_TEMPLATE)
 """The per-participant topics, their names with `{code}` for the participant's code: the
 AsyncAPI document describes them as parameterised channels."""
 
@@ -447,6 +476,11 @@ def notices_topic(code: str) -> Topic:
     return _participant_topic(_checked(code), NOTICES_STREAM)
 
 
+def settlements_topic(code: str) -> Topic:
+    """`participant.<code>.settlements.v1`: the settlements of the 合算 `code` is to pay."""
+    return _participant_topic(_checked(code), SETTLEMENTS_STREAM)
+
+
 def receipts_topics(code: str) -> tuple[Topic, Topic]:
     """`private.<code>.receipts.v1` and its `.dlq`: insurer `code`'s own receipts and the
     dead letters of those it refused."""
@@ -459,7 +493,7 @@ def topic(name: str) -> Topic:
     the unknown topic."""
     if name in BY_NAME:
         return BY_NAME[name]
-    places = ((PARTICIPANT_PREFIX, (*PARTICIPANT_STREAMS, NOTICES_STREAM)),
+    places = ((PARTICIPANT_PREFIX, (*PARTICIPANT_STREAMS, NOTICES_STREAM, SETTLEMENTS_STREAM)),
               (PRIVATE_PREFIX, (RECEIPTS_STREAM, RECEIPTS_DLQ_STREAM)))
     for prefix, streams in places:
         if not name.startswith(prefix):

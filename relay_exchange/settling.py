@@ -1,0 +1,83 @@
+"""The relay's decision about a settlement of the 合算: routed to the payer under the payer's own
+number and a purpose policy row, or refused with its reason.
+
+Pure: the person's links, the suspect flag and the policy come in as values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from relay_exchange.policy import Policy, Span, asker_role, span_days
+from relay_exchange.routing import Link, Person
+from schemas.exchange_terms import DataCategory, ExchangeScheme, ForwardRefusal, Purpose
+
+MEDICAL_BENEFIT = "high_cost_combined_medical"
+CARE_BENEFIT = "high_cost_combined_care"
+PAYER_SCHEMES = {MEDICAL_BENEFIT: ExchangeScheme.MEDICAL,
+                 CARE_BENEFIT: ExchangeScheme.LONG_TERM_CARE}
+"""The scheme of the insurer that pays each benefit (高額介護合算療養費: a medical insurer;
+高額医療合算介護(予防)サービス費: a care insurer)."""
+
+
+@dataclass(frozen=True)
+class Settle:
+    """What an instruction asks, as the router judges it."""
+
+    sender: str
+    payer: str
+    benefit: str
+    period: tuple[date, date]
+    base_date: date
+
+
+@dataclass(frozen=True)
+class SettleDecision:
+    """Routed to the payer's `link` under policy row `policy_row`, or refused for `refusal`."""
+
+    refusal: ForwardRefusal | None = None
+    link: Link | None = None
+    policy_row: str | None = None
+
+    @property
+    def routed(self) -> bool:
+        return self.refusal is None
+
+
+def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person | None,
+                      policy: Policy) -> SettleDecision:
+    """The decision about `settle` for the person the sender's `number` (kind, blind index)
+    names, `person` (None: the relay knows no one by it).
+
+    In order: an unknown number; the sender not covering the person under that number in the
+    medical scheme on the base date (the 合算 is calculated by the base-date medical insurer);
+    the purpose policy for the sender's role and the payer's scheme; an open identity anomaly;
+    the payer holding no link of the benefit's scheme over the period (the sender itself may
+    be the payer of its own share)."""
+    if person is None:
+        scoped = number[0].endswith(f":{settle.sender}")
+        return SettleDecision(ForwardRefusal.UNKNOWN_NUMBER if scoped
+                              else ForwardRefusal.NOT_MEMBER)
+    own = [lk for lk in person.links
+           if lk.insurer == settle.sender and lk.scheme == "medical"
+           and (lk.number_kind, lk.number_index) == number and lk.covers(settle.base_date)]
+    if not own:
+        return SettleDecision(ForwardRefusal.NOT_MEMBER)
+    role = asker_role("medical")
+    scheme = PAYER_SCHEMES[settle.benefit]
+    first, last = settle.period
+    row = None if role is None else policy.allowing(
+        role, scheme, DataCategory.SELF_PAY_AMOUNTS, Purpose.COMBINED_HIGH_COST, Span.PERIOD,
+        span_days(first, last))
+    if row is None:
+        return SettleDecision(ForwardRefusal.PURPOSE_NOT_ALLOWED)
+    if person.suspect:
+        return SettleDecision(ForwardRefusal.VERIFY_IDENTITY)
+    held = sorted((lk for lk in person.links
+                   if lk.insurer == settle.payer and lk.scheme == scheme.value
+                   and lk.number_sealed is not None and lk.overlaps(first, last)),
+                  key=lambda lk: (lk.valid_from, lk.number_kind))
+    if not held:
+        return SettleDecision(ForwardRefusal.NOT_PAYER)
+    return SettleDecision(link=held[-1], policy_row=row.row)

@@ -1,0 +1,124 @@
+"""The router's decision about a settlement of the 合算, as a pure function: an unknown number,
+a sender not covering the person on the base date, the purpose policy for the payer's scheme, a
+suspect person, a payer that never covered them in the period (a care payer for a medical
+benefit among them), and the payer's link it is routed under."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from relay_exchange.policy import default_policy, parse_policy
+from relay_exchange.routing import Link, Person
+from relay_exchange.settling import CARE_BENEFIT, MEDICAL_BENEFIT, Settle, decide_settlement
+from schemas.exchange_terms import ForwardRefusal
+from schemas.settlements import SettlementBenefit, period_span
+
+SENDER, EARLIER, CARE = "06130012", "01130012", "131011"
+MINE = ("insured:06130012", b"a-index")
+POLICY = default_policy()
+BASE = date(2026, 7, 31)
+
+
+def _link(insurer: str, start: date, end: date | None, scheme: str = "medical",
+          number: tuple[str, bytes] | None = None) -> Link:
+    kind, index = number or (f"insured:{insurer}", insurer.encode())
+    return Link(scheme, insurer, kind, index, b"sealed-" + insurer.encode(), start, end)
+
+
+PERSON = Person((
+    _link(SENDER, date(2026, 1, 1), None, number=MINE),
+    _link(EARLIER, date(2020, 4, 1), date(2026, 1, 1)),
+    _link(CARE, date(2024, 1, 1), None, scheme="long_term_care",
+          number=("care_insured:131011", b"care")),
+    _link("27130012", date(2019, 1, 1), date(2025, 8, 1)),  # ended the day the period began
+))
+
+
+def _settle(payer: str, benefit: str = MEDICAL_BENEFIT, base: date = BASE,
+            period: int = 2026) -> Settle:
+    return Settle(SENDER, payer, benefit, period_span(period), base)
+
+
+def test_the_benefit_names_are_the_contracts():
+    assert {MEDICAL_BENEFIT, CARE_BENEFIT} == {b.value for b in SettlementBenefit}
+
+
+def test_an_earlier_medical_insurer_is_reached_under_its_own_link():
+    decision = decide_settlement(_settle(EARLIER), MINE, PERSON, POLICY)
+    assert decision.routed and decision.policy_row == "P05"
+    assert decision.link is not None and decision.link.insurer == EARLIER
+
+
+def test_the_sender_pays_its_own_share_the_same_way():
+    decision = decide_settlement(_settle(SENDER), MINE, PERSON, POLICY)
+    assert decision.routed and decision.link is not None
+    assert (decision.link.number_kind, decision.link.number_index) == MINE
+
+
+def test_a_care_insurer_pays_the_care_benefit_under_p08():
+    decision = decide_settlement(_settle(CARE, CARE_BENEFIT), MINE, PERSON, POLICY)
+    assert decision.routed and decision.policy_row == "P08"
+    assert decision.link is not None and decision.link.scheme == "long_term_care"
+
+
+def test_a_care_insurer_is_refused_for_the_medical_benefit_and_the_reverse():
+    assert decide_settlement(_settle(CARE), MINE, PERSON, POLICY).refusal \
+        is ForwardRefusal.NOT_PAYER
+    assert decide_settlement(_settle(EARLIER, CARE_BENEFIT), MINE, PERSON, POLICY).refusal \
+        is ForwardRefusal.NOT_PAYER
+
+
+def test_a_payer_that_never_covered_them_in_the_period_is_refused():
+    for payer in ("27130012", "99999999"):
+        assert decide_settlement(_settle(payer), MINE, PERSON, POLICY).refusal \
+            is ForwardRefusal.NOT_PAYER
+
+
+def test_a_sender_not_covering_the_person_on_the_base_date_is_refused():
+    decision = decide_settlement(_settle(EARLIER, base=date(2025, 12, 31)), MINE, PERSON,
+                                 POLICY)
+    assert decision.refusal is ForwardRefusal.NOT_MEMBER
+    other_number = ("insured:06130012", b"someone-else")
+    assert decide_settlement(_settle(EARLIER), other_number, PERSON, POLICY).refusal \
+        is ForwardRefusal.NOT_MEMBER
+
+
+def test_the_sender_must_cover_them_in_the_medical_scheme():
+    care_only = Person((_link(SENDER, date(2020, 1, 1), None, scheme="long_term_care",
+                              number=MINE), _link(EARLIER, date(2025, 1, 1), None)))
+    assert decide_settlement(_settle(EARLIER), MINE, care_only, POLICY).refusal \
+        is ForwardRefusal.NOT_MEMBER
+
+
+def test_an_unknown_number_is_refused():
+    assert decide_settlement(_settle(EARLIER), MINE, None, POLICY).refusal \
+        is ForwardRefusal.UNKNOWN_NUMBER
+    shared = ("basic_pension_number", b"x")
+    assert decide_settlement(_settle(EARLIER), shared, None, POLICY).refusal \
+        is ForwardRefusal.NOT_MEMBER
+
+
+def test_a_suspect_person_goes_to_the_counter():
+    suspect = Person(PERSON.links, suspect=True)
+    assert decide_settlement(_settle(EARLIER), MINE, suspect, POLICY).refusal \
+        is ForwardRefusal.VERIFY_IDENTITY
+
+
+def test_the_purpose_policy_decides():
+    medical_only = parse_policy(
+        "# purpose policy version 2026-12-01\n"
+        "row,role,scheme,category,purpose,span,max_days,disclosure_delay_days,law,article,"
+        "paragraph,item,note\n"
+        "P91,medical_insurer,medical,self_pay_amounts,combined_high_cost,period,366,0,"
+        "健康保険法,第115条の2,第1項,,test\n")
+    assert decide_settlement(_settle(EARLIER), MINE, PERSON, medical_only).policy_row == "P91"
+    assert decide_settlement(_settle(CARE, CARE_BENEFIT), MINE, PERSON, medical_only).refusal \
+        is ForwardRefusal.PURPOSE_NOT_ALLOWED
+    short = parse_policy(
+        "# purpose policy version 2026-12-01\n"
+        "row,role,scheme,category,purpose,span,max_days,disclosure_delay_days,law,article,"
+        "paragraph,item,note\n"
+        "P91,medical_insurer,medical,self_pay_amounts,combined_high_cost,period,30,0,"
+        "健康保険法,第115条の2,第1項,,test\n")
+    assert decide_settlement(_settle(EARLIER), MINE, PERSON, short).refusal \
+        is ForwardRefusal.PURPOSE_NOT_ALLOWED
