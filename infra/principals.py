@@ -13,6 +13,7 @@ from schemas.topics import (
     CATALOGUE,
     CLOCK_SOURCE,
     CLOCKED_TOPICS,
+    EXCHANGE_SETTLEMENT,
     EXCHANGE_TOPICS,
     FORWARDED_TICK_TOPICS,
     INGESTION_TOPICS,
@@ -182,14 +183,16 @@ RECEIPT_ROLES = ("insurer",)
 def participant(role: str, code: str) -> Principal:
     """A participant's principal: it writes the filing topic of its kind (if it files) and,
     for insurers and the pension service, the exchange's request and answer topics, and for an
-    insurer its own receipts topic and their dead letters; reads what is addressed to it, its
+    insurer the 合算's settlement instructions and its own receipts topic and their dead
+    letters; reads what is addressed to it, its
     kind's outcomes and the relay time; nothing on `relay.*`."""
     name = participant_name(role, code)
     filing = ROLE_TOPICS.get(role)
     receipts = [t.name for t in receipts_topics(code)] if role in RECEIPT_ROLES else []
+    exchange = [t for t in EXCHANGE if t != EXCHANGE_SETTLEMENT.name or role in RECEIPT_ROLES]
     return Principal(name, (
         *_topics(WRITE, [filing] if filing else []),
-        *_topics(WRITE, EXCHANGE if role in EXCHANGE_ROLES else []),
+        *_topics(WRITE, exchange if role in EXCHANGE_ROLES else []),
         *_topics(WRITE, receipts),
         *_topics(READ, receipts),
         *_topics(READ, [participant_topic_prefix(code)], prefixed=True),

@@ -49,6 +49,7 @@ from relay_exchange.routing import Ask, Decision, decide_entry, rate_allows, ref
 from relay_exchange.settling import PAYER_SCHEMES, Settle, SettleDecision, decide_settlement
 from schemas import MessageRejected, Reason, RelayTick, decode_relay, encode
 from schemas.access_log import HeadCosignature
+from schemas.base import JST
 from schemas.exchange import (
     ExchangeAnswer,
     ExchangeReply,
@@ -758,8 +759,8 @@ class ExchangeRouter:
 
     async def _lapse_reminders(self, conn: asyncpg.Connection, step: ClockAdvanced) -> None:
         """The persons whose right to a 合算 benefit lapses within `REMIND_BEFORE` of this
-        relay date, reminded in their inbox once (the reminder marked sent with it)."""
-        due = await store.reminders_due(conn, step.relay_time.astimezone(UTC).date())
+        relay date (in Japan), reminded in their inbox once (the reminder marked sent with it)."""
+        due = await store.reminders_due(conn, step.relay_time.astimezone(JST).date())
         rows = []
         for r in sorted(due, key=lambda r: (r["relay_id"], r["period"], r["payer_code"],
                                             r["benefit"])):

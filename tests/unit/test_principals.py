@@ -50,6 +50,7 @@ def test_a_participant_writes_only_its_kinds_filing_topic_and_the_exchanges(role
     written = [t.name for t in CATALOGUE if who.may(WRITE, TOPIC, t.name)]
     exchange = ["exchange.request.v1", "exchange.answer.v1", "access-log.cosignature.v1"] \
         if role in EXCHANGE_ROLES else []
+    exchange += ["exchange.settlement.v1"] if role == "insurer" else []
     assert sorted(written) == sorted(([f"filing.{role}.v1"] if role != "medical" else [])
                                      + exchange)
     assert who.may(READ, TOPIC, f"outcome.{role}.v1")
@@ -107,7 +108,8 @@ def test_the_exchange_router_reads_the_exchange_topics_only_and_writes_nothing()
     from infra.principals import ROUTER
 
     read = sorted(t.name for t in CATALOGUE if ROUTER.may(READ, TOPIC, t.name))
-    assert read == ["access-log.cosignature.v1", "exchange.answer.v1", "exchange.request.v1"]
+    assert read == ["access-log.cosignature.v1", "exchange.answer.v1", "exchange.request.v1",
+                    "exchange.settlement.v1"]
     assert not [t.name for t in CATALOGUE if ROUTER.may(WRITE, TOPIC, t.name)]
     assert not ROUTER.may(READ, TOPIC, "participant.06130012.requests.v1")
 

@@ -29,7 +29,8 @@ def test_asyncapi_has_a_channel_and_an_operation_per_topic() -> None:
     assert doc == document()
     assert doc["asyncapi"] == "3.0.0"
     participants = {f"participant.code.{s}"
-                    for s in ("requests.v1", "replies.v1", "changes.v1", "heads.v1", "notices.v1")}
+                    for s in ("requests.v1", "replies.v1", "changes.v1", "heads.v1", "notices.v1",
+                              "settlements.v1")}
     participants |= {f"private.code.{s}" for s in ("receipts.v1", "receipts.v1.dlq")}
     assert set(doc["channels"]) == {t.name for t in CATALOGUE} | participants
     assert len(doc["operations"]) == len(CATALOGUE) + len(PARTICIPANT_TEMPLATES)
