@@ -165,6 +165,9 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     key, value = forged.kafka_key(), encode(forged)
     await send_raw(relay, EXCHANGE_SETTLEMENT.name, key, value,
                    me.signer.headers(EXCHANGE_SETTLEMENT.name, key, value + b" "))
+    garbage = b'{"settlement_id": 42}'  # signed by the sender, but no instruction
+    await send_raw(relay, EXCHANGE_SETTLEMENT.name, key, garbage,
+                   me.signer.headers(EXCHANGE_SETTLEMENT.name, key, garbage))
     await relay.tick(now + timedelta(minutes=1))
     route(relay)
 
@@ -188,7 +191,11 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     assert forged.settlement_id not in told
     letters = [decode_relay(bytes(r.value), DeadLetter)
                for r in await records(relay, EXCHANGE_SETTLEMENT.name + ".dlq")]
-    assert [d.reason.code for d in letters] == ["bad_signature"]
+    assert sorted(d.reason.code for d in letters) == ["bad_signature", "malformed"]
+    unread = [rs for i, rs in told.items() if i not in {x.settlement_id for x in (
+        *routed, unknown, not_payer, care_for_medical)}]
+    assert [[(r.outcome, r.reason, r.entry) for r in rs] for rs in unread] == \
+        [[(ExchangeOutcome.REFUSED, ForwardRefusal.MALFORMED, None)]]
 
     # each settlement on its payer's topic once, read committed, signed by the relay
     on_topics = Counter()
