@@ -1,5 +1,6 @@
-"""The exchange router: insurers' requests and answers in, routed requests and replies out
-through the outbox, exactly once and in relay-clock order (consumers.clocked).
+"""The exchange router: insurers' requests, answers and the 合算's settlement instructions in,
+routed requests, routed settlements and replies out through the outbox, exactly once and in
+relay-clock order (consumers.clocked).
 
 Plain aiokafka + asyncpg, like the linker and for the same reason: a request's effect (its
 replay memory, the rate count, the items awaiting answers, the outbox rows and the consumer
