@@ -31,6 +31,8 @@ TABLES = (
         income_category text NOT NULL,
         PRIMARY KEY (member_number, scheme, capacity, valid_from),
         CHECK (valid_to IS NULL OR valid_to > valid_from))""",
+    "ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS birth_date date",
+    "ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS died_on date",
     """CREATE TABLE IF NOT EXISTS {s}.benefits (
         member_number text NOT NULL, month date NOT NULL, kind text NOT NULL,
         self_pay_yen bigint NOT NULL, benefit_yen bigint NOT NULL,
@@ -122,9 +124,9 @@ async def fill_store(conn: asyncpg.Connection, code: str, members: list[MemberPe
         await conn.copy_records_to_table(
             "members", schema_name=name.strip('"'), records=[
                 (m.member_number, m.scheme, m.capacity, m.valid_from, m.valid_to, m.household,
-                 m.income_category) for m in members],
+                 m.income_category, m.birth_date, m.died_on) for m in members],
             columns=["member_number", "scheme", "capacity", "valid_from", "valid_to",
-                     "household", "income_category"])
+                     "household", "income_category", "birth_date", "died_on"])
         await conn.copy_records_to_table(
             "benefits", schema_name=name.strip('"'), records=[
                 (b.member_number, b.month, b.kind, b.self_pay_yen, b.benefit_yen)
@@ -146,7 +148,8 @@ async def lookup(conn: asyncpg.Connection, code: str, member_number: str, on: da
             ORDER BY valid_from, scheme, capacity""",
         member_number, on, first, last)
     return [MemberPeriod(code, r["member_number"], r["scheme"], r["capacity"], r["valid_from"],
-                         r["valid_to"], r["household"], r["income_category"]) for r in rows]
+                         r["valid_to"], r["household"], r["income_category"], r["birth_date"],
+                         r["died_on"]) for r in rows]
 
 
 async def benefits_of(conn: asyncpg.Connection, code: str, member_number: str,

@@ -42,7 +42,8 @@ class MemberPeriod:
     """One period [valid_from, valid_to) in which `insurer_code` covers its member, named by
     the insurer's own number (`canonical_number`); `household` is an opaque token shared with
     the insured person's dependants (employee insurance) or the resident household (NHI, 75+,
-    care); `income_category` is a synthetic 所得区分 label, fixed per member and age band."""
+    care); `income_category` is a synthetic 所得区分 label, fixed per member and age band;
+    `birth_date` and `died_on` as the filings give them (the 合算's age bands and base date)."""
 
     insurer_code: str
     member_number: str
@@ -52,6 +53,8 @@ class MemberPeriod:
     valid_to: date | None
     household: str
     income_category: str
+    birth_date: date | None = None
+    died_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeri
     _ends(spans, r)
     _unfiled_ends(spans, r, born)
     households = _households(r)
+    died = {r.find(k): v for k, v in r.died.items()}
     stores: dict[str, list[MemberPeriod]] = {}
     for s in sorted(spans, key=lambda s: (s.o.key, s.o.valid_from)):
         if s.end is not None and s.end <= s.o.valid_from:
@@ -197,7 +201,8 @@ def members_from_filings(filings: Iterable[Filing]) -> dict[str, list[MemberPeri
         stores.setdefault(insurer, []).append(MemberPeriod(
             insurer, number, scheme, capacity, s.o.valid_from, s.end,
             households[(insurer, s.o.household)],
-            _income(insurer, number, born.get(s.person), s.o.valid_from)))
+            _income(insurer, number, born.get(s.person), s.o.valid_from),
+            born.get(s.person), died.get(s.person)))
     return stores
 
 

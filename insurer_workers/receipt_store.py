@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 import asyncpg
 
 from insurer_workers.member_reading import CARE, MEDICAL, canonical_number
 from insurer_workers.member_store import lookup, store_name
+from insurer_workers.members import MemberPeriod
 from reconciliation.calculation.inputs import CareSelfPay, Month, Period, Receipt
 from reconciliation.calculation.inputs import ReceiptKind as CalculationKind
 from schemas import encode
@@ -173,3 +175,47 @@ async def household_inputs(conn: asyncpg.Connection, code: str, number: str, mem
 
 def _month(day: date) -> Month:
     return Month(day.year, day.month)
+
+
+def months_covered(periods: list[MemberPeriod], scheme: str,
+                   span: tuple[date, date]) -> list[date]:
+    """The first days of the service months within `span` that the member's `scheme` periods
+    at this insurer touch, each once, in order."""
+    months: set[date] = set()
+    for p in periods:
+        if p.scheme != scheme:
+            continue
+        day = max(p.valid_from, span[0]).replace(day=1)
+        last = min(p.valid_to - timedelta(days=1) if p.valid_to else span[1], span[1])
+        while day <= last:
+            months.add(day)
+            day = (day + timedelta(days=32)).replace(day=1)
+    return sorted(months)
+
+
+async def answer_receipts(conn: asyncpg.Connection, code: str, number: str, scheme: str,
+                          periods: list[MemberPeriod],
+                          span: tuple[date, date]) -> list[dict[str, Any]]:
+    """The member's standing receipts (medical scheme) or months of care self-pay (care) of
+    the service months within `span` that this insurer's own cover of the member touches, as
+    the 合算 answer carries them (docs/reconciliation.md): whole yen, month `YYYY-MM`."""
+    name, months = store_name(code), months_covered(periods, scheme, span)
+    if not months:
+        return []
+    if scheme == CARE:
+        rows = await conn.fetch(
+            f"""SELECT service_month, self_pay_yen, preventive FROM {name}.care_self_pay
+                WHERE member_number = $1 AND superseded_by IS NULL
+                AND service_month = ANY($2::date[]) ORDER BY service_month, receipt_id""",
+            number, months)
+        return [{"month": r["service_month"].strftime("%Y-%m"),
+                 "self_pay_yen": r["self_pay_yen"], "preventive": r["preventive"]} for r in rows]
+    rows = await conn.fetch(
+        f"""SELECT * FROM {name}.receipts WHERE member_number = $1 AND superseded_by IS NULL
+            AND service_month = ANY($2::date[]) ORDER BY service_month, receipt_id""",
+        number, months)
+    return [{"receipt_id": r["receipt_id"], "month": r["service_month"].strftime("%Y-%m"),
+             "institution": r["institution"], "kind": r["kind"], "copay_yen": r["copay_yen"],
+             "high_cost_benefit_yen": r["high_cost_benefit_yen"],
+             "meals_and_room_yen": r["meals_and_room_yen"], "prescribed_by": r["prescribed_by"],
+             "prescribed_by_dentist": r["prescribed_by_dentist"]} for r in rows]

@@ -56,7 +56,7 @@ from schemas.exchange import (
     item_id,
     routed_id,
 )
-from schemas.exchange_terms import DataCategory, ExchangeOutcome
+from schemas.exchange_terms import DataCategory, ExchangeOutcome, Purpose
 from schemas.notices import ChangeNotice
 from schemas.receipts import ReceiptRecord
 from schemas.relay import MAX_SEALED_BYTES, Reason
@@ -132,6 +132,22 @@ def answer_for(category: DataCategory, periods: list[member_store.MemberPeriod],
         body["benefit_yen"] = sum(b.benefit_yen for b in benefits)
         body["months"] = len({b.month for b in benefits})
     return body
+
+
+ANSWER_LIMIT = MAX_SEALED_BYTES - 1_000
+"""The most bytes of answer JSON sealed: what sealing adds stays under MAX_SEALED_BYTES."""
+
+
+def with_receipts(body: dict[str, Any], scheme: str,
+                  found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 合算 answer (docs/reconciliation.md): the covered answer with the member's standing
+    receipts (medical) or months of care self-pay (care); one too large to seal whole says so
+    (`too_large`) and carries none, so the asker holds the household back rather than settle
+    on a part."""
+    full = {**body, "receipts" if scheme == "medical" else "care": found}
+    if len(json.dumps(full, sort_keys=True).encode()) <= ANSWER_LIMIT:
+        return full
+    return {**body, "too_large": True}
 
 
 class InsurerWorker:
@@ -331,7 +347,13 @@ class InsurerWorker:
         if periods and routed.category is not DataCategory.QUALIFICATION:
             span = period or (routed.as_of, routed.as_of)  # type: ignore[assignment]
             benefits = await member_store.benefits_of(conn, self.me.code, number, span)
-        return answer_for(routed.category, periods, benefits)
+        body = answer_for(routed.category, periods, benefits)
+        if (periods and period is not None and routed.purpose is Purpose.COMBINED_HIGH_COST
+                and routed.category is DataCategory.SELF_PAY_AMOUNTS):
+            found = await receipt_store.answer_receipts(conn, self.me.code, number,
+                                                        routed.scheme.value, periods, period)
+            body = with_receipts(body, routed.scheme.value, found)
+        return body
 
     async def _reply(self, record: ConsumerRecord) -> None:
         reply = decode_relay(bytes(record.value or b""), ExchangeReply)

@@ -30,6 +30,10 @@ NOTIFICATION_RULES = "notification_streams.rules"
 """The notification streams' functional core: the standard library, the linker's pure domain."""
 RECONCILIATION_CALCULATION = "reconciliation.calculation"
 """The 合算 calculation and statement: the standard library and themselves only."""
+RECONCILIATION_SETTLING = "reconciliation.settling"
+"""The answers read, the shares split per member, the ledger's rule: the standard library and
+the calculation only."""
+PURE_RECONCILIATION = (RECONCILIATION_CALCULATION, RECONCILIATION_SETTLING)
 
 
 def _within(name: str, package: str) -> bool:
@@ -106,6 +110,11 @@ def violations(root: Path) -> list[str]:
             ):
                 found.append(f"{where}: the 合算 calculation imports only the standard library "
                              "and itself")
+            if _within(module, RECONCILIATION_SETTLING) and not (
+                first in stdlib or _within(name, RECONCILIATION_CALCULATION)
+            ):
+                found.append(f"{where}: the 合算 settling imports only the standard library "
+                             "and the calculation")
             if first == ROOF and top not in (ROOF, "tests"):
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
@@ -126,7 +135,7 @@ def violations(root: Path) -> list[str]:
                 found.append(f"{where}: staging/ sets scenes for the roof and the benchmarks; "
                              "nothing else imports it")
             if (top == "insurer_workers" and first in packages - INSURER_FLOOR
-                    and not _within(name, RECONCILIATION_CALCULATION)):  # pure: what insurers run
+                    and not any(_within(name, p) for p in PURE_RECONCILIATION)):  # pure
                 found.append(f"{where}: insurer_workers/ is a participant, not the relay; it "
                              "imports no relay processor")
             if module in PURE_MEMBERS and not (
@@ -201,6 +210,26 @@ def test_the_guard_sees_the_reconciliation_calculation_importing_beyond_itself(
         "calculation imports only the standard library and itself",
         "reconciliation/calculation/stages.py:4 imports reconciliation.store: the 合算 "
         "calculation imports only the standard library and itself"]
+
+
+def test_the_guard_sees_the_reconciliation_settling_importing_beyond_the_calculation(
+        tmp_path: Path):
+    root = _tree(tmp_path, {
+        "reconciliation/__init__.py": "",
+        "reconciliation/calculation/__init__.py": "",
+        "reconciliation/settling.py": (
+            "from uuid import uuid5\n"
+            "from reconciliation.calculation import calculate\n"
+            "import asyncpg\n"
+            "from insurer_workers import member_store\n"),
+        "insurer_workers/__init__.py": "",
+        "insurer_workers/closing.py": "from reconciliation.settling import read_answer\n",
+    })
+    assert violations(root) == [
+        "reconciliation/settling.py:3 imports asyncpg: the 合算 settling imports only the "
+        "standard library and the calculation",
+        "reconciliation/settling.py:4 imports insurer_workers: the 合算 settling "
+        "imports only the standard library and the calculation"]
 
 
 def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):
