@@ -1,6 +1,6 @@
 """One simulated insurer's own member store: a PostgreSQL schema `insurer_<code>`, owned by a role
-of the same name, holding its members, benefits, receipts, replay memory and its record of
-exchanges.
+of the same name, holding its members, benefits, receipts, replay memory, its record of
+exchanges and its 合算 closes with their settlement ledger.
 
 The store is the insurer's, not the relay's: the relay's own processors never read it (it only
 shares the database server). The code is checked before it names anything in SQL; numbers are
@@ -20,6 +20,7 @@ import asyncpg
 
 from insurer_workers.members import BenefitRecord, MemberPeriod
 from insurer_workers.receipt_tables import RECEIPT_TABLES
+from insurer_workers.settlement_tables import CLOSING_TABLES
 
 CODE = re.compile(r"[A-Za-z0-9_]{1,16}")
 EXCHANGE_TABLES = ("asked", "answered")
@@ -63,11 +64,12 @@ TABLES = (
         scheme text, insurer_code text, relay_time timestamptz NOT NULL,
         member_known boolean NOT NULL)""",
     *RECEIPT_TABLES,
-    """CREATE TABLE IF NOT EXISTS {s}.settlements (
+    """CREATE TABLE IF NOT EXISTS {s}.settlements_received (
         settlement_id uuid PRIMARY KEY, sender text NOT NULL, period integer NOT NULL,
         base_date date NOT NULL, benefit text NOT NULL, member_number text NOT NULL,
         amount_yen bigint NOT NULL, total_yen bigint NOT NULL, corrects uuid,
         relay_time timestamptz NOT NULL, member_known boolean NOT NULL)""",
+    *CLOSING_TABLES,
 )
 
 
@@ -229,8 +231,8 @@ async def record_settlement(conn: asyncpg.Connection, code: str, s: Settlement) 
     when it was already kept (a settlement read again)."""
     name = store_name(code)
     added = await conn.fetchval(
-        f"""INSERT INTO {name}.settlements (settlement_id, sender, period, base_date, benefit,
-            member_number, amount_yen, total_yen, corrects, relay_time, member_known)
+        f"""INSERT INTO {name}.settlements_received (settlement_id, sender, period,
+            base_date, benefit, member_number, amount_yen, total_yen, corrects, relay_time, member_known)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (settlement_id) DO NOTHING RETURNING true""",
         s.settlement_id, s.sender, s.period, s.base_date, s.benefit, s.member_number,
@@ -241,7 +243,7 @@ async def record_settlement(conn: asyncpg.Connection, code: str, s: Settlement) 
 async def settlements_kept(conn: asyncpg.Connection, code: str) -> list[Settlement]:
     """Every settlement the insurer kept, in the order of their relay time and id."""
     name = store_name(code)
-    rows = await conn.fetch(f"SELECT * FROM {name}.settlements ORDER BY relay_time, "
+    rows = await conn.fetch(f"SELECT * FROM {name}.settlements_received ORDER BY relay_time, "
                             "settlement_id")
     return [Settlement(**dict(r)) for r in rows]
 

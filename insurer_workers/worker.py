@@ -594,9 +594,16 @@ def identity(cfg: StackConfig, code: str, kafka: KafkaLogin) -> InsurerIdentity:
 async def send_request(me: InsurerIdentity, namespace: Namespace,
                        request: ExchangeRequest) -> None:
     """Sign `request` with the asker's key and put it on the exchange's request topic."""
-    if request.asker_code != me.code:
+    await send_requests(me, namespace, [request])
+
+
+async def send_requests(me: InsurerIdentity, namespace: Namespace,
+                        requests: list[ExchangeRequest]) -> None:
+    """Sign each request with the asker's key and put them on the exchange's request topic,
+    in order, through one producer."""
+    if any(request.asker_code != me.code for request in requests):
         raise ValueError("an insurer asks in its own name only")
-    await send_signed(me, namespace, EXCHANGE_REQUEST, [request])
+    await send_signed(me, namespace, EXCHANGE_REQUEST, requests)
 
 
 async def send_signed(me: InsurerIdentity, namespace: Namespace, topic: Topic,

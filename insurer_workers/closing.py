@@ -1,0 +1,520 @@
+"""One period's 合算 close at one medical insurer (DOMAIN §6): the households whose base-date
+insurer it is, their members' self-pay gathered from the other insurers through the relay, the
+calculation, the members' statements and the settlement ledger, ready to send.
+
+Each close is a new round with its own request ids; a household whose inputs are incomplete (a
+provider unavailable, an answer unreadable, no reply in time) is held back with its reason and
+tried again at the next close, never settled on part of its inputs. The ledger only grows:
+`reconciliation.settling` gives the difference to what was settled before, if any."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+import asyncpg
+
+from insurer_workers import member_store, receipt_store
+from insurer_workers.member_reading import MEDICAL
+from insurer_workers.worker import InsurerIdentity, send_requests
+from reconciliation.calculation import (
+    CareSelfPay,
+    Household,
+    IncomeCategory,
+    InputError,
+    Member,
+    Period,
+    Receipt,
+    base_date_for,
+    calculate,
+    statement,
+)
+from reconciliation.calculation.apportion import Side
+from reconciliation.settling import (
+    Answer,
+    Made,
+    Settlement,
+    TargetKey,
+    member_targets,
+    next_settlement,
+    read_answer,
+)
+from schemas.common import InsuredNumber
+from schemas.exchange import MAX_ENTRIES, ExchangeRequest, MemberNumber, RequestEntry
+from schemas.exchange_terms import DataCategory, ExchangeOutcome, ExchangeScheme, Purpose
+from schemas.topics import Namespace
+
+CLOSE_NAMESPACE = UUID("6d2c8f0a-41b7-5e93-8c1d-2f7a9b3e5c60")
+CHUNK = 100
+"""Households written per transaction."""
+SCHEMES = (ExchangeScheme.MEDICAL, ExchangeScheme.LONG_TERM_CARE)
+INCOME = {"ア": IncomeCategory.ACTIVE_III, "イ": IncomeCategory.ACTIVE_II,
+          "ウ": IncomeCategory.ACTIVE_I, "エ": IncomeCategory.GENERAL,
+          "オ": IncomeCategory.LOW_II, **{c.value: c for c in IncomeCategory}}
+"""The store's 所得区分 labels: under 70 ア–オ (オ, 住民税非課税, has the 低所得 row's threshold),
+70 and over DOMAIN §6's own."""
+Progress = Callable[[int, int], None]
+
+
+class CloseRunning(RuntimeError):
+    """Another close of the same insurer and period holds the lock."""
+
+
+@dataclass(frozen=True)
+class Insured:
+    """A member of a household on the base date, as this insurer's store holds them."""
+
+    number: str
+    key: str
+    capacity: str
+    birth_date: date | None
+    income_category: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A household within this insurer on one base date: the unit of one calculation."""
+
+    household: str
+    base_date: date
+    members: tuple[Insured, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.household}@{self.base_date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request of a close: its scheme and span's end, and which member each token is."""
+
+    request_id: UUID
+    scheme: ExchangeScheme
+    base_date: date
+    entries: dict[str, str]
+
+
+@dataclass
+class EntryState:
+    """What the replies recorded say of one entry so far."""
+
+    refused: str | None = None
+    providers: list[str] | None = None
+    answers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    unavailable: set[str] = field(default_factory=set)
+
+    @property
+    def terminal(self) -> bool:
+        if self.refused is not None:
+            return True
+        return self.providers is not None and all(
+            p in self.answers or p in self.unavailable for p in self.providers)
+
+
+@dataclass
+class CloseReport:
+    """What one close did (codes and counts; amounts are the insurer's own)."""
+
+    code: str
+    period: int
+    round: int
+    households: int = 0
+    settled: int = 0
+    held_back: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    deltas: int = 0
+    amounts: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        return {"households": self.households, "settled": self.settled,
+                "held_back": dict(sorted(self.held_back.items())), "new": self.new,
+                "deltas": self.deltas, "amounts": dict(sorted(self.amounts.items()))}
+
+
+def late_stage_from(birth: date) -> date:
+    """The 75th birthday: the first day in the 75+ scheme (DOMAIN §5b)."""
+    try:
+        return birth.replace(year=birth.year + 75)
+    except ValueError:  # 29 February
+        return date(birth.year + 75, 3, 1)
+
+
+def member_number(number: str) -> MemberNumber:
+    """The store's canonical insured number (`symbol|number|branch`) as a request names it."""
+    symbol, no, branch = number.split("|")
+    return MemberNumber(insured_number=InsuredNumber(symbol=symbol or None, number=no,
+                                                     branch=branch or None))
+
+
+def request_id(code: str, period: int, round_: int, batch: int) -> UUID:
+    """A close's request id: the same insurer, period, round and batch give the same id."""
+    return uuid5(CLOSE_NAMESPACE, f"{code}|{period}|{round_}|{batch}")
+
+
+async def households_of(conn: asyncpg.Connection, code: str, period: Period) -> list[Unit]:
+    """The households whose medical insurer on the base date this insurer is: each member's
+    base date (31 July; the date of death; the day before the 75th birthday), the member's
+    period here covering it, grouped by the store's household on that date."""
+    name = member_store.store_name(code)
+    rows = await conn.fetch(
+        f"""SELECT member_number, capacity, valid_from, valid_to, household, income_category,
+            birth_date, died_on FROM {name}.members WHERE scheme = $1 AND valid_from <= $3
+            AND (valid_to IS NULL OR valid_to > $2) ORDER BY member_number, valid_from""",
+        MEDICAL, period.first_day, period.last_day)
+    units: dict[tuple[str, date], list[asyncpg.Record]] = defaultdict(list)
+    for r in rows:
+        birth = r["birth_date"]
+        late = late_stage_from(birth) if birth is not None else None
+        base = base_date_for(period, died_on=r["died_on"], late_stage_from=late)
+        if r["valid_from"] <= base and (r["valid_to"] is None or base < r["valid_to"]):
+            units[(r["household"], base)].append(r)
+    keys = await member_keys(conn, code, sorted({r["member_number"] for r in rows}))
+    found = []
+    for (household, base), members in sorted(units.items()):
+        insured = sorted({r["member_number"]: Insured(
+            r["member_number"], keys[r["member_number"]], r["capacity"], r["birth_date"],
+            r["income_category"]) for r in members}.values(),
+            key=lambda m: (m.capacity != "insured", m.number))
+        found.append(Unit(household, base, tuple(insured)))
+    return found
+
+
+async def member_keys(conn: asyncpg.Connection, code: str,
+                      numbers: list[str]) -> dict[str, str]:
+    """Each member's opaque key in this store (made on first use; never derived from the
+    number, so it tells nothing of it)."""
+    name = member_store.store_name(code)
+    await conn.execute(f"""INSERT INTO {name}.member_keys (member_number)
+                           SELECT unnest($1::text[]) ON CONFLICT DO NOTHING""", numbers)
+    rows = await conn.fetch(f"""SELECT member_number, member_key FROM {name}.member_keys
+                                WHERE member_number = ANY($1::text[])""", numbers)
+    return {r["member_number"]: str(r["member_key"]) for r in rows}
+
+
+async def begin(conn: asyncpg.Connection, code: str, period: Period,
+                relay_time: datetime | None) -> int:
+    """A new round of the period's close (1 for the first); the store is made current and the
+    close's lock taken for this connection's session (released by `finish`)."""
+    await member_store.create_store(conn, code)
+    if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))",
+                               f"close:{code}:{period.year}"):
+        raise CloseRunning("a close of this insurer and period is running")
+    name = member_store.store_name(code)
+    return await conn.fetchval(
+        f"""INSERT INTO {name}.closes (period, round, started_at, relay_time)
+            SELECT $1, COALESCE(max(round), 0) + 1, now(), $2 FROM {name}.closes
+            WHERE period = $1 RETURNING round""", period.year, relay_time)
+
+
+def requests_for(code: str, period: Period, round_: int, units: Iterable[Unit],
+                 relay_time: datetime, ttl: timedelta) -> tuple[list[ExchangeRequest],
+                                                                list[Asked]]:
+    """The close's questions: for each scheme and base date, the members' numbers in batches
+    of at most MAX_ENTRIES, over the period up to the base date (the relay asks every other
+    insurer that covered them then, before this insurer's cover included)."""
+    by_date: dict[date, list[str]] = defaultdict(list)
+    for unit in units:
+        by_date[unit.base_date] += [m.number for m in unit.members]
+    requests, asked, batch = [], [], 0
+    for scheme in SCHEMES:
+        for base, numbers in sorted(by_date.items()):
+            numbers = sorted(set(numbers))
+            for start in range(0, len(numbers), MAX_ENTRIES):
+                chunk = numbers[start:start + MAX_ENTRIES]
+                entries = {f"e{i}": n for i, n in enumerate(chunk)}
+                rid = request_id(code, period.year, round_, batch)
+                batch += 1
+                requests.append(ExchangeRequest(
+                    request_id=rid, asker_code=code, scheme=scheme,
+                    category=DataCategory.SELF_PAY_AMOUNTS, purpose=Purpose.COMBINED_HIGH_COST,
+                    period_from=period.first_day, period_to=base,
+                    expires_at=relay_time + ttl,
+                    entries=[RequestEntry(entry=t, member=member_number(n))
+                             for t, n in entries.items()]))
+                asked.append(Asked(rid, scheme, base, entries))
+    return requests, asked
+
+
+async def states(conn: asyncpg.Connection, code: str,
+                 asked: list[Asked]) -> dict[tuple[UUID, str], EntryState]:
+    """What the insurer's worker recorded of the replies to the close's requests, per entry."""
+    name = member_store.store_name(code)
+    found = {(a.request_id, token): EntryState() for a in asked for token in a.entries}
+    rows = await conn.fetch(
+        f"SELECT request_id, outcome, detail FROM {name}.asked WHERE request_id = ANY($1)",
+        [a.request_id for a in asked])
+    tokens = {a.request_id: list(a.entries) for a in asked}
+    for r in rows:
+        detail = json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
+        entry, outcome = detail.get("entry"), r["outcome"]
+        targets = [entry] if entry is not None else tokens[r["request_id"]]
+        for token in targets:
+            state = found.get((r["request_id"], token))
+            if state is None:
+                continue
+            if outcome == ExchangeOutcome.REFUSED.value:
+                state.refused = detail.get("reason") or "refused"
+            elif outcome == ExchangeOutcome.FORWARDED.value:
+                state.providers = list(detail.get("providers") or [])
+            elif outcome == ExchangeOutcome.ANSWERED.value:
+                state.answers[detail.get("provider")] = (
+                    None if detail.get("answer_unreadable") else detail.get("answer"))
+            elif outcome == ExchangeOutcome.UNAVAILABLE.value:
+                state.unavailable.add(detail.get("provider"))
+    return found
+
+
+async def gather(conn: asyncpg.Connection, code: str, asked: list[Asked], wait: float,
+                 progress: Progress | None = None,
+                 poll: float = 0.5) -> dict[tuple[UUID, str], EntryState]:
+    """The entries' states once every one is terminal, or as they stand after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = await states(conn, code, asked)
+        done = sum(s.terminal for s in found.values())
+        if progress is not None:
+            progress(done, len(found))
+        if done == len(found) or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(poll)
+
+
+def _remote(unit: Unit, asked: list[Asked], found: dict[tuple[UUID, str], EntryState]
+            ) -> tuple[list[Receipt], list[CareSelfPay]] | str:
+    """The members' receipts and care months from the other insurers, or why the household
+    is held back."""
+    where = {(a.scheme, a.base_date, number): (a.request_id, token)
+             for a in asked for token, number in a.entries.items()}
+    receipts: list[Receipt] = []
+    care: list[CareSelfPay] = []
+    for member in unit.members:
+        for scheme in SCHEMES:
+            at = where.get((scheme, unit.base_date, member.number))
+            state = found.get(at) if at is not None else None
+            if state is None or not state.terminal:
+                return "no_reply"
+            if state.refused is not None:
+                if state.refused == "nobody_covered":
+                    continue
+                return f"refused:{state.refused}"
+            for provider in sorted(state.providers or []):
+                if provider in state.unavailable and provider not in state.answers:
+                    return "unavailable"
+                body = state.answers.get(provider)
+                if body is None:
+                    return "answer_unreadable"
+                got = read_answer(body, provider=provider, member_key=member.key,
+                                  scheme=scheme.value)
+                if not isinstance(got, Answer):
+                    return f"unreadable:{got.reason}"
+                receipts += got.receipts
+                care += got.care
+    return receipts, care
+
+
+async def inputs_of(conn: asyncpg.Connection, code: str, period: Period, unit: Unit,
+                    remote: tuple[list[Receipt], list[CareSelfPay]]) -> Household | str:
+    """The household's calculation inputs: this insurer's own receipts and the others', or
+    why it is held back."""
+    head = unit.members[0]
+    category = INCOME.get(head.income_category)
+    if category is None:
+        return "unknown_income_category"
+    if any(m.birth_date is None for m in unit.members):
+        return "no_birth_date"
+    receipts, care = list(remote[0]), list(remote[1])
+    for m in unit.members:
+        own, own_care = await receipt_store.household_inputs(conn, code, m.number, m.key, period)
+        receipts += [replace(r, receipt_id=f"{code}:{r.receipt_id}") for r in own]
+        care += own_care
+    members = tuple(Member(key=m.key, birth_date=m.birth_date or date.min, in_household=True,
+                           base_date=unit.base_date, base_insurer=code,
+                           income_category=category) for m in unit.members)
+    return Household(period=period, members=members, receipts=tuple(receipts), care=tuple(care))
+
+
+async def _made(conn: asyncpg.Connection, name: str, period: Period,
+                keys: list[str]) -> dict[TargetKey, list[Made]]:
+    rows = await conn.fetch(
+        f"""SELECT settlement_id, corrects, amount_yen, member_key, payer_side, payer_code,
+            benefit FROM {name}.settlements WHERE period = $1 AND member_key = ANY($2::uuid[])""",
+        period.year, keys)
+    made: dict[TargetKey, list[Made]] = defaultdict(list)
+    for r in rows:
+        key = TargetKey(str(r["member_key"]), Side(r["payer_side"]), r["payer_code"],
+                        r["benefit"])
+        made[key].append(Made(r["settlement_id"], r["corrects"], r["amount_yen"]))
+    return made
+
+
+async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                       unit: Unit, household: Household, report: CloseReport) -> None:
+    name = member_store.store_name(code)
+    try:
+        calculation = calculate(household)
+    except InputError as refused:
+        await _hold(conn, name, period, round_, unit, f"input:{refused.reason}", report)
+        return
+    targets = member_targets(calculation)
+    made = await _made(conn, name, period, [m.key for m in unit.members])
+    new: list[Settlement] = []
+    for key in sorted(set(targets) | set(made)):
+        found = next_settlement(code, period.year, key, made.get(key, []), targets.get(key, 0))
+        if found is not None:
+            new.append(found)
+    shares = json.dumps([{"side": s.payer.side.value, "payer": s.payer.insurer_number,
+                          "benefit": s.benefit, "amount_yen": s.amount}
+                         for s in calculation.shares])
+    for m in unit.members:
+        await conn.execute(
+            f"""INSERT INTO {name}.statements (period, member_key, household, base_date, round,
+                outcome, payment_yen, medical_total_yen, care_total_yen, shares, statement)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
+                ON CONFLICT (period, member_key) DO UPDATE SET household = EXCLUDED.household,
+                base_date = EXCLUDED.base_date, round = EXCLUDED.round,
+                outcome = EXCLUDED.outcome, payment_yen = EXCLUDED.payment_yen,
+                medical_total_yen = EXCLUDED.medical_total_yen,
+                care_total_yen = EXCLUDED.care_total_yen, shares = EXCLUDED.shares,
+                statement = EXCLUDED.statement""",
+            period.year, UUID(m.key), unit.name, unit.base_date, round_,
+            calculation.run.outcome, calculation.payment, calculation.medical_total,
+            calculation.care_total, shares, statement(calculation, m.key))
+    for s in new:
+        await conn.execute(
+            f"""INSERT INTO {name}.settlements (settlement_id, period, member_key, household,
+                payer_side, payer_code, benefit, amount_yen, total_yen, corrects, round,
+                created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+                ON CONFLICT (settlement_id) DO NOTHING""",
+            s.settlement_id, period.year, UUID(s.key.member_key), unit.name,
+            s.key.side.value, s.key.payer, s.key.benefit, s.amount, s.total, s.corrects,
+            round_)
+        report.new += s.corrects is None
+        report.deltas += s.corrects is not None
+        payer = f"{s.key.side.value}:{s.key.payer}"
+        report.amounts[payer] = report.amounts.get(payer, 0) + s.amount
+    await conn.execute(f"DELETE FROM {name}.held_back WHERE period = $1 AND household = $2",
+                       period.year, unit.name)
+    report.settled += 1
+
+
+async def _hold(conn: asyncpg.Connection, name: str, period: Period, round_: int, unit: Unit,
+                reason: str, report: CloseReport) -> None:
+    await conn.execute(
+        f"""INSERT INTO {name}.held_back (period, household, round, reason)
+            VALUES ($1, $2, $3, $4) ON CONFLICT (period, household) DO UPDATE SET
+            round = EXCLUDED.round, reason = EXCLUDED.reason""",
+        period.year, unit.name, round_, reason)
+    report.held_back[reason] += 1
+
+
+async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                 units: list[Unit], asked: list[Asked],
+                 found: dict[tuple[UUID, str], EntryState],
+                 progress: Progress | None = None) -> CloseReport:
+    """Calculate each household whose inputs are complete and write its members' statements
+    and ledger rows, one transaction per CHUNK households; hold the others back."""
+    report = CloseReport(code, period.year, round_, households=len(units))
+    name = member_store.store_name(code)
+    for start in range(0, len(units), CHUNK):
+        async with conn.transaction():
+            for unit in units[start:start + CHUNK]:
+                remote = _remote(unit, asked, found)
+                household = remote if isinstance(remote, str) else await inputs_of(
+                    conn, code, period, unit, remote)
+                if isinstance(household, str):
+                    await _hold(conn, name, period, round_, unit, household, report)
+                else:
+                    await _settle_unit(conn, code, period, round_, unit, household, report)
+        if progress is not None:
+            progress(min(start + CHUNK, len(units)), len(units))
+    return report
+
+
+async def finish(conn: asyncpg.Connection, code: str, report: CloseReport) -> None:
+    name = member_store.store_name(code)
+    await conn.execute(f"""UPDATE {name}.closes SET finished_at = now(), counts = $3::jsonb
+                           WHERE period = $1 AND round = $2""",
+                       report.period, report.round, json.dumps(report.counts()))
+    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
+                       f"close:{code}:{report.period}")
+
+
+async def close(conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namespace,
+                relay_time: datetime, period: Period, *, wait: float = 600.0,
+                ttl: timedelta = timedelta(hours=1),
+                progress: Progress | None = None) -> CloseReport:
+    """One close of `period` at `me`: ask, wait (at most `wait` seconds) for the replies the
+    insurer's running worker records, settle. `relay_time` is the relay clock's (the
+    requests' deadline is `ttl` after it)."""
+    round_ = await begin(conn, me.code, period, relay_time)
+    try:
+        units = await households_of(conn, me.code, period)
+        requests, asked = requests_for(me.code, period, round_, units, relay_time, ttl)
+        await send_requests(me, namespace, requests)
+        found = await gather(conn, me.code, asked, wait, progress)
+        report = await settle(conn, me.code, period, round_, units, asked, found)
+    except BaseException:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
+                           f"close:{me.code}:{period.year}")
+        raise
+    await finish(conn, me.code, report)
+    return report
+
+
+@dataclass(frozen=True)
+class PendingSettlement:
+    """A ledger row not sent yet: what the sending side turns into a settlement instruction."""
+
+    settlement_id: UUID
+    period: int
+    member_key: str
+    household: str
+    payer_side: str
+    payer_code: str
+    benefit: str
+    amount_yen: int
+    total_yen: int
+    corrects: UUID | None
+    round: int
+    created_at: datetime
+
+
+async def pending_settlements(conn: asyncpg.Connection, code: str,
+                              period: int) -> list[PendingSettlement]:
+    """The period's settlements not marked sent, in the order they were made (a correction
+    always after the settlement it corrects)."""
+    name = member_store.store_name(code)
+    rows = await conn.fetch(
+        f"""SELECT settlement_id, period, member_key, household, payer_side, payer_code,
+            benefit, amount_yen, total_yen, corrects, round, created_at FROM {name}.settlements
+            WHERE period = $1 AND sent_at IS NULL ORDER BY round, created_at, settlement_id""",
+        period)
+    return [PendingSettlement(r["settlement_id"], r["period"], str(r["member_key"]),
+                              r["household"], r["payer_side"], r["payer_code"], r["benefit"],
+                              r["amount_yen"], r["total_yen"], r["corrects"], r["round"],
+                              r["created_at"]) for r in rows]
+
+
+async def mark_sent(conn: asyncpg.Connection, code: str, ids: Iterable[UUID]) -> int:
+    """Mark these settlements sent (once: a row marked already keeps its time); how many."""
+    name = member_store.store_name(code)
+    rows = await conn.fetch(
+        f"""UPDATE {name}.settlements SET sent_at = now() WHERE settlement_id = ANY($1::uuid[])
+            AND sent_at IS NULL RETURNING 1""", list(ids))
+    return len(rows)
+
+
+async def stored_statement(conn: asyncpg.Connection, code: str, period: int,
+                           member_key: UUID) -> str | None:
+    """The member's statement of the period's last close that calculated their household."""
+    name = member_store.store_name(code)
+    return await conn.fetchval(f"""SELECT statement FROM {name}.statements
+                                   WHERE period = $1 AND member_key = $2""", period, member_key)
+

@@ -1,0 +1,35 @@
+"""The member store's 合算 closing tables (`member_store.TABLES`): opaque member keys, each
+period's close rounds, households held back, members' statements and the settlement ledger.
+
+The ledger is append-only: a settlement is never changed but for `sent_at`; a changed total is a
+new row of the difference naming the one it corrects, and one row only may correct another."""
+
+CLOSING_TABLES = (
+    """CREATE TABLE IF NOT EXISTS {s}.member_keys (
+        member_number text PRIMARY KEY,
+        member_key uuid NOT NULL UNIQUE DEFAULT gen_random_uuid())""",
+    """CREATE TABLE IF NOT EXISTS {s}.closes (
+        period integer NOT NULL, round integer NOT NULL CHECK (round > 0),
+        started_at timestamptz NOT NULL, relay_time timestamptz,
+        finished_at timestamptz, counts jsonb NOT NULL DEFAULT '{{}}',
+        PRIMARY KEY (period, round))""",
+    """CREATE TABLE IF NOT EXISTS {s}.held_back (
+        period integer NOT NULL, household text NOT NULL, round integer NOT NULL,
+        reason text NOT NULL, PRIMARY KEY (period, household))""",
+    """CREATE TABLE IF NOT EXISTS {s}.statements (
+        period integer NOT NULL, member_key uuid NOT NULL, household text NOT NULL,
+        base_date date NOT NULL, round integer NOT NULL, outcome text NOT NULL,
+        payment_yen bigint NOT NULL, medical_total_yen bigint NOT NULL,
+        care_total_yen bigint NOT NULL, shares jsonb NOT NULL, statement text NOT NULL,
+        PRIMARY KEY (period, member_key))""",
+    """CREATE TABLE IF NOT EXISTS {s}.settlements (
+        settlement_id uuid PRIMARY KEY, period integer NOT NULL, member_key uuid NOT NULL,
+        household text NOT NULL, payer_side text NOT NULL, payer_code text NOT NULL,
+        benefit text NOT NULL, amount_yen bigint NOT NULL,
+        total_yen bigint NOT NULL CHECK (total_yen >= 0), corrects uuid UNIQUE,
+        round integer NOT NULL, created_at timestamptz NOT NULL, sent_at timestamptz)""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS settlements_first ON {s}.settlements
+        (period, member_key, payer_side, payer_code, benefit) WHERE corrects IS NULL""",
+    """CREATE INDEX IF NOT EXISTS settlements_pending ON {s}.settlements (period, created_at)
+        WHERE sent_at IS NULL""",
+)

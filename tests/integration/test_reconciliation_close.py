@@ -1,0 +1,352 @@
+"""The 合算 close on the real stack: the base-date medical insurer asks through the relay what
+its households' members paid elsewhere in the period (an earlier medical insurer after a job
+change, a care insurer), the providers answer with their standing receipts sealed for it, and
+its close calculates exactly what `calculate` gives on the same inputs read from each store,
+writes the statements and the ledger; a late receipt then settles one delta per changed line
+naming the first, a close with nothing new adds nothing, and every lookup is in the access
+logs (the relay's and the providers' own)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from access_log.entries import AccessKind, entry_of
+from groundfloor.crypto import Sealed, open_sealed
+from infra import namespace
+from infra.principals import TESTS
+from insurer_workers import closing, member_store
+from insurer_workers.receipt_feed import publish_receipts
+from insurer_workers.receipt_store import household_inputs
+from insurer_workers.worker import send_requests
+from reconciliation.calculation import Household, Member, Period, calculate
+from reconciliation.calculation.inputs import Month
+from schemas.base import JST
+from schemas.common import InsuredNumber
+from schemas.receipts import ReceiptKind, ReceiptRecord
+from schemas.secret import SecretNumber
+from shaho.bootstrap import insurer
+from staging.exchange_population import insurers_of
+from tests.integration.exchange_env import linked_population, route, run_workers
+from tests.integration.relay_env import RelayEnv
+
+pytestmark = pytest.mark.integration
+
+PERIOD = Period(2026)
+NOW = datetime(2026, 10, 1, 10, 0, tzinfo=JST)
+CLINIC = "1310000001"
+
+
+@dataclass(frozen=True)
+class Link:
+    relay_id: str
+    scheme: str
+    insurer: str
+    number: str
+    valid_from: date
+    valid_to: date | None
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+
+async def _links(relay: RelayEnv) -> dict[str, list[Link]]:
+    """Every person's medical and care links as the relay holds them, numbers opened."""
+    keyring = relay.keyring()
+    conn = await relay.connect()
+    try:
+        rows = await conn.fetch(
+            "SELECT l.relay_id, l.scheme, l.insurer_number, l.number_kind, l.valid_from, "
+            "l.valid_to, r.number_sealed FROM links l JOIN reference_index r ON "
+            "r.kind = l.number_kind AND r.blind_index = l.number_index WHERE l.scheme IN "
+            "('medical', 'long_term_care') AND l.retracted_by IS NULL AND l.relay_id NOT IN "
+            "(SELECT unnest(relay_ids) FROM anomalies WHERE NOT resolved) "
+            "ORDER BY l.relay_id, l.valid_from")
+    finally:
+        await conn.close()
+    out: dict[str, list[Link]] = {}
+    for r in rows:
+        sealed = Sealed.from_json_dict(json.loads(r["number_sealed"]))
+        number = open_sealed(keyring, sealed, r["number_kind"].encode()).decode()
+        out.setdefault(r["relay_id"], []).append(Link(
+            r["relay_id"], r["scheme"], r["insurer_number"], number, r["valid_from"],
+            r["valid_to"]))
+    return out
+
+
+def _pick(links: dict[str, list[Link]]) -> tuple[str, Link, Link, Link, Link]:
+    """A medical insurer B of 31 July with a member `m` covered by another care insurer C in
+    June (C's link) and a member `j` who came from another medical insurer A in the period
+    (A's link), A covering August."""
+    base, june, august = PERIOD.last_day, date(2026, 6, 15), PERIOD.first_day
+    for b in sorted({lk.insurer for ls in links.values() for lk in ls if lk.scheme == "medical"
+                     and len(lk.insurer) == 8 and not lk.insurer.startswith("39")}):
+        cared = [(at_b, c) for ls in links.values() for at_b in ls
+                 if at_b.insurer == b and at_b.scheme == "medical" and at_b.covers(base)
+                 for c in ls if c.scheme == "long_term_care" and c.insurer != b
+                 and c.covers(june) and c.covers(date(2026, 5, 15))]
+        moved = [(at_b, a) for ls in links.values() for at_b in ls
+                 if at_b.insurer == b and at_b.scheme == "medical" and at_b.covers(base)
+                 for a in ls if a.scheme == "medical" and a.insurer != b and a.covers(august)
+                 and a.valid_to is not None and a.valid_to <= base]
+        if cared and moved:
+            return b, *cared[0], *moved[0]
+    raise AssertionError("the population has no such insurer")
+
+
+def _insured(number: str) -> InsuredNumber:
+    symbol, no, branch = number.split("|")
+    return InsuredNumber(symbol=SecretNumber(symbol) if symbol else None,
+                         number=SecretNumber(no), branch=SecretNumber(branch) if branch else None)
+
+
+def _inpatient(rid: str, code: str, number: str, month: str, copay: int) -> ReceiptRecord:
+    return ReceiptRecord(receipt_id=rid, insurer_number=code, kind=ReceiptKind.MEDICAL_INPATIENT,
+                         insured_number=_insured(number), service_month=month,
+                         institution_code=CLINIC, copay_yen=copay, high_cost_benefit_yen=0,
+                         meals_and_room_yen=4_590)
+
+
+def _care(rid: str, code: str, number: str, month: str, amount: int) -> ReceiptRecord:
+    return ReceiptRecord(receipt_id=rid, insurer_number=code, kind=ReceiptKind.CARE,
+                         care_insured_number=number, service_month=month, self_pay_yen=amount)
+
+
+async def _drive(relay: RelayEnv, codes: list[str], minute: int) -> int:
+    """The relay routes, the providers answer, the asker records the replies."""
+    for step in (1, 2):
+        await relay.tick(NOW + timedelta(minutes=minute + step))
+        await asyncio.to_thread(route, relay)
+        await asyncio.to_thread(run_workers, relay, codes)
+    return minute + 2
+
+
+async def _close(relay: RelayEnv, code: str, codes: list[str],
+                 minute: int) -> tuple[closing.CloseReport, list[closing.Asked], int]:
+    """One close at `code`, its phases as `closing.close` runs them, the relay driven between
+    asking and gathering."""
+    conn = await relay.connect()
+    try:
+        now = relay.ticks[-1]
+        round_ = await closing.begin(conn, code, PERIOD, now)
+        units = await closing.households_of(conn, code, PERIOD)
+        requests, asked = closing.requests_for(code, PERIOD, round_, units, now,
+                                               timedelta(hours=1))
+        await send_requests(insurer(relay.cfg, code), relay.topics, requests)
+        minute = await _drive(relay, codes, minute)
+        found = await closing.gather(conn, code, asked, wait=60)
+        assert all(s.terminal for s in found.values())
+        report = await closing.settle(conn, code, PERIOD, round_, units, asked, found)
+        await closing.finish(conn, code, report)
+        return report, asked, minute
+    finally:
+        await conn.close()
+
+
+async def _direct(relay: RelayEnv, b: str, unit: closing.Unit,
+                  links: dict[str, list[Link]]) -> Household:
+    """The household's inputs read straight from every insurer's store, each person's numbers
+    there from the relay's links: what the close must have gathered."""
+    by_number = {lk.number: rid for rid, ls in links.items() for lk in ls
+                 if lk.insurer == b and lk.scheme == "medical"}
+    conn = await relay.connect()
+    try:
+        receipts, care = [], []
+        for m in unit.members:
+            seen = {(b, m.number)}
+            own = await household_inputs(conn, b, m.number, m.key, PERIOD)
+            receipts += [replace(r, receipt_id=f"{b}:{r.receipt_id}") for r in own[0]]
+            care += own[1]
+            for lk in links.get(by_number.get(m.number, ""), []):
+                if (lk.insurer, lk.number) in seen or not (
+                        lk.valid_from <= unit.base_date
+                        and (lk.valid_to is None or lk.valid_to > PERIOD.first_day)):
+                    continue
+                seen.add((lk.insurer, lk.number))
+                got = await household_inputs(conn, lk.insurer, lk.number, m.key, PERIOD)
+                receipts += [replace(r, receipt_id=f"{lk.insurer}:{r.receipt_id}")
+                             for r in got[0] if lk.scheme == "medical"]
+                care += [c for c in got[1] if lk.scheme == "long_term_care"]
+    finally:
+        await conn.close()
+    category = closing.INCOME[unit.members[0].income_category]
+    return Household(period=PERIOD, members=tuple(Member(
+        key=m.key, birth_date=m.birth_date, in_household=True, base_date=unit.base_date,
+        base_insurer=b, income_category=category) for m in unit.members),
+        receipts=tuple(receipts), care=tuple(care))
+
+
+async def _stored(relay: RelayEnv, code: str, sql: str, *args) -> list:
+    conn = await relay.connect()
+    try:
+        return await conn.fetch(sql.format(s=member_store.store_name(code)), *args)
+    finally:
+        await conn.close()
+
+
+async def test_a_close_gathers_through_the_relay_and_settles_only_differences(relay: RelayEnv):
+    population = await linked_population(relay)
+    codes = insurers_of(population)
+    await namespace.receipt_topics(relay.stack, relay.topics, codes)
+    await relay.tick(NOW)
+    links = await _links(relay)
+    b, at_b_m, c_link, at_b_j, a_link = _pick(links)
+    codes = sorted({lk.insurer for ls in links.values()  # B and whom it may ask
+                    if any(lk.insurer == b for lk in ls) for lk in ls} & set(codes))
+    await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
+        _inpatient("CLOSE-B-1", b, at_b_m.number, "2026-07", 1_500_000),
+        _care("CLOSE-C-1", c_link.insurer, c_link.number, "2026-06", 1_000_000),
+        _inpatient("CLOSE-A-1", a_link.insurer, a_link.number, "2025-08", 250_000),
+        _inpatient("CLOSE-B-2", b, at_b_j.number, "2026-07", 30_000)])
+    await asyncio.to_thread(run_workers, relay, codes)
+
+    first, asked, minute = await _close(relay, b, codes, 0)
+    units = {u.name: u for u in await _units(relay, b)}
+    assert first.households == len(units) and first.settled + sum(
+        first.held_back.values()) == first.households
+    key_m, key_j = await _keys(relay, b, [at_b_m.number, at_b_j.number])
+    statements = {str(r["member_key"]): r for r in await _stored(
+        relay, b, "SELECT * FROM {s}.statements WHERE period = $1", PERIOD.year)}
+    for key in (key_m, key_j):  # both settled: same shares as calculate() on the same inputs
+        row = statements[key]
+        direct = calculate(await _direct(relay, b, units[row["household"]], links))
+        assert json.loads(row["shares"]) == [
+            {"side": s.payer.side.value, "payer": s.payer.insurer_number, "benefit": s.benefit,
+             "amount_yen": s.amount} for s in direct.shares]
+        assert (row["medical_total_yen"], row["care_total_yen"], row["payment_yen"]) == (
+            direct.medical_total, direct.care_total, direct.payment)
+    assert any(r.insurer_number == a_link.insurer and r.month == Month(2025, 8)
+               for r in calculate(await _direct(relay, b, units[statements[key_j]["household"]],
+                                                links)).receipts)
+    assert f"{a_link.insurer}" in statements[key_j]["statement"]  # A's receipt, gathered
+    paid = json.loads(statements[key_m]["shares"])
+    assert {(s["side"], s["payer"]) for s in paid if s["amount_yen"]} >= {
+        ("medical", b), ("care", c_link.insurer)}
+    ledger = await _stored(relay, b, "SELECT * FROM {s}.settlements")
+    assert first.new == len(ledger) > 0 and first.deltas == 0
+    assert all(r["corrects"] is None and r["sent_at"] is None for r in ledger)
+    assert {(r["payer_side"], r["payer_code"]) for r in ledger
+            if str(r["member_key"]) == key_m} >= {("medical", b), ("care", c_link.insurer)}
+    pending = await _pending(relay, b)
+    assert sorted(p.settlement_id for p in pending) == sorted(r["settlement_id"] for r in ledger)
+
+    # the access logs: the relay's entries of the forwarded persons, the providers' own
+    conn = await relay.connect()
+    try:
+        leaves = [entry_of(bytes(r["leaf"])) for r in await conn.fetch(
+            "SELECT leaf FROM access_entries WHERE log = 'exchange'")]
+        for provider, number in ((a_link.insurer, a_link.number),
+                                 (c_link.insurer, c_link.number)):
+            kept = await member_store.accesses_of(conn, provider, number)
+            assert {(k.asker, k.purpose, k.outcome) for k in kept} == {
+                (b, "combined_high_cost", "covered")}
+    finally:
+        await conn.close()
+    queries = [e for e in leaves if e.kind is AccessKind.RELAYED_QUERY and e.asker == b]
+    forwarded = await _forwarded(relay, b, asked)
+    assert len(queries) == forwarded > 0
+    assert {(a_link.insurer, "medical"), (c_link.insurer, "long_term_care")} <= {
+        (e.provider, e.scheme) for e in queries}
+
+    # a late care receipt: one delta per changed line, naming the first
+    await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
+        _care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_000)])
+    await asyncio.to_thread(run_workers, relay, [c_link.insurer])
+    second, _, minute = await _close(relay, b, codes, minute)
+    assert second.new == 0 and second.deltas > 0
+    after = await _stored(relay, b, "SELECT * FROM {s}.settlements")
+    deltas = [r for r in after if r["corrects"] is not None]
+    firsts = {r["settlement_id"]: r for r in ledger}
+    assert len(deltas) == second.deltas
+    for d in deltas:
+        corrected = firsts[d["corrects"]]
+        assert (d["member_key"], d["payer_side"], d["payer_code"], d["benefit"]) == (
+            corrected["member_key"], corrected["payer_side"], corrected["payer_code"],
+            corrected["benefit"])
+        assert d["total_yen"] == corrected["total_yen"] + d["amount_yen"]
+    assert len({(d["member_key"], d["payer_side"], d["payer_code"]) for d in deltas}) == \
+        len(deltas)
+    row = {str(r["member_key"]): r for r in await _stored(
+        relay, b, "SELECT * FROM {s}.statements WHERE period = $1", PERIOD.year)}[key_m]
+    direct = calculate(await _direct(relay, b, units[row["household"]], links))
+    assert sum(r["amount_yen"] for r in after if str(r["member_key"]) == key_m) == sum(
+        s.amount for s in direct.shares if s.amount) == direct.payment
+    async with _conn(relay) as conn:
+        assert await closing.mark_sent(conn, b, [r["settlement_id"] for r in ledger]) == \
+            len(ledger)
+        assert {p.settlement_id for p in await closing.pending_settlements(
+            conn, b, PERIOD.year)} == {d["settlement_id"] for d in deltas}
+
+    # a third close, run as the command does, with nothing new: nothing new in the ledger
+    third = await _command(relay, b, codes, minute)
+    assert "0 new, 0 deltas" in third, third
+    assert len(await _stored(relay, b, "SELECT * FROM {s}.settlements")) == len(after)
+    shown = await _statement_command(relay, b, key_m)
+    assert "高額医療・高額介護合算 計算書" in shown
+    assert at_b_m.number not in shown and c_link.number not in shown and key_m not in shown
+
+
+@asynccontextmanager
+async def _conn(relay: RelayEnv) -> AsyncIterator[asyncpg.Connection]:
+    conn = await relay.connect()
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _units(relay: RelayEnv, code: str) -> list[closing.Unit]:
+    async with _conn(relay) as conn:
+        return await closing.households_of(conn, code, PERIOD)
+
+
+async def _keys(relay: RelayEnv, code: str, numbers: list[str]) -> list[str]:
+    async with _conn(relay) as conn:
+        keys = await closing.member_keys(conn, code, numbers)
+    return [keys[n] for n in numbers]
+
+
+async def _pending(relay: RelayEnv, code: str) -> list[closing.PendingSettlement]:
+    async with _conn(relay) as conn:
+        return await closing.pending_settlements(conn, code, PERIOD.year)
+
+
+async def _forwarded(relay: RelayEnv, code: str, asked: list[closing.Asked]) -> int:
+    """The (person, provider) pairs the relay forwarded of the close's requests."""
+    async with _conn(relay) as conn:
+        found = await closing.states(conn, code, asked)
+    return sum(len(s.providers or []) for s in found.values())
+
+
+async def _command(relay: RelayEnv, code: str, codes: list[str], minute: int) -> str:
+    """`shaho reconcile run` while the relay and the workers run beside it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shaho.cli", "reconcile", "run", "--period", str(PERIOD.year),
+        "--insurer", code, "--wait", "240", env=relay.cfg.child_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    ended = asyncio.create_task(proc.communicate())
+    for _ in range(4):  # the command asks, then waits for the replies the relay delivers
+        if (await asyncio.wait({ended}, timeout=5))[0]:
+            break
+        minute = await _drive(relay, codes, minute)
+    out, _ = await asyncio.wait_for(ended, timeout=300)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+async def _statement_command(relay: RelayEnv, code: str, key: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shaho.cli", "reconcile", "statement", "--period",
+        str(PERIOD.year), "--insurer", code, "--member", key, env=relay.cfg.child_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
