@@ -51,3 +51,37 @@ def test_an_answer_too_large_to_seal_carries_no_receipts_and_says_so():
     assert small["care"] and "too_large" not in small
     many = [{"receipt_id": f"R{n:08d}", "month": "2026-01"} for n in range(ANSWER_LIMIT // 20)]
     assert with_receipts(body, "medical", many) == {**body, "too_large": True}
+
+
+def test_a_household_is_held_back_unless_every_reply_is_in_and_readable():
+    from insurer_workers.closing import EntryState, _remote
+
+    unit = _units(1, PERIOD.last_day)[0]
+    _, asked = requests_for("06130012", PERIOD, 1, [unit], NOW, timedelta(hours=1))
+    receipt = {"receipt_id": "R1", "month": "2025-09", "institution": "1310000001",
+               "kind": "medical_inpatient", "copay_yen": 90_000, "high_cost_benefit_yen": 0,
+               "meals_and_room_yen": 0, "prescribed_by": None, "prescribed_by_dentist": False}
+
+    def states(medical: EntryState, care: EntryState) -> dict:
+        return {(a.request_id, "e0"): medical if a.scheme is ExchangeScheme.MEDICAL else care
+                for a in asked}
+
+    nobody = EntryState(refused="nobody_covered")
+    answered = EntryState(providers=["01130012"], answers={"01130012": {
+        "status": "covered", "periods": [], "receipts": [receipt]}})
+    got = _remote(unit, asked, states(answered, nobody))
+    assert not isinstance(got, str)
+    assert [(r.insurer_number, r.receipt_id, r.member_key) for r in got[0]] == [
+        ("01130012", "01130012:R1", "k0")]
+    assert _remote(unit, asked, states(EntryState(providers=["01130012"]), nobody)) == "no_reply"
+    assert _remote(unit, asked, states(EntryState(providers=["01130012"],
+                                                  unavailable={"01130012"}), nobody)) \
+        == "unavailable"
+    assert _remote(unit, asked, states(EntryState(providers=["01130012"],
+                                                  answers={"01130012": None}), nobody)) \
+        == "answer_unreadable"
+    bad = EntryState(providers=["01130012"], answers={"01130012": {
+        "status": "covered", "receipts": [{**receipt, "copay_yen": -5}]}})
+    assert _remote(unit, asked, states(bad, nobody)) == "unreadable:negative_amount:copay_yen"
+    assert _remote(unit, asked, states(nobody, EntryState(refused="verify_identity"))) == \
+        "refused:verify_identity"
