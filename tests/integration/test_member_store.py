@@ -48,7 +48,8 @@ async def test_a_store_is_a_schema_owned_by_the_insurers_role(pg: asyncpg.Connec
         "SELECT tablename, tableowner FROM pg_tables WHERE schemaname = $1", f"insurer_{x}")
     assert {r["tablename"] for r in tables} == {
         "members", "benefits", "asked", "answered", "seen_requests", "notices",
-        "member_accesses", "witnessed_heads", "witness_answers", "receipts", "care_self_pay"}
+        "member_accesses", "witnessed_heads", "witness_answers", "receipts", "care_self_pay",
+        "member_keys", "closes", "held_back", "statements", "settlements"}
     assert {r["tableowner"] for r in tables} == {f"insurer_{x}"}
     await store.create_store(pg, x)  # idempotent
 

@@ -34,6 +34,7 @@ from schemas.common import InsuredNumber
 from schemas.receipts import ReceiptKind, ReceiptRecord
 from schemas.secret import SecretNumber
 from shaho.bootstrap import insurer
+from shaho.reconcile_commands import report_lines
 from staging.exchange_population import insurers_of
 from tests.integration.exchange_env import linked_population, route, run_workers
 from tests.integration.relay_env import RelayEnv
@@ -209,6 +210,7 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     await asyncio.to_thread(run_workers, relay, codes)
 
     first, asked, minute = await _close(relay, b, codes, 0)
+    print(*report_lines(first), sep="\n")
     units = {u.name: u for u in await _units(relay, b)}
     assert first.households == len(units) and first.settled + sum(
         first.held_back.values()) == first.households
@@ -261,6 +263,7 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
         _care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_000)])
     await asyncio.to_thread(run_workers, relay, [c_link.insurer])
     second, _, minute = await _close(relay, b, codes, minute)
+    print(*report_lines(second), sep="\n")
     assert second.new == 0 and second.deltas > 0
     after = await _stored(relay, b, "SELECT * FROM {s}.settlements")
     deltas = [r for r in after if r["corrects"] is not None]
@@ -288,6 +291,7 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     # a third close, run as the command does, with nothing new: nothing new in the ledger
     third = await _command(relay, b, codes, minute)
     assert "0 new, 0 deltas" in third, third
+    print(third)
     assert len(await _stored(relay, b, "SELECT * FROM {s}.settlements")) == len(after)
     shown = await _statement_command(relay, b, key_m)
     assert "高額医療・高額介護合算 計算書" in shown
