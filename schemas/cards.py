@@ -9,6 +9,7 @@ import base64
 import binascii
 from typing import Annotated, ClassVar
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -45,7 +46,7 @@ def _check_public_key(text: str) -> str:
         der = public_key_der(text)
         key = load_der_public_key(der)
         canonical = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    except (binascii.Error, ValueError, TypeError):
+    except (binascii.Error, ValueError, TypeError, UnsupportedAlgorithm):
         raise error("public_key", f"must be {PUBLIC_KEY_RULE}") from None
     if not _acceptable(key) or canonical != der:
         raise error("public_key", f"must be {PUBLIC_KEY_RULE}")

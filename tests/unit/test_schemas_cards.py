@@ -73,6 +73,11 @@ def _refused_keys() -> dict[str, str]:
         "not-base64": "not base64 at all!",
         "not-der": base64.b64encode(b"garbage-bytes-of-a-key").decode(),
         "trailing": base64.b64encode(good + b"\x00").decode(),
+        # an EC key on a curve no library knows (the P-256 OID with its last arc changed):
+        # the key loader raises UnsupportedAlgorithm, which must be a refusal too
+        "unknown-curve": base64.b64encode(good.replace(
+            bytes.fromhex("06082a8648ce3d030107"), bytes.fromhex("06082a8648ce3d030109"))
+        ).decode(),
     }
 
 
