@@ -49,7 +49,8 @@ async def test_a_store_is_a_schema_owned_by_the_insurers_role(pg: asyncpg.Connec
     assert {r["tablename"] for r in tables} == {
         "members", "benefits", "asked", "answered", "seen_requests", "notices",
         "member_accesses", "witnessed_heads", "witness_answers", "receipts", "care_self_pay",
-        "member_keys", "closes", "held_back", "statements", "settlements"}
+        "member_keys", "closes", "held_back", "statements", "settlements",
+        "settlements_received"}
     assert {r["tableowner"] for r in tables} == {f"insurer_{x}"}
     await store.create_store(pg, x)  # idempotent
 
