@@ -232,7 +232,8 @@ async def record_settlement(conn: asyncpg.Connection, code: str, s: Settlement) 
     name = store_name(code)
     added = await conn.fetchval(
         f"""INSERT INTO {name}.settlements_received (settlement_id, sender, period,
-            base_date, benefit, member_number, amount_yen, total_yen, corrects, relay_time, member_known)
+            base_date, benefit, member_number, amount_yen, total_yen, corrects, relay_time,
+            member_known)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (settlement_id) DO NOTHING RETURNING true""",
         s.settlement_id, s.sender, s.period, s.base_date, s.benefit, s.member_number,

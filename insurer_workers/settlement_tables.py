@@ -1,7 +1,8 @@
 """The member store's 合算 closing tables (`member_store.TABLES`): opaque member keys, each
 period's close rounds, households held back, members' statements and the settlement ledger.
 
-The ledger is append-only: a settlement is never changed but for `sent_at`; a changed total is a
+The ledger is append-only: a settlement is never changed but for `sent_at` and
+its `instruction` (kept once, before it is first sent); a changed total is a
 new row of the difference naming the one it corrects, and one row only may correct another."""
 
 CLOSING_TABLES = (
@@ -27,7 +28,8 @@ CLOSING_TABLES = (
         household text NOT NULL, payer_side text NOT NULL, payer_code text NOT NULL,
         benefit text NOT NULL, amount_yen bigint NOT NULL,
         total_yen bigint NOT NULL CHECK (total_yen >= 0), corrects uuid UNIQUE,
-        round integer NOT NULL, created_at timestamptz NOT NULL, sent_at timestamptz)""",
+        round integer NOT NULL, created_at timestamptz NOT NULL, sent_at timestamptz,
+        instruction bytea)""",
     """CREATE UNIQUE INDEX IF NOT EXISTS settlements_first ON {s}.settlements
         (period, member_key, payer_side, payer_code, benefit) WHERE corrects IS NULL""",
     """CREATE INDEX IF NOT EXISTS settlements_pending ON {s}.settlements (period, created_at)

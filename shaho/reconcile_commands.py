@@ -17,6 +17,7 @@ import asyncpg
 from groundfloor.config import StackConfig
 from insurer_workers.closing import CloseReport, CloseRunning, Progress, close, stored_statement
 from insurer_workers.member_store import InvalidInsurerCode, store_name
+from insurer_workers.settlement_sending import send_pending
 from insurer_workers.worker import relay_now
 from reconciliation.calculation import InputError, Period
 from shaho.bootstrap import insurer, topic_namespace
@@ -96,6 +97,10 @@ async def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
                                      wait=args.wait, ttl=timedelta(seconds=args.deadline),
                                      progress=progress)
             print_lines(report_lines(report))
+            sent = await send_pending(conn, me, cfg, topic_namespace(cfg), period.year)
+            left = ", ".join(f"{why} {n}" for why, n in sorted(sent.left.items()))
+            print(f"  sent through the relay: {sent.sent} instruction(s)"
+                  + (f"; left unsent: {left}" if left else ""))
     finally:
         await conn.close()
     return 0

@@ -26,6 +26,7 @@ from infra.principals import TESTS
 from insurer_workers import closing, member_store
 from insurer_workers.receipt_feed import publish_receipts
 from insurer_workers.receipt_store import household_inputs
+from insurer_workers.settlement_sending import send_pending
 from insurer_workers.worker import send_requests
 from reconciliation.calculation import Household, Member, Period, calculate
 from reconciliation.calculation.inputs import Month
@@ -37,6 +38,7 @@ from shaho.bootstrap import insurer
 from shaho.reconcile_commands import report_lines
 from staging.exchange_population import insurers_of
 from tests.integration.exchange_env import linked_population, route, run_workers
+from tests.integration.relay_dump import database_dump, in_clear, relay_records, topics_holding
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
@@ -203,10 +205,10 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     codes = sorted({lk.insurer for ls in links.values()  # B and whom it may ask
                     if any(lk.insurer == b for lk in ls) for lk in ls} & set(codes))
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
-        _inpatient("CLOSE-B-1", b, at_b_m.number, "2026-07", 1_500_000),
-        _care("CLOSE-C-1", c_link.insurer, c_link.number, "2026-06", 1_000_000),
-        _inpatient("CLOSE-A-1", a_link.insurer, a_link.number, "2025-08", 250_000),
-        _inpatient("CLOSE-B-2", b, at_b_j.number, "2026-07", 30_000)])
+        _inpatient("CLOSE-B-1", b, at_b_m.number, "2026-07", 1_512_340),
+        _care("CLOSE-C-1", c_link.insurer, c_link.number, "2026-06", 1_003_210),
+        _inpatient("CLOSE-A-1", a_link.insurer, a_link.number, "2025-08", 251_230),
+        _inpatient("CLOSE-B-2", b, at_b_j.number, "2026-07", 30_470)])
     await asyncio.to_thread(run_workers, relay, codes)
 
     first, asked, minute = await _close(relay, b, codes, 0)
@@ -240,6 +242,17 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     pending = await _pending(relay, b)
     assert sorted(p.settlement_id for p in pending) == sorted(r["settlement_id"] for r in ledger)
 
+    # sent through the relay: each payer keeps what is addressed to it, once
+    await namespace.settlement_topics(relay.stack, relay.topics, codes)
+    async with _conn(relay) as conn:
+        sent = await send_pending(conn, insurer(relay.cfg, b), relay.cfg, relay.topics,
+                                  PERIOD.year)
+    assert (sent.sent, sent.left) == (len(ledger), {})
+    minute = await _drive(relay, codes, minute)
+    assert await _received(relay, codes) == {
+        r["settlement_id"]: (r["payer_code"], r["amount_yen"], r["total_yen"], None)
+        for r in ledger}
+
     # the access logs: the relay's entries of the forwarded persons, the providers' own
     conn = await relay.connect()
     try:
@@ -260,7 +273,7 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
 
     # a late care receipt: one delta per changed line, naming the first
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
-        _care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_000)])
+        _care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_890)])
     await asyncio.to_thread(run_workers, relay, [c_link.insurer])
     second, _, minute = await _close(relay, b, codes, minute)
     print(*report_lines(second), sep="\n")
@@ -283,16 +296,45 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     assert sum(r["amount_yen"] for r in after if str(r["member_key"]) == key_m) == sum(
         s.amount for s in direct.shares if s.amount) == direct.payment
     async with _conn(relay) as conn:
-        assert await closing.mark_sent(conn, b, [r["settlement_id"] for r in ledger]) == \
-            len(ledger)
+        assert await closing.mark_sent(conn, b, [r["settlement_id"] for r in ledger]) == 0
         assert {p.settlement_id for p in await closing.pending_settlements(
             conn, b, PERIOD.year)} == {d["settlement_id"] for d in deltas}
 
-    # a third close, run as the command does, with nothing new: nothing new in the ledger
+    # a third close, run as the command does, with nothing new: nothing new in the ledger;
+    # the command sends the deltas, which the payers keep naming what they correct
     third = await _command(relay, b, codes, minute)
     assert "0 new, 0 deltas" in third, third
+    assert f"sent through the relay: {len(deltas)} instruction(s)" in third, third
     print(third)
     assert len(await _stored(relay, b, "SELECT * FROM {s}.settlements")) == len(after)
+    minute = await _drive(relay, codes, minute + 10)
+    received = await _received(relay, codes)
+    assert received == {r["settlement_id"]: (r["payer_code"], r["amount_yen"], r["total_yen"],
+                                             r["corrects"]) for r in after}
+
+    # a crash after the broker took an instruction but before the ledger marked it sent: the
+    # same bytes go again and the relay routes the settlement once
+    async with _conn(relay) as conn:
+        await conn.execute(f"UPDATE {member_store.store_name(b)}.settlements SET sent_at = NULL "
+                           "WHERE settlement_id = $1", deltas[0]["settlement_id"])
+        again = await send_pending(conn, insurer(relay.cfg, b), relay.cfg, relay.topics,
+                                   PERIOD.year)
+    assert again.sent == 1
+    minute = await _drive(relay, codes, minute)
+    assert await _received(relay, codes) == received
+    refused = await _stored(relay, b, "SELECT * FROM {s}.asked WHERE request_id = $1 "
+                            "AND outcome = 'refused'", deltas[0]["settlement_id"])
+    assert refused == []
+
+    # no amount in the relay's database or on its topics: the receipts', the shares', the
+    # settlements' (the insurers' own stores and private receipts topics apart)
+    dump, records = await database_dump(relay), await relay_records(relay)
+    assert b"exchange_settlements" in dump and records
+    amounts = {1_512_340, 1_003_210, 251_230, 30_470, 200_890} | {
+        abs(r[k]) for r in after for k in ("amount_yen", "total_yen") if abs(r[k]) >= 100_000}
+    for amount in sorted(amounts):
+        assert not in_clear(amount, dump), amount
+        assert not topics_holding(amount, records), amount
     shown = await _statement_command(relay, b, key_m)
     assert "高額医療・高額介護合算 計算書" in shown
     assert at_b_m.number not in shown and c_link.number not in shown and key_m not in shown
@@ -321,6 +363,13 @@ async def _keys(relay: RelayEnv, code: str, numbers: list[str]) -> list[str]:
 async def _pending(relay: RelayEnv, code: str) -> list[closing.PendingSettlement]:
     async with _conn(relay) as conn:
         return await closing.pending_settlements(conn, code, PERIOD.year)
+
+
+async def _received(relay: RelayEnv, codes: list[str]) -> dict:
+    """Every settlement the payers kept: id → (payer, amount, total, corrects)."""
+    async with _conn(relay) as conn:
+        return {s.settlement_id: (code, s.amount_yen, s.total_yen, s.corrects)
+                for code in codes for s in await member_store.settlements_kept(conn, code)}
 
 
 async def _forwarded(relay: RelayEnv, code: str, asked: list[closing.Asked]) -> int:

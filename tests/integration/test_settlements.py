@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import subprocess
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
@@ -20,7 +17,6 @@ import pytest
 
 from access_log.entries import AccessKind, entry_of
 from consumers.reading import read_committed
-from groundfloor.kafka_clients import admin_client
 from infra import kafka_acl, namespace
 from infra.principals import OPERATOR, TESTS
 from infra.topics_admin import apply_topics_of
@@ -43,6 +39,7 @@ from tests.integration.exchange_env import (
     run_workers,
     send_raw,
 )
+from tests.integration.relay_dump import database_dump, in_clear, relay_records, topics_holding
 from tests.integration.relay_env import RelayEnv
 from trust.encryption_keys import ensure_encryption_keys
 from trust.pki import Participant, ensure_participants
@@ -101,26 +98,6 @@ def _scenario(covers: dict[str, list[Cover]], care: dict, now: date):
                                             if c not in {x.insurer for x in links})
                             return period, last, a, earlier[0], b, held[0], stranger
     raise AssertionError("the population has no period with both a job changer and care")
-
-
-async def _dump(relay: RelayEnv) -> str:
-    from infra.postgres import _bin_dir
-
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [str(_bin_dir() / "pg_dump"), "-h", "127.0.0.1", "-p", str(relay.cfg.pg_port), "-U",
-         relay.cfg.pg_user, "--exclude-schema=insurer_*", relay.database],
-        env={**os.environ, "PGPASSWORD": relay.cfg.pg_password()}, capture_output=True,
-        check=True)
-    return done.stdout.decode(errors="replace")
-
-
-def _in_clear(amount: int, data: bytes) -> bool:
-    """Whether `data` holds `amount` as a number in text (not inside a longer run of hex or
-    base64, where six digits occur by chance) or as a 4- or 8-byte integer either way round."""
-    text = re.compile(rb"(?<![0-9A-Za-z+/])" + str(amount).encode() + rb"(?![0-9A-Za-z+/])")
-    return bool(text.search(data)) or any(amount.to_bytes(n, order, signed=True) in data
-                                          for n in (4, 8) for order in ("big", "little"))
 
 
 async def test_settlements_through_the_relay(relay: RelayEnv):
@@ -249,21 +226,14 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         assert not any(str(n) in r["body"] for n in AMOUNTS)
 
     # no amount in the relay's database, nor on any of its topics, in clear
-    dump = (await _dump(relay)).encode()
-    assert "exchange_settlements" in dump.decode()
-    admin = admin_client(relay.cfg.kafka(OPERATOR))
-    await admin.start()
-    try:
-        names = sorted(t for t in await admin.list_topics() if t.startswith(relay.prefix))
-    finally:
-        await admin.close()
-    found = await read_committed(relay.cfg.kafka(TESTS), names)
+    dump = await database_dump(relay)
+    assert b"exchange_settlements" in dump
+    found = await relay_records(relay)
     assert any(r.topic.endswith("settlements.v1") for r in found)
-    assert _in_clear(AMOUNTS[0], b'{"amount_yen": 987654}'), "the search finds one"
+    assert in_clear(AMOUNTS[0], b'{"amount_yen": 987654}'), "the search finds one"
     for amount in AMOUNTS:
-        assert not _in_clear(amount, dump), amount
-        assert not [r.topic for r in found if _in_clear(amount, (r.key or b"") + b"\n"
-                                                       + (r.value or b""))], amount
+        assert not in_clear(amount, dump), amount
+        assert not topics_holding(amount, found), amount
 
     # 90 days before the right lapses, the person is reminded once, on the relay clock
     remind = datetime.combine(lapse - timedelta(days=90), time(1), UTC)
