@@ -28,7 +28,7 @@ from relay_linker.readback import AnomalyCount, anomaly_counts
 from schemas import Filing, FilingOutcome, LinkChanged, decode_relay
 from schemas.relay import furthest
 from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
-from shaho import demo_exchange, demo_notices
+from shaho import demo_exchange, demo_notices, demo_reconciliation
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from staging import exchange_population
 from synthetic.population import Population, generate
@@ -284,6 +284,7 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
         for line in report(ids, bad, seen, counts, live_sent, backlog_seconds):
             print(line)
         members = asyncio.run(exchange_population.prepare(cfg, demo, population))
+        asyncio.run(demo_reconciliation.make_topics(demo, population))
         for line in demo_exchange.start_processors(demo, population):
             print(line)
         print(demo_notices.start(demo))  # catches up on the relay's feeds meanwhile
@@ -304,6 +305,9 @@ def run_demo(cfg: StackConfig, persons: int, seed: int, keep_running: bool) -> i
               "month: a monthly double-enrolment list each)")
         caught_up = asyncio.run(demo_notices.wait_done(demo, last))
         for line in asyncio.run(demo_notices.report(demo, population, caught_up)):
+            print(line)
+        print(asyncio.run(demo_reconciliation.load_receipts(demo, population, last)))
+        for line in asyncio.run(demo_reconciliation.close_period(demo, last)):
             print(line)
         sample = asyncio.run(_sample_person(demo))
         print(f"look inside: run the demo with --keep-running, export "

@@ -68,7 +68,8 @@ def report_lines(report: CloseReport) -> list[str]:
     return lines
 
 
-async def _codes(conn: asyncpg.Connection) -> list[str]:
+async def medical_insurers(conn: asyncpg.Connection) -> list[str]:
+    """The insurers with a member store holding medical members: those that may close."""
     rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insurer\\_%' "
                             "ORDER BY nspname")
     found = []
@@ -84,7 +85,7 @@ async def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     period = Period(args.period)
     conn = await asyncpg.connect(cfg.pg_dsn())
     try:
-        codes = args.insurers or await _codes(conn)
+        codes = args.insurers or await medical_insurers(conn)
         for code in codes:
             store_name(code)
             me = insurer(cfg, code)

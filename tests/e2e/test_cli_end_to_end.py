@@ -70,6 +70,14 @@ def test_demo_reports_what_the_relay_did_and_stops_its_processors(stack: StackCo
     opened = re.search(r"notices topic of \w+ \w+: (\d+) notices opened with its own private "
                        r"key, 0 did not open", out)
     assert opened and int(opened.group(1)) > 0, out[-3000:]
+    loaded = re.search(r"合算 receipts: (\d+) sent by \d+ insurers .*, (\d+) stored", out)
+    assert loaded and int(loaded.group(1)) > 0 and loaded.group(1) == loaded.group(2), out
+    closed = re.search(r"合算 period 2024-08-01〜2025-07-31 closed at (\d+) base-date medical "
+                       r"insurers: (\d+) households, (\d+) settled", out)
+    assert closed and int(closed.group(1)) > 0 and int(closed.group(3)) > 0, out[-5000:]
+    routed = re.search(r"(\d+) sent through the relay, (\d+) kept by their payers", out)
+    assert routed and int(routed.group(1)) > 0 and routed.group(1) == routed.group(2), out
+    assert "高額医療・高額介護合算 計算書" in out and "支給額合計 (total paid)" in out
     assert not any(pid_alive(read_pid(p)) for p in pid_files(stack))
 
 
