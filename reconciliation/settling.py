@@ -30,7 +30,8 @@ MAX_YEN = 100_000_000
 """The largest amount one receipt or month may carry (as the receipts contract)."""
 MAX_TEXT = 64
 """The longest receipt id or institution code taken."""
-MONTH = re.compile(r"(\d{4})-(\d{2})")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+"""`YYYY-MM` in ASCII digits only (`\\d` would take other scripts' digits too)."""
 SETTLEMENT_NAMESPACE = UUID("0c0e3a7e-2f55-5d1c-9a57-6b3f1e8d4a21")
 MEDICAL_FIELDS = frozenset({"receipt_id", "month", "institution", "kind", "copay_yen",
                             "high_cost_benefit_yen", "meals_and_room_yen", "prescribed_by",
