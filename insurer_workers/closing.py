@@ -354,21 +354,29 @@ async def _made(conn: asyncpg.Connection, name: str, period: Period,
     return made
 
 
-async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, round_: int,
-                       unit: Unit, household: Household, report: CloseReport) -> None:
-    name = member_store.store_name(code)
-    try:
-        calculation = calculate(household)
-    except InputError as refused:
-        await _hold(conn, name, period, round_, unit, f"input:{refused.reason}", report)
-        return
-    targets = member_targets(calculation)
-    made = await _made(conn, name, period, [m.key for m in unit.members])
+def _new_settlements(code: str, period: Period, targets: dict[TargetKey, int],
+                     made: dict[TargetKey, list[Made]]) -> list[Settlement]:
+    """The ledger rows bringing every line of the household to its target (0 for a line
+    settled before that has none now); an InputError when a target cannot be settled."""
     new: list[Settlement] = []
     for key in sorted(set(targets) | set(made)):
         found = next_settlement(code, period.year, key, made.get(key, []), targets.get(key, 0))
         if found is not None:
             new.append(found)
+    return new
+
+
+async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                       unit: Unit, household: Household, report: CloseReport) -> None:
+    name = member_store.store_name(code)
+    made = await _made(conn, name, period, [m.key for m in unit.members])
+    try:
+        calculation = calculate(household)
+        targets = member_targets(calculation)
+        new = _new_settlements(code, period, targets, made)
+    except InputError as refused:  # also a total the settlement contract cannot carry
+        await _hold(conn, name, period, round_, unit, f"input:{refused.reason}", report)
+        return
     shares = json.dumps([{"side": s.payer.side.value, "payer": s.payer.insurer_number,
                           "benefit": s.benefit, "amount_yen": s.amount}
                          for s in calculation.shares])

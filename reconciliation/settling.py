@@ -32,6 +32,9 @@ MAX_TEXT = 64
 """The longest receipt id or institution code taken."""
 MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 """`YYYY-MM` in ASCII digits only (`\\d` would take other scripts' digits too)."""
+MAX_SETTLED = 100_000_000
+"""The largest total one line of the ledger may settle: the settlement contract's bound
+(`schemas.settlements.SettlementAmount`), past which nothing could be sealed and sent."""
 SETTLEMENT_NAMESPACE = UUID("0c0e3a7e-2f55-5d1c-9a57-6b3f1e8d4a21")
 MEDICAL_FIELDS = frozenset({"receipt_id", "month", "institution", "kind", "copay_yen",
                             "high_cost_benefit_yen", "meals_and_room_yen", "prescribed_by",
@@ -238,6 +241,8 @@ def next_settlement(sender: str, period: int, key: TargetKey, made: Sequence[Mad
     already (so replaying the same inputs adds nothing)."""
     if type(target) is not int or target < 0:
         raise InputError("negative_amount", "target")
+    if target > MAX_SETTLED:
+        raise InputError("too_large", "target")
     settled = sum(m.amount for m in made)
     if settled == target:
         return None

@@ -5,13 +5,29 @@ corrections that must take back what was settled, each refused with a reason or 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from insurer_workers.closing import _new_settlements
+from reconciliation.calculation import InputError, Month, Period, calculate
+from reconciliation.calculation.apportion import Side
 from reconciliation.settling import (
+    MAX_SETTLED,
+    Answer,
+    Made,
+    TargetKey,
     Unreadable,
+    member_targets,
+    next_settlement,
     read_answer,
 )
+from schemas.settlements import SettlementAmount
 from tests.unit.test_reconciliation_support import (
     HEALTH,
+    care,
+    household,
+    member,
 )
 
 SENDER, PERIOD = HEALTH, 2024
@@ -27,3 +43,51 @@ def test_a_month_in_other_scripts_digits_is_not_yyyy_mm(month):
     body = {"status": "covered", "receipts": [{**RECEIPT, "month": month}]}
     assert read_answer(body, provider="01130012", member_key="k1",
                        scheme="medical") == Unreadable("not_a_month:month")
+
+
+def _huge_household():
+    """A provider's answer at the edge of what the reader takes: 5,000 receipts of
+    100,000,000 yen each, every one accepted."""
+    entries = [{**RECEIPT, "receipt_id": f"R{i}", "institution": f"I{i}",
+                "copay_yen": 100_000_000} for i in range(5_000)]
+    got = read_answer({"status": "covered", "receipts": entries}, provider="01130012",
+                      member_key="m1", scheme="medical")
+    assert isinstance(got, Answer)
+    return household(member(), receipts=got.receipts,
+                     care_pay=[care(Month(2023, 10), 100_000_000)])
+
+
+def test_a_total_no_settlement_can_carry_holds_the_household_back():
+    """Such a household's share is far above what the settlement contract carries: the row was
+    written, and sealing it raised at sending, so every row after it stayed unsent at each
+    try. The close refuses it instead (InputError: the household is held back), naming no
+    amount."""
+    targets = member_targets(calculate(_huge_household()))
+    assert max(targets.values()) > MAX_SETTLED
+    with pytest.raises(InputError) as refused:
+        _new_settlements(SENDER, Period(PERIOD), targets, {})
+    assert (refused.value.reason, refused.value.field) == ("too_large", "target")
+    assert not any(ch.isdigit() for ch in str(refused.value))
+
+
+def test_the_ledgers_bound_is_the_contracts():
+    SettlementAmount(amount_yen=MAX_SETTLED, total_yen=MAX_SETTLED)
+    SettlementAmount(amount_yen=-MAX_SETTLED, total_yen=0)
+    with pytest.raises(ValidationError):
+        SettlementAmount(amount_yen=1, total_yen=MAX_SETTLED + 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3 * MAX_SETTLED), min_size=1, max_size=6))
+def test_every_settlement_made_can_be_sealed(targets):
+    key = TargetKey("k1", Side.MEDICAL, HEALTH, "高額介護合算療養費")
+    made: list[Made] = []
+    for target in targets:
+        try:
+            new = next_settlement(SENDER, PERIOD, key, made, target)
+        except InputError as refused:
+            assert target > MAX_SETTLED and refused.reason == "too_large"
+            continue
+        if new is not None:
+            SettlementAmount(amount_yen=new.amount, total_yen=new.total)
+            made.append(Made(new.settlement_id, new.corrects, new.amount))
