@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictInt, model_validator
 
-from schemas.base import ContractModel, Instant, Problem, raise_problems
+from schemas.base import ContractModel, Day, Instant, Problem, raise_problems
 from schemas.exchange import MemberNumber, SealedBytes
 from schemas.identifiers import FilerCode
 from schemas.notices import Pseudonym
@@ -58,7 +58,7 @@ class _Settlement(RelayMessage):
     payer_code: FilerCode = Field(description="the insurer that pays this share (the sender "
                                   "itself for its own share)")
     period: Period
-    base_date: date = Field(description="the base date: 31 July, the day before a move to the "
+    base_date: Day = Field(description="the base date: 31 July, the day before a move to the "
                             "75+ scheme, or the date of death; within the period")
     benefit: SettlementBenefit
     corrects: UUID | None = Field(default=None, description="the earlier settlement of the same "

@@ -4,6 +4,9 @@ corrections that must take back what was settled, each refused with a reason or 
 
 from __future__ import annotations
 
+import json
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,13 +25,15 @@ from reconciliation.settling import (
     next_settlement,
     read_answer,
 )
-from schemas.settlements import SettlementAmount
+from schemas import MessageRejected, decode_relay
+from schemas.settlements import SettlementAmount, SettlementInstruction
 from tests.unit.test_reconciliation_support import (
     HEALTH,
     care,
     household,
     member,
 )
+from tests.unit.test_settlement_contracts import _instruction
 
 SENDER, PERIOD = HEALTH, 2024
 RECEIPT = {"receipt_id": "R-1", "month": "2023-09", "institution": "1310000001",
@@ -91,3 +96,13 @@ def test_every_settlement_made_can_be_sealed(targets):
         if new is not None:
             SettlementAmount(amount_yen=new.amount, total_yen=new.total)
             made.append(Made(new.settlement_id, new.corrects, new.amount))
+
+
+@pytest.mark.parametrize("spelled", [1_785_456_000, 1_785_456_000.0, "2026-07-31T00:00:00"])
+def test_a_base_date_is_written_yyyy_mm_dd_only(spelled):
+    """The base date took epoch seconds and date-times as a day, as no other contract's date
+    does: one settlement had several spellings (each other bytes to the relay)."""
+    with pytest.raises(MessageRejected):
+        decode_relay(json.dumps(_instruction(base_date=spelled)).encode(), SettlementInstruction)
+    assert decode_relay(json.dumps(_instruction()).encode(),
+                        SettlementInstruction).base_date == date(2026, 7, 31)
