@@ -53,8 +53,9 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
     In order: an unknown number; the sender not covering the person under that number in the
     medical scheme on the base date (the 合算 is calculated by the base-date medical insurer);
     the purpose policy for the sender's role and the payer's scheme; an open identity anomaly;
-    the payer holding no link of the benefit's scheme over the period (the sender itself may
-    be the payer of its own share)."""
+    the payer holding no link of the benefit's scheme from the period's first day to the base
+    date, the only days whose self-pay counts (the sender itself may be the payer of its own
+    share)."""
     if person is None:
         scoped = number[0].endswith(f":{settle.sender}")
         return SettleDecision(ForwardRefusal.UNKNOWN_NUMBER if scoped
@@ -76,7 +77,8 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
         return SettleDecision(ForwardRefusal.VERIFY_IDENTITY)
     held = sorted((lk for lk in person.links
                    if lk.insurer == settle.payer and lk.scheme == scheme.value
-                   and lk.number_sealed is not None and lk.overlaps(first, last)),
+                   and lk.number_sealed is not None
+                   and lk.overlaps(first, min(last, settle.base_date))),
                   key=lambda lk: (lk.valid_from, lk.number_kind))
     if not held:
         return SettleDecision(ForwardRefusal.NOT_PAYER)

@@ -25,10 +25,16 @@ from reconciliation.settling import (
     next_settlement,
     read_answer,
 )
+from relay_exchange.policy import default_policy
+from relay_exchange.routing import Link, Person
+from relay_exchange.settling import MEDICAL_BENEFIT, Settle, decide_settlement
 from schemas import MessageRejected, decode_relay
-from schemas.settlements import SettlementAmount, SettlementInstruction
+from schemas.exchange_terms import ForwardRefusal
+from schemas.settlements import SettlementAmount, SettlementInstruction, period_span
 from tests.unit.test_reconciliation_support import (
     HEALTH,
+    LATE_STAGE,
+    NHI,
     care,
     household,
     member,
@@ -106,3 +112,21 @@ def test_a_base_date_is_written_yyyy_mm_dd_only(spelled):
         decode_relay(json.dumps(_instruction(base_date=spelled)).encode(), SettlementInstruction)
     assert decode_relay(json.dumps(_instruction()).encode(),
                         SettlementInstruction).base_date == date(2026, 7, 31)
+
+
+def test_a_payer_covering_only_after_the_base_date_is_not_a_payer():
+    """Someone moving to the 75+ scheme on 15 March 2024 has 14 March as the base date: the
+    75+ insurer covers them from the 15th, collected nothing that counts, and is no payer of
+    that calculation, although its cover overlaps the period."""
+    mine = ("insured:138016", b"nhi-index")
+    person = Person((
+        Link("medical", NHI, *mine, b"sealed-nhi", date(2020, 4, 1), date(2024, 3, 15)),
+        Link("medical", LATE_STAGE, "insured:39131015", b"late", b"sealed-late",
+             date(2024, 3, 15), None)))
+    base = date(2024, 3, 14)
+    late = decide_settlement(Settle(NHI, LATE_STAGE, MEDICAL_BENEFIT, period_span(PERIOD), base),
+                             mine, person, default_policy())
+    assert late.refusal is ForwardRefusal.NOT_PAYER
+    own = decide_settlement(Settle(NHI, NHI, MEDICAL_BENEFIT, period_span(PERIOD), base),
+                            mine, person, default_policy())
+    assert own.routed
