@@ -155,7 +155,8 @@ class TargetKey:
 
 def member_targets(calculation: Calculation) -> dict[TargetKey, int]:
     """Each payer's share split over the household's members by their counted self-pay under
-    that payer (largest remainders, ties to the lower key), adding up to the share exactly;
+    that payer, the annual outpatient benefit taken off as in the calculation (largest
+    remainders, ties to the lower key), adding up to the share exactly;
     a share of 0 gives each member who paid there a target of 0 (what was settled before is
     taken back)."""
     weights: dict[Payer, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -166,6 +167,8 @@ def member_targets(calculation: Calculation) -> dict[TargetKey, int]:
         if c.counted:
             weights[Payer(Side.CARE, c.entry.insurer_number)][c.entry.member_key] += \
                 c.entry.self_pay
+    for b in calculation.outpatient_benefits:  # never more than the member paid there
+        weights[Payer(Side.MEDICAL, b.insurer_number)][b.member_key] -= b.amount
     targets: dict[TargetKey, int] = {}
     for share in calculation.shares:
         mine = dict(weights.get(share.payer, {}))

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from reconciliation.calculation.apportion import Payer, Side, apportion
-from reconciliation.calculation.inputs import OUTPATIENT, Band, Household, InputError, Period
+from reconciliation.calculation.inputs import (
+    OUTPATIENT,
+    Band,
+    Household,
+    InputError,
+    OutpatientAnnualBenefit,
+    Period,
+)
 from reconciliation.calculation.receipts import (
     JudgedCare,
     JudgedReceipt,
@@ -121,6 +128,8 @@ class Calculation:
     care_run: Run | None
     """The care side's run at 310,000 (低所得Ⅰ with several care users), else None."""
     shares: tuple[Share, ...]
+    outpatient_benefits: tuple[OutpatientAnnualBenefit, ...] = ()
+    """The annual outpatient benefits taken off the in-household members' 70+ self-pay."""
 
     @property
     def payment(self) -> int:
@@ -151,7 +160,9 @@ def calculate(household: Household) -> Calculation:
         period=household.period, base_date=head.base_date, calculating_insurer=head.base_insurer,
         income_category=head.income_category, members=amounts, receipts=receipts, care=care,
         medical_total=medical, care_total=care_total, run=run, care_run=care_run,
-        shares=_shares(run, care_run))
+        shares=_shares(run, care_run),
+        outpatient_benefits=tuple(b for b in household.outpatient_benefits
+                                  if members[b.member_key].in_household))
 
 
 def _member_amounts(household: Household, receipts: tuple[JudgedReceipt, ...],

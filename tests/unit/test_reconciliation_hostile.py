@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from insurer_workers.closing import _new_settlements
-from reconciliation.calculation import InputError, Month, Period, calculate
+from reconciliation.calculation import InputError, Month, Period, ReceiptKind, calculate
 from reconciliation.calculation.apportion import Side
 from reconciliation.settling import (
     MAX_SETTLED,
@@ -32,12 +32,15 @@ from schemas import MessageRejected, decode_relay
 from schemas.exchange_terms import ForwardRefusal
 from schemas.settlements import SettlementAmount, SettlementInstruction, period_span
 from tests.unit.test_reconciliation_support import (
+    AGED_72,
     HEALTH,
     LATE_STAGE,
     NHI,
     care,
     household,
     member,
+    outpatient_benefit,
+    receipt,
 )
 from tests.unit.test_settlement_contracts import _instruction
 
@@ -130,3 +133,21 @@ def test_a_payer_covering_only_after_the_base_date_is_not_a_payer():
     own = decide_settlement(Settle(NHI, NHI, MEDICAL_BENEFIT, period_span(PERIOD), base),
                             mine, person, default_policy())
     assert own.routed
+
+
+def test_a_share_is_split_by_the_self_pay_counted_after_the_outpatient_benefit():
+    """Two members aged 72 paid 144,000 yen each that counts at the insurer: one as an
+    inpatient, the other as 200,000 yen of outpatient care less a 56,000-yen annual outpatient
+    benefit (the statement shows 144,000 for both). The insurer's share is theirs equally,
+    not 200:144."""
+    calc = calculate(household(
+        member("a", AGED_72), member("b", AGED_72),
+        receipts=[receipt("r1", Month(2023, 9), 200_000, key="a",
+                          kind=ReceiptKind.MEDICAL_OUTPATIENT),
+                  receipt("r2", Month(2023, 9), 144_000, key="b")],
+        care_pay=[care(Month(2023, 10), 400_000, key="a")],
+        benefits=[outpatient_benefit(56_000, key="a")]))
+    assert [m.medical for m in calc.members] == [144_000, 144_000]
+    targets = member_targets(calc)
+    health = [v for k, v in sorted(targets.items()) if k.payer == HEALTH]
+    assert abs(health[0] - health[1]) <= 1
