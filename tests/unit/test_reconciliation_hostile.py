@@ -58,7 +58,6 @@ def test_a_month_in_other_scripts_digits_is_not_yyyy_mm(month):
     assert read_answer(body, provider="01130012", member_key="k1",
                        scheme="medical") == Unreadable("not_a_month:month")
 
-
 def _huge_household():
     """A provider's answer at the edge of what the reader takes: 5,000 receipts of
     100,000,000 yen each, every one accepted."""
@@ -106,7 +105,6 @@ def test_every_settlement_made_can_be_sealed(targets):
             SettlementAmount(amount_yen=new.amount, total_yen=new.total)
             made.append(Made(new.settlement_id, new.corrects, new.amount))
 
-
 @pytest.mark.parametrize("spelled", [1_785_456_000, 1_785_456_000.0, "2026-07-31T00:00:00"])
 def test_a_base_date_is_written_yyyy_mm_dd_only(spelled):
     """The base date took epoch seconds and date-times as a day, as no other contract's date
@@ -115,7 +113,6 @@ def test_a_base_date_is_written_yyyy_mm_dd_only(spelled):
         decode_relay(json.dumps(_instruction(base_date=spelled)).encode(), SettlementInstruction)
     assert decode_relay(json.dumps(_instruction()).encode(),
                         SettlementInstruction).base_date == date(2026, 7, 31)
-
 
 def test_a_payer_covering_only_after_the_base_date_is_not_a_payer():
     """Someone moving to the 75+ scheme on 15 March 2024 has 14 March as the base date: the
@@ -134,7 +131,6 @@ def test_a_payer_covering_only_after_the_base_date_is_not_a_payer():
                             mine, person, default_policy())
     assert own.routed
 
-
 def test_a_share_is_split_by_the_self_pay_counted_after_the_outpatient_benefit():
     """Two members aged 72 paid 144,000 yen each that counts at the insurer: one as an
     inpatient, the other as 200,000 yen of outpatient care less a 56,000-yen annual outpatient
@@ -151,3 +147,70 @@ def test_a_share_is_split_by_the_self_pay_counted_after_the_outpatient_benefit()
     targets = member_targets(calc)
     health = [v for k, v in sorted(targets.items()) if k.payer == HEALTH]
     assert abs(health[0] - health[1]) <= 1
+
+def _ledger(ledgers: dict[TargetKey, list[Made]], targets: dict[TargetKey, int]) -> None:
+    """One close: the household's new rows appended to its ledger lines."""
+    for s in _new_settlements(SENDER, Period(PERIOD), targets, ledgers):
+        ledgers.setdefault(s.key, []).append(Made(s.settlement_id, s.corrects, s.amount))
+
+
+def _totals(ledgers: dict[TargetKey, list[Made]]) -> dict[TargetKey, int]:
+    return {k: sum(m.amount for m in v) for k, v in ledgers.items()}
+
+
+def _two_members(care_b: int):
+    return household(
+        member("a"), member("b"),
+        receipts=[receipt("r1", Month(2023, 9), 350_000, key="a")],
+        care_pay=[care(Month(2023, 10), care_b, key="b")])
+
+
+@pytest.mark.parametrize("care_b, paid", [(250_500, False), (250_000, False), (250_501, True)])
+def test_a_total_falling_to_500_or_less_after_a_correction_takes_everything_back(care_b, paid):
+    """Settled at 10,000 yen of excess; a corrected care month brings the excess to 500 (or
+    nothing): every line is brought back to 0 by a delta naming what it corrects; at 501 the
+    whole 501 yen is settled."""
+    ledgers: dict[TargetKey, list[Made]] = {}
+    _ledger(ledgers, member_targets(calculate(_two_members(260_000))))
+    assert sum(_totals(ledgers).values()) == 10_000
+    again = calculate(_two_members(care_b))
+    _ledger(ledgers, member_targets(again))
+    assert sum(_totals(ledgers).values()) == (501 if paid else 0) == again.payment
+    for lines in ledgers.values():
+        assert [m.corrects is None for m in lines] == [True] + [False] * (len(lines) - 1)
+
+
+def test_a_payer_whose_receipts_no_longer_count_is_taken_back_whole():
+    """A second medical insurer's only receipt corrected below 21,000 yen: it drops out of the
+    shares altogether, and what it was settled is reversed, not left standing."""
+    other = "01130012"
+
+    def calc(copay: int):
+        return calculate(household(
+            member(),
+            receipts=[receipt("r1", Month(2023, 9), 400_000),
+                      receipt("r2", Month(2023, 10), copay, insurer=other)],
+            care_pay=[care(Month(2023, 11), 300_000)]))
+
+    ledgers: dict[TargetKey, list[Made]] = {}
+    _ledger(ledgers, member_targets(calc(100_000)))
+    assert any(k.payer == other and v > 0 for k, v in _totals(ledgers).items())
+    final = calc(20_000)
+    assert all(s.payer.insurer_number != other for s in final.shares)
+    _ledger(ledgers, member_targets(final))
+    assert all(v == 0 for k, v in _totals(ledgers).items() if k.payer == other)
+    assert sum(_totals(ledgers).values()) == final.payment
+
+
+def test_the_ids_do_not_depend_on_the_order_of_members_or_receipts():
+    members = (member("a"), member("b"))
+    receipts = [receipt("r1", Month(2023, 9), 300_000, key="a"),
+                receipt("r2", Month(2023, 10), 200_000, key="b"),
+                receipt("r3", Month(2023, 11), 100_000, key="b", insurer="01130012")]
+    pay = [care(Month(2023, 12), 300_000, key="a"), care(Month(2024, 1), 100_000, key="b")]
+    one = _new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
+        household(*members, receipts=receipts, care_pay=pay))), {})
+    two = _new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
+        household(*reversed(members), receipts=receipts[::-1], care_pay=pay[::-1]))), {})
+    assert sorted(s.settlement_id for s in one) == sorted(s.settlement_id for s in two)
+    assert {s.key: s.total for s in one} == {s.key: s.total for s in two}
