@@ -354,7 +354,7 @@ async def _made(conn: asyncpg.Connection, name: str, period: Period,
     return made
 
 
-def _new_settlements(code: str, period: Period, targets: dict[TargetKey, int],
+def new_settlements(code: str, period: Period, targets: dict[TargetKey, int],
                      made: dict[TargetKey, list[Made]]) -> list[Settlement]:
     """The ledger rows bringing every line of the household to its target (0 for a line
     settled before that has none now); an InputError when a target cannot be settled."""
@@ -373,7 +373,7 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
     try:
         calculation = calculate(household)
         targets = member_targets(calculation)
-        new = _new_settlements(code, period, targets, made)
+        new = new_settlements(code, period, targets, made)
     except InputError as refused:  # also a total the settlement contract cannot carry
         await _hold(conn, name, period, round_, unit, f"input:{refused.reason}", report)
         return

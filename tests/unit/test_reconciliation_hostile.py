@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from insurer_workers.closing import _new_settlements
+from insurer_workers.closing import new_settlements
 from reconciliation.calculation import InputError, Month, Period, ReceiptKind, calculate
 from reconciliation.calculation.apportion import Side
 from reconciliation.settling import (
@@ -78,7 +78,7 @@ def test_a_total_no_settlement_can_carry_holds_the_household_back():
     targets = member_targets(calculate(_huge_household()))
     assert max(targets.values()) > MAX_SETTLED
     with pytest.raises(InputError) as refused:
-        _new_settlements(SENDER, Period(PERIOD), targets, {})
+        new_settlements(SENDER, Period(PERIOD), targets, {})
     assert (refused.value.reason, refused.value.field) == ("too_large", "target")
     assert not any(ch.isdigit() for ch in str(refused.value))
 
@@ -150,7 +150,7 @@ def test_a_share_is_split_by_the_self_pay_counted_after_the_outpatient_benefit()
 
 def _ledger(ledgers: dict[TargetKey, list[Made]], targets: dict[TargetKey, int]) -> None:
     """One close: the household's new rows appended to its ledger lines."""
-    for s in _new_settlements(SENDER, Period(PERIOD), targets, ledgers):
+    for s in new_settlements(SENDER, Period(PERIOD), targets, ledgers):
         ledgers.setdefault(s.key, []).append(Made(s.settlement_id, s.corrects, s.amount))
 
 
@@ -208,9 +208,9 @@ def test_the_ids_do_not_depend_on_the_order_of_members_or_receipts():
                 receipt("r2", Month(2023, 10), 200_000, key="b"),
                 receipt("r3", Month(2023, 11), 100_000, key="b", insurer="01130012")]
     pay = [care(Month(2023, 12), 300_000, key="a"), care(Month(2024, 1), 100_000, key="b")]
-    one = _new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
+    one = new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
         household(*members, receipts=receipts, care_pay=pay))), {})
-    two = _new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
+    two = new_settlements(SENDER, Period(PERIOD), member_targets(calculate(
         household(*reversed(members), receipts=receipts[::-1], care_pay=pay[::-1]))), {})
     assert sorted(s.settlement_id for s in one) == sorted(s.settlement_id for s in two)
     assert {s.key: s.total for s in one} == {s.key: s.total for s in two}
