@@ -47,7 +47,7 @@ from schemas import decode_relay
 from schemas.envelope import JST
 from schemas.notices import RelayNotice
 from schemas.payload import FilerKind
-from schemas.topics import notices_topic
+from schemas.topics import NOTICES, notices_topic
 from synthetic.population import Population, generate
 from trust.encryption_keys import ensure_encryption_keys
 from trust.keys import clock_signer
@@ -127,7 +127,7 @@ async def relay_run(cfg: StackConfig, population: Population, rate: float) -> di
     ensure_encryption_keys(cfg, addressees)
     days = calendar(population)
     async with Scratch(cfg, "n") as ns:
-        await namespace.participant_topics(ns.cfg, ns.topics)
+        await namespace.participant_topics(ns.cfg, ns.topics, [NOTICES])
         records = _records(cfg, population, ns.topics)
         pids = {name: processes.spawn(ns.cfg, name) for name in PROCESSORS}
         arrivals: list[tuple[Any, float]] = []

@@ -1,12 +1,14 @@
 """A relay namespace: its own database, its own prefixed topics on the shared broker and the
 grants that let the relay's processors work on them.
 
-The demo runs in one (recreated each run) and every integration test gets a fresh one.
+The demo runs in one (recreated each run) and every integration test gets a fresh one, which
+has the per-participant streams of `ON_REQUEST_STREAMS` only where the test asks for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 
 import asyncpg
 
@@ -16,21 +18,22 @@ from infra import kafka_acl
 from infra.migrations import apply_all
 from infra.principals import OPERATOR
 from infra.topics_admin import (
+    STREAM_ROLES,
     apply_catalogue,
-    apply_participant_topics,
     apply_receipt_topics,
     apply_settlement_topics,
+    participants_topics,
 )
-from schemas.topics import Namespace
+from schemas.topics import CATALOGUE, NOTICES, RECEIPTS, SETTLEMENTS, Namespace, Topic
 from trust.pki import list_participants
 
 
-async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
-    """Create the database (migrated), the catalogue's topics and those addressed to each
-    insurer and the Japan Pension Service of the stack's registry (and each municipality's
-    notices topic) under `prefix`; return the stack's settings in that namespace. The insurers'
-    receipts topics are left out (`receipt_topics` makes them where a test or the demo loads
-    receipts)."""
+async def create(cfg: StackConfig, prefix: str, database: str,
+                 streams: Collection[str] = ()) -> StackConfig:
+    """Create the database (migrated) and, under `prefix`, the catalogue's topics and the
+    per-participant topics (`participant_topics`) of every participant of the stack's registry,
+    of the standing streams and of the on-request `streams` asked for; return the stack's
+    settings in that namespace."""
     admin = await asyncpg.connect(cfg.pg_dsn())
     try:
         await admin.execute(f'CREATE DATABASE "{database}"')
@@ -41,31 +44,44 @@ async def create(cfg: StackConfig, prefix: str, database: str) -> StackConfig:
         await apply_all(conn)
     finally:
         await conn.close()
-    await apply_catalogue(cfg.kafka(OPERATOR), Namespace(prefix))
-    await participant_topics(cfg, Namespace(prefix))
+    topics = Namespace(prefix)
+    await apply_catalogue(cfg.kafka(OPERATOR),  # one round of admin requests for them all
+                          topics, (*CATALOGUE, *_participants_topics(cfg, streams)))
     if cfg.kafka_auth:
-        await asyncio.to_thread(kafka_acl.grant_namespace, cfg, Namespace(prefix))
+        await asyncio.to_thread(kafka_acl.grant_namespace, cfg, topics)
     return cfg.namespaced(prefix, database)
 
 
-async def participant_topics(cfg: StackConfig, topics: Namespace) -> list[str]:
-    """Create in `topics` the topics of every insurer and the Japan Pension Service, and the
-    notices topic of every municipality, the stack's registry lists (those onboarded since
-    too); the names created."""
-    return await apply_participant_topics(cfg.kafka(OPERATOR), topics,
-                                          [(p.role, p.code) for p in list_participants(cfg)],
-                                          receipts=RECEIPTS_BY_DEFAULT,
-                                          settlements=SETTLEMENTS_BY_DEFAULT)
+ON_REQUEST_STREAMS: frozenset[str] = frozenset({NOTICES, RECEIPTS, SETTLEMENTS})
+"""The per-participant streams a namespace has only where asked (`streams`): about fifty
+integration tests make a namespace each, every topic costs its set-up time, and only the tests
+that write or read these streams ask for them (the demo asks for those it uses). `shaho up`
+makes every stream in the stack's own topics."""
 
 
-RECEIPTS_BY_DEFAULT = False
-"""Whether a namespace gets every insurer's receipts topics when it is made: not, as about
-fifty integration tests make one each and none of them but the receipts tests reads them."""
+def standing_streams(streams: Collection[str] = ()) -> list[str]:
+    """The per-participant streams a namespace made with `streams` has: those not made only
+    on request, and `streams`. ValueError for a stream that is no per-participant one."""
+    unknown = sorted(set(streams) - set(STREAM_ROLES))
+    if unknown:
+        raise ValueError(f"no per-participant stream {', '.join(unknown)}")
+    return [s for s in STREAM_ROLES if s not in ON_REQUEST_STREAMS or s in streams]
 
 
-SETTLEMENTS_BY_DEFAULT = False
-"""Whether a namespace gets every insurer's settlements topic when it is made: not, for the
-same reason; the settlement tests ask for theirs (`settlement_topics`)."""
+def _participants_topics(cfg: StackConfig, streams: Collection[str]) -> tuple[Topic, ...]:
+    return participants_topics([(p.role, p.code) for p in list_participants(cfg)],
+                               standing_streams(streams))
+
+
+async def participant_topics(cfg: StackConfig, topics: Namespace,
+                             streams: Collection[str] = ()) -> list[str]:
+    """Create in `topics` the per-participant topics of the standing streams and of the
+    on-request `streams` (`standing_streams`) addressed to every participant the stack's
+    registry lists (those onboarded since the namespace was made too) that lack them; the
+    names created. The configs of those there are left as made: the namespace's own."""
+    wanted = _participants_topics(cfg, streams)
+    return await apply_catalogue(cfg.kafka(OPERATOR), topics, wanted, align=False) \
+        if wanted else []
 
 
 async def settlement_topics(cfg: StackConfig, topics: Namespace, codes: list[str]) -> list[str]:

@@ -18,12 +18,18 @@ from groundfloor.kafka_clients import KafkaLogin, admin_client, end_offsets
 from infra.principals import RECEIPT_ROLES
 from schemas.topics import (
     CATALOGUE,
+    NOTICES,
+    PARTICIPANT_PREFIX,
+    PARTICIPANT_STREAMS,
+    RECEIPTS,
+    SETTLEMENTS,
     Namespace,
     Topic,
     notices_topic,
     participant_topics,
     receipts_topics,
     settlements_topic,
+    topic,
 )
 
 
@@ -57,9 +63,12 @@ def _raise_errors(rows: list[tuple], tolerated: set[int]) -> None:
 
 
 async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
-                          topics: tuple[Topic, ...] = CATALOGUE) -> list[str]:
-    """Create the catalogue's missing topics in `namespace` and set every topic's config;
-    return the broker names of those created."""
+                          topics: tuple[Topic, ...] = CATALOGUE, *,
+                          align: bool = True) -> list[str]:
+    """Create the catalogue's missing topics in `namespace` and (with `align`) set the config
+    of those that were there already; return the broker names of those created. One admin
+    client, one request of each kind, however many topics: every round trip counts where
+    each integration test makes a namespace of some hundred topics."""
     admin = await _admin(kafka)
     try:
         existing = set(await admin.list_topics())
@@ -70,12 +79,18 @@ async def apply_catalogue(kafka: KafkaLogin, namespace: Namespace,
                 for t in missing
             ])
             _raise_errors(response.topic_errors, tolerated={TOPIC_ALREADY_EXISTS})
+            existing |= {row[0] for row in response.topic_errors
+                         if row[1] == TOPIC_ALREADY_EXISTS}  # made meanwhile by another
             await _await_leaders(admin, kafka, [namespace.physical(t) for t in missing])
-        for response in await admin.alter_configs([
-            ConfigResource(ConfigResourceType.TOPIC, namespace.physical(t), configs=t.config())
-            for t in topics
-        ]):
-            _raise_errors([(r[3], r[0], r[1]) for r in response.resources], tolerated=set())
+        present = [t for t in topics if namespace.physical(t) in existing] if align else []
+        if present:  # those this call created have their config from the start
+            for response in await admin.alter_configs([
+                ConfigResource(ConfigResourceType.TOPIC, namespace.physical(t),
+                               configs=t.config())
+                for t in present
+            ]):
+                _raise_errors([(r[3], r[0], r[1]) for r in response.resources],
+                              tolerated=set())
         return [namespace.physical(t) for t in missing]
     finally:
         await admin.close()
@@ -106,20 +121,56 @@ def addressed_topics(codes: Iterable[str], notice_codes: Iterable[str] = ()) -> 
     return tuple(topics)
 
 
-async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
-                                   participants: Iterable[tuple[str, str]], *,
-                                   receipts: bool = True,
-                                   settlements: bool = True) -> list[str]:
-    """Create in `namespace` the topics addressed to each insurer and the Japan Pension
-    Service among `participants` ((role, code) pairs), the notices topic of each municipality,
-    (with `receipts`) each insurer's private receipts topics and (with `settlements`) each
-    insurer's settlements topic, that lack them; the names created."""
+STREAM_ROLES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys((s.stream for s in PARTICIPANT_STREAMS), ADDRESSED_ROLES),
+    NOTICES: NOTICE_ROLES,
+    RECEIPTS: RECEIPT_ROLES,
+    SETTLEMENTS: RECEIPT_ROLES,
+}
+"""Each per-participant stream by name, with the roles of the participants that get its topics:
+the four of `participant_topics` for the insurers and the Japan Pension Service, the notices
+for them and the municipalities, the (private) receipts and the 合算's settlements for the
+insurers alone."""
+
+
+def stream_topics(code: str, stream: str) -> tuple[Topic, ...]:
+    """The topics of per-participant `stream` addressed to `code`: one, or the receipts topic
+    and its dead letters (`receipts_topics`). KeyError for a stream `STREAM_ROLES` lacks,
+    ValueError for a code that cannot name a topic of its own."""
+    if stream not in STREAM_ROLES:
+        raise KeyError(stream)
+    if stream == RECEIPTS:
+        return receipts_topics(code)
+    try:
+        return (topic(f"{PARTICIPANT_PREFIX}{code}.{stream}"),)
+    except KeyError:
+        raise ValueError("a participant code with topics of its own holds no '.'") from None
+
+
+def participants_topics(participants: Iterable[tuple[str, str]],
+                        streams: Iterable[str] | None = None) -> tuple[Topic, ...]:
+    """The topics of each per-participant stream of `streams` (by default all of
+    `STREAM_ROLES`) addressed to each participant, among (role, code) pairs, whose role gets
+    that stream; each topic once."""
     pairs = list(participants)
-    topics = addressed_topics(addressed_codes(pairs), addressed_codes(pairs, NOTICE_ROLES))
-    if receipts:
-        topics += receipt_topics(addressed_codes(pairs, RECEIPT_ROLES))
-    if settlements:
-        topics += settlement_topics(addressed_codes(pairs, RECEIPT_ROLES))
+    found: dict[str, Topic] = {}
+    for stream in STREAM_ROLES if streams is None else streams:
+        for code in addressed_codes(pairs, STREAM_ROLES[stream]):
+            for t in stream_topics(code, stream):
+                found.setdefault(t.name, t)
+    return tuple(found.values())
+
+
+async def apply_participant_topics(kafka: KafkaLogin, namespace: Namespace,
+                                   participants: Iterable[tuple[str, str]],
+                                   streams: Iterable[str] | None = None) -> list[str]:
+    """Create in `namespace` the topics of the per-participant `streams` (by default every
+    one: the requests, replies, changes and heads of each insurer and the Japan Pension
+    Service, the notices of those and each municipality, each insurer's private receipts and
+    settlements)
+    addressed to the participants among `participants` ((role, code) pairs) that lack them;
+    the names created."""
+    topics = participants_topics(participants, streams)
     return await apply_catalogue(kafka, namespace, topics) if topics else []
 
 

@@ -27,7 +27,7 @@ from relay_linker.domain import PARKING_BOUND
 from relay_linker.readback import AnomalyCount, anomaly_counts
 from schemas import Filing, FilingOutcome, LinkChanged, decode_relay
 from schemas.relay import furthest
-from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS
+from schemas.topics import LINK_CHANGE, MAX_MESSAGE_BYTES, OUTCOME_TOPICS, RECEIPTS
 from shaho import demo_exchange, demo_notices, demo_reconciliation
 from shaho.bootstrap import keyring, tick_at, topic_namespace
 from staging import exchange_population
@@ -41,6 +41,9 @@ DEMO_PREFIX, DEMO_DATABASE = "demo.", "shaho_demo"
 QUIET = 4.0  # seconds without a new outcome once every filing has one: the relay is done
 LIVE_TAIL, LIVE_RATE = 100, 50  # the last filings are sent one by one, as they happen
 LIVE_TICK = 0.05  # seconds between the relay clock's ticks in the live phase
+DEMO_STREAMS = namespace.ON_REQUEST_STREAMS - {RECEIPTS}
+"""The demo's namespace has every per-participant stream but the insurers' receipts, which it
+does not load."""
 
 
 @dataclass
@@ -63,7 +66,7 @@ async def publish_backlog(cfg: StackConfig, population: Population,
     topics = topic_namespace(cfg)
     ensure_participants(cfg, [Participant(kind.value, code)  # the live phase's filers too
                               for code, kind in population.filer_kinds.items()])
-    await namespace.participant_topics(cfg, topics)  # their notices' topics
+    await namespace.participant_topics(cfg, topics, DEMO_STREAMS)  # their notices' topics
     keys = FilerKeys(cfg, provision=True)
     async with FilingPublisher(cfg.kafka(DEMO), topics, keys) as publisher:
         await publisher.publish(Outgoing(f, population.topic_of(f)) for f in filings)
@@ -237,7 +240,7 @@ def _use_demo_namespace(cfg: StackConfig) -> StackConfig:
     """Recreate the demo's own database and topics; return the settings that later steps and
     the child processes (through their environment) use."""
     asyncio.run(namespace.drop(cfg, DEMO_PREFIX, DEMO_DATABASE))
-    return asyncio.run(namespace.create(cfg, DEMO_PREFIX, DEMO_DATABASE))
+    return asyncio.run(namespace.create(cfg, DEMO_PREFIX, DEMO_DATABASE, DEMO_STREAMS))
 
 
 async def _sample_person(cfg: StackConfig) -> str | None:

@@ -52,11 +52,15 @@ async def pg(stack: StackConfig) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def relay(stack: StackConfig, unique: str) -> AsyncIterator[RelayEnv]:
-    """A relay namespace of the test's own: database and topics, dropped afterwards."""
+async def relay(stack: StackConfig, unique: str,
+                request: pytest.FixtureRequest) -> AsyncIterator[RelayEnv]:
+    """A relay namespace of the test's own: database and topics, dropped afterwards. It has
+    the per-participant streams made on request (`namespace.ON_REQUEST_STREAMS`) that the
+    test's `participant_streams` marker names."""
     from tests.integration.relay_env import drop_env, make_env
 
-    env = await make_env(stack, unique)
+    marker = request.node.get_closest_marker("participant_streams")
+    env = await make_env(stack, unique, marker.args if marker else ())
     yield env
     await drop_env(env)
 

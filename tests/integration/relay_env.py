@@ -57,6 +57,8 @@ class RelayEnv:
 
     stack: StackConfig
     cfg: StackConfig
+    streams: tuple[str, ...] = ()
+    """The on-request per-participant streams the test asked for (`namespace.create`)."""
     published: list[tuple[int, str, int, int, Filing]] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
     filed: dict[Source, Filing] = field(default_factory=dict)
@@ -131,7 +133,7 @@ class RelayEnv:
     async def participant_topics(self) -> None:
         """The topics of the insurers onboarded on first use as filers (their keys made as
         they signed), so that the notices sealed to them have a topic to go to."""
-        await namespace.participant_topics(self.stack, self.topics)
+        await namespace.participant_topics(self.stack, self.topics, self.streams)
 
     def signed(self, topic: str, filing: Filing) -> list[tuple[str, bytes]]:
         """The headers of `filing` signed by its filer (provisioned on first use)."""
@@ -282,8 +284,10 @@ async def publish_in_phases(relay: RelayEnv, phases: Sequence[tuple[datetime | N
     await relay.participant_topics()
 
 
-async def make_env(cfg: StackConfig, unique: str) -> RelayEnv:
-    return RelayEnv(cfg, await namespace.create(cfg, f"t{unique}.", f"relay_{unique}"))
+async def make_env(cfg: StackConfig, unique: str, streams: Sequence[str] = ()) -> RelayEnv:
+    """A fresh namespace with the on-request per-participant `streams` too."""
+    return RelayEnv(cfg, await namespace.create(cfg, f"t{unique}.", f"relay_{unique}", streams),
+                    tuple(streams))
 
 
 async def drop_env(env: RelayEnv) -> None:

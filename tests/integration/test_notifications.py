@@ -10,6 +10,7 @@ import pytest
 
 from schemas.common import PensionCategory, Sex
 from schemas.notices import NoticeStep, RecipientRole, RelayNotice
+from schemas.topics import NOTICES
 from tests.integration.notifications_env import (
     INSURER,
     MUNICIPALITY,
@@ -36,7 +37,7 @@ from tests.integration.notifications_env import (
 from tests.integration.relay_env import RelayEnv
 from trust.pki import Participant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.participant_streams(NOTICES)]
 
 
 def by_person(rows: list[dict[str, Any]], relay_id: str) -> list[tuple[str, str, str]]:

@@ -31,6 +31,7 @@ from groundfloor.config import StackConfig
 from infra.topics_admin import NOTICE_ROLES, addressed_codes
 from notification_streams.processor import GROUP
 from schemas.envelope import JST, Filing
+from schemas.topics import NOTICES
 from synthetic.population import Population, generate
 from tests.integration.chaos import FAULTS, spawn
 from tests.integration.notifications_env import inbox, notices_of
@@ -191,7 +192,8 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
 ) -> None:
     print(f"SHAHO_KILL_SEED={KILL_SEED}")
     phases = _calendar(generate(59, PERSONS, datetime(2025, 1, 1).date()))
-    calm, killed = await asyncio.gather(make_env(stack, unique), make_env(stack, f"{unique}k"))
+    calm, killed = await asyncio.gather(make_env(stack, unique, [NOTICES]),
+                                        make_env(stack, f"{unique}k", [NOTICES]))
     try:
         await asyncio.gather(_relay_ready(calm, phases), _relay_ready(killed, phases))
         assert calm.ticks == killed.ticks

@@ -19,10 +19,10 @@ from relay_clock.ticks import new_tick
 from schemas import RelayTick, decode_relay, encode
 from schemas.internal import LinkChangedV2, PersonChanged
 from schemas.relay import DeadLetter
-from schemas.topics import FORWARDED_TICK_TOPICS, LINK_CHANGE_V2, PERSON_CHANGE
+from schemas.topics import FORWARDED_TICK_TOPICS, LINK_CHANGE_V2, NOTICES, PERSON_CHANGE
 from tests.integration.relay_env import RelayEnv
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.participant_streams(NOTICES)]
 
 NS = uuid5(NAMESPACE_URL, "urn:shaho-relay:tests:notifications-hostile")
 EMPLOYER_INSURER = "06139018"

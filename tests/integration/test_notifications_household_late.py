@@ -16,10 +16,10 @@ from relay_clock.ticks import headers as tick_headers
 from relay_clock.ticks import new_tick
 from schemas import RelayTick, encode
 from schemas.internal import LinkChangedV2, PersonChanged
-from schemas.topics import FORWARDED_TICK_TOPICS, LINK_CHANGE_V2, PERSON_CHANGE
+from schemas.topics import FORWARDED_TICK_TOPICS, LINK_CHANGE_V2, NOTICES, PERSON_CHANGE
 from tests.integration.relay_env import RelayEnv
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.participant_streams(NOTICES)]
 
 NS = uuid5(NAMESPACE_URL, "urn:shaho-relay:tests:notifications-household-late")
 INSURER = "06139018"

@@ -9,9 +9,10 @@ from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from infra import namespace
-from infra.topics_admin import addressed_topics, receipt_topics
+from infra.topics_admin import addressed_topics, participants_topics, receipt_topics
 from insurer_workers.receipt_letters import original_bytes, refusal_letter
 from schemas import DeadLetter, Reason, decode_relay, encode
+from schemas.topics import NOTICES, RECEIPTS
 
 RAW = b'{"receipt_id":"R-1","copay_yen":-1,"insured_number":{"number":"4711"}}'
 
@@ -41,4 +42,11 @@ def test_receipts_topics_are_the_insurers_and_left_out_of_a_new_namespace() -> N
     assert names == ["private.06135123.receipts.v1", "private.06135123.receipts.v1.dlq",
                      "private.131011.receipts.v1", "private.131011.receipts.v1.dlq"]
     assert not any("receipts" in t.name for t in addressed_topics(["06135123"], ["131016"]))
-    assert namespace.RECEIPTS_BY_DEFAULT is False
+    assert RECEIPTS in namespace.ON_REQUEST_STREAMS
+    registry = [("insurer", "06135123"), ("municipality", "131016")]
+    made = participants_topics(registry, namespace.standing_streams())
+    assert made and not any("receipts" in t.name for t in made)
+    asked = participants_topics(registry, namespace.standing_streams([RECEIPTS]))
+    assert {t.name for t in asked} - {t.name for t in made} == {
+        "private.06135123.receipts.v1", "private.06135123.receipts.v1.dlq"}
+    assert not any(t.name.endswith("." + NOTICES) for t in asked)
