@@ -149,6 +149,22 @@ async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int])
     return True
 
 
+async def read_past_fetched_ends(consumer: AIOKafkaConsumer) -> bool:
+    """Whether `consumer` has read every partition it is assigned and not pausing past the
+    high watermark its last fetch there saw: everything appended before that fetch is read.
+    A read_committed reader passes the high watermark only once every transaction below it is
+    decided and its markers are written (the last stable offset may lag a commit that has
+    returned), so this is when a drained processor has read all that was there; False before
+    the first fetch of a partition answers, and for a consumer assigned nothing yet."""
+    if not consumer.assignment():
+        return False
+    for partition in consumer.assignment() - consumer.paused():
+        end = consumer.highwater(partition)
+        if end is None or await consumer.position(partition) < end:
+            return False
+    return True
+
+
 async def high_watermarks(kafka: KafkaLogin,
                           partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
     """Each partition's high watermark: the offset after its last record, whether its

@@ -37,6 +37,7 @@ from groundfloor.kafka_clients import (
     KafkaLogin,
     idempotent_producer,
     processor_consumer,
+    read_past_fetched_ends,
     reader,
 )
 from groundfloor.outages import is_outage
@@ -213,7 +214,9 @@ class InsurerWorker:
             if records and await self.handle(records):
                 await self.consumer.commit()
                 idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+            elif idle_exit is not None and (
+                    await read_past_fetched_ends(self.consumer)
+                    or time.monotonic() - idle_since > idle_exit):
                 return
 
     async def handle(self, records: list[ConsumerRecord]) -> bool:

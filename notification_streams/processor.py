@@ -60,7 +60,7 @@ from groundfloor.crypto import (
     open_sealed,
     participant_pseudonym,
 )
-from groundfloor.kafka_clients import KafkaLogin, processor_consumer
+from groundfloor.kafka_clients import KafkaLogin, processor_consumer, read_past_fetched_ends
 from groundfloor.outages import connection, is_outage
 from notification_streams import casework, store
 from notification_streams.casework import (
@@ -223,7 +223,9 @@ class NotificationsProcessor:
                 await self.process(steps)
             if steps or any(fetched.values()):
                 idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+            elif idle_exit is not None and (
+                    await read_past_fetched_ends(self.consumer)
+                    or time.monotonic() - idle_since > idle_exit):
                 return
 
     async def process(self, steps: list[Step]) -> None:

@@ -39,7 +39,7 @@ from consumers.clocked import (
 )
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import Keyring, notice_copy_id, participant_pseudonym
-from groundfloor.kafka_clients import KafkaLogin, processor_consumer
+from groundfloor.kafka_clients import KafkaLogin, processor_consumer, read_past_fetched_ends
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -264,7 +264,9 @@ class ExchangeRouter:
                 await self.process(steps)
             if steps or any(fetched.values()):
                 idle_since = time.monotonic()
-            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+            elif idle_exit is not None and (
+                    await read_past_fetched_ends(self.consumer)
+                    or time.monotonic() - idle_since > idle_exit):
                 return
 
     async def process(self, steps: list[Step]) -> None:
