@@ -68,10 +68,16 @@ class RelayEnv:
     router_output: str = ""
     """What the exchange router printed the last time the exchange tests routed."""
 
+    _keys: FilerKeys | None = field(default=None, repr=False)
+
     @property
     def keys(self) -> FilerKeys:
-        """The filers' keys (the PKI is the stack's, shared by every namespace)."""
-        return FilerKeys(self.cfg, provision=True)
+        """The filers' keys (the PKI is the stack's, shared by every namespace), each filer's
+        loaded once, as a filer's own publisher keeps them (not once a record: 20,000 loads
+        are half a minute of the recovery test)."""
+        if self._keys is None:
+            self._keys = FilerKeys(self.cfg, provision=True)
+        return self._keys
 
     @property
     def prefix(self) -> str:
