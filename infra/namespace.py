@@ -52,11 +52,16 @@ async def create(cfg: StackConfig, prefix: str, database: str,
     return cfg.namespaced(prefix, database)
 
 
-ON_REQUEST_STREAMS: frozenset[str] = frozenset({NOTICES, RECEIPTS, SETTLEMENTS})
+EXCHANGE_STREAMS = ("requests.v1", "replies.v1")
+"""The exchange's per-participant streams: the requests routed to an insurer, the replies to
+its own (six partitions each, most of a namespace's per-participant partitions)."""
+ON_REQUEST_STREAMS: frozenset[str] = frozenset({*EXCHANGE_STREAMS, NOTICES, RECEIPTS, SETTLEMENTS})
 """The per-participant streams a namespace has only where asked (`streams`): about fifty
-integration tests make a namespace each, every topic costs its set-up time, and only the tests
-that write or read these streams ask for them (the demo asks for those it uses). `shaho up`
-makes every stream in the stack's own topics."""
+integration tests make a namespace each, every partition costs the broker set-up time, and only
+the tests that write or read these streams ask for them (those that route requests make their
+insurers' topics, `infra.topics_admin.apply_topics_of`; the demo asks for the streams it uses).
+The change notices and the heads stay: the linker's publisher and the notices log write them.
+`shaho up` makes every stream in the stack's own topics."""
 
 
 def standing_streams(streams: Collection[str] = ()) -> list[str]:

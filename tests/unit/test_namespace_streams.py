@@ -16,7 +16,15 @@ from infra.topics_admin import (
     receipt_topics,
     stream_topics,
 )
-from schemas.topics import NOTICES, PARTICIPANT_STREAMS, RECEIPTS, notices_topic
+from schemas.topics import (
+    NOTICES,
+    RECEIPTS,
+    changes_topic,
+    heads_topic,
+    notices_topic,
+    replies_topic,
+    requests_topic,
+)
 
 REGISTRY = [("insurer", "06139018"), ("pension", "JPS"), ("municipality", "131016"),
             ("employer", "E0001"), ("relay", "relay-clock"), ("insurer", "bad.code")]
@@ -37,9 +45,13 @@ def test_every_stream_by_default_is_what_shaho_up_made_before() -> None:
 def test_a_new_namespace_leaves_the_notices_and_receipts_out_unless_asked() -> None:
     assert {NOTICES, RECEIPTS} <= namespace.ON_REQUEST_STREAMS <= set(STREAM_ROLES)
     standing = namespace.standing_streams()
-    assert standing == [s.stream for s in PARTICIPANT_STREAMS]
+    assert standing == [changes_topic("x").name.split(".", 2)[2], heads_topic("x").name.split(
+        ".", 2)[2]], "the publisher writes change notices and heads in any test"
+    assert {*namespace.EXCHANGE_STREAMS} == {requests_topic("x").name.split(".", 2)[2],
+                                             replies_topic("x").name.split(".", 2)[2]}
     plain = _names(participants_topics(REGISTRY, standing))
     assert not [n for n in plain if n.endswith(".notices.v1") or "receipts" in n]
+    assert not [n for n in plain if n.endswith((".requests.v1", ".replies.v1"))]
     assert not [n for n in plain if "131016" in n], "a municipality has notices alone"
     asked = _names(participants_topics(REGISTRY, namespace.standing_streams([NOTICES])))
     assert asked - plain == {notices_topic(c).name for c in ("06139018", "JPS", "131016")}
