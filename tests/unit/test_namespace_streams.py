@@ -14,11 +14,13 @@ from infra.topics_admin import (
     addressed_topics,
     participants_topics,
     receipt_topics,
+    settlement_topics,
     stream_topics,
 )
 from schemas.topics import (
     NOTICES,
     RECEIPTS,
+    SETTLEMENTS,
     changes_topic,
     heads_topic,
     notices_topic,
@@ -38,19 +40,21 @@ def test_every_stream_by_default_is_what_shaho_up_made_before() -> None:
     everything = _names(participants_topics(REGISTRY))
     assert everything == _names(addressed_topics(addressed_codes(REGISTRY),
                                                  addressed_codes(REGISTRY, NOTICE_ROLES))) | \
-        _names(receipt_topics(addressed_codes(REGISTRY, RECEIPT_ROLES)))
+        _names(receipt_topics(addressed_codes(REGISTRY, RECEIPT_ROLES))) | \
+        _names(settlement_topics(addressed_codes(REGISTRY, RECEIPT_ROLES)))
     assert len(participants_topics(REGISTRY)) == len(everything)
 
 
 def test_a_new_namespace_leaves_the_notices_and_receipts_out_unless_asked() -> None:
-    assert {NOTICES, RECEIPTS} <= namespace.ON_REQUEST_STREAMS <= set(STREAM_ROLES)
+    assert {NOTICES, RECEIPTS, SETTLEMENTS} <= namespace.ON_REQUEST_STREAMS <= set(STREAM_ROLES)
     standing = namespace.standing_streams()
     assert standing == [changes_topic("x").name.split(".", 2)[2], heads_topic("x").name.split(
         ".", 2)[2]], "the publisher writes change notices and heads in any test"
     assert {*namespace.EXCHANGE_STREAMS} == {requests_topic("x").name.split(".", 2)[2],
                                              replies_topic("x").name.split(".", 2)[2]}
     plain = _names(participants_topics(REGISTRY, standing))
-    assert not [n for n in plain if n.endswith(".notices.v1") or "receipts" in n]
+    assert not [n for n in plain if n.endswith((".notices.v1", ".settlements.v1"))
+                or "receipts" in n]
     assert not [n for n in plain if n.endswith((".requests.v1", ".replies.v1"))]
     assert not [n for n in plain if "131016" in n], "a municipality has notices alone"
     asked = _names(participants_topics(REGISTRY, namespace.standing_streams([NOTICES])))
