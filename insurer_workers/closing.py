@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 
 import asyncpg
 
+from groundfloor import faults
 from insurer_workers import member_store, receipt_store
 from insurer_workers.member_reading import MEDICAL
 from insurer_workers.worker import InsurerIdentity, send_requests
@@ -131,6 +132,11 @@ class CloseReport:
     new: int = 0
     deltas: int = 0
     amounts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every reply came in time: no household held back for want of one."""
+        return not self.held_back.get("no_reply")
 
     def counts(self) -> dict[str, Any]:
         return {"households": self.households, "settled": self.settled,
@@ -425,14 +431,14 @@ async def _hold(conn: asyncpg.Connection, name: str, period: Period, round_: int
 async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: int,
                  units: list[Unit], asked: list[Asked],
                  found: dict[tuple[UUID, str], EntryState],
-                 progress: Progress | None = None) -> CloseReport:
+                 progress: Progress | None = None, chunk: int = CHUNK) -> CloseReport:
     """Calculate each household whose inputs are complete and write its members' statements
-    and ledger rows, one transaction per CHUNK households; hold the others back."""
+    and ledger rows, one transaction per `chunk` households; hold the others back."""
     report = CloseReport(code, period.year, round_, households=len(units))
     name = member_store.store_name(code)
-    for start in range(0, len(units), CHUNK):
+    for start in range(0, len(units), chunk):
         async with conn.transaction():
-            for unit in units[start:start + CHUNK]:
+            for unit in units[start:start + chunk]:
                 remote = _remote(unit, asked, found)
                 household = remote if isinstance(remote, str) else await inputs_of(
                     conn, code, period, unit, remote)
@@ -440,16 +446,21 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
                     await _hold(conn, name, period, round_, unit, household, report)
                 else:
                     await _settle_unit(conn, code, period, round_, unit, household, report)
+        faults.reached("close.after-chunk")
         if progress is not None:
-            progress(min(start + CHUNK, len(units)), len(units))
+            progress(min(start + chunk, len(units)), len(units))
     return report
 
 
-async def finish(conn: asyncpg.Connection, code: str, report: CloseReport) -> None:
+async def finish(conn: asyncpg.Connection, code: str, report: CloseReport,
+                 scheduled_for: date | None = None) -> None:
+    """The round finished, with its counts; as the scheduled close of `scheduled_for` only
+    when every reply came in (a close short of replies is made again)."""
     name = member_store.store_name(code)
-    await conn.execute(f"""UPDATE {name}.closes SET finished_at = now(), counts = $3::jsonb
-                           WHERE period = $1 AND round = $2""",
-                       report.period, report.round, json.dumps(report.counts()))
+    await conn.execute(f"""UPDATE {name}.closes SET finished_at = now(), counts = $3::jsonb,
+                           scheduled_for = $4 WHERE period = $1 AND round = $2""",
+                       report.period, report.round, json.dumps(report.counts()),
+                       scheduled_for if report.complete else None)
     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
                        f"close:{code}:{report.period}")
 
@@ -457,23 +468,32 @@ async def finish(conn: asyncpg.Connection, code: str, report: CloseReport) -> No
 async def close(conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namespace,
                 relay_time: datetime, period: Period, *, wait: float = 600.0,
                 ttl: timedelta = timedelta(hours=1),
-                progress: Progress | None = None) -> CloseReport:
+                progress: Progress | None = None, scheduled_for: date | None = None,
+                chunk: int = CHUNK) -> CloseReport:
     """One close of `period` at `me`: ask, wait (at most `wait` seconds) for the replies the
     insurer's running worker records, settle. `relay_time` is the relay clock's (the
-    requests' deadline is `ttl` after it)."""
+    requests' deadline is `ttl` after it); `scheduled_for` the scheduled close it makes, if
+    any (null on demand)."""
     round_ = await begin(conn, me.code, period, relay_time)
     try:
         units = await households_of(conn, me.code, period)
         requests, asked = requests_for(me.code, period, round_, units, relay_time, ttl)
         await send_requests(me, namespace, requests)
         found = await gather(conn, me.code, asked, wait, progress)
-        report = await settle(conn, me.code, period, round_, units, asked, found)
+        report = await settle(conn, me.code, period, round_, units, asked, found, chunk=chunk)
     except BaseException:
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
                            f"close:{me.code}:{period.year}")
         raise
-    await finish(conn, me.code, report)
+    await finish(conn, me.code, report, scheduled_for)
     return report
+
+
+async def last_scheduled(conn: asyncpg.Connection, code: str, period: int) -> date | None:
+    """The latest scheduled close of `period` a round finished with every reply in."""
+    name = member_store.store_name(code)
+    return await conn.fetchval(f"""SELECT max(scheduled_for) FROM {name}.closes
+                                   WHERE period = $1 AND finished_at IS NOT NULL""", period)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,20 @@ async def create_store(conn: asyncpg.Connection, code: str) -> None:
             await conn.execute(statement.format(s=name))
 
 
+async def medical_insurers(conn: asyncpg.Connection) -> list[str]:
+    """The codes of the insurers whose store in this database holds medical members: the
+    medical insurers that may be a household's insurer on the base date."""
+    rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insurer\\_%' "
+                            "ORDER BY nspname")
+    found = []
+    for r in rows:
+        code = r["nspname"].removeprefix("insurer_")
+        if await conn.fetchval(f"SELECT true FROM {store_name(code)}.members "
+                               "WHERE scheme = 'medical' LIMIT 1"):
+            found.append(code)
+    return found
+
+
 async def drop_store(conn: asyncpg.Connection, code: str) -> None:
     """The schema and everything in it; the role too unless it owns a store in another
     database."""

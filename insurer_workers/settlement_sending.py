@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from groundfloor import faults
 from groundfloor.config import StackConfig
 from insurer_workers import member_store
 from insurer_workers.closing import mark_sent, member_number
@@ -84,5 +85,6 @@ async def send_pending(conn: asyncpg.Connection, me: InsurerIdentity, cfg: Stack
         ready.append((row["settlement_id"], key, bytes(value)))
     if ready:
         await send_encoded(me, namespace, EXCHANGE_SETTLEMENT, [(k, v) for _, k, v in ready])
+        faults.reached("settlement.after-send")
         report.sent = await mark_sent(conn, me.code, [i for i, _, _ in ready])
     return report

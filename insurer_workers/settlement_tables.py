@@ -1,5 +1,7 @@
 """The member store's 合算 closing tables (`member_store.TABLES`): opaque member keys, each
-period's close rounds, households held back, members' statements and the settlement ledger.
+period's close rounds (`scheduled_for`: the scheduled close a round made, once it finished
+with every reply in; null for a close on demand), households held back, members' statements
+and the settlement ledger.
 
 The ledger is append-only: a settlement is never changed but for `sent_at` and
 its `instruction` (kept once, before it is first sent); a changed total is a
@@ -13,7 +15,7 @@ CLOSING_TABLES = (
         period integer NOT NULL, round integer NOT NULL CHECK (round > 0),
         started_at timestamptz NOT NULL, relay_time timestamptz,
         finished_at timestamptz, counts jsonb NOT NULL DEFAULT '{{}}',
-        PRIMARY KEY (period, round))""",
+        scheduled_for date, PRIMARY KEY (period, round))""",
     """CREATE TABLE IF NOT EXISTS {s}.held_back (
         period integer NOT NULL, household text NOT NULL, round integer NOT NULL,
         reason text NOT NULL, PRIMARY KEY (period, household))""",

@@ -13,6 +13,7 @@ the one close does not see.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 FIRST_CLOSE_MONTH = 12
@@ -66,3 +67,24 @@ def due_close(period: int, today: date, last_closed: date | None) -> date | None
     if not due or (last_closed is not None and last_closed >= due[-1]):
         return None
     return due[-1]
+
+
+def closes_due(today: date, last_closed: Mapping[int, date | None]) -> list[tuple[int, date]]:
+    """The scheduled closes to run now, (period, scheduled date), oldest period first: for each
+    open period the close `due_close` names, given the scheduled date of its last close that
+    finished (`last_closed`, absent or None for none)."""
+    found = []
+    for period in open_periods(today):
+        due = due_close(period, today, last_closed.get(period))
+        if due is not None:
+            found.append((period, due))
+    return found
+
+
+def retry_delay(failures: int, poll: float, cap: float) -> float:
+    """Seconds to wait before a close that fell short (no reply in time, a close already
+    running) is tried again after `failures` such attempts in a row: the poll interval,
+    doubled each time, never more than `cap`."""
+    if failures <= 0:
+        return 0.0
+    return min(cap, poll * 2.0 ** min(failures - 1, 32))

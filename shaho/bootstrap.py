@@ -23,6 +23,12 @@ from infra.principals import (
     RELAY_LINKER,
     participant_name,
 )
+from insurer_workers.closing import CHUNK as CLOSE_CHUNK
+from insurer_workers.member_store import medical_insurers
+from insurer_workers.reconciler import POLL as RECONCILE_POLL
+from insurer_workers.reconciler import RETRY_CAP as RECONCILE_RETRY_CAP
+from insurer_workers.reconciler import WAIT as RECONCILE_WAIT
+from insurer_workers.reconciler import Reconciler, Settings
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
 from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
 from notification_streams.processor import NotificationsProcessor
@@ -227,6 +233,45 @@ async def run_insurer_workers(cfg: StackConfig, codes: list[str], drain: bool = 
     return 0
 
 
+def reconciliation_settings() -> Settings:
+    """The reconciliation processor's settings: SHAHO_RECONCILE_POLL (seconds between two
+    readings of the relay clock), SHAHO_RECONCILE_WAIT (seconds a close waits for its
+    replies), SHAHO_RECONCILE_DEADLINE (relay seconds its requests wait for answers),
+    SHAHO_RECONCILE_RETRY_CAP (the longest backoff, seconds, before a close that fell short is
+    tried again) and SHAHO_CLOSE_CHUNK (households per ledger transaction), else defaults."""
+    return Settings(poll=_positive_setting("SHAHO_RECONCILE_POLL", RECONCILE_POLL),
+                    wait=_positive_setting("SHAHO_RECONCILE_WAIT", RECONCILE_WAIT),
+                    deadline=timedelta(seconds=_positive_setting("SHAHO_RECONCILE_DEADLINE",
+                                                                 3600)),
+                    retry_cap=_positive_setting("SHAHO_RECONCILE_RETRY_CAP",
+                                                RECONCILE_RETRY_CAP),
+                    chunk=_positive_setting("SHAHO_CLOSE_CHUNK", CLOSE_CHUNK))
+
+
+async def run_reconciliation(cfg: StackConfig, codes: list[str], drain: bool = False) -> int:
+    """Run the scheduled 合算 closes and the sending of settlements for the medical insurers
+    `codes` (none named: every one with a member store), each under its own identity, until
+    signalled (with `drain`: one pass)."""
+    settings = reconciliation_settings()
+    if not codes:
+        conn = await asyncpg.connect(cfg.pg_dsn())
+        try:
+            codes = await medical_insurers(conn)
+        finally:
+            await conn.close()
+    db = await pool(cfg, size=max(2, len(codes) + 1))
+    reconciler = Reconciler([insurer(cfg, code) for code in codes], db, Directory(cfg),
+                            topic_namespace(cfg), cfg, settings)
+    try:
+        await reconciler.start()
+        await reconciler.run(stop_event_on_signals(), once=drain)
+    finally:
+        await db.close()
+    logging.getLogger("shaho.reconciliation").info(
+        "%d insurer(s): %s", len(codes), dict(sorted(reconciler.tally.items())))
+    return 0
+
+
 async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
     clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
@@ -248,3 +293,5 @@ PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {
 }
 INSURER_WORKER = "insurer-worker"
 """`shaho run insurer-worker --insurer CODE ...`: the workers of the named insurers."""
+RECONCILIATION = "reconciliation"
+"""`shaho run reconciliation [--insurer CODE ...]`: the scheduled 合算 closes and settlements."""

@@ -22,7 +22,6 @@ from insurer_workers.settlement_sending import SendReport, send_pending
 from reconciliation.calculation import Period
 from relay_clock.clock import RelayClock
 from shaho.bootstrap import insurer, keyring, topic_namespace
-from shaho.reconcile_commands import medical_insurers
 from staging.exchange_population import insurers_of
 from synthetic.population import Population
 from synthetic.receipts import population_receipts
@@ -89,7 +88,7 @@ async def close_period(demo: StackConfig, day: datetime) -> list[str]:
     try:
         conn = await asyncpg.connect(demo.pg_dsn())
         try:
-            codes = await medical_insurers(conn)
+            codes = await member_store.medical_insurers(conn)
         finally:
             await conn.close()
         results = await asyncio.gather(*(_close_one(demo, code, day) for code in codes))

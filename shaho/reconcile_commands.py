@@ -16,7 +16,7 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from insurer_workers.closing import CloseReport, CloseRunning, Progress, close, stored_statement
-from insurer_workers.member_store import InvalidInsurerCode, store_name
+from insurer_workers.member_store import InvalidInsurerCode, medical_insurers, store_name
 from insurer_workers.settlement_sending import send_pending
 from insurer_workers.worker import relay_now
 from reconciliation.calculation import InputError, Period
@@ -66,19 +66,6 @@ def report_lines(report: CloseReport) -> list[str]:
              f"  settlements: {report.new} new, {report.deltas} deltas"]
     lines += [f"  {payer}: {amount:,} yen" for payer, amount in sorted(report.amounts.items())]
     return lines
-
-
-async def medical_insurers(conn: asyncpg.Connection) -> list[str]:
-    """The insurers with a member store holding medical members: those that may close."""
-    rows = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insurer\\_%' "
-                            "ORDER BY nspname")
-    found = []
-    for r in rows:
-        code = r["nspname"].removeprefix("insurer_")
-        if await conn.fetchval(f"SELECT true FROM {store_name(code)}.members "
-                               "WHERE scheme = 'medical' LIMIT 1"):
-            found.append(code)
-    return found
 
 
 async def _run(args: argparse.Namespace, cfg: StackConfig) -> int:

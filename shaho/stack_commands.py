@@ -26,8 +26,10 @@ from schemas.topics import CATALOGUE
 from shaho.bootstrap import (
     INSURER_WORKER,
     PROCESSORS,
+    RECONCILIATION,
     configure_logging,
     run_insurer_workers,
+    run_reconciliation,
     tick_at,
     topic_namespace,
 )
@@ -98,9 +100,10 @@ def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("processor", choices=sorted([*PROCESSORS, INSURER_WORKER]))
+    p.add_argument("processor", choices=sorted([*PROCESSORS, INSURER_WORKER, RECONCILIATION]))
     p.add_argument("--insurer", action="append", default=[], metavar="CODE",
-                   help="insurer-worker: an insurer this process serves (repeat for several)")
+                   help="insurer-worker, reconciliation: an insurer this process serves (repeat "
+                        "for several; reconciliation: every medical insurer if none)")
     p.add_argument("--drain", action="store_true",
                    help="exit once there is nothing left to do instead of running until stopped")
     p.add_argument("--batch", type=int, default=None, metavar="N",
@@ -118,6 +121,8 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
             print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)
             return 2
         return asyncio.run(run_insurer_workers(cfg, args.insurer, args.drain))
+    if args.processor == RECONCILIATION:
+        return asyncio.run(run_reconciliation(cfg, args.insurer, args.drain))
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
 
 

@@ -33,7 +33,10 @@ RECONCILIATION_CALCULATION = "reconciliation.calculation"
 RECONCILIATION_SETTLING = "reconciliation.settling"
 """The answers read, the shares split per member, the ledger's rule: the standard library and
 the calculation only."""
-PURE_RECONCILIATION = (RECONCILIATION_CALCULATION, RECONCILIATION_SETTLING)
+RECONCILIATION_SCHEDULE = "reconciliation.schedule"
+"""When a period is closed and a right lapses: the standard library only."""
+PURE_RECONCILIATION = (RECONCILIATION_CALCULATION, RECONCILIATION_SETTLING,
+                       RECONCILIATION_SCHEDULE)
 
 
 def _within(name: str, package: str) -> bool:
@@ -115,6 +118,8 @@ def violations(root: Path) -> list[str]:
             ):
                 found.append(f"{where}: the 合算 settling imports only the standard library "
                              "and the calculation")
+            if module == RECONCILIATION_SCHEDULE and first not in stdlib:
+                found.append(f"{where}: the 合算 schedule imports only the standard library")
             if first == ROOF and top not in (ROOF, "tests"):
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
@@ -230,6 +235,19 @@ def test_the_guard_sees_the_reconciliation_settling_importing_beyond_the_calcula
         "standard library and the calculation",
         "reconciliation/settling.py:4 imports insurer_workers: the 合算 settling "
         "imports only the standard library and the calculation"]
+
+
+def test_the_guard_sees_the_reconciliation_schedule_importing_beyond_the_standard_library(
+        tmp_path: Path):
+    root = _tree(tmp_path, {
+        "reconciliation/__init__.py": "",
+        "reconciliation/schedule.py": "from datetime import date\nimport schemas.base\n",
+        "insurer_workers/__init__.py": "",
+        "insurer_workers/reconciler.py": "from reconciliation.schedule import closes_due\n",
+    })
+    assert violations(root) == [
+        "reconciliation/schedule.py:2 imports schemas.base: the 合算 schedule imports only the "
+        "standard library"]
 
 
 def test_the_guard_sees_a_domain_module_importing_a_library(tmp_path: Path):

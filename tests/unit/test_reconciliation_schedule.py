@@ -7,11 +7,13 @@ from hypothesis import strategies as st
 
 from reconciliation.schedule import (
     close_dates,
+    closes_due,
     due_close,
     first_close,
     lapse_date,
     last_close,
     open_periods,
+    retry_delay,
 )
 
 
@@ -75,3 +77,38 @@ def test_running_the_due_close_leaves_nothing_due_that_day(period: int, today: d
         assert due <= today
         assert due_close(period, today, due) is None
         assert due in close_dates(period)
+
+
+def test_the_closes_due_now_are_each_open_periods_due_close_oldest_first():
+    assert closes_due(date(2026, 11, 30), {}) == [(2025, date(2026, 11, 1))]
+    assert closes_due(date(2026, 11, 30), {2025: date(2026, 11, 1)}) == []
+    assert closes_due(date(2026, 12, 1), {2025: date(2026, 11, 1)}) == [
+        (2025, date(2026, 12, 1)), (2026, date(2026, 12, 1))]
+    assert closes_due(date(2026, 12, 20), {2025: date(2026, 12, 1), 2026: None}) == [
+        (2026, date(2026, 12, 1))]
+    assert closes_due(date(2027, 8, 1), {2025: date(2027, 7, 1), 2026: date(2027, 7, 1)}) == [
+        (2026, date(2027, 8, 1))]  # 2025's last right lapsed: no longer open
+
+
+@given(st.dates(min_value=date(2010, 1, 1), max_value=date(2098, 12, 31)),
+       st.dictionaries(st.integers(min_value=2008, max_value=2100),
+                       st.none() | st.dates(min_value=date(2009, 12, 1),
+                                            max_value=date(2100, 7, 1))))
+def test_a_close_due_now_is_scheduled_open_and_later_than_the_last_one_run(
+        today: date, last: dict[int, date | None]):
+    due = closes_due(today, last)
+    assert [p for p, _ in due] == sorted({p for p, _ in due})
+    for period, day in due:
+        assert period in open_periods(today)
+        assert day in close_dates(period) and day <= today
+        assert last.get(period) is None or last[period] < day
+        assert closes_due(today, {**last, period: day}) == [
+            d for d in due if d[0] != period]
+    assert {p for p, _ in due} == {p for p in open_periods(today)
+                                   if due_close(p, today, last.get(p)) is not None}
+
+
+def test_a_close_that_fell_short_is_tried_again_after_a_doubling_bounded_wait():
+    assert retry_delay(0, 5, 60) == 0
+    assert [retry_delay(n, 5, 60) for n in range(1, 7)] == [5, 10, 20, 40, 60, 60]
+    assert retry_delay(10_000, 5, 60) == 60
