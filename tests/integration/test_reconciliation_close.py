@@ -13,14 +13,13 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import asyncpg
 import pytest
 
 from access_log.entries import AccessKind, entry_of
-from groundfloor.crypto import Sealed, open_sealed
 from infra import namespace
 from infra.principals import TESTS
 from insurer_workers import closing, member_store
@@ -31,12 +30,10 @@ from insurer_workers.worker import send_requests
 from reconciliation.calculation import Household, Member, Period, calculate
 from reconciliation.calculation.inputs import Month
 from schemas.base import JST
-from schemas.common import InsuredNumber
-from schemas.receipts import ReceiptKind, ReceiptRecord
-from schemas.secret import SecretNumber
 from shaho.bootstrap import insurer
 from shaho.reconcile_commands import report_lines
 from staging.exchange_population import insurers_of
+from tests.integration.close_env import Link, care, inpatient, links_of
 from tests.integration.exchange_env import linked_population, route, run_workers
 from tests.integration.relay_dump import database_dump, in_clear, relay_records, topics_holding
 from tests.integration.relay_env import RelayEnv
@@ -45,44 +42,6 @@ pytestmark = pytest.mark.integration
 
 PERIOD = Period(2026)
 NOW = datetime(2026, 10, 1, 10, 0, tzinfo=JST)
-CLINIC = "1310000001"
-
-
-@dataclass(frozen=True)
-class Link:
-    relay_id: str
-    scheme: str
-    insurer: str
-    number: str
-    valid_from: date
-    valid_to: date | None
-
-    def covers(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
-
-
-async def _links(relay: RelayEnv) -> dict[str, list[Link]]:
-    """Every person's medical and care links as the relay holds them, numbers opened."""
-    keyring = relay.keyring()
-    conn = await relay.connect()
-    try:
-        rows = await conn.fetch(
-            "SELECT l.relay_id, l.scheme, l.insurer_number, l.number_kind, l.valid_from, "
-            "l.valid_to, r.number_sealed FROM links l JOIN reference_index r ON "
-            "r.kind = l.number_kind AND r.blind_index = l.number_index WHERE l.scheme IN "
-            "('medical', 'long_term_care') AND l.retracted_by IS NULL AND l.relay_id NOT IN "
-            "(SELECT unnest(relay_ids) FROM anomalies WHERE NOT resolved) "
-            "ORDER BY l.relay_id, l.valid_from")
-    finally:
-        await conn.close()
-    out: dict[str, list[Link]] = {}
-    for r in rows:
-        sealed = Sealed.from_json_dict(json.loads(r["number_sealed"]))
-        number = open_sealed(keyring, sealed, r["number_kind"].encode()).decode()
-        out.setdefault(r["relay_id"], []).append(Link(
-            r["relay_id"], r["scheme"], r["insurer_number"], number, r["valid_from"],
-            r["valid_to"]))
-    return out
 
 
 def _pick(links: dict[str, list[Link]]) -> tuple[str, Link, Link, Link, Link]:
@@ -103,24 +62,6 @@ def _pick(links: dict[str, list[Link]]) -> tuple[str, Link, Link, Link, Link]:
         if cared and moved:
             return b, *cared[0], *moved[0]
     raise AssertionError("the population has no such insurer")
-
-
-def _insured(number: str) -> InsuredNumber:
-    symbol, no, branch = number.split("|")
-    return InsuredNumber(symbol=SecretNumber(symbol) if symbol else None,
-                         number=SecretNumber(no), branch=SecretNumber(branch) if branch else None)
-
-
-def _inpatient(rid: str, code: str, number: str, month: str, copay: int) -> ReceiptRecord:
-    return ReceiptRecord(receipt_id=rid, insurer_number=code, kind=ReceiptKind.MEDICAL_INPATIENT,
-                         insured_number=_insured(number), service_month=month,
-                         institution_code=CLINIC, copay_yen=copay, high_cost_benefit_yen=0,
-                         meals_and_room_yen=4_590)
-
-
-def _care(rid: str, code: str, number: str, month: str, amount: int) -> ReceiptRecord:
-    return ReceiptRecord(receipt_id=rid, insurer_number=code, kind=ReceiptKind.CARE,
-                         care_insured_number=number, service_month=month, self_pay_yen=amount)
 
 
 async def _drive(relay: RelayEnv, codes: list[str], minute: int) -> int:
@@ -200,15 +141,15 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
     codes = insurers_of(population)
     await namespace.receipt_topics(relay.stack, relay.topics, codes)
     await relay.tick(NOW)
-    links = await _links(relay)
+    links = await links_of(relay)
     b, at_b_m, c_link, at_b_j, a_link = _pick(links)
     codes = sorted({lk.insurer for ls in links.values()  # B and whom it may ask
                     if any(lk.insurer == b for lk in ls) for lk in ls} & set(codes))
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
-        _inpatient("CLOSE-B-1", b, at_b_m.number, "2026-07", 1_512_340),
-        _care("CLOSE-C-1", c_link.insurer, c_link.number, "2026-06", 1_003_210),
-        _inpatient("CLOSE-A-1", a_link.insurer, a_link.number, "2025-08", 251_230),
-        _inpatient("CLOSE-B-2", b, at_b_j.number, "2026-07", 30_470)])
+        inpatient("CLOSE-B-1", b, at_b_m.number, "2026-07", 1_512_340),
+        care("CLOSE-C-1", c_link.insurer, c_link.number, "2026-06", 1_003_210),
+        inpatient("CLOSE-A-1", a_link.insurer, a_link.number, "2025-08", 251_230),
+        inpatient("CLOSE-B-2", b, at_b_j.number, "2026-07", 30_470)])
     await asyncio.to_thread(run_workers, relay, codes)
 
     first, asked, minute = await _close(relay, b, codes, 0)
@@ -273,7 +214,7 @@ async def test_a_close_gathers_through_the_relay_and_settles_only_differences(re
 
     # a late care receipt: one delta per changed line, naming the first
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, [
-        _care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_890)])
+        care("CLOSE-C-2", c_link.insurer, c_link.number, "2026-05", 200_890)])
     await asyncio.to_thread(run_workers, relay, [c_link.insurer])
     second, _, minute = await _close(relay, b, codes, minute)
     print(*report_lines(second), sep="\n")
