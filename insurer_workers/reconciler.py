@@ -77,9 +77,23 @@ class Reconciler:
                 await member_store.create_store(conn, me.code)
 
     async def run(self, stop: asyncio.Event, once: bool = False) -> None:
-        """A pass per poll until `stop` is set (with `once`: one pass)."""
+        """A pass per poll until `stop` is set (with `once`: one pass). A pass under way when
+        it is set is abandoned as a kill would leave it: its close made again at the next
+        start, what it sent but did not mark sent sent again (the same bytes)."""
         while not stop.is_set():
-            await self.step()
+            step, stopped = asyncio.ensure_future(self.step()), asyncio.ensure_future(stop.wait())
+            await asyncio.wait({step, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not step.done():
+                step.cancel()
+                try:
+                    await step
+                except asyncio.CancelledError:
+                    pass
+                except Exception as failure:  # the abandoned pass's own end; nothing to keep
+                    log.info("pass abandoned on stop (%s)", type(failure).__name__)
+                return
+            step.result()
             if once:
                 return
             with contextlib.suppress(TimeoutError):

@@ -187,9 +187,12 @@ async def _run_with_kills(relay: RelayEnv, medical: list[str],
                 break
             await asyncio.sleep(0.3)
         mid = not await _done(relay, medical)
-        if proc.poll() is None:
+        if proc.poll() is None and not mid:  # done: stopped as `shaho down` stops it
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(proc.wait, 60) == 0
+        elif proc.poll() is None:
             _killed(proc)
-            if point is None and mid:
+            if point is None:
                 kills["SIGKILL at a random moment"] += 1
         elif proc.returncode == -signal.SIGKILL:
             kills[f"SIGKILL at {point}"] += 1
