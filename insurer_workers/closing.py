@@ -437,6 +437,7 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
     report = CloseReport(code, period.year, round_, households=len(units))
     name = member_store.store_name(code)
     for start in range(0, len(units), chunk):
+        written = report.new + report.deltas
         async with conn.transaction():
             for unit in units[start:start + chunk]:
                 remote = _remote(unit, asked, found)
@@ -446,7 +447,8 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
                     await _hold(conn, name, period, round_, unit, household, report)
                 else:
                     await _settle_unit(conn, code, period, round_, unit, household, report)
-        faults.reached("close.after-chunk")
+        if report.new + report.deltas > written:
+            faults.reached("close.after-ledger-chunk")
         if progress is not None:
             progress(min(start + chunk, len(units)), len(units))
     return report

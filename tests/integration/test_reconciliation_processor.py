@@ -49,8 +49,8 @@ AFTER = datetime(2026, 12, 1, 0, 30, tzinfo=JST)
 KILL_SEED = int(os.environ.get("SHAHO_KILL_SEED", random.randrange(1 << 30)))
 KILLS = 3
 SETTINGS = {"SHAHO_RECONCILE_POLL": "1", "SHAHO_RECONCILE_WAIT": "90",
-            "SHAHO_RECONCILE_RETRY_CAP": "4", "SHAHO_CLOSE_CHUNK": "3"}
-"""A short poll and backoff, and three households per ledger transaction: many commits to
+            "SHAHO_RECONCILE_RETRY_CAP": "4", "SHAHO_CLOSE_CHUNK": "2"}
+"""A short poll and backoff, and two households per ledger transaction: many commits to
 be killed between."""
 
 
@@ -171,15 +171,16 @@ async def _run_with_kills(relay: RelayEnv, medical: list[str],
                           rng: random.Random) -> Counter[str]:
     """The processor armed at a random crash point (or killed at a random moment), restarted
     each time it dies, until every close is done and every settlement sent; what was killed
-    where."""
+    where. The first KILLS are at one of the first commits that write settlements."""
     kills: Counter[str] = Counter()
     started = time.monotonic()
     while not await _done(relay, medical):
         assert time.monotonic() - started < 600, ("the processor makes no progress", kills)
-        early = sum(kills.values()) < KILLS
-        point = rng.choice(["close.after-chunk", "close.after-chunk", "settlement.after-send",
-                            None])
-        nth = rng.randint(1, 4 if early else 12) if point else 0
+        if sum(kills.values()) < KILLS:  # sure to fire while settlements are still written
+            point, nth = "close.after-ledger-chunk", rng.randint(1, 2)
+        else:
+            point = rng.choice(["close.after-ledger-chunk", "settlement.after-send", None])
+            nth = rng.randint(1, 12)
         proc = _processor(relay, f"{point}:{nth}" if point else None)
         deadline = time.monotonic() + (rng.uniform(3, 20) if point is None else 240)
         while proc.poll() is None and time.monotonic() < deadline:
