@@ -8,8 +8,9 @@ Every client logs in with a `KafkaLogin`: one principal's SCRAM-SHA-512 credenti
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
+
+log = logging.getLogger("shaho.kafka")
 
 POLL_MS = 300
 SASL_MECHANISM = "SCRAM-SHA-512"
@@ -163,6 +166,66 @@ async def read_past_fetched_ends(consumer: AIOKafkaConsumer) -> bool:
         if end is None or await consumer.position(partition) < end:
             return False
     return True
+
+
+def fetched_everywhere(consumer: AIOKafkaConsumer) -> bool:
+    """Whether a fetch has answered for every partition `consumer` is assigned and not
+    pausing (a paused one was fetched before it was paused); False while assigned nothing."""
+    if not consumer.assignment():
+        return False
+    return all(consumer.highwater(p) is not None
+               for p in consumer.assignment() - consumer.paused())
+
+
+class DrainStalled(RuntimeError):
+    """A drained processor whose partitions did not all answer a fetch in its patience."""
+
+
+class Drain:
+    """When a drained processor (`shaho run ... --drain`) stops, asked each time a poll read
+    and released nothing (`moved` is called when one did).
+
+    At once when every partition it reads is read past the high watermark its last fetch saw
+    (`read_past_fetched_ends`). Otherwise after `quiet` seconds without progress, where a
+    transaction left open holds a read_committed reader below the high watermark until the
+    broker aborts it, but only once every partition has answered a fetch: on a loaded machine
+    the first fetches of a new consumer (its metadata, a new namespace's topics) can take longer
+    than `quiet`, and a processor stopping then would leave everything unread while saying it
+    drained. If some partition has still not answered after `patience` seconds, DrainStalled."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, quiet: float, patience: float = 120.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.consumer, self.quiet, self.patience, self.clock = consumer, quiet, patience, clock
+        self.since = clock()
+
+    def moved(self) -> None:
+        self.since = self.clock()
+
+    async def done(self) -> bool:
+        if await read_past_fetched_ends(self.consumer):
+            return True
+        waited = self.clock() - self.since
+        if fetched_everywhere(self.consumer):
+            if waited <= self.quiet:
+                return False
+            log.info("drained after %.1f s without progress, %d partition(s) short of the end "
+                     "their last fetch saw (a transaction left open?)", waited,
+                     await _short_of_the_end(self.consumer))
+            return True
+        if waited > self.patience:
+            unanswered = sorted(f"{p.topic}:{p.partition}" for p in self.consumer.assignment()
+                                if self.consumer.highwater(p) is None)
+            raise DrainStalled(f"no fetch answered in {self.patience:.0f} s for "
+                               f"{len(unanswered)} partition(s), e.g. {unanswered[:3]}")
+        return False
+
+
+async def _short_of_the_end(consumer: AIOKafkaConsumer) -> int:
+    short = 0
+    for partition in consumer.assignment() - consumer.paused():
+        end = consumer.highwater(partition)
+        short += end is not None and await consumer.position(partition) < end
+    return short
 
 
 async def high_watermarks(kafka: KafkaLogin,

@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -34,10 +33,10 @@ from access_log.verifier import RELAY_TIME as RELAY_TIME_TEXT
 from access_log.verifier import HeadRefused, parse_note, verify_head
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
+    Drain,
     KafkaLogin,
     idempotent_producer,
     processor_consumer,
-    read_past_fetched_ends,
     reader,
 )
 from groundfloor.outages import is_outage
@@ -207,16 +206,15 @@ class InsurerWorker:
 
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
         assert self.consumer is not None
-        idle_since = time.monotonic()
+        drain = Drain(self.consumer, idle_exit) if idle_exit is not None else None
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=200)
             records = [r for batch in fetched.values() for r in batch]
             if records and await self.handle(records):
                 await self.consumer.commit()
-                idle_since = time.monotonic()
-            elif idle_exit is not None and (
-                    await read_past_fetched_ends(self.consumer)
-                    or time.monotonic() - idle_since > idle_exit):
+                if drain is not None:
+                    drain.moved()
+            elif drain is not None and await drain.done():
                 return
 
     async def handle(self, records: list[ConsumerRecord]) -> bool:

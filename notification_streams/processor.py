@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ from groundfloor.crypto import (
     open_sealed,
     participant_pseudonym,
 )
-from groundfloor.kafka_clients import KafkaLogin, processor_consumer, read_past_fetched_ends
+from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
 from groundfloor.outages import connection, is_outage
 from notification_streams import casework, store
 from notification_streams.casework import (
@@ -214,18 +213,18 @@ class NotificationsProcessor:
 
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
         assert self.consumer is not None and self.buffer is not None
-        idle_since = time.monotonic()
+        drain = Drain(self.consumer, idle_exit) if idle_exit is not None else None
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
             self.buffer.add(fetched)
             steps = self.buffer.take(self.batch)
             if steps:
                 await self.process(steps)
+            if drain is None:
+                continue
             if steps or any(fetched.values()):
-                idle_since = time.monotonic()
-            elif idle_exit is not None and (
-                    await read_past_fetched_ends(self.consumer)
-                    or time.monotonic() - idle_since > idle_exit):
+                drain.moved()
+            elif await drain.done():
                 return
 
     async def process(self, steps: list[Step]) -> None:

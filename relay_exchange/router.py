@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
@@ -39,7 +38,7 @@ from consumers.clocked import (
 )
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import Keyring, notice_copy_id, participant_pseudonym
-from groundfloor.kafka_clients import KafkaLogin, processor_consumer, read_past_fetched_ends
+from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -255,18 +254,18 @@ class ExchangeRouter:
 
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
         assert self.consumer is not None and self.buffer is not None
-        idle_since = time.monotonic()
+        drain = Drain(self.consumer, idle_exit) if idle_exit is not None else None
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
             self.buffer.add(fetched)
             steps = self.buffer.take(self.batch)
             if steps:
                 await self.process(steps)
+            if drain is None:
+                continue
             if steps or any(fetched.values()):
-                idle_since = time.monotonic()
-            elif idle_exit is not None and (
-                    await read_past_fetched_ends(self.consumer)
-                    or time.monotonic() - idle_since > idle_exit):
+                drain.moved()
+            elif await drain.done():
                 return
 
     async def process(self, steps: list[Step]) -> None:

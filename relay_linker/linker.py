@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,7 +37,7 @@ from consumers.dlq import dead_letter, dlq_record
 from groundfloor import faults
 from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
-from groundfloor.kafka_clients import KafkaLogin, processor_consumer, read_past_fetched_ends
+from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -296,22 +295,22 @@ class RelayLinker:
             await self.consumer.stop()
 
     async def run(self, stop: asyncio.Event, idle_exit: float | None = None) -> None:
-        """Process batches until `stop` (or, with `idle_exit`, until nothing more is released
-        once every partition is read to its end, or nothing was fetched or released for that
-        many seconds; records still waiting for a tick are then left for the next run)."""
+        """Process batches until `stop` (or, with `idle_exit`, until drained as
+        `groundfloor.kafka_clients.Drain` judges it, `idle_exit` its quiet seconds; records
+        still waiting for a tick are then left for the next run)."""
         assert self.consumer is not None and self.buffer is not None
-        idle_since = time.monotonic()
+        drain = Drain(self.consumer, idle_exit) if idle_exit is not None else None
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
             self.buffer.add(fetched)
             steps = self.buffer.take(self.batch)
             if steps:
                 await self.process(steps)
+            if drain is None:
+                continue
             if steps or any(fetched.values()):
-                idle_since = time.monotonic()
-            elif idle_exit is not None and (
-                    await read_past_fetched_ends(self.consumer)
-                    or time.monotonic() - idle_since > idle_exit):
+                drain.moved()
+            elif await drain.done():
                 if self.buffer.pending():
                     log.info("%d records wait for the relay clock's next tick",
                              self.buffer.pending())
