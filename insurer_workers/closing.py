@@ -132,6 +132,9 @@ class CloseReport:
     new: int = 0
     deltas: int = 0
     amounts: dict[str, int] = field(default_factory=dict)
+    resent: Counter[str] = field(default_factory=Counter)
+    """Settlements the relay refused (by its reason) that this close sends again, as they
+    still are what the member is owed; their amounts were counted when they were made."""
 
     @property
     def complete(self) -> bool:
@@ -141,7 +144,8 @@ class CloseReport:
     def counts(self) -> dict[str, Any]:
         return {"households": self.households, "settled": self.settled,
                 "held_back": dict(sorted(self.held_back.items())), "new": self.new,
-                "deltas": self.deltas, "amounts": dict(sorted(self.amounts.items()))}
+                "deltas": self.deltas, "amounts": dict(sorted(self.amounts.items())),
+                "resent": dict(sorted(self.resent.items()))}
 
 
 def late_stage_from(birth: date) -> date:
@@ -346,18 +350,24 @@ async def inputs_of(conn: asyncpg.Connection, code: str, period: Period, unit: U
     return Household(period=period, members=members, receipts=tuple(receipts), care=tuple(care))
 
 
-async def _made(conn: asyncpg.Connection, name: str, period: Period,
-                keys: list[str]) -> dict[TargetKey, list[Made]]:
+async def _made(conn: asyncpg.Connection, name: str, period: Period, keys: list[str]
+                ) -> tuple[dict[TargetKey, list[Made]], dict[UUID, str]]:
+    """The members' settlements in their chains (every row the relay has not refused), and
+    the refused ones with the relay's reason."""
     rows = await conn.fetch(
         f"""SELECT settlement_id, corrects, amount_yen, member_key, payer_side, payer_code,
-            benefit FROM {name}.settlements WHERE period = $1 AND member_key = ANY($2::uuid[])""",
-        period.year, keys)
+            benefit, refused FROM {name}.settlements
+            WHERE period = $1 AND member_key = ANY($2::uuid[])""", period.year, keys)
     made: dict[TargetKey, list[Made]] = defaultdict(list)
+    refused: dict[UUID, str] = {}
     for r in rows:
+        if r["refused"] is not None:
+            refused[r["settlement_id"]] = r["refused"]
+            continue
         key = TargetKey(str(r["member_key"]), Side(r["payer_side"]), r["payer_code"],
                         r["benefit"])
         made[key].append(Made(r["settlement_id"], r["corrects"], r["amount_yen"]))
-    return made
+    return made, refused
 
 
 def new_settlements(code: str, period: Period, targets: dict[TargetKey, int],
@@ -375,7 +385,7 @@ def new_settlements(code: str, period: Period, targets: dict[TargetKey, int],
 async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, round_: int,
                        unit: Unit, household: Household, report: CloseReport) -> None:
     name = member_store.store_name(code)
-    made = await _made(conn, name, period, [m.key for m in unit.members])
+    made, refused = await _made(conn, name, period, [m.key for m in unit.members])
     try:
         calculation = calculate(household)
         targets = member_targets(calculation)
@@ -401,6 +411,11 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
             calculation.run.outcome, calculation.payment, calculation.medical_total,
             calculation.care_total, shares, statement(calculation, m.key))
     for s in new:
+        if s.settlement_id in refused:  # the same settlement again: sent again, same bytes
+            await conn.execute(f"""UPDATE {name}.settlements SET refused = NULL, sent_at = NULL
+                                   WHERE settlement_id = $1""", s.settlement_id)
+            report.resent[refused[s.settlement_id]] += 1
+            continue
         await conn.execute(
             f"""INSERT INTO {name}.settlements (settlement_id, period, member_key, household,
                 payer_side, payer_code, benefit, amount_yen, total_yen, corrects, round,

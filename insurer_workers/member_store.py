@@ -273,18 +273,43 @@ async def notices_kept(conn: asyncpg.Connection, code: str) -> dict[UUID, tuple[
 async def record_exchange(conn: asyncpg.Connection, code: str, table: str, record_id: UUID,
                           request_id: UUID, counterpart: str, scheme: str | None,
                           category: str | None, purpose: str | None, outcome: str,
-                          at: datetime, detail: dict[str, Any]) -> None:
+                          at: datetime, detail: dict[str, Any]) -> bool:
     """The insurer's own record of what it asked (`asked`) or answered (`answered`); a record
-    already kept under `record_id` stays as it is."""
+    already kept under `record_id` stays as it is. Whether it is new."""
     name = store_name(code)
     if table not in EXCHANGE_TABLES:
         raise ValueError("an exchange record is asked or answered")
-    await conn.execute(
+    status = await conn.execute(
         f"""INSERT INTO {name}.{table} (id, request_id, counterpart, scheme, category, purpose,
             outcome, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
             ON CONFLICT (id) DO NOTHING""",
         record_id, request_id, counterpart, scheme, category, purpose, outcome, at,
         json.dumps(detail, sort_keys=True))
+    return status == "INSERT 0 1"
+
+
+async def settlement_answered(conn: asyncpg.Connection, code: str, settlement_id: UUID,
+                              refused: str | None) -> bool:
+    """The relay's reply about one of the insurer's own settlements, on its ledger row (none
+    when `settlement_id` names no settlement of the ledger): refused, with the reason, which
+    takes the row out of its chain until a close sends it again; or forwarded, which puts a
+    row marked refused back in the chain unless another now stands in its place (a resend of
+    the same bytes the relay routed after refusing them once). Whether a row changed."""
+    name = store_name(code)
+    if refused is not None:
+        status = await conn.execute(
+            f"""UPDATE {name}.settlements SET refused = $2 WHERE settlement_id = $1
+                AND sent_at IS NOT NULL""", settlement_id, refused)
+    else:
+        status = await conn.execute(
+            f"""UPDATE {name}.settlements s SET refused = NULL WHERE settlement_id = $1
+                AND refused IS NOT NULL AND NOT EXISTS (
+                    SELECT 1 FROM {name}.settlements o WHERE o.refused IS NULL
+                    AND o.settlement_id <> s.settlement_id AND o.period = s.period
+                    AND o.member_key = s.member_key AND o.payer_side = s.payer_side
+                    AND o.payer_code = s.payer_code AND o.benefit = s.benefit
+                    AND o.corrects IS NOT DISTINCT FROM s.corrects)""", settlement_id)
+    return status != "UPDATE 0"
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,8 @@ def answer_for(category: DataCategory, periods: list[member_store.MemberPeriod],
 
 ANSWER_LIMIT = MAX_SEALED_BYTES - 1_000
 """The most bytes of answer JSON sealed: what sealing adds stays under MAX_SEALED_BYTES."""
+SETTLEMENT_OUTCOMES = (ExchangeOutcome.FORWARDED, ExchangeOutcome.REFUSED)
+"""The relay's replies about a settlement: forwarded to its payer, or refused (with a reason)."""
 
 
 def with_receipts(body: dict[str, Any], scheme: str,
@@ -377,11 +379,19 @@ class InsurerWorker:
             else:
                 detail["answer"] = body
         self.done.add(f"reply:{reply.outcome.value}")
-        async with self.pool.acquire() as conn:
-            await member_store.record_exchange(
+        async with self.pool.acquire() as conn, conn.transaction():
+            new = await member_store.record_exchange(
                 conn, self.me.code, "asked", reply.reply_id, reply.request_id,
                 reply.provider_code or "relay", None, None, None, reply.outcome.value,
                 reply.relay_time, detail)
+            if new and reply.entry is None and reply.outcome in SETTLEMENT_OUTCOMES:
+                # about a whole request or one of the insurer's settlements (request_id is
+                # then its settlement id): the ledger row, if it is one, learns the outcome
+                refused = reply.reason.value if reply.reason else "refused"
+                if await member_store.settlement_answered(
+                        conn, self.me.code, reply.request_id,
+                        refused if reply.outcome is ExchangeOutcome.REFUSED else None):
+                    self.done.add(f"settlement_{reply.outcome.value}")
 
     async def _notice(self, record: ConsumerRecord) -> None:
         """A change notice: opened with the insurer's own key, kept once in its own record

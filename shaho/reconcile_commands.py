@@ -64,6 +64,9 @@ def report_lines(report: CloseReport) -> list[str]:
              f"{report.households} households, {report.settled} settled, "
              f"{sum(report.held_back.values())} held back" + (f" ({held})" if held else ""),
              f"  settlements: {report.new} new, {report.deltas} deltas"]
+    if report.resent:
+        again = ", ".join(f"{why} {n}" for why, n in sorted(report.resent.items()))
+        lines.append(f"  refused by the relay and sent again: {again}")
     lines += [f"  {payer}: {amount:,} yen" for payer, amount in sorted(report.amounts.items())]
     return lines
 

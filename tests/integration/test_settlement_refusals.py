@@ -1,0 +1,137 @@
+"""A settlement the relay refused leaves its chain in the base-date insurer's ledger: the next
+close sends it again when it still is what the member is owed (the same id, the same kept
+bytes), or settles from the last settlement the relay did not refuse when the total moved; a
+forward arriving late for a refused one never puts two rows in one place of a chain.
+
+On the real PostgreSQL, through the close's own ledger step and the function the insurer's
+worker calls with each of the relay's replies about its settlements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from insurer_workers import member_store as store
+from insurer_workers.closing import (
+    CloseReport,
+    Insured,
+    Unit,
+    _settle_unit,
+    mark_sent,
+    member_keys,
+    pending_settlements,
+)
+from reconciliation.calculation import Household, Month
+from tests.unit.test_reconciliation_support import (
+    CARE,
+    END,
+    OTHER_HEALTH,
+    PERIOD,
+    UNDER_70,
+    care,
+    household,
+    member,
+    receipt,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def code(pg: asyncpg.Connection, unique: str) -> AsyncIterator[str]:
+    code = f"tr{unique}"
+    await store.create_store(pg, code)
+    yield code
+    await store.drop_store(pg, code)
+
+
+def _household(code: str, key: str, other_copay: int) -> Household:
+    return household(member(key, insurer=code), receipts=[
+        receipt("own-1", Month(2023, 9), 600_000, key=key, insurer=code),
+        receipt("other-1", Month(2024, 2), other_copay, key=key, insurer=OTHER_HEALTH)],
+        care_pay=[care(Month(2023, 11), 300_000, key=key, insurer=CARE)])
+
+
+async def _ledger(pg: asyncpg.Connection, code: str) -> dict[str, list[asyncpg.Record]]:
+    rows = await pg.fetch(
+        f"""SELECT settlement_id, payer_code, corrects, total_yen, refused, sent_at, instruction
+            FROM {store.store_name(code)}.settlements ORDER BY round, created_at""")
+    by_payer: dict[str, list[asyncpg.Record]] = {}
+    for r in rows:
+        by_payer.setdefault(r["payer_code"], []).append(r)
+    return by_payer
+
+
+async def _close(pg: asyncpg.Connection, code: str, round_: int, unit: Unit,
+                 given: Household) -> CloseReport:
+    report = CloseReport(code, PERIOD.year, round_)
+    async with pg.transaction():
+        await _settle_unit(pg, code, PERIOD, round_, unit, given, report)
+    return report
+
+
+async def _send_all(pg: asyncpg.Connection, code: str) -> list[UUID]:
+    """What the sending does once the broker acknowledged: the kept bytes, then sent."""
+    pending = [p.settlement_id for p in await pending_settlements(pg, code, PERIOD.year)]
+    name = store.store_name(code)
+    for sid in pending:
+        await pg.execute(f"""UPDATE {name}.settlements SET instruction = coalesce(instruction,
+                             $2) WHERE settlement_id = $1""", sid, sid.bytes)
+    await mark_sent(pg, code, pending)
+    return pending
+
+
+async def test_a_refused_settlement_is_sent_again_or_settled_around(pg: asyncpg.Connection,
+                                                                    code: str) -> None:
+    key = (await member_keys(pg, code, ["M-1"]))["M-1"]
+    unit = Unit("H1", END, (Insured("M-1", key, "insured", UNDER_70, "general"),))
+    first = await _close(pg, code, 1, unit, _household(code, key, 400_000))
+    assert (first.new, first.deltas, first.resent) == (3, 0, {})
+    assert len(await _send_all(pg, code)) == 3
+    ledger = await _ledger(pg, code)
+    assert set(ledger) == {code, OTHER_HEALTH, CARE}
+    other = ledger[OTHER_HEALTH][0]
+
+    assert not await store.settlement_answered(pg, code, uuid4(), "not_payer"), \
+        "a reply about a request, not a settlement of the ledger, changes nothing"
+    assert await store.settlement_answered(pg, code, other["settlement_id"], "not_payer")
+
+    again = await _close(pg, code, 2, unit, _household(code, key, 400_000))
+    assert (again.new, again.deltas, dict(again.resent)) == (0, 0, {"not_payer": 1})
+    ledger = await _ledger(pg, code)
+    resent = ledger[OTHER_HEALTH]
+    assert len(resent) == 1 and resent[0]["refused"] is None and resent[0]["sent_at"] is None
+    assert resent[0]["instruction"] == other["instruction"], "the same bytes are sent again"
+    assert await _send_all(pg, code) == [other["settlement_id"]]
+    replay = await _close(pg, code, 3, unit, _household(code, key, 400_000))
+    assert (replay.new, replay.deltas, replay.resent) == (0, 0, {})
+
+    # refused again, and a late receipt there moves every share: the other insurer's share
+    # is a first settlement again (the refused one is outside the chain), the others deltas
+    assert await store.settlement_answered(pg, code, other["settlement_id"], "already_settled")
+    late = await _close(pg, code, 4, unit, _household(code, key, 500_000))
+    assert (late.new, late.deltas, late.resent) == (1, 2, {})
+    ledger = await _ledger(pg, code)
+    old, new = ledger[OTHER_HEALTH]
+    assert old["refused"] == "already_settled" and new["refused"] is None
+    assert new["corrects"] is None and new["total_yen"] > other["total_yen"]
+    for payer in (code, CARE):
+        made = ledger[payer]
+        assert [r["corrects"] for r in made] == [None, made[0]["settlement_id"]]
+    await _send_all(pg, code)
+
+    # the refused one forwarded late (a resend of its bytes the relay routed after all):
+    # another row stands in its place, so it stays out; a refused row with none in its place
+    # goes back into its chain
+    assert not await store.settlement_answered(pg, code, old["settlement_id"], None)
+    own_last = ledger[code][-1]["settlement_id"]
+    assert await store.settlement_answered(pg, code, own_last, "verify_identity")
+    assert await store.settlement_answered(pg, code, own_last, None)
+    ledger = await _ledger(pg, code)
+    assert [r["refused"] for r in ledger[code]] == [None, None]
+    assert [r["refused"] for r in ledger[OTHER_HEALTH]] == ["already_settled", None]
+    steady = await _close(pg, code, 5, unit, _household(code, key, 500_000))
+    assert (steady.new, steady.deltas, steady.resent) == (0, 0, {})
