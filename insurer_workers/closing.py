@@ -40,6 +40,7 @@ from reconciliation.calculation import (
 from reconciliation.calculation.apportion import Side
 from reconciliation.settling import (
     Answer,
+    LedgerBroken,
     Made,
     Settlement,
     TargetKey,
@@ -392,6 +393,9 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
         new = new_settlements(code, period, targets, made)
     except InputError as refused:  # also a total the settlement contract cannot carry
         await _hold(conn, name, period, round_, unit, f"input:{refused.reason}", report)
+        return
+    except LedgerBroken:  # a ledger edited by hand: for the insurer to mend, not to stop on
+        await _hold(conn, name, period, round_, unit, "ledger_broken", report)
         return
     shares = json.dumps([{"side": s.payer.side.value, "payer": s.payer.insurer_number,
                           "benefit": s.benefit, "amount_yen": s.amount}

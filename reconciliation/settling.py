@@ -218,17 +218,25 @@ class LedgerBroken(ValueError):
     """The settlements of one key do not form one chain from a first settlement."""
 
 
-def last_of(made: Iterable[Made]) -> UUID | None:
-    """The settlement no other corrects (the chain's end), None when there is none."""
+def chain_of(made: Iterable[Made]) -> list[Made]:
+    """The key's chain in order: its first settlement, then the one correcting it, and so on.
+    A settlement that corrects one outside the chain is not in it (the relay routes a delta
+    only after the last settlement it routed in that chain, so it refuses one correcting a
+    settlement it refused); LedgerBroken for two first settlements, or two correcting one."""
     made = list(made)
-    if not made:
-        return None
-    corrected = [m.corrects for m in made if m.corrects is not None]
-    ends = [m.settlement_id for m in made if m.settlement_id not in set(corrected)]
     firsts = [m for m in made if m.corrects is None]
-    if len(ends) != 1 or len(firsts) != 1 or len(set(corrected)) != len(corrected):
-        raise LedgerBroken("the settlements of a key form no single chain")
-    return ends[0]
+    if len(firsts) > 1:
+        raise LedgerBroken("the settlements of a key have two first ones")
+    after: dict[UUID, Made] = {}
+    for m in made:
+        if m.corrects is not None:
+            if m.corrects in after:
+                raise LedgerBroken("two settlements of a key correct the same one")
+            after[m.corrects] = m
+    chain = firsts[:1]  # no circle can follow a first: each settlement is corrected once
+    while chain and chain[-1].settlement_id in after:
+        chain.append(after[chain[-1].settlement_id])
+    return chain
 
 
 def settlement_id(sender: str, period: int, key: TargetKey, previous: UUID | None,
@@ -240,15 +248,16 @@ def settlement_id(sender: str, period: int, key: TargetKey, previous: UUID | Non
 
 def next_settlement(sender: str, period: int, key: TargetKey, made: Sequence[Made],
                     target: int) -> Settlement | None:
-    """The settlement bringing the key's settled total to `target`, or None when it is there
-    already (so replaying the same inputs adds nothing)."""
+    """The settlement bringing the total of the key's chain (`chain_of`) to `target`, or None
+    when it is there already (so replaying the same inputs adds nothing)."""
     if type(target) is not int or target < 0:
         raise InputError("negative_amount", "target")
     if target > MAX_SETTLED:
         raise InputError("too_large", "target")
-    settled = sum(m.amount for m in made)
+    chain = chain_of(made)
+    settled = sum(m.amount for m in chain)
     if settled == target:
         return None
-    previous = last_of(made)
+    previous = chain[-1].settlement_id if chain else None
     return Settlement(settlement_id=settlement_id(sender, period, key, previous, target),
                       key=key, amount=target - settled, total=target, corrects=previous)

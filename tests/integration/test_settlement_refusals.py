@@ -135,3 +135,35 @@ async def test_a_refused_settlement_is_sent_again_or_settled_around(pg: asyncpg.
     assert [r["refused"] for r in ledger[OTHER_HEALTH]] == ["already_settled", None]
     steady = await _close(pg, code, 5, unit, _household(code, key, 500_000))
     assert (steady.new, steady.deltas, steady.resent) == (0, 0, {})
+
+
+async def test_a_broken_chain_holds_its_household_back_and_the_close_goes_on(
+        pg: asyncpg.Connection, code: str) -> None:
+    """Two first settlements of one line (only a hand edit past the ledger's indexes makes
+    them): the household is held back as `ledger_broken`, nothing is added to its ledger,
+    and the close goes on with the next household."""
+    keys = await member_keys(pg, code, ["M-1", "M-2"])
+    units = [Unit(f"H{i}", END, (Insured(f"M-{i}", keys[f"M-{i}"], "insured", UNDER_70,
+                                         "general"),)) for i in (1, 2)]
+    for i, unit in enumerate(units, 1):
+        await _close(pg, code, 1, unit, _household(code, keys[f"M-{i}"], 400_000))
+    name = store.store_name(code)
+    await pg.execute(f"DROP INDEX {name}.settlements_chain_first")
+    await pg.execute(
+        f"""INSERT INTO {name}.settlements (settlement_id, period, member_key, household,
+            payer_side, payer_code, benefit, amount_yen, total_yen, corrects, round, created_at)
+            SELECT $1, period, member_key, household, payer_side, payer_code, benefit,
+            amount_yen, total_yen, NULL, round, now() FROM {name}.settlements
+            WHERE member_key = $2 AND payer_code = $3""", uuid4(), UUID(keys["M-1"]),
+        OTHER_HEALTH)
+    before = await pg.fetchval(f"SELECT count(*) FROM {name}.settlements")
+    report = CloseReport(code, PERIOD.year, 2)
+    async with pg.transaction():
+        for i, unit in enumerate(units, 1):
+            await _settle_unit(pg, code, PERIOD, 2, unit,
+                               _household(code, keys[f"M-{i}"], 500_000), report)
+    assert dict(report.held_back) == {"ledger_broken": 1} and report.settled == 1
+    assert report.deltas == 3, "the other household's three lines moved"
+    assert await pg.fetchval(f"SELECT count(*) FROM {name}.settlements") == before + 3
+    assert await pg.fetchval(f"SELECT reason FROM {name}.held_back WHERE household = $1",
+                             units[0].name) == "ledger_broken"

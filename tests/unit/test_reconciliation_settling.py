@@ -18,7 +18,7 @@ from reconciliation.settling import (
     Made,
     TargetKey,
     Unreadable,
-    last_of,
+    chain_of,
     member_targets,
     next_settlement,
     read_answer,
@@ -167,10 +167,28 @@ def test_a_changed_total_is_a_delta_naming_the_last_settlement():
 
 
 def test_a_ledger_of_two_chains_is_refused():
-    a, b = UUID(int=1), UUID(int=2)
+    a, b, c = UUID(int=1), UUID(int=2), UUID(int=3)
     with pytest.raises(LedgerBroken):
-        last_of([Made(a, None, 1), Made(b, None, 1)])
-    assert last_of([Made(b, a, 1), Made(a, None, 1)]) == b
+        chain_of([Made(a, None, 1), Made(b, None, 1)])
+    with pytest.raises(LedgerBroken):
+        chain_of([Made(a, None, 1), Made(b, a, 1), Made(c, a, 1)])
+    assert chain_of([Made(a, None, 1), Made(b, c, 1), Made(c, b, 1)]) == [Made(a, None, 1)]
+    assert [m.settlement_id for m in chain_of([Made(b, a, 1), Made(a, None, 1)])] == [a, b]
+
+
+def test_a_settlement_correcting_one_outside_the_chain_is_not_in_it():
+    """A delta made on a settlement the relay then refused (taken out of the chain): the
+    relay refuses the delta too, so the next settlement follows the chain's last one."""
+    first = next_settlement(SENDER, PERIOD, KEY, [], 10_000)
+    assert first is not None
+    refused = UUID(int=99)  # left out of `made` by the close, refused by the relay
+    orphan = Made(UUID(int=100), refused, 5_000)
+    made = [Made(first.settlement_id, None, 10_000), orphan]
+    assert chain_of(made) == made[:1]
+    again = next_settlement(SENDER, PERIOD, KEY, made, 12_000)
+    assert again is not None and (again.amount, again.corrects) == (2_000, first.settlement_id)
+    assert chain_of([orphan]) == []
+    assert next_settlement(SENDER, PERIOD, KEY, [orphan], 3_000).corrects is None
 
 
 @settings(max_examples=200, deadline=None)
