@@ -16,9 +16,9 @@ from infra import kafka_acl
 from infra.principals import OPERATOR
 from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
+from insurer_workers.closing import member_number
 from insurer_workers.members import MemberPeriod, benefits_for, members_from_filings
 from insurer_workers.worker import role_of
-from schemas.common import InsuredNumber
 from schemas.exchange import MAX_ENTRIES, ExchangeRequest, MemberNumber, RequestEntry
 from schemas.exchange_terms import DataCategory, ExchangeScheme, Purpose
 from schemas.topics import Namespace
@@ -60,9 +60,7 @@ def _member(period: MemberPeriod) -> MemberNumber:
         return MemberNumber(care_insured_number=period.member_number)
     if period.scheme == "pension":
         return MemberNumber(basic_pension_number=period.member_number)
-    symbol, number, branch = period.member_number.split("|")
-    return MemberNumber(insured_number=InsuredNumber(symbol=symbol or None, number=number,
-                                                     branch=branch or None))
+    return member_number(period.member_number)
 
 
 def questions(members: dict[str, list[MemberPeriod]], day: datetime) -> list[ExchangeRequest]:

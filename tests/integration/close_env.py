@@ -3,14 +3,13 @@ relay holds them (numbers opened), and receipts as the insurers' systems send th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 
-from groundfloor.crypto import Sealed, open_sealed
 from schemas.common import InsuredNumber
 from schemas.receipts import ReceiptKind, ReceiptRecord
 from schemas.secret import SecretNumber
+from tests.integration.exchange_env import opened_links
 from tests.integration.relay_env import RelayEnv
 
 CLINIC = "1310000001"
@@ -31,22 +30,8 @@ class Link:
 
 async def links_of(relay: RelayEnv) -> dict[str, list[Link]]:
     """Every person's medical and care links as the relay holds them, numbers opened."""
-    keyring = relay.keyring()
-    conn = await relay.connect()
-    try:
-        rows = await conn.fetch(
-            "SELECT l.relay_id, l.scheme, l.insurer_number, l.number_kind, l.valid_from, "
-            "l.valid_to, r.number_sealed FROM links l JOIN reference_index r ON "
-            "r.kind = l.number_kind AND r.blind_index = l.number_index WHERE l.scheme IN "
-            "('medical', 'long_term_care') AND l.retracted_by IS NULL AND l.relay_id NOT IN "
-            "(SELECT unnest(relay_ids) FROM anomalies WHERE NOT resolved) "
-            "ORDER BY l.relay_id, l.valid_from")
-    finally:
-        await conn.close()
     out: dict[str, list[Link]] = {}
-    for r in rows:
-        sealed = Sealed.from_json_dict(json.loads(r["number_sealed"]))
-        number = open_sealed(keyring, sealed, r["number_kind"].encode()).decode()
+    for r, number in await opened_links(relay, "l.scheme IN ('medical', 'long_term_care')"):
         out.setdefault(r["relay_id"], []).append(Link(
             r["relay_id"], r["scheme"], r["insurer_number"], number, r["valid_from"],
             r["valid_to"]))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
+import asyncpg
 from aiokafka import TopicPartition
 
 from consumers.reading import partitions_of
@@ -82,27 +83,33 @@ async def linked_population(relay: RelayEnv) -> Population:
     return population
 
 
-async def medical_covers(relay: RelayEnv) -> dict[str, list[Cover]]:
-    """Every person's medical links (not retracted), numbers opened with the relay's key; the
-    persons with an open identity anomaly (whom the router sends to the counter) left out, and
-    the persons in the order of their numbers, so that a test picks the same person whatever
-    relay ids the stack's keyring derives."""
+async def opened_links(relay: RelayEnv, where: str) -> list[tuple[asyncpg.Record, str]]:
+    """The links (not retracted) `where` (SQL over `l`, the links) selects, with their numbers
+    opened by the relay's key, ordered by person and start; the persons with an open identity
+    anomaly (whom the router sends to the counter) left out."""
     keyring = relay.keyring()
     conn = await relay.connect()
     try:
         rows = await conn.fetch(
-            "SELECT l.relay_id, l.insurer_number, l.number_kind, l.valid_from, l.valid_to, "
-            "r.number_sealed FROM links l JOIN reference_index r ON r.kind = l.number_kind "
-            "AND r.blind_index = l.number_index WHERE l.scheme = 'medical' "
-            "AND l.retracted_by IS NULL AND l.number_kind LIKE 'insured:%' "
-            "AND l.relay_id NOT IN (SELECT unnest(relay_ids) FROM anomalies "
-            "WHERE NOT resolved) ORDER BY l.relay_id, l.valid_from")
+            "SELECT l.relay_id, l.scheme, l.insurer_number, l.number_kind, l.valid_from, "
+            "l.valid_to, r.number_sealed FROM links l JOIN reference_index r ON "
+            "r.kind = l.number_kind AND r.blind_index = l.number_index WHERE "
+            f"({where}) AND l.retracted_by IS NULL AND l.relay_id NOT IN "
+            "(SELECT unnest(relay_ids) FROM anomalies WHERE NOT resolved) "
+            "ORDER BY l.relay_id, l.valid_from")
     finally:
         await conn.close()
+    return [(r, open_sealed(keyring, Sealed.from_json_dict(json.loads(r["number_sealed"])),
+                            r["number_kind"].encode()).decode()) for r in rows]
+
+
+async def medical_covers(relay: RelayEnv) -> dict[str, list[Cover]]:
+    """Every person's medical links (`opened_links`), the persons in the order of their
+    numbers, so that a test picks the same person whatever relay ids the stack's keyring
+    derives."""
     out: dict[str, list[Cover]] = {}
-    for r in rows:
-        sealed = Sealed.from_json_dict(json.loads(r["number_sealed"]))
-        number = open_sealed(keyring, sealed, r["number_kind"].encode()).decode()
+    for r, number in await opened_links(
+            relay, "l.scheme = 'medical' AND l.number_kind LIKE 'insured:%'"):
         out.setdefault(r["relay_id"], []).append(Cover(r["relay_id"], r["insurer_number"],
                                                        number, r["valid_from"], r["valid_to"]))
     return dict(sorted(out.items(), key=lambda kv: sorted(
