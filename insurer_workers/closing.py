@@ -65,6 +65,12 @@ INCOME = {"ア": IncomeCategory.ACTIVE_III, "イ": IncomeCategory.ACTIVE_II,
 Progress = Callable[[int, int], None]
 
 
+REPLY_WANTED = ("no_reply", "unavailable")
+"""Why a household is held back for want of a reply or an answer: a close with any such is
+made again soon (`reconciler`), not at the next month's, as the answer may come meanwhile (a
+provider's worker that was down); one held back for another reason waits for the next close."""
+
+
 class CloseRunning(RuntimeError):
     """Another close of the same insurer and period holds the lock."""
 
@@ -139,8 +145,9 @@ class CloseReport:
 
     @property
     def complete(self) -> bool:
-        """Whether every reply came in time: no household held back for want of one."""
-        return not self.held_back.get("no_reply")
+        """Whether every reply came in time: no household held back for want of one, or of an
+        answer a provider did not give before the deadline (`REPLY_WANTED`)."""
+        return not any(self.held_back.get(reason) for reason in REPLY_WANTED)
 
     def counts(self) -> dict[str, Any]:
         return {"households": self.households, "settled": self.settled,

@@ -22,7 +22,7 @@ import asyncpg
 from groundfloor.config import StackConfig
 from groundfloor.outages import connection
 from insurer_workers import member_store
-from insurer_workers.closing import CHUNK, CloseRunning, close, last_scheduled
+from insurer_workers.closing import CHUNK, REPLY_WANTED, CloseRunning, close, last_scheduled
 from insurer_workers.settlement_sending import send_pending
 from insurer_workers.worker import InsurerIdentity, relay_now
 from reconciliation.calculation import Period
@@ -145,7 +145,7 @@ class Reconciler:
             self.tally["closed"] += 1
             self.short.pop(key, None)
         else:
-            self._fell_short(key, "no_reply")
+            self._fell_short(key, next(r for r in REPLY_WANTED if report.held_back.get(r)))
 
     def _fell_short(self, key: tuple[str, int], why: str) -> None:
         short = self.short.setdefault(key, ShortClose())

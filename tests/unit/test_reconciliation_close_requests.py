@@ -1,9 +1,10 @@
 """The close's questions: every member asked about in both schemes, at most 500 a request,
 over the period up to their base date, under ids the insurer, period, round and batch fix."""
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-from insurer_workers.closing import Insured, Unit, late_stage_from, requests_for
+from insurer_workers.closing import CloseReport, Insured, Unit, late_stage_from, requests_for
 from reconciliation.calculation import Period
 from schemas.exchange import MAX_ENTRIES
 from schemas.exchange_terms import ExchangeScheme
@@ -85,3 +86,14 @@ def test_a_household_is_held_back_unless_every_reply_is_in_and_readable():
     assert _remote(unit, asked, states(bad, nobody)) == "unreadable:negative_amount:copay_yen"
     assert _remote(unit, asked, states(nobody, EntryState(refused="verify_identity"))) == \
         "refused:verify_identity"
+
+
+def test_a_close_short_of_a_reply_or_an_answer_is_not_complete():
+    """Made again soon by the processor: a reply missing, or a provider that did not answer
+    before the deadline; a household held back for any other reason waits for the next one."""
+    def report(**held: int) -> CloseReport:
+        return CloseReport("06130012", 2025, 1, held_back=Counter(held))
+    assert report().complete
+    assert report(**{"refused:verify_identity": 2, "unreadable:not_a_month": 1}).complete
+    assert not report(no_reply=1).complete
+    assert not report(unavailable=1, answer_unreadable=3).complete
