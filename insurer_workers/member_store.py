@@ -301,14 +301,18 @@ async def settlement_answered(conn: asyncpg.Connection, code: str, settlement_id
             f"""UPDATE {name}.settlements SET refused = $2 WHERE settlement_id = $1
                 AND sent_at IS NOT NULL""", settlement_id, refused)
     else:
-        status = await conn.execute(
-            f"""UPDATE {name}.settlements s SET refused = NULL WHERE settlement_id = $1
-                AND refused IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM {name}.settlements o WHERE o.refused IS NULL
-                    AND o.settlement_id <> s.settlement_id AND o.period = s.period
-                    AND o.member_key = s.member_key AND o.payer_side = s.payer_side
-                    AND o.payer_code = s.payer_code AND o.benefit = s.benefit
-                    AND o.corrects IS NOT DISTINCT FROM s.corrects)""", settlement_id)
+        try:
+            async with conn.transaction():  # a row a close writes meanwhile may take its place
+                status = await conn.execute(
+                    f"""UPDATE {name}.settlements s SET refused = NULL WHERE settlement_id = $1
+                        AND refused IS NOT NULL AND NOT EXISTS (
+                            SELECT 1 FROM {name}.settlements o WHERE o.refused IS NULL
+                            AND o.settlement_id <> s.settlement_id AND o.period = s.period
+                            AND o.member_key = s.member_key AND o.payer_side = s.payer_side
+                            AND o.payer_code = s.payer_code AND o.benefit = s.benefit
+                            AND o.corrects IS NOT DISTINCT FROM s.corrects)""", settlement_id)
+        except asyncpg.UniqueViolationError:
+            return False
     return status != "UPDATE 0"
 
 
