@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -34,7 +35,7 @@ from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
 from notification_streams.processor import NotificationsProcessor
 from outbox.publishing import OutboxPublisher
 from relay_clock.clock import RelayClock
-from relay_exchange.policy import Policy, policy_from
+from relay_exchange.policy import Policy, PolicyFileError, policy_from
 from relay_exchange.router import BATCH as EXCHANGE_BATCH
 from relay_exchange.router import HEAD_GAP, RATE_LIMIT, ExchangeRouter
 from relay_linker.linker import RelayLinker
@@ -168,7 +169,13 @@ def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
 
 
 async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
-    """Run the exchange router until signalled (or, with `drain`, until its topics go quiet)."""
+    """Run the exchange router until signalled (or, with `drain`, until its topics go quiet);
+    2, with the reason, when SHAHO_PURPOSE_POLICY names no valid policy file."""
+    try:
+        purpose_policy()
+    except PolicyFileError as refused:
+        print(f"shaho run relay-exchange: SHAHO_PURPOSE_POLICY: {refused}", file=sys.stderr)
+        return 2
     db = await pool(cfg)
     router = exchange_router(cfg, db)
     try:

@@ -324,3 +324,27 @@ def test_a_policy_file_is_read_from_a_path_or_refused_naming_no_value(tmp_path):
     bad.write_bytes("港".encode("cp932"))
     with pytest.raises(PolicyFileError, match="cannot be read"):
         policy_from(str(bad))
+
+
+def test_the_router_does_not_start_on_a_bad_policy_file_and_says_why(tmp_path, monkeypatch,
+                                                                     capsys):
+    """`shaho run relay-exchange` with SHAHO_PURPOSE_POLICY naming a bad file: exit 2 and the
+    reason on one line, before any connection (nothing listens on the ports given)."""
+    import asyncio
+
+    from groundfloor.config import StackConfig
+    from shaho.bootstrap import run_relay_exchange
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("# purpose policy version 2026-01-01\nrole,scheme\n", encoding="utf-8")
+    for name, value in (("SHAHO_PURPOSE_POLICY", str(bad)), ("SHAHO_PG_PORT", "1"),
+                        ("SHAHO_KAFKA_PORT", "1")):
+        monkeypatch.setenv(name, value)
+    assert asyncio.run(run_relay_exchange(StackConfig.from_env(), drain=True)) == 2
+    err = capsys.readouterr().err
+    assert err == ("shaho run relay-exchange: SHAHO_PURPOSE_POLICY: line 2: the header is not "
+                   "row,role,scheme,category,purpose,span,max_days,disclosure_delay_days,law,"
+                   "article,paragraph,item,note\n")
+    monkeypatch.setenv("SHAHO_PURPOSE_POLICY", str(tmp_path / "missing.csv"))
+    assert asyncio.run(run_relay_exchange(StackConfig.from_env(), drain=True)) == 2
+    assert "cannot be read (FileNotFoundError)" in capsys.readouterr().err
