@@ -54,6 +54,10 @@ class ForwardRefusal(StrEnum):
     NO_ENCRYPTION_KEY = "no_encryption_key"  # the asker holds no key answers could be sealed for
     NOT_PAYER = "not_payer"  # a settlement's payer never covered the person in the period
     CONFLICTING_DUPLICATE = "conflicting_duplicate"  # a settlement id routed with other content
+    ALREADY_SETTLED = "already_settled"  # a first settlement where a chain of the same
+    #   person, period, payer and benefit was routed already
+    NOT_CHAIN_END = "not_chain_end"  # a delta not naming the last settlement the relay
+    #   routed in its chain (or a chain of another sender)
 
 
 class ExchangeOutcome(StrEnum):
