@@ -1,13 +1,15 @@
 """The relay's decision about a settlement of the 合算: routed to the payer under the payer's own
-number and a purpose policy row, or refused with its reason.
+number and a purpose policy row, or refused with its reason; one chain per person, period, payer
+and benefit at most, extended only at its end by its own sender.
 
-Pure: the person's links, the suspect flag and the policy come in as values.
+Pure: the person's links, the suspect flag, the policy and the chain come in as values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from uuid import UUID
 
 from relay_exchange.policy import Policy, Span, asker_role, span_days
 from relay_exchange.routing import Link, Person
@@ -30,6 +32,16 @@ class Settle:
     benefit: str
     period: tuple[date, date]
     base_date: date
+    corrects: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The settlements the relay routed for one (person, period, payer, benefit): who sends
+    them and the last one routed, which the next delta must name."""
+
+    sender: str
+    last_id: UUID
 
 
 @dataclass(frozen=True)
@@ -46,16 +58,17 @@ class SettleDecision:
 
 
 def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person | None,
-                      policy: Policy) -> SettleDecision:
+                      policy: Policy, chain: Chain | None = None) -> SettleDecision:
     """The decision about `settle` for the person the sender's `number` (kind, blind index)
-    names, `person` (None: the relay knows no one by it).
+    names, `person` (None: the relay knows no one by it), whose (period, payer, benefit) has
+    `chain` routed already (None: no settlement of theirs routed).
 
     In order: an unknown number; the sender not covering the person under that number in the
     medical scheme on the base date (the 合算 is calculated by the base-date medical insurer);
     the purpose policy for the sender's role and the payer's scheme; an open identity anomaly;
     the payer holding no link of the benefit's scheme from the period's first day to the base
     date, the only days whose self-pay counts (the sender itself may be the payer of its own
-    share)."""
+    share); then the chain (`chain_refusal`)."""
     if person is None:
         scoped = number[0].endswith(f":{settle.sender}")
         return SettleDecision(ForwardRefusal.UNKNOWN_NUMBER if scoped
@@ -82,4 +95,21 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
                   key=lambda lk: (lk.valid_from, lk.number_kind))
     if not held:
         return SettleDecision(ForwardRefusal.NOT_PAYER)
+    broken = chain_refusal(settle, chain)
+    if broken is not None:
+        return SettleDecision(broken)
     return SettleDecision(link=held[-1], policy_row=row.row)
+
+
+def chain_refusal(settle: Settle, chain: Chain | None) -> ForwardRefusal | None:
+    """Why `settle` may not join `chain`, or None. A first settlement (`corrects` null) starts
+    the chain only where none was routed: a second chain (the sender's ledger started again
+    under another member number, or another base-date insurer) would have the payer pay twice.
+    A delta extends the chain only from its end and only from the chain's sender: a delta of a
+    settlement the relay never routed (refused), of an older one or of another sender's chain
+    would have the payer add a difference to a total other than the one it was told."""
+    if settle.corrects is None:
+        return None if chain is None else ForwardRefusal.ALREADY_SETTLED
+    if chain is None or chain.sender != settle.sender or chain.last_id != settle.corrects:
+        return ForwardRefusal.NOT_CHAIN_END
+    return None

@@ -1,15 +1,25 @@
 """The router's decision about a settlement of the 合算, as a pure function: an unknown number,
 a sender not covering the person on the base date, the purpose policy for the payer's scheme, a
 suspect person, a payer that never covered them in the period (a care payer for a medical
-benefit among them), and the payer's link it is routed under."""
+benefit among them), the payer's link it is routed under, and the one chain per person, period,
+payer and benefit: a first settlement only where none was routed, a delta only at its chain's
+end and from its chain's sender."""
 
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID, uuid4
 
 from relay_exchange.policy import default_policy, parse_policy
 from relay_exchange.routing import Link, Person
-from relay_exchange.settling import CARE_BENEFIT, MEDICAL_BENEFIT, Settle, decide_settlement
+from relay_exchange.settling import (
+    CARE_BENEFIT,
+    MEDICAL_BENEFIT,
+    Chain,
+    Settle,
+    chain_refusal,
+    decide_settlement,
+)
 from schemas.exchange_terms import ForwardRefusal
 from schemas.settlements import SettlementBenefit, period_span
 
@@ -35,8 +45,8 @@ PERSON = Person((
 
 
 def _settle(payer: str, benefit: str = MEDICAL_BENEFIT, base: date = BASE,
-            period: int = 2026) -> Settle:
-    return Settle(SENDER, payer, benefit, period_span(period), base)
+            period: int = 2026, corrects: UUID | None = None, sender: str = SENDER) -> Settle:
+    return Settle(sender, payer, benefit, period_span(period), base, corrects)
 
 
 def test_the_benefit_names_are_the_contracts():
@@ -122,3 +132,58 @@ def test_the_purpose_policy_decides():
         "健康保険法,第115条の2,第1項,,test\n")
     assert decide_settlement(_settle(EARLIER), MINE, PERSON, short).refusal \
         is ForwardRefusal.PURPOSE_NOT_ALLOWED
+
+
+FIRST, DELTA = uuid4(), uuid4()
+"""The settlements routed so far in a chain: a first, then a delta of it (the chain's end)."""
+
+
+def test_a_first_settlement_is_routed_where_no_chain_was():
+    assert chain_refusal(_settle(EARLIER), None) is None
+    decision = decide_settlement(_settle(EARLIER), MINE, PERSON, POLICY, None)
+    assert decision.routed and decision.link is not None and decision.link.insurer == EARLIER
+
+
+def test_a_second_first_settlement_is_already_settled_whoever_sends_it():
+    for sender in (SENDER, "39131015"):  # its ledger started again, or another base-date insurer
+        for last in (FIRST, DELTA):
+            chain = Chain(sender, last)
+            assert decide_settlement(_settle(EARLIER), MINE, PERSON, POLICY, chain).refusal \
+                is ForwardRefusal.ALREADY_SETTLED
+    assert decide_settlement(_settle(CARE, CARE_BENEFIT), MINE, PERSON, POLICY,
+                             Chain(SENDER, FIRST)).refusal is ForwardRefusal.ALREADY_SETTLED
+
+
+def test_a_delta_naming_its_chains_end_is_routed():
+    decision = decide_settlement(_settle(EARLIER, corrects=DELTA), MINE, PERSON, POLICY,
+                                 Chain(SENDER, DELTA))
+    assert decision.routed and decision.policy_row == "P05"
+    assert decision.link is not None and decision.link.insurer == EARLIER
+    assert decide_settlement(_settle(EARLIER, corrects=FIRST), MINE, PERSON, POLICY,
+                             Chain(SENDER, FIRST)).routed
+
+
+def test_a_delta_not_naming_its_chains_end_is_refused():
+    chain = Chain(SENDER, DELTA)
+    for corrects in (FIRST, uuid4()):  # an older settlement; one never routed (or refused)
+        assert decide_settlement(_settle(EARLIER, corrects=corrects), MINE, PERSON, POLICY,
+                                 chain).refusal is ForwardRefusal.NOT_CHAIN_END
+    assert decide_settlement(_settle(EARLIER, corrects=FIRST), MINE, PERSON, POLICY,
+                             None).refusal is ForwardRefusal.NOT_CHAIN_END
+
+
+def test_a_delta_of_another_senders_chain_is_refused_even_naming_its_end():
+    chain = Chain("39131015", DELTA)
+    assert decide_settlement(_settle(EARLIER, corrects=DELTA), MINE, PERSON, POLICY,
+                             chain).refusal is ForwardRefusal.NOT_CHAIN_END
+
+
+def test_the_chain_is_judged_after_the_person_and_the_payer():
+    chain = Chain(SENDER, DELTA)
+    assert decide_settlement(_settle(EARLIER), MINE, None, POLICY, chain).refusal \
+        is ForwardRefusal.UNKNOWN_NUMBER
+    assert decide_settlement(_settle("99999999", corrects=FIRST), MINE, PERSON, POLICY,
+                             chain).refusal is ForwardRefusal.NOT_PAYER
+    suspect = Person(PERSON.links, suspect=True)
+    assert decide_settlement(_settle(EARLIER), MINE, suspect, POLICY, chain).refusal \
+        is ForwardRefusal.VERIFY_IDENTITY
