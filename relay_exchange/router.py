@@ -655,9 +655,11 @@ class ExchangeRouter:
     async def _settlement(self, conn: asyncpg.Connection, step: Released[Incoming],
                           instruction: SettlementInstruction) -> list[OutboxRow]:
         """One settlement: routed to its payer under the payer's own number (sealed for it,
-        the sender's sealed amount passed on untouched), remembered by its id, logged in the
-        access log and told to the person; or refused. The sender is answered either way; the
-        same instruction again changes nothing, the same id with other content is refused."""
+        the sender's sealed amount passed on untouched), remembered by its id and as its
+        chain's last, logged in the access log and told to the person; or refused, and not
+        remembered (the same bytes again are judged again). The sender is answered either way;
+        the same instruction again changes nothing, the same id with other content is
+        refused."""
         source = self._source(step.item.record)
         sender, now = instruction.sender_code, step.relay_time
         digest = hashlib.sha256(bytes(step.item.record.value or b"")).digest()
@@ -683,6 +685,9 @@ class ExchangeRouter:
         assert decision.link is not None and decision.link.number_sealed is not None
         await store.record_settlement(conn, sender, instruction.settlement_id, digest,
                                       instruction.payer_code, relay_id, now)
+        await store.extend_chain(conn, relay_id, instruction.period, instruction.payer_code,
+                                 instruction.benefit.value, sender, instruction.settlement_id,
+                                 now)
         number = store.open_number(self.keyring, decision.link.number_kind,
                                    decision.link.number_sealed)
         payer = instruction.payer_code
@@ -727,13 +732,16 @@ class ExchangeRouter:
         key = (kind, store.index_of(self.keyring, kind, value))
         found = await store.persons_by_number(conn, [key])
         relay_id = found.get(key)
-        person = None
+        person = chain = None
         if relay_id is not None:
             person = (await store.persons(conn, [relay_id])).get(relay_id)
+            chain = await store.settlement_chain(conn, relay_id, instruction.period,
+                                                 instruction.payer_code,
+                                                 instruction.benefit.value)
         settle = Settle(instruction.sender_code, instruction.payer_code,
                         instruction.benefit.value, period_span(instruction.period),
-                        instruction.base_date)
-        return decide_settlement(settle, key, person, self.policy), relay_id
+                        instruction.base_date, instruction.corrects)
+        return decide_settlement(settle, key, person, self.policy, chain), relay_id
 
     def _inbox_row(self, relay_id: str, step: str, key: tuple, base_date: date,
                    deadline: date, now: datetime, body: dict) -> tuple:

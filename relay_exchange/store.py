@@ -1,5 +1,6 @@
 """What the router reads and writes in PostgreSQL: persons found by the asker's number (blind
-index), their links and open identity anomalies, and the exchange's own tables (migration 0009).
+index), their links and open identity anomalies, and the exchange's own tables (migration 0009;
+the settlements' 0016 and 0017).
 
 Three queries find every person of a request, whatever its size; nothing is read in clear.
 """
@@ -15,6 +16,7 @@ import asyncpg
 
 from groundfloor.crypto import Keyring, Sealed, blind_index, open_sealed
 from relay_exchange.routing import Link, Person
+from relay_exchange.settling import Chain
 
 LOOKALIKE = "lookalike"
 """The linker's code for an open identity anomaly (DOMAIN §5a): its person is suspect."""
@@ -158,6 +160,29 @@ async def record_settlement(conn: asyncpg.Connection, sender: str, settlement_id
         "INSERT INTO exchange_settlements (sender_code, settlement_id, digest, payer_code, "
         "relay_id, relay_time) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         sender, settlement_id, digest, payer, relay_id, relay_time)
+
+
+async def settlement_chain(conn: asyncpg.Connection, relay_id: str, period: int, payer: str,
+                           benefit: str) -> Chain | None:
+    """The sender and last settlement id of the chain routed for the person, period, payer and
+    benefit (locked for the caller's transaction), or None (migration 0017)."""
+    row = await conn.fetchrow(
+        "SELECT sender_code, last_id FROM settlement_chains WHERE relay_id = $1 AND period = $2 "
+        "AND payer_code = $3 AND benefit = $4 FOR UPDATE", relay_id, period, payer, benefit)
+    return None if row is None else Chain(row["sender_code"], row["last_id"])
+
+
+async def extend_chain(conn: asyncpg.Connection, relay_id: str, period: int, payer: str,
+                       benefit: str, sender: str, settlement_id: UUID,
+                       relay_time: datetime) -> None:
+    """`settlement_id` of `sender` routed as the chain's last (its first when none was)."""
+    await conn.execute(
+        "INSERT INTO settlement_chains (relay_id, period, payer_code, benefit, sender_code, "
+        "last_id, relay_time) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (relay_id, period, payer_code, benefit) DO UPDATE "
+        "SET sender_code = EXCLUDED.sender_code, last_id = EXCLUDED.last_id, "
+        "relay_time = EXCLUDED.relay_time",
+        relay_id, period, payer, benefit, sender, settlement_id, relay_time)
 
 
 async def first_settlement_notice(conn: asyncpg.Connection, relay_id: str, period: int,
