@@ -3,7 +3,9 @@ insurer instructs an earlier medical insurer, itself and a care insurer; the rel
 to the payer under the payer's own number, once, logs it and tells the person (no amount); each
 payer's worker keeps each settlement once with the amount only it can open; a duplicate is a
 no-op, a conflicting duplicate, a forged signature, an unknown number and a non-payer are
-refused with their reasons; and no amount is in the relay's database or on any topic in clear."""
+refused with their reasons; one chain per person, period, payer and benefit: a second first
+settlement is refused, a delta is routed only naming the chain's end and a refused one sent
+again is judged again; and no amount is in the relay's database or on any topic in clear."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from infra.principals import OPERATOR, TESTS
 from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
 from insurer_workers.worker import payer_key, send_settlement, settlement_instruction
+from relay_exchange import store as exchange_store
 from schemas import DeadLetter, decode_relay, encode
 from schemas.exchange import MemberNumber
 from schemas.exchange_terms import ExchangeOutcome, ForwardRefusal
@@ -131,13 +134,20 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     care_share = instruct(care_code, carer, AMOUNTS[2], AMOUNTS[2],
                           SettlementBenefit.CARE)
     delta = instruct(earlier, job, -4321, AMOUNTS[0] - 4321, corrects=earlier_share.settlement_id)
+    second_delta = instruct(earlier, job, -1000, AMOUNTS[0] - 5321, corrects=delta.settlement_id)
     conflicting = instruct(earlier, job, AMOUNTS[0], AMOUNTS[0],
                            settlement_id=earlier_share.settlement_id)
     unknown = instruct(earlier, insured("|NO-SUCH-NUMBER|"), 1000, 1000)
     not_payer = instruct(stranger, job, 1000, 1000)
     care_for_medical = instruct(care_code, carer, 1000, 1000)
-    await send_settlement(me, relay.topics, earlier_share, own_share, care_share, delta,
-                          earlier_share, conflicting, unknown, not_payer, care_for_medical)
+    second_first = instruct(earlier, job, AMOUNTS[0], AMOUNTS[0])  # a second chain
+    after_refused = instruct(earlier, job, -100, AMOUNTS[0] - 100,
+                             corrects=second_first.settlement_id)
+    # three ticks apart, so each batch is judged after the one before whatever the partitions:
+    # the second delta first comes before the delta it names is routed, then again after it
+    await send_settlement(me, relay.topics, earlier_share, own_share, care_share,
+                          earlier_share, conflicting, unknown, not_payer, care_for_medical,
+                          second_delta)
     forged = instruct(earlier, job, 1000, 1000)
     key, value = forged.kafka_key(), encode(forged)
     await send_raw(relay, EXCHANGE_SETTLEMENT.name, key, value,
@@ -146,12 +156,16 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     await send_raw(relay, EXCHANGE_SETTLEMENT.name, key, garbage,
                    me.signer.headers(EXCHANGE_SETTLEMENT.name, key, garbage))
     await relay.tick(now + timedelta(minutes=1))
+    await send_settlement(me, relay.topics, delta, second_first, after_refused, second_first)
+    await relay.tick(now + timedelta(minutes=2))
+    await send_settlement(me, relay.topics, second_delta)
+    await relay.tick(now + timedelta(minutes=3))
     route(relay)
 
     told = {}
     for r in await replies(relay, sender):
         told.setdefault(r.request_id, []).append(r)
-    routed = (earlier_share, own_share, care_share, delta)
+    routed = (earlier_share, own_share, care_share, delta, second_delta)
     outcome = {i: [(r.outcome, r.reason, r.providers) for r in rs] for i, rs in told.items()}
     forwarded = (ExchangeOutcome.FORWARDED, None)
     for instruction in (own_share, care_share, delta):
@@ -163,14 +177,21 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         (ExchangeOutcome.REFUSED, ForwardRefusal.CONFLICTING_DUPLICATE, [])])
     for instruction, why in ((unknown, ForwardRefusal.UNKNOWN_NUMBER),
                              (not_payer, ForwardRefusal.NOT_PAYER),
-                             (care_for_medical, ForwardRefusal.NOT_PAYER)):
+                             (care_for_medical, ForwardRefusal.NOT_PAYER),
+                             (after_refused, ForwardRefusal.NOT_CHAIN_END)):
         assert outcome[instruction.settlement_id] == [(ExchangeOutcome.REFUSED, why, [])]
+    # a refusal is not remembered: the same bytes again are judged again (the same refusal
+    # twice is one reply, counted twice below)
+    assert outcome[second_first.settlement_id] == \
+        [(ExchangeOutcome.REFUSED, ForwardRefusal.ALREADY_SETTLED, [])]
+    assert outcome[second_delta.settlement_id] == [
+        (ExchangeOutcome.REFUSED, ForwardRefusal.NOT_CHAIN_END, []), (*forwarded, [earlier])]
     assert forged.settlement_id not in told
     letters = [decode_relay(bytes(r.value), DeadLetter)
                for r in await records(relay, EXCHANGE_SETTLEMENT.name + ".dlq")]
     assert sorted(d.reason.code for d in letters) == ["bad_signature", "malformed"]
     unread = [rs for i, rs in told.items() if i not in {x.settlement_id for x in (
-        *routed, unknown, not_payer, care_for_medical)}]
+        *routed, unknown, not_payer, care_for_medical, second_first, after_refused)}]
     assert [[(r.outcome, r.reason, r.entry) for r in rs] for rs in unread] == \
         [[(ExchangeOutcome.REFUSED, ForwardRefusal.MALFORMED, None)]]
 
@@ -192,9 +213,23 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         assert set(kept) == {i.settlement_id for i in routed}
         assert [(kept[i.settlement_id].amount_yen, kept[i.settlement_id].member_known)
                 for i in routed] == [(AMOUNTS[0], True), (AMOUNTS[1], True),
-                                     (AMOUNTS[2], True), (-4321, True)]
+                                     (AMOUNTS[2], True), (-4321, True), (-1000, True)]
         assert kept[delta.settlement_id].corrects == earlier_share.settlement_id
         assert kept[delta.settlement_id].total_yen == AMOUNTS[0] - 4321
+        assert kept[second_delta.settlement_id].corrects == delta.settlement_id
+        assert kept[second_delta.settlement_id].total_yen == AMOUNTS[0] - 5321
+        counted = await exchange_store.counts(conn)
+        assert (counted[sender, ForwardRefusal.ALREADY_SETTLED.value],
+                counted[sender, ForwardRefusal.NOT_CHAIN_END.value]) == (2, 2)
+        chains = await conn.fetch("SELECT relay_id, payer_code, benefit, sender_code, last_id "
+                                  "FROM settlement_chains WHERE period = $1", period)
+        assert sorted(tuple(r) for r in chains) == sorted([
+            (a.relay_id, earlier, SettlementBenefit.MEDICAL.value, sender,
+             second_delta.settlement_id),
+            (a.relay_id, sender, SettlementBenefit.MEDICAL.value, sender,
+             own_share.settlement_id),
+            (b.relay_id, care_code, SettlementBenefit.CARE.value, sender,
+             care_share.settlement_id)])
         assert kept[own_share.settlement_id].member_number == a.number
         assert kept[care_share.settlement_id].benefit == SettlementBenefit.CARE.value
 
@@ -207,6 +242,7 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         assert settled == sorted([(sender, earlier, "P05", "forwarded"),
                                   (sender, sender, "P05", "forwarded"),
                                   (sender, care_code, "P08", "forwarded"),
+                                  (sender, earlier, "P05", "forwarded"),
                                   (sender, earlier, "P05", "forwarded")])
 
         # the person's inbox: told once per payer and benefit, with the lapse date, no amount
