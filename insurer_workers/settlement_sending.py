@@ -45,8 +45,8 @@ class SendReport:
 async def _unsent(conn: asyncpg.Connection, code: str, period: int) -> list[asyncpg.Record]:
     name = member_store.store_name(code)
     return await conn.fetch(
-        f"""SELECT s.settlement_id, s.payer_side, s.payer_code, s.amount_yen, s.total_yen,
-            s.corrects, s.instruction, k.member_number, t.base_date
+        f"""SELECT s.settlement_id, s.member_key, s.payer_side, s.payer_code, s.benefit,
+            s.amount_yen, s.total_yen, s.corrects, s.instruction, k.member_number, t.base_date
             FROM {name}.settlements s
             JOIN {name}.member_keys k ON k.member_key = s.member_key
             JOIN {name}.statements t ON t.period = s.period AND t.member_key = s.member_key
@@ -65,11 +65,20 @@ def _instruction(me: InsurerIdentity, cfg: StackConfig, period: int, row: asyncp
 
 async def send_pending(conn: asyncpg.Connection, me: InsurerIdentity, cfg: StackConfig,
                        namespace: Namespace, period: int) -> SendReport:
-    """Send the period's settlements not sent yet, in the order they were made (a delta after
-    the settlement it corrects), each built and kept first if it never was."""
+    """Send the period's settlements not sent yet, in the order they were made, each built and
+    kept first if it never was; one per line (member, payer, benefit) at a time, the others
+    left for the next sending (`after_previous`): instructions are keyed by their own ids, so
+    two of one line sent together may reach the relay in either order, and it routes a delta
+    only after the settlement it corrects (`not_chain_end`)."""
     name, report = member_store.store_name(me.code), SendReport()
     ready: list[tuple[UUID, bytes, bytes]] = []
+    lines: set[tuple[object, ...]] = set()
     for row in await _unsent(conn, me.code, period):
+        line = (row["member_key"], row["payer_side"], row["payer_code"], row["benefit"])
+        if line in lines:  # a delta after an unsent one of its line: at the next sending
+            report.left["after_previous"] = report.left.get("after_previous", 0) + 1
+            continue
+        lines.add(line)
         value = row["instruction"]
         if value is None:
             try:
