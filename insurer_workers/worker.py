@@ -650,14 +650,16 @@ def settlement_instruction(me: InsurerIdentity, key: EncryptionKey, *, settlemen
                            total_yen: int, corrects: UUID | None = None
                            ) -> SettlementInstruction:
     """A settlement of the 合算 from `me` (the base-date insurer) to `payer`, its amount sealed
-    for the payer's `key` (`payer_key`). The sealed bytes differ on each call: a sender keeps
+    for the payer's `key` (`payer_key`), `nothing_due` when it brings the total to 0 (a first
+    is never 0: the ledger makes none). The sealed bytes differ on each call: a sender keeps
     the instruction it built and sends the same one again, as the relay refuses the same id
     with other bytes."""
     return SettlementInstruction(
         settlement_id=settlement_id, sender_code=me.code, payer_code=payer, period=period,
         base_date=base_date, benefit=benefit, member=member, corrects=corrects,
         sealed_amount=seal_settlement_amount(amount_yen, total_yen, key.public_key,
-                                             settlement_id, me.code, payer))
+                                             settlement_id, me.code, payer),
+        nothing_due=total_yen == 0 and corrects is not None)
 
 
 async def send_settlement(me: InsurerIdentity, namespace: Namespace,

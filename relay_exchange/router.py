@@ -743,29 +743,50 @@ class ExchangeRouter:
                         instruction.base_date, instruction.corrects)
         return decide_settlement(settle, key, person, self.policy, chain), relay_id
 
+    def _inbox_copy(self, relay_id: str, step: str, key: tuple, occasion: UUID | None) -> UUID:
+        """The person's copy id of a notice about `key`: the first benefit_due and the lapse
+        reminder by their step alone, a withdrawal and a benefit due again by the settlement
+        that occasioned it too (each can happen more than once)."""
+        parts = (relay_id, *key, step, *((occasion,) if occasion else ()))
+        notice = uuid5(UUID(int=2), "|".join(str(k) for k in parts))
+        return notice_copy_id(self.keyring, notice, "person")
+
     def _inbox_row(self, relay_id: str, step: str, key: tuple, base_date: date,
-                   deadline: date, now: datetime, body: dict) -> tuple:
-        notice = uuid5(UUID(int=2), "|".join(str(k) for k in (relay_id, *key, step)))
-        copy = notice_copy_id(self.keyring, notice, "person")
-        return (copy, relay_id, SETTLEMENT_RULE, step, base_date, deadline, None, now,
+                   deadline: date, now: datetime, body: dict, occasion: UUID | None = None,
+                   refers_to: UUID | None = None) -> tuple:
+        copy = self._inbox_copy(relay_id, step, key, occasion)
+        return (copy, relay_id, SETTLEMENT_RULE, step, base_date, deadline, refers_to, now,
                 json.dumps({"role": "person", "about_self": True, **body}, sort_keys=True))
 
     async def _notify_person(self, conn: asyncpg.Connection, relay_id: str,
                              instruction: SettlementInstruction, now: datetime) -> None:
         """On the first settlement of a (person, period, payer, benefit), the person's inbox
-        is told the benefit is due, whom to apply to and when the right lapses; no amount."""
+        is told the benefit is due, whom to apply to and when the right lapses; no amount. A
+        delta bringing the payer's total to 0 (`nothing_due`) withdraws that notice (told, the
+        lapse reminder cancelled); a settlement after a withdrawal makes it due again."""
         lapse = lapses_on(instruction.base_date)
         key = (instruction.period, instruction.payer_code, instruction.benefit.value)
-        if not await store.first_settlement_notice(
-                conn, relay_id, *key, instruction.base_date, lapse, lapse - REMIND_BEFORE):
+        first_due = self._inbox_copy(relay_id, "benefit_due", key, None)
+        about = {"benefit": instruction.benefit.value, "payer": instruction.payer_code,
+                 "period": instruction.period}
+        if instruction.nothing_due:
+            if await store.withdraw_settlement_notice(conn, relay_id, *key):
+                await store.deliver_inbox(conn, [self._inbox_row(
+                    relay_id, "benefit_withdrawn", key, instruction.base_date, lapse, now,
+                    about, occasion=instruction.settlement_id, refers_to=first_due)])
+            return
+        told = await store.settlement_notice_due(
+            conn, relay_id, *key, instruction.base_date, lapse, lapse - REMIND_BEFORE)
+        if told is None:
             return
         first, last = period_span(instruction.period)
+        again = told == "again"
         await store.deliver_inbox(conn, [self._inbox_row(
             relay_id, "benefit_due", key, instruction.base_date, lapse, now,
-            {"benefit": instruction.benefit.value, "payer": instruction.payer_code,
-             "apply_to": instruction.payer_code, "period": instruction.period,
-             "period_from": first.isoformat(), "period_to": last.isoformat(),
-             "lapses_on": lapse.isoformat()})])
+            {**about, "apply_to": instruction.payer_code, "period_from": first.isoformat(),
+             "period_to": last.isoformat(), "lapses_on": lapse.isoformat()},
+            occasion=instruction.settlement_id if again else None,
+            refers_to=first_due if again else None)])
 
     async def _lapse_reminders(self, conn: asyncpg.Connection, step: ClockAdvanced) -> None:
         """The persons whose right to a 合算 benefit lapses within `REMIND_BEFORE` of this

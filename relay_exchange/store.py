@@ -185,25 +185,43 @@ async def extend_chain(conn: asyncpg.Connection, relay_id: str, period: int, pay
         relay_id, period, payer, benefit, sender, settlement_id, relay_time)
 
 
-async def first_settlement_notice(conn: asyncpg.Connection, relay_id: str, period: int,
-                                  payer: str, benefit: str, base_date: date, lapses_on: date,
-                                  remind_on: date) -> bool:
-    """Remember that the person is told of the benefit due from `payer` for `period`; whether
-    this is the first time (the notice is then due)."""
+async def settlement_notice_due(conn: asyncpg.Connection, relay_id: str, period: int,
+                                payer: str, benefit: str, base_date: date, lapses_on: date,
+                                remind_on: date) -> str | None:
+    """Remember that the person is told of the benefit due from `payer` for `period`: "first"
+    the first time, "again" when it was withdrawn (due again: its reminder goes unless it went
+    before the withdrawal, the notice naming the lapse date), else None (told already)."""
+    if await conn.fetchval(
+            "INSERT INTO settlement_notices (relay_id, period, payer_code, benefit, base_date, "
+            "lapses_on, remind_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING "
+            "RETURNING true", relay_id, period, payer, benefit, base_date, lapses_on,
+            remind_on) is not None:
+        return "first"
+    again = await conn.fetchval(
+        "UPDATE settlement_notices SET withdrawn = false WHERE relay_id = $1 "
+        "AND period = $2 AND payer_code = $3 AND benefit = $4 AND withdrawn RETURNING true",
+        relay_id, period, payer, benefit)
+    return "again" if again else None
+
+
+async def withdraw_settlement_notice(conn: asyncpg.Connection, relay_id: str, period: int,
+                                     payer: str, benefit: str) -> bool:
+    """Nothing is due from `payer` for `period` any more: the person's notice withdrawn and its
+    reminder cancelled (migration 0018); whether it was standing (the person is then told)."""
     return await conn.fetchval(
-        "INSERT INTO settlement_notices (relay_id, period, payer_code, benefit, base_date, "
-        "lapses_on, remind_on) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING "
-        "RETURNING true", relay_id, period, payer, benefit, base_date, lapses_on,
-        remind_on) is not None
+        "UPDATE settlement_notices SET withdrawn = true WHERE relay_id = $1 AND period = $2 "
+        "AND payer_code = $3 AND benefit = $4 AND NOT withdrawn RETURNING true",
+        relay_id, period, payer, benefit) is not None
 
 
 async def reminders_due(conn: asyncpg.Connection, day: date) -> list[asyncpg.Record]:
-    """The lapse reminders due by relay date `day` and not sent, in a fixed order, marked sent
-    (in the caller's transaction)."""
+    """The lapse reminders due by relay date `day`, not sent and not withdrawn, in a fixed
+    order, marked sent (in the caller's transaction)."""
     return await conn.fetch(
         "UPDATE settlement_notices SET reminded = true WHERE (relay_id, period, payer_code, "
         "benefit) IN (SELECT relay_id, period, payer_code, benefit FROM settlement_notices "
-        "WHERE NOT reminded AND remind_on <= $1 ORDER BY remind_on, relay_id, period, "
+        "WHERE NOT reminded AND NOT withdrawn AND remind_on <= $1 ORDER BY remind_on, "
+        "relay_id, period, "
         "payer_code, benefit FOR UPDATE) RETURNING relay_id, period, payer_code, benefit, "
         "base_date, lapses_on", day)
 

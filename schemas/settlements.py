@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from schemas.base import ContractModel, Day, Instant, Problem, raise_problems
 from schemas.exchange import MemberNumber, SealedBytes
@@ -88,6 +88,18 @@ class SettlementInstruction(_Settlement):
         description="HPKE for the payer: JSON {amount_yen, total_yen} "
         "(trust.number_sealing.seal_settlement_amount; `info` binds settlement_id, sender and "
         "payer); the relay carries it unopened")
+    nothing_due: StrictBool = Field(
+        default=False, description="true when the payer's total for the person, period and "
+        "benefit is 0 after it (a delta taking back all that was settled): the relay withdraws "
+        "the person's notice that the benefit is due; the amount itself stays sealed")
+
+    @model_validator(mode="after")
+    def _a_first_is_due(self) -> SettlementInstruction:
+        if self.nothing_due and self.corrects is None:
+            raise_problems(type(self).__name__, [Problem(
+                ("nothing_due",), "first_settles_nothing",
+                "a first settlement settles an amount: nothing_due only on a delta")])
+        return self
 
     def kafka_key(self) -> bytes:
         return f"{self.sender_code}:{self.settlement_id}".encode()

@@ -143,6 +143,12 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     second_first = instruct(earlier, job, AMOUNTS[0], AMOUNTS[0])  # a second chain
     after_refused = instruct(earlier, job, -100, AMOUNTS[0] - 100,
                              corrects=second_first.settlement_id)
+    # all taken back (nothing due: the person's notice withdrawn), then due again for one
+    care_zero = instruct(care_code, carer, -AMOUNTS[2], 0, SettlementBenefit.CARE,
+                         corrects=care_share.settlement_id)
+    own_zero = instruct(sender, job, -AMOUNTS[1], 0, corrects=own_share.settlement_id)
+    own_again = instruct(sender, job, 5000, 5000, corrects=own_zero.settlement_id)
+    assert care_zero.nothing_due and own_zero.nothing_due and not own_again.nothing_due
     # three ticks apart, so each batch is judged after the one before whatever the partitions:
     # the second delta first comes before the delta it names is routed, then again after it
     await send_settlement(me, relay.topics, earlier_share, own_share, care_share,
@@ -158,17 +164,20 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
     await relay.tick(now + timedelta(minutes=1))
     await send_settlement(me, relay.topics, delta, second_first, after_refused, second_first)
     await relay.tick(now + timedelta(minutes=2))
-    await send_settlement(me, relay.topics, second_delta)
+    await send_settlement(me, relay.topics, second_delta, care_zero, own_zero)
     await relay.tick(now + timedelta(minutes=3))
+    await send_settlement(me, relay.topics, own_again)
+    await relay.tick(now + timedelta(minutes=4))
     route(relay)
 
     told = {}
     for r in await replies(relay, sender):
         told.setdefault(r.request_id, []).append(r)
-    routed = (earlier_share, own_share, care_share, delta, second_delta)
+    routed = (earlier_share, own_share, care_share, delta, second_delta, care_zero, own_zero,
+              own_again)
     outcome = {i: [(r.outcome, r.reason, r.providers) for r in rs] for i, rs in told.items()}
     forwarded = (ExchangeOutcome.FORWARDED, None)
-    for instruction in (own_share, care_share, delta):
+    for instruction in (own_share, care_share, delta, care_zero, own_zero, own_again):
         assert outcome[instruction.settlement_id] == [(*forwarded, [instruction.payer_code])], \
             relay.router_output[-3000:]
     # routed once (the same record again is a no-op); the same id with other bytes refused
@@ -213,7 +222,10 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         assert set(kept) == {i.settlement_id for i in routed}
         assert [(kept[i.settlement_id].amount_yen, kept[i.settlement_id].member_known)
                 for i in routed] == [(AMOUNTS[0], True), (AMOUNTS[1], True),
-                                     (AMOUNTS[2], True), (-4321, True), (-1000, True)]
+                                     (AMOUNTS[2], True), (-4321, True), (-1000, True),
+                                     (-AMOUNTS[2], True), (-AMOUNTS[1], True), (5000, True)]
+        assert (kept[care_zero.settlement_id].total_yen, kept[own_again.settlement_id].total_yen,
+                kept[own_again.settlement_id].corrects) == (0, 5000, own_zero.settlement_id)
         assert kept[delta.settlement_id].corrects == earlier_share.settlement_id
         assert kept[delta.settlement_id].total_yen == AMOUNTS[0] - 4321
         assert kept[second_delta.settlement_id].corrects == delta.settlement_id
@@ -227,9 +239,9 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
             (a.relay_id, earlier, SettlementBenefit.MEDICAL.value, sender,
              second_delta.settlement_id),
             (a.relay_id, sender, SettlementBenefit.MEDICAL.value, sender,
-             own_share.settlement_id),
+             own_again.settlement_id),
             (b.relay_id, care_code, SettlementBenefit.CARE.value, sender,
-             care_share.settlement_id)])
+             care_zero.settlement_id)])
         assert kept[own_share.settlement_id].member_number == a.number
         assert kept[care_share.settlement_id].benefit == SettlementBenefit.CARE.value
 
@@ -243,22 +255,38 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
                                   (sender, sender, "P05", "forwarded"),
                                   (sender, care_code, "P08", "forwarded"),
                                   (sender, earlier, "P05", "forwarded"),
-                                  (sender, earlier, "P05", "forwarded")])
+                                  (sender, earlier, "P05", "forwarded"),
+                                  (sender, care_code, "P08", "forwarded"),
+                                  (sender, sender, "P05", "forwarded"),
+                                  (sender, sender, "P05", "forwarded")])
 
-        # the person's inbox: told once per payer and benefit, with the lapse date, no amount
-        inbox = await conn.fetch("SELECT relay_id, step, deadline, body FROM person_inbox "
-                                 "WHERE rule = 'combined_high_cost'")
+        # the person's inbox: told once per payer and benefit, with the lapse date, no amount;
+        # told when all was taken back, and again when it is due again
+        inbox = await conn.fetch("SELECT relay_id, step, deadline, refers_to, copy_id, body "
+                                 "FROM person_inbox WHERE rule = 'combined_high_cost'")
     finally:
         await conn.close()
     lapse = date(base.year + 2, 8, 1)
-    notices = sorted((r["relay_id"], json.loads(r["body"])["payer"], r["deadline"])
-                     for r in inbox if r["step"] == "benefit_due")
+    def told(step: str) -> list[tuple[str, str, date]]:
+        return sorted((r["relay_id"], json.loads(r["body"])["payer"], r["deadline"])
+                      for r in inbox if r["step"] == step)
+
+    notices = told("benefit_due")
     assert notices == sorted([(a.relay_id, earlier, lapse), (a.relay_id, sender, lapse),
-                              (b.relay_id, care_code, lapse)])
+                              (a.relay_id, sender, lapse), (b.relay_id, care_code, lapse)])
+    assert told("benefit_withdrawn") == sorted([(a.relay_id, sender, lapse),
+                                                (b.relay_id, care_code, lapse)])
+    firsts = {(r["relay_id"], json.loads(r["body"])["payer"]): r["copy_id"] for r in inbox
+              if r["step"] == "benefit_due" and r["refers_to"] is None}
+    assert len(firsts) == 3
+    for r in inbox:
+        if r["step"] == "benefit_withdrawn" or r["refers_to"] is not None:
+            assert r["refers_to"] == firsts[r["relay_id"], json.loads(r["body"])["payer"]]
     for r in inbox:
         body = json.loads(r["body"])
         assert not any("amount" in k or "yen" in k for k in body)
-        assert body["apply_to"] == body["payer"]
+        assert body.get("apply_to") == (None if r["step"] == "benefit_withdrawn"
+                                        else body["payer"])
         assert not any(str(n) in r["body"] for n in AMOUNTS)
 
     # no amount in the relay's database, nor on any of its topics, in clear
@@ -283,6 +311,8 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
                 "'combined_high_cost' AND step = 'lapse_reminder'")
         finally:
             await conn.close()
-        expected = [] if at < remind else sorted(notices)
+        # not for the care benefit all taken back; once for the one due again
+        expected = [] if at < remind else sorted(
+            [(a.relay_id, earlier, lapse), (a.relay_id, sender, lapse)])
         assert sorted((r["relay_id"], json.loads(r["body"])["payer"], r["deadline"])
                       for r in reminded) == expected, at

@@ -98,6 +98,21 @@ def test_a_settlement_correcting_itself_is_refused():
         _decode({**body, "corrects": body["settlement_id"]})
 
 
+def test_nothing_due_only_on_a_delta_and_only_a_boolean():
+    """A delta taking all back says so in clear (`nothing_due`, the amount still sealed); a
+    first settlement settles an amount, so it never says nothing is due."""
+    assert not _decode(_instruction()).nothing_due
+    delta = _decode(_instruction(corrects=str(uuid4()), nothing_due=True))
+    assert delta.nothing_due and decode_relay(encode(delta), SettlementInstruction) == delta
+    for body, field in ((_instruction(nothing_due=True), "nothing_due"),
+                        (_instruction(corrects=str(uuid4()), nothing_due="true"), "nothing_due"),
+                        (_instruction(corrects=str(uuid4()), nothing_due=1), "nothing_due")):
+        with pytest.raises(MessageRejected) as refused:
+            _decode(body)
+        assert any(field in (r.field or "") for r in refused.value.reasons), \
+            refused.value.reasons
+
+
 def test_the_period_and_the_lapse_date():
     assert period_span(2026) == (date(2025, 8, 1), date(2026, 7, 31))
     assert lapses_on(date(2026, 7, 31)) == date(2028, 8, 1)
@@ -123,7 +138,7 @@ def test_arbitrary_bytes_decode_or_are_refused(raw):
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["settlement_id", "sender_code", "payer_code", "period",
                                         "base_date", "benefit", "member", "corrects",
-                                        "sealed_amount"]),
+                                        "sealed_amount", "nothing_due"]),
                        st.one_of(st.none(), st.text(max_size=20), st.integers(),
                                  st.lists(st.text(max_size=5), max_size=3))))
 def test_arbitrary_fields_decode_or_are_refused(changes):
