@@ -260,14 +260,17 @@ def requests_for(code: str, period: Period, round_: int, units: Iterable[Unit],
     return requests, asked
 
 
-async def states(conn: asyncpg.Connection, code: str,
-                 asked: list[Asked]) -> dict[tuple[UUID, str], EntryState]:
-    """What the insurer's worker recorded of the replies to the close's requests, per entry."""
+async def states(conn: asyncpg.Connection, code: str, asked: list[Asked],
+                 answers: bool = True) -> dict[tuple[UUID, str], EntryState]:
+    """What the insurer's worker recorded of the replies to the close's requests, per entry;
+    without `answers`, each answer read as an empty one (enough to tell whether an entry is
+    terminal, without reading and parsing every answer's receipts)."""
     name = member_store.store_name(code)
     found = {(a.request_id, token): EntryState() for a in asked for token in a.entries}
+    detail = "detail" if answers else "detail - 'answer'"
     rows = await conn.fetch(
-        f"SELECT request_id, outcome, detail FROM {name}.asked WHERE request_id = ANY($1)",
-        [a.request_id for a in asked])
+        f"SELECT request_id, outcome, {detail} AS detail FROM {name}.asked "
+        "WHERE request_id = ANY($1)", [a.request_id for a in asked])
     tokens = {a.request_id: list(a.entries) for a in asked}
     for r in rows:
         detail = json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
@@ -283,7 +286,8 @@ async def states(conn: asyncpg.Connection, code: str,
                 state.providers = list(detail.get("providers") or [])
             elif outcome == ExchangeOutcome.ANSWERED.value:
                 state.answers[detail.get("provider")] = (
-                    None if detail.get("answer_unreadable") else detail.get("answer"))
+                    None if detail.get("answer_unreadable")
+                    else detail.get("answer") if answers else {})
             elif outcome == ExchangeOutcome.UNAVAILABLE.value:
                 state.unavailable.add(detail.get("provider"))
     return found
@@ -292,24 +296,31 @@ async def states(conn: asyncpg.Connection, code: str,
 async def gather(conn: asyncpg.Connection, code: str, asked: list[Asked], wait: float,
                  progress: Progress | None = None,
                  poll: float = 0.5) -> dict[tuple[UUID, str], EntryState]:
-    """The entries' states once every one is terminal, or as they stand after `wait` seconds."""
+    """The entries' states once every one is terminal, or as they stand after `wait` seconds:
+    polled without the answers, which are read once at the end."""
     deadline = time.monotonic() + wait
     while True:
-        found = await states(conn, code, asked)
+        found = await states(conn, code, asked, answers=False)
         done = sum(s.terminal for s in found.values())
         if progress is not None:
             progress(done, len(found))
         if done == len(found) or time.monotonic() >= deadline:
-            return found
+            return await states(conn, code, asked)
         await asyncio.sleep(poll)
 
 
-def _remote(unit: Unit, asked: list[Asked], found: dict[tuple[UUID, str], EntryState]
+def entries_of(asked: list[Asked]) -> dict[tuple[ExchangeScheme, date, str], tuple[UUID, str]]:
+    """Where each member was asked about: (scheme, base date, number) → (request, token)."""
+    return {(a.scheme, a.base_date, number): (a.request_id, token)
+            for a in asked for token, number in a.entries.items()}
+
+
+def _remote(unit: Unit, asked: list[Asked], found: dict[tuple[UUID, str], EntryState],
+            where: dict[tuple[ExchangeScheme, date, str], tuple[UUID, str]] | None = None
             ) -> tuple[list[Receipt], list[CareSelfPay]] | str:
     """The members' receipts and care months from the other insurers, or why the household
-    is held back."""
-    where = {(a.scheme, a.base_date, number): (a.request_id, token)
-             for a in asked for token, number in a.entries.items()}
+    is held back (`where`: `entries_of(asked)`, made once for all the close's households)."""
+    where = entries_of(asked) if where is None else where
     receipts: list[Receipt] = []
     care: list[CareSelfPay] = []
     for member in unit.members:
@@ -462,11 +473,12 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
     and ledger rows, one transaction per `chunk` households; hold the others back."""
     report = CloseReport(code, period.year, round_, households=len(units))
     name = member_store.store_name(code)
+    where = entries_of(asked)
     for start in range(0, len(units), chunk):
         written = report.new + report.deltas
         async with conn.transaction():
             for unit in units[start:start + chunk]:
-                remote = _remote(unit, asked, found)
+                remote = _remote(unit, asked, found, where)
                 household = remote if isinstance(remote, str) else await inputs_of(
                     conn, code, period, unit, remote)
                 if isinstance(household, str):
