@@ -455,6 +455,26 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
     report.settled += 1
 
 
+async def settle_household(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                           unit: Unit, household: Household, report: CloseReport
+                           ) -> CloseReport:
+    """One household calculated and its ledger rows written (in a savepoint of the caller's
+    transaction), counted into `report`; the report to go on with. When the insurer's worker
+    put a refused row back in its chain meanwhile (a late forward) where this close writes the
+    row taking its place, the household is held back (`ledger_changed`) and settled at the
+    next close, from the chain as it then stands."""
+    before = replace(report, held_back=Counter(report.held_back),
+                     amounts=dict(report.amounts), resent=Counter(report.resent))
+    try:
+        async with conn.transaction():
+            await _settle_unit(conn, code, period, round_, unit, household, report)
+    except asyncpg.UniqueViolationError:
+        await _hold(conn, member_store.store_name(code), period, round_, unit,
+                    "ledger_changed", before)
+        return before
+    return report
+
+
 async def _hold(conn: asyncpg.Connection, name: str, period: Period, round_: int, unit: Unit,
                 reason: str, report: CloseReport) -> None:
     await conn.execute(
@@ -484,7 +504,8 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
                 if isinstance(household, str):
                     await _hold(conn, name, period, round_, unit, household, report)
                 else:
-                    await _settle_unit(conn, code, period, round_, unit, household, report)
+                    report = await settle_household(conn, code, period, round_, unit,
+                                                    household, report)
         if report.new + report.deltas > written:
             faults.reached("close.after-ledger-chunk")
         if progress is not None:

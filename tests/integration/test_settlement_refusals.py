@@ -3,26 +3,29 @@ close sends it again when it still is what the member is owed (the same id, the 
 bytes), or settles from the last settlement the relay did not refuse when the total moved; a
 forward arriving late for a refused one never puts two rows in one place of a chain.
 
-On the real PostgreSQL, through the close's own ledger step and the function the insurer's
-worker calls with each of the relay's replies about its settlements."""
+On the real PostgreSQL, through the close's own step for one household and the function the
+insurer's worker calls with each of the relay's replies about its settlements; a forward that
+meets a close writing the row in its place stops neither."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
 
+from groundfloor.config import StackConfig
 from insurer_workers import member_store as store
 from insurer_workers.closing import (
     CloseReport,
     Insured,
     Unit,
-    _settle_unit,
     mark_sent,
     member_keys,
     pending_settlements,
+    settle_household,
 )
 from reconciliation.calculation import Household, Month
 from tests.unit.test_reconciliation_support import (
@@ -67,10 +70,9 @@ async def _ledger(pg: asyncpg.Connection, code: str) -> dict[str, list[asyncpg.R
 
 async def _close(pg: asyncpg.Connection, code: str, round_: int, unit: Unit,
                  given: Household) -> CloseReport:
-    report = CloseReport(code, PERIOD.year, round_)
     async with pg.transaction():
-        await _settle_unit(pg, code, PERIOD, round_, unit, given, report)
-    return report
+        return await settle_household(pg, code, PERIOD, round_, unit, given,
+                                      CloseReport(code, PERIOD.year, round_))
 
 
 async def _send_all(pg: asyncpg.Connection, code: str) -> list[UUID]:
@@ -160,10 +162,41 @@ async def test_a_broken_chain_holds_its_household_back_and_the_close_goes_on(
     report = CloseReport(code, PERIOD.year, 2)
     async with pg.transaction():
         for i, unit in enumerate(units, 1):
-            await _settle_unit(pg, code, PERIOD, 2, unit,
-                               _household(code, keys[f"M-{i}"], 500_000), report)
+            report = await settle_household(pg, code, PERIOD, 2, unit,
+                                            _household(code, keys[f"M-{i}"], 500_000), report)
     assert dict(report.held_back) == {"ledger_broken": 1} and report.settled == 1
     assert report.deltas == 3, "the other household's three lines moved"
     assert await pg.fetchval(f"SELECT count(*) FROM {name}.settlements") == before + 3
     assert await pg.fetchval(f"SELECT reason FROM {name}.held_back WHERE household = $1",
                              units[0].name) == "ledger_broken"
+
+
+async def test_a_forward_meeting_a_close_holds_the_household_back_and_stops_nothing(
+        pg: asyncpg.Connection, code: str, stack: StackConfig) -> None:
+    """The worker puts a refused row back in its chain (a late forward) while a close writes
+    the row that would take its place: whichever commits second gives way; here the close,
+    which holds the household back (`ledger_changed`) and settles it at the next close."""
+    key = (await member_keys(pg, code, ["M-1"]))["M-1"]
+    unit = Unit("H1", END, (Insured("M-1", key, "insured", UNDER_70, "general"),))
+    await _close(pg, code, 1, unit, _household(code, key, 400_000))
+    await _send_all(pg, code)
+    other = (await _ledger(pg, code))[OTHER_HEALTH][0]
+    assert await store.settlement_answered(pg, code, other["settlement_id"], "not_payer")
+    worker = await asyncpg.connect(stack.pg_dsn())
+    try:
+        forward = worker.transaction()
+        await forward.start()
+        assert await store.settlement_answered(worker, code, other["settlement_id"], None)
+        closing = asyncio.create_task(_close(pg, code, 2, unit, _household(code, key, 500_000)))
+        await asyncio.sleep(1.0)
+        assert not closing.done(), "the close waits on the forward's row"
+        await forward.commit()
+        report = await closing
+    finally:
+        await worker.close()
+    assert dict(report.held_back) == {"ledger_changed": 1} and report.settled == 0
+    assert (report.new, report.deltas) == (0, 0)
+    ledger = await _ledger(pg, code)
+    assert [len(rows) for rows in ledger.values()] == [1, 1, 1], "nothing written"
+    again = await _close(pg, code, 3, unit, _household(code, key, 500_000))
+    assert (again.settled, again.new, again.deltas) == (1, 0, 3)
