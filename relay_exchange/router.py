@@ -687,7 +687,7 @@ class ExchangeRouter:
                                       instruction.payer_code, relay_id, now)
         await store.extend_chain(conn, relay_id, instruction.period, instruction.payer_code,
                                  instruction.benefit.value, sender, instruction.settlement_id,
-                                 now)
+                                 now, closed=instruction.nothing_due)
         number = store.open_number(self.keyring, decision.link.number_kind,
                                    decision.link.number_sealed)
         payer = instruction.payer_code

@@ -42,6 +42,10 @@ class Chain:
 
     sender: str
     last_id: UUID
+    closed: bool = False
+    """The last one routed took back all that was settled (`nothing_due`): the payer owes
+    nothing on the chain, so a new first settlement may start it again (from another sender
+    too: the base-date insurer changed and the one before took its settlements back)."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +111,10 @@ def chain_refusal(settle: Settle, chain: Chain | None) -> ForwardRefusal | None:
     under another member number, or another base-date insurer) would have the payer pay twice.
     A delta extends the chain only from its end and only from the chain's sender: a delta of a
     settlement the relay never routed (refused), of an older one or of another sender's chain
-    would have the payer add a difference to a total other than the one it was told."""
+    would have the payer add a difference to a total other than the one it was told. A chain
+    whose last settlement left nothing due (`closed`) may be started again by a first one."""
     if settle.corrects is None:
-        return None if chain is None else ForwardRefusal.ALREADY_SETTLED
+        return None if chain is None or chain.closed else ForwardRefusal.ALREADY_SETTLED
     if chain is None or chain.sender != settle.sender or chain.last_id != settle.corrects:
         return ForwardRefusal.NOT_CHAIN_END
     return None

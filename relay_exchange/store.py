@@ -167,22 +167,24 @@ async def settlement_chain(conn: asyncpg.Connection, relay_id: str, period: int,
     """The sender and last settlement id of the chain routed for the person, period, payer and
     benefit (locked for the caller's transaction), or None (migration 0017)."""
     row = await conn.fetchrow(
-        "SELECT sender_code, last_id FROM settlement_chains WHERE relay_id = $1 AND period = $2 "
-        "AND payer_code = $3 AND benefit = $4 FOR UPDATE", relay_id, period, payer, benefit)
-    return None if row is None else Chain(row["sender_code"], row["last_id"])
+        "SELECT sender_code, last_id, closed FROM settlement_chains WHERE relay_id = $1 "
+        "AND period = $2 AND payer_code = $3 AND benefit = $4 FOR UPDATE",
+        relay_id, period, payer, benefit)
+    return None if row is None else Chain(row["sender_code"], row["last_id"], row["closed"])
 
 
 async def extend_chain(conn: asyncpg.Connection, relay_id: str, period: int, payer: str,
                        benefit: str, sender: str, settlement_id: UUID,
-                       relay_time: datetime) -> None:
-    """`settlement_id` of `sender` routed as the chain's last (its first when none was)."""
+                       relay_time: datetime, closed: bool = False) -> None:
+    """`settlement_id` of `sender` routed as the chain's last (its first when none was, or
+    when the chain was closed); `closed` when it left nothing due (migration 0019)."""
     await conn.execute(
         "INSERT INTO settlement_chains (relay_id, period, payer_code, benefit, sender_code, "
-        "last_id, relay_time) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "last_id, relay_time, closed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (relay_id, period, payer_code, benefit) DO UPDATE "
         "SET sender_code = EXCLUDED.sender_code, last_id = EXCLUDED.last_id, "
-        "relay_time = EXCLUDED.relay_time",
-        relay_id, period, payer, benefit, sender, settlement_id, relay_time)
+        "relay_time = EXCLUDED.relay_time, closed = EXCLUDED.closed",
+        relay_id, period, payer, benefit, sender, settlement_id, relay_time, closed)
 
 
 async def settlement_notice_due(conn: asyncpg.Connection, relay_id: str, period: int,

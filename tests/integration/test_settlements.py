@@ -316,3 +316,22 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
             [(a.relay_id, earlier, lapse), (a.relay_id, sender, lapse)])
         assert sorted((r["relay_id"], json.loads(r["body"])["payer"], r["deadline"])
                       for r in reminded) == expected, at
+
+    # the care chain was taken back to nothing: a first settlement may start it again
+    restart = instruct(care_code, carer, 4_000, 4_000, SettlementBenefit.CARE)
+    await send_settlement(me, relay.topics, restart)
+    await relay.tick(remind + timedelta(days=2))
+    route(relay)
+    assert [(r.outcome, r.reason) for r in await replies(relay, sender)
+            if r.request_id == restart.settlement_id] == [forwarded]
+    conn = await relay.connect()
+    try:
+        chain = await conn.fetchrow("SELECT last_id, closed FROM settlement_chains WHERE "
+                                    "relay_id = $1 AND payer_code = $2", b.relay_id, care_code)
+        again = await conn.fetch("SELECT refers_to FROM person_inbox WHERE relay_id = $1 "
+                                 "AND step = 'benefit_due' AND body::jsonb->>'payer' = $2",
+                                 b.relay_id, care_code)
+    finally:
+        await conn.close()
+    assert tuple(chain) == (restart.settlement_id, False)
+    assert sorted(r["refers_to"] is None for r in again) == [False, True], "due again"

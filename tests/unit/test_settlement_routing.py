@@ -154,6 +154,21 @@ def test_a_second_first_settlement_is_already_settled_whoever_sends_it():
                              Chain(SENDER, FIRST)).refusal is ForwardRefusal.ALREADY_SETTLED
 
 
+def test_a_chain_taken_back_to_nothing_may_be_started_again_by_anyone():
+    """The base-date insurer changed: the one before took its settlements back (its last one
+    `nothing_due`), so the new one's first settlement starts the chain again; the old one can
+    no longer add to it."""
+    closed = Chain("39131015", DELTA, closed=True)
+    assert decide_settlement(_settle(EARLIER), MINE, PERSON, POLICY, closed).routed
+    assert chain_refusal(_settle(EARLIER, sender="39131015"), closed) is None
+    closed = Chain(SENDER, DELTA, closed=True)
+    assert chain_refusal(_settle(EARLIER, corrects=DELTA), closed) is None, "its own delta"
+    taken_over = Chain("39131015", FIRST)
+    assert chain_refusal(_settle(EARLIER, corrects=DELTA), taken_over) \
+        is ForwardRefusal.NOT_CHAIN_END
+    assert chain_refusal(_settle(EARLIER), taken_over) is ForwardRefusal.ALREADY_SETTLED
+
+
 def test_a_delta_naming_its_chains_end_is_routed():
     decision = decide_settlement(_settle(EARLIER, corrects=DELTA), MINE, PERSON, POLICY,
                                  Chain(SENDER, DELTA))
