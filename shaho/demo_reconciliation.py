@@ -30,6 +30,10 @@ from trust.keys import clock_signer
 PERIOD = Period(2025)
 """The period the demo closes: 1 August 2024 to 31 July 2025 (the population starts in January
 2025, so its receipts fill the period's last seven months)."""
+CLOSE_TICK = 0.25
+"""Seconds between the relay clock's ticks while the period closes: the router and every worker
+verify and store each tick, which at 50 ms was most of their CPU (bench/reports/reconciliation.md)
+and, on a loaded machine, kept the router from reaching the settlements within the wait."""
 WAIT = 180.0  # seconds the receipts get to be loaded and the settlements to reach the payers
 QUIET = 5.0  # seconds without a receipt stored after which the rest count as refused
 SHOWN = 8  # paying insurers shown by name; the others summed
@@ -84,7 +88,7 @@ async def close_period(demo: StackConfig, day: datetime) -> list[str]:
                        clock_signer(demo))
     await clock.start()
     done = asyncio.Event()
-    ticks = asyncio.create_task(clock.run(done, 0.05, at=day))
+    ticks = asyncio.create_task(clock.run(done, CLOSE_TICK, at=day))
     try:
         conn = await asyncpg.connect(demo.pg_dsn())
         try:
