@@ -274,9 +274,13 @@ def _stop_strays(cfg: StackConfig) -> None:
     anchored = read_pid(_anchor_file(cfg))
     if anchored and pid_alive(anchored) and _names_our_broker(anchored, cfg):
         strays.add(anchored)
-    for pid in sorted(strays - {recorded}):
+    stopped = sorted(strays - {recorded})
+    for pid in stopped:
         stop_pid(pid, grace=30.0)
     _anchor_file(cfg).unlink(missing_ok=True)
+    if stopped:  # a broker killed on a loaded machine may hold its ports a moment longer
+        wait_for(lambda: not (port_open("127.0.0.1", cfg.kafka_port)
+                              or port_open("127.0.0.1", cfg.controller_port)), 15.0)
 
 
 def _names_our_broker(pid: int, cfg: StackConfig) -> bool:
