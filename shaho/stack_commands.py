@@ -12,7 +12,15 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bench import access_log, broker_auth, exchange, notices, pending_deadlines, signatures
+from bench import (
+    access_log,
+    broker_auth,
+    exchange,
+    notices,
+    pending_deadlines,
+    reconciliation,
+    signatures,
+)
 from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
@@ -167,6 +175,11 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    "--rate, rate steps against p99 <= 100 ms) and persons/s through batched "
                    "requests, next to a raw request/reply over the same broker (population: "
                    "--persons, at most 600)")
+    p.add_argument("--reconciliation", action="store_true",
+                   help="measure instead a 合算 period close at every medical insurer through "
+                   "the relay (asking, gathering, settling, sending) against a raw read of "
+                   "the same receipts, at --persons and a quarter of it, profiled, "
+                   "extrapolated to 1,000,000 persons")
     p.add_argument("--access-log", action="store_true",
                    help="measure instead what the access log costs: appends/s against plain "
                    "rows, proof sizes and verification at --log-entries entries against raw "
@@ -216,6 +229,10 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.notices:
         asyncio.run(notices.run(cfg, min(args.persons, 2000), args.seed, args.days_per_s))
         print((REPORTS / "notices.md").read_text())
+        return 0
+    if args.reconciliation:
+        asyncio.run(reconciliation.run(cfg, args.persons, args.seed))
+        print((REPORTS / "reconciliation.md").read_text())
         return 0
     if args.exchange:
         steps = tuple(int(r) for r in args.steps.split(",") if r.strip())
