@@ -441,7 +441,7 @@ def projection(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
             "largest_rss_over_target": max(rss.values()) / TARGET_RSS_MIB}
 
 
-async def run(cfg: StackConfig, persons: int = 400, seed: int = 7, small: int | None = None,
+async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int | None = None,
               profile: bool = True) -> dict[str, Any]:
     """Measure at `small` (a quarter of `persons` unless given) and at `persons`, profile a
     third run at the smaller size, extrapolate; write the report."""
