@@ -9,7 +9,7 @@ against the targets (a close under 15 minutes, under 2 GiB): wall time of the wh
 (asking, gathering, settling, sending), the time until the payers' workers kept every
 settlement, peak RSS and CPU seconds of every process (the close's own process, the router, the
 outbox publisher, the insurer workers, PostgreSQL and Kafka), persons per second, and the time
-to read the same receipts straight from PostgreSQL in one SELECT. A third run at the smaller
+to read the same receipts straight from PostgreSQL in one SELECT. A third run at the larger
 size is profiled: cProfile of the close's process and of the router, publisher and workers.
 
 The population is filed and linked by the real linker, the insurers' member stores filled as
@@ -444,7 +444,7 @@ def projection(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
 async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int | None = None,
               profile: bool = True, tick: float = TICK_INTERVAL) -> dict[str, Any]:
     """Measure at `small` (a quarter of `persons` unless given) and at `persons`, profile a
-    third run at the smaller size, extrapolate; write the report."""
+    third run at `persons` (where the growth shows), extrapolate; write the report."""
     small = small or max(persons // 4, 50)
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "period": PERIOD.year,
@@ -460,7 +460,7 @@ async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int |
     if profile:
         where = REPORTS / "reconciliation_profiles"
         where.mkdir(exist_ok=True)
-        result["profiled"] = await one_size(cfg, small, seed, profiled=where, tick=tick)
+        result["profiled"] = await one_size(cfg, persons, seed, profiled=where, tick=tick)
         for path in where.glob("*.prof"):
             path.unlink()
         where.rmdir()
