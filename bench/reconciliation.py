@@ -605,6 +605,12 @@ def markdown(result: dict[str, Any]) -> str:
             "each process; its wall time is in the table above, not used for the "
             "extrapolation.",
         ]
+        same = next((x for x in runs if x["persons"] == r["persons"]), None)
+        if same is not None:
+            lines += ["", f"The profiled run closed the same {r['persons']:,} persons in "
+                      f"{r['wall_s']:,.1f} s against {same['wall_s']:,.1f} s unprofiled: the "
+                      "machine's two cores are shared with other work, and a single wall "
+                      "figure here is uncertain by about that much."]
         for name, text in r.get("profiles", {}).items():
             m = text["summary"]
             lines += [
