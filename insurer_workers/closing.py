@@ -433,8 +433,10 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
             calculation.run.outcome, calculation.payment, calculation.medical_total,
             calculation.care_total, shares, statement(calculation, m.key))
     for s in new:
-        if s.settlement_id in refused:  # the same settlement again: sent again, same bytes
-            await conn.execute(f"""UPDATE {name}.settlements SET refused = NULL, sent_at = NULL
+        if s.settlement_id in refused:  # the same settlement again: sent again, same bytes,
+            # still out of the chain until the relay forwards it (the same refusal again is
+            # the same reply, which the relay does not send twice)
+            await conn.execute(f"""UPDATE {name}.settlements SET sent_at = NULL
                                    WHERE settlement_id = $1""", s.settlement_id)
             report.resent[refused[s.settlement_id]] += 1
             continue

@@ -4,10 +4,11 @@ with every reply in; null for a close on demand), households held back, members'
 and the settlement ledger.
 
 The ledger is append-only: a settlement is never changed but for `sent_at`, its `instruction`
-(kept once, before it is first sent) and `refused` (the reason the relay gave, cleared when it
-is sent again); a changed total is a new row of the difference naming the one it corrects. The
-rows the relay has not refused form one chain per member, payer and benefit: one first row, and
-one row only correcting another (a refused row is outside it, so a row may stand in its place)."""
+(kept once, before it is first sent) and `refused` (the reason the relay gave, cleared when the
+relay forwards it after all: a close sends a refused row again while it is owed); a changed
+total is a new row of the difference naming the one it corrects. The rows the relay has not
+refused form one chain per member, payer and benefit: one first row, and one row only
+correcting another (a refused row is outside it, so a row may stand in its place)."""
 
 CLOSING_TABLES = (
     """CREATE TABLE IF NOT EXISTS {s}.member_keys (

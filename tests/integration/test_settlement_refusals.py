@@ -105,9 +105,17 @@ async def test_a_refused_settlement_is_sent_again_or_settled_around(pg: asyncpg.
     assert (again.new, again.deltas, dict(again.resent)) == (0, 0, {"not_payer": 1})
     ledger = await _ledger(pg, code)
     resent = ledger[OTHER_HEALTH]
-    assert len(resent) == 1 and resent[0]["refused"] is None and resent[0]["sent_at"] is None
+    assert len(resent) == 1 and resent[0]["sent_at"] is None
+    assert resent[0]["refused"] == "not_payer", "out of the chain until the relay forwards it"
     assert resent[0]["instruction"] == other["instruction"], "the same bytes are sent again"
     assert await _send_all(pg, code) == [other["settlement_id"]]
+    # refused the same way again: the same reply id, which the relay does not send twice, so
+    # nothing arrives; the next close sends it once more
+    silent = await _close(pg, code, 3, unit, _household(code, key, 400_000))
+    assert (silent.new, silent.deltas, dict(silent.resent)) == (0, 0, {"not_payer": 1})
+    assert await _send_all(pg, code) == [other["settlement_id"]]
+    # forwarded this time: back in its chain, and a close adds nothing
+    assert await store.settlement_answered(pg, code, other["settlement_id"], None)
     replay = await _close(pg, code, 3, unit, _household(code, key, 400_000))
     assert (replay.new, replay.deltas, replay.resent) == (0, 0, {})
 
