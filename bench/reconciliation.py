@@ -41,11 +41,11 @@ from typing import Any
 import asyncpg
 
 from bench.cpu import CpuMeter
-from bench.exchange import _link
+from bench.exchange import _link, insurer
 from bench.linker import REPORTS, Scratch, _servers
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from infra import processes
+from infra import namespace, processes
 from infra.principals import RELAY_CLOCK_PRINCIPAL
 from insurer_workers import closing, member_store, receipt_store
 from insurer_workers.closing import close
@@ -55,8 +55,7 @@ from reconciliation.calculation import Period
 from relay_clock.clock import TICK_INTERVAL, RelayClock
 from schemas import encode
 from schemas.receipts import ReceiptKind, ReceiptRecord
-from shaho.bootstrap import insurer, topic_namespace
-from shaho.demo_reconciliation import make_topics
+from schemas.topics import Namespace
 from staging.exchange_population import insurers_of, prepare
 from synthetic.population import generate
 from synthetic.receipts import population_receipts
@@ -176,10 +175,10 @@ async def _close_one(cfg: StackConfig, code: str, day: datetime, began: float
     conn = await asyncpg.connect(cfg.pg_dsn())
     try:
         me = insurer(cfg, code)
-        report = await close(conn, me, topic_namespace(cfg), day, PERIOD, wait=WAIT,
+        report = await close(conn, me, Namespace(cfg.topic_prefix), day, PERIOD, wait=WAIT,
                              progress=progress)
         closed = time.perf_counter() - began
-        sent = await send_pending(conn, me, cfg, topic_namespace(cfg), PERIOD.year)
+        sent = await send_pending(conn, me, cfg, Namespace(cfg.topic_prefix), PERIOD.year)
     finally:
         await conn.close()
     return {"code": code, "gathered_s": gathered[0] if gathered else None, "closed_s": closed,
@@ -281,7 +280,7 @@ async def warm_up(cfg: StackConfig, day: datetime) -> dict[str, Any]:
                 continue
             requests, asked = closing.requests_for(code, PERIOD, 0, units[:1], day,
                                                    timedelta(hours=1))
-            await send_requests(insurer(cfg, code), topic_namespace(cfg), requests)
+            await send_requests(insurer(cfg, code), Namespace(cfg.topic_prefix), requests)
             waiting.append((code, asked))
         answered = 0
         for code, asked in waiting:
@@ -347,7 +346,12 @@ async def one_size(cfg: StackConfig, persons: int, seed: int, profiled: Path | N
         day = await _link(cfg, ns, population)
         out["relay_time"] = day.isoformat()
         members = await prepare(cfg, ns.cfg, population)
-        await make_topics(ns.cfg, population)
+        # the insurers' receipts and settlements topics, before their workers start (a worker
+        # reads those that exist when it starts), as the demo makes them
+        codes = insurers_of(population)
+        topics = Namespace(ns.cfg.topic_prefix)
+        await namespace.receipt_topics(ns.cfg, topics, codes)
+        await namespace.settlement_topics(ns.cfg, topics, codes)
         receipts = population_receipts(population, PERIOD.last_day, seed)
         out["stored"] = await load_receipts(ns.cfg, receipts)
         out["setup_s"] = time.perf_counter() - began
