@@ -56,7 +56,7 @@ from relay_clock.clock import TICK_INTERVAL, RelayClock
 from schemas import encode
 from schemas.receipts import ReceiptKind, ReceiptRecord
 from schemas.topics import Namespace
-from staging.exchange_population import insurers_of, prepare
+from staging.exchange_population import insurers_of, prepare, settlements_kept_by
 from synthetic.population import generate
 from synthetic.receipts import population_receipts
 from trust.keys import clock_signer
@@ -237,24 +237,6 @@ def _spawn(ns: StackConfig, name: str, *args: str, profile: Path | None = None) 
     return proc.pid
 
 
-async def _kept(cfg: StackConfig, codes: list[str], sent: int) -> int:
-    """The settlements the payers' workers kept, waited for until all that were sent are."""
-    began, kept = time.monotonic(), 0
-    conn = await asyncpg.connect(cfg.pg_dsn())
-    try:
-        while time.monotonic() - began < KEPT_WAIT:
-            kept = 0
-            for code in codes:
-                kept += await conn.fetchval(
-                    f"SELECT count(*) FROM {member_store.store_name(code)}.settlements_received")
-            if kept >= sent:
-                break
-            await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
-    return kept
-
-
 async def _drain_outbox(ns: Scratch) -> None:
     """The linker's outbox published before the processors start (its notices are not the
     close's work)."""
@@ -381,7 +363,7 @@ async def one_size(cfg: StackConfig, persons: int, seed: int, profiled: Path | N
             started = time.perf_counter()
             result = await _run_close(ns, day, prof("close"))
             sent = sum(c["sent"] for c in result["closes"])
-            kept = await _kept(ns.cfg, codes, sent)
+            kept = await settlements_kept_by(ns.cfg, codes, sent, KEPT_WAIT, 0.5)
             out["kept_s"] = time.perf_counter() - started
             cpu = meter.stop()
             out["peak_rss_mib"] = {"close": result["peak_rss_mib"],

@@ -22,7 +22,7 @@ from insurer_workers.settlement_sending import SendReport, send_pending
 from reconciliation.calculation import Period
 from relay_clock.clock import RelayClock
 from shaho.bootstrap import insurer, keyring, topic_namespace
-from staging.exchange_population import insurers_of
+from staging.exchange_population import insurers_of, settlements_kept_by
 from synthetic.population import Population
 from synthetic.receipts import population_receipts
 from trust.keys import clock_signer
@@ -117,19 +117,13 @@ async def _close_one(demo: StackConfig, code: str,
 
 async def _kept(demo: StackConfig, codes: list[str], sent: int) -> int:
     """The settlements the payers' workers kept, waited for until all that were sent are."""
-    began, kept = time.monotonic(), 0
     conn = await asyncpg.connect(demo.pg_dsn())
     try:
         payers = [r["nspname"].removeprefix("insurer_") for r in await conn.fetch(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'insurer\\_%'")]
-        while time.monotonic() - began < WAIT:
-            kept = sum([len(await member_store.settlements_kept(conn, c)) for c in payers])
-            if kept >= sent:
-                break
-            await asyncio.sleep(1.0)
     finally:
         await conn.close()
-    return kept
+    return await settlements_kept_by(demo, payers, sent, WAIT, 1.0)
 
 
 async def _report(demo: StackConfig, closes: list[CloseReport], sends: list[SendReport],

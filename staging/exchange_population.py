@@ -6,6 +6,7 @@ batched questions they ask. The demo and the exchange bench both start from it.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, uuid5
 
@@ -87,3 +88,23 @@ def questions(members: dict[str, list[MemberPeriod]], day: datetime) -> list[Exc
                 entries=[RequestEntry(entry=f"m{start + i}", member=_member(by_number[n]))
                          for i, n in enumerate(chunk)]))
     return requests
+
+
+async def settlements_kept_by(cfg: StackConfig, payers: list[str], sent: int, wait: float,
+                              every: float) -> int:
+    """How many settlements the `payers`' workers kept, polled every `every` seconds until all
+    `sent` are kept or `wait` seconds have passed."""
+    began, kept = time.monotonic(), 0
+    conn = await asyncpg.connect(cfg.pg_dsn())
+    try:
+        while time.monotonic() - began < wait:
+            kept = 0
+            for code in payers:
+                kept += await conn.fetchval(
+                    f"SELECT count(*) FROM {member_store.store_name(code)}.settlements_received")
+            if kept >= sent:
+                break
+            await asyncio.sleep(every)
+    finally:
+        await conn.close()
+    return kept
