@@ -71,6 +71,15 @@ def reader(kafka: KafkaLogin, *topics: str, **settings: Any) -> AIOKafkaConsumer
                             isolation_level="read_committed", **settings)
 
 
+def timestamp_reader(kafka: KafkaLogin, **settings: Any) -> AIOKafkaConsumer:
+    """A consumer of no group, committed records only, that hands back records undecoded (no
+    key or value deserializer: the bytes are never looked at), for reading the timestamp of
+    the record at an offset. Nothing is committed."""
+    return AIOKafkaConsumer(**kafka.settings(), group_id=None, enable_auto_commit=False,
+                            auto_offset_reset="earliest", isolation_level="read_committed",
+                            key_deserializer=None, value_deserializer=None, **settings)
+
+
 def processor_consumer(kafka: KafkaLogin, group_id: str, **settings: Any) -> AIOKafkaConsumer:
     """A processor's consumer: it assigns its partitions itself and uses `group_id` only to
     commit offsets explicitly (for lag monitoring); committed records only."""

@@ -29,6 +29,7 @@ OUTBOX_PUBLISHER = "outbox-publisher"
 RELAY_CLOCK_PRINCIPAL = "relay-clock"
 RELAY_EXCHANGE = "relay-exchange"
 NOTIFICATIONS_PRINCIPAL = "notifications"
+LAG_MONITOR_PRINCIPAL = "lag-monitor"
 OPERATOR = "shaho-operator"
 DEMO = "shaho-demo"
 TESTS = "shaho-tests"
@@ -138,7 +139,23 @@ NOTIFICATIONS = Principal(NOTIFICATIONS_PRINCIPAL, (
 """The notifications processor: it reads the relay-internal topics the linker forwards the
 relay clock's ticks onto, and the clock topic; it writes nothing to Kafka itself (its notices
 and dead letters go through the outbox, which the publisher writes)."""
-PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER, NOTIFICATIONS)
+CONSUMING = (LINKER, ROUTER, NOTIFICATIONS)
+"""The relay's processors that consume with a consumer group (and commit its offsets)."""
+MEASURED = sorted({g.name for p in CONSUMING for g in p.grants
+                   if g.resource == TOPIC and g.operation == READ})
+"""The relay topics its consumer groups read: the lag monitor reads their records' timestamps."""
+LAG_MONITOR = Principal(LAG_MONITOR_PRINCIPAL, (
+    Grant(GROUP, EVERYTHING, DESCRIBE),
+    *_topics(READ, MEASURED),
+    *_topics(DESCRIBE_CONFIGS, MEASURED),
+    *_topics(DESCRIBE, ["participant."], prefixed=True),
+    *_topics(DESCRIBE_CONFIGS, ["participant."], prefixed=True),
+))
+"""The lag monitor: it describes every consumer group (its committed offsets), reads the
+timestamps of the records on the relay topics those groups read (it must be allowed to read
+them for that) and their retention; of the participants' topics, which their insurers'
+workers read, only the offsets and the retention, never a record; it writes nothing."""
+PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER, NOTIFICATIONS, LAG_MONITOR)
 EXCHANGE_ROLES = ("insurer", "pension")
 """Roles that ask and answer through the relayed exchange."""
 

@@ -11,19 +11,28 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from infra.principals import (
+    CONSUMING,
+    EXCHANGE_ROLES,
+    GROUP,
+    LAG_MONITOR,
+    LAG_MONITOR_PRINCIPAL,
     NOTIFICATIONS_PRINCIPAL,
     OUTBOX_PUBLISHER,
+    READ,
     RELAY_CLOCK_PRINCIPAL,
     RELAY_EXCHANGE,
     RELAY_LINKER,
+    TOPIC,
     participant_name,
 )
+from infra.processes import run_dir
 from insurer_workers.closing import CHUNK as CLOSE_CHUNK
 from insurer_workers.member_store import medical_insurers
 from insurer_workers.reconciler import POLL as RECONCILE_POLL
@@ -31,6 +40,10 @@ from insurer_workers.reconciler import RETRY_CAP as RECONCILE_RETRY_CAP
 from insurer_workers.reconciler import WAIT as RECONCILE_WAIT
 from insurer_workers.reconciler import Reconciler, Settings
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
+from lag_monitor.monitor import LagMonitor
+from lag_monitor.serving import INTERVAL as LAG_INTERVAL
+from lag_monitor.serving import Metrics, Service, serve
+from lag_monitor.status import Rules
 from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
 from notification_streams.processor import NotificationsProcessor
 from outbox.publishing import OutboxPublisher
@@ -289,6 +302,43 @@ async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     finally:
         await clock.stop()
     return f"tick {tick.seq}: relay time {tick.relay_time.isoformat()}"
+
+
+RELAY_GROUPS = tuple(sorted(g.name for p in CONSUMING for g in p.grants if g.resource == GROUP))
+"""The relay processors' consumer groups: each its own label in the lag metrics."""
+LAG_MONITOR_NAME = "lag-monitor"
+"""`shaho run lag-monitor`: every consumer group's lag, served as JSON and metrics."""
+
+
+def lag_monitor(cfg: StackConfig, rules: Rules | None = None) -> LagMonitor:
+    """The lag monitor as its own principal in the stack's namespace; it reads timestamps only
+    on the topics its grants let it read."""
+    namespace = topic_namespace(cfg)
+    return LagMonitor(cfg.kafka(LAG_MONITOR_PRINCIPAL), namespace, rules or Rules(),
+                      readable=lambda topic: LAG_MONITOR.may(READ, TOPIC, topic, namespace))
+
+
+def lag_port_file(cfg: StackConfig) -> Path:
+    """Where a running lag monitor writes the port it serves on, next to its pid file."""
+    return run_dir(cfg) / f"{LAG_MONITOR_NAME}.port"
+
+
+def lag_metrics() -> Metrics:
+    return Metrics(RELAY_GROUPS, EXCHANGE_ROLES)
+
+
+async def run_lag_monitor(cfg: StackConfig, rules: Rules, interval: float = LAG_INTERVAL,
+                          port: int = 0, port_file: Path | None = None) -> int:
+    """Poll every `interval` seconds and serve /api/lag and /metrics on 127.0.0.1:`port`
+    until signalled; the bound port goes to `port_file` (by default next to the pid file)."""
+    monitor = lag_monitor(cfg, rules)
+    await monitor.start()
+    try:
+        await serve(Service(monitor, lag_metrics(), interval), stop_event_on_signals(), port,
+                    port_file or lag_port_file(cfg))
+    finally:
+        await monitor.stop()
+    return 0
 
 
 PROCESSORS: dict[str, Callable[[StackConfig, bool], Awaitable[int]]] = {

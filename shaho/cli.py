@@ -14,6 +14,7 @@ from shaho import (
     access_log_commands,
     exchange_commands,
     insurer_commands,
+    lag_commands,
     reconcile_commands,
     relay_commands,
     stack_commands,
@@ -27,7 +28,8 @@ COMMANDS: dict[str, Command] = {**stack_commands.commands.commands,
                                 **exchange_commands.commands.commands,
                                 **insurer_commands.commands.commands,
                                 **access_log_commands.commands.commands,
-                                **reconcile_commands.commands.commands}
+                                **reconcile_commands.commands.commands,
+                                **lag_commands.commands.commands}
 
 
 def build_parser() -> argparse.ArgumentParser:

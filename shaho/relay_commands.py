@@ -15,7 +15,6 @@ from typing import TypeVar
 import asyncpg
 
 from consumers import dlq_tools
-from consumers.lag import measure
 from groundfloor.config import StackConfig
 from infra.principals import OPERATOR
 from relay_linker.readback import AnomalyCount, anomalies_by_kind, links_as_of
@@ -120,14 +119,4 @@ def _dlq(args: argparse.Namespace, cfg: StackConfig) -> int:
         print(f"shaho dlq replay: {refused}")
         return 2
     print(f"replayed {count} records onto their source topics, as their filers signed them")
-    return 0
-
-
-@command("lag", "the relay linker's lag per ingestion partition, outbox backlog, parked filings")
-def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
-    lag = _query(cfg, lambda c: measure(cfg.kafka(OPERATOR), topic_namespace(cfg), c))
-    for p in lag.partitions:
-        print(f"{p.topic}[{p.partition}]  position {p.position}  end {p.end}  lag {p.lag}")
-    print(f"total lag {lag.total}; outbox rows waiting {lag.outbox_rows}; "
-          f"filings parked {lag.parked_filings}")
     return 0

@@ -26,6 +26,7 @@ from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
 from infra.principals import OPERATOR, participant_name
 from infra.stack import down, is_up, status, up
+from lag_monitor.status import WINDOW, Rules, stop_window
 from producers.command import PublishOptions, run_publish
 from producers.sender import MissingLogin
 from relay_clock.clock import ClockError
@@ -33,10 +34,13 @@ from schemas.asyncapi import stale, write_all
 from schemas.topics import CATALOGUE
 from shaho.bootstrap import (
     INSURER_WORKER,
+    LAG_INTERVAL,
+    LAG_MONITOR_NAME,
     PROCESSORS,
     RECONCILIATION,
     configure_logging,
     run_insurer_workers,
+    run_lag_monitor,
     run_reconciliation,
     tick_at,
     topic_namespace,
@@ -108,7 +112,8 @@ def _demo(args: argparse.Namespace, cfg: StackConfig) -> int:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("processor", choices=sorted([*PROCESSORS, INSURER_WORKER, RECONCILIATION]))
+    p.add_argument("processor", choices=sorted([*PROCESSORS, INSURER_WORKER, RECONCILIATION,
+                                                    LAG_MONITOR_NAME]))
     p.add_argument("--insurer", action="append", default=[], metavar="CODE",
                    help="insurer-worker, reconciliation: an insurer this process serves (repeat "
                         "for several; reconciliation: every medical insurer if none)")
@@ -117,6 +122,16 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=None, metavar="N",
                    help="relay-linker: records per transaction (default $SHAHO_LINKER_BATCH "
                         "or 500); the outputs are the same whatever it is")
+    p.add_argument("--interval", type=float, default=LAG_INTERVAL, metavar="SECONDS",
+                   help="lag-monitor: seconds between two polls of the broker")
+    p.add_argument("--window", type=int, default=WINDOW, metavar="N",
+                   help="lag-monitor: observations a partition's window holds")
+    p.add_argument("--stop-after", type=float, default=None, metavar="SECONDS",
+                   help="lag-monitor: an offset standing still longer than this with lag is "
+                        "STOP (default: twice the window's length, window x interval x 2)")
+    p.add_argument("--port", type=int, default=0,
+                   help="lag-monitor: the port of its JSON API and metrics on 127.0.0.1 "
+                        "(default: any free one, written next to its pid file)")
 
 
 @command("run", "run one relay processor in the foreground", _run_options)
@@ -129,6 +144,10 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
             print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)
             return 2
         return asyncio.run(run_insurer_workers(cfg, args.insurer, args.drain))
+    if args.processor == LAG_MONITOR_NAME:
+        rules = Rules(args.window, args.stop_after if args.stop_after is not None
+                      else stop_window(args.window, args.interval))
+        return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
     if args.processor == RECONCILIATION:
         return asyncio.run(run_reconciliation(cfg, args.insurer, args.drain))
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))

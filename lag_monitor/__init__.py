@@ -1,0 +1,1 @@
+"""The lag monitor: every consumer group judged over a window of its committed offsets."""

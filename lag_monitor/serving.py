@@ -1,0 +1,127 @@
+"""`shaho run lag-monitor`: the monitor polled every few seconds, its last evaluation served
+as JSON (`GET /api/lag`) and as Prometheus metrics (`GET /metrics`) on one port of 127.0.0.1.
+
+Metric labels come from a bounded set (`status.metric_group`): the relay processors' groups by
+name, the participants' worker groups by their kind only (the worst status, the summed lag,
+the longest wait, the most retention used), anything else as `other`. The JSON API names
+every group as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from lag_monitor.monitor import Evaluation, LagMonitor
+from lag_monitor.status import SEVERITY, by_kind
+
+log = logging.getLogger("shaho.lag_monitor")
+
+HOST = "127.0.0.1"
+INTERVAL = 5.0
+
+
+@dataclass
+class Metrics:
+    """The monitor's gauges in a registry of their own."""
+
+    relay_groups: tuple[str, ...]
+    worker_roles: tuple[str, ...]
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.records = Gauge("shaho_lag_records", "Records not yet consumed", ["group"],
+                             registry=r)
+        self.seconds = Gauge("shaho_lag_seconds",
+                             "Age of the oldest unconsumed record in seconds", ["group"],
+                             registry=r)
+        self.retention = Gauge("shaho_lag_retention_used_ratio",
+                               "Part of the topic's retention the oldest unconsumed record "
+                               "has used", ["group"], registry=r)
+        self.status = Gauge("shaho_group_status", "1 for the group's current status",
+                            ["group", "status"], registry=r)
+
+    def update(self, evaluation: Evaluation) -> None:
+        for gauge in (self.records, self.seconds, self.retention, self.status):
+            gauge.clear()
+        for kind in by_kind(evaluation.groups, self.relay_groups, self.worker_roles):
+            self.records.labels(kind.kind).set(kind.lag_records)
+            if kind.lag_seconds is not None:
+                self.seconds.labels(kind.kind).set(kind.lag_seconds)
+            if kind.retention_used is not None:
+                self.retention.labels(kind.kind).set(kind.retention_used)
+            for status in SEVERITY:
+                self.status.labels(kind.kind, status.value).set(int(status == kind.status))
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class Service:
+    """The polling loop and what it last found."""
+
+    monitor: LagMonitor
+    metrics: Metrics
+    interval: float = INTERVAL
+    latest: Evaluation | None = None
+
+    async def poll_once(self) -> Evaluation:
+        self.latest = await self.monitor.poll()
+        self.metrics.update(self.latest)
+        return self.latest
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+            except Exception:  # a broker hiccup: keep the last evaluation, try again
+                log.exception("lag poll failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/api/lag", self._lag)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def _lag(self, request: web.Request) -> web.Response:
+        if self.latest is None:
+            return web.json_response({"error": "no evaluation yet"}, status=503)
+        return web.json_response(self.latest.as_json())
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.text(),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def serve(service: Service, stop: asyncio.Event, port: int = 0,
+                port_file: Path | None = None) -> None:
+    """Poll and serve on 127.0.0.1:`port` (0: any free port) until `stop`; the bound port is
+    written to `port_file` while serving."""
+    runner = web.AppRunner(service.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port)
+    await site.start()
+    bound = _bound_port(runner)
+    log.info("lag monitor serving on http://%s:%d/api/lag and /metrics", HOST, bound)
+    if port_file is not None:
+        await asyncio.to_thread(port_file.write_text, f"{bound}\n")
+    try:
+        await service.run(stop)
+    finally:
+        if port_file is not None:
+            await asyncio.to_thread(port_file.unlink, missing_ok=True)
+        await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    return int(runner.addresses[0][1])
