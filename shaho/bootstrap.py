@@ -319,8 +319,9 @@ def lag_monitor(cfg: StackConfig, rules: Rules | None = None) -> LagMonitor:
 
 
 def lag_port_file(cfg: StackConfig) -> Path:
-    """Where a running lag monitor writes the port it serves on, next to its pid file."""
-    return run_dir(cfg) / f"{LAG_MONITOR_NAME}.port"
+    """Where a running lag monitor writes the port it serves on, next to its pid file (one
+    per namespace: `lag-monitor.port`, or `lag-monitor.<prefix>port`)."""
+    return run_dir(cfg) / f"{LAG_MONITOR_NAME}.{cfg.topic_prefix}port"
 
 
 def lag_metrics() -> Metrics:

@@ -35,6 +35,10 @@ RECONCILIATION_SETTLING = "reconciliation.settling"
 the calculation only."""
 RECONCILIATION_SCHEDULE = "reconciliation.schedule"
 """When a period is closed and a right lapses: the standard library only."""
+LAG_STATUS = "lag_monitor.status"
+"""The lag monitor's judgement over its window: the standard library only."""
+LAG_MONITOR_FLOOR = {"lag_monitor", "groundfloor", "schemas"}
+"""The lag monitor reads the broker only: no database, no relay processor."""
 PURE_RECONCILIATION = (RECONCILIATION_CALCULATION, RECONCILIATION_SETTLING,
                        RECONCILIATION_SCHEDULE)
 
@@ -120,6 +124,12 @@ def violations(root: Path) -> list[str]:
                              "and the calculation")
             if module == RECONCILIATION_SCHEDULE and first not in stdlib:
                 found.append(f"{where}: the 合算 schedule imports only the standard library")
+            if module == LAG_STATUS and first not in stdlib:
+                found.append(f"{where}: the lag monitor's judgement imports only the standard "
+                             "library")
+            if top == "lag_monitor" and first in packages - LAG_MONITOR_FLOOR:
+                found.append(f"{where}: lag_monitor/ reads the broker; it imports only "
+                             "groundfloor/ and schemas/ of the project")
             if first == ROOF and top not in (ROOF, "tests"):
                 found.append(f"{where}: {ROOF}/ is the roof; nothing below it imports it")
             if top == "groundfloor" and first in packages - {"groundfloor"}:
@@ -344,6 +354,22 @@ def test_the_guard_sees_the_purpose_policy_importing_more_than_the_exchange_term
         "standard library and schemas.exchange_terms",
         "relay_exchange/policy.py:4 imports asyncpg: the purpose policy imports only the "
         "standard library and schemas.exchange_terms"]
+
+
+def test_the_guard_sees_the_lag_judgement_importing_beyond_the_standard_library(
+    tmp_path: Path
+):
+    root = _tree(tmp_path, {
+        "lag_monitor/status.py": "from dataclasses import dataclass\nimport aiokafka\n",
+        "lag_monitor/monitor.py": "from lag_monitor.status import evaluate\n"
+                                  "from consumers.lag import measure\n",
+    })
+    assert violations(root) == [
+        "lag_monitor/monitor.py:2 imports consumers.lag: lag_monitor/ reads the broker; it "
+        "imports only groundfloor/ and schemas/ of the project",
+        "lag_monitor/status.py:2 imports aiokafka: the lag monitor's judgement imports only the "
+        "standard library",
+    ]
 
 
 def test_a_clean_tree_passes_the_guard(tmp_path: Path):

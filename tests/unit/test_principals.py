@@ -158,3 +158,42 @@ def test_an_insurers_receipts_topic_is_its_own_and_no_relay_principal_reads_it(a
             other = participant("insurer", b)
             assert not other.may(READ, TOPIC, name) and not other.may(WRITE, TOPIC, name)
     assert not participant("insurer", a).may(WRITE, TOPIC, f"participant.{a}.notices.v1")
+
+
+def test_the_lag_monitor_describes_every_group_and_reads_only_the_relay_groups_topics():
+    from infra.principals import CONSUMING, DESCRIBE_CONFIGS, LAG_MONITOR
+
+    consumed = sorted({t.name for t in CATALOGUE for p in CONSUMING
+                       if p.may(READ, TOPIC, t.name)})
+    read = sorted(t.name for t in CATALOGUE if LAG_MONITOR.may(READ, TOPIC, t.name))
+    assert read == consumed and "filing.employer.v1" in read and "relay.outbox-position.v1" \
+        not in read
+    assert all(LAG_MONITOR.may(DESCRIBE_CONFIGS, TOPIC, t) for t in read)
+    for group in ("relay-linker", "insurer.06130012.worker", "anything"):
+        assert LAG_MONITOR.may(DESCRIBE, GROUP, group)
+        assert not LAG_MONITOR.may(READ, GROUP, group)
+    assert not [t.name for t in CATALOGUE if LAG_MONITOR.may(WRITE, TOPIC, t.name)]
+    assert not LAG_MONITOR.may(WRITE, TRANSACTIONAL_ID, "shaho-outbox-x")
+
+
+@given(CODES)
+def test_the_lag_monitor_sees_a_participants_offsets_but_never_reads_its_records(code: str):
+    from infra.principals import DESCRIBE_CONFIGS, LAG_MONITOR
+    from schemas.topics import participant_topics, receipts_topics
+
+    for topic in participant_topics(code):
+        assert LAG_MONITOR.may(DESCRIBE, TOPIC, topic.name)
+        assert LAG_MONITOR.may(DESCRIBE_CONFIGS, TOPIC, topic.name)
+        assert not LAG_MONITOR.may(READ, TOPIC, topic.name)
+        assert not LAG_MONITOR.may(WRITE, TOPIC, topic.name)
+    for topic in receipts_topics(code):
+        assert not LAG_MONITOR.may(DESCRIBE, TOPIC, topic.name)
+
+
+def test_the_lag_monitor_is_provisioned_with_the_relays_principals():
+    from infra.kafka_acl import namespace_bindings
+    from infra.principals import LAG_MONITOR_PRINCIPAL, all_names
+
+    assert LAG_MONITOR_PRINCIPAL in all_names([])
+    added = [b for b in namespace_bindings(Namespace("t1.")) if b.principal == "User:lag-monitor"]
+    assert added and all(b.name.startswith("t1.") for b in added)
