@@ -109,9 +109,11 @@ class LagMonitor:
         """Each partition's start and end (its last stable offset), never fetching: the
         consumer is assigned them paused, since it may only describe some of them."""
         assert self._ends is not None
-        if not partitions:
+        visible = await self._ends.topics()  # metadata for topics new since the last poll
+        partitions = [tp for tp in partitions if tp.topic in visible
+                      and tp.partition in (self._ends.partitions_for_topic(tp.topic) or ())]
+        if not partitions:  # offsets of deleted topics, or of topics it may not describe
             return {}, {}
-        await self._ends.topics()  # metadata for topics new since the last poll
         self._ends.assign(partitions)
         self._ends.pause(*partitions)
         ends = await self._ends.end_offsets(partitions)
