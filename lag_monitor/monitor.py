@@ -110,8 +110,7 @@ class LagMonitor:
         consumer is assigned them paused, since it may only describe some of them."""
         assert self._ends is not None
         visible = await self._ends.topics()  # metadata for topics new since the last poll
-        partitions = [tp for tp in partitions if tp.topic in visible
-                      and tp.partition in (self._ends.partitions_for_topic(tp.topic) or ())]
+        partitions = [tp for tp in partitions if tp.topic in visible]
         if not partitions:  # offsets of deleted topics, or of topics it may not describe
             return {}, {}
         self._ends.assign(partitions)
