@@ -392,3 +392,25 @@ async def test_the_lag_monitor_writes_nothing(relay: RelayEnv, topic: str):
                                    30)
         finally:
             await producer.stop()
+
+
+async def test_the_linkers_group_as_the_monitor_sees_it_before_and_after_it_runs(
+    relay: RelayEnv, monitor_of
+):
+    from datetime import date
+
+    from synthetic.population import generate
+
+    population = generate(2, 30, date(2025, 1, 1))
+    await relay.publish([(population.topic_of(f), f) for f in population.filings])
+    await relay.tick()
+    monitor = await monitor_of(Rules(window=3, stop_after=600.0))
+    assert _group(await monitor.poll(), "relay-linker") is None, "nothing committed yet"
+    assert relay.run("relay-linker") == 0
+    linker = _group(await monitor.poll(), "relay-linker")
+    assert linker is not None and linker.status == Status.OK
+    assert linker.lag_records == 0 and linker.lag_seconds == 0.0
+    ingestion = {p.topic for p in linker.partitions}
+    assert ingestion == {relay.topic(f"filing.{k}.v1")
+                         for k in ("pension", "employer", "municipality", "insurer")}
+    assert sum(p.committed for p in linker.partitions) == len(population.filings) + 24
