@@ -148,13 +148,15 @@ LAG_MONITOR = Principal(LAG_MONITOR_PRINCIPAL, (
     Grant(GROUP, EVERYTHING, DESCRIBE),
     *_topics(READ, MEASURED),
     *_topics(DESCRIBE_CONFIGS, MEASURED),
-    *_topics(DESCRIBE, ["participant."], prefixed=True),
+    *_topics(READ, ["participant."], prefixed=True),
     *_topics(DESCRIBE_CONFIGS, ["participant."], prefixed=True),
 ))
 """The lag monitor: it describes every consumer group (its committed offsets), reads the
-timestamps of the records on the relay topics those groups read (it must be allowed to read
-them for that) and their retention; of the participants' topics, which their insurers'
-workers read, only the offsets and the retention, never a record; it writes nothing."""
+timestamps of the records on the topics those groups read (the relay's and the participants',
+which their insurers' workers read: Kafka grants a record's timestamp only with the record, and
+a participant's values are sealed for it) and their retention; it never decodes a key or a
+value, and writes nothing. The insurers' private topics (`private.`, their receipts) stay out of
+its reach, as out of every relay principal's."""
 PROCESSORS = (LINKER, PUBLISHER, CLOCK, ROUTER, NOTIFICATIONS, LAG_MONITOR)
 EXCHANGE_ROLES = ("insurer", "pension")
 """Roles that ask and answer through the relayed exchange."""

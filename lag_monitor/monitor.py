@@ -9,9 +9,10 @@ what the relay's processors read up to). A group's status comes from those offse
 
 The age of the first unconsumed record comes from a second consumer that reads the record at
 the committed offset and looks at its timestamp only: it has no deserializer, so keys and
-values stay bytes nobody decodes, and only on topics `readable` allows (the monitor's
-principal may read the relay's topics but not the participants': their partitions get no lag
-in seconds). A timestamp is read once per (partition, committed offset).
+values stay bytes nobody decodes (a participant's values are sealed for it besides), and only
+on topics `readable` allows (the monitor's principal reads the relay's topics and the
+participants', never an insurer's private receipts: a partition it may not read gets no lag in
+seconds). A timestamp is read once per (partition, committed offset).
 """
 
 from __future__ import annotations

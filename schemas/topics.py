@@ -445,7 +445,8 @@ AsyncAPI document describes them as parameterised channels."""
 
 def participant_topics(code: str) -> tuple[Topic, ...]:
     """The topics addressed to participant `code` (an insurer or the Japan Pension Service),
-    which only that participant's principal reads: (requests, replies, changes, heads). Its
+    which only that participant's principal reads (and the lag monitor, for the records'
+    timestamps alone): (requests, replies, changes, heads). Its
     notices topic, which municipalities have too, is `notices_topic`."""
     return tuple(_participant_topic(_checked(code), s) for s in PARTICIPANT_STREAMS)
 
