@@ -19,6 +19,7 @@ DATABASE_ENV = "SHAHO_PG_DATABASE"
 LINKER_BATCH_ENV = "SHAHO_LINKER_BATCH"
 LINKER_BATCH = 500
 KAFKA_AUTH_ENV = "SHAHO_KAFKA_AUTH"
+METRICS_PORT_BASE_ENV = "SHAHO_METRICS_PORT_BASE"
 
 
 def _state_dir(root: Path) -> Path:
@@ -48,6 +49,13 @@ def _positive(name: str, default: int) -> int:
     return value
 
 
+def _port_base(text: str) -> int:
+    value = int(text or "0")
+    if not 0 <= value <= 65535 - 16:
+        raise ValueError(f"{METRICS_PORT_BASE_ENV} must be 0 or a port below 65520")
+    return value
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """Where the local Kafka and PostgreSQL live and how to reach them, and the namespace (a
@@ -66,6 +74,9 @@ class StackConfig:
     linker_batch: int = LINKER_BATCH
     kafka_auth: bool = True
     """False only for a broker of the bench's baseline: no TLS, no SASL, no ACLs."""
+    metrics_port_base: int = 0
+    """Processors serve their metrics on this port plus a fixed offset each
+    (`groundfloor.metrics.PROCESSORS`); 0: on any free port, written to the run folder."""
 
     @classmethod
     def from_env(cls, root: Path = REPO_ROOT) -> StackConfig:
@@ -82,6 +93,7 @@ class StackConfig:
             topic_prefix=os.environ.get(PREFIX_ENV, ""),
             linker_batch=_positive(LINKER_BATCH_ENV, LINKER_BATCH),
             kafka_auth=os.environ.get(KAFKA_AUTH_ENV, "1") != "0",
+            metrics_port_base=_port_base(os.environ.get(METRICS_PORT_BASE_ENV, "0")),
         )
 
     def with_linker_batch(self, batch: int) -> StackConfig:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from groundfloor.config import StackConfig
+from groundfloor.metrics import endpoints
 from infra.process import pid_alive, read_pid, stop_pid
 
 
@@ -40,6 +41,19 @@ def describe_processes(cfg: StackConfig) -> list[str]:
         pid = read_pid(path)
         state = "running" if pid_alive(pid) else "not running"
         lines.append(f"processor {path.stem}: {state} (pid {pid})")
+    return [*lines, *metrics_lines(cfg)]
+
+
+def metrics_lines(cfg: StackConfig) -> list[str]:
+    """One line per running processor serving metrics (its port file written by
+    `groundfloor.metrics.serve`); files of processors no longer running are removed."""
+    lines = []
+    for found in endpoints(run_dir(cfg)):
+        if not pid_alive(found.pid):
+            (run_dir(cfg) / f"{found.processor}.{found.pid}.metrics").unlink(missing_ok=True)
+            continue
+        where = f" (namespace {found.namespace})" if found.namespace else ""
+        lines.append(f"metrics {found.processor}{where}: {found.url} (pid {found.pid})")
     return lines
 
 

@@ -17,6 +17,7 @@ import asyncpg
 
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
+from groundfloor.metrics import Endpoint, serve
 from infra.principals import (
     CONSUMING,
     EXCHANGE_ROLES,
@@ -74,6 +75,15 @@ def topic_namespace(cfg: StackConfig) -> Namespace:
 def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def serve_metrics(cfg: StackConfig, processor: str) -> Endpoint:
+    """Serve this process's metrics on 127.0.0.1 (port: `cfg.metrics_port_base` plus the
+    processor's offset, or any free one) and write the port down in the run folder, where
+    `shaho metrics` and `shaho status` find it."""
+    endpoint = serve(processor, run_dir(cfg), cfg.metrics_port_base, cfg.topic_prefix)
+    logging.getLogger("shaho.metrics").info("metrics on %s", endpoint.url)
+    return endpoint
 
 
 def stop_event_on_signals() -> asyncio.Event:

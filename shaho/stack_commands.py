@@ -25,6 +25,7 @@ from bench.linker import REPORTS, run
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
 from infra.principals import OPERATOR, participant_name
+from infra.processes import metrics_lines
 from infra.stack import down, is_up, status, up
 from lag_monitor.status import WINDOW, Rules, stop_window
 from producers.command import PublishOptions, run_publish
@@ -42,6 +43,7 @@ from shaho.bootstrap import (
     run_insurer_workers,
     run_lag_monitor,
     run_reconciliation,
+    serve_metrics,
     tick_at,
     topic_namespace,
 )
@@ -69,6 +71,12 @@ def _down(args: argparse.Namespace, cfg: StackConfig) -> int:
 @command("status", "tell what runs where")
 def _status(args: argparse.Namespace, cfg: StackConfig) -> int:
     print_lines(status(cfg))
+    return 0
+
+
+@command("metrics", "list where the running processors serve their Prometheus metrics")
+def _metrics(args: argparse.Namespace, cfg: StackConfig) -> int:
+    print_lines(metrics_lines(cfg) or ["no processor serves metrics"])
     return 0
 
 
@@ -139,6 +147,7 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
     if args.batch is not None:
         cfg = cfg.with_linker_batch(args.batch)
+    serve_metrics(cfg, args.processor)
     if args.processor == INSURER_WORKER:
         if not args.insurer:
             print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)
