@@ -26,6 +26,13 @@ from schemas.receipts import ReceiptKind, ReceiptRecord
 STORED, CORRECTED, DUPLICATE = "stored", "corrected", "duplicate"
 
 
+REFUSAL_CODES = ("not_this_insurer", "month_after_relay_date", "conflicting_duplicate",
+                 "unknown_member", "duplicate_care_month", "unknown_corrected_receipt",
+                 "corrects_a_correction", "correction_of_another_kind",
+                 "correction_of_another_member")
+"""Every code a receipt is refused with (the worker's metrics count by these alone)."""
+
+
 @dataclass(frozen=True)
 class Refused:
     """Why a receipt is not loaded: a reason code, the field and a message without values."""

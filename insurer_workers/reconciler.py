@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 import asyncpg
 
 from groundfloor.config import StackConfig
+from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import connection
 from insurer_workers import member_store
 from insurer_workers.closing import CHUNK, REPLY_WANTED, CloseRunning, close, last_scheduled
@@ -69,6 +70,7 @@ class Reconciler:
         self.namespace, self.cfg, self.settings = namespace, cfg, settings
         self.short: dict[tuple[str, int], ShortClose] = {}
         self.tally: Counter[str] = Counter()
+        self.metrics = ProcessorMetrics("reconciliation")
 
     async def start(self) -> None:
         """Each insurer's store made current (the closing tables included)."""
@@ -100,15 +102,18 @@ class Reconciler:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.poll)
 
     async def step(self) -> None:
-        """One pass: every insurer at once, each on its own connection."""
-        await asyncio.gather(*(self.serve(me) for me in self.insurers))
+        """One pass: every insurer at once, each on its own connection; the settlements it
+        left unsent are the metrics' pending deadlines."""
+        unsent = await asyncio.gather(*(self.serve(me) for me in self.insurers))
+        self.metrics.pending_deadlines.set(sum(unsent))
 
-    async def serve(self, me: InsurerIdentity) -> None:
+    async def serve(self, me: InsurerIdentity) -> int:
         """The closes due at `me` on the relay clock's date, then its unsent settlements of
-        every open period."""
+        every open period; how many it left unsent."""
         now = await relay_now(me, self.namespace, self.signers)
         if now is None:  # before the first tick nothing is due
-            return
+            return 0
+        unsent = 0
         today = now.astimezone(JST).date()
         async with connection(self.pool) as conn:
             periods = open_periods(today)
@@ -116,13 +121,19 @@ class Reconciler:
             for period, due in closes_due(today, last):
                 await self._close(conn, me, now, period, due)
             for period in periods:
-                sent = await send_pending(conn, me, self.cfg, self.namespace, period)
+                with self.metrics.transaction():
+                    sent = await send_pending(conn, me, self.cfg, self.namespace, period)
                 self.tally["sent"] += sent.sent
+                unsent += sum(sent.left.values())
+                if sent.sent:
+                    self.metrics.records_out.inc(sent.sent)
+                    self.metrics.batch_size.observe(sent.sent)
                 for why, n in sent.left.items():
                     self.tally[f"unsent:{why}"] += n
                 if sent.sent or sent.left:
                     log.info("%s period %d: %d settlement(s) sent, left unsent %s", me.code,
                              period, sent.sent, dict(sorted(sent.left.items())))
+        return unsent
 
     async def _close(self, conn: asyncpg.Connection, me: InsurerIdentity, now: datetime,
                      period: int, due: date) -> None:

@@ -39,9 +39,11 @@ from groundfloor.kafka_clients import (
     processor_consumer,
     reader,
 )
+from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import is_outage
 from insurer_workers import member_store, receipt_store
 from insurer_workers.receipt_letters import refusal_letter
+from insurer_workers.receipt_store import REFUSAL_CODES as RECEIPT_REFUSALS
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.access_log import HeadCosignature, TreeHeadForWitness, refusal_text
 from schemas.base import JST
@@ -59,7 +61,7 @@ from schemas.exchange import (
 from schemas.exchange_terms import DataCategory, ExchangeOutcome, Purpose
 from schemas.notices import ChangeNotice
 from schemas.receipts import ReceiptRecord
-from schemas.relay import MAX_SEALED_BYTES, Reason
+from schemas.relay import MAX_SEALED_BYTES, Reason, ReasonCode
 from schemas.settlements import RoutedSettlement, SettlementBenefit, SettlementInstruction
 from schemas.topics import (
     ACCESS_LOG_COSIGNATURE,
@@ -105,14 +107,39 @@ class InsurerIdentity:
     decryption_key: ec.EllipticCurvePrivateKey
 
 
+REFUSALS = ("bad_signature", "not_addressed_here", "expired", "replayed", "tampered_number",
+            "not_opened", "head_refused", "bad_record_signature")
+"""The worker's refusals (requests, settlements and heads), as its metrics count them."""
+SET_ASIDE = ("unreadable", *RECEIPT_REFUSALS, *ReasonCode)
+"""Why the worker sets a record aside: a receipt to its dead-letter topic by its reason, any
+other record it cannot read skipped as `unreadable`."""
+
+
+def worker_metrics() -> ProcessorMetrics:
+    return ProcessorMetrics("insurer-worker", dead_letter_reasons=SET_ASIDE,
+                            refusal_reasons=REFUSALS)
+
+
 @dataclass
 class WorkerCounts:
-    """What the worker did, by kind (codes only)."""
+    """What the worker did, by kind (codes only), counted in its metrics too: refusals
+    (`refused:`, `settlement_refused:`, `head_refused`) and what it set aside
+    (`receipt_refused:`, `unreadable`)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    metrics: ProcessorMetrics = field(default_factory=worker_metrics)
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+        kind, _, why = what.partition(":")
+        if kind in ("refused", "settlement_refused"):
+            self.metrics.refused(why, n)
+        elif kind == "head_refused":
+            self.metrics.refused(why or kind, n)
+        elif kind == "receipt_refused":
+            self.metrics.dead_letter(why, n)
+        elif kind in ("unreadable", "forged_tick"):
+            self.metrics.dead_letter(kind, n)
 
 
 def answer_for(category: DataCategory, periods: list[member_store.MemberPeriod],
@@ -214,10 +241,18 @@ class InsurerWorker:
             records = [r for batch in fetched.values() for r in batch]
             if records and await self.handle(records):
                 await self.consumer.commit()
+                self._count(records)
                 if drain is not None:
                     drain.moved()
             elif drain is not None and await drain.done():
                 return
+
+    def _count(self, records: list[ConsumerRecord]) -> None:
+        """The metrics of a batch handled and committed (the clock's ticks are no input)."""
+        clock = self.namespace.physical(RELAY_CLOCK)
+        taken = [r.timestamp for r in records if r.topic != clock]
+        if taken:
+            self.done.metrics.committed(len(taken), 0, taken)
 
     async def handle(self, records: list[ConsumerRecord]) -> bool:
         """Ticks first (the relay time the batch is judged at), then each record in turn;
@@ -241,18 +276,8 @@ class InsurerWorker:
                 continue
             topic = self.namespace.logical(record.topic)
             try:
-                if topic == self.requests_topic:
-                    await self._routed(record)
-                elif topic == self.changes_topic:
-                    await self._notice(record)
-                elif topic == self.heads_topic:
-                    await self._head(record)
-                elif topic == self.receipts_topic.name:
-                    await self._receipt(record)
-                elif topic == self.settlements_topic.name:
-                    await self._settlement(record)
-                else:
-                    await self._reply(record)
+                with self.done.metrics.transaction():
+                    await self._one(topic, record)
             except Exception as failure:  # whatever a record holds; outages stop the worker
                 if is_outage(failure):
                     raise
@@ -262,6 +287,21 @@ class InsurerWorker:
         async with self.pool.acquire() as conn:  # past their deadline they are refused anyway
             await member_store.forget_expired(conn, self.me.code, self.relay_time)
         return True
+
+    async def _one(self, topic: str, record: ConsumerRecord) -> None:
+        """One record of the insurer's topics, by the topic it came on."""
+        if topic == self.requests_topic:
+            await self._routed(record)
+        elif topic == self.changes_topic:
+            await self._notice(record)
+        elif topic == self.heads_topic:
+            await self._head(record)
+        elif topic == self.receipts_topic.name:
+            await self._receipt(record)
+        elif topic == self.settlements_topic.name:
+            await self._settlement(record)
+        else:
+            await self._reply(record)
 
     def _signed_by(self, record: ConsumerRecord, who: tuple[str, str]) -> bool:
         found = signed_by(record.headers)
@@ -331,6 +371,7 @@ class InsurerWorker:
         await self.producer.send_and_wait(
             self.namespace.physical(EXCHANGE_ANSWER), value, key=key,
             headers=self.me.signer.headers(EXCHANGE_ANSWER.name, key, value))
+        self.done.metrics.records_out.inc()
         async with self.pool.acquire() as conn, conn.transaction():
             await member_store.record_accesses(conn, self.me.code, accesses)
             await member_store.remember_request(conn, self.me.code, routed.routed_id,
@@ -466,6 +507,7 @@ class InsurerWorker:
         assert self.producer is not None
         await self.producer.send_and_wait(self.namespace.physical(self.receipts_dlq), value,
                                           key=key)
+        self.done.metrics.records_out.inc()
         self.done.add(f"receipt_refused:{reason.code}")
 
     async def _head(self, record: ConsumerRecord) -> None:
@@ -507,6 +549,7 @@ class InsurerWorker:
         await self.producer.send_and_wait(
             self.namespace.physical(ACCESS_LOG_COSIGNATURE), value, key=key,
             headers=self.me.signer.headers(ACCESS_LOG_COSIGNATURE.name, key, value))
+        self.done.metrics.records_out.inc()
         self.done.add("head_cosigned" if cosign else "head_refused")
 
     async def _catch_up(self, head_time: str) -> None:

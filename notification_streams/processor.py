@@ -60,6 +60,7 @@ from groundfloor.crypto import (
     participant_pseudonym,
 )
 from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
+from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import connection, is_outage
 from notification_streams import casework, store
 from notification_streams.casework import (
@@ -198,8 +199,11 @@ class NotificationsProcessor:
         self.consumer: AIOKafkaConsumer | None = None
         self.buffer: ClockedBuffer[Incoming] | None = None
         self.tally = Tally()
+        self.metrics = ProcessorMetrics("notifications",
+                                        dead_letter_reasons=[*REASONS, "malformed"])
 
     async def start(self) -> None:
+        self.metrics.pending_deadlines.set(await store.pending_deadlines(self.pool))
         self.consumer = processor_consumer(self.kafka, self.group)
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)
@@ -263,6 +267,17 @@ class NotificationsProcessor:
 
     async def _fold_transaction(self, steps: list[Released[Incoming]],
                                 failed: bool = False) -> None:
+        dead: list[str] = []
+        with self.metrics.transaction():
+            made = await self._fold_commit(steps, failed, dead)
+        self.metrics.committed(len(steps), made, (s.item.record.timestamp for s in steps))
+        for why in dead:
+            self.metrics.dead_letter(why)
+
+    async def _fold_commit(self, steps: list[Released[Incoming]], failed: bool,
+                           dead: list[str]) -> int:
+        """The fold of `steps` in one transaction; the outbox rows it made. `dead` gets the
+        reason of each dead letter."""
         positions = positions_of(steps)
         async with connection(self.pool) as conn, conn.transaction():
             stored = await offsets.lock(conn, self.group, sorted(positions))
@@ -277,8 +292,8 @@ class NotificationsProcessor:
             for s in fresh:
                 message = s.item.message
                 if failed or message is None:
-                    rows.append(self._dead(s, "processing_failed" if failed
-                                           else s.item.problem or "malformed"))
+                    dead.append("processing_failed" if failed else s.item.problem or "malformed")
+                    rows.append(self._dead(s, dead[-1]))
                     continue
                 if isinstance(message, AgeMilestoneReached):
                     rule = MILESTONES.get(message.milestone)
@@ -310,6 +325,7 @@ class NotificationsProcessor:
             await offsets.save(conn, self.group, positions)
             if rows:
                 await wake_publisher(conn)
+        return len(rows)
 
     def _anomaly_id(self, step: Released[Incoming], anomaly: Anomaly) -> UUID:
         where = f"{self.namespace.logical(step.topic)}:{step.partition}:{step.offset}"
@@ -346,13 +362,21 @@ class NotificationsProcessor:
             if await offsets.lock_clock(conn, self.group) < step.epoch:
                 await offsets.save(conn, self.group, positions)
                 await offsets.save_clock(conn, self.group, step.epoch, step.relay_time)
+        self.metrics.pending_deadlines.set(await store.pending_deadlines(self.pool))
 
     async def _chunk(self, step: ClockAdvanced, work: Any, today: date) -> bool:
         """One transaction of `work`; False when it found nothing left to do."""
+        rows: list[OutboxRow] = []
+        with self.metrics.transaction():
+            more = await self._chunk_commit(step, work, today, rows)
+        self.metrics.records_out.inc(len(rows))
+        return more
+
+    async def _chunk_commit(self, step: ClockAdvanced, work: Any, today: date,
+                            rows: list[OutboxRow]) -> bool:
         async with connection(self.pool) as conn, conn.transaction():
             if await offsets.lock_clock(conn, self.group) >= step.epoch:
                 return False
-            rows: list[OutboxRow] = []
             more = await work(conn, step, today, rows)
             await insert_rows(conn, rows)
             if rows:

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor import faults
 from groundfloor.kafka_clients import KafkaLogin, read_to_end, transactional_producer
+from groundfloor.metrics import ProcessorMetrics
 from outbox.table import NOTIFY_CHANNEL, loaded_headers
 from schemas.topics import OUTBOX_POSITION, Namespace
 
@@ -38,10 +39,11 @@ log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
 
 PENDING = (
-    "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value, r.headers "
+    "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value, r.headers, r.created_ms "
     "FROM unnest($1::text[], $2::bigint[]) AS l(lane, after) "
     "CROSS JOIN LATERAL (SELECT o.seq, o.topic, o.partition, o.key, o.value, "
-    "o.headers::text AS headers FROM outbox o "
+    "o.headers::text AS headers, "
+    "(extract(epoch FROM o.created_at) * 1000)::bigint AS created_ms FROM outbox o "
     "WHERE o.lane = l.lane AND o.seq > l.after ORDER BY o.seq LIMIT $3) AS r "
     "ORDER BY l.lane, r.seq")
 PRUNE = ("DELETE FROM outbox o USING unnest($1::text[], $2::bigint[]) AS p(lane, seq) "
@@ -74,6 +76,8 @@ class OutboxPublisher:
     producers: dict[str, AIOKafkaProducer] = field(default_factory=dict)
     published: int = 0
     batch_rows: int = BATCH_ROWS
+    metrics: ProcessorMetrics = field(
+        default_factory=lambda: ProcessorMetrics("outbox-publisher"))
 
     async def start(self) -> None:
         # fences every killed predecessor's open transaction: its lane still holds its rows
@@ -130,6 +134,14 @@ class OutboxPublisher:
         new position."""
         producer = await self._producer(lane)
         last = rows[-1]["seq"]
+        with self.metrics.transaction():
+            await self._transaction(producer, lane, rows, last)
+        self.positions[lane] = max(last, self.positions.get(lane, 0))
+        self.metrics.committed(len(rows), len(rows), (r["created_ms"] for r in rows))
+        faults.reached("publisher.after-commit")
+
+    async def _transaction(self, producer: AIOKafkaProducer, lane: str,
+                           rows: list[asyncpg.Record], last: int) -> None:
         async with producer.transaction():
             futures = [await producer.send(r["topic"], r["value"], key=r["key"],
                                            partition=r["partition"],
@@ -141,8 +153,6 @@ class OutboxPublisher:
             position = json.dumps({"lane": lane, "seq": last}).encode()
             await producer.send(self.namespace.physical(OUTBOX_POSITION), position,
                                 key=lane.encode())
-        self.positions[lane] = max(last, self.positions.get(lane, 0))
-        faults.reached("publisher.after-commit")
 
     async def _prune(self, positions: dict[str, int]) -> None:
         """Delete the rows published up to `positions`."""

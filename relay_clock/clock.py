@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
+from groundfloor.metrics import ProcessorMetrics
 from relay_clock.ticks import authentic, headers, new_tick
 from schemas import MessageRejected, RelayTick, decode_relay, encode
 from schemas.topics import CLOCK_SOURCE, CLOCKED_TOPICS, RELAY_CLOCK, Namespace
@@ -47,6 +48,7 @@ class RelayClock:
         self.signer = signer
         self.producer: AIOKafkaProducer | None = None
         self.last: RelayTick | None = None
+        self.metrics = ProcessorMetrics("relay-clock")
 
     @property
     def partitions(self) -> list[TopicPartition]:
@@ -79,13 +81,22 @@ class RelayClock:
                                  "moves backwards")
             when = previous  # the broker's clock stepped back: hold the relay time
         tick = new_tick(self.keyring, (self.last.seq if self.last else 0) + 1, when)
+        with self.metrics.transaction():
+            await self._write(tick)
+        written = len(self.partitions)
+        self.metrics.records_out.inc(written)
+        self.metrics.batch_size.observe(written)
+        return tick
+
+    async def _write(self, tick: RelayTick) -> None:
+        """`tick` onto the clock's topic, then every partition participants send to."""
+        assert self.producer is not None
         clock = self.partitions[-1]
         await self.producer.send_and_wait(clock.topic, encode(tick), key=tick.kafka_key(),
                                           partition=clock.partition,
                                           headers=self._headers(clock.topic, tick))
         self.last = tick
         await self._spread(tick)
-        return tick
 
     async def _spread(self, tick: RelayTick) -> None:
         """Send `tick` to every partition participants send to the relay."""

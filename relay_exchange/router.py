@@ -39,6 +39,7 @@ from consumers.clocked import (
 from consumers.dlq import dead_letter, dlq_record
 from groundfloor.crypto import Keyring, notice_copy_id, participant_pseudonym
 from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
+from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -216,6 +217,21 @@ class Tally:
         self.replies[name] = self.replies.get(name, 0) + 1
 
 
+@dataclass
+class Committing:
+    """What the transaction under way dead-letters and refuses, counted in the metrics only
+    once it commits."""
+
+    dead: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def router_metrics() -> ProcessorMetrics:
+    """The router's metrics: dead letters by its own codes, refusals by `ForwardRefusal`."""
+    return ProcessorMetrics("relay-exchange", dead_letter_reasons=[*REASONS, "processing_failed"],
+                            refusal_reasons=ForwardRefusal)
+
+
 def hour_of(relay_time: datetime) -> datetime:
     return relay_time.replace(minute=0, second=0, microsecond=0)
 
@@ -237,6 +253,8 @@ class ExchangeRouter:
         self.consumer: AIOKafkaConsumer | None = None
         self.buffer: ClockedBuffer[Incoming] | None = None
         self.tally = Tally()
+        self.metrics = router_metrics()
+        self.committing = Committing()
 
     async def start(self) -> None:
         """Own every partition of the exchange topics (assigned, as the linker's are, since
@@ -292,6 +310,20 @@ class ExchangeRouter:
 
     async def _transaction(self, steps: list[Step],
                            failed: bool = False) -> dict[TopicPartition, int]:
+        self.committing = Committing()
+        with self.metrics.transaction():
+            rows, positions = await self._commit(steps, failed)
+        released = [s for s in steps if isinstance(s, Released)]
+        self.metrics.committed(len(released), len(rows),
+                               (s.item.record.timestamp for s in released))
+        for code in self.committing.dead:
+            self.metrics.dead_letter(code)
+        for code in self.committing.refused:
+            self.metrics.refused(code)
+        return positions
+
+    async def _commit(self, steps: list[Step], failed: bool
+                      ) -> tuple[list[OutboxRow], dict[TopicPartition, int]]:
         positions = positions_of(steps)
         clocks = [s for s in steps if isinstance(s, ClockAdvanced)]
         rows: list[OutboxRow] = []
@@ -322,7 +354,7 @@ class ExchangeRouter:
                                          clocks[-1].relay_time)
             await wake_publisher(conn)
         self.tally.outbox += rows
-        return positions
+        return rows, positions
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -333,6 +365,8 @@ class ExchangeRouter:
                    reply: ExchangeReply) -> OutboxRow:
         topic = self.namespace.physical(participant_topics(reply.asker_code)[1])
         self.tally.reply(reply.outcome.value, reply.reason.value if reply.reason else None)
+        if reply.outcome is ExchangeOutcome.REFUSED and reply.reason is not None:
+            self.committing.refused.append(reply.reason.value)
         return OutboxRow.keyed(reply.reply_id, source, index, topic, PARTITIONS,
                                reply.kafka_key(), encode(reply))
 
@@ -355,6 +389,7 @@ class ExchangeRouter:
         code = signer.code if signer is not None else "unknown"
         await store.count(conn, code, why)
         self.tally.dead_letters += 1
+        self.committing.dead.append(why)
         letter = dead_letter(self.keyring, record,
                              reason(why, REASONS.get(why, "the relay could not process it")),
                              signer.code if signer is not None else None)

@@ -38,6 +38,7 @@ from groundfloor import faults
 from groundfloor.config import LINKER_BATCH
 from groundfloor.crypto import Keyring, candidate_hash, derive_relay_id, identity_hash
 from groundfloor.kafka_clients import Drain, KafkaLogin, processor_consumer
+from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import connection, is_outage
 from outbox.table import OutboxRow, insert_rows, wake_publisher
 from relay_clock.ticks import authentic, is_tick_record
@@ -46,6 +47,7 @@ from relay_linker.admission import reason as refusal_reason
 from relay_linker.domain import CLOCK_RULES, decide
 from relay_linker.domain import effects as fx
 from relay_linker.domain.commands import LinkerRecord, Source
+from relay_linker.domain.model import MESSAGES, REFUSED
 from relay_linker.domain.state import MissingFromSlice, RelayState
 from relay_linker.messages import NoticeMaking, dead_letter_rows, output_rows, tick_rows
 from relay_linker.pushed_changes import pushed_accesses
@@ -209,6 +211,10 @@ class BatchResult:
     outbox: list[OutboxRow] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    dead_reasons: list[str] = field(default_factory=list)
+    """The reason code of each dead letter, for the metrics."""
+    refusals: list[str] = field(default_factory=list)
+    """The first reason code of each refused outcome, for the metrics."""
     positions: dict[TopicPartition, int] = field(default_factory=dict)
     clock: ClockAdvanced | None = None
     accesses: list[Access] = field(default_factory=list)
@@ -218,12 +224,26 @@ class BatchResult:
         self.outbox += other.outbox
         self.accesses += other.accesses
         self.dead_letters += other.dead_letters
+        self.dead_reasons += other.dead_reasons
+        self.refusals += other.refusals
         for tp, offset in other.positions.items():
             self.positions[tp] = max(offset, self.positions.get(tp, 0))
         self.clock = other.clock or self.clock
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
 
+    def tally(self, effects: list[fx.Effect]) -> None:
+        """Count the refused outcomes among `effects`, by their first reason."""
+        self.refusals += [e.reasons[0].code for e in effects
+                          if isinstance(e, fx.OutcomeIssued) and e.status == REFUSED
+                          and e.reasons]
+
+
+def linker_metrics() -> ProcessorMetrics:
+    """The linker's metrics: dead letters by the decoder's and safety nets' codes, refusals
+    by the linking rules' codes and those."""
+    return ProcessorMetrics("relay-linker", dead_letter_reasons=ReasonCode,
+                            refusal_reasons=[*MESSAGES, *ReasonCode])
 
 
 async def in_slice(batch: BatchSlice,
@@ -272,6 +292,7 @@ class RelayLinker:
         self.consumer: AIOKafkaConsumer | None = None
         self.buffer: ClockedBuffer[Incoming] | None = None
         self.processed = 0
+        self.metrics = linker_metrics()
 
     async def start(self) -> None:
         """Own every ingestion partition, starting from the positions and the relay clock
@@ -336,8 +357,19 @@ class RelayLinker:
             for step in steps:
                 result.merge(await self._alone(step))
         await self.consumer.commit(result.positions)  # type: ignore[union-attr]
-        self.processed += sum(1 for s in steps if isinstance(s, Released))
+        released = [s for s in steps if isinstance(s, Released)]
+        self.processed += len(released)
+        self._count(released, result)
         return result
+
+    def _count(self, released: list[Released[Incoming]], result: BatchResult) -> None:
+        """The metrics of a committed batch."""
+        self.metrics.committed(len(released), len(result.outbox),
+                               (s.item.record.timestamp for s in released))
+        for code in result.dead_reasons:
+            self.metrics.dead_letter(code)
+        for code in result.refusals:
+            self.metrics.refused(code)
 
     async def _alone(self, step: Step) -> BatchResult:
         """`step` in a transaction of its own; a record that fails becomes a dead letter."""
@@ -354,6 +386,13 @@ class RelayLinker:
         result.positions = positions_of(steps)
         clocks = [s for s in steps if isinstance(s, ClockAdvanced)]
         result.clock = clocks[-1] if clocks else None
+        with self.metrics.transaction():
+            await self._commit(steps, failure, result)
+        faults.reached("linker.after-db-commit")
+        return result
+
+    async def _commit(self, steps: list[Step], failure: Exception | None,
+                      result: BatchResult) -> None:
         async with connection(self.pool) as conn, conn.transaction():
             if failure is None:
                 await self._apply(conn, steps, result)
@@ -366,8 +405,6 @@ class RelayLinker:
                 await offsets.save_clock(conn, self.group, result.clock.epoch,
                                          result.clock.relay_time)
             await wake_publisher(conn)
-        faults.reached("linker.after-db-commit")
-        return result
 
     def _failed(self, step: Released[Incoming], failure: Exception,
                 result: BatchResult) -> list[OutboxRow]:
@@ -375,6 +412,7 @@ class RelayLinker:
         log.error("dead-lettering %s[%d]@%d: %s", record.topic, record.partition,
                   record.offset, type(failure).__name__)
         result.dead_letters += 1
+        result.dead_reasons.append(ReasonCode.PROCESSING_FAILED.value)
         reason = failure_reason(ReasonCode.PROCESSING_FAILED, failure, "process")
         rejected = FilingRejected([reason])
         letter = dead_letter(self.keyring, record, reason, None)
@@ -406,6 +444,7 @@ class RelayLinker:
                 result.outbox += tick_rows(self.keyring, step.epoch, step.relay_time,
                                            self.namespace)  # before what this step announces
                 moved = await clock_in_slice(work, step.relay_time)
+                result.tally(moved)
                 result.outbox += output_rows(moved, Source(RELAY_CLOCK.name, 0, step.epoch),
                                              self.namespace, step.relay_time, self.addressees)
                 if self.head_signer is not None:  # the notices logged before this advance
@@ -445,6 +484,7 @@ class RelayLinker:
         if not isinstance(linker_record, LinkerRecord):
             assert linker_record is not None
             result.dead_letters += 1
+            result.dead_reasons.append(linker_record.reasons[0].code)
             letter = dead_letter(self.keyring, record, linker_record.reasons[0],
                                  linker_record.filer_code)
             signer = step.item.signer
@@ -454,6 +494,7 @@ class RelayLinker:
                                     signer_role=signer.role if signer is not None else None,
                                     addressees=self.addressees)
         effects = await decide_in_slice(work, linker_record, self.hasher)
+        result.tally(effects)
         for e in effects:
             if isinstance(e, fx.OutcomeIssued):
                 result.statuses[e.status] = result.statuses.get(e.status, 0) + 1

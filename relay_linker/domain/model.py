@@ -54,6 +54,9 @@ MESSAGES = {
     "retraction_blocked": "other accepted filings depend on the retracted filing",
     "already_retracted": "the filing was already retracted",
     "not_retractable": "a retraction cannot be retracted",
+    "retraction_of_another_filer": (
+        "the retracted filing was filed on another filer's topic: a filer retracts only its own"
+    ),
     "retracted": "the filer retracted this filing",
     "conflicting_duplicate": (
         "a filing with other content was already received under this filing reference; "
