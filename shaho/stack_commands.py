@@ -147,7 +147,12 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
     if args.batch is not None:
         cfg = cfg.with_linker_batch(args.batch)
-    serve_metrics(cfg, args.processor)
+    try:
+        serve_metrics(cfg, args.processor)
+    except OSError as taken:
+        print(f"shaho run {args.processor}: cannot serve metrics (SHAHO_METRICS_PORT_BASE "
+              f"{cfg.metrics_port_base}): {taken.strerror}", file=sys.stderr)
+        return 2
     if args.processor == INSURER_WORKER:
         if not args.insurer:
             print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)

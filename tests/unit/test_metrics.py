@@ -17,6 +17,7 @@ from groundfloor.metrics import (
     PROCESSORS,
     REGISTRY,
     ProcessorMetrics,
+    endpoints,
     port_for,
 )
 from insurer_workers import receipt_store
@@ -115,3 +116,13 @@ def test_receipts_are_refused_only_with_codes_the_metrics_know():
     found = _literal_codes(ROOT / "insurer_workers" / "receipt_store.py", "Refused")
     assert found == set(receipt_store.REFUSAL_CODES)
     assert found <= set(SET_ASIDE) and set(WORKER_REFUSALS).isdisjoint({OTHER})
+
+
+def test_the_port_files_read_back_and_a_damaged_one_is_passed_over(tmp_path: Path):
+    (tmp_path / "relay-linker.12.metrics").write_text(
+        '{"processor": "relay-linker", "pid": 12, "port": 9400, "namespace": "t1."}')
+    (tmp_path / "notifications.13.metrics").write_text('{"processor": "notifications"')
+    (tmp_path / "relay-clock.14.metrics").write_text('{"pid": "x"}')
+    found = endpoints(tmp_path)
+    assert [(e.processor, e.pid, e.url, e.namespace) for e in found] == [
+        ("relay-linker", 12, "http://127.0.0.1:9400/metrics", "t1.")]
