@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from groundfloor.config import StackConfig
-from groundfloor.metrics import endpoints
+from groundfloor.metrics import Endpoint, endpoints
 from infra.process import pid_alive, read_pid, stop_pid
 
 
@@ -32,6 +32,7 @@ def stop_all(cfg: StackConfig) -> list[str]:
             stop_pid(pid, grace=15.0)
             lines.append(f"{path.stem} stopped (pid {pid})")
         path.unlink(missing_ok=True)
+    live_metrics(cfg)  # the port files of processors killed without a clean exit go too
     return lines
 
 
@@ -44,17 +45,22 @@ def describe_processes(cfg: StackConfig) -> list[str]:
     return [*lines, *metrics_lines(cfg)]
 
 
-def metrics_lines(cfg: StackConfig) -> list[str]:
-    """One line per running processor serving metrics (its port file written by
-    `groundfloor.metrics.serve`); files of processors no longer running are removed."""
-    lines = []
+def live_metrics(cfg: StackConfig) -> list[Endpoint]:
+    """The metrics endpoints of running processors (port files written by
+    `groundfloor.metrics.serve`); the files of processors no longer running are removed."""
+    live = []
     for found in endpoints(run_dir(cfg)):
-        if not pid_alive(found.pid):
+        if pid_alive(found.pid):
+            live.append(found)
+        else:
             (run_dir(cfg) / f"{found.processor}.{found.pid}.metrics").unlink(missing_ok=True)
-            continue
-        where = f" (namespace {found.namespace})" if found.namespace else ""
-        lines.append(f"metrics {found.processor}{where}: {found.url} (pid {found.pid})")
-    return lines
+    return live
+
+
+def metrics_lines(cfg: StackConfig) -> list[str]:
+    """One line per running processor serving metrics."""
+    return [f"metrics {e.processor}{f' (namespace {e.namespace})' if e.namespace else ''}: "
+            f"{e.url} (pid {e.pid})" for e in live_metrics(cfg)]
 
 
 def spawn(cfg: StackConfig, name: str, *args: str, env: dict[str, str] | None = None) -> int:
