@@ -11,7 +11,7 @@ from pathlib import Path
 
 from groundfloor.config import StackConfig
 from groundfloor.metrics import Endpoint, endpoints
-from infra.process import pid_alive, read_pid, stop_pid
+from infra.process import pid_alive, port_open, read_pid, stop_pid
 
 
 def run_dir(cfg: StackConfig) -> Path:
@@ -58,9 +58,14 @@ def live_metrics(cfg: StackConfig) -> list[Endpoint]:
 
 
 def metrics_lines(cfg: StackConfig) -> list[str]:
-    """One line per running processor serving metrics."""
-    return [f"metrics {e.processor}{f' (namespace {e.namespace})' if e.namespace else ''}: "
-            f"{e.url} (pid {e.pid})" for e in live_metrics(cfg)]
+    """One line per running processor serving metrics, and per lag monitor serving."""
+    lines = [f"metrics {e.processor}{f' (namespace {e.namespace})' if e.namespace else ''}: "
+             f"{e.url} (pid {e.pid})" for e in live_metrics(cfg)]
+    for path in sorted(run_dir(cfg).glob("lag-monitor.*port")):
+        port = read_pid(path)  # one number, as a pid file holds
+        if port and port_open("127.0.0.1", port):
+            lines.append(f"metrics lag-monitor: http://127.0.0.1:{port}/metrics")
+    return lines
 
 
 def spawn(cfg: StackConfig, name: str, *args: str, env: dict[str, str] | None = None) -> int:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import asyncpg
 
+from groundfloor import metrics
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
-from groundfloor.metrics import Endpoint, serve
 from infra.principals import (
     CONSUMING,
     EXCHANGE_ROLES,
@@ -77,11 +77,11 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
-def serve_metrics(cfg: StackConfig, processor: str) -> Endpoint:
+def serve_metrics(cfg: StackConfig, processor: str) -> metrics.Endpoint:
     """Serve this process's metrics on 127.0.0.1 (port: `cfg.metrics_port_base` plus the
     processor's offset, or any free one) and write the port down in the run folder, where
     `shaho metrics` and `shaho status` find it."""
-    endpoint = serve(processor, run_dir(cfg), cfg.metrics_port_base, cfg.topic_prefix)
+    endpoint = metrics.serve(processor, run_dir(cfg), cfg.metrics_port_base, cfg.topic_prefix)
     logging.getLogger("shaho.metrics").info("metrics on %s", endpoint.url)
     return endpoint
 

@@ -147,6 +147,10 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     configure_logging()
     if args.batch is not None:
         cfg = cfg.with_linker_batch(args.batch)
+    if args.processor == LAG_MONITOR_NAME:  # it serves its metrics beside its JSON API
+        rules = Rules(args.window, args.stop_after if args.stop_after is not None
+                      else stop_window(args.window, args.interval))
+        return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
     try:
         serve_metrics(cfg, args.processor)
     except OSError as taken:
@@ -158,10 +162,6 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
             print("shaho run insurer-worker: name at least one --insurer CODE", file=sys.stderr)
             return 2
         return asyncio.run(run_insurer_workers(cfg, args.insurer, args.drain))
-    if args.processor == LAG_MONITOR_NAME:
-        rules = Rules(args.window, args.stop_after if args.stop_after is not None
-                      else stop_window(args.window, args.interval))
-        return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
     if args.processor == RECONCILIATION:
         return asyncio.run(run_reconciliation(cfg, args.insurer, args.drain))
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
