@@ -1,5 +1,7 @@
 """`shaho run lag-monitor`: the monitor polled every few seconds, its last evaluation served
-as JSON (`GET /api/lag`) and as Prometheus metrics (`GET /metrics`) on one port of 127.0.0.1.
+as JSON (`GET /api/lag`) and as Prometheus metrics (`GET /metrics`) on one port of 127.0.0.1,
+with the dashboard: its page (`GET /`, from `static/`), its API (`GET /api/dashboard`, see
+`dashboard`) and the chart library's files (`GET /vendor/<file>`, from `node_modules/`).
 
 Metric labels come from a bounded set (`status.metric_group`): the relay processors' groups by
 name, the participants' worker groups by their kind only (the worst status, the summed lag,
@@ -15,9 +17,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
+from lag_monitor.dashboard import CHART_FILES, STATIC, Dashboard, chart_library
 from lag_monitor.monitor import Evaluation, LagMonitor
 from lag_monitor.status import SEVERITY, by_kind
 
@@ -25,6 +29,8 @@ log = logging.getLogger("shaho.lag_monitor")
 
 HOST = "127.0.0.1"
 INTERVAL = 5.0
+STATIC_FILES = frozenset({"dashboard.js", "dashboard.css"})
+"""The page's own files served under /static/ (nothing else of the folder)."""
 
 
 @dataclass
@@ -72,11 +78,32 @@ class Service:
     metrics: Metrics
     interval: float = INTERVAL
     latest: Evaluation | None = None
+    dashboard: Dashboard | None = None
+    _session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        if self.dashboard is None:
+            self.dashboard = Dashboard(self.monitor.rules, self.interval,
+                                       self.metrics.relay_groups, self.metrics.worker_roles)
 
     async def poll_once(self) -> Evaluation:
         self.latest = await self.monitor.poll()
         self.metrics.update(self.latest)
+        assert self.dashboard is not None
+        if self.dashboard.scrapes is not None:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            try:
+                await self.dashboard.scrapes.scrape(self._session)
+            except Exception:  # the run folder unreadable: the lag is judged all the same
+                log.exception("scraping the processors' metrics failed")
+        self.dashboard.record(self.latest)
         return self.latest
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -90,8 +117,39 @@ class Service:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/lag", self._lag)
+        app.router.add_get("/api/dashboard", self._dashboard)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/", self._page)
+        app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/vendor/{name}", self._vendor)
         return app
+
+    async def _dashboard(self, request: web.Request) -> web.Response:
+        assert self.dashboard is not None
+        return web.json_response(self.dashboard.as_json(),
+                                 headers={"Cache-Control": "no-store"})
+
+    async def _page(self, request: web.Request) -> web.Response:
+        return web.FileResponse(STATIC / "dashboard.html",
+                                headers={"Cache-Control": "no-store"})
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:
+            raise web.HTTPNotFound()
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
+    async def _vendor(self, request: web.Request) -> web.StreamResponse:
+        """The chart library's files, or a 503 naming what is missing (the page shows it)."""
+        assert self.dashboard is not None
+        name = request.match_info["name"]
+        if name not in CHART_FILES:
+            raise web.HTTPNotFound()
+        path = self.dashboard.library / name
+        if not path.is_file():
+            return web.Response(status=503, text=str(chart_library(self.dashboard.library)
+                                                     ["error"]))
+        return web.FileResponse(path, headers={"Content-Type": CHART_FILES[name]})
 
     async def _lag(self, request: web.Request) -> web.Response:
         if self.latest is None:
@@ -112,12 +170,14 @@ async def serve(service: Service, stop: asyncio.Event, port: int = 0,
     site = web.TCPSite(runner, HOST, port)
     await site.start()
     bound = _bound_port(runner)
-    log.info("lag monitor serving on http://%s:%d/api/lag and /metrics", HOST, bound)
+    log.info("lag monitor serving on http://%s:%d/ (dashboard), /api/lag, /api/dashboard "
+             "and /metrics", HOST, bound)
     if port_file is not None:
         await asyncio.to_thread(port_file.write_text, f"{bound}\n")
     try:
         await service.run(stop)
     finally:
+        await service.close()
         if port_file is not None:
             await asyncio.to_thread(port_file.unlink, missing_ok=True)
         await runner.cleanup()

@@ -42,8 +42,10 @@ from insurer_workers.reconciler import WAIT as RECONCILE_WAIT
 from insurer_workers.reconciler import Reconciler, Settings
 from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
 from lag_monitor.monitor import LagMonitor
+from lag_monitor.scraping import Scrapes
 from lag_monitor.serving import INTERVAL as LAG_INTERVAL
-from lag_monitor.serving import Metrics, Service, serve
+from lag_monitor.serving import Metrics, Service
+from lag_monitor.serving import serve as serve_lag
 from lag_monitor.status import Rules
 from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
 from notification_streams.processor import NotificationsProcessor
@@ -334,6 +336,11 @@ def lag_port_file(cfg: StackConfig) -> Path:
     return run_dir(cfg) / f"{LAG_MONITOR_NAME}.{cfg.topic_prefix}port"
 
 
+SCRAPE_SPAN = 900.0
+"""Seconds of the processors' scraped counters the lag monitor keeps (rates over the alert
+rules' ranges, throughput on the dashboard)."""
+
+
 def lag_metrics() -> Metrics:
     return Metrics(RELAY_GROUPS, EXCHANGE_ROLES)
 
@@ -344,9 +351,13 @@ async def run_lag_monitor(cfg: StackConfig, rules: Rules, interval: float = LAG_
     until signalled; the bound port goes to `port_file` (by default next to the pid file)."""
     monitor = lag_monitor(cfg, rules)
     await monitor.start()
+    service = Service(monitor, lag_metrics(), interval)
+    assert service.dashboard is not None
+    service.dashboard.scrapes = Scrapes(run_dir(cfg), cfg.topic_prefix,
+                                        keep=min(max(int(SCRAPE_SPAN / interval) + 2, 10), 7200))
     try:
-        await serve(Service(monitor, lag_metrics(), interval), stop_event_on_signals(), port,
-                    port_file or lag_port_file(cfg))
+        await serve_lag(service, stop_event_on_signals(), port,
+                        port_file or lag_port_file(cfg))
     finally:
         await monitor.stop()
     return 0

@@ -145,3 +145,23 @@ def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
     wide = None if sys.stdout.isatty() else 200  # a pipe or file gets every column whole
     Console(width=wide).print(table(evaluation, args.partitions))
     return 0
+
+
+def dashboard_url(cfg: StackConfig) -> str:
+    """The running lag monitor's dashboard, from the port it wrote down."""
+    path = lag_port_file(cfg)
+    text = path.read_text().strip() if path.exists() else ""
+    if not text:
+        raise LookupError("no lag monitor is running here (shaho run lag-monitor)")
+    return f"http://127.0.0.1:{int(text)}/"
+
+
+@command("dashboard", "print the URL of the running lag monitor's dashboard")
+def _dashboard(args: argparse.Namespace, cfg: StackConfig) -> int:
+    try:
+        url = dashboard_url(cfg)
+    except (LookupError, ValueError, OSError) as missing:
+        print(f"shaho dashboard: {missing}", file=sys.stderr)
+        return 2
+    print(url)
+    return 0

@@ -152,7 +152,8 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
                       else stop_window(args.window, args.interval))
         return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
     try:
-        serve_metrics(cfg, args.processor)
+        if args.processor != LAG_MONITOR_NAME:  # the monitor serves its own /metrics
+            serve_metrics(cfg, args.processor)
     except OSError as taken:
         print(f"shaho run {args.processor}: cannot serve metrics (SHAHO_METRICS_PORT_BASE "
               f"{cfg.metrics_port_base}): {taken.strerror}", file=sys.stderr)
