@@ -48,7 +48,7 @@ function chart(id, title, seriesNames, data, valueFormat) {
   holder.replaceChildren();
   const opts = {
     width: holder.clientWidth || 600,
-    height: holder.clientHeight || 180,
+    height: Number(holder.dataset.height) || 160,
     legend: {show: true, live: false},
     cursor: {drag: {x: false, y: false}},
     scales: {x: {time: true}},
@@ -89,20 +89,45 @@ function drawSummary(api) {
     ` · every ${api.settings.interval} s, window ${api.settings.window}`;
 }
 
+const FEW = 4;  // up to this many partitions, each its own chip
+
+function partitionChip(p) {
+  const short = p.topic.split(".").slice(-2, -1)[0] || p.topic;
+  const chip = badge(`${short}[${p.partition}] ${p.status}`, "chip");
+  chip.dataset.status = p.status;
+  chip.setAttribute("data-partition", `${p.topic}:${p.partition}`);
+  chip.title = `${p.topic}[${p.partition}] committed ${p.committed}, end ${p.log_end}, ` +
+    `lag ${p.lag_records}, waited ${seconds(p.lag_seconds)}`;
+  return chip;
+}
+
+// Each partition's status: a chip each when there are few; otherwise one chip per status
+// for the partitions in the group's status and a chip each for the others.
+function partitionChips(g) {
+  if (g.partitions.length <= FEW) return g.partitions.map(partitionChip);
+  const chips = [];
+  for (const status of ["STOP", "REWIND", "STALL", "WARN", "OK"]) {
+    const these = g.partitions.filter((p) => p.status === status);
+    if (these.length === 0) continue;
+    if (status !== g.status && these.length <= FEW) {
+      chips.push(...these.map(partitionChip));
+      continue;
+    }
+    const chip = badge(`${these.length} partitions ${status}`, "chip");
+    chip.dataset.status = status;
+    chip.title = these.map((p) => `${p.topic}[${p.partition}] lag ${p.lag_records}`).join("\n");
+    chips.push(chip);
+  }
+  return chips;
+}
+
 function drawGroups(api) {
   const rows = api.groups.map((g) => el("tr", {"data-group": g.group},
     el("td", {class: "group"}, g.group),
     el("td", {}, (() => { const b = badge(g.status); b.setAttribute("data-role", "status"); return b; })()),
     el("td", {class: "n"}, g.lag_records),
     el("td", {class: "n"}, seconds(g.lag_seconds)),
-    el("td", {}, ...g.partitions.map((p) => {
-      const chip = badge(`${p.topic.split(".").slice(-2, -1)[0] || p.topic}[${p.partition}] ${p.status}`, "chip");
-      chip.dataset.status = p.status;
-      chip.setAttribute("data-partition", `${p.topic}:${p.partition}`);
-      chip.title = `${p.topic}[${p.partition}] committed ${p.committed}, end ${p.log_end}, ` +
-        `lag ${p.lag_records}, waited ${seconds(p.lag_seconds)}`;
-      return chip;
-    }))));
+    el("td", {}, ...partitionChips(g))));
   document.querySelector("#groups tbody").replaceChildren(...rows);
 }
 
@@ -170,6 +195,6 @@ setInterval(poll, POLL_MS);
 window.addEventListener("resize", () => {
   for (const [id, c] of Object.entries(charts)) {
     const holder = document.getElementById(id);
-    c.plot.setSize({width: holder.clientWidth, height: holder.clientHeight});
+    c.plot.setSize({width: holder.clientWidth, height: Number(holder.dataset.height) || 160});
   }
 });
