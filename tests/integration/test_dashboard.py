@@ -1,7 +1,8 @@
 """The lag monitor's dashboard in a real browser (Debian's chromium driven by Selenium,
 headless) over a real monitor on the real broker: the page is loaded once per module and never
 reloaded; consumer groups are made to stop, stall, rewind and catch up, and the same page
-shows each state in its DOM as it polls the monitor's API.
+shows each state in its DOM as it polls the monitor's API. Last, in a tab of its own, a
+monitor without its chart library shows the page's error banner.
 
 A missing chromium or chromedriver fails these tests: `bin/shaho` installs both.
 """
@@ -207,3 +208,44 @@ async def test_the_page_draws_its_charts_summary_and_alerts_from_the_api(
     assert page.find_element("id", "worst").get_attribute("data-status") in (
         "STALL", "STOP", "REWIND")
     assert _errors(page) == ""
+
+
+async def test_a_monitor_without_its_chart_library_says_so_on_the_page(
+    env: RelayEnv, page, tmp_path: Path
+):
+    from aiohttp.test_utils import TestServer
+
+    from lag_monitor.dashboard import Dashboard
+    from lag_monitor.monitor import Evaluation
+    from lag_monitor.serving import Service
+    from lag_monitor.status import GroupLag, PartitionLag, Rules, Status
+    from shaho.bootstrap import lag_metrics
+
+    metrics = lag_metrics()
+    board = Dashboard(Rules(window=3, stop_after=10), 1.0, metrics.relay_groups,
+                      metrics.worker_roles, library=tmp_path / "node_modules-missing")
+    board.record(Evaluation((GroupLag("seen", (PartitionLag("t", 0, 1, 2, 3.0, None,
+                                                            Status.STALL),)),), time.time()))
+
+    class _Monitor:
+        rules = board.rules
+
+    server = TestServer(Service(_Monitor(), metrics, dashboard=board).app(),  # type: ignore[arg-type]
+                        host="127.0.0.1")
+    await server.start_server()
+    first = page.current_window_handle
+    try:
+        await asyncio.to_thread(page.switch_to.new_window, "tab")
+        await asyncio.to_thread(page.get, str(server.make_url("/")))
+        deadline = time.monotonic() + PATIENCE
+        while "chart library" not in await asyncio.to_thread(_errors, page):
+            assert time.monotonic() < deadline, "no error shown for the missing library"
+            await asyncio.sleep(0.2)
+        banner = await asyncio.to_thread(_errors, page)
+        assert "did not load from /vendor/uPlot.iife.min.js" in banner
+        assert "the chart library is missing" in banner and "bin/shaho" in banner
+        assert await asyncio.to_thread(_shown, page, "seen") == "STALL", "the tables go on"
+    finally:
+        await asyncio.to_thread(page.close)
+        await asyncio.to_thread(page.switch_to.window, first)
+        await server.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -111,7 +111,6 @@ def test_a_page_is_summed_under_bounded_labels_only():
     assert odd.dead_letters == {("other", "other"): 1.0}
 
 
-@settings(max_examples=300)
 @given(st.text(max_size=400))
 def test_any_page_is_summed_or_refused_as_unreadable(text: str):
     try:
