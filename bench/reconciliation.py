@@ -168,9 +168,9 @@ async def _close_one(cfg: StackConfig, code: str, day: datetime, began: float
     """One insurer's close and sending, on its own connection, with when each phase ended."""
     gathered: list[float] = []
 
-    def progress(done: int, total: int) -> None:
-        if done == total and not gathered:
-            gathered.append(time.perf_counter() - began)
+    def progress(done: int, total: int) -> None:  # every reply of a batch in: the last wins
+        if done == total:
+            gathered[:] = [time.perf_counter() - began]
 
     conn = await asyncpg.connect(cfg.pg_dsn())
     try:

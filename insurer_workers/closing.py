@@ -10,10 +10,11 @@ tried again at the next close, never settled on part of its inputs. The ledger o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,6 +57,15 @@ from schemas.topics import Namespace
 CLOSE_NAMESPACE = UUID("6d2c8f0a-41b7-5e93-8c1d-2f7a9b3e5c60")
 CHUNK = 100
 """Households written per transaction."""
+BATCH = 500
+"""Store households a close takes at a time: it reads them, asks about their members, gathers
+the replies and settles them before it takes the next ones (the next batch is asked while one is
+gathered), so that what the close holds (households, entries' states, the providers' answers)
+stays bounded whatever the insurer's size. A batch's questions stay batched (up to MAX_ENTRIES
+members a request, per scheme and base date). The results do not depend on it: households are
+settled in the same order, each from its own replies."""
+POLL = 0.5
+"""Seconds between two readings of the replies the insurer's worker recorded."""
 SCHEMES = (ExchangeScheme.MEDICAL, ExchangeScheme.LONG_TERM_CARE)
 INCOME = {"ア": IncomeCategory.ACTIVE_III, "イ": IncomeCategory.ACTIVE_II,
           "ウ": IncomeCategory.ACTIVE_I, "エ": IncomeCategory.GENERAL,
@@ -176,16 +186,20 @@ def request_id(code: str, period: int, round_: int, batch: int) -> UUID:
     return uuid5(CLOSE_NAMESPACE, f"{code}|{period}|{round_}|{batch}")
 
 
-async def households_of(conn: asyncpg.Connection, code: str, period: Period) -> list[Unit]:
-    """The households whose medical insurer on the base date this insurer is: each member's
-    base date (31 July; the date of death; the day before the 75th birthday), the member's
-    period here covering it, grouped by the store's household on that date."""
+async def households_of(conn: asyncpg.Connection, code: str, period: Period,
+                        households: list[str] | None = None) -> list[Unit]:
+    """The households whose medical insurer on the base date this insurer is (of `households`
+    when given): each member's base date (31 July; the date of death; the day before the 75th
+    birthday), the member's period here covering it, grouped by the store's household on that
+    date; in the order of household (by its bytes) and base date."""
     name = member_store.store_name(code)
     rows = await conn.fetch(
         f"""SELECT member_number, capacity, valid_from, valid_to, household, income_category,
             birth_date, died_on FROM {name}.members WHERE scheme = $1 AND valid_from <= $3
-            AND (valid_to IS NULL OR valid_to > $2) ORDER BY member_number, valid_from""",
-        MEDICAL, period.first_day, period.last_day)
+            AND (valid_to IS NULL OR valid_to > $2)
+            AND ($4::text[] IS NULL OR household = ANY($4::text[]))
+            ORDER BY member_number, valid_from""",
+        MEDICAL, period.first_day, period.last_day, households)
     units: dict[tuple[str, date], list[asyncpg.Record]] = defaultdict(list)
     for r in rows:
         birth = r["birth_date"]
@@ -202,6 +216,30 @@ async def households_of(conn: asyncpg.Connection, code: str, period: Period) -> 
             key=lambda m: (m.capacity != "insured", m.number))
         found.append(Unit(household, base, tuple(insured)))
     return found
+
+
+async def household_batches(conn: asyncpg.Connection, code: str, period: Period,
+                            size: int = BATCH) -> AsyncIterator[list[Unit]]:
+    """`households_of`, `size` store households at a time (each a page read when the
+    previous one is done with, after the last household of the previous page by its bytes):
+    the same households in the same order, whatever `size`."""
+    if size < 1:
+        raise ValueError("a batch holds at least one household")
+    name = member_store.store_name(code)
+    after: str | None = None
+    while True:
+        page = [r["household"] for r in await conn.fetch(
+            f"""SELECT household FROM {name}.members WHERE scheme = $1 AND valid_from <= $3
+                AND (valid_to IS NULL OR valid_to > $2)
+                AND ($4::text IS NULL OR household COLLATE "C" > $4::text COLLATE "C")
+                GROUP BY household ORDER BY household COLLATE "C" LIMIT $5""",
+            MEDICAL, period.first_day, period.last_day, after, size)]
+        if not page:
+            return
+        after = page[-1]
+        units = await households_of(conn, code, period, page)
+        if units:
+            yield units
 
 
 async def member_keys(conn: asyncpg.Connection, code: str,
@@ -232,15 +270,17 @@ async def begin(conn: asyncpg.Connection, code: str, period: Period,
 
 
 def requests_for(code: str, period: Period, round_: int, units: Iterable[Unit],
-                 relay_time: datetime, ttl: timedelta) -> tuple[list[ExchangeRequest],
-                                                                list[Asked]]:
+                 relay_time: datetime, ttl: timedelta, first: int = 0
+                 ) -> tuple[list[ExchangeRequest], list[Asked]]:
     """The close's questions: for each scheme and base date, the members' numbers in batches
     of at most MAX_ENTRIES, over the period up to the base date (the relay asks every other
-    insurer that covered them then, before this insurer's cover included)."""
+    insurer that covered them then, before this insurer's cover included). The requests are
+    numbered from `first` (a close asking in several batches goes on from the previous one's
+    last number)."""
     by_date: dict[date, list[str]] = defaultdict(list)
     for unit in units:
         by_date[unit.base_date] += [m.number for m in unit.members]
-    requests, asked, batch = [], [], 0
+    requests, asked, batch = [], [], first
     for scheme in SCHEMES:
         for base, numbers in sorted(by_date.items()):
             numbers = sorted(set(numbers))
@@ -260,26 +300,59 @@ def requests_for(code: str, period: Period, round_: int, units: Iterable[Unit],
     return requests, asked
 
 
-async def states(conn: asyncpg.Connection, code: str, asked: list[Asked],
-                 answers: bool = True) -> dict[tuple[UUID, str], EntryState]:
-    """What the insurer's worker recorded of the replies to the close's requests, per entry;
-    without `answers`, each answer read as an empty one (enough to tell whether an entry is
-    terminal, without reading and parsing every answer's receipts)."""
-    name = member_store.store_name(code)
-    found = {(a.request_id, token): EntryState() for a in asked for token in a.entries}
-    detail = "detail" if answers else "detail - 'answer'"
-    rows = await conn.fetch(
-        f"SELECT request_id, outcome, {detail} AS detail FROM {name}.asked "
-        "WHERE request_id = ANY($1)", [a.request_id for a in asked])
-    tokens = {a.request_id: list(a.entries) for a in asked}
-    for r in rows:
-        detail = json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
-        entry, outcome = detail.get("entry"), r["outcome"]
-        targets = [entry] if entry is not None else tokens[r["request_id"]]
-        for token in targets:
-            state = found.get((r["request_id"], token))
+class Replies:
+    """What the insurer's worker recorded of the replies to some of the close's requests, per
+    entry, read incrementally: each reading takes only the rows it has not taken before and
+    brings the entries' states up to date in place.
+
+    A row is new when its writing transaction is at or after the horizon of the previous
+    reading (the oldest transaction still running then, `pg_snapshot_xmin`): every row of an
+    older transaction was committed before that reading began, so it was read then; the rows
+    at or after the horizon that were read already are known by id and skipped."""
+
+    def __init__(self, code: str, asked: list[Asked], answers: bool = True) -> None:
+        self.code, self.asked, self.answers = code, asked, answers
+        self.found = {(a.request_id, token): EntryState() for a in asked for token in a.entries}
+        self.tokens = {a.request_id: list(a.entries) for a in asked}
+        self.waiting = len(self.found)
+        """Entries not terminal yet."""
+        self.horizon: str | None = None
+        self.seen: dict[UUID, int] = {}
+
+    @property
+    def done(self) -> int:
+        return len(self.found) - self.waiting
+
+    async def read(self, conn: asyncpg.Connection) -> int:
+        """The rows recorded since the last reading applied; how many."""
+        name = member_store.store_name(self.code)
+        horizon = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        detail = "detail" if self.answers else "detail - 'answer'"
+        rows = await conn.fetch(
+            f"""SELECT id, xid::text AS xid, request_id, outcome, {detail} AS detail
+                FROM {name}.asked WHERE request_id = ANY($1::uuid[])
+                AND ($2::text IS NULL OR xid >= $2::text::xid8)""",
+            list(self.tokens), self.horizon)
+        new = 0
+        for r in rows:
+            if r["id"] in self.seen:
+                continue
+            self.seen[r["id"]] = int(r["xid"])
+            new += 1
+            self._apply(r["request_id"], r["outcome"], r["detail"])
+        self.horizon = horizon
+        floor = int(horizon)
+        self.seen = {i: x for i, x in self.seen.items() if x >= floor}
+        return new
+
+    def _apply(self, request: UUID, outcome: str, raw: Any) -> None:
+        detail = json.loads(raw) if isinstance(raw, str) else raw
+        entry = detail.get("entry")
+        for token in [entry] if entry is not None else self.tokens[request]:
+            state = self.found.get((request, token))
             if state is None:
                 continue
+            was = state.terminal
             if outcome == ExchangeOutcome.REFUSED.value:
                 state.refused = detail.get("reason") or "refused"
             elif outcome == ExchangeOutcome.FORWARDED.value:
@@ -287,25 +360,35 @@ async def states(conn: asyncpg.Connection, code: str, asked: list[Asked],
             elif outcome == ExchangeOutcome.ANSWERED.value:
                 state.answers[detail.get("provider")] = (
                     None if detail.get("answer_unreadable")
-                    else detail.get("answer") if answers else {})
+                    else detail.get("answer") if self.answers else {})
             elif outcome == ExchangeOutcome.UNAVAILABLE.value:
                 state.unavailable.add(detail.get("provider"))
-    return found
+            self.waiting += int(was) - int(state.terminal)
+
+
+async def states(conn: asyncpg.Connection, code: str, asked: list[Asked],
+                 answers: bool = True) -> dict[tuple[UUID, str], EntryState]:
+    """What the insurer's worker recorded of the replies to the close's requests, per entry;
+    without `answers`, each answer read as an empty one (enough to tell whether an entry is
+    terminal, without reading and parsing every answer's receipts)."""
+    replies = Replies(code, asked, answers)
+    await replies.read(conn)
+    return replies.found
 
 
 async def gather(conn: asyncpg.Connection, code: str, asked: list[Asked], wait: float,
                  progress: Progress | None = None,
-                 poll: float = 0.5) -> dict[tuple[UUID, str], EntryState]:
+                 poll: float = POLL) -> dict[tuple[UUID, str], EntryState]:
     """The entries' states once every one is terminal, or as they stand after `wait` seconds:
-    polled without the answers, which are read once at the end."""
+    each poll reads only the replies recorded since the previous one (`Replies`)."""
     deadline = time.monotonic() + wait
+    replies = Replies(code, asked)
     while True:
-        found = await states(conn, code, asked, answers=False)
-        done = sum(s.terminal for s in found.values())
+        await replies.read(conn)
         if progress is not None:
-            progress(done, len(found))
-        if done == len(found) or time.monotonic() >= deadline:
-            return await states(conn, code, asked)
+            progress(replies.done, len(replies.found))
+        if replies.waiting == 0 or time.monotonic() >= deadline:
+            return replies.found
         await asyncio.sleep(poll)
 
 
@@ -487,6 +570,29 @@ async def _hold(conn: asyncpg.Connection, name: str, period: Period, round_: int
     report.held_back[reason] += 1
 
 
+async def _settle_chunk(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                        units: list[Unit], asked: list[Asked],
+                        found: dict[tuple[UUID, str], EntryState],
+                        where: dict[tuple[ExchangeScheme, date, str], tuple[UUID, str]],
+                        report: CloseReport) -> CloseReport:
+    """`units` settled or held back in one transaction, counted into `report`."""
+    name = member_store.store_name(code)
+    written = report.new + report.deltas
+    async with conn.transaction():
+        for unit in units:
+            remote = _remote(unit, asked, found, where)
+            household = remote if isinstance(remote, str) else await inputs_of(
+                conn, code, period, unit, remote)
+            if isinstance(household, str):
+                await _hold(conn, name, period, round_, unit, household, report)
+            else:
+                report = await settle_household(conn, code, period, round_, unit,
+                                                household, report)
+    if report.new + report.deltas > written:
+        faults.reached("close.after-ledger-chunk")
+    return report
+
+
 async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: int,
                  units: list[Unit], asked: list[Asked],
                  found: dict[tuple[UUID, str], EntryState],
@@ -494,25 +600,132 @@ async def settle(conn: asyncpg.Connection, code: str, period: Period, round_: in
     """Calculate each household whose inputs are complete and write its members' statements
     and ledger rows, one transaction per `chunk` households; hold the others back."""
     report = CloseReport(code, period.year, round_, households=len(units))
-    name = member_store.store_name(code)
     where = entries_of(asked)
     for start in range(0, len(units), chunk):
-        written = report.new + report.deltas
-        async with conn.transaction():
-            for unit in units[start:start + chunk]:
-                remote = _remote(unit, asked, found, where)
-                household = remote if isinstance(remote, str) else await inputs_of(
-                    conn, code, period, unit, remote)
-                if isinstance(household, str):
-                    await _hold(conn, name, period, round_, unit, household, report)
-                else:
-                    report = await settle_household(conn, code, period, round_, unit,
-                                                    household, report)
-        if report.new + report.deltas > written:
-            faults.reached("close.after-ledger-chunk")
+        report = await _settle_chunk(conn, code, period, round_, units[start:start + chunk],
+                                     asked, found, where, report)
         if progress is not None:
             progress(min(start + chunk, len(units)), len(units))
     return report
+
+
+@dataclass
+class Silence:
+    """Who left entries of a close's batch without their reply when its wait ran out: the
+    relay (an entry with no reply at all: the relay, or the insurer's own worker, silent) or
+    providers (forwarded to, not answered). A later batch of the same close does not wait for
+    what only they would bring: its households waiting on them are held back (`no_reply`) as
+    soon as nothing else is awaited, so that a close of many batches with a provider down
+    waits out its `wait` once, not once a batch."""
+
+    relay: bool = False
+    providers: set[str] = field(default_factory=set)
+
+    def heard(self, replies: Replies) -> None:
+        """The parties the entries still waiting for a reply wait on, silent from now on."""
+        for state in replies.found.values():
+            if state.terminal:
+                continue
+            if state.providers is None:
+                self.relay = True
+            else:
+                self.providers |= _missing(state)
+
+    def awaited(self, replies: Replies) -> bool:
+        """Whether an entry not terminal yet waits on a party not known silent."""
+        if not self.relay and not self.providers:
+            return replies.waiting > 0
+        for state in replies.found.values():
+            if state.terminal:
+                continue
+            if state.providers is None:
+                if not self.relay:
+                    return True
+            elif not _missing(state) <= self.providers:
+                return True
+        return False
+
+
+def _missing(state: EntryState) -> set[str]:
+    return {p for p in state.providers or []
+            if p not in state.answers and p not in state.unavailable}
+
+
+@dataclass
+class Batch:
+    """Households of a close asked about together, and what was recorded of their replies."""
+
+    units: list[Unit]
+    asked: list[Asked]
+    replies: Replies
+    sent: float
+    """When its requests were sent (`time.monotonic`)."""
+
+
+class Closing:
+    """One close's batches (`household_batches`): each asked about (the next one while one
+    is gathered), its replies read as they are recorded, its households settled in order as
+    soon as every reply of theirs is in (a transaction per `chunk`), the rest when every entry
+    has its reply or the batch's `wait` ran out (`Silence`)."""
+
+    def __init__(self, conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namespace,
+                 relay_time: datetime, period: Period, round_: int, *, wait: float,
+                 ttl: timedelta, chunk: int, progress: Progress | None,
+                 poll: float = POLL) -> None:
+        self.conn, self.me, self.namespace = conn, me, namespace
+        self.relay_time, self.period, self.round = relay_time, period, round_
+        self.wait, self.ttl, self.chunk, self.progress, self.poll = wait, ttl, chunk, progress, poll
+        self.report = CloseReport(me.code, period.year, round_)
+        self.silence = Silence()
+        self.requests = 0
+        self.done = self.total = 0
+        """Entries terminal and asked about in the batches done with."""
+
+    async def ask(self, units: list[Unit] | None) -> Batch | None:
+        """The batch's questions sent (none: no batch)."""
+        if units is None:
+            return None
+        requests, asked = requests_for(self.me.code, self.period, self.round, units,
+                                       self.relay_time, self.ttl, first=self.requests)
+        self.requests += len(requests)
+        await send_requests(self.me, self.namespace, requests)
+        return Batch(units, asked, Replies(self.me.code, asked), time.monotonic())
+
+    async def settle(self, batch: Batch) -> None:
+        """The batch's households settled or held back, in order."""
+        units, replies = batch.units, batch.replies
+        where = entries_of(batch.asked)
+        entries = [[where[(scheme, u.base_date, m.number)] for m in u.members
+                    for scheme in SCHEMES] for u in units]
+        self.report.households += len(units)
+        deadline = batch.sent + self.wait
+        settled = ready = 0
+        while True:
+            await replies.read(self.conn)
+            if self.progress is not None:
+                self.progress(self.done + replies.done, self.total + len(replies.found))
+            while ready < len(units) and all(replies.found[at].terminal
+                                             for at in entries[ready]):
+                ready += 1
+            while ready - settled >= self.chunk:
+                await self._chunk(batch, where, units[settled:settled + self.chunk])
+                settled += self.chunk
+            if (ready == len(units) or time.monotonic() >= deadline
+                    or not self.silence.awaited(replies)):
+                break
+            await asyncio.sleep(self.poll)
+        self.silence.heard(replies)
+        for start in range(settled, len(units), self.chunk):
+            await self._chunk(batch, where, units[start:start + self.chunk])
+        self.done += replies.done
+        self.total += len(replies.found)
+
+    async def _chunk(self, batch: Batch, where: dict[tuple[ExchangeScheme, date, str],
+                                                     tuple[UUID, str]],
+                     units: list[Unit]) -> None:
+        self.report = await _settle_chunk(self.conn, self.me.code, self.period, self.round,
+                                          units, batch.asked, batch.replies.found, where,
+                                          self.report)
 
 
 async def finish(conn: asyncpg.Connection, code: str, report: CloseReport,
@@ -532,18 +745,23 @@ async def close(conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namesp
                 relay_time: datetime, period: Period, *, wait: float = 600.0,
                 ttl: timedelta = timedelta(hours=1),
                 progress: Progress | None = None, scheduled_for: date | None = None,
-                chunk: int = CHUNK) -> CloseReport:
-    """One close of `period` at `me`: ask, wait (at most `wait` seconds) for the replies the
-    insurer's running worker records, settle. `relay_time` is the relay clock's (the
-    requests' deadline is `ttl` after it); `scheduled_for` the scheduled close it makes, if
-    any (null on demand)."""
+                chunk: int = CHUNK, batch: int = BATCH) -> CloseReport:
+    """One close of `period` at `me`: `batch` households at a time, ask, wait (at most `wait`
+    seconds from the batch's asking) for the replies the insurer's running worker records,
+    settle. `relay_time` is the relay clock's (the requests' deadline is `ttl` after it);
+    `scheduled_for` the scheduled close it makes, if any (null on demand)."""
     round_ = await begin(conn, me.code, period, relay_time)
     try:
-        units = await households_of(conn, me.code, period)
-        requests, asked = requests_for(me.code, period, round_, units, relay_time, ttl)
-        await send_requests(me, namespace, requests)
-        found = await gather(conn, me.code, asked, wait, progress)
-        report = await settle(conn, me.code, period, round_, units, asked, found, chunk=chunk)
+        closing = Closing(conn, me, namespace, relay_time, period, round_, wait=wait,
+                          ttl=ttl, chunk=chunk, progress=progress)
+        async with contextlib.aclosing(household_batches(conn, me.code, period,
+                                                         batch)) as pages:
+            current = await closing.ask(await anext(pages, None))
+            while current is not None:
+                following = await closing.ask(await anext(pages, None))
+                await closing.settle(current)
+                current = following
+        report = closing.report
     except BaseException:
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
                            f"close:{me.code}:{period.year}")

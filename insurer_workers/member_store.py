@@ -34,6 +34,9 @@ TABLES = (
         CHECK (valid_to IS NULL OR valid_to > valid_from))""",
     "ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS birth_date date",
     "ALTER TABLE {s}.members ADD COLUMN IF NOT EXISTS died_on date",
+    # a close reads its households a batch at a time, in the order of their bytes
+    """CREATE INDEX IF NOT EXISTS members_household ON {s}.members
+        (household COLLATE "C", scheme)""",
     """CREATE TABLE IF NOT EXISTS {s}.benefits (
         member_number text NOT NULL, month date NOT NULL, kind text NOT NULL,
         self_pay_yen bigint NOT NULL, benefit_yen bigint NOT NULL,
@@ -43,6 +46,11 @@ TABLES = (
         scheme text, category text, purpose text, outcome text NOT NULL,
         at timestamptz NOT NULL, detail jsonb NOT NULL DEFAULT '{{{{}}}}')"""
       for table in EXCHANGE_TABLES),
+    # the writing transaction of each reply recorded, so that a close reads only the replies
+    # recorded since its last reading (`closing.Replies`)
+    "ALTER TABLE {s}.asked ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id()",
+    "CREATE INDEX IF NOT EXISTS asked_request ON {s}.asked (request_id)",
+    "CREATE INDEX IF NOT EXISTS asked_xid ON {s}.asked (xid)",
     """CREATE TABLE IF NOT EXISTS {s}.seen_requests (
         request_id uuid PRIMARY KEY, expires_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS seen_requests_expiry ON {s}.seen_requests (expires_at)",

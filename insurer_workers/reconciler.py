@@ -23,7 +23,14 @@ from groundfloor.config import StackConfig
 from groundfloor.metrics import ProcessorMetrics
 from groundfloor.outages import connection
 from insurer_workers import member_store
-from insurer_workers.closing import CHUNK, REPLY_WANTED, CloseRunning, close, last_scheduled
+from insurer_workers.closing import (
+    BATCH,
+    CHUNK,
+    REPLY_WANTED,
+    CloseRunning,
+    close,
+    last_scheduled,
+)
 from insurer_workers.settlement_sending import send_pending
 from insurer_workers.worker import InsurerIdentity, relay_now
 from reconciliation.calculation import Period
@@ -44,13 +51,15 @@ RETRY_CAP = 3600
 
 @dataclass(frozen=True)
 class Settings:
-    """How often to look, how long a close waits, how it retries, how much it writes at once."""
+    """How often to look, how long a close waits, how it retries, how much it writes at once
+    and how many households it takes at a time."""
 
     poll: float = POLL
     wait: float = WAIT
     deadline: timedelta = timedelta(hours=1)
     retry_cap: float = RETRY_CAP
     chunk: int = CHUNK
+    batch: int = BATCH
 
 
 @dataclass
@@ -144,7 +153,8 @@ class Reconciler:
         try:
             report = await close(conn, me, self.namespace, now, Period(period),
                                  wait=self.settings.wait, ttl=self.settings.deadline,
-                                 scheduled_for=due, chunk=self.settings.chunk)
+                                 scheduled_for=due, chunk=self.settings.chunk,
+                                 batch=self.settings.batch)
         except CloseRunning:
             self._fell_short(key, "close_running")
             return

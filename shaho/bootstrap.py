@@ -34,6 +34,7 @@ from infra.principals import (
     participant_name,
 )
 from infra.processes import run_dir
+from insurer_workers.closing import BATCH as CLOSE_BATCH
 from insurer_workers.closing import CHUNK as CLOSE_CHUNK
 from insurer_workers.member_store import medical_insurers
 from insurer_workers.reconciler import POLL as RECONCILE_POLL
@@ -270,14 +271,16 @@ def reconciliation_settings() -> Settings:
     readings of the relay clock), SHAHO_RECONCILE_WAIT (seconds a close waits for its
     replies), SHAHO_RECONCILE_DEADLINE (relay seconds its requests wait for answers),
     SHAHO_RECONCILE_RETRY_CAP (the longest backoff, seconds, before a close that fell short is
-    tried again) and SHAHO_CLOSE_CHUNK (households per ledger transaction), else defaults."""
+    tried again), SHAHO_CLOSE_CHUNK (households per ledger transaction) and SHAHO_CLOSE_BATCH
+    (store households a close takes at a time), else defaults."""
     return Settings(poll=_positive_setting("SHAHO_RECONCILE_POLL", RECONCILE_POLL),
                     wait=_positive_setting("SHAHO_RECONCILE_WAIT", RECONCILE_WAIT),
                     deadline=timedelta(seconds=_positive_setting("SHAHO_RECONCILE_DEADLINE",
                                                                  3600)),
                     retry_cap=_positive_setting("SHAHO_RECONCILE_RETRY_CAP",
                                                 RECONCILE_RETRY_CAP),
-                    chunk=_positive_setting("SHAHO_CLOSE_CHUNK", CLOSE_CHUNK))
+                    chunk=_positive_setting("SHAHO_CLOSE_CHUNK", CLOSE_CHUNK),
+                    batch=_positive_setting("SHAHO_CLOSE_BATCH", CLOSE_BATCH))
 
 
 async def run_reconciliation(cfg: StackConfig, codes: list[str], drain: bool = False) -> int:

@@ -3,9 +3,16 @@ relay holds them (numbers opened), and receipts as the insurers' systems send th
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from reconciliation.calculation import Period
 from schemas.common import InsuredNumber
 from schemas.receipts import ReceiptKind, ReceiptRecord
 from schemas.secret import SecretNumber
@@ -13,6 +20,7 @@ from tests.integration.exchange_env import opened_links
 from tests.integration.relay_env import RelayEnv
 
 CLINIC = "1310000001"
+PERIOD = Period(2026)
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,58 @@ def inpatient(rid: str, code: str, number: str, month: str, copay: int) -> Recei
 def care(rid: str, code: str, number: str, month: str, amount: int) -> ReceiptRecord:
     return ReceiptRecord(receipt_id=rid, insurer_number=code, kind=ReceiptKind.CARE,
                          care_insured_number=number, service_month=month, self_pay_yen=amount)
+
+
+def settling_receipts(links: dict[str, list[Link]]) -> list[ReceiptRecord]:
+    """For every person with a medical and another care insurer in June 2026 and the medical
+    one still on 31 July: a large inpatient receipt at the medical insurer and care self-pay at
+    the care insurer, so that each such household settles a share to both."""
+    june, base = date(2026, 6, 15), PERIOD.last_day
+    found: list[ReceiptRecord] = []
+    for n, (_, ls) in enumerate(sorted(links.items())):
+        medical = [lk for lk in ls if lk.scheme == "medical" and lk.covers(june)
+                   and lk.covers(base)]
+        cared = [lk for lk in ls if lk.scheme == "long_term_care" and lk.covers(june)
+                 and lk.insurer not in {m.insurer for m in medical}]
+        if medical and cared:
+            found += [inpatient(f"PROC-M-{n}", medical[0].insurer, medical[0].number,
+                                "2026-06", 900_000 + 1_013 * n),
+                      care(f"PROC-C-{n}", cared[0].insurer, cared[0].number, "2026-06",
+                           400_000 + 977 * n)]
+    return found
+
+
+def _spawn(relay: RelayEnv, args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", *args],
+                            env=relay.cfg.child_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+@asynccontextmanager
+async def relay_running(relay: RelayEnv, codes: list[str],
+                        start: datetime) -> AsyncIterator[None]:
+    """The router, the publisher and every insurer's worker running, the relay clock ticking
+    20 seconds of relay time about every second from `start` (its date in Japan kept)."""
+    procs = [_spawn(relay, ["relay-exchange"]), _spawn(relay, ["outbox-publisher"]),
+             _spawn(relay, ["insurer-worker", *[a for c in codes for a in ("--insurer", c)]])]
+
+    async def ticking() -> None:
+        at = start
+        while True:
+            await relay.tick(at)
+            at += timedelta(seconds=20)
+            await asyncio.sleep(1)
+
+    ticker = asyncio.create_task(ticking())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -15,9 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 
@@ -30,12 +28,11 @@ from reconciliation.calculation import Period
 from relay_clock.ticks import is_tick_record
 from schemas import decode_relay
 from schemas.base import JST
-from schemas.receipts import ReceiptRecord
 from schemas.settlements import RoutedSettlement
 from schemas.topics import settlements_topic
 from shaho.bootstrap import insurer, topic_namespace
 from staging.exchange_population import insurers_of
-from tests.integration.close_env import Link, care, inpatient, links_of
+from tests.integration.close_env import links_of, relay_running, settling_receipts
 from tests.integration.exchange_env import linked_population
 from tests.integration.relay_env import RelayEnv
 
@@ -52,61 +49,6 @@ SETTINGS = {"SHAHO_RECONCILE_POLL": "1", "SHAHO_RECONCILE_WAIT": "90",
             "SHAHO_RECONCILE_RETRY_CAP": "4", "SHAHO_CLOSE_CHUNK": "2"}
 """A short poll and backoff, and two households per ledger transaction: many commits to
 be killed between."""
-
-
-def _receipts(links: dict[str, list[Link]]) -> list[ReceiptRecord]:
-    """For every person with a medical and another care insurer in June 2026 and the medical
-    one still on 31 July: a large inpatient receipt at the medical insurer and care self-pay at
-    the care insurer, so that each such household settles a share to both."""
-    june, base = date(2026, 6, 15), PERIOD.last_day
-    found: list[ReceiptRecord] = []
-    for n, (_, ls) in enumerate(sorted(links.items())):
-        medical = [lk for lk in ls if lk.scheme == "medical" and lk.covers(june)
-                   and lk.covers(base)]
-        cared = [lk for lk in ls if lk.scheme == "long_term_care" and lk.covers(june)
-                 and lk.insurer not in {m.insurer for m in medical}]
-        if medical and cared:
-            found += [inpatient(f"PROC-M-{n}", medical[0].insurer, medical[0].number,
-                                "2026-06", 900_000 + 1_013 * n),
-                      care(f"PROC-C-{n}", cared[0].insurer, cared[0].number, "2026-06",
-                           400_000 + 977 * n)]
-    return found
-
-
-def _spawn(relay: RelayEnv, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", *args],
-                            env=relay.cfg.child_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-@asynccontextmanager
-async def _relay_running(relay: RelayEnv, codes: list[str],
-                         start: datetime) -> AsyncIterator[None]:
-    """The router, the publisher and every insurer's worker running, the relay clock ticking
-    20 seconds of relay time about every second from `start` (its date in Japan kept)."""
-    procs = [_spawn(relay, ["relay-exchange"]), _spawn(relay, ["outbox-publisher"]),
-             _spawn(relay, ["insurer-worker", *[a for c in codes for a in ("--insurer", c)]])]
-
-    async def ticking() -> None:
-        at = start
-        while True:
-            await relay.tick(at)
-            at += timedelta(seconds=20)
-            await asyncio.sleep(1)
-
-    ticker = asyncio.create_task(ticking())
-    try:
-        yield
-    finally:
-        ticker.cancel()
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _processor(relay: RelayEnv, fault: str | None, drain: bool = False) -> subprocess.Popen:
@@ -210,7 +152,7 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
     await namespace.receipt_topics(relay.stack, relay.topics, codes)
     await namespace.settlement_topics(relay.stack, relay.topics, codes)
     await relay.tick(OCTOBER)
-    receipts = _receipts(await links_of(relay))
+    receipts = settling_receipts(await links_of(relay))
     assert len(receipts) >= 10, "too few households settle"
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, receipts)
     conn = await relay.connect()
@@ -221,7 +163,7 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
     assert len(medical) > 3
 
     # 30 November in Japan: period 2025 is open and closed as scheduled (1 November), 2026 not
-    async with _relay_running(relay, codes, BEFORE):
+    async with relay_running(relay, codes, BEFORE):
         await asyncio.sleep(3)
         proc = _processor(relay, None, drain=True)
         out, _ = await asyncio.to_thread(proc.communicate, timeout=300)
@@ -232,7 +174,7 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
     assert await _ledger(relay, medical) == []  # no receipts in period 2025
 
     # 1 December in Japan: killed at random points during the close and restarted until done
-    async with _relay_running(relay, codes, AFTER):
+    async with relay_running(relay, codes, AFTER):
         kills = await _run_with_kills(relay, medical, random.Random(KILL_SEED))
         print(dict(sorted(kills.items())))
         assert sum(kills.values()) >= KILLS, kills
