@@ -435,7 +435,8 @@ async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int |
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "period": PERIOD.year,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}", "sizes": [small, persons], "tick_s": tick}
+                   f"{platform.python_version()}", "sizes": [small, persons], "tick_s": tick,
+        "close_batch": closing.BATCH}
     REPORTS.mkdir(exist_ok=True)
     runs = []
     for size in (small, persons):
@@ -494,7 +495,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"every {result.get('tick_s', 0.05):g} s (production's `shaho run relay-clock` ticks "
         "every second); the close runs in a process of its own: every medical insurer closes "
         "at once through `insurer_workers.closing.close` (batched questions, the providers' "
-        "sealed and signed answers, the access logs, the calculation, statements and ledger), "
+        "sealed and signed answers, the access logs, the calculation, statements and ledger; "
+        f"{result.get('close_batch', 'all')} store households of an insurer at a time), "
         "each on its own connection as its own identity, then sends its settlements "
         "(`send_pending`). The router's per-participant rate limit (10,000 persons per relay "
         "hour) is lifted, as in the exchange bench. Wall time: from the close process's first "
