@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -59,11 +59,14 @@ CHUNK = 100
 """Households written per transaction."""
 BATCH = 500
 """Store households a close takes at a time: it reads them, asks about their members, gathers
-the replies and settles them before it takes the next ones (the next batch is asked while one is
-gathered), so that what the close holds (households, entries' states, the providers' answers)
-stays bounded whatever the insurer's size. A batch's questions stay batched (up to MAX_ENTRIES
-members a request, per scheme and base date). The results do not depend on it: households are
-settled in the same order, each from its own replies."""
+the replies and settles them before it takes the next ones (`AHEAD` batches are asked while one
+is gathered), so that what the close holds (households, entries' states, the providers'
+answers) stays bounded whatever the insurer's size. A batch's questions stay batched (up to
+MAX_ENTRIES members a request, per scheme and base date). The results do not depend on it:
+households are settled in the same order, each from its own replies."""
+AHEAD = 2
+"""Batches a close asks about ahead of the one it gathers, so that their replies are on the way
+meanwhile (only the gathered batch's replies are read and held)."""
 POLL = 0.5
 """Seconds between two readings of the replies the insurer's worker recorded."""
 SCHEMES = (ExchangeScheme.MEDICAL, ExchangeScheme.LONG_TERM_CARE)
@@ -646,6 +649,19 @@ class Silence:
         return False
 
 
+def _forget_answers(replies: Replies, settled: list[list[tuple[UUID, str]]],
+                    needed: Counter[tuple[UUID, str]]) -> None:
+    """The answers of the entries no household left to settle needs dropped (an entry stays
+    terminal: only which providers answered is kept), so that a batch holds the answers of the
+    households not settled yet."""
+    for of_unit in settled:
+        for at in of_unit:
+            needed[at] -= 1
+            if needed[at] == 0:
+                state = replies.found[at]
+                state.answers = dict.fromkeys(state.answers)
+
+
 def _missing(state: EntryState) -> set[str]:
     return {p for p in state.providers or []
             if p not in state.answers and p not in state.unavailable}
@@ -697,6 +713,7 @@ class Closing:
         where = entries_of(batch.asked)
         entries = [[where[(scheme, u.base_date, m.number)] for m in u.members
                     for scheme in SCHEMES] for u in units]
+        needed = Counter(at for of_unit in entries for at in of_unit)
         self.report.households += len(units)
         deadline = batch.sent + self.wait
         settled = ready = 0
@@ -710,6 +727,7 @@ class Closing:
             while ready - settled >= self.chunk:
                 await self._chunk(batch, where, units[settled:settled + self.chunk])
                 settled += self.chunk
+                _forget_answers(replies, entries[settled - self.chunk:settled], needed)
             if (ready == len(units) or time.monotonic() >= deadline
                     or not self.silence.awaited(replies)):
                 break
@@ -756,11 +774,16 @@ async def close(conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namesp
                           ttl=ttl, chunk=chunk, progress=progress)
         async with contextlib.aclosing(household_batches(conn, me.code, period,
                                                          batch)) as pages:
-            current = await closing.ask(await anext(pages, None))
-            while current is not None:
-                following = await closing.ask(await anext(pages, None))
-                await closing.settle(current)
-                current = following
+            asked: deque[Batch] = deque()
+            more = True
+            while more or asked:
+                while more and len(asked) <= AHEAD:
+                    found = await closing.ask(await anext(pages, None))
+                    more = found is not None
+                    if found is not None:
+                        asked.append(found)
+                if asked:
+                    await closing.settle(asked.popleft())
         report = closing.report
     except BaseException:
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
