@@ -163,6 +163,17 @@ def _vm(pid: int | str, field: str) -> float:
     return float("nan")
 
 
+def close_batch() -> int:
+    """Store households a close takes at a time: SHAHO_CLOSE_BATCH (a positive whole number,
+    as for the processor), else the close's own default."""
+    text = os.environ.get("SHAHO_CLOSE_BATCH", "").strip()
+    if not text:
+        return closing.BATCH
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("SHAHO_CLOSE_BATCH must be a positive whole number")
+    return int(text)
+
+
 async def _close_one(cfg: StackConfig, code: str, day: datetime, began: float
                      ) -> dict[str, Any]:
     """One insurer's close and sending, on its own connection, with when each phase ended."""
@@ -176,7 +187,7 @@ async def _close_one(cfg: StackConfig, code: str, day: datetime, began: float
     try:
         me = insurer(cfg, code)
         report = await close(conn, me, Namespace(cfg.topic_prefix), day, PERIOD, wait=WAIT,
-                             progress=progress)
+                             progress=progress, batch=close_batch())
         closed = time.perf_counter() - began
         sent = await send_pending(conn, me, cfg, Namespace(cfg.topic_prefix), PERIOD.year)
     finally:
@@ -436,7 +447,7 @@ async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int |
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "period": PERIOD.year,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}", "sizes": [small, persons], "tick_s": tick,
-        "close_batch": closing.BATCH}
+        "close_batch": close_batch()}
     REPORTS.mkdir(exist_ok=True)
     runs = []
     for size in (small, persons):

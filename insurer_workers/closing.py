@@ -679,8 +679,8 @@ class Batch:
 
 
 class Closing:
-    """One close's batches (`household_batches`): each asked about (the next one while one
-    is gathered), its replies read as they are recorded, its households settled in order as
+    """One close's batches (`household_batches`): each asked about (`AHEAD` of the one
+    gathered), its replies read as they are recorded, its households settled in order as
     soon as every reply of theirs is in (a transaction per `chunk`), the rest when every entry
     has its reply or the batch's `wait` ran out (`Silence`)."""
 
