@@ -35,6 +35,9 @@ SCRAPE_TIMEOUT = 2.0
 MAX_PAGE = 4 * 1024 * 1024
 """The most bytes of one endpoint's page read."""
 QUANTILES = (0.5, 0.95, 0.99)
+MAX_COUNT = float(2**63)
+"""The largest sample value taken as a count: the sums of a page's samples (and of every
+endpoint's) then stay finite, so the API's JSON never holds Infinity or NaN."""
 
 
 class Unreadable(ValueError):
@@ -77,7 +80,7 @@ class Totals:
 
 def _number(value: object) -> float:
     number = float(value)  # type: ignore[arg-type]
-    if math.isnan(number) or number < 0:
+    if not 0 <= number <= MAX_COUNT:  # NaN, an infinity, a negative or absurd count
         raise Unreadable("a sample is not a count")
     return number
 

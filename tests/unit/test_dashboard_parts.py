@@ -120,6 +120,31 @@ def test_any_page_is_summed_or_refused_as_unreadable(text: str):
     labels = set(totals.records_in) | {p for p, _ in totals.dead_letters}
     assert labels <= {"relay-linker", "outbox-publisher", "relay-exchange", "notifications",
                       "relay-clock", "insurer-worker", "reconciliation", "other"}
+    _all_finite(totals)
+
+
+def _all_finite(totals: Totals) -> None:
+    values = [*totals.records_in.values(), *totals.records_out.values(),
+              *totals.dead_letters.values(), *totals.refusals.values(),
+              *totals.pending_deadlines.values(),
+              *(c for b in totals.end_to_end.values() for c in b.values())]
+    assert all(math.isfinite(v) for v in values)
+
+
+@given(st.sampled_from(["shaho_records_in_total", "shaho_dead_letters_total",
+                        "shaho_pending_deadlines", "shaho_end_to_end_seconds_bucket"]),
+       st.sampled_from(["+Inf", "-Inf", "NaN", "1e309", "1e300", "-1"]),
+       st.integers(min_value=1, max_value=3))
+def test_a_sample_that_is_no_plausible_count_makes_the_page_unreadable(name: str, value: str,
+                                                                     copies: int):
+    labels = 'processor="relay-linker",reason="undecodable",le="+Inf"'
+    text = "".join(f'{name}{{{labels}}} {value}\n' for _ in range(copies))
+    try:
+        totals = summarise(text)
+    except Unreadable:
+        return
+    _all_finite(totals)
+    raise AssertionError(f"{value} taken as a count")
 
 
 def test_quantiles_interpolate_within_buckets_as_histogram_quantile_does():
