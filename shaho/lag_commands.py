@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
+import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -103,15 +107,44 @@ async def evaluate_now(cfg: StackConfig, observations: int, interval: float) -> 
     return evaluation.as_json()
 
 
+NOT_RUNNING = "no lag monitor is running here (shaho run lag-monitor)"
+
+
+def written_port(path: Path) -> int:
+    """The port a lag monitor wrote to `path`; LookupError when there is none or it is no
+    port (an empty, truncated or foreign file)."""
+    text = path.read_text().strip() if path.exists() else ""
+    if not text:
+        raise LookupError(NOT_RUNNING)
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise LookupError(f"{path} holds no port; {NOT_RUNNING}")
+    return port
+
+
 def from_monitor(cfg: StackConfig, port: int | None) -> dict[str, Any]:
-    """The running monitor's last evaluation, from its JSON API."""
+    """The running monitor's last evaluation, from its JSON API; LookupError when what
+    answers there is not one."""
     if port is None:
-        path = lag_port_file(cfg)
-        if not path.exists():
-            raise LookupError("no lag monitor is running here (shaho run lag-monitor)")
-        port = int(path.read_text().strip())
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/lag", timeout=10) as answer:
-        return json.loads(answer.read())
+        port = written_port(lag_port_file(cfg))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/lag", timeout=10) as answer:
+            try:
+                evaluation = json.loads(answer.read())
+            except ValueError:
+                evaluation = None
+    except urllib.error.HTTPError as refused:  # 503 before the monitor's first evaluation
+        raise LookupError(f"the lag monitor on port {port} answered HTTP {refused.code} "
+                          f"({refused.reason})") from None
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        raise LookupError(f"nothing answers on port {port} ({reason}); {NOT_RUNNING}") from None
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("groups"), list):
+        raise LookupError(f"what answers on port {port} is not a lag monitor's /api/lag")
+    return evaluation
 
 
 def _linker(cfg: StackConfig) -> int:
@@ -142,6 +175,10 @@ def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
     except (LookupError, OSError) as exc:
         print(f"shaho lag: {exc}", file=sys.stderr)
         return 2
+    except KafkaError as exc:
+        print(f"shaho lag: the broker at {cfg.bootstrap_servers} cannot be reached "
+              f"({type(exc).__name__}); is the stack up (shaho status)?", file=sys.stderr)
+        return 3
     wide = None if sys.stdout.isatty() else 200  # a pipe or file gets every column whole
     Console(width=wide).print(table(evaluation, args.partitions))
     return 0
@@ -150,10 +187,13 @@ def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
 def dashboard_url(cfg: StackConfig) -> str:
     """The running lag monitor's dashboard, from the port it wrote down."""
     path = lag_port_file(cfg)
-    text = path.read_text().strip() if path.exists() else ""
-    if not text:
-        raise LookupError("no lag monitor is running here (shaho run lag-monitor)")
-    return f"http://127.0.0.1:{int(text)}/"
+    port = written_port(path)
+    try:  # a monitor killed outright leaves its port file behind
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        raise LookupError(f"nothing answers on port {port} ({path} is left from a lag "
+                          f"monitor that stopped); {NOT_RUNNING}") from None
+    return f"http://127.0.0.1:{port}/"
 
 
 @command("dashboard", "print the URL of the running lag monitor's dashboard")

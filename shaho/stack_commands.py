@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
+
 from bench import (
     access_log,
     broker_auth,
@@ -150,7 +152,13 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.processor == LAG_MONITOR_NAME:  # it serves its metrics beside its JSON API
         rules = Rules(args.window, args.stop_after if args.stop_after is not None
                       else stop_window(args.window, args.interval))
-        return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
+        try:
+            return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
+        except KafkaError as exc:  # at start: mid-run, a poll that fails is logged and retried
+            print(f"shaho run lag-monitor: the broker at {cfg.bootstrap_servers} cannot be "
+                  f"reached ({type(exc).__name__}); is the stack up (shaho status)?",
+                  file=sys.stderr)
+            return 3
     try:
         if args.processor != LAG_MONITOR_NAME:  # the monitor serves its own /metrics
             serve_metrics(cfg, args.processor)
