@@ -353,12 +353,12 @@ async def run_lag_monitor(cfg: StackConfig, rules: Rules, interval: float = LAG_
     """Poll every `interval` seconds and serve /api/lag and /metrics on 127.0.0.1:`port`
     until signalled; the bound port goes to `port_file` (by default next to the pid file)."""
     monitor = lag_monitor(cfg, rules)
-    await monitor.start()
     service = Service(monitor, lag_metrics(), interval)
     assert service.dashboard is not None
     service.dashboard.scrapes = Scrapes(run_dir(cfg), cfg.topic_prefix,
                                         keep=min(max(int(SCRAPE_SPAN / interval) + 2, 10), 7200))
-    try:
+    try:  # a client started before the broker failed another is closed too
+        await monitor.start()
         await serve_lag(service, stop_event_on_signals(), port,
                         port_file or lag_port_file(cfg))
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -150,15 +151,7 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.batch is not None:
         cfg = cfg.with_linker_batch(args.batch)
     if args.processor == LAG_MONITOR_NAME:  # it serves its metrics beside its JSON API
-        rules = Rules(args.window, args.stop_after if args.stop_after is not None
-                      else stop_window(args.window, args.interval))
-        try:
-            return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
-        except KafkaError as exc:  # at start: mid-run, a poll that fails is logged and retried
-            print(f"shaho run lag-monitor: the broker at {cfg.bootstrap_servers} cannot be "
-                  f"reached ({type(exc).__name__}); is the stack up (shaho status)?",
-                  file=sys.stderr)
-            return 3
+        return _run_lag_monitor(args, cfg)
     try:
         if args.processor != LAG_MONITOR_NAME:  # the monitor serves its own /metrics
             serve_metrics(cfg, args.processor)
@@ -174,6 +167,33 @@ def _run(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.processor == RECONCILIATION:
         return asyncio.run(run_reconciliation(cfg, args.insurer, args.drain))
     return asyncio.run(PROCESSORS[args.processor](cfg, args.drain))
+
+
+def _run_lag_monitor(args: argparse.Namespace, cfg: StackConfig) -> int:
+    """`shaho run lag-monitor`: settings checked first, then polled and served until
+    signalled; a broker that cannot be reached at start or a port that cannot be bound stop
+    it with a message (mid-run, a poll that fails is logged and retried)."""
+    name = f"shaho run {LAG_MONITOR_NAME}"
+    try:
+        if not (math.isfinite(args.interval) and args.interval > 0):
+            raise ValueError("--interval is a positive number of seconds")
+        if not 0 <= args.port < 65536:
+            raise ValueError("--port is 0 (any free port) or a port number")
+        rules = Rules(args.window, args.stop_after if args.stop_after is not None
+                      else stop_window(args.window, args.interval))
+    except ValueError as wrong:
+        print(f"{name}: {wrong}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_lag_monitor(cfg, rules, args.interval, args.port))
+    except KafkaError as exc:
+        print(f"{name}: the broker at {cfg.bootstrap_servers} cannot be reached "
+              f"({type(exc).__name__}); is the stack up (shaho status)?", file=sys.stderr)
+        return 3
+    except OSError as taken:
+        print(f"{name}: cannot serve on 127.0.0.1:{args.port}: {taken.strerror or taken}",
+              file=sys.stderr)
+        return 2
 
 
 def _clock_options(p: argparse.ArgumentParser) -> None:

@@ -115,3 +115,17 @@ def test_lag_and_the_monitor_without_a_broker_say_so_and_exit_3(
     err = capsys.readouterr().err
     assert err.count("cannot be reached") == 2 and "Traceback" not in err
     assert not stack.exists(), "no port file is left behind"
+
+
+@pytest.mark.parametrize("options", [["--interval", "0", "--stop-after", "10"],
+                                     ["--interval", "-1", "--stop-after", "10"],
+                                     ["--interval", "nan"], ["--interval", "inf"],
+                                     ["--window", "0"], ["--stop-after", "-1"],
+                                     ["--port", "99999"], ["--port", "-1"]])
+def test_the_monitor_refuses_settings_it_cannot_run_with(
+    stack: Path, options: list[str], capsys: pytest.CaptureFixture[str]
+):
+    assert main(["run", "lag-monitor", *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shaho run lag-monitor: ") and "Traceback" not in err
+    assert not stack.exists()
