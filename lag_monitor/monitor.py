@@ -134,32 +134,39 @@ class LagMonitor:
                     self._retention[name] = (now, int(value) if not error and value else None)
         return {t: self._retention.get(t, (now, None))[1] for t in topics}
 
-    async def _first_unconsumed(self, wanted: dict[TopicPartition, int]
-                                ) -> dict[TopicPartition, int]:
-        """The timestamp (ms) of the first record at or after each partition's offset in
-        `wanted`, for those read within TIMESTAMP_WAIT; values and keys never decoded."""
+    async def _first_unconsumed(self, wanted: set[tuple[TopicPartition, int]]
+                                ) -> dict[tuple[TopicPartition, int], int]:
+        """The timestamp (ms) of the first record at or after each (partition, offset) in
+        `wanted`, for those read within TIMESTAMP_WAIT; values and keys never decoded. Groups
+        behind at different offsets of one partition get each their own record's timestamp."""
         assert self._stamps is not None
-        todo = {tp: o for tp, o in wanted.items() if (tp, o) not in self._timestamps}
-        if todo:
-            self._stamps.assign(list(todo))
-            for tp, offset in todo.items():
-                self._stamps.seek(tp, offset)
-            deadline = time.monotonic() + TIMESTAMP_WAIT
-            missing = set(todo)
-            while missing and time.monotonic() < deadline:
-                batch = await self._stamps.getmany(*missing, timeout_ms=200)
-                for tp, records in batch.items():
-                    if records and tp in missing:
-                        first = min(records, key=lambda r: r.offset)
-                        self._timestamps[(tp, todo[tp])] = first.timestamp
-                        missing.discard(tp)
-                        self._stamps.pause(tp)
-            self._stamps.assign([])
-        live = set(wanted.items())
-        for key in [k for k in self._timestamps if k not in live]:
+        todo = sorted(k for k in wanted if k not in self._timestamps)
+        while todo:
+            batch: dict[TopicPartition, int] = {}
+            for tp, offset in todo:  # one offset per partition and read
+                batch.setdefault(tp, offset)
+            todo = [(tp, o) for tp, o in todo if batch[tp] != o]
+            await self._read_timestamps(batch)
+        for key in [k for k in self._timestamps if k not in wanted]:
             del self._timestamps[key]
-        return {tp: self._timestamps[(tp, o)] for tp, o in wanted.items()
-                if (tp, o) in self._timestamps}
+        return {k: self._timestamps[k] for k in wanted if k in self._timestamps}
+
+    async def _read_timestamps(self, todo: dict[TopicPartition, int]) -> None:
+        assert self._stamps is not None
+        self._stamps.assign(list(todo))
+        for tp, offset in todo.items():
+            self._stamps.seek(tp, offset)
+        deadline = time.monotonic() + TIMESTAMP_WAIT
+        missing = set(todo)
+        while missing and time.monotonic() < deadline:
+            batch = await self._stamps.getmany(*missing, timeout_ms=200)
+            for tp, records in batch.items():
+                if records and tp in missing:
+                    first = min(records, key=lambda r: r.offset)
+                    self._timestamps[(tp, todo[tp])] = first.timestamp
+                    missing.discard(tp)
+                    self._stamps.pause(tp)
+        self._stamps.assign([])
 
     async def poll(self) -> Evaluation:
         """Observe every group once and judge it."""
@@ -168,7 +175,7 @@ class LagMonitor:
         starts, ends = await self._log_bounds(partitions)
         now = self.clock()
         retentions = await self._retention_ms({tp.topic for tp in partitions}, now)
-        behind = {tp: o for offsets in groups.values() for tp, o in offsets.items()
+        behind = {(tp, o) for offsets in groups.values() for tp, o in offsets.items()
                   if ends.get(tp, o) > o and self.readable(tp.topic)
                   and o >= starts.get(tp, 0)}
         stamps = await self._first_unconsumed(behind)
@@ -185,7 +192,7 @@ class LagMonitor:
                 history = observe(self.histories.get(key, History()),
                                   Observation(now, committed, end), self.rules)
                 self.histories[key] = history
-                waited = lag_seconds(committed, end, stamps.get(tp), now)
+                waited = lag_seconds(committed, end, stamps.get((tp, committed)), now)
                 kept = retention(waited, retentions.get(tp.topic),
                                  records_lost=committed < starts.get(tp, 0) and end > committed)
                 rows.append(PartitionLag(tp.topic, tp.partition, committed, end, waited, kept,

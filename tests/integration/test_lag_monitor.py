@@ -151,6 +151,30 @@ async def test_a_consuming_group_is_ok_with_no_lag_in_time_though_its_records_ar
         assert part.retention.used_fraction == 0.0
 
 
+async def test_groups_behind_at_different_offsets_of_one_partition_each_get_their_own_wait(
+    relay: RelayEnv, unique: str, monitor_of
+):
+    """Two groups behind on the same partition: the lag in seconds of each is the age of its
+    own first unconsumed record, not of the other's."""
+    early, late = f"lagtest-early-{unique}", f"lagtest-late-{unique}"
+    await _produce(relay, 3, age_ms=2 * DAY_MS)
+    async with Consumer(relay, early) as reader:
+        start = await reader.consume()
+        end = start
+    await _produce(relay, 3, age_ms=3_600_000)
+    monitor = await monitor_of(Rules(window=3, stop_after=600.0))
+    async with Consumer(relay, early) as behind_most, Consumer(relay, late) as behind_least:
+        await behind_most.commit(start - 3)  # its first unconsumed record is two days old
+        await behind_least.consume(until=end)  # its first is an hour old
+        evaluation = await monitor.poll()
+    most, least = _group(evaluation, early), _group(evaluation, late)
+    assert most is not None and least is not None
+    assert most.lag_records == 6 and least.lag_records == 3
+    assert most.lag_seconds is not None and most.lag_seconds > 2 * DAY_MS / 1000 * 0.99
+    assert least.lag_seconds is not None and least.lag_seconds < DAY_MS / 1000
+    assert least.lag_seconds > 3_600 * 0.99
+
+
 async def test_stop_stall_rewind_and_ok_again(relay: RelayEnv, unique: str, monitor_of):
     await _produce(relay, 10)
     # stopped: consumed, then nothing while the producers go on
