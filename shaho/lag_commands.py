@@ -167,7 +167,13 @@ def _linker(cfg: StackConfig) -> int:
          _options)
 def _lag(args: argparse.Namespace, cfg: StackConfig) -> int:
     if args.linker:
-        return _linker(cfg)
+        try:
+            return _linker(cfg)
+        except (OSError, KafkaError, asyncpg.PostgresError) as exc:
+            print(f"shaho lag: the database at 127.0.0.1:{cfg.pg_port} or the broker at "
+                  f"{cfg.bootstrap_servers} cannot be reached ({type(exc).__name__}); is the "
+                  "stack up (shaho status)?", file=sys.stderr)
+            return 3
     try:
         evaluation = (from_monitor(cfg, args.port) if args.from_monitor
                       else asyncio.run(evaluate_now(cfg, max(args.observations, 1),

@@ -33,6 +33,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SHAHO_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("SHAHO_KAFKA_PORT", str(_closed_port()))
     monkeypatch.setenv("SHAHO_KAFKA_AUTH", "0")
+    monkeypatch.setenv("SHAHO_PG_PORT", str(_closed_port()))
     monkeypatch.delenv("SHAHO_TOPIC_PREFIX", raising=False)
     (tmp_path / "run").mkdir()
     return tmp_path / "run" / "lag-monitor.port"
@@ -111,9 +112,10 @@ def test_lag_and_the_monitor_without_a_broker_say_so_and_exit_3(
     stack: Path, capsys: pytest.CaptureFixture[str]
 ):
     assert main(["lag"]) == 3
+    assert main(["lag", "--linker"]) == 3
     assert main(["run", "lag-monitor", "--interval", "0.1"]) == 3
     err = capsys.readouterr().err
-    assert err.count("cannot be reached") == 2 and "Traceback" not in err
+    assert err.count("cannot be reached") == 3 and "Traceback" not in err
     assert not stack.exists(), "no port file is left behind"
 
 
