@@ -51,6 +51,8 @@ class Dashboard:
     library: Path = CHART_LIBRARY
     keep: int = HISTORY
     history: deque[Evaluation] = field(default_factory=deque)
+    failure: str | None = None
+    """Why the monitor's last poll failed (None when it worked): the figures shown are stale."""
 
     def record(self, evaluation: Evaluation) -> None:
         """One evaluation into the history and the alerts evaluated on it."""
@@ -91,6 +93,8 @@ class Dashboard:
         active = self.alerting.active
         return {
             "evaluated_at": latest.evaluated_at if latest is not None else None,
+            "stale": self.failure is not None or latest is None,
+            "monitor_error": self.failure,
             "settings": {"interval": self.interval, "window": self.rules.window,
                          "stop_after": self.rules.stop_after, "history": self.keep},
             "summary": {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,9 @@ log = logging.getLogger("shaho.lag_monitor")
 
 HOST = "127.0.0.1"
 INTERVAL = 5.0
+POLL_TIMEOUT = 30.0
+"""Seconds a poll may take (at least three intervals) before it counts as failed: a broker that
+stops answering makes the monitor say so instead of serving its last evaluation as current."""
 STATIC_FILES = frozenset({"dashboard.js", "dashboard.css"})
 """The page's own files served under /static/ (nothing else of the folder)."""
 
@@ -53,10 +57,19 @@ class Metrics:
                                "has used", ["group"], registry=r)
         self.status = Gauge("shaho_group_status", "1 for the group's current status",
                             ["group", "status"], registry=r)
+        self.last_success = Gauge("shaho_lag_monitor_last_success_timestamp_seconds",
+                                  "When the monitor last read the broker's offsets (Unix time)",
+                                  registry=r)
 
-    def update(self, evaluation: Evaluation) -> None:
+    def failed(self) -> None:
+        """The last poll failed: the lag gauges are withdrawn rather than left saying what an
+        older evaluation found (the last success's time stays)."""
         for gauge in (self.records, self.seconds, self.retention, self.status):
             gauge.clear()
+
+    def update(self, evaluation: Evaluation) -> None:
+        self.failed()
+        self.last_success.set(evaluation.evaluated_at)
         for kind in by_kind(evaluation.groups, self.relay_groups, self.worker_roles):
             self.records.labels(kind.kind).set(kind.lag_records)
             if kind.lag_seconds is not None:
@@ -79,6 +92,8 @@ class Service:
     interval: float = INTERVAL
     latest: Evaluation | None = None
     dashboard: Dashboard | None = None
+    failure: str | None = None
+    """Why the last poll failed (None when it succeeded): the evaluation served is then stale."""
     _session: aiohttp.ClientSession | None = None
 
     def __post_init__(self) -> None:
@@ -105,12 +120,30 @@ class Service:
             await self._session.close()
             self._session = None
 
+    async def poll_or_fail(self) -> None:
+        """One poll within `POLL_TIMEOUT` (or three intervals); a failure is kept in `failure`
+        and said in one line, the lag gauges withdrawn, and the next poll tried as usual."""
+        try:
+            await asyncio.wait_for(self.poll_once(), max(POLL_TIMEOUT, 3 * self.interval))
+        except Exception as e:  # the broker unreachable or silent: say so, try again
+            why = "no answer within the poll's time" if isinstance(e, TimeoutError) \
+                else f"{type(e).__name__}: {e}"
+            if self.failure is None:
+                log.warning("lag poll failed (%s); the last evaluation is stale", why[:300])
+            self.failure = why[:300]
+            self.metrics.failed()
+            if self.dashboard is not None:
+                self.dashboard.failure = self.failure
+        else:
+            if self.failure is not None:
+                log.info("lag poll works again")
+            self.failure = None
+            if self.dashboard is not None:
+                self.dashboard.failure = None
+
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                await self.poll_once()
-            except Exception:  # a broker hiccup: keep the last evaluation, try again
-                log.exception("lag poll failed")
+            await self.poll_or_fail()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
 
@@ -153,8 +186,10 @@ class Service:
 
     async def _lag(self, request: web.Request) -> web.Response:
         if self.latest is None:
-            return web.json_response({"error": "no evaluation yet"}, status=503)
-        return web.json_response(self.latest.as_json())
+            return web.json_response({"error": self.failure or "no evaluation yet",
+                                      "stale": True}, status=503)
+        return web.json_response({**self.latest.as_json(), "stale": self.failure is not None,
+                                  "error": self.failure, "now": time.time()})
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.text(),

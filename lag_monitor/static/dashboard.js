@@ -176,6 +176,8 @@ async function poll() {
     if (!answer.ok) throw new Error(`the monitor answered HTTP ${answer.status}`);
     const api = await answer.json();
     if (!api.chart_library.ok) errors.push(api.chart_library.error);
+    if (api.monitor_error) errors.push("The lag monitor cannot read the broker (" +
+      api.monitor_error + "): the figures below are from its last good evaluation, not now.");
     drawSummary(api);
     drawGroups(api);
     drawAlerts(api);

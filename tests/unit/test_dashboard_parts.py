@@ -6,6 +6,7 @@ is missing."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 
@@ -244,3 +245,63 @@ async def test_the_chart_library_is_served_when_installed(tmp_path: Path):
         assert api["groups"][0]["status"] == "REWIND"
     finally:
         await client.close()
+
+
+class _Broker:
+    """A monitor whose polls answer, fail or hang as told."""
+
+    rules = Rules(window=3, stop_after=10)
+
+    def __init__(self) -> None:
+        self.mode, self.at = "answer", 100.0
+
+    async def poll(self) -> Evaluation:
+        if self.mode == "fail":
+            raise ConnectionError("broker at 127.0.0.1:1 refused")
+        if self.mode == "hang":
+            await asyncio.sleep(3600)
+        self.at += 1
+        return Evaluation((_group("relay-linker", Status.OK, 0, 0.0),), self.at)
+
+
+async def test_a_broker_that_fails_or_goes_silent_makes_the_evaluation_stale_not_current(
+    monkeypatch
+):
+    from lag_monitor import serving
+
+    monkeypatch.setattr(serving, "POLL_TIMEOUT", 0.05)
+    broker = _Broker()
+    board = Dashboard(Rules(window=3, stop_after=10), 0.01, RELAY, ROLES)
+    service = Service(broker, Metrics(RELAY, ROLES), 0.01, dashboard=board)  # type: ignore[arg-type]
+    client = TestClient(TestServer(service.app()))
+    await client.start_server()
+    try:
+        await service.poll_or_fail()
+        lag = await (await client.get("/api/lag")).json()
+        assert lag["stale"] is False and lag["error"] is None
+        text = service.metrics.text().decode()
+        assert 'shaho_group_status{group="relay-linker",status="OK"} 1.0' in text
+        assert "shaho_lag_monitor_last_success_timestamp_seconds 101.0" in text
+
+        for mode, said in (("fail", "ConnectionError"), ("hang", "no answer")):
+            broker.mode = mode
+            await service.poll_or_fail()
+            lag = await (await client.get("/api/lag")).json()
+            assert lag["stale"] is True and said in lag["error"], mode
+            assert lag["groups"][0]["group"] == "relay-linker"  # the last one, said to be old
+            board_api = await (await client.get("/api/dashboard")).json()
+            assert board_api["stale"] is True and said in board_api["monitor_error"]
+            text = service.metrics.text().decode()
+            assert "shaho_group_status{" not in text and "shaho_lag_records{" not in text
+            assert "shaho_lag_monitor_last_success_timestamp_seconds 101.0" in text
+
+        broker.mode = "answer"
+        await service.poll_or_fail()
+        lag = await (await client.get("/api/lag")).json()
+        assert lag["stale"] is False and lag["error"] is None
+        assert (await (await client.get("/api/dashboard")).json())["monitor_error"] is None
+        assert "shaho_lag_monitor_last_success_timestamp_seconds 102.0" in \
+            service.metrics.text().decode()
+    finally:
+        await client.close()
+        await service.close()
