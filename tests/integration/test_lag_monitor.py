@@ -289,7 +289,9 @@ async def test_the_running_monitor_serves_json_metrics_and_shaho_lag_prints_its_
         port = await _wait_port(port_file, proc)
         await _api_until(port, worker, "OK")
         answer = await _api_until(port, plain, "STALL")  # behind, its offset standing still
-        assert set(answer) == {"groups", "evaluated_at"}
+        assert set(answer) == {"groups", "evaluated_at", "stale", "error", "now"}
+        assert answer["stale"] is False and answer["error"] is None
+        assert answer["now"] >= answer["evaluated_at"]
         mine = next(g for g in answer["groups"] if g["group"] == plain)
         assert set(mine) == {"group", "status", "lag_records", "lag_seconds", "partitions"}
         assert mine["lag_records"] == 2 and mine["lag_seconds"] > 86_000
