@@ -65,6 +65,14 @@ async def linked_population(relay: RelayEnv) -> Population:
     await relay.publish([(population.topic_of(f), f) for f in population.filings])
     await relay.tick()
     assert relay.run("relay-linker") == 0, relay.last_output
+    await onboard_insurers(relay, population, SEED)
+    return population
+
+
+async def onboard_insurers(relay: RelayEnv, population: Population, seed: int) -> list[str]:
+    """Every insurer's (and the pension service's) keys, principal, topics and member store
+    in the test's namespace, the stores filled from the population's filings with benefits of
+    `seed`; the codes of the insurers with members."""
     insurers = sorted(c for c, k in population.filer_kinds.items() if k.value in
                       ("insurer", "pension"))
     participants = [Participant("pension" if c == "JPS" else "insurer", c) for c in insurers]
@@ -77,10 +85,10 @@ async def linked_population(relay: RelayEnv) -> Population:
     try:
         for code, periods in sorted(members.items()):
             await member_store.create_store(conn, code)
-            await member_store.fill_store(conn, code, periods, benefits_for(periods, SEED))
+            await member_store.fill_store(conn, code, periods, benefits_for(periods, seed))
     finally:
         await conn.close()
-    return population
+    return sorted(members)
 
 
 async def opened_links(relay: RelayEnv, where: str) -> list[tuple[asyncpg.Record, str]]:

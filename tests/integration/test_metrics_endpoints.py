@@ -19,12 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from groundfloor.metrics import OTHER, PROCESSORS, endpoints
-from infra import kafka_acl
-from infra.principals import OPERATOR
 from infra.processes import run_dir
-from infra.topics_admin import apply_topics_of
-from insurer_workers import member_store
-from insurer_workers.members import benefits_for, members_from_filings
 from insurer_workers.worker import REFUSALS as WORKER_REFUSALS
 from insurer_workers.worker import SET_ASIDE
 from notification_streams.processor import REASONS as NOTIFICATION_REASONS
@@ -42,12 +37,11 @@ from tests.integration.exchange_env import (
     insured,
     job_changer,
     medical_covers,
+    onboard_insurers,
     request,
     send_raw,
 )
 from tests.integration.relay_env import RelayEnv
-from trust.encryption_keys import ensure_encryption_keys
-from trust.pki import Participant
 
 pytestmark = pytest.mark.integration
 
@@ -127,26 +121,6 @@ class Running:
                 proc.wait(timeout=30)
 
 
-async def _onboard(relay: RelayEnv, population: Population) -> list[str]:
-    """Every insurer's keys, principal, topics and member store in the test's namespace."""
-    insurers = sorted(c for c, k in population.filer_kinds.items()
-                      if k.value in ("insurer", "pension"))
-    participants = [Participant("pension" if c == "JPS" else "insurer", c) for c in insurers]
-    ensure_encryption_keys(relay.cfg, participants)
-    await asyncio.to_thread(kafka_acl.provision, relay.stack,
-                            [(p.role, p.code) for p in participants], relay.topics)
-    await apply_topics_of(relay.cfg.kafka(OPERATOR), relay.topics, insurers)
-    members = members_from_filings(population.filings)
-    conn = await relay.connect()
-    try:
-        for code, periods in sorted(members.items()):
-            await member_store.create_store(conn, code)
-            await member_store.fill_store(conn, code, periods, benefits_for(periods, SEED))
-    finally:
-        await conn.close()
-    return sorted(members)
-
-
 def _input_strings(population: Population, extra: list[str]) -> set[str]:
     """Every string value of the filings pushed (codes, references, numbers, names)."""
     found: set[str] = set(extra)
@@ -181,7 +155,7 @@ def _check_labels(name: str, samples: Samples, inputs: set[str]) -> None:
 async def test_every_processor_serves_bounded_metrics_of_what_it_did(relay: RelayEnv,
                                                                       tmp_path: Path):
     population = generate(SEED, PERSONS, START)
-    medical = await _onboard(relay, population)
+    medical = await onboard_insurers(relay, population, SEED)
     running = Running(relay, tmp_path)
     try:
         for name in ("relay-linker", "outbox-publisher", "notifications", "relay-exchange"):
