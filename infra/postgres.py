@@ -13,10 +13,11 @@ import subprocess
 from pathlib import Path
 
 from groundfloor.config import StackConfig
+from infra import debian
 from infra.kafka import StackError
 from infra.process import pid_alive, port_open, read_pid, wait_for
 
-PG_INSTALL = "apt-get update && apt-get install -y postgresql"
+PG_INSTALL = debian.install_command("postgresql")
 
 
 def _bin_dir() -> Path:
@@ -34,13 +35,7 @@ def _ensure_installed() -> Path:
         return _bin_dir()
     except FileNotFoundError:
         pass
-    if os.geteuid() != 0:
-        raise StackError(f"PostgreSQL is not installed; install it with: {PG_INSTALL}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if result.returncode != 0:
-            raise StackError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+    debian.install("postgresql", "PostgreSQL")
     return _bin_dir()
 
 
