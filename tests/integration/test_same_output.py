@@ -43,7 +43,7 @@ from schemas.topics import (
 )
 from schemas.topics import topic as catalogue_topic
 from synthetic.population import Population, generate
-from tests.integration.chaos import ingested, run_with_kills
+from tests.faults.chaos import ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv, drop_env, make_env
 from trust.encryption_keys import PublicKeyDirectory, load_private_key
 from trust.notice_sealing import open_notice

@@ -33,7 +33,7 @@ from notification_streams.processor import GROUP
 from schemas.envelope import JST, Filing
 from schemas.topics import NOTICES
 from synthetic.population import Population, generate
-from tests.integration.chaos import FAULTS, spawn
+from tests.faults.chaos import FAULTS, spawn
 from tests.integration.notifications_env import inbox, notices_of
 from tests.integration.relay_env import RelayEnv, drop_env, make_env, publish_in_phases
 from trust.pki import Participant, list_participants

@@ -35,7 +35,7 @@ from schemas.topics import (
     changes_topic,
 )
 from synthetic.population import generate
-from tests.integration.chaos import FAULTS, ingested, run_with_kills
+from tests.faults.chaos import FAULTS, ingested, run_with_kills
 from tests.integration.relay_env import RelayEnv
 from trust.encryption_keys import NoEncryptionKey, PublicKeyDirectory
 from trust.pki import list_participants
