@@ -1,11 +1,10 @@
 """The linker and the outbox publisher, each its own OS process, SIGKILLed at every named fault
-point and at random moments during a 20,000-event run, then restarted: nothing is lost and
+point and at random moments during a 6,000-event run, then restarted: nothing is lost and
 nothing is duplicated for read_committed readers (change notices included), and the table
 equals the pure fold."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from uuid import UUID
@@ -36,13 +35,14 @@ from schemas.topics import (
 )
 from synthetic.population import generate
 from tests.faults.chaos import FAULTS, ingested, run_with_kills
+from tests.faults.conftest import FaultRun
 from tests.integration.relay_env import RelayEnv
 from trust.encryption_keys import NoEncryptionKey, PublicKeyDirectory
 from trust.pki import list_participants
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 20_000
+EVENTS = 6_000
 
 
 async def _read_committed(relay: RelayEnv, topics: list[str]) -> list[tuple[str, bytes]]:
@@ -98,11 +98,11 @@ def _each_persons_changes(messages: list[LinkChanged]) -> dict[str, list[UUID]]:
     return dict(changes)
 
 
-async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
-    population = generate(23, 2000, date(2025, 1, 1))
+async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv, fault_run: FaultRun):
+    population = generate(23, 1200, date(2025, 1, 1))
     filings = population.filings
-    # 2,000 persons file about 8,000 times; the filers upload again what they filed (the
-    # same event ids: duplicates the relay must recognise) until the run has 20,000 events
+    # 1,200 persons file about 5,250 times; the filers upload again what they filed (the
+    # same event ids: duplicates the relay must recognise) until the run has 6,000 events
     uploads = [f for _ in range(EVENTS // len(filings) + 1) for f in filings][:EVENTS]
     await relay.publish([(population.topic_of(f), f) for f in uploads])
     landed = await relay.publish_raw(population.bad_records, population.bad_filers)
@@ -114,8 +114,10 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv):
     total = await ingested(relay)
     partitions = sum(t.partitions for t in INGESTION_TOPICS)
     assert total >= EVENTS + landed + 2 * partitions
+    fault_run.carried(total)
 
-    kills = await run_with_kills(relay, total, random.Random(5), seconds=900)
+    kills = await run_with_kills(relay, total, fault_run.rng(), seconds=900)
+    print(dict(sorted(kills.items())))
     assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
     fired = {k.split(":")[0] for k in kills if k.endswith("exit -9")}
     assert fired == {p for points in FAULTS.values() for p in points}, kills
