@@ -5,7 +5,7 @@ One test checks two properties at once, to run the relay's part once per namespa
 synthetic population (seed 59: NHI and pension-switch reminders and their resolutions,
 double-enrolment steps, age milestones), ticked every two weeks over its fourteen months, goes
 into two namespaces through the linker and the publisher; the calm one runs the processor once
-with SHAHO_NOTIFICATIONS_BATCH=400, the other with 7 under 20 kills drawn over the calendar,
+with SHAHO_NOTIFICATIONS_BATCH=400, the other with 25 under 10 kills drawn over the calendar,
 its outbox drained by publishers killed at random and at their fault points (in the Kafka
 transaction, before the position, after the commit). No copy twice on the notices topics and
 every copy the ledger counts delivered, in each run; then equal notices (ids, contents, the
@@ -15,7 +15,6 @@ batch size changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -27,30 +26,31 @@ from typing import Any
 import asyncpg
 import pytest
 
+from consumers.reading import read_committed
 from groundfloor.config import StackConfig
+from infra.principals import TESTS
 from infra.topics_admin import NOTICE_ROLES, addressed_codes
 from notification_streams.processor import GROUP
 from schemas.envelope import JST, Filing
-from schemas.topics import NOTICES
+from schemas.topics import FORWARDED_TICK_TOPICS, NOTICES
 from synthetic.population import Population, generate
 from tests.faults.chaos import FAULTS, spawn
+from tests.faults.conftest import FaultRun
 from tests.integration.notifications_env import inbox, notices_of
 from tests.integration.relay_env import RelayEnv, drop_env, make_env, publish_in_phases
 from trust.pki import Participant, list_participants
 
 pytestmark = pytest.mark.integration
 
-PERSONS = 300
+PERSONS = 880
 EVERY = timedelta(days=14)
 """A tick every two weeks, from the first filing's day until three weeks after the last."""
-CALM, SMALL = "400", "7"
+CALM, SMALL = "400", "25"
 BATCH = "SHAHO_NOTIFICATIONS_BATCH"
-KILLS = 20
+KILLS = 10
 SPARE = 8
 """Clock steps at the calendar's end no kill is drawn on: an incarnation started near the end
 can finish all that is left before its kill lands, and such a kill interrupts nothing."""
-KILL_SEED = int(os.environ.get("SHAHO_KILL_SEED") or random.randrange(1 << 31))
-"""Random each run (printed: SHAHO_KILL_SEED=<seed> repeats its kills' schedule)."""
 Phases = list[tuple[datetime, list[tuple[str, Filing]]]]
 
 
@@ -85,13 +85,20 @@ async def _progress(conn: asyncpg.Connection) -> tuple[int, int, int]:
     return row[0], row[1], row[2]
 
 
+async def _consumed(relay: RelayEnv) -> int:
+    """The records on the topics the processor reads (the clock's ticks forwarded there too),
+    read committed: what the run carried."""
+    topics = [relay.topic(t.name) for t in FORWARDED_TICK_TOPICS]
+    return len(await read_committed(relay.cfg.kafka(TESTS), topics))
+
+
 def _killed(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
 
 async def _run_with_kills(relay: RelayEnv, rng: random.Random) -> Counter[str]:
-    """`shaho run notifications` (batch 7) started again and again, each SIGKILLed a random
+    """`shaho run notifications` (batch 25) started again and again, each SIGKILLed a random
     moment after it has stored some progress and reached the clock step drawn for it (KILLS
     steps drawn over the calendar but its last SPARE, where an incarnation may finish all
     that is left before its kill: kills fall in folds, in judging chunks and between them);
@@ -188,9 +195,8 @@ def _by_id(sent: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
-    stack: StackConfig, unique: str
+    stack: StackConfig, unique: str, fault_run: FaultRun
 ) -> None:
-    print(f"SHAHO_KILL_SEED={KILL_SEED}")
     phases = _calendar(generate(59, PERSONS, datetime(2025, 1, 1).date()))
     calm, killed = await asyncio.gather(make_env(stack, unique, [NOTICES]),
                                         make_env(stack, f"{unique}k", [NOTICES]))
@@ -205,12 +211,13 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
                 assert code == 0, calm.last_output
 
         calm_done = asyncio.ensure_future(calm_run())
-        kills = await _run_with_kills(killed, random.Random(KILL_SEED))
+        kills = await _run_with_kills(killed, fault_run.rng())
         assert await asyncio.to_thread(killed.run, "notifications", {BATCH: SMALL}) == 0, (
             killed.last_output)
-        kills += await _publish_with_faults(killed, random.Random(KILL_SEED))
+        kills += await _publish_with_faults(killed, fault_run.rng())
         await calm_done
         print(dict(sorted(kills.items())))
+        fault_run.carried(await _consumed(killed))
         assert kills["notifications: SIGKILL mid-run"] >= KILLS, kills
         assert sum(n for k, n in kills.items() if k.startswith("outbox-publisher at")) >= 1
 
@@ -223,7 +230,7 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
         assert expected["topics"] and expected["inbox"]
         _exactly_once(expected)
         _exactly_once(got)
-        # killed with batch 7 as calm with batch 400: the same copies, ids and contents (the
+        # killed with batch 25 as calm with batch 400: the same copies, ids and contents (the
         # seal's randomness aside: the numbers they open to), the same inbox rows and ledger
         assert _by_id(got) == _by_id(expected)
     finally:

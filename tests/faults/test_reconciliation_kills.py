@@ -32,7 +32,13 @@ from schemas.settlements import RoutedSettlement
 from schemas.topics import settlements_topic
 from shaho.bootstrap import insurer, topic_namespace
 from staging.exchange_population import insurers_of
-from tests.integration.close_env import links_of, relay_running, settling_receipts
+from tests.faults.conftest import FaultRun
+from tests.integration.close_env import (
+    links_of,
+    relay_running,
+    routine_receipts,
+    settling_receipts,
+)
 from tests.integration.exchange_env import linked_population
 from tests.integration.relay_env import RelayEnv
 
@@ -43,8 +49,10 @@ OCTOBER = datetime(2026, 10, 1, 10, 0, tzinfo=JST)
 BEFORE = datetime(2026, 11, 30, 23, 0, tzinfo=JST)
 AFTER = datetime(2026, 12, 1, 0, 30, tzinfo=JST)
 """Still 30 November in UTC: the date in Japan decides."""
-KILL_SEED = int(os.environ.get("SHAHO_KILL_SEED", random.randrange(1 << 30)))
 KILLS = 3
+CLINICS = 4
+"""Each person's outpatient receipts a month: with the settling ones, over 5,000 records in
+the stores the close reads."""
 SETTINGS = {"SHAHO_RECONCILE_POLL": "1", "SHAHO_RECONCILE_WAIT": "90",
             "SHAHO_RECONCILE_RETRY_CAP": "4", "SHAHO_CLOSE_CHUNK": "2"}
 """A short poll and backoff, and two households per ledger transaction: many commits to
@@ -145,15 +153,17 @@ async def _run_with_kills(relay: RelayEnv, medical: list[str],
 
 
 async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_the_kills(
-        relay: RelayEnv):
-    print(f"SHAHO_KILL_SEED={KILL_SEED}")
+        relay: RelayEnv, fault_run: FaultRun):
     population = await linked_population(relay)
     codes = insurers_of(population)
     await namespace.receipt_topics(relay.stack, relay.topics, codes)
     await namespace.settlement_topics(relay.stack, relay.topics, codes)
     await relay.tick(OCTOBER)
-    receipts = settling_receipts(await links_of(relay))
+    links = await links_of(relay)
+    receipts = settling_receipts(links)
     assert len(receipts) >= 10, "too few households settle"
+    receipts += routine_receipts(links, CLINICS)
+    fault_run.carried(len(receipts))
     await publish_receipts(relay.cfg.kafka(TESTS), relay.topics, receipts)
     conn = await relay.connect()
     try:
@@ -175,7 +185,7 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
 
     # 1 December in Japan: killed at random points during the close and restarted until done
     async with relay_running(relay, codes, AFTER):
-        kills = await _run_with_kills(relay, medical, random.Random(KILL_SEED))
+        kills = await _run_with_kills(relay, medical, fault_run.rng())
         print(dict(sorted(kills.items())))
         assert sum(kills.values()) >= KILLS, kills
         ledger = await _ledger(relay, medical)

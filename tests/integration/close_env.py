@@ -83,6 +83,25 @@ def settling_receipts(links: dict[str, list[Link]]) -> list[ReceiptRecord]:
     return found
 
 
+def routine_receipts(links: dict[str, list[Link]], clinics: int) -> list[ReceiptRecord]:
+    """A month's outpatient receipt from each of `clinics` clinics for every person on every
+    month of the period their medical link covers (the 15th): the bulk of what an insurer's
+    store holds, mostly under the 21,000 yen a receipt of someone under 70 must reach."""
+    found: list[ReceiptRecord] = []
+    months = [date(PERIOD.year - 1, 8, 15) + timedelta(days=31 * k) for k in range(12)]
+    for n, (_, ls) in enumerate(sorted(links.items())):
+        for month in (m.replace(day=15) for m in months):
+            for lk in ls:
+                if lk.scheme == "medical" and lk.covers(month):
+                    found += [ReceiptRecord(
+                        receipt_id=f"ROUTINE-{n}-{month:%Y%m}-{k}", insurer_number=lk.insurer,
+                        kind=ReceiptKind.MEDICAL_OUTPATIENT, insured_number=insured(lk.number),
+                        service_month=f"{month:%Y-%m}", institution_code=f"13200000{k:02d}",
+                        copay_yen=1_000 + 37 * ((n + k) % 50), high_cost_benefit_yen=0,
+                        meals_and_room_yen=0) for k in range(clinics)]
+    return found
+
+
 def _spawn(relay: RelayEnv, args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", *args],
                             env=relay.cfg.child_env(), stdout=subprocess.DEVNULL,
