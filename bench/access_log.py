@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -38,7 +39,7 @@ from access_log.verifier import (
 from bench import baseline
 from bench.cpu import RoundTrips, cpu_seconds, postmaster_pid, run_queue_seconds, server_cpu
 from bench.exchange import percentile
-from bench.linker import REPORTS
+from bench.linker import REPORTS, write_report
 from consumers import access_records, offsets
 from consumers.access_records import Access
 from groundfloor.config import StackConfig
@@ -507,7 +508,7 @@ async def relayed(cfg: StackConfig, dsn: str, keyring: Keyring, sizes: tuple[int
 async def run(cfg: StackConfig, size: int = 1_000_000, samples: int = 10_000,
               batches: tuple[int, ...] = (1, 20, 200), entries: int = 10_000, rounds: int = 4,
               request_sizes: tuple[int, ...] = (1, 50), requests: int = 2_000,
-              write: bool = True) -> dict[str, Any]:
+              write: bool = True, reports: Path = REPORTS) -> dict[str, Any]:
     rng = random.Random(7)
     keyring = Keyring.load(cfg.keyring_path)
     load = os.getloadavg()
@@ -524,9 +525,7 @@ async def run(cfg: StackConfig, size: int = 1_000_000, samples: int = 10_000,
     result["proofs"] = await asyncio.to_thread(proofs, size, samples, rng)
     result["load_after"] = os.getloadavg()
     if write:
-        REPORTS.mkdir(exist_ok=True)
-        (REPORTS / "access_log.json").write_text(json.dumps(result, indent=2) + "\n")
-        (REPORTS / "access_log.md").write_text(markdown(result))
+        write_report(reports, "access_log", result, markdown(result))
     return result
 
 

@@ -11,7 +11,6 @@ Writes `bench/reports/exchange.{json,md}`. A benchmark, never a test.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import platform
@@ -21,13 +20,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from bench.baseline import scratch_topic
 from bench.cpu import CpuMeter
-from bench.linker import REPORTS, Scratch, _publish, _records, _servers
+from bench.linker import REPORTS, Scratch, _publish, _records, _servers, write_report
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import KafkaLogin, idempotent_producer, reader
@@ -292,7 +292,7 @@ async def _link(cfg: StackConfig, ns: Scratch, population: Population) -> dateti
 
 async def run(cfg: StackConfig, persons: int = 600, seed: int = 7, rate: int = 200,
               seconds: float = 20.0, steps: tuple[int, ...] = (25, 50, 100, 200),
-              step_seconds: float = 10.0) -> dict[str, Any]:
+              step_seconds: float = 10.0, reports: Path = REPORTS) -> dict[str, Any]:
     population = generate(seed, persons, date(2025, 1, 1))
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "persons": persons,
@@ -355,9 +355,7 @@ async def run(cfg: StackConfig, persons: int = 600, seed: int = 7, rate: int = 2
     result["highest_held"] = max(held) if held else None
     raw_held = [r for r in steps if result["raw"][str(r)]["held"]]  # the same steps only
     result["raw_highest_held"] = max(raw_held) if raw_held else None
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "exchange.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (REPORTS / "exchange.md").write_text(markdown(result))
+    write_report(reports, "exchange", result, markdown(result))
     return result
 
 

@@ -50,6 +50,13 @@ LIVE_TICK = 0.05  # seconds between the relay clock's ticks while filings arrive
 TARGETS = {"events_per_s": 5000, "p99_ms": 100, "baseline_ratio": 0.3}
 
 
+def write_report(reports: Path, name: str, result: dict[str, Any], text: str) -> None:
+    """`<name>.json` (the figures) and `<name>.md` (the report) in the folder `reports`."""
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{name}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (reports / f"{name}.md").write_text(text)
+
+
 class Scratch:
     """A fresh database and topic prefix for one measurement; `cfg` is the stack in it."""
 
@@ -353,7 +360,8 @@ def markdown(result: dict[str, Any], lines: list[str]) -> str:
     ])
 
 
-async def run(cfg: StackConfig, persons: int, seed: int) -> dict[str, Any]:
+async def run(cfg: StackConfig, persons: int, seed: int,
+              reports: Path = REPORTS) -> dict[str, Any]:
     population = generate(seed, persons, date(2025, 1, 1))
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "persons": persons,
@@ -366,7 +374,5 @@ async def run(cfg: StackConfig, persons: int, seed: int) -> dict[str, Any]:
         "latency_within_capacity": await latency(cfg, _first(population, 2000), rate=200),
     }
     lines = verdicts(result)
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "linker.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (REPORTS / "linker.md").write_text(markdown(result, lines))
+    write_report(reports, "linker", result, markdown(result, lines))
     return result

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import time
@@ -23,6 +22,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -30,7 +30,7 @@ from aiokafka import TopicPartition
 
 from bench.baseline import SCRATCH_TABLES, scratch_topic
 from bench.exchange import percentile
-from bench.linker import REPORTS, Scratch, _publish, _records
+from bench.linker import REPORTS, Scratch, _publish, _records, write_report
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from groundfloor.kafka_clients import (
@@ -249,7 +249,7 @@ async def raw_baseline(cfg: StackConfig, count: int, rate: float) -> dict[str, A
 
 
 async def run(cfg: StackConfig, persons: int = 400, seed: int = 7,
-              rate: float = 10.0) -> dict[str, Any]:
+              rate: float = 10.0, reports: Path = REPORTS) -> dict[str, Any]:
     population = generate(seed, persons, date(2025, 1, 1))
     result: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "persons": persons,
@@ -260,9 +260,7 @@ async def run(cfg: StackConfig, persons: int = 400, seed: int = 7,
     copies = max(result["relay"]["topic_copies"], 50)
     result["raw"] = await raw_baseline(cfg, copies, min(copies / result["relay"]["ticking_s"]
                                                         * 4, 200.0))
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "notices.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (REPORTS / "notices.md").write_text(markdown(result))
+    write_report(reports, "notices", result, markdown(result))
     return result
 
 

@@ -42,7 +42,7 @@ import asyncpg
 
 from bench.cpu import CpuMeter
 from bench.exchange import _link, insurer
-from bench.linker import REPORTS, Scratch, _servers
+from bench.linker import REPORTS, Scratch, _servers, write_report
 from groundfloor.config import StackConfig
 from groundfloor.crypto import Keyring
 from infra import namespace, processes
@@ -439,7 +439,8 @@ def projection(small: dict[str, Any], large: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int | None = None,
-              profile: bool = True, tick: float = TICK_INTERVAL) -> dict[str, Any]:
+              profile: bool = True, tick: float = TICK_INTERVAL,
+              reports: Path = REPORTS) -> dict[str, Any]:
     """Measure at `small` (a quarter of `persons` unless given) and at `persons`, profile a
     third run at `persons` (where the growth shows), extrapolate; write the report."""
     small = small or max(persons // 4, 50)
@@ -448,28 +449,25 @@ async def run(cfg: StackConfig, persons: int = 2400, seed: int = 7, small: int |
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                    f"{platform.python_version()}", "sizes": [small, persons], "tick_s": tick,
         "close_batch": close_batch()}
-    REPORTS.mkdir(exist_ok=True)
     runs = []
     for size in (small, persons):
         runs.append(await one_size(cfg, size, seed, tick=tick))
         result["runs"] = runs
-        _write(result)  # what is measured so far stays, should a later size fail
+        _write(result, reports)  # what is measured so far stays, should a later size fail
     result["projection"] = projection(runs[0], runs[1])
     if profile:
-        where = REPORTS / "reconciliation_profiles"
+        where = reports / "reconciliation_profiles"
         where.mkdir(exist_ok=True)
         result["profiled"] = await one_size(cfg, persons, seed, profiled=where, tick=tick)
         for path in where.glob("*.prof"):
             path.unlink()
         where.rmdir()
-    _write(result)
+    _write(result, reports)
     return result
 
 
-def _write(result: dict[str, Any]) -> None:
-    (REPORTS / "reconciliation.json").write_text(json.dumps(result, indent=2, default=str)
-                                                 + "\n")
-    (REPORTS / "reconciliation.md").write_text(markdown(result))
+def _write(result: dict[str, Any], reports: Path = REPORTS) -> None:
+    write_report(reports, "reconciliation", result, markdown(result))
 
 
 def _s(value: float | None) -> str:
