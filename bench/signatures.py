@@ -162,7 +162,7 @@ def markdown(result: dict[str, Any]) -> str:
     ])
 
 
-def run(persons: int = 2400, seed: int = 7) -> dict[str, Any]:
+def run(persons: int = 2400, seed: int = 7, reports: Path = REPORTS) -> dict[str, Any]:
     population = generate(seed, persons, date(2025, 1, 1))
     result = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seed": seed, "persons": persons,
@@ -170,9 +170,9 @@ def run(persons: int = 2400, seed: int = 7) -> dict[str, Any]:
                    f"{platform.python_version()}",
         "signatures": measure(population),
     }
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "signatures.json").write_text(json.dumps(result, indent=2) + "\n")
-    (REPORTS / "signatures.md").write_text(markdown(result))
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "signatures.json").write_text(json.dumps(result, indent=2) + "\n")
+    (reports / "signatures.md").write_text(markdown(result))
     return result
 
 

@@ -22,9 +22,9 @@ from bench import (
     notices,
     pending_deadlines,
     reconciliation,
-    signatures,
+    suite,
 )
-from bench.linker import REPORTS, run
+from bench.linker import REPORTS
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import KafkaLogin
 from infra.principals import OPERATOR, participant_name
@@ -228,6 +228,9 @@ def _clock(args: argparse.Namespace, cfg: StackConfig) -> int:
 def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quick", action="store_true",
+                   help="every flow at small sizes (a few minutes); its flows' own reports go "
+                   "to bench/reports/quick/")
     p.add_argument("--broker", action="store_true",
                    help="measure instead what the broker's authentication costs (against a "
                    "second, unauthenticated broker of the bench's own) and how long "
@@ -272,7 +275,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    help="--exchange: how long each step is held")
 
 
-@command("bench", "measure the linker against raw baselines and the cost of signature checks; "
+@command("bench", "every flow's bench against its raw baseline (or one flow's, by its flag); "
          "writes bench/reports/", _bench_options)
 def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
     print_lines([*up(cfg), provision(cfg)])
@@ -302,9 +305,8 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
                                  args.seconds, steps, args.step_seconds))
         print((REPORTS / "exchange.md").read_text())
         return 0
-    asyncio.run(run(cfg, args.persons, args.seed))
-    print((REPORTS / "linker.md").read_text())
-    print(signatures.markdown(signatures.run(args.persons, args.seed)))
+    sizes = suite.quick(args.seed) if args.quick else suite.full(args.persons, args.seed)
+    print((suite.run(cfg, sizes, args.quick)).read_text())
     return 0
 
 
