@@ -413,7 +413,7 @@ class Routing:
                     Purpose.ELIGIBILITY_CONFIRMATION.value)))
                 pending.append((item, routed, request_id, ASKER, PROVIDER, entry,
                                 AT + timedelta(hours=1), relay, "medical", "qualification",
-                                "eligibility_confirmation", ROW))
+                                "eligibility_confirmation", ROW, None))  # disclosed at once
                 queries.append(Access(
                     store.index_of(self.keyring, "access-entry", f"{item}:query").hex()[:48],
                     relay, AccessKind.RELAYED_QUERY, ASKER, PROVIDER, "medical",
