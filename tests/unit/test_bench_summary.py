@@ -187,3 +187,17 @@ def test_the_report_says_whether_the_run_was_quick_and_at_which_sizes():
     assert "- linker: sustained filings/s over a backlog against raw aiokafka consume" in text
     block = summary.readme_block(run, figures, "bench/reports/2026-12-07.md")
     assert BEGIN not in block and "(bench/reports/2026-12-07.md)" in block
+
+
+def test_the_quick_sizes_are_no_larger_than_the_full_run_s_and_every_flow_runs_in_both():
+    from dataclasses import asdict
+
+    from bench.suite import FLOWS, full, quick
+
+    small, big = asdict(quick(7)), asdict(full(2400, 7))
+    assert small.pop("days_per_s") >= big.pop("days_per_s")  # a faster calendar is a shorter run
+    for name, value in small.items():
+        most = max(value) if isinstance(value, tuple) else value
+        assert most <= (max(big[name]) if isinstance(big[name], tuple) else big[name]), name
+    assert [name for name, _, _ in FLOWS] == list(summary.FLOWS)
+    assert quick(7).reconciliation_small < quick(7).reconciliation_persons
