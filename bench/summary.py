@@ -155,19 +155,25 @@ def notices(r: Any) -> list[Row]:
                 LOWER, None, number(r, "raw", f"{q}_ms"), raw) for q in ("p50", "p99")]
 
 
+def _extrapolated(value: float | None) -> float | None:
+    """A time or size drawn on the line through two runs; at or below zero it says only that
+    the two were too small or too noisy to draw a line through, so it is no figure."""
+    return value if value is not None and value > 0 else None
+
+
 def reconciliation(r: Any) -> list[Row]:
     runs = _items(r, "runs")
     last = runs[-1] if runs else {}
     rss = _at(r, "projection", "peak_rss_mib")
     values = [number(rss, k) for k in rss] if isinstance(rss, Mapping) else []
-    largest = max((v for v in values if v is not None), default=None)
+    largest = _extrapolated(max((v for v in values if v is not None), default=None))
     raw = "one SELECT of the same receipts"
     return [
         Row("reconciliation", f"close at {number(last, 'persons') or 0:,.0f} persons",
             number(last, "wall_s"), "s", LOWER, None, number(last, "raw", "best_s"), raw),
         Row("reconciliation", f"close extrapolated to {TARGET_PERSONS:,} persons",
-            number(r, "projection", "wall_s"), "s", LOWER, TARGET_WALL_S,
-            number(r, "projection", "raw_s"), raw + ", extrapolated"),
+            _extrapolated(number(r, "projection", "wall_s")), "s", LOWER, TARGET_WALL_S,
+            _extrapolated(number(r, "projection", "raw_s")), raw + ", extrapolated"),
         Row("reconciliation", f"largest peak RSS extrapolated to {TARGET_PERSONS:,}",
             largest, "MiB", LOWER, TARGET_RSS_MIB),
     ]

@@ -78,6 +78,15 @@ def test_a_figure_without_a_stated_target_is_not_judged_and_nan_is_not_measured(
     assert (p99.value, p99.verdict, p99.ratio) == (None, NOT_MEASURED, None)
 
 
+def test_an_extrapolation_below_zero_is_not_measured_never_a_target_met():
+    noisy = {**RECONCILIATION, "projection": {"wall_s": -36000.0, "raw_s": 3.0,
+                                              "peak_rss_mib": {"close": -5.0}}}
+    figures = rows({"reconciliation": noisy}, {})
+    for start in ("close extrapolated", "largest peak RSS"):
+        row = _row(figures, "reconciliation", start)
+        assert (row.value, row.verdict, row.ratio) == (None, NOT_MEASURED, None)
+
+
 def test_a_failed_flow_is_one_failed_row_and_the_others_still_report():
     figures = rows({"linker": LINKER}, {"exchange": "RuntimeError: no candidates"})
     failed = [r for r in figures if r.verdict == FAILED]
