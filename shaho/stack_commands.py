@@ -19,9 +19,11 @@ from bench import (
     access_log,
     broker_auth,
     exchange,
+    linker,
     notices,
     pending_deadlines,
     reconciliation,
+    signatures,
     suite,
 )
 from bench.linker import REPORTS
@@ -231,6 +233,9 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="every flow at small sizes (a few minutes); its flows' own reports go "
                    "to bench/reports/quick/")
+    p.add_argument("--linker", action="store_true",
+                   help="measure instead the linker alone against its raw baselines, and the "
+                   "cost of signature checks (what a plain `shaho bench` measured before)")
     p.add_argument("--broker", action="store_true",
                    help="measure instead what the broker's authentication costs (against a "
                    "second, unauthenticated broker of the bench's own) and how long "
@@ -304,6 +309,11 @@ def _bench(args: argparse.Namespace, cfg: StackConfig) -> int:
         asyncio.run(exchange.run(cfg, min(args.persons, 600), args.seed, args.rate,
                                  args.seconds, steps, args.step_seconds))
         print((REPORTS / "exchange.md").read_text())
+        return 0
+    if args.linker:
+        asyncio.run(linker.run(cfg, args.persons, args.seed))
+        print((REPORTS / "linker.md").read_text())
+        print(signatures.markdown(signatures.run(args.persons, args.seed)))
         return 0
     sizes = suite.quick(args.seed) if args.quick else suite.full(args.persons, args.seed)
     print((suite.run(cfg, sizes, args.quick)).read_text())
