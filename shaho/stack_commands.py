@@ -231,7 +231,7 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--persons", type=int, default=2400, help="population size (~4 filings each)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quick", action="store_true",
-                   help="every flow at small sizes (a few minutes); its flows' own reports go "
+                   help="every flow at small sizes (minutes, not hours); its flows' own reports go "
                    "to bench/reports/quick/")
     p.add_argument("--linker", action="store_true",
                    help="measure instead the linker alone against its raw baselines, and the "
