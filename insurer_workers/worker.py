@@ -31,6 +31,7 @@ from access_log.heads import MAX_AHEAD, Seen, cosigned, judge
 from access_log.months import head_origin
 from access_log.verifier import RELAY_TIME as RELAY_TIME_TEXT
 from access_log.verifier import HeadRefused, parse_note, verify_head
+from groundfloor import faults
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import (
     Drain,
@@ -240,6 +241,7 @@ class InsurerWorker:
             fetched = await self.consumer.getmany(timeout_ms=200, max_records=200)
             records = [r for batch in fetched.values() for r in batch]
             if records and await self.handle(records):
+                faults.reached("insurer.before-commit")  # the batch read again: replays
                 await self.consumer.commit()
                 self._count(records)
                 if drain is not None:
@@ -371,6 +373,7 @@ class InsurerWorker:
         await self.producer.send_and_wait(
             self.namespace.physical(EXCHANGE_ANSWER), value, key=key,
             headers=self.me.signer.headers(EXCHANGE_ANSWER.name, key, value))
+        faults.reached("insurer.after-answer")  # answered, not remembered: answered again
         self.done.metrics.records_out.inc()
         async with self.pool.acquire() as conn, conn.transaction():
             await member_store.record_accesses(conn, self.me.code, accesses)
