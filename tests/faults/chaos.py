@@ -10,10 +10,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 from aiokafka import TopicPartition
 
-from groundfloor.kafka_clients import end_offsets
+from groundfloor.kafka_clients import admin_client, end_offsets
 from infra.principals import TESTS
 from schemas.topics import INGESTION_TOPICS
 from tests.integration.relay_env import RelayEnv
@@ -26,13 +27,15 @@ FAULTS = {
 
 
 def spawn(relay: RelayEnv, name: str, fault: str | None,
-          extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """`shaho run <name>` in the relay's namespace, armed with `fault` if one is given."""
+          extra: dict[str, str] | None = None,
+          args: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """`shaho run <name> [args]` in the relay's namespace, armed with `fault` if one is
+    given."""
     env = relay.cfg.child_env(extra)
     env.pop("SHAHO_FAULT", None)
     if fault:
         env["SHAHO_FAULT"] = fault
-    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name], env=env,
+    return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name, *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -42,6 +45,20 @@ async def ingested(relay: RelayEnv) -> int:
     partitions = [TopicPartition(relay.topic(t), p)
                   for t in INGESTION_TOPICS for p in range(t.partitions)]
     return sum((await end_offsets(relay.cfg.kafka(TESTS), partitions)).values())
+
+
+async def lag(relay: RelayEnv, group: str, partitions: Sequence[TopicPartition]) -> int:
+    """Records of `partitions` that `group` has not committed past: their ends (as a
+    read_committed reader sees them) less the group's committed offsets."""
+    admin = admin_client(relay.cfg.kafka(TESTS))
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    ends = await end_offsets(relay.cfg.kafka(TESTS), partitions)
+    done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+    return sum(max(ends[tp] - done.get(tp, 0), 0) for tp in partitions)
 
 
 async def progress(relay: RelayEnv) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from aiokafka import TopicPartition
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from consumers.reading import partitions_of
 from groundfloor.crypto import Sealed, open_sealed
@@ -23,7 +24,7 @@ from infra.principals import OPERATOR, TESTS
 from infra.topics_admin import apply_topics_of
 from insurer_workers import member_store
 from insurer_workers.members import benefits_for, members_from_filings
-from insurer_workers.worker import send_request
+from insurer_workers.worker import send_request, send_requests
 from relay_clock.ticks import is_tick_record
 from schemas import decode_relay
 from schemas.common import InsuredNumber
@@ -142,6 +143,15 @@ async def ask(relay: RelayEnv, req: ExchangeRequest) -> None:
     await send_request(insurer(relay.cfg, req.asker_code), relay.topics, req)
 
 
+async def ask_all(relay: RelayEnv, reqs: list[ExchangeRequest]) -> None:
+    """Each asker's requests in order, through one producer of its own."""
+    by_asker: dict[str, list[ExchangeRequest]] = {}
+    for req in reqs:
+        by_asker.setdefault(req.asker_code, []).append(req)
+    for asker, mine in sorted(by_asker.items()):
+        await send_requests(insurer(relay.cfg, asker), relay.topics, mine)
+
+
 async def send_raw(relay: RelayEnv, topic: str, key: bytes, value: bytes,
                    headers: list[tuple[str, bytes]]) -> None:
     producer = idempotent_producer(relay.cfg.kafka(TESTS))
@@ -169,12 +179,14 @@ async def replies(relay: RelayEnv, asker: str) -> list[ExchangeReply]:
     return [decode_relay(bytes(r.value), ExchangeReply) for r in found]
 
 
-def opened(relay: RelayEnv, reply: ExchangeReply) -> dict:
-    """The asker opens an answered reply with its own key."""
+def opened(relay: RelayEnv, reply: ExchangeReply,
+           key: ec.EllipticCurvePrivateKey | None = None) -> dict:
+    """The asker opens an answered reply with its own key (`key`, if the caller holds it)."""
     from schemas.exchange import item_id, routed_id
 
     assert reply.sealed_answer is not None and reply.provider_code and reply.entry
-    key = load_private_key(relay.cfg, Participant("insurer", reply.asker_code))
+    if key is None:
+        key = load_private_key(relay.cfg, Participant("insurer", reply.asker_code))
     item = item_id(routed_id(reply.asker_code, reply.request_id, reply.provider_code),
                    reply.entry)
     return json.loads(open_answer(reply.sealed_answer, key, reply.request_id, item,
