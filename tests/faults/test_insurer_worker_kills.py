@@ -41,6 +41,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
+from groundfloor.kafka_clients import read_to_end
 from infra.principals import TESTS
 from insurer_workers.member_store import store_name
 from insurer_workers.members import members_from_filings
@@ -48,6 +49,7 @@ from insurer_workers.worker import role_of
 from relay_clock.clock import RelayClock
 from relay_exchange import store
 from relay_exchange.router import GROUP as ROUTER
+from schemas import decode_relay
 from schemas.exchange import ExchangeReply, ExchangeRequest
 from schemas.exchange_terms import ExchangeOutcome
 from schemas.topics import EXCHANGE_TOPICS, participant_topics
@@ -62,7 +64,6 @@ from tests.integration.exchange_env import (
     linked_population,
     medical_covers,
     opened,
-    replies,
     request,
     route,
     run_workers,
@@ -261,11 +262,12 @@ async def _settled(relay: RelayEnv, codes: list[str]) -> dict[str, int]:
 async def _replies(relay: RelayEnv, codes: list[str]) -> dict[UUID, dict[str, Any]]:
     """Every reply on the insurers' reply topics by its id (read_committed), with what its
     sealed answer opens to in place of the seal and without its relay time; no id twice."""
-    found: list[ExchangeReply] = []
-    keys = {}
-    for code in codes:
-        found += await replies(relay, code)
-        keys[code] = load_private_key(relay.cfg, Participant(role_of(code), code))
+    topics = [participant_topics(code)[1] for code in codes]
+    found = [decode_relay(bytes(r.value), ExchangeReply) for r in await read_to_end(
+        relay.cfg.kafka(TESTS), [TopicPartition(relay.topics.physical(t), p) for t in topics
+                                 for p in range(t.partitions)])]
+    keys = {code: load_private_key(relay.cfg, Participant(role_of(code), code))
+            for code in codes}
     twice = [i for i, n in Counter(r.reply_id for r in found).items() if n > 1]
     assert twice == [], f"{len(twice)} replies delivered twice"
     out = {}
