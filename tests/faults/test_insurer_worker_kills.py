@@ -192,7 +192,7 @@ async def _kill_workers(relay: RelayEnv, codes: list[str], total: int,
                 if now is not None and now["proc"].poll() is not None:
                     code = now["proc"].returncode
                     assert code == -signal.SIGKILL, f"a worker exited {code}"
-                    kills[f"{now['fault'].split(':')[0]}: SIGKILL"] += 1
+                    kills[f"{(now['fault'] or 'unarmed').split(':')[0]}: SIGKILL"] += 1
                     running[i] = now = None
                 if now is None:
                     fault, delay = plans[i].pop(0) if plans[i] else (None, None)
