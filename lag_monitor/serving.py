@@ -24,12 +24,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 
 from lag_monitor.dashboard import CHART_FILES, STATIC, Dashboard, chart_library
 from lag_monitor.monitor import Evaluation, LagMonitor
-from lag_monitor.status import SEVERITY, by_kind
+from lag_monitor.status import INTERVAL, SEVERITY, by_kind
 
 log = logging.getLogger("shaho.lag_monitor")
 
 HOST = "127.0.0.1"
-INTERVAL = 5.0
 POLL_TIMEOUT = 30.0
 """Seconds a poll may take (at least three intervals) before it counts as failed: a broker that
 stops answering makes the monitor say so instead of serving its last evaluation as current."""

@@ -75,6 +75,8 @@ SEVERITY = {Status.OK: 0, Status.WARN: 1, Status.STALL: 2, Status.REWIND: 3, Sta
 
 WINDOW = 10
 """Observations a partition's window holds (Burrow's default intervals)."""
+INTERVAL = 5.0
+"""Seconds between two polls of the broker, by default."""
 MIN_SECONDS_BEHIND = 0.001
 """The least lag in seconds of a partition that is behind (one millisecond)."""
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -34,32 +35,17 @@ from infra.principals import (
     participant_name,
 )
 from infra.processes import run_dir
-from insurer_workers.closing import BATCH as CLOSE_BATCH
-from insurer_workers.closing import CHUNK as CLOSE_CHUNK
-from insurer_workers.member_store import medical_insurers
-from insurer_workers.reconciler import POLL as RECONCILE_POLL
-from insurer_workers.reconciler import RETRY_CAP as RECONCILE_RETRY_CAP
-from insurer_workers.reconciler import WAIT as RECONCILE_WAIT
-from insurer_workers.reconciler import Reconciler, Settings
-from insurer_workers.worker import InsurerIdentity, InsurerWorker, identity, role_of
-from lag_monitor.monitor import LagMonitor
-from lag_monitor.scraping import Scrapes
-from lag_monitor.serving import INTERVAL as LAG_INTERVAL
-from lag_monitor.serving import Metrics, Service
-from lag_monitor.serving import serve as serve_lag
+from lag_monitor.status import INTERVAL as LAG_INTERVAL
 from lag_monitor.status import Rules
-from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
-from notification_streams.processor import NotificationsProcessor
-from outbox.publishing import OutboxPublisher
-from relay_clock.clock import RelayClock
-from relay_exchange.policy import Policy, PolicyFileError, policy_from
-from relay_exchange.router import BATCH as EXCHANGE_BATCH
-from relay_exchange.router import HEAD_GAP, RATE_LIMIT, ExchangeRouter
-from relay_linker.linker import RelayLinker
 from schemas.topics import Namespace
-from trust.directory import Directory
-from trust.encryption_keys import PublicKeyDirectory
-from trust.keys import access_log_record_signer, clock_signer, exchange_signer
+
+if TYPE_CHECKING:
+    from insurer_workers.reconciler import Settings
+    from insurer_workers.worker import InsurerIdentity
+    from lag_monitor.monitor import LagMonitor
+    from lag_monitor.serving import Metrics
+    from relay_exchange.policy import Policy
+    from relay_exchange.router import ExchangeRouter
 
 
 async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
@@ -100,6 +86,8 @@ def stop_event_on_signals() -> asyncio.Event:
 
 async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
+    from outbox.publishing import OutboxPublisher
+
     db = await pool(cfg)
     publisher = OutboxPublisher(db, cfg.kafka(OUTBOX_PUBLISHER), topic_namespace(cfg))
     try:
@@ -118,6 +106,11 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 
 async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay linker until signalled (or, with `drain`, until its topics go quiet)."""
+    from relay_linker.linker import RelayLinker
+    from trust.directory import Directory
+    from trust.encryption_keys import PublicKeyDirectory
+    from trust.keys import access_log_record_signer
+
     db = await pool(cfg)
     linker = RelayLinker(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                          cfg.kafka(RELAY_LINKER),
@@ -136,6 +129,9 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
 
 async def run_relay_clock(cfg: StackConfig, drain: bool = False) -> int:
     """Run the relay clock on the broker's time until signalled (with `drain`: one tick)."""
+    from relay_clock.clock import RelayClock
+    from trust.keys import clock_signer
+
     clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
                        clock_signer(cfg))
     try:
@@ -165,28 +161,41 @@ def _positive_setting(name: str, default: int) -> int:
 def exchange_rate_limit() -> int:
     """Persons a participant may ask about per relay hour: SHAHO_EXCHANGE_RATE_LIMIT, else
     the router's default."""
+    from relay_exchange.router import RATE_LIMIT
+
     return _positive_setting("SHAHO_EXCHANGE_RATE_LIMIT", RATE_LIMIT)
 
 
 def exchange_batch() -> int:
     """Records the router decides per transaction: SHAHO_EXCHANGE_BATCH, else its default."""
+    from relay_exchange.router import BATCH as EXCHANGE_BATCH
+
     return _positive_setting("SHAHO_EXCHANGE_BATCH", EXCHANGE_BATCH)
 
 
 def purpose_policy() -> Policy:
     """The purpose policy the router applies: the file SHAHO_PURPOSE_POLICY names, else the
     shipped one; a file that is no valid policy stops the router before it reads anything."""
+    from relay_exchange.policy import policy_from
+
     return policy_from(os.environ.get("SHAHO_PURPOSE_POLICY"))
 
 
 def access_head_gap() -> timedelta:
     """Relay time between two heads of a growing access-log tree: SHAHO_ACCESS_HEAD_SECONDS,
     else the router's default."""
+    from relay_exchange.router import HEAD_GAP
+
     return timedelta(seconds=_positive_setting("SHAHO_ACCESS_HEAD_SECONDS",
                                                int(HEAD_GAP.total_seconds())))
 
 
 def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
+    from relay_exchange.router import ExchangeRouter
+    from trust.directory import Directory
+    from trust.encryption_keys import PublicKeyDirectory
+    from trust.keys import access_log_record_signer, exchange_signer
+
     return ExchangeRouter(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                           cfg.kafka(RELAY_EXCHANGE), topic_namespace(cfg), exchange_signer(cfg),
                           policy=purpose_policy(), rate_limit=exchange_rate_limit(),
@@ -197,6 +206,8 @@ def exchange_router(cfg: StackConfig, db: asyncpg.Pool) -> ExchangeRouter:
 async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
     """Run the exchange router until signalled (or, with `drain`, until its topics go quiet);
     2, with the reason, when SHAHO_PURPOSE_POLICY names no valid policy file."""
+    from relay_exchange.policy import PolicyFileError
+
     try:
         purpose_policy()
     except PolicyFileError as refused:
@@ -217,12 +228,17 @@ async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
 def notifications_batch() -> int:
     """Records the notifications processor takes per fetch: SHAHO_NOTIFICATIONS_BATCH, else
     its default (the notices do not depend on it)."""
+    from notification_streams.processor import BATCH as NOTIFICATIONS_BATCH
+
     return _positive_setting("SHAHO_NOTIFICATIONS_BATCH", NOTIFICATIONS_BATCH)
 
 
 async def run_notifications(cfg: StackConfig, drain: bool = False) -> int:
     """Run the notifications processor until signalled (with `drain`: until its topics go
     quiet)."""
+    from notification_streams.processor import NotificationsProcessor
+    from trust.encryption_keys import PublicKeyDirectory
+
     db = await pool(cfg)
     processor = NotificationsProcessor(db, keyring(cfg), PublicKeyDirectory(cfg),
                                        cfg.kafka(NOTIFICATIONS_PRINCIPAL), topic_namespace(cfg),
@@ -243,12 +259,17 @@ async def run_notifications(cfg: StackConfig, drain: bool = False) -> int:
 
 def insurer(cfg: StackConfig, code: str) -> InsurerIdentity:
     """Insurer `code` as this machine holds it: its keys and its own broker principal."""
+    from insurer_workers.worker import identity, role_of
+
     return identity(cfg, code, cfg.kafka(participant_name(role_of(code), code)))
 
 
 async def run_insurer_workers(cfg: StackConfig, codes: list[str], drain: bool = False) -> int:
     """Run one worker per insurer of `codes` in this process, each as its own principal with
     its own keys and member store, until signalled (with `drain`: until all go quiet)."""
+    from insurer_workers.worker import InsurerWorker
+    from trust.directory import Directory
+
     db = await pool(cfg, size=max(2, len(codes) + 1))
     workers = [InsurerWorker(insurer(cfg, code), db, Directory(cfg), topic_namespace(cfg))
                for code in codes]
@@ -273,6 +294,13 @@ def reconciliation_settings() -> Settings:
     SHAHO_RECONCILE_RETRY_CAP (the longest backoff, seconds, before a close that fell short is
     tried again), SHAHO_CLOSE_CHUNK (households per ledger transaction) and SHAHO_CLOSE_BATCH
     (store households a close takes at a time), else defaults."""
+    from insurer_workers.closing import BATCH as CLOSE_BATCH
+    from insurer_workers.closing import CHUNK as CLOSE_CHUNK
+    from insurer_workers.reconciler import POLL as RECONCILE_POLL
+    from insurer_workers.reconciler import RETRY_CAP as RECONCILE_RETRY_CAP
+    from insurer_workers.reconciler import WAIT as RECONCILE_WAIT
+    from insurer_workers.reconciler import Settings
+
     return Settings(poll=_positive_setting("SHAHO_RECONCILE_POLL", RECONCILE_POLL),
                     wait=_positive_setting("SHAHO_RECONCILE_WAIT", RECONCILE_WAIT),
                     deadline=timedelta(seconds=_positive_setting("SHAHO_RECONCILE_DEADLINE",
@@ -287,6 +315,10 @@ async def run_reconciliation(cfg: StackConfig, codes: list[str], drain: bool = F
     """Run the scheduled 合算 closes and the sending of settlements for the medical insurers
     `codes` (none named: every one with a member store), each under its own identity, until
     signalled (with `drain`: one pass)."""
+    from insurer_workers.member_store import medical_insurers
+    from insurer_workers.reconciler import Reconciler
+    from trust.directory import Directory
+
     settings = reconciliation_settings()
     if not codes:
         conn = await asyncpg.connect(cfg.pg_dsn())
@@ -309,6 +341,9 @@ async def run_reconciliation(cfg: StackConfig, codes: list[str], drain: bool = F
 
 async def tick_at(cfg: StackConfig, at: datetime | None) -> str:
     """One tick of the relay clock (at `at` on a simulated calendar); what it wrote."""
+    from relay_clock.clock import RelayClock
+    from trust.keys import clock_signer
+
     clock = RelayClock(cfg.kafka(RELAY_CLOCK_PRINCIPAL), topic_namespace(cfg), keyring(cfg),
                        clock_signer(cfg))
     await clock.start()
@@ -328,6 +363,8 @@ LAG_MONITOR_NAME = "lag-monitor"
 def lag_monitor(cfg: StackConfig, rules: Rules | None = None) -> LagMonitor:
     """The lag monitor as its own principal in the stack's namespace; it reads timestamps only
     on the topics its grants let it read."""
+    from lag_monitor.monitor import LagMonitor
+
     namespace = topic_namespace(cfg)
     return LagMonitor(cfg.kafka(LAG_MONITOR_PRINCIPAL), namespace, rules or Rules(),
                       readable=lambda topic: LAG_MONITOR.may(READ, TOPIC, topic, namespace))
@@ -345,6 +382,8 @@ rules' ranges, throughput on the dashboard)."""
 
 
 def lag_metrics() -> Metrics:
+    from lag_monitor.serving import Metrics
+
     return Metrics(RELAY_GROUPS, EXCHANGE_ROLES)
 
 
@@ -352,6 +391,10 @@ async def run_lag_monitor(cfg: StackConfig, rules: Rules, interval: float = LAG_
                           port: int = 0, port_file: Path | None = None) -> int:
     """Poll every `interval` seconds and serve /api/lag and /metrics on 127.0.0.1:`port`
     until signalled; the bound port goes to `port_file` (by default next to the pid file)."""
+    from lag_monitor.scraping import Scrapes
+    from lag_monitor.serving import Service
+    from lag_monitor.serving import serve as serve_lag
+
     monitor = lag_monitor(cfg, rules)
     service = Service(monitor, lag_metrics(), interval)
     assert service.dashboard is not None
