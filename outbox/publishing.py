@@ -15,6 +15,12 @@ The lanes' transactions run concurrently, not one after another. A publisher kil
 moment restarts, fences its predecessor's open transactions by re-using the ids, reads the
 committed positions and resumes after them: no gap, no duplicate. Plain aiokafka + asyncpg,
 not faust: the input is a PostgreSQL table, not a stream of faust's own.
+
+One publisher publishes at a time: it holds a PostgreSQL advisory lock (`PUBLISHING_LOCK`) on a
+connection of its own for as long as it runs, and a second instance started beside it waits
+for the lock as a standby (two live publishers each fenced the other's lanes and re-sent what
+the other had published after their start). A lane that appears after the start is fenced
+when its producer starts and its position read after that, never before.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ from schemas.topics import OUTBOX_POSITION, Namespace
 
 log = logging.getLogger("shaho.outbox")
 BATCH_ROWS = 500
+PUBLISHING_LOCK = 0x5348414F_4F555442  # "SHAOOUTB": one key per database
+"""The advisory lock the publishing instance holds on its own connection while it runs."""
+STANDBY_POLL = 0.5
+"""Seconds between two tries of a standby instance to take the lock."""
 
 PENDING = (
     "SELECT l.lane, r.seq, r.topic, r.partition, r.key, r.value, r.headers, r.created_ms "
@@ -78,17 +88,49 @@ class OutboxPublisher:
     batch_rows: int = BATCH_ROWS
     metrics: ProcessorMetrics = field(
         default_factory=lambda: ProcessorMetrics("outbox-publisher"))
+    started: bool = False
+    lock: asyncpg.Connection | None = None
 
-    async def start(self) -> None:
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Take the publishing lock (waiting as a standby while another instance holds it),
+        fence every predecessor's open transactions and read the committed positions; False
+        when `stop` is set before the lock is taken."""
+        if not await self._take_lock(stop):
+            return False
         # fences every killed predecessor's open transaction: its lane still holds its rows
         await asyncio.gather(*(self._producer(lane) for lane in await self._lanes()))
         self.positions = await read_positions(self.kafka, self.namespace)
         await self._prune(self.positions)
+        self.started = True
+        return True
+
+    async def _take_lock(self, stop: asyncio.Event | None) -> bool:
+        conn = await self.pool.acquire()
+        try:
+            waiting = False
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PUBLISHING_LOCK):
+                if not waiting:
+                    log.info("another outbox publisher is publishing; waiting as a standby")
+                    waiting = True
+                if stop is not None and stop.is_set():
+                    await self.pool.release(conn)
+                    return False
+                await asyncio.sleep(STANDBY_POLL)
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        self.lock = conn
+        return True
 
     async def stop(self) -> None:
         producers, self.producers = list(self.producers.values()), {}
         for producer in producers:
             await producer.stop()
+        lock, self.lock = self.lock, None
+        if lock is not None:  # the pool's reset on release unlocks it (pg_advisory_unlock_all)
+            with contextlib.suppress(Exception):
+                await lock.execute("SELECT pg_advisory_unlock_all()")
+            await self.pool.release(lock)
 
     async def _lanes(self) -> list[str]:
         rows = await self.pool.fetch("SELECT DISTINCT lane FROM outbox")
@@ -104,6 +146,9 @@ class OutboxPublisher:
             except BaseException:
                 del self.producers[lane]
                 raise
+            if self.started:  # a new lane: its position as committed before this fence
+                committed = (await read_positions(self.kafka, self.namespace)).get(lane, 0)
+                self.positions[lane] = max(committed, self.positions.get(lane, 0))
         return self.producers[lane]
 
     async def publish_pending(self) -> int:
@@ -133,6 +178,9 @@ class OutboxPublisher:
         """One Kafka transaction: the lane's rows, each to its own partition, and the lane's
         new position."""
         producer = await self._producer(lane)
+        rows = [r for r in rows if r["seq"] > self.positions.get(lane, 0)]
+        if not rows:  # a new lane's rows its fence found published already
+            return
         last = rows[-1]["seq"]
         with self.metrics.transaction():
             await self._transaction(producer, lane, rows, last)

@@ -90,13 +90,15 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
 
     db = await pool(cfg)
     publisher = OutboxPublisher(db, cfg.kafka(OUTBOX_PUBLISHER), topic_namespace(cfg))
+    stop = stop_event_on_signals()
     try:
-        await publisher.start()
+        if not await publisher.start(stop):  # stopped while another instance published
+            return 0
         if drain:
             while await publisher.publish_pending():
                 pass
         else:
-            await publisher.run(stop_event_on_signals())
+            await publisher.run(stop)
     finally:
         await publisher.stop()
         await db.close()
