@@ -148,3 +148,64 @@ async def test_two_writers_and_a_killed_publisher_give_each_person_1_to_n(relay:
     versions = _versions_in_order(await _read(relay, topic))
     assert sum(len(v) for v in versions.values()) == written
     assert versions == {p: list(range(1, n + 1)) for p, n in final.items() if n}
+
+
+async def _lock_holders(relay: RelayEnv) -> int:
+    conn = await relay.connect()
+    try:
+        return await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                   "AND granted")
+    finally:
+        await conn.close()
+
+
+async def test_a_second_publisher_stands_by_until_the_first_dies_and_nothing_goes_twice(
+        relay: RelayEnv):
+    """Two publishers side by side while two writers commit: the second waits for the first's
+    lock as a standby, publishes once the first is SIGKILLed, and every person's rows arrive
+    once, 1..n."""
+    topic = relay.topic(LINK_CHANGE.name)
+    conn = await relay.connect()
+    try:
+        await conn.execute("CREATE TABLE scratch_person (id int PRIMARY KEY, version int)")
+        await conn.executemany("INSERT INTO scratch_person VALUES ($1, 0)",
+                               [(p,) for p in range(PERSONS)])
+    finally:
+        await conn.close()
+    writers = asyncio.gather(*(_writer(relay, topic, random.Random(seed), 200)
+                               for seed in (3, 4)))
+    first = _start_publisher(relay, None)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        for _ in range(300):  # the first holds the publishing lock
+            if await _lock_holders(relay) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await _lock_holders(relay) == 1, "the first publisher took no lock"
+        second = _start_publisher(relay, None)
+        await asyncio.sleep(3)  # both live, the writers committing
+        assert first.poll() is None and second.poll() is None
+        first.send_signal(signal.SIGKILL)
+        assert first.wait() == -signal.SIGKILL
+        written = sum(await writers)
+        conn = await relay.connect()
+        try:
+            for _ in range(600):  # the standby took over and emptied the outbox
+                if await conn.fetchval("SELECT count(*) FROM outbox") == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+            final = {f"p{r['id']}": r["version"]
+                     for r in await conn.fetch("SELECT id, version FROM scratch_person")}
+        finally:
+            await conn.close()
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    versions = _versions_in_order(await _read(relay, topic))
+    assert sum(len(v) for v in versions.values()) == written
+    assert versions == {p: list(range(1, n + 1)) for p, n in final.items() if n}
