@@ -11,12 +11,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date, timedelta
+from functools import cache
 
 from aiokafka import TopicPartition
 
+from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import admin_client, end_offsets
+from infra import kafka
 from infra.principals import TESTS
+from schemas import Filing
 from schemas.topics import INGESTION_TOPICS
+from synthetic.population import Population, generate
 from tests.integration.relay_env import RelayEnv
 
 FAULTS = {
@@ -38,6 +44,31 @@ def spawn(relay: RelayEnv, name: str, fault: str | None,
     return subprocess.Popen([sys.executable, "-m", "shaho.cli", "run", name, *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+
+
+PERSONS = 1_250
+"""The persons of the population the infrastructure-fault runs share: some 5,400 filings."""
+
+
+@cache
+def population() -> Population:
+    """One population for every run that needs no larger one (generated once a session)."""
+    return generate(31, PERSONS, date(2025, 1, 1))
+
+
+async def published(relay: RelayEnv) -> tuple[list[Filing], int, int]:
+    """`population()`'s filings and its malformed records published in the relay's namespace,
+    then two steps of the simulated calendar (the filings' time, then 15 days on, when every
+    filing still parked gets its final answer): the filings, the malformed records that landed,
+    and the records (ticks included) the linker has to apply."""
+    people = population()
+    await relay.publish([(people.topic_of(f), f) for f in people.filings])
+    landed = await relay.publish_raw(people.bad_records, people.bad_filers)
+    await relay.tick()
+    await relay.tick(relay.ticks[-1] + timedelta(days=15))
+    total = await ingested(relay)
+    assert total >= len(people.filings) + landed
+    return list(people.filings), landed, total
 
 
 async def ingested(relay: RelayEnv) -> int:
@@ -116,3 +147,100 @@ async def run_with_kills(relay: RelayEnv, total: int, rng: random.Random, second
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
     return kills
+
+
+class Supervisor:
+    """The processors of a faulted run as a supervisor keeps them: each instance (a name such
+    as `relay-linker` or `relay-linker#2`, running the processor before the `#`) that exits, as
+    a processor may when its broker or database goes away, is started again, at most once every
+    `backoff` seconds, unless it is held. Exits are counted by instance and code."""
+
+    def __init__(self, relay: RelayEnv, backoff: float = 1.0) -> None:
+        self.relay, self.backoff = relay, backoff
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.started: dict[str, float] = {}
+        self.held: set[str] = set()
+        self.exits: Counter[str] = Counter()
+        self.starts: Counter[str] = Counter()
+
+    def start(self, instance: str) -> None:
+        self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None)
+        self.started[instance] = time.monotonic()
+        self.starts[instance] += 1
+
+    def keep(self) -> None:
+        """Count the instances that exited and start those not held again."""
+        for instance, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            self.exits[f"{instance}: exit {code}"] += 1
+            if instance not in self.held and (
+                    time.monotonic() - self.started[instance] >= self.backoff):
+                self.start(instance)
+
+    def running(self, instance: str) -> bool:
+        return instance in self.procs and self.procs[instance].poll() is None
+
+    def stop(self, instance: str, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Stop `instance` for good with `sig`; its exit code."""
+        proc = self.procs.pop(instance)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        code = proc.wait(timeout=60)
+        self.exits[f"{instance}: {sig.name}, exit {code}"] += 1
+        return code
+
+    async def until(self, reached, what: str, seconds: float) -> None:
+        """Keep the processors until the awaitable condition `reached()` holds."""
+        deadline = time.monotonic() + seconds
+        while not await reached():
+            assert time.monotonic() < deadline, f"{what} not reached in {seconds:.0f} s: " \
+                                                f"exits {dict(self.exits)}"
+            self.keep()
+            await asyncio.sleep(0.2)
+
+    async def applied(self, records: int, seconds: float = 600) -> None:
+        """Keep the processors until the linker has applied `records` records."""
+        async def reached() -> bool:
+            return (await progress(self.relay))[0] >= records
+        await self.until(reached, f"{records} records applied", seconds)
+
+    async def finished(self, total: int, seconds: float = 600) -> None:
+        """Keep the processors until all `total` records are applied and published."""
+        async def reached() -> bool:
+            done, pending = await progress(self.relay)
+            return done >= total and pending == 0
+        await self.until(reached, f"all {total} records applied and published", seconds)
+
+    def close(self) -> None:
+        for instance in list(self.procs):
+            proc = self.procs.pop(instance)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def broker_back(stack: StackConfig, seconds: float = 300.0) -> str:
+    """The stack's broker started again, however many attempts it takes within `seconds`.
+
+    Its port may lie in the range the kernel draws clients' local ports from (32768-60999 on
+    Linux): while it is away, any client on the machine connecting anywhere can be given that
+    very port and hold it as long as its connection lasts, and a broker started then fails to
+    bind it and exits. It is started again after a pause until the port is free."""
+    deadline = time.monotonic() + seconds
+    failures = 0
+    while True:
+        try:
+            started = kafka.ensure_running(stack)
+        except kafka.StackError:
+            failures += 1
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3.0)
+        else:
+            return f"{started} (after {failures} failed starts)"

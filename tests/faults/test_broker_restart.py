@@ -1,0 +1,71 @@
+"""The session's Kafka broker stopped and started again while the linker and the outbox
+publisher carry some 5,400 filings, at an offset drawn from the run's seed: the processors may
+exit while it is gone and are started again until the work is done; then nothing is lost or
+duplicated for read_committed readers, the outputs are those of a run without the fault, the
+linker's group has no lag left, and the lag monitor said it did not know the lag while the
+broker was away (stale, with the poll's error) and says OK, lag 0, at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from infra import kafka
+from tests.faults.chaos import Supervisor, broker_back, published
+from tests.faults.conftest import FaultRun
+from tests.faults.convergence import assert_converged
+from tests.faults.monitor import LagWatch, caught_up
+from tests.integration.relay_env import RelayEnv
+
+pytestmark = pytest.mark.integration
+
+PROCESSORS = ("relay-linker", "outbox-publisher")
+STALE_PATIENCE = 90.0
+"""Seconds the broker stays away at most while the monitor has not yet said it is stale (a
+poll of the monitor fails within its 30 s poll time at the latest)."""
+
+
+async def test_broker_restart_mid_stream_loses_and_duplicates_nothing(relay: RelayEnv,
+                                                                      fault_run: FaultRun):
+    rng = fault_run.rng()
+    began = time.monotonic()
+    filings, landed, total = await published(relay)
+    print(f"published in {time.monotonic() - began:.0f} s")
+    fault_run.carried(len(filings))
+    at = rng.randint(total // 5, total * 3 // 5)
+    supervisor = Supervisor(relay)
+    async with LagWatch(relay) as watch:
+        try:
+            for name in PROCESSORS:
+                supervisor.start(name)
+            await supervisor.applied(at)
+            stopped = watch.mark(f"broker stopped at {at} of {total} records")
+            try:
+                await asyncio.to_thread(kafka.stop, relay.stack)
+                while time.monotonic() - stopped < 3.0:  # the processors meet the outage
+                    supervisor.keep()
+                    await asyncio.sleep(0.2)
+                stale = await watch.until(lambda s: s.stale and s.at > stopped,
+                                          "stale while the broker is away", STALE_PATIENCE)
+            finally:
+                print(await asyncio.to_thread(broker_back, relay.stack))
+            back = watch.mark("broker started again")
+            print(f"broker stopped after {at} of {total} records; the monitor said "
+                  f"{stale.brief()} ({stale.body and stale.body.get('error')}) "
+                  f"{stale.at - stopped:.1f} s later; away {back - stopped:.1f} s")
+            assert stale.says_why, stale
+            await supervisor.finished(total)
+            watch.mark("all applied and published")
+            await watch.until(caught_up, "the linker's group OK with lag 0")
+        finally:
+            supervisor.close()
+        print(f"exits: {dict(supervisor.exits)}; starts: {dict(supervisor.starts)}")
+        print(watch.story())
+        # while the broker was up before the fault the monitor knew the lag
+        assert not any(s.stale for s in watch.between(0, stopped)
+                       if s.code is not None and s.body and s.body.get("groups")), \
+            watch.story()
+    assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
+    await assert_converged(relay, filings, landed)
