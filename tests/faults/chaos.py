@@ -160,6 +160,7 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, float] = {}
         self.held: set[str] = set()
+        self.wanted: set[str] = set()
         self.exits: Counter[str] = Counter()
         self.starts: Counter[str] = Counter()
 
@@ -167,16 +168,17 @@ class Supervisor:
         self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None)
         self.started[instance] = time.monotonic()
         self.starts[instance] += 1
+        self.wanted.add(instance)
 
     def keep(self) -> None:
         """Count the instances that exited and start those not held again."""
         for instance, proc in list(self.procs.items()):
             code = proc.poll()
-            if code is None:
-                continue
-            self.exits[f"{instance}: exit {code}"] += 1
-            if instance not in self.held and (
-                    time.monotonic() - self.started[instance] >= self.backoff):
+            if code is not None:
+                del self.procs[instance]
+                self.exits[f"{instance}: exit {code}"] += 1
+        for instance in sorted(self.wanted - self.held - set(self.procs)):
+            if time.monotonic() - self.started[instance] >= self.backoff:
                 self.start(instance)
 
     def running(self, instance: str) -> bool:
@@ -184,6 +186,7 @@ class Supervisor:
 
     def stop(self, instance: str, sig: signal.Signals = signal.SIGTERM) -> int:
         """Stop `instance` for good with `sig`; its exit code."""
+        self.wanted.discard(instance)
         proc = self.procs.pop(instance)
         if proc.poll() is None:
             proc.send_signal(sig)

@@ -91,9 +91,8 @@ async def test_database_restart_mid_transaction_loses_and_duplicates_nothing(
             judged = await watch.until(lambda s: s.at > stopped and behind_and_judged(s),
                                        "the linker's group behind and not OK")
             supervisor.held.discard(LINKER)
-            if not supervisor.running(LINKER):
-                supervisor.start(LINKER)
-            watch.mark("linker started again")
+            supervisor.keep()  # the linker started again if the outage stopped it
+            watch.mark("linker released")
             await supervisor.finished(total)
             watch.mark("all applied and published")
             await watch.until(caught_up, "the linker's group OK with lag 0")
