@@ -181,6 +181,22 @@ class Supervisor:
             if time.monotonic() - self.started[instance] >= self.backoff:
                 self.start(instance)
 
+    def pause(self) -> None:
+        """Hold every instance and stop those running (SIGTERM), as a supervisor that backs
+        off while its broker is away: clients reconnecting to the broker's port meanwhile
+        may be given that very port as their own (see `broker_back`)."""
+        self.held |= self.wanted
+        for instance, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+            del self.procs[instance]
+            self.exits[f"{instance}: paused, exit {code}"] += 1
+
+    def resume(self) -> None:
+        self.held.clear()
+        self.keep()
+
     def running(self, instance: str) -> bool:
         return instance in self.procs and self.procs[instance].poll() is None
 

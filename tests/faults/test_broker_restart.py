@@ -47,11 +47,13 @@ async def test_broker_restart_mid_stream_loses_and_duplicates_nothing(relay: Rel
                 while time.monotonic() - stopped < 3.0:  # the processors meet the outage
                     supervisor.keep()
                     await asyncio.sleep(0.2)
+                await asyncio.to_thread(supervisor.pause)
                 stale = await watch.until(lambda s: s.stale and s.at > stopped,
                                           "stale while the broker is away", STALE_PATIENCE)
             finally:
                 print(await asyncio.to_thread(broker_back, relay.stack))
             back = watch.mark("broker started again")
+            supervisor.resume()
             print(f"broker stopped after {at} of {total} records; the monitor said "
                   f"{stale.brief()} ({stale.body and stale.body.get('error')}) "
                   f"{stale.at - stopped:.1f} s later; away {back - stopped:.1f} s")
