@@ -46,6 +46,12 @@ CONFIG_TTL = 60.0
 """Seconds a topic's retention.ms is kept before it is asked again."""
 TIMESTAMP_WAIT = 2.0
 """Seconds one poll waits for the records whose timestamps it reads."""
+MARKERS_ONLY = -2
+"""What the timestamp read finds after a committed offset followed by transaction markers
+only: a consumer of a transactional producer's topic that read every record commits the
+offset after the last one, and the commit marker after it is no record left to consume. Such
+a partition is shown caught up (its end taken as its committed offset), not one record behind
+for ever, which would make a group at rest STALL and then STOP."""
 
 
 @dataclass(frozen=True)
@@ -134,11 +140,14 @@ class LagMonitor:
                     self._retention[name] = (now, int(value) if not error and value else None)
         return {t: self._retention.get(t, (now, None))[1] for t in topics}
 
-    async def _first_unconsumed(self, wanted: set[tuple[TopicPartition, int]]
+    async def _first_unconsumed(self, wanted: set[tuple[TopicPartition, int]],
+                                ends: dict[TopicPartition, int]
                                 ) -> dict[tuple[TopicPartition, int], int]:
         """The timestamp (ms) of the first record at or after each (partition, offset) in
         `wanted`, for those read within TIMESTAMP_WAIT; values and keys never decoded. Groups
-        behind at different offsets of one partition get each their own record's timestamp."""
+        behind at different offsets of one partition get each their own record's timestamp.
+        An offset followed by transaction markers only, no record up to the end, gets
+        `MARKERS_ONLY`."""
         assert self._stamps is not None
         todo = sorted(k for k in wanted if k not in self._timestamps)
         while todo:
@@ -146,12 +155,15 @@ class LagMonitor:
             for tp, offset in todo:  # one offset per partition and read
                 batch.setdefault(tp, offset)
             todo = [(tp, o) for tp, o in todo if batch[tp] != o]
-            await self._read_timestamps(batch)
-        for key in [k for k in self._timestamps if k not in wanted]:
+            await self._read_timestamps(batch, ends)
+        found = {k: self._timestamps[k] for k in wanted if k in self._timestamps}
+        for key in [k for k, v in self._timestamps.items()
+                    if k not in wanted or v == MARKERS_ONLY]:  # records may come after them
             del self._timestamps[key]
-        return {k: self._timestamps[k] for k in wanted if k in self._timestamps}
+        return found
 
-    async def _read_timestamps(self, todo: dict[TopicPartition, int]) -> None:
+    async def _read_timestamps(self, todo: dict[TopicPartition, int],
+                               ends: dict[TopicPartition, int]) -> None:
         assert self._stamps is not None
         self._stamps.assign(list(todo))
         for tp, offset in todo.items():
@@ -166,6 +178,11 @@ class LagMonitor:
                     self._timestamps[(tp, todo[tp])] = first.timestamp
                     missing.discard(tp)
                     self._stamps.pause(tp)
+            for tp in sorted(missing):  # read past the end, no record: markers only
+                if tp in ends and await self._stamps.position(tp) >= ends[tp]:
+                    self._timestamps[(tp, todo[tp])] = MARKERS_ONLY
+                    missing.discard(tp)
+                    self._stamps.pause(tp)
         self._stamps.assign([])
 
     async def poll(self) -> Evaluation:
@@ -178,7 +195,7 @@ class LagMonitor:
         behind = {(tp, o) for offsets in groups.values() for tp, o in offsets.items()
                   if ends.get(tp, o) > o and self.readable(tp.topic)
                   and o >= starts.get(tp, 0)}
-        stamps = await self._first_unconsumed(behind)
+        stamps = await self._first_unconsumed(behind, ends)
         judged = []
         seen_keys = set()
         for group, offsets in groups.items():
@@ -187,6 +204,8 @@ class LagMonitor:
                 if tp not in ends:
                     continue
                 committed, end = offsets[tp], ends[tp]
+                if stamps.get((tp, committed)) == MARKERS_ONLY:
+                    end = committed  # what is left are transaction markers: nothing to read
                 key = (group, tp)
                 seen_keys.add(key)
                 history = observe(self.histories.get(key, History()),

@@ -29,6 +29,7 @@ from groundfloor.kafka_clients import (
     idempotent_producer,
     processor_consumer,
     timestamp_reader,
+    transactional_producer,
 )
 from infra.principals import LAG_MONITOR_PRINCIPAL, OPERATOR, TESTS
 from lag_monitor.monitor import Evaluation, LagMonitor
@@ -442,3 +443,40 @@ async def test_the_linkers_group_as_the_monitor_sees_it_before_and_after_it_runs
     assert ingestion == {relay.topic(f"filing.{k}.v1")
                          for k in ("pension", "employer", "municipality", "insurer")}
     assert sum(p.committed for p in linker.partitions) == len(population.filings) + 24
+
+
+async def test_a_group_that_read_every_record_of_a_transactional_topic_is_ok_with_no_lag(
+    relay: RelayEnv, unique: str, monitor_of
+):
+    """A consumer of a transactional producer's topic commits the offset after the last record
+    it read; the commit marker after it is no record: the group is caught up, OK with no lag,
+    and stays OK at rest (never STALL or STOP), until new records come."""
+    group = f"lagtest-markers-{unique}"
+    producer = transactional_producer(relay.cfg.kafka(TESTS), f"lagtest-{unique}")
+    await producer.start()
+    try:
+        for i in range(3):
+            async with producer.transaction():
+                await producer.send(relay.topic(TOPIC), b"\x00opaque%d" % i, key=b"k",
+                                    partition=0)
+    finally:
+        await producer.stop()
+    monitor = await monitor_of(Rules(window=3, stop_after=2.0))
+    async with Consumer(relay, group) as consumer:
+        records = 0
+        while records < 3:
+            batch = await consumer.consumer.getmany(consumer.tp, timeout_ms=300)
+            records += len(batch.get(consumer.tp, []))
+        last = max(r.offset for r in batch[consumer.tp])
+        await consumer.commit(last + 1)  # after the last record, before its commit marker
+    found = _group(await monitor.poll(), group)
+    assert found is not None and found.partitions[0].committed == last + 1, found
+    for _ in range(8):  # at rest past the stop window: still OK, no lag
+        found = _group(await monitor.poll(), group)
+        assert found is not None and found.status is Status.OK, found
+        assert (found.lag_records, found.lag_seconds) == (0, 0.0), found
+        await asyncio.sleep(0.4)
+    await _produce(relay, 2)  # new records after the marker: behind again, by their offsets
+    found = _group(await monitor.poll(), group)
+    assert found is not None and found.lag_records == 3 and found.lag_seconds > 0, found
+    assert found.status is not Status.REWIND, found
