@@ -17,7 +17,7 @@ from functools import cache
 from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
-from groundfloor.kafka_clients import admin_client, end_offsets
+from groundfloor.kafka_clients import admin_client, end_offsets, read_to_end
 from infra import kafka
 from infra.principals import TESTS
 from schemas import Filing
@@ -79,17 +79,17 @@ async def ingested(relay: RelayEnv) -> int:
 
 
 async def lag(relay: RelayEnv, group: str, partitions: Sequence[TopicPartition]) -> int:
-    """Records of `partitions` that `group` has not committed past: their ends (as a
-    read_committed reader sees them) less the group's committed offsets."""
+    """Records of `partitions` that `group` has not committed past, as a read_committed reader
+    reads them (a transaction's commit marker after the last record it consumed is no record)."""
     admin = admin_client(relay.cfg.kafka(TESTS))
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    ends = await end_offsets(relay.cfg.kafka(TESTS), partitions)
     done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-    return sum(max(ends[tp] - done.get(tp, 0), 0) for tp in partitions)
+    return sum(1 for r in await read_to_end(relay.cfg.kafka(TESTS), partitions)
+               if r.offset >= done.get(TopicPartition(r.topic, r.partition), 0))
 
 
 async def progress(relay: RelayEnv) -> tuple[int, int]:
