@@ -89,6 +89,17 @@ async def test_publisher_killed_at_each_point_loses_and_duplicates_nothing(relay
         await conn.close()
 
 
+async def _persons(relay: RelayEnv) -> None:
+    """The writers' table of persons, each at version 0."""
+    conn = await relay.connect()
+    try:
+        await conn.execute("CREATE TABLE scratch_person (id int PRIMARY KEY, version int)")
+        await conn.executemany("INSERT INTO scratch_person VALUES ($1, 0)",
+                               [(p,) for p in range(PERSONS)])
+    finally:
+        await conn.close()
+
+
 async def _writer(relay: RelayEnv, topic: str, rng: random.Random, transactions: int) -> int:
     """Transactions that each bump a few persons' versions and write their changes to the
     outbox, pausing before the commit so that the two writers' commits cross while the
@@ -115,13 +126,7 @@ async def _writer(relay: RelayEnv, topic: str, rng: random.Random, transactions:
 
 async def test_two_writers_and_a_killed_publisher_give_each_person_1_to_n(relay: RelayEnv):
     topic = relay.topic(LINK_CHANGE.name)
-    conn = await relay.connect()
-    try:
-        await conn.execute("CREATE TABLE scratch_person (id int PRIMARY KEY, version int)")
-        await conn.executemany("INSERT INTO scratch_person VALUES ($1, 0)",
-                               [(p,) for p in range(PERSONS)])
-    finally:
-        await conn.close()
+    await _persons(relay)
 
     rng = random.Random(11)
     writers = asyncio.gather(*(_writer(relay, topic, random.Random(seed), 300)
@@ -165,13 +170,7 @@ async def test_a_second_publisher_stands_by_until_the_first_dies_and_nothing_goe
     lock as a standby, publishes once the first is SIGKILLed, and every person's rows arrive
     once, 1..n."""
     topic = relay.topic(LINK_CHANGE.name)
-    conn = await relay.connect()
-    try:
-        await conn.execute("CREATE TABLE scratch_person (id int PRIMARY KEY, version int)")
-        await conn.executemany("INSERT INTO scratch_person VALUES ($1, 0)",
-                               [(p,) for p in range(PERSONS)])
-    finally:
-        await conn.close()
+    await _persons(relay)
     writers = asyncio.gather(*(_writer(relay, topic, random.Random(seed), 200)
                                for seed in (3, 4)))
     first = _start_publisher(relay, None)
