@@ -155,8 +155,9 @@ class Supervisor:
     a processor may when its broker or database goes away, is started again, at most once every
     `backoff` seconds, unless it is held. Exits are counted by instance and code."""
 
-    def __init__(self, relay: RelayEnv, backoff: float = 1.0) -> None:
-        self.relay, self.backoff = relay, backoff
+    def __init__(self, relay: RelayEnv, backoff: float = 1.0,
+                 extra: dict[str, str] | None = None) -> None:
+        self.relay, self.backoff, self.extra = relay, backoff, extra
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, float] = {}
         self.held: set[str] = set()
@@ -165,7 +166,7 @@ class Supervisor:
         self.starts: Counter[str] = Counter()
 
     def start(self, instance: str) -> None:
-        self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None)
+        self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None, self.extra)
         self.started[instance] = time.monotonic()
         self.starts[instance] += 1
         self.wanted.add(instance)

@@ -15,6 +15,7 @@ import time
 import asyncpg
 import pytest
 
+from groundfloor.config import LINKER_BATCH_ENV
 from infra import postgres
 from tests.faults.chaos import Supervisor, published
 from tests.faults.conftest import FaultRun
@@ -68,8 +69,10 @@ async def test_database_restart_mid_transaction_loses_and_duplicates_nothing(
     rng = fault_run.rng()
     filings, landed, total = await published(relay)
     fault_run.carried(len(filings))
-    at = rng.randint(total // 5, total * 3 // 5)
-    supervisor = Supervisor(relay)
+    at = rng.randint(total // 5, total * 2 // 5)
+    # small batches: thousands of records and a hundred transactions are still to come when
+    # the outbox is locked (with 500 a fast machine applied the rest before it was)
+    supervisor = Supervisor(relay, extra={LINKER_BATCH_ENV: "25"})
     async with LagWatch(relay) as watch:
         try:
             for name in PROCESSORS:
