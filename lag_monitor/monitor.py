@@ -82,6 +82,9 @@ class LagMonitor:
     _stamps: AIOKafkaConsumer | None = None
     _retention: dict[str, tuple[float, int | None]] = field(default_factory=dict)
     _timestamps: dict[tuple[TopicPartition, int], int] = field(default_factory=dict)
+    _marker_ends: dict[tuple[TopicPartition, int], int] = field(default_factory=dict)
+    """The partition's end when an offset was found followed by markers only: the finding
+    holds until the end moves."""
 
     async def start(self) -> None:
         self._admin = admin_client(self.kafka)
@@ -149,6 +152,9 @@ class LagMonitor:
         An offset followed by transaction markers only, no record up to the end, gets
         `MARKERS_ONLY`."""
         assert self._stamps is not None
+        for key, end in list(self._marker_ends.items()):  # records may have come after them
+            if ends.get(key[0]) != end:
+                del self._marker_ends[key], self._timestamps[key]
         todo = sorted(k for k in wanted if k not in self._timestamps)
         while todo:
             batch: dict[TopicPartition, int] = {}
@@ -156,11 +162,10 @@ class LagMonitor:
                 batch.setdefault(tp, offset)
             todo = [(tp, o) for tp, o in todo if batch[tp] != o]
             await self._read_timestamps(batch, ends)
-        found = {k: self._timestamps[k] for k in wanted if k in self._timestamps}
-        for key in [k for k, v in self._timestamps.items()
-                    if k not in wanted or v == MARKERS_ONLY]:  # records may come after them
+        for key in [k for k in self._timestamps if k not in wanted]:
             del self._timestamps[key]
-        return found
+            self._marker_ends.pop(key, None)
+        return {k: self._timestamps[k] for k in wanted if k in self._timestamps}
 
     async def _read_timestamps(self, todo: dict[TopicPartition, int],
                                ends: dict[TopicPartition, int]) -> None:
@@ -181,6 +186,7 @@ class LagMonitor:
             for tp in sorted(missing):  # read past the end, no record: markers only
                 if tp in ends and await self._stamps.position(tp) >= ends[tp]:
                     self._timestamps[(tp, todo[tp])] = MARKERS_ONLY
+                    self._marker_ends[(tp, todo[tp])] = ends[tp]
                     missing.discard(tp)
                     self._stamps.pause(tp)
         self._stamps.assign([])
