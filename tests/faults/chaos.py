@@ -23,6 +23,7 @@ from infra.principals import TESTS
 from schemas import Filing
 from schemas.topics import INGESTION_TOPICS
 from synthetic.population import Population, generate
+from tests.faults.monitor import LagWatch, caught_up
 from tests.integration.relay_env import RelayEnv
 
 FAULTS = {
@@ -155,9 +156,8 @@ class Supervisor:
     a processor may when its broker or database goes away, is started again, at most once every
     `backoff` seconds, unless it is held. Exits are counted by instance and code."""
 
-    def __init__(self, relay: RelayEnv, backoff: float = 1.0,
-                 extra: dict[str, str] | None = None) -> None:
-        self.relay, self.backoff, self.extra = relay, backoff, extra
+    def __init__(self, relay: RelayEnv, backoff: float = 1.0) -> None:
+        self.relay, self.backoff = relay, backoff
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, float] = {}
         self.held: set[str] = set()
@@ -166,7 +166,7 @@ class Supervisor:
         self.starts: Counter[str] = Counter()
 
     def start(self, instance: str) -> None:
-        self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None, self.extra)
+        self.procs[instance] = spawn(self.relay, instance.partition("#")[0], None)
         self.started[instance] = time.monotonic()
         self.starts[instance] += 1
         self.wanted.add(instance)
@@ -219,6 +219,16 @@ class Supervisor:
                                                 f"exits {dict(self.exits)}"
             self.keep()
             await asyncio.sleep(0.2)
+
+    async def caught_up(self, total: int, watch: LagWatch) -> None:
+        """Keep the processors until all `total` records are applied and published, then
+        until the lag monitor says the linker's group is OK with lag 0."""
+        await self.finished(total)
+        watch.mark("all applied and published")
+        await watch.until(caught_up, "the linker's group OK with lag 0")
+
+    def report(self) -> str:
+        return f"exits: {dict(self.exits)}; starts: {dict(self.starts)}"
 
     async def applied(self, records: int, seconds: float = 600) -> None:
         """Keep the processors until the linker has applied `records` records."""

@@ -143,3 +143,10 @@ async def assert_converged(relay: RelayEnv, filings: Sequence[Filing], landed: i
                                          if t.dlq])
     assert len(letters) == landed
     assert all(decode_relay(v, DeadLetter).original.ciphertext for _, v in letters)
+
+
+async def drained_and_converged(relay: RelayEnv, filings: Sequence[Filing], landed: int) -> None:
+    """The linker and the publisher run once more until idle, each exiting cleanly, and then
+    the relay converged (`assert_converged`)."""
+    assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
+    await assert_converged(relay, filings, landed)

@@ -16,8 +16,8 @@ import pytest
 from infra import kafka
 from tests.faults.chaos import Supervisor, broker_back, published
 from tests.faults.conftest import FaultRun
-from tests.faults.convergence import assert_converged
-from tests.faults.monitor import LagWatch, caught_up
+from tests.faults.convergence import drained_and_converged
+from tests.faults.monitor import LagWatch
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
@@ -64,16 +64,13 @@ async def test_broker_restart_mid_stream_loses_and_duplicates_nothing(relay: Rel
                   f"{stale.brief()} ({stale.body and stale.body.get('error')}) "
                   f"{stale.at - stopped:.1f} s later; away {back - stopped:.1f} s")
             assert stale.says_why, stale
-            await supervisor.finished(total)
-            watch.mark("all applied and published")
-            await watch.until(caught_up, "the linker's group OK with lag 0")
+            await supervisor.caught_up(total, watch)
         finally:
             supervisor.close()
-        print(f"exits: {dict(supervisor.exits)}; starts: {dict(supervisor.starts)}")
+        print(supervisor.report())
         print(watch.story())
         # while the broker was up before the fault the monitor knew the lag
         assert not any(s.stale for s in watch.between(0, stopped)
                        if s.code is not None and s.body and s.body.get("groups")), \
             watch.story()
-    assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
-    await assert_converged(relay, filings, landed)
+    await drained_and_converged(relay, filings, landed)

@@ -14,8 +14,8 @@ import pytest
 
 from tests.faults.chaos import Supervisor, progress, published
 from tests.faults.conftest import FaultRun
-from tests.faults.convergence import assert_converged
-from tests.faults.monitor import LagWatch, caught_up
+from tests.faults.convergence import drained_and_converged
+from tests.faults.monitor import LagWatch
 from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
@@ -47,13 +47,10 @@ async def test_second_instance_started_and_stopped_mid_run(relay: RelayEnv, faul
             done, _ = await progress(relay)
             watch.mark(f"second instances stopped ({sig.name}) after {done} records")
             assert done < total, "the second instances were stopped mid-run"
-            await supervisor.finished(total)
-            watch.mark("all applied and published")
-            await watch.until(caught_up, "the linker's group OK with lag 0")
+            await supervisor.caught_up(total, watch)
         finally:
             supervisor.close()
-        print(f"exits: {dict(supervisor.exits)}; starts: {dict(supervisor.starts)}")
+        print(supervisor.report())
         print(watch.story())
         assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
-    assert relay.run("relay-linker") == 0 and relay.run("outbox-publisher") == 0
-    await assert_converged(relay, filings, landed)
+    await drained_and_converged(relay, filings, landed)
