@@ -61,6 +61,14 @@ class KafkaLogin:
         return f"{self.principal or 'unauthenticated'}@{self.bootstrap}"
 
 
+FETCH_MAX_WAIT_MS = 100
+"""How long the broker holds a processor's fetch when there is nothing new (aiokafka's default
+is 500 ms), and a reader's. A record that arrives ends the wait at once either way; the shorter
+wait lets a drained run, a stopping processor and a reader reaching the end (its last fetch
+finds nothing) finish without waiting out a fetch for nothing: 0.25 s instead of 0.6 s to read
+the 692 records of a clock topic to their end on this machine."""
+
+
 def reader(kafka: KafkaLogin, *topics: str, **settings: Any) -> AIOKafkaConsumer:
     """A consumer of no group that sees committed records only, from the earliest offset.
 
@@ -68,7 +76,8 @@ def reader(kafka: KafkaLogin, *topics: str, **settings: Any) -> AIOKafkaConsumer
     group nothing is balanced). Nothing is committed."""
     return AIOKafkaConsumer(*topics, **kafka.settings(), group_id=None,
                             enable_auto_commit=False, auto_offset_reset="earliest",
-                            isolation_level="read_committed", **settings)
+                            isolation_level="read_committed",
+                            **{"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **settings})
 
 
 def timestamp_reader(kafka: KafkaLogin, **settings: Any) -> AIOKafkaConsumer:
@@ -77,13 +86,8 @@ def timestamp_reader(kafka: KafkaLogin, **settings: Any) -> AIOKafkaConsumer:
     the record at an offset. Nothing is committed."""
     return AIOKafkaConsumer(**kafka.settings(), group_id=None, enable_auto_commit=False,
                             auto_offset_reset="earliest", isolation_level="read_committed",
-                            key_deserializer=None, value_deserializer=None, **settings)
-
-
-FETCH_MAX_WAIT_MS = 100
-"""How long the broker holds a processor's fetch when there is nothing new (aiokafka's default
-is 500 ms). A record that arrives ends the wait at once either way; the shorter wait lets a
-drained run and a stopping processor finish without waiting out a fetch for nothing."""
+                            key_deserializer=None, value_deserializer=None,
+                            **{"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **settings})
 
 
 def processor_consumer(kafka: KafkaLogin, group_id: str, **settings: Any) -> AIOKafkaConsumer:
