@@ -17,7 +17,7 @@ from functools import cache
 from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
-from groundfloor.kafka_clients import admin_client, end_offsets, read_to_end
+from groundfloor.kafka_clients import admin_client, end_offsets, reader
 from infra import kafka
 from infra.principals import TESTS
 from schemas import Filing
@@ -81,16 +81,35 @@ async def ingested(relay: RelayEnv) -> int:
 
 async def lag(relay: RelayEnv, group: str, partitions: Sequence[TopicPartition]) -> int:
     """Records of `partitions` that `group` has not committed past, as a read_committed reader
-    reads them (a transaction's commit marker after the last record it consumed is no record)."""
-    admin = admin_client(relay.cfg.kafka(TESTS))
+    reads them from the group's offsets to the ends (a transaction's commit marker after the
+    last record it consumed is no record)."""
+    kafka = relay.cfg.kafka(TESTS)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
     done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-    return sum(1 for r in await read_to_end(relay.cfg.kafka(TESTS), partitions)
-               if r.offset >= done.get(TopicPartition(r.topic, r.partition), 0))
+    ends = await end_offsets(kafka, partitions)
+    behind = {tp: done.get(tp, 0) for tp in partitions if ends[tp] > done.get(tp, 0)}
+    if not behind:
+        return 0
+    consumer = reader(kafka)
+    await consumer.start()
+    try:
+        consumer.assign(sorted(behind))
+        for tp, offset in behind.items():
+            consumer.seek(tp, offset)
+        records, deadline = 0, time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            records += sum(1 for tp, rs in batch.items() for r in rs if r.offset < ends[tp])
+            if all([await consumer.position(tp) >= ends[tp] for tp in behind]):
+                return records
+        raise AssertionError(f"{group}: its partitions not read to their ends in 60 s")
+    finally:
+        await consumer.stop()
 
 
 async def progress(relay: RelayEnv) -> tuple[int, int]:

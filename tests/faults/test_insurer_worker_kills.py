@@ -21,7 +21,8 @@ delivered to the asker). For read_committed readers of the askers' reply topics:
 twice; the replies equal the calm run's by id, contents and what the sealed answers open to,
 all but their relay time (the tick after which the relay took the answer, which depends on
 when the provider answered, not on what); and at the end no lag for the router and the
-workers' groups on their topics, nothing left in the outbox."""
+workers' groups on their topics, nothing left in the outbox, and the lag monitor (which never
+lost the broker) saying the router's group OK with lag 0."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ from schemas.exchange_terms import ExchangeOutcome
 from schemas.topics import EXCHANGE_TOPICS, participant_topics
 from tests.faults.chaos import lag, spawn
 from tests.faults.conftest import FaultRun
+from tests.faults.monitor import LagWatch, caught_up
 from tests.integration.exchange_env import (
     YEAR,
     ask_all,
@@ -289,22 +291,26 @@ async def test_killed_insurer_workers_answer_each_person_once(stack: StackConfig
         assert (codes_k, reqs_k) == (codes, reqs)
         calm_done = asyncio.ensure_future(_calm(calm, codes, reqs))
 
-        await ask_all(killed, reqs)
-        router = spawn(killed, "relay-exchange", None, RATE)
-        publisher = spawn(killed, "outbox-publisher", None)
-        stop = asyncio.Event()
-        ticking = asyncio.ensure_future(_ticking(killed, stop))
-        try:
-            kills = await _kill_workers(killed, codes, len(reqs), rng)
-        finally:
-            stop.set()
-            await ticking
-        try:
-            lags = await _settled(killed, codes)
-        finally:
-            for proc in (router, publisher):
-                proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=60) == 0, "the router or publisher did not stop cleanly"
+        async with LagWatch(killed) as watch:
+            await ask_all(killed, reqs)
+            router = spawn(killed, "relay-exchange", None, RATE)
+            publisher = spawn(killed, "outbox-publisher", None)
+            stop = asyncio.Event()
+            ticking = asyncio.ensure_future(_ticking(killed, stop))
+            try:
+                kills = await _kill_workers(killed, codes, len(reqs), rng)
+            finally:
+                stop.set()
+                await ticking
+            try:
+                lags = await _settled(killed, codes)
+                # the lag monitor, which never lost the broker, ends with the router caught up
+                await watch.until(lambda s: caught_up(s, ROUTER), "the router OK with lag 0")
+                assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
+            finally:
+                for proc in (router, publisher):
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=60) == 0, "the router or publisher did not stop"
         await calm_done
         print(dict(sorted(kills.items())))
         assert lags == dict.fromkeys(lags, 0), lags

@@ -3,7 +3,8 @@ Japan) it closes no period 2026; past it, it closes each medical insurer's perio
 the settlements reach their payers. SIGKILLed at random points during the close (between the
 ledger's chunk commits, between sending and marking sent, at random moments) and restarted until
 done, it routes every settlement exactly once, counted by id on the payers' topics read
-committed, the set the ledger's, and a close with no kill made after it adds nothing."""
+committed, the set the ledger's, and a close with no kill made after it adds nothing; the lag
+monitor, which never lost the broker, ends with the router's group OK with lag 0."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from insurer_workers import closing, member_store
 from insurer_workers.receipt_feed import publish_receipts
 from reconciliation.calculation import Period
 from relay_clock.ticks import is_tick_record
+from relay_exchange.router import GROUP as ROUTER
 from schemas import decode_relay
 from schemas.base import JST
 from schemas.settlements import RoutedSettlement
@@ -33,6 +35,7 @@ from schemas.topics import settlements_topic
 from shaho.bootstrap import insurer, topic_namespace
 from staging.exchange_population import insurers_of
 from tests.faults.conftest import FaultRun
+from tests.faults.monitor import LagWatch, caught_up
 from tests.integration.close_env import (
     links_of,
     relay_running,
@@ -184,7 +187,7 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
     assert await _ledger(relay, medical) == []  # no receipts in period 2025
 
     # 1 December in Japan: killed at random points during the close and restarted until done
-    async with relay_running(relay, codes, AFTER):
+    async with relay_running(relay, codes, AFTER), LagWatch(relay) as watch:
         kills = await _run_with_kills(relay, medical, fault_run.rng())
         print(dict(sorted(kills.items())))
         assert sum(kills.values()) >= KILLS, kills
@@ -219,6 +222,9 @@ async def test_the_processor_closes_on_the_schedule_and_settles_once_whatever_th
             await conn.close()
         await asyncio.sleep(5)  # whatever a kill might have routed twice is on the topics
         on_topics = await _on_topics(relay, payers)
+        # the lag monitor, which never lost the broker, ends with the router caught up
+        await watch.until(lambda s: caught_up(s, ROUTER), "the router OK with lag 0")
+        assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
 
     # every settlement exactly once on the payers' topics, read committed: the ledger's
     assert on_topics == Counter({i: 1 for i in ids}), on_topics - Counter(set(ids))
