@@ -10,7 +10,9 @@ its outbox drained by publishers killed at random and at their fault points (in 
 transaction, before the position, after the commit). No copy twice on the notices topics and
 every copy the ledger counts delivered, in each run; then equal notices (ids, contents, the
 numbers the seals open to), inbox rows and ledger: kills lose and repeat nothing, and the
-batch size changes nothing."""
+batch size changes nothing. At the end the processor's group has no lag (the calendar closes
+with a tick that lets the processor take in what the linker made at the one before), and the
+lag monitor, which never lost the broker, says it OK with lag 0."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
 
 from consumers.reading import read_committed
 from groundfloor.config import StackConfig
@@ -34,8 +37,9 @@ from notification_streams.processor import GROUP
 from schemas.envelope import JST, Filing
 from schemas.topics import FORWARDED_TICK_TOPICS, NOTICES
 from synthetic.population import Population, generate
-from tests.faults.chaos import FAULTS, spawn
+from tests.faults.chaos import FAULTS, lag, spawn
 from tests.faults.conftest import FaultRun
+from tests.faults.monitor import LagWatch, caught_up
 from tests.integration.notifications_env import inbox, notices_of
 from tests.integration.relay_env import RelayEnv, drop_env, make_env, publish_in_phases
 from trust.pki import Participant, list_participants
@@ -70,8 +74,13 @@ def _calendar(population: Population) -> Phases:
 
 
 async def _relay_ready(relay: RelayEnv, phases: Phases) -> None:
-    """The phases published and ticked, the linker's relay-internal records all published."""
+    """The phases published and ticked, then a closing tick a relay second after the last; the
+    linker's relay-internal records all published. (What the linker makes at a tick comes
+    after that tick on its topics, and the processor takes it in at the next one: without the
+    closing tick, what the last tick made would wait, unconsumed, for a tick that never
+    comes.)"""
     await publish_in_phases(relay, phases)
+    await relay.tick(relay.ticks[-1] + timedelta(seconds=1))
     for processor in ("relay-linker", "outbox-publisher"):
         assert await asyncio.to_thread(relay.run, processor) == 0, relay.last_output
 
@@ -90,6 +99,11 @@ async def _consumed(relay: RelayEnv) -> int:
     read committed: what the run carried."""
     topics = [relay.topic(t.name) for t in FORWARDED_TICK_TOPICS]
     return len(await read_committed(relay.cfg.kafka(TESTS), topics))
+
+
+def _partitions(relay: RelayEnv) -> list[TopicPartition]:
+    return [TopicPartition(relay.topic(t.name), p) for t in FORWARDED_TICK_TOPICS
+            for p in range(t.partitions)]
 
 
 def _killed(proc: subprocess.Popen[bytes]) -> None:
@@ -211,10 +225,16 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
                 assert code == 0, calm.last_output
 
         calm_done = asyncio.ensure_future(calm_run())
-        kills = await _run_with_kills(killed, fault_run.rng())
-        assert await asyncio.to_thread(killed.run, "notifications", {BATCH: SMALL}) == 0, (
-            killed.last_output)
-        kills += await _publish_with_faults(killed, fault_run.rng())
+        async with LagWatch(killed) as watch:
+            kills = await _run_with_kills(killed, fault_run.rng())
+            assert await asyncio.to_thread(killed.run, "notifications", {BATCH: SMALL}) == 0, (
+                killed.last_output)
+            kills += await _publish_with_faults(killed, fault_run.rng())
+            watch.mark("the processor drained")
+            # the lag monitor, which never lost the broker, ends with the group caught up
+            await watch.until(lambda s: caught_up(s, GROUP), "the notifications group OK, lag 0")
+            assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
+        assert await lag(killed, GROUP, _partitions(killed)) == 0
         await calm_done
         print(dict(sorted(kills.items())))
         fault_run.carried(await _consumed(killed))
