@@ -48,8 +48,20 @@ if TYPE_CHECKING:
     from relay_exchange.router import ExchangeRouter
 
 
-async def pool(cfg: StackConfig, size: int = 4) -> asyncpg.Pool:
-    return await asyncpg.create_pool(cfg.pg_dsn(), min_size=1, max_size=size)
+def application_name(processor: str) -> str:
+    """How `processor`'s database sessions name themselves (`application_name`, shown in
+    pg_stat_activity and the server's log): `shaho:<processor>`, one of
+    `groundfloor.metrics.PROCESSORS`."""
+    if processor not in metrics.PROCESSORS:
+        raise ValueError(f"no processor named {processor!r}")
+    return f"shaho:{processor}"
+
+
+async def pool(cfg: StackConfig, processor: str, size: int = 4) -> asyncpg.Pool:
+    """`processor`'s connection pool, every session named after it (`application_name`)."""
+    return await asyncpg.create_pool(
+        cfg.pg_dsn(), min_size=1, max_size=size,
+        server_settings={"application_name": application_name(processor)})
 
 
 def keyring(cfg: StackConfig) -> Keyring:
@@ -88,7 +100,7 @@ async def run_outbox_publisher(cfg: StackConfig, drain: bool = False) -> int:
     """Run the outbox publisher until signalled (or, with `drain`, until the outbox is empty)."""
     from outbox.publishing import OutboxPublisher
 
-    db = await pool(cfg)
+    db = await pool(cfg, "outbox-publisher")
     publisher = OutboxPublisher(db, cfg.kafka(OUTBOX_PUBLISHER), topic_namespace(cfg))
     stop = stop_event_on_signals()
     try:
@@ -113,7 +125,7 @@ async def run_relay_linker(cfg: StackConfig, drain: bool = False) -> int:
     from trust.encryption_keys import PublicKeyDirectory
     from trust.keys import access_log_record_signer
 
-    db = await pool(cfg)
+    db = await pool(cfg, "relay-linker")
     linker = RelayLinker(db, keyring(cfg), Directory(cfg), PublicKeyDirectory(cfg),
                          cfg.kafka(RELAY_LINKER),
                          topic_namespace(cfg),
@@ -215,7 +227,7 @@ async def run_relay_exchange(cfg: StackConfig, drain: bool = False) -> int:
     except PolicyFileError as refused:
         print(f"shaho run relay-exchange: SHAHO_PURPOSE_POLICY: {refused}", file=sys.stderr)
         return 2
-    db = await pool(cfg)
+    db = await pool(cfg, "relay-exchange")
     router = exchange_router(cfg, db)
     try:
         await router.start()
@@ -241,7 +253,7 @@ async def run_notifications(cfg: StackConfig, drain: bool = False) -> int:
     from notification_streams.processor import NotificationsProcessor
     from trust.encryption_keys import PublicKeyDirectory
 
-    db = await pool(cfg)
+    db = await pool(cfg, "notifications")
     processor = NotificationsProcessor(db, keyring(cfg), PublicKeyDirectory(cfg),
                                        cfg.kafka(NOTIFICATIONS_PRINCIPAL), topic_namespace(cfg),
                                        batch=notifications_batch())
@@ -272,7 +284,7 @@ async def run_insurer_workers(cfg: StackConfig, codes: list[str], drain: bool = 
     from insurer_workers.worker import InsurerWorker
     from trust.directory import Directory
 
-    db = await pool(cfg, size=max(2, len(codes) + 1))
+    db = await pool(cfg, "insurer-worker", size=max(2, len(codes) + 1))
     workers = [InsurerWorker(insurer(cfg, code), db, Directory(cfg), topic_namespace(cfg))
                for code in codes]
     stop = stop_event_on_signals()
@@ -331,7 +343,7 @@ async def run_reconciliation(cfg: StackConfig, codes: list[str], drain: bool = F
             codes = await medical_insurers(conn)
         finally:
             await conn.close()
-    db = await pool(cfg, size=max(2, len(codes) + 1))
+    db = await pool(cfg, "reconciliation", size=max(2, len(codes) + 1))
     reconciler = Reconciler([insurer(cfg, code) for code in codes], db, Directory(cfg),
                             topic_namespace(cfg), cfg, settings)
     try:

@@ -153,3 +153,21 @@ def test_storage_formats_under_a_cluster_id_that_starts_with_a_dash(
     kafka._format_storage(scratch, props, stack.kafka_dir / "lib")
     meta = (scratch.kafka_dir / "data" / "meta.properties").read_text()
     assert "cluster.id=-5Xzmg87QcKu9KGrSazOuA" in meta
+
+
+async def test_a_processors_sessions_carry_its_name(stack: StackConfig):
+    """Each processor's pool names its sessions `shaho:<processor>`, as pg_stat_activity shows
+    them to an operator (and to the fault runs, which find the linker's session by it)."""
+    from shaho.bootstrap import pool
+
+    db = await pool(stack, "relay-linker", size=2)
+    try:
+        async with db.acquire() as one, db.acquire() as two:
+            pids = [one.get_server_pid(), two.get_server_pid()]
+            named = await one.fetch(
+                "SELECT application_name FROM pg_stat_activity WHERE pid = ANY($1)", pids)
+            assert [r["application_name"] for r in named] == ["shaho:relay-linker"] * 2
+    finally:
+        await db.close()
+    with pytest.raises(ValueError):
+        await pool(stack, "no-such-processor")
