@@ -180,3 +180,10 @@ def caught_up(sample: Sample, group: str = LINKER_GROUP) -> bool:
     found = sample.group(group)
     return (not sample.stale and found is not None and found["status"] == "OK"
             and found["lag_records"] == 0)
+
+
+def behind_and_judged(sample: Sample, group: str = LINKER_GROUP) -> bool:
+    """A fresh answer with `group` behind and judged not OK (its offset standing still)."""
+    found = sample.group(group)
+    return (not sample.stale and found is not None and found["lag_records"] > 0
+            and found["status"] != "OK")
