@@ -225,4 +225,8 @@ class OutboxPublisher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), idle_wait)
             finally:
-                await listener.remove_listener(NOTIFY_CHANNEL, notified)
+                # a connection the outage closed has no listener left to remove: failing here
+                # would put an InterfaceError in place of the outage's own error
+                if not listener.is_closed():
+                    with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                        await listener.remove_listener(NOTIFY_CHANNEL, notified)
