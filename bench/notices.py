@@ -42,6 +42,7 @@ from groundfloor.kafka_clients import (
 )
 from infra import namespace, processes
 from infra.principals import BENCH, RELAY_CLOCK_PRINCIPAL
+from notification_streams.processor import GROUP as NOTIFICATIONS
 from relay_clock.clock import RelayClock
 from schemas import decode_relay
 from schemas.envelope import JST
@@ -55,7 +56,8 @@ from trust.pki import Participant, ensure_participants
 
 PROCESSORS = ("relay-linker", "notifications", "outbox-publisher")
 AFTER = 16  # days the calendar runs on past the last filing: its losses' reminders fall due
-DRAIN = 60.0  # seconds waited after the last tick for the notices still owed
+CATCH_UP = 900.0  # seconds the processors get, after the last tick, to judge it and publish
+DRAIN = 60.0  # seconds waited after that for the notices still owed
 ROLES = {FilerKind.MUNICIPALITY: "municipality", FilerKind.INSURER: "insurer",
          FilerKind.PENSION: "pension"}
 
@@ -114,6 +116,28 @@ async def _read_notices(login: KafkaLogin, topics: list[str], into: list[tuple[A
         await consumer.stop()
 
 
+async def _caught_up(cfg: StackConfig, last: datetime) -> float:
+    """Seconds until the notifications processor has judged the clock step of `last` and the
+    outbox holds nothing more to publish (the linker may still be working through the
+    calendar when the ticking ends: the notices are read only after this); RuntimeError
+    after CATCH_UP seconds."""
+    began = time.monotonic()
+    conn = await asyncpg.connect(cfg.pg_dsn())
+    try:
+        while True:
+            judged = await conn.fetchval(
+                "SELECT relay_time FROM relay_clock WHERE group_id = $1", NOTIFICATIONS)
+            if judged is not None and judged >= last and not await conn.fetchval(
+                    "SELECT count(*) FROM outbox"):
+                return time.monotonic() - began
+            if time.monotonic() - began > CATCH_UP:
+                raise RuntimeError(f"the notifications processor had not judged the last tick "
+                                   f"{CATCH_UP:.0f} s after it (at {judged})")
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
 def _participants(population: Population) -> list[Participant]:
     return [Participant(ROLES[k], c) for c, k in sorted(population.filer_kinds.items())
             if k in ROLES]
@@ -150,6 +174,7 @@ async def relay_run(cfg: StackConfig, population: Population, rate: float) -> di
                 ticks[tick.relay_time] = time.time()
                 await asyncio.sleep(max(0.0, began + (n + 1) / rate - time.monotonic()))
             ticked = time.monotonic() - began
+            behind = await _caught_up(ns.cfg, tick.relay_time)
             settled = time.monotonic() + DRAIN
             seen = -1
             while time.monotonic() < settled and len(arrivals) != seen:
@@ -169,6 +194,7 @@ async def relay_run(cfg: StackConfig, population: Population, rate: float) -> di
             await conn.close()
     waits, unknown = latencies(ticks, arrivals)
     return {"days": len(days), "rate_days_per_s": rate, "ticking_s": ticked,
+            "caught_up_s": behind,
             "filings": len(population.filings), "notices_sent": sent, "inbox_copies": inbox,
             "topic_copies": len(arrivals), "unmatched": unknown,
             "by_step": dict(sorted(steps.items())), "pids": pids, **summary(waits)}
@@ -291,7 +317,9 @@ def markdown(r: dict[str, Any]) -> str:
 
 The population's {relay['filings']} filings are published day by day over {relay['days']}
 simulated days, the relay clock ticking at the end of each day, {relay['rate_days_per_s']:g}
-days per second ({relay['ticking_s']:.1f} s of ticking). The relay linker, the notifications
+days per second ({relay['ticking_s']:.1f} s of ticking; the processors had judged the last tick
+and published every notice {relay.get('caught_up_s', float('nan')):.1f} s after the ticking
+ended, and the notices were read only then). The relay linker, the notifications
 processor and the outbox publisher run as `shaho run` processes in a namespace of the bench's
 own. A notice's latency runs from the wall time the tick of the clock step that judged it was
 published to the notice read, read_committed, on its participant's
