@@ -309,11 +309,17 @@ def explanation(result: dict[str, Any]) -> list[str]:
         lines.append("So the linker is CPU-bound in its own process: the gain is in less "
                      "Python work per filing or a second linker process.")
     elif blocked >= queued:
-        lines.append("So the linker is not CPU-bound: most of the time it is not computing it "
-                     "waits for answers to statements issued one after another inside its "
-                     "transaction; the gain is in fewer round trips per batch and in decoding "
-                     "the next batch while the database works on this one, and then in less "
-                     "Python work per filing.")
+        trips = s["round_trips_per_filing"]
+        first, then = (
+            ("less Python work per filing (the profile below)", "fewer round trips per batch "
+             "and decoding the next batch while the database works on this one")
+            if linker_share >= blocked else
+            ("fewer round trips per batch and decoding the next batch while the database "
+             "works on this one", "less Python work per filing (the profile below)"))
+        lines.append(f"So the linker computed for {linker_share:.0%} of its wall time and "
+                     f"waited for answers for {blocked:.0%}, its {trips:.2f} round trips per "
+                     "filing issued one after another inside its transaction: the larger gain "
+                     f"is in {first}, then in {then}.")
     else:
         lines.append("So the linker is not CPU-bound, but it often waited for a core: the "
                      f"measured processes used {used:.2f} of {os.cpu_count()} cores and other "
