@@ -18,6 +18,7 @@ from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import admin_client, end_offsets, reader
+from groundfloor.kafka_clients import caught_up as read_up_to
 from infra import kafka
 from infra.principals import TESTS
 from schemas import Filing
@@ -74,9 +75,8 @@ async def published(relay: RelayEnv) -> tuple[list[Filing], int, int]:
 
 async def ingested(relay: RelayEnv) -> int:
     """How many records (ticks included) the relay's ingestion partitions hold."""
-    partitions = [TopicPartition(relay.topic(t), p)
-                  for t in INGESTION_TOPICS for p in range(t.partitions)]
-    return sum((await end_offsets(relay.cfg.kafka(TESTS), partitions)).values())
+    return sum((await end_offsets(relay.cfg.kafka(TESTS),
+                                  relay.partitions(INGESTION_TOPICS))).values())
 
 
 async def lag(relay: RelayEnv, group: str, partitions: Sequence[TopicPartition]) -> int:
@@ -105,7 +105,7 @@ async def lag(relay: RelayEnv, group: str, partitions: Sequence[TopicPartition])
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             records += sum(1 for tp, rs in batch.items() for r in rs if r.offset < ends[tp])
-            if all([await consumer.position(tp) >= ends[tp] for tp in behind]):
+            if await read_up_to(consumer, {tp: ends[tp] for tp in behind}):
                 return records
         raise AssertionError(f"{group}: its partitions not read to their ends in 60 s")
     finally:

@@ -39,7 +39,6 @@ from uuid import UUID, uuid5
 
 import asyncpg
 import pytest
-from aiokafka import TopicPartition
 
 from groundfloor.config import StackConfig
 from groundfloor.kafka_clients import read_to_end
@@ -220,18 +219,11 @@ async def _kill_workers(relay: RelayEnv, codes: list[str], total: int,
     return kills
 
 
-def _worker_partitions(relay: RelayEnv, code: str) -> list[TopicPartition]:
-    return [TopicPartition(relay.topics.physical(t), p) for t in participant_topics(code)
-            for p in range(t.partitions)]
-
-
 async def _lags(relay: RelayEnv, codes: list[str]) -> dict[str, int]:
-    router = [TopicPartition(relay.topics.physical(t), p) for t in EXCHANGE_TOPICS
-              for p in range(t.partitions)]
-    found = {ROUTER: await lag(relay, ROUTER, router)}
+    found = {ROUTER: await lag(relay, ROUTER, relay.partitions(EXCHANGE_TOPICS))}
     for code in codes:
         group = f"{role_of(code)}.{code}.worker"
-        found[group] = await lag(relay, group, _worker_partitions(relay, code))
+        found[group] = await lag(relay, group, relay.partitions(participant_topics(code)))
     return found
 
 
@@ -266,8 +258,7 @@ async def _replies(relay: RelayEnv, codes: list[str]) -> dict[UUID, dict[str, An
     sealed answer opens to in place of the seal and without its relay time; no id twice."""
     topics = [participant_topics(code)[1] for code in codes]
     found = [decode_relay(bytes(r.value), ExchangeReply) for r in await read_to_end(
-        relay.cfg.kafka(TESTS), [TopicPartition(relay.topics.physical(t), p) for t in topics
-                                 for p in range(t.partitions)])]
+        relay.cfg.kafka(TESTS), relay.partitions(topics))]
     keys = {code: load_private_key(relay.cfg, Participant(role_of(code), code))
             for code in codes}
     twice = [i for i, n in Counter(r.reply_id for r in found).items() if n > 1]

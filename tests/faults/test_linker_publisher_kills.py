@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from aiokafka import TopicPartition
 
 from schemas.topics import INGESTION_TOPICS
 from synthetic.population import generate
@@ -49,9 +48,7 @@ async def test_killed_processes_lose_and_duplicate_nothing(relay: RelayEnv, faul
         # the monitor, which never lost the broker, knew the lag all along and ends at none
         await watch.until(caught_up, "the linker's group OK with lag 0")
         assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
-    assert await lag(relay, LINKER_GROUP, [TopicPartition(relay.topic(t.name), p)
-                                           for t in INGESTION_TOPICS
-                                           for p in range(t.partitions)]) == 0
+    assert await lag(relay, LINKER_GROUP, relay.partitions(INGESTION_TOPICS)) == 0
     fired = {k.split(":")[0] for k in kills if k.endswith("exit -9")}
     assert fired == {p for points in FAULTS.values() for p in points}, kills
     assert sum(v for k, v in kills.items() if "random SIGKILL" in k) >= 2, kills

@@ -27,7 +27,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import TopicPartition
 
 from consumers.reading import read_committed
 from groundfloor.config import StackConfig
@@ -99,11 +98,6 @@ async def _consumed(relay: RelayEnv) -> int:
     read committed: what the run carried."""
     topics = [relay.topic(t.name) for t in FORWARDED_TICK_TOPICS]
     return len(await read_committed(relay.cfg.kafka(TESTS), topics))
-
-
-def _partitions(relay: RelayEnv) -> list[TopicPartition]:
-    return [TopicPartition(relay.topic(t.name), p) for t in FORWARDED_TICK_TOPICS
-            for p in range(t.partitions)]
 
 
 def _killed(proc: subprocess.Popen[bytes]) -> None:
@@ -234,7 +228,7 @@ async def test_killed_notifications_send_each_copy_once_whatever_the_batch(
             # the lag monitor, which never lost the broker, ends with the group caught up
             await watch.until(lambda s: caught_up(s, GROUP), "the notifications group OK, lag 0")
             assert not any(s.stale for s in watch.timeline if s.code == 200), watch.story()
-        assert await lag(killed, GROUP, _partitions(killed)) == 0
+        assert await lag(killed, GROUP, killed.partitions(FORWARDED_TICK_TOPICS)) == 0
         await calm_done
         print(dict(sorted(kills.items())))
         fault_run.carried(await _consumed(killed))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +27,7 @@ from relay_linker.domain.state import RelayState, new_state
 from relay_linker.linker import Decoder, Incoming, KeyringHasher, admitted
 from relay_linker.translate import Translator
 from schemas import Filing, RelayTick, decode_relay, encode
-from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, RELAY_CLOCK, Namespace
+from schemas.topics import INGESTION_TOPICS, MAX_MESSAGE_BYTES, RELAY_CLOCK, Namespace, Topic
 from trust.directory import Directory
 from trust.keys import FilerKeys, clock_signer
 
@@ -99,6 +99,11 @@ class RelayEnv:
     def topic(self, name: str) -> str:
         """The broker name of catalogue topic `name` in this relay's namespace."""
         return self.topics.physical(name)
+
+    def partitions(self, topics: Iterable[Topic]) -> list[TopicPartition]:
+        """Every partition of the catalogue topics `topics` in this relay's namespace."""
+        return [TopicPartition(self.topics.physical(t), p) for t in topics
+                for p in range(t.partitions)]
 
     @property
     def dsn(self) -> str:
@@ -199,8 +204,7 @@ class RelayEnv:
         partition's records numbered by the ticks before them, epoch by epoch in (topic,
         partition, offset) order, the clock advancing to tick k once every partition shows
         it. Records that are no filing (dead letters) change no state and are left out."""
-        partitions = [TopicPartition(self.topic(t), p)
-                      for t in INGESTION_TOPICS for p in range(t.partitions)]
+        partitions = self.partitions(INGESTION_TOPICS)
         records = await read_to_end(self.cfg.kafka(TESTS), partitions)
         keyring = self.keyring()
         translator = Translator(keyring)

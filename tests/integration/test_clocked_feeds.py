@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from consumers.clocked import ClockAdvanced, ClockedBuffer, ClockedOrder, Released, Tick
@@ -58,11 +57,6 @@ async def _feed(relay: RelayEnv, population: Population) -> list[datetime]:
     return list(relay.ticks)
 
 
-def _partitions(relay: RelayEnv) -> list[TopicPartition]:
-    return [TopicPartition(relay.topic(t.name), p)
-            for t in FORWARDED_TICK_TOPICS for p in range(t.partitions)]
-
-
 def _decoded(relay: RelayEnv, record: ConsumerRecord) -> Tick | tuple[str, Any]:
     """A forwarded tick (authenticated by its MAC under this relay's clock key), or the
     topic's message."""
@@ -77,7 +71,7 @@ def _decoded(relay: RelayEnv, record: ConsumerRecord) -> Tick | tuple[str, Any]:
 async def _raw(relay: RelayEnv) -> dict[Where, list[Tick | tuple[str, Any]]]:
     """Every committed record of the three topics, per partition in offset order."""
     out: dict[Where, list] = defaultdict(list)
-    for r in await read_to_end(relay.cfg.kafka(TESTS), _partitions(relay)):
+    for r in await read_to_end(relay.cfg.kafka(TESTS), relay.partitions(FORWARDED_TICK_TOPICS)):
         out[(relay.topics.logical(r.topic), r.partition)].append(_decoded(relay, r))
     return dict(out)
 
@@ -85,7 +79,7 @@ async def _raw(relay: RelayEnv) -> dict[Where, list[Tick | tuple[str, Any]]]:
 async def _released(relay: RelayEnv, last: int) -> list[Any]:
     """The three topics through a ClockedBuffer, as the notifications processor will read
     them, until the relay clock's step `last`."""
-    partitions = _partitions(relay)
+    partitions = relay.partitions(FORWARDED_TICK_TOPICS)
     consumer = reader(relay.cfg.kafka(TESTS))
     await consumer.start()
     try:
