@@ -21,7 +21,8 @@ from relay_linker.domain.apply import apply_all
 from relay_linker.domain.commands import IndexKey, LinkerRecord
 from relay_linker.domain.keys import CANDIDATE_KIND, person_wait
 from relay_linker.domain.model import Milestone, ParkedFiling
-from relay_linker.domain.slicing import needs
+from relay_linker.domain.ports import Hasher
+from relay_linker.domain.slicing import needs, then
 from relay_linker.domain.state import (
     MilestonesDue,
     Needs,
@@ -57,9 +58,12 @@ class Touched:
 class BatchSlice:
     """A slice of the relay state for one transaction, filled from PostgreSQL on demand."""
 
-    def __init__(self, conn: asyncpg.Connection, keyring: Keyring) -> None:
-        self.conn, self.keyring = conn, keyring
+    def __init__(self, conn: asyncpg.Connection, keyring: Keyring,
+                 hasher: Hasher | None = None) -> None:
+        self.conn, self.keyring, self.hasher = conn, keyring, hasher
         self.state: RelayState = new_state(complete=False)
+        self._woken: list[LinkerRecord] = []
+        """Parked filings loaded by the current `load`, whose own reads it loads next."""
         self.touched = Touched()
 
     def apply(self, effects: list[fx.Effect]) -> None:
@@ -68,24 +72,37 @@ class BatchSlice:
             self.touched.note(effect)
 
     async def prefetch(self, records: Iterable[LinkerRecord]) -> None:
-        """Load up front what the batch's decisions will read first, in a few queries: the
-        numbers they name, the persons behind them, and their ledger and parking entries."""
-        wanted = Needs.merged(needs(record) for record in records)
-        await self.load(wanted)
-        found = {e.relay_id for k in wanted.index_keys if (e := self.state.index.get(k))}
-        await self.load(Needs(relay_ids=frozenset(found),
-                              wait_keys=frozenset(person_wait(r) for r in found)))
+        """Load up front what the batch's decisions will read, in a few queries: the numbers
+        they name, the persons behind them, the filings waiting on what they may change, and
+        their ledger and parking entries (`slicing.needs`, then `slicing.then`). Each miss
+        left costs a round trip and deciding its record again."""
+        records = list(records)
+        await self.load(Needs.merged(needs(record, self.hasher) for record in records))
+        await self.load(Needs.merged(then(record, self.state) for record in records))
 
-    async def load(self, missing: Needs) -> None:
-        """Load what a decision lacked; rows already in memory (or deleted there) are kept."""
+    async def load(self, missing: Needs, following: bool = False) -> None:
+        """Load what a decision lacked; rows already in memory (or deleted there) are kept.
+
+        A number found loads its person and the filings waiting on that person too, which the
+        decision reads next; parked filings found load what their retry reads (`following`
+        is that second step, which does not follow further)."""
+        fresh = missing.index_keys - self.state.loaded_index_keys
+        await self._index(fresh)
+        found = {e.relay_id for k in fresh if (e := self.state.index.get(k)) is not None}
+        missing = missing | Needs(relay_ids=frozenset(found),
+                                  wait_keys=frozenset(person_wait(r) for r in found))
+        self._woken: list[LinkerRecord] = []
         await self._persons(missing.relay_ids - self.state.loaded_relay_ids)
-        await self._index(missing.index_keys - self.state.loaded_index_keys)
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
         await self._parked_due(missing.parked_due - self.state.loaded_parked_due)
         await self._milestones_due(missing.milestones_due - self.state.loaded_milestones_due)
         await self._dependants(missing.dependants_of - self.state.loaded_dependants_of)
         await self._references(missing.references - self.state.loaded_references)
         await self._events(missing.event_ids - self.state.loaded_event_ids)
+        if self.hasher is not None and self._woken and not following:
+            woken = self._woken  # parked filings a decision may retry: what they read
+            await self.load(Needs.merged(needs(r, self.hasher) for r in woken), following=True)
+            await self.load(Needs.merged(then(r, self.state) for r in woken), following=True)
 
     async def _persons(self, relay_ids: Iterable[str]) -> None:
         ids = sorted(set(relay_ids) - self.touched.persons)
@@ -193,6 +210,7 @@ class BatchSlice:
         kept = [(r["event_id"], row_mapping.parked_of(self.keyring, r)) for r in fresh]
         for event_id, parked in kept:
             self.state.parked.setdefault(event_id, parked)
+        self._woken += [parked.record for _, parked in kept]
         await self._events({event_id for event_id, _ in kept})
         return kept
 

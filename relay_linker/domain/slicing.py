@@ -17,7 +17,18 @@ from relay_linker.domain.commands import (
     Retract,
     RevokeCard,
 )
-from relay_linker.domain.keys import CANDIDATE_KIND, card_key, event_wait
+from relay_linker.domain.households import RESIDENT
+from relay_linker.domain.ids import relay_seed
+from relay_linker.domain.keys import (
+    CANDIDATE_KIND,
+    candidate_key,
+    card_key,
+    event_wait,
+    index_wait,
+    link_wait,
+    person_wait,
+)
+from relay_linker.domain.ports import Hasher
 from relay_linker.domain.state import (
     MilestonesDue,
     MissingFromSlice,
@@ -54,14 +65,21 @@ def carve(whole: RelayState, needs: Needs) -> RelayState:
     return part
 
 
-def needs(record: LinkerRecord) -> Needs:
-    """What any decision of `record` reads first: load it up front to save round trips."""
+def needs(record: LinkerRecord, hasher: Hasher | None = None) -> Needs:
+    """What any decision of `record` reads first: load it up front to save round trips.
+
+    With `hasher`, also what it reads once it is accepted: the filings waiting on the numbers
+    it may index, and a registration's look-alike candidates."""
     index_keys: set[IndexKey] = set()
     references: set[Reference] = set()
     for command in record.commands:
         match command:
-            case RegisterPerson(resident_code=ref):
+            case RegisterPerson(resident_code=ref, identity=identity):
                 index_keys.add(ref.key)
+                if hasher is not None:
+                    index_keys.add(candidate_key(hasher.candidate_hash(
+                        identity.item("kana_name"), identity.item("birth_date"),
+                        identity.item("sex"))))
             case ChangeIdentity(person=ref) | RecordDeath(person=ref):
                 index_keys.add(ref.key)
             case CloseLink(person=ref, insured_person=insured):
@@ -76,12 +94,73 @@ def needs(record: LinkerRecord) -> Needs:
                 index_keys |= {insured.person.key} if insured else set()
             case Retract(retracted_filing_reference=reference):
                 references.add((record.filer_code, reference))
+    waits = {event_wait(record.filer_code, record.filing_reference)}
+    if hasher is not None:
+        waits |= {index_wait(k) for k in index_keys if k[0] != CANDIDATE_KIND}
+        waits |= _new_persons_links(record, hasher)
+    new = _new_persons(record, hasher) if hasher is not None else {}
     return Needs(
+        relay_ids=frozenset(new.values()),
         index_keys=frozenset(index_keys),
-        wait_keys=frozenset({event_wait(record.filer_code, record.filing_reference)}),
+        wait_keys=frozenset(waits),
         event_ids=frozenset({record.event_id}),
         references=frozenset(references),
     )
+
+
+def _new_persons(record: LinkerRecord, hasher: Hasher) -> dict[IndexKey, str]:
+    """The relay id each registration in `record` gives its new person (known from the record
+    alone), by the resident code it is registered under."""
+    return {command.resident_code.key: hasher.relay_id_for(relay_seed(record.event_id, position))
+            for position, command in enumerate(record.commands)
+            if isinstance(command, RegisterPerson)}
+
+
+def _new_persons_links(record: LinkerRecord, hasher: Hasher) -> set[str]:
+    """The links a registration's own later commands open for the new person."""
+    new = _new_persons(record, hasher)
+    waits: set[str] = set()
+    for command in record.commands:
+        match command:
+            case JoinHousehold(person=ref, municipality=municipality) if ref.key in new:
+                waits.add(link_wait(new[ref.key], RESIDENT, municipality))
+            case OpenLink(person=ref, link=spec) if ref.key in new:
+                waits.add(link_wait(new[ref.key], spec.scheme, spec.insurer_number))
+    return waits
+
+
+def then(record: LinkerRecord, state: RelayState) -> Needs:
+    """What a decision of `record` reads once the numbers it names are loaded into `state`:
+    the persons found under them, and the filings waiting on those persons, on the links
+    they hold (a new link may end or reopen them) and on the link the record opens for them.
+    A guess to save round trips: a slice still says what it lacks."""
+    relay_ids: set[str] = set()
+    waits: set[str] = set()
+    insured_persons: set[str] = set()
+    for command in record.commands:
+        refs = [getattr(command, "person", None), getattr(command, "resident_code", None)]
+        insured = getattr(command, "insured_person", None)
+        refs.append(insured.person if insured is not None else None)
+        found = [e.relay_id for ref in refs if ref is not None
+                 and (e := state.index.get(ref.key)) is not None]
+        relay_ids.update(found)
+        for holder in found:
+            waits.add(person_wait(holder))
+            waits.update(link_wait(holder, x.scheme, x.insurer_number)
+                         for x in state.links.get(holder, ()))
+        if not found or refs[0] is None or refs[0].key not in state.index:
+            continue
+        holder = state.index[refs[0].key].relay_id
+        match command:
+            case OpenLink(link=spec) | CloseLink(link=spec):
+                waits.add(link_wait(holder, spec.scheme, spec.insurer_number))
+            case JoinHousehold(municipality=municipality):
+                waits.add(link_wait(holder, RESIDENT, municipality))
+        if isinstance(command, OpenLink | CloseLink | RecordDeath) and any(
+                x.capacity != "dependant" for x in state.links.get(holder, ())):
+            insured_persons.add(holder)  # their dependants' cover may move with theirs
+    return Needs(relay_ids=frozenset(relay_ids), wait_keys=frozenset(waits),
+                 dependants_of=frozenset(insured_persons))
 
 
 def widened(keys: Needs, missing: MissingFromSlice) -> Needs:
