@@ -117,7 +117,12 @@ class Decoder:
     (`undecodable`), since the same bytes would raise again on every restart."""
 
     def __init__(self, namespace: Namespace, keyring: Keyring, signers: Signers) -> None:
-        self.namespace, self.keyring, self.signers = namespace, keyring, signers
+        self.namespace, self.keyring, self.directory = namespace, keyring, signers
+        self.signers = signers.held()
+
+    def hold(self) -> None:
+        """Check the next fetched records against the signers as they stand now."""
+        self.signers = self.directory.held()
 
     def __call__(self, record: ConsumerRecord) -> Tick | Incoming:
         try:
@@ -295,6 +300,7 @@ class RelayLinker:
         self.hasher = KeyringHasher(keyring)
         self.consumer: AIOKafkaConsumer | None = None
         self.buffer: ClockedBuffer[Incoming] | None = None
+        self.decoder: Decoder | None = None
         self.processed = 0
         self.metrics = linker_metrics()
 
@@ -312,8 +318,9 @@ class RelayLinker:
         await self.consumer.start()
         partitions = sorted(TopicPartition(self.namespace.physical(t), p)
                             for t in INGESTION_TOPICS for p in range(t.partitions))
+        self.decoder = Decoder(self.namespace, self.keyring, self.signers)
         self.buffer = await resume(self.consumer, self.pool, self.group, partitions,
-                                   Decoder(self.namespace, self.keyring, self.signers))
+                                   self.decoder)
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -323,10 +330,12 @@ class RelayLinker:
         """Process batches until `stop` (or, with `idle_exit`, until drained as
         `groundfloor.kafka_clients.Drain` judges it, `idle_exit` its quiet seconds; records
         still waiting for a tick are then left for the next run)."""
-        assert self.consumer is not None and self.buffer is not None
+        assert self.consumer is not None and self.buffer is not None and self.decoder is not None
         drain = Drain(self.consumer, idle_exit) if idle_exit is not None else None
         while not stop.is_set():
             fetched = await self.consumer.getmany(timeout_ms=100, max_records=self.batch)
+            if any(fetched.values()):
+                self.decoder.hold()
             self.buffer.add(fetched)
             steps = self.buffer.take(self.batch)
             if steps:
@@ -437,8 +446,8 @@ class RelayLinker:
                  if (isinstance(s, ClockAdvanced) and s.epoch > applied_epoch)
                  or (isinstance(s, Released) and s.offset >= stored.get(
                      TopicPartition(s.topic, s.partition), 0))]  # else applied already
-        self.signers.refresh()
-        linker_records = [translated(self.translator, s, self.namespace, self.signers)
+        signers = self.signers.held()
+        linker_records = [translated(self.translator, s, self.namespace, signers)
                           if isinstance(s, Released) else None
                           for s in fresh]
         await work.prefetch(r for r in linker_records if isinstance(r, LinkerRecord))

@@ -92,6 +92,11 @@ class Signers:
     def refresh(self, force: bool = False) -> None:
         """Nothing to read again in memory."""
 
+    def held(self) -> Signers:
+        """The signers as they stand now, kept as they are while records are checked against
+        them (in memory, these very signers)."""
+        return self
+
     def lookup(self, signer: SignerId) -> Certified | None:
         """The certified signer, after reading the files again if they changed (a signer
         nobody certified costs no more than that check, however many records name one)."""
@@ -136,6 +141,12 @@ class Directory(Signers):
                 return 0.0
         return (generation(self.cfg), mtime(registry_path(self.cfg)),
                 mtime(crl_path(self.cfg)))
+
+    def held(self) -> Signers:
+        """The signers as the files say now, not read again: a batch of records checked
+        against them costs one look at the files, not one per record."""
+        self.refresh()
+        return Signers(self._signers)
 
     def refresh(self, force: bool = False) -> None:
         """Read the files again when the PKI's generation, the registry or the revocation

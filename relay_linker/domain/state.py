@@ -58,19 +58,20 @@ class Needs:
     @classmethod
     def merged(cls, many: Iterable["Needs"]) -> "Needs":
         """Everything any of `many` needs, merged in one pass."""
-        items = list(many)
-        return cls(
-            **{
-                f.name: frozenset().union(*(getattr(n, f.name) for n in items))
-                for f in fields(cls)
-            }
-        )
+        sets: list[set] = [set() for _ in _NEEDS]
+        for one in many:
+            for held, name in zip(sets, _NEEDS, strict=True):
+                held.update(getattr(one, name))
+        return cls(*map(frozenset, sets))
 
     def __or__(self, other: "Needs") -> "Needs":
-        return Needs.merged((self, other))
+        return Needs(*(getattr(self, n) | getattr(other, n) for n in _NEEDS))
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+        return any(getattr(self, n) for n in _NEEDS)
+
+
+_NEEDS = tuple(f.name for f in fields(Needs))
 
 
 class LinkerError(Exception):

@@ -280,3 +280,18 @@ def test_the_directory_sees_each_change_at_once_and_reloads_for_nothing_else(
     revoke(cfg, employer, T0)
     assert directory.standing(found.signer, T0) is Refusal.REVOKED
     assert len(loads) == 2
+
+
+def test_held_signers_stay_as_they_were_and_the_next_hold_sees_a_revocation(
+        tmp_path: Path) -> None:
+    """A batch of records is checked against the signers held for it (one look at the files);
+    a revocation reaches the next batch's hold."""
+    cfg = _cfg(tmp_path)
+    employer = Participant("employer", "EMP-0001")
+    ensure_participants(cfg, [employer])
+    directory = Directory(cfg)
+    signer = _ids(directory)[0]
+    held = directory.held()
+    revoke(cfg, employer, T0, signer.serial)
+    assert held.standing(signer, T0) is None
+    assert directory.held().standing(signer, T0) is Refusal.REVOKED
