@@ -31,7 +31,7 @@ from relay_linker.domain.state import (
     RelayState,
     new_state,
 )
-from relay_linker.domain.touches import Touches, touches
+from relay_linker.domain.touches import NOTHING, Touches, touches
 
 
 @dataclass
@@ -51,8 +51,15 @@ class Touched:
 
     def note(self, effect: fx.Effect) -> None:
         rows = touches(effect)
-        for table in fields(Touches):
-            getattr(self, table.name).update(getattr(rows, table.name))
+        if rows is NOTHING:
+            return
+        for name in _TABLES:
+            changed = getattr(rows, name)
+            if changed:
+                getattr(self, name).update(changed)
+
+
+_TABLES = tuple(table.name for table in fields(Touches))
 
 
 class BatchSlice:

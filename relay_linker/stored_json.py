@@ -23,10 +23,24 @@ _TYPES: dict[str, type] = {
 }
 
 
+_SCALARS = (str, int, float, type(None))
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, looked up once per class."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def to_plain(value: Any) -> Any:
     """A JSON-ready form of `value` with type tags where JSON has no type of its own."""
+    if isinstance(value, _SCALARS):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        body = {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        body = {name: to_plain(getattr(value, name)) for name in _fields(type(value))}
         return {"$t": type(value).__name__, **body}
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode()}
@@ -45,6 +59,8 @@ def to_plain(value: Any) -> Any:
 
 def from_plain(value: Any) -> Any:
     """The inverse of `to_plain`; lists come back as tuples (the domain's frozen sequences)."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, list):
         return tuple(from_plain(v) for v in value)
     if not isinstance(value, dict):
