@@ -23,7 +23,9 @@ from tests.integration.relay_env import RelayEnv
 
 pytestmark = pytest.mark.integration
 
-ROWS_PER_KEY = 400  # two lanes need several batches, so the last kill point is reached
+ROWS_PER_KEY = 800  # a transaction carries up to 500 rows of each lane and the largest lane
+# holds four keys' rows (3,200): the first three runs commit at most three transactions (1,500
+# of its rows), so the fourth has four more to send and reaches its last kill point
 KEYS = 12
 PERSONS = 40
 PARTITIONS = LINK_CHANGE.partitions
