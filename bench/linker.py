@@ -303,8 +303,9 @@ def explanation(result: dict[str, Any]) -> list[str]:
                  f"{blocked:.0%} blocked, waiting for PostgreSQL or Kafka to answer.")
     if prof.get("epoll_s") is not None and prof["seconds"] > 0:
         lines.append(f"Under cProfile ({prof['events']} filings, its own overhead included), "
-                     f"{max(prof['epoll_s'] - 2.0, 0.0) / prof['seconds']:.0%} of the linker's "
-                     "wall time (less the final 2 s idle wait) was spent in epoll.")
+                     f"{prof['epoll_s']:.2f} s of the linker's {prof['seconds'] + 2.0:.2f} s "
+                     f"({prof['epoll_s'] / (prof['seconds'] + 2.0):.0%}) were spent in epoll, "
+                     "the final 2 s of idle waiting for more records included.")
     if linker_share >= 0.9:
         lines.append("So the linker is CPU-bound in its own process: the gain is in less "
                      "Python work per filing or a second linker process.")
