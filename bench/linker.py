@@ -166,6 +166,7 @@ async def sustained(cfg: StackConfig, population: Population,
             "cpu_s": {"linker": cpu, **meter.used}, "run_queue_s": queued,
             "parked_per_filing": parked / events,
             "round_trips_per_filing": trips.count / events,
+            "decided_again_per_filing": linker.misses / events,
             "round_trips_by_kind": {k: v / events for k, v in sorted(trips.kinds.items())}}
 
 
@@ -289,7 +290,10 @@ def explanation(result: dict[str, Any]) -> list[str]:
         f"{_share(cpu.get('Kafka', 0.0), wall)}; together {used:.2f} of the machine's "
         f"{os.cpu_count()} cores.",
         f"The linker sent {s['round_trips_per_filing']:.2f} statements (database round trips) "
-        f"per filing: {kinds}.",
+        f"per filing: {kinds}." + (
+            f" It decided {s['decided_again_per_filing']:.2f} records per filing again after "
+            "loading what its decision read and the batch's prefetch had not loaded."
+            if "decided_again_per_filing" in s else ""),
         f"{s['parked_per_filing']:.2f} parked outcomes per filing: the backlog is released by "
         "one tick, so within it records go in (topic, partition, offset) order and an "
         "employer's or insurer's filing read before its person's registration waits for it "

@@ -225,11 +225,14 @@ class BatchResult:
     clock: ClockAdvanced | None = None
     accesses: list[Access] = field(default_factory=list)
     """The notices-log entries of the change notices among `outbox`, in decision order."""
+    misses: int = 0
+    """Decisions run again after loading what the slice lacked."""
 
     def merge(self, other: BatchResult) -> None:
         self.outbox += other.outbox
         self.accesses += other.accesses
         self.dead_letters += other.dead_letters
+        self.misses += other.misses
         self.dead_reasons += other.dead_reasons
         self.refusals += other.refusals
         for tp, offset in other.positions.items():
@@ -260,6 +263,7 @@ async def in_slice(batch: BatchSlice,
         try:
             effects = rule(batch.state)
         except MissingFromSlice as missing:
+            batch.misses += 1
             await batch.load(missing.needs)
             continue
         batch.apply(effects)
@@ -302,6 +306,8 @@ class RelayLinker:
         self.buffer: ClockedBuffer[Incoming] | None = None
         self.decoder: Decoder | None = None
         self.processed = 0
+        self.misses = 0
+        """Decisions (of committed batches) run again after reading what the slice lacked."""
         self.metrics = linker_metrics()
 
     async def start(self) -> None:
@@ -372,6 +378,7 @@ class RelayLinker:
         await self.consumer.commit(result.positions)  # type: ignore[union-attr]
         released = [s for s in steps if isinstance(s, Released)]
         self.processed += len(released)
+        self.misses += result.misses
         self._count(released, result)
         return result
 
@@ -468,6 +475,7 @@ class RelayLinker:
             else:
                 result.outbox += await self._one(work, step, linker_record, result)
         await work.flush()
+        result.misses += work.misses
         await access_records.append(conn, result.accesses[logged:], self.keyring,
                                     log=NOTICES_LOG)
         await insert_rows(conn, result.outbox)

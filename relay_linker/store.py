@@ -71,6 +71,8 @@ class BatchSlice:
         self.state: RelayState = new_state(complete=False)
         self._woken: list[LinkerRecord] = []
         """Parked filings loaded by the current `load`, whose own reads it loads next."""
+        self.misses = 0
+        """Decisions run again after loading what they lacked (`linker.in_slice` counts)."""
         self.touched = Touched()
 
     def apply(self, effects: list[fx.Effect]) -> None:

@@ -39,3 +39,11 @@ def test_a_linker_mostly_waiting_is_said_to_gain_most_from_fewer_round_trips():
 
 def test_a_linker_at_a_full_core_is_cpu_bound():
     assert "CPU-bound in its own process" in _conclusion(_result(linker_cpu_s=95.0))
+
+
+def test_the_decisions_run_again_are_reported_when_measured():
+    result = _result(linker_cpu_s=76.0)
+    result["sustained"]["decided_again_per_filing"] = 0.31
+    assert any("decided 0.31 records per filing again" in line for line in explanation(result))
+    assert not any("records per filing again" in line
+                   for line in explanation(_result(linker_cpu_s=76.0)))

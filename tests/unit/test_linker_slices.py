@@ -149,3 +149,29 @@ def _folded(records: list[LinkerRecord]) -> RelayState:
     relay = Relay()
     relay.feed(*records)
     return relay.state
+
+
+async def test_the_adapter_counts_each_decision_it_runs_again() -> None:
+    """`in_slice` loads what a decision lacked and decides again, counting each such run."""
+    from relay_linker.linker import in_slice
+
+    class Batch:
+        def __init__(self) -> None:
+            self.state, self.misses, self.loaded = new_state(complete=False), 0, []
+
+        async def load(self, needs: Needs) -> None:
+            self.loaded.append(needs)
+            self.state.loaded_relay_ids |= needs.relay_ids
+
+        def apply(self, effects: list[Effect]) -> None:
+            self.applied = effects
+
+    def rule(state: RelayState) -> list[Effect]:
+        for relay_id in ("a", "b"):
+            if relay_id not in state.loaded_relay_ids:
+                raise MissingFromSlice(Needs(relay_ids=frozenset({relay_id})))
+        return []
+
+    batch = Batch()
+    assert await in_slice(batch, rule) == []  # type: ignore[arg-type]
+    assert batch.misses == 2 and len(batch.loaded) == 2
