@@ -775,7 +775,8 @@ class ExchangeRouter:
                                                  instruction.benefit.value)
         settle = Settle(instruction.sender_code, instruction.payer_code,
                         instruction.benefit.value, period_span(instruction.period),
-                        instruction.base_date, instruction.corrects)
+                        instruction.base_date, instruction.corrects,
+                        instruction.nothing_due)
         return decide_settlement(settle, key, person, self.policy, chain), relay_id
 
     def _inbox_copy(self, relay_id: str, step: str, key: tuple, occasion: UUID | None) -> UUID:

@@ -33,6 +33,8 @@ class Settle:
     period: tuple[date, date]
     base_date: date
     corrects: UUID | None = None
+    nothing_due: bool = False
+    """The delta brings its chain's total to 0 (takes back all that was settled)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
     `chain` routed already (None: no settlement of theirs routed).
 
     In order: an unknown number; the sender not covering the person under that number in the
-    medical scheme on the base date (the 合算 is calculated by the base-date medical insurer);
+    medical scheme on the base date (the 合算 is calculated by the base-date medical insurer),
+    unless it takes back its own chain (`takes_back`): a base-date insurer that is one no more
+    must be able to bring what it settled to 0, or the new one could never start a chain;
     the purpose policy for the sender's role and the payer's scheme; an open identity anomaly;
     the payer holding no link of the benefit's scheme from the period's first day to the base
     date, the only days whose self-pay counts (the sender itself may be the payer of its own
@@ -80,7 +84,7 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
     own = [lk for lk in person.links
            if lk.insurer == settle.sender and lk.scheme == "medical"
            and (lk.number_kind, lk.number_index) == number and lk.covers(settle.base_date)]
-    if not own:
+    if not own and not takes_back(settle, chain):
         return SettleDecision(ForwardRefusal.NOT_MEMBER)
     role = asker_role("medical")
     scheme = PAYER_SCHEMES[settle.benefit]
@@ -103,6 +107,13 @@ def decide_settlement(settle: Settle, number: tuple[str, bytes], person: Person 
     if broken is not None:
         return SettleDecision(broken)
     return SettleDecision(link=held[-1], policy_row=row.row)
+
+
+def takes_back(settle: Settle, chain: Chain | None) -> bool:
+    """Whether `settle` is its sender's delta at the end of its own chain bringing the total to
+    0: nothing is paid by it, and the payer is told it owes nothing on the chain."""
+    return (settle.nothing_due and settle.corrects is not None and chain is not None
+            and chain.sender == settle.sender and chain.last_id == settle.corrects)
 
 
 def chain_refusal(settle: Settle, chain: Chain | None) -> ForwardRefusal | None:

@@ -5,7 +5,8 @@ payer's worker keeps each settlement once with the amount only it can open; a du
 no-op, a conflicting duplicate, a forged signature, an unknown number and a non-payer are
 refused with their reasons; one chain per person, period, payer and benefit: a second first
 settlement is refused, a delta is routed only naming the chain's end and a refused one sent
-again is judged again; and no amount is in the relay's database or on any topic in clear."""
+again is judged again; a sender no longer covering the person on the base date may only take
+its own chain back to nothing; and no amount is in the relay's database or on any topic in clear."""
 
 from __future__ import annotations
 
@@ -125,8 +126,8 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
                  benefit: SettlementBenefit = SettlementBenefit.MEDICAL, **kw):
         return settlement_instruction(
             me, payer_key(relay.cfg, payer), settlement_id=kw.pop("settlement_id", uuid4()),
-            payer=payer, period=period, base_date=base, benefit=benefit, member=member,
-            amount_yen=amount, total_yen=total, **kw)
+            payer=payer, period=period, base_date=kw.pop("base_date", base), benefit=benefit,
+            member=member, amount_yen=amount, total_yen=total, **kw)
 
     job, carer = insured(a.number), insured(b.number)
     earlier_share = instruct(earlier, job, AMOUNTS[0], AMOUNTS[0])
@@ -335,3 +336,29 @@ async def test_settlements_through_the_relay(relay: RelayEnv):
         await conn.close()
     assert tuple(chain) == (restart.settlement_id, False)
     assert sorted(r["refers_to"] is None for r in again) == [False, True], "due again"
+
+    # a base-date insurer that is one no more (its instruction names a base date it does not
+    # cover, as after a late loss) may still take its own chain back to nothing, so that the
+    # new one can start it again; it may add nothing to it
+    moved = a.valid_from - timedelta(days=1)
+    assert period_span(period)[0] <= moved
+    assert not any(c.insurer == sender and _covers(c, moved) for c in covers[a.relay_id])
+    back = instruct(earlier, job, -(AMOUNTS[0] - 5321), 0,
+                    corrects=second_delta.settlement_id, base_date=moved)
+    more = instruct(sender, job, 100, 5100, corrects=own_again.settlement_id, base_date=moved)
+    assert back.nothing_due and not more.nothing_due
+    await send_settlement(me, relay.topics, back, more)
+    await relay.tick(remind + timedelta(days=3))
+    route(relay)
+    answered = {r.request_id: (r.outcome, r.reason, r.providers)
+                for r in await replies(relay, sender)}
+    assert answered[back.settlement_id] == (*forwarded, [earlier])
+    assert answered[more.settlement_id] == (ExchangeOutcome.REFUSED, ForwardRefusal.NOT_MEMBER,
+                                            [])
+    conn = await relay.connect()
+    try:
+        chain = await conn.fetchrow("SELECT last_id, closed FROM settlement_chains WHERE "
+                                    "relay_id = $1 AND payer_code = $2", a.relay_id, earlier)
+    finally:
+        await conn.close()
+    assert tuple(chain) == (back.settlement_id, True)

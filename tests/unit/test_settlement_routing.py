@@ -169,6 +169,27 @@ def test_a_chain_taken_back_to_nothing_may_be_started_again_by_anyone():
     assert chain_refusal(_settle(EARLIER), taken_over) is ForwardRefusal.ALREADY_SETTLED
 
 
+def test_a_base_date_insurer_no_more_may_take_its_own_chain_back_and_nothing_else():
+    """The sender covered them on the base date when it settled; a late loss moved that cover
+    (or the base date) away. Its delta bringing its own chain to 0 is routed, so the new
+    base-date insurer can start the chain again; it may not add to it, nor take back another
+    sender's chain or from anywhere but the chain's end."""
+    moved = Person((_link(SENDER, date(2026, 1, 1), date(2026, 6, 1), number=MINE),
+                    *PERSON.links[1:]))
+    back = Settle(SENDER, EARLIER, MEDICAL_BENEFIT, period_span(2026), BASE, DELTA,
+                  nothing_due=True)
+    decision = decide_settlement(back, MINE, moved, POLICY, Chain(SENDER, DELTA))
+    assert decision.routed and decision.link is not None and decision.link.insurer == EARLIER
+    more = Settle(SENDER, EARLIER, MEDICAL_BENEFIT, period_span(2026), BASE, DELTA)
+    assert decide_settlement(more, MINE, moved, POLICY, Chain(SENDER, DELTA)).refusal \
+        is ForwardRefusal.NOT_MEMBER
+    for chain in (Chain("39131015", DELTA), Chain(SENDER, FIRST), None):
+        assert decide_settlement(back, MINE, moved, POLICY, chain).refusal \
+            is ForwardRefusal.NOT_MEMBER
+    assert decide_settlement(back, MINE, None, POLICY, Chain(SENDER, DELTA)).refusal \
+        is ForwardRefusal.UNKNOWN_NUMBER
+
+
 def test_a_delta_naming_its_chains_end_is_routed():
     decision = decide_settlement(_settle(EARLIER, corrects=DELTA), MINE, PERSON, POLICY,
                                  Chain(SENDER, DELTA))
