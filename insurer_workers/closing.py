@@ -155,6 +155,8 @@ class CloseReport:
     resent: Counter[str] = field(default_factory=Counter)
     """Settlements the relay refused (by its reason) that this close sends again, as they
     still are what the member is owed; their amounts were counted when they were made."""
+    taken_back: int = 0
+    """Members whose settlements this close brought back to 0 (`take_back`)."""
 
     @property
     def complete(self) -> bool:
@@ -166,7 +168,7 @@ class CloseReport:
         return {"households": self.households, "settled": self.settled,
                 "held_back": dict(sorted(self.held_back.items())), "new": self.new,
                 "deltas": self.deltas, "amounts": dict(sorted(self.amounts.items())),
-                "resent": dict(sorted(self.resent.items()))}
+                "resent": dict(sorted(self.resent.items())), "taken_back": self.taken_back}
 
 
 def late_stage_from(birth: date) -> date:
@@ -518,6 +520,16 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
             period.year, UUID(m.key), unit.name, unit.base_date, round_,
             calculation.run.outcome, calculation.payment, calculation.medical_total,
             calculation.care_total, shares, statement(calculation, m.key))
+    await _write(conn, name, period, round_, unit.name, new, refused, report)
+    await conn.execute(f"DELETE FROM {name}.held_back WHERE period = $1 AND household = $2",
+                       period.year, unit.name)
+    report.settled += 1
+
+
+async def _write(conn: asyncpg.Connection, name: str, period: Period, round_: int,
+                 household: str, new: list[Settlement], refused: dict[UUID, str],
+                 report: CloseReport) -> None:
+    """The new ledger rows written, counted into `report`."""
     for s in new:
         if s.settlement_id in refused:  # the same settlement again: sent again, same bytes,
             # still out of the chain until the relay forwards it (the same refusal again is
@@ -531,16 +543,52 @@ async def _settle_unit(conn: asyncpg.Connection, code: str, period: Period, roun
                 payer_side, payer_code, benefit, amount_yen, total_yen, corrects, round,
                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
                 ON CONFLICT (settlement_id) DO NOTHING""",
-            s.settlement_id, period.year, UUID(s.key.member_key), unit.name,
+            s.settlement_id, period.year, UUID(s.key.member_key), household,
             s.key.side.value, s.key.payer, s.key.benefit, s.amount, s.total, s.corrects,
             round_)
         report.new += s.corrects is None
         report.deltas += s.corrects is not None
         payer = f"{s.key.side.value}:{s.key.payer}"
         report.amounts[payer] = report.amounts.get(payer, 0) + s.amount
-    await conn.execute(f"DELETE FROM {name}.held_back WHERE period = $1 AND household = $2",
-                       period.year, unit.name)
-    report.settled += 1
+
+
+async def take_back(conn: asyncpg.Connection, code: str, period: Period, round_: int,
+                    kept: set[str], report: CloseReport) -> CloseReport:
+    """Every line settled for a member this close did not calculate (not in `kept`: a late
+    loss, death or number change made another insurer, or another number, the one of their
+    base date) brought back to 0, in one transaction: the relay lets only the chain's sender
+    take it back, and routes the new base-date insurer's first settlement once it has (the
+    one it refused before is sent again by that insurer's next close). Counted as deltas and
+    `taken_back` members (a ledger broken or changed meanwhile as `held_back`, and taken back
+    at the next close); the same ledger again adds nothing."""
+    name = member_store.store_name(code)
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT ON (member_key) member_key, household FROM {name}.settlements
+            WHERE period = $1 AND refused IS NULL AND NOT (member_key = ANY($2::uuid[]))
+            ORDER BY member_key, round DESC, created_at DESC""",
+        period.year, [UUID(k) for k in kept])
+    async with conn.transaction():
+        for row in rows:
+            made, refused = await _made(conn, name, period, [str(row["member_key"])])
+            try:
+                new = new_settlements(code, period, {}, made)
+            except LedgerBroken:  # as in a household's close: for the insurer to mend
+                report.held_back["ledger_broken"] += 1
+                continue
+            if not new:
+                continue
+            before = replace(report, held_back=Counter(report.held_back),
+                             amounts=dict(report.amounts), resent=Counter(report.resent))
+            try:
+                async with conn.transaction():
+                    await _write(conn, name, period, round_, row["household"], new, refused,
+                                 report)
+            except asyncpg.UniqueViolationError:  # a late forward put a row in its place
+                report = before
+                report.held_back["ledger_changed"] += 1
+                continue
+            report.taken_back += 1
+    return report
 
 
 async def settle_household(conn: asyncpg.Connection, code: str, period: Period, round_: int,
@@ -696,11 +744,14 @@ class Closing:
         self.requests = 0
         self.done = self.total = 0
         """Entries terminal and asked about in the batches done with."""
+        self.members: set[str] = set()
+        """The member keys of every household this close calculates (or holds back)."""
 
     async def ask(self, units: list[Unit] | None) -> Batch | None:
         """The batch's questions sent (none: no batch)."""
         if units is None:
             return None
+        self.members.update(m.key for u in units for m in u.members)
         requests, asked = requests_for(self.me.code, self.period, self.round, units,
                                        self.relay_time, self.ttl, first=self.requests)
         self.requests += len(requests)
@@ -784,7 +835,8 @@ async def close(conn: asyncpg.Connection, me: InsurerIdentity, namespace: Namesp
                         asked.append(found)
                 if asked:
                     await closing.settle(asked.popleft())
-        report = closing.report
+        report = await take_back(conn, me.code, period, round_, closing.members,
+                                 closing.report)
     except BaseException:
         await conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
                            f"close:{me.code}:{period.year}")

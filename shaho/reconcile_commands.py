@@ -67,6 +67,9 @@ def report_lines(report: CloseReport) -> list[str]:
     if report.resent:
         again = ", ".join(f"{why} {n}" for why, n in sorted(report.resent.items()))
         lines.append(f"  refused by the relay and sent again: {again}")
+    if report.taken_back:
+        lines.append(f"  taken back to nothing: {report.taken_back} members no more "
+                     "calculated here")
     lines += [f"  {payer}: {amount:,} yen" for payer, amount in sorted(report.amounts.items())]
     return lines
 

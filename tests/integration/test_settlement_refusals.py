@@ -26,6 +26,7 @@ from insurer_workers.closing import (
     member_keys,
     pending_settlements,
     settle_household,
+    take_back,
 )
 from reconciliation.calculation import Household, Month
 from tests.unit.test_reconciliation_support import (
@@ -145,6 +146,51 @@ async def test_a_refused_settlement_is_sent_again_or_settled_around(pg: asyncpg.
     assert [r["refused"] for r in ledger[OTHER_HEALTH]] == ["already_settled", None]
     steady = await _close(pg, code, 5, unit, _household(code, key, 500_000))
     assert (steady.new, steady.deltas, steady.resent) == (0, 0, {})
+
+
+async def test_a_member_no_more_calculated_here_has_every_line_taken_back_once(
+        pg: asyncpg.Connection, code: str) -> None:
+    """A late loss made another insurer the one of M-1's base date: the close that no longer
+    calculates M-1 brings each of its three lines back to 0 from its chain's end (so the relay
+    lets the new base-date insurer start the chains again); M-2, still calculated, keeps its
+    settlements; replaying adds nothing; a line the relay refused is not in a chain to take
+    back."""
+    keys = await member_keys(pg, code, ["M-1", "M-2"])
+    units = {i: Unit(f"H{i}", END, (Insured(f"M-{i}", keys[f"M-{i}"], "insured", UNDER_70,
+                                            "general"),)) for i in (1, 2)}
+    for i, unit in units.items():
+        await _close(pg, code, 1, unit, _household(code, keys[f"M-{i}"], 400_000))
+    await _send_all(pg, code)
+    name = store.store_name(code)
+    refused = await pg.fetchval(
+        f"""SELECT settlement_id FROM {name}.settlements WHERE member_key = $1
+            AND payer_code = $2""", UUID(keys["M-1"]), CARE)
+    assert await store.settlement_answered(pg, code, refused, "not_payer")
+    before = {r["settlement_id"]: r for r in await pg.fetch(
+        f"SELECT settlement_id, member_key, total_yen FROM {name}.settlements")}
+
+    async with pg.transaction():
+        report = await take_back(pg, code, PERIOD, 2, {keys["M-2"]},
+                                 CloseReport(code, PERIOD.year, 2))
+    assert (report.taken_back, report.new, report.deltas) == (1, 0, 2)
+    rows = await pg.fetch(
+        f"""SELECT settlement_id, member_key, payer_code, amount_yen, total_yen, corrects,
+            household, sent_at FROM {name}.settlements WHERE round = 2""")
+    assert {str(r["member_key"]) for r in rows} == {keys["M-1"]}
+    assert {r["payer_code"] for r in rows} == {code, OTHER_HEALTH}
+    for r in rows:
+        corrected = before[r["corrects"]]
+        assert r["total_yen"] == 0 and r["amount_yen"] == -corrected["total_yen"] < 0
+        assert str(corrected["member_key"]) == keys["M-1"]
+        assert r["household"] == units[1].name
+        assert r["sent_at"] is None
+    assert sum(report.amounts.values()) == -sum(
+        b["total_yen"] for b in before.values()
+        if str(b["member_key"]) == keys["M-1"] and b["settlement_id"] != refused)
+    async with pg.transaction():
+        again = await take_back(pg, code, PERIOD, 3, {keys["M-2"]},
+                                CloseReport(code, PERIOD.year, 3))
+    assert (again.taken_back, again.new, again.deltas) == (0, 0, 0)
 
 
 async def test_a_broken_chain_holds_its_household_back_and_the_close_goes_on(
