@@ -13,8 +13,9 @@ Every lane's pending rows (up to `BATCH_ROWS` each) go out in one Kafka transact
 publisher's one transactional producer, with each lane's new position written to the compacted
 `relay.outbox-position.v1` topic inside the same transaction. (One transaction per lane cost
 the broker a transaction's markers and round trips for each lane with a row: at 200 filings/s
-the publisher used 2.2 ms and Kafka 3.2 ms of CPU per filing, and one for all lanes 0.5 and
-1.3 ms, the linker's p99 to a readable outcome falling from 1.7 s to 0.16 s; bench/linker.py.) A
+the publisher used 2.2 ms and Kafka 3.2 ms of CPU per filing, and one for all lanes 0.5 to 0.6
+and 1.3 to 2.0 ms, the p99 to a readable outcome falling from 1.7 s to 0.16 to 0.20 s in two
+runs; bench/linker.py.) A
 publisher killed at any moment restarts, fences its predecessor's open transaction by re-using
 the id, reads the committed positions and resumes after them: no gap, no duplicate. Plain
 aiokafka + asyncpg, not faust: the input is a PostgreSQL table, not a stream of faust's own.
