@@ -558,15 +558,21 @@ async def take_back(conn: asyncpg.Connection, code: str, period: Period, round_:
     loss, death or number change made another insurer, or another number, the one of their
     base date) brought back to 0, in one transaction: the relay lets only the chain's sender
     take it back, and routes the new base-date insurer's first settlement once it has (the
-    one it refused before is sent again by that insurer's next close). Counted as deltas and
+    one it refused before is sent again by that insurer's next close). Only members the store
+    still holds a medical row of are taken back (a loss or a death leaves theirs, with its
+    end). Counted as deltas and
     `taken_back` members (a ledger broken or changed meanwhile as `held_back`, and taken back
     at the next close); the same ledger again adds nothing."""
     name = member_store.store_name(code)
-    rows = await conn.fetch(
-        f"""SELECT DISTINCT ON (member_key) member_key, household FROM {name}.settlements
-            WHERE period = $1 AND refused IS NULL AND NOT (member_key = ANY($2::uuid[]))
-            ORDER BY member_key, round DESC, created_at DESC""",
-        period.year, [UUID(k) for k in kept])
+    rows = await conn.fetch(  # of members the store still holds: a store emptied by mistake
+        # takes nothing back
+        f"""SELECT DISTINCT ON (s.member_key) s.member_key, s.household
+            FROM {name}.settlements s JOIN {name}.member_keys k ON k.member_key = s.member_key
+            WHERE s.period = $1 AND s.refused IS NULL AND NOT (s.member_key = ANY($2::uuid[]))
+            AND EXISTS (SELECT 1 FROM {name}.members m
+                        WHERE m.member_number = k.member_number AND m.scheme = $3)
+            ORDER BY s.member_key, s.round DESC, s.created_at DESC""",
+        period.year, [UUID(k) for k in kept], MEDICAL)
     async with conn.transaction():
         for row in rows:
             made, refused = await _made(conn, name, period, [str(row["member_key"])])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -154,7 +155,7 @@ async def test_a_member_no_more_calculated_here_has_every_line_taken_back_once(
     calculates M-1 brings each of its three lines back to 0 from its chain's end (so the relay
     lets the new base-date insurer start the chains again); M-2, still calculated, keeps its
     settlements; replaying adds nothing; a line the relay refused is not in a chain to take
-    back."""
+    back; a member the store no longer holds at all (a store emptied by mistake) is left."""
     keys = await member_keys(pg, code, ["M-1", "M-2"])
     units = {i: Unit(f"H{i}", END, (Insured(f"M-{i}", keys[f"M-{i}"], "insured", UNDER_70,
                                             "general"),)) for i in (1, 2)}
@@ -168,6 +169,15 @@ async def test_a_member_no_more_calculated_here_has_every_line_taken_back_once(
     assert await store.settlement_answered(pg, code, refused, "not_payer")
     before = {r["settlement_id"]: r for r in await pg.fetch(
         f"SELECT settlement_id, member_key, total_yen FROM {name}.settlements")}
+    async with pg.transaction():
+        emptied = await take_back(pg, code, PERIOD, 2, set(), CloseReport(code, PERIOD.year, 2))
+    assert (emptied.taken_back, emptied.deltas) == (0, 0), "a store holding no one: nothing"
+    await pg.executemany(  # M-1's cover here ended before the base date; M-2's holds
+        f"""INSERT INTO {name}.members (member_number, scheme, capacity, valid_from, valid_to,
+            household, income_category) VALUES ($1, 'medical', 'insured', $2, $3, $4,
+            'general')""",
+        [("M-1", date(2020, 4, 1), END - timedelta(days=30), "H1"),
+         ("M-2", date(2020, 4, 1), None, "H2")])
 
     async with pg.transaction():
         report = await take_back(pg, code, PERIOD, 2, {keys["M-2"]},
