@@ -15,10 +15,10 @@ publisher's one transactional producer, with each lane's new position written to
 the broker a transaction's markers and round trips for each lane with a row: at 200 filings/s
 the publisher used 2.2 ms and Kafka 3.2 ms of CPU per filing, and one for all lanes 0.5 to 0.6
 and 1.3 to 2.0 ms, the p99 to a readable outcome falling from 1.7 s to 0.16 to 0.20 s in two
-runs; bench/linker.py.) A
-publisher killed at any moment restarts, fences its predecessor's open transaction by re-using
-the id, reads the committed positions and resumes after them: no gap, no duplicate. Plain
-aiokafka + asyncpg, not faust: the input is a PostgreSQL table, not a stream of faust's own.
+runs; bench/linker.py.) A publisher killed at any moment restarts, fences its predecessor's
+open transaction by re-using the id, reads the committed positions and resumes after them: no
+gap, no duplicate. Plain aiokafka + asyncpg, not faust: the input is a PostgreSQL table, not a
+stream of faust's own.
 
 One publisher publishes at a time: it holds a PostgreSQL advisory lock (`PUBLISHING_LOCK`) on a
 connection of its own for as long as it runs, and a second instance started beside it waits
