@@ -100,7 +100,7 @@ class BatchSlice:
         found = {e.relay_id for k in fresh if (e := self.state.index.get(k)) is not None}
         missing = missing | Needs(relay_ids=frozenset(found),
                                   wait_keys=frozenset(person_wait(r) for r in found))
-        self._woken: list[LinkerRecord] = []
+        self._woken = []
         await self._persons(missing.relay_ids - self.state.loaded_relay_ids)
         await self._waits(missing.wait_keys - self.state.loaded_wait_keys)
         await self._parked_due(missing.parked_due - self.state.loaded_parked_due)
