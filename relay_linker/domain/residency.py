@@ -46,13 +46,23 @@ from relay_linker.domain.state import RelayState
 from relay_linker.domain.verdict import Verdict, accepted, refused
 
 
+def new_relay_id(hasher: Hasher, event_id: UUID, position: int) -> str:
+    """The relay id the registration at `position` of filing `event_id` gives its person."""
+    return hasher.relay_id_for(relay_seed(event_id, position))
+
+
+def lookalike_hash(hasher: Hasher, values: Mapping[str, str]) -> bytes:
+    """The candidate hash of the kana name, birth date and sex among identity `values`."""
+    return hasher.candidate_hash(values["kana_name"], values["birth_date"], values["sex"])
+
+
 def register(
     view: RelayState, record: LinkerRecord, position: int, command: RegisterPerson, hasher: Hasher
 ) -> Verdict:
     key = command.resident_code.key
     if indexed(view, key) is not None:
         return refused([Reason("person_exists", "resident_code")])
-    relay_id = hasher.relay_id_for(relay_seed(record.event_id, position))
+    relay_id = new_relay_id(hasher, record.event_id, position)
     values = {item: command.identity.item(item) for item in IDENTITY_ITEMS}
     change = IdentityChange(
         relay_id,
@@ -155,7 +165,7 @@ def _candidate(
     view: RelayState, hasher: Hasher, record: LinkerRecord, relay_id: str, values: Mapping[str, str]
 ) -> list[Effect]:
     """Index the kana + birth date + sex hash; a person already under it is a look-alike."""
-    digest = hasher.candidate_hash(values["kana_name"], values["birth_date"], values["sex"])
+    digest = lookalike_hash(hasher, values)
     known = candidates(view, digest)
     effects: list[Effect] = []
     if all(c.relay_id != relay_id for c in known):

@@ -5,6 +5,7 @@ The reference for the database adapter's loading rules, and how the tests check 
 from uuid import UUID
 
 from relay_linker.domain.commands import (
+    LOOKALIKE_ITEMS,
     ChangeIdentity,
     CloseLink,
     IndexKey,
@@ -18,7 +19,6 @@ from relay_linker.domain.commands import (
     RevokeCard,
 )
 from relay_linker.domain.households import RESIDENT
-from relay_linker.domain.ids import relay_seed
 from relay_linker.domain.keys import (
     CANDIDATE_KIND,
     candidate_key,
@@ -29,6 +29,7 @@ from relay_linker.domain.keys import (
     person_wait,
 )
 from relay_linker.domain.ports import Hasher
+from relay_linker.domain.residency import lookalike_hash, new_relay_id
 from relay_linker.domain.state import (
     MilestonesDue,
     MissingFromSlice,
@@ -77,9 +78,8 @@ def needs(record: LinkerRecord, hasher: Hasher | None = None) -> Needs:
             case RegisterPerson(resident_code=ref, identity=identity):
                 index_keys.add(ref.key)
                 if hasher is not None:
-                    index_keys.add(candidate_key(hasher.candidate_hash(
-                        identity.item("kana_name"), identity.item("birth_date"),
-                        identity.item("sex"))))
+                    index_keys.add(candidate_key(lookalike_hash(
+                        hasher, {item: identity.item(item) for item in LOOKALIKE_ITEMS})))
             case ChangeIdentity(person=ref) | RecordDeath(person=ref):
                 index_keys.add(ref.key)
             case CloseLink(person=ref, insured_person=insured):
@@ -95,10 +95,10 @@ def needs(record: LinkerRecord, hasher: Hasher | None = None) -> Needs:
             case Retract(retracted_filing_reference=reference):
                 references.add((record.filer_code, reference))
     waits = {event_wait(record.filer_code, record.filing_reference)}
+    new = _new_persons(record, hasher) if hasher is not None else {}
     if hasher is not None:
         waits |= {index_wait(k) for k in index_keys if k[0] != CANDIDATE_KIND}
-        waits |= _new_persons_links(record, hasher)
-    new = _new_persons(record, hasher) if hasher is not None else {}
+        waits |= _new_persons_links(record, new)
     return Needs(
         relay_ids=frozenset(new.values()),
         index_keys=frozenset(index_keys),
@@ -111,14 +111,13 @@ def needs(record: LinkerRecord, hasher: Hasher | None = None) -> Needs:
 def _new_persons(record: LinkerRecord, hasher: Hasher) -> dict[IndexKey, str]:
     """The relay id each registration in `record` gives its new person (known from the record
     alone), by the resident code it is registered under."""
-    return {command.resident_code.key: hasher.relay_id_for(relay_seed(record.event_id, position))
+    return {command.resident_code.key: new_relay_id(hasher, record.event_id, position)
             for position, command in enumerate(record.commands)
             if isinstance(command, RegisterPerson)}
 
 
-def _new_persons_links(record: LinkerRecord, hasher: Hasher) -> set[str]:
-    """The links a registration's own later commands open for the new person."""
-    new = _new_persons(record, hasher)
+def _new_persons_links(record: LinkerRecord, new: dict[IndexKey, str]) -> set[str]:
+    """The links a registration's own later commands open for its `new` persons."""
     waits: set[str] = set()
     for command in record.commands:
         match command:
@@ -138,19 +137,18 @@ def then(record: LinkerRecord, state: RelayState) -> Needs:
     waits: set[str] = set()
     insured_persons: set[str] = set()
     for command in record.commands:
-        refs = [getattr(command, "person", None), getattr(command, "resident_code", None)]
         insured = getattr(command, "insured_person", None)
-        refs.append(insured.person if insured is not None else None)
-        found = [e.relay_id for ref in refs if ref is not None
-                 and (e := state.index.get(ref.key)) is not None]
-        relay_ids.update(found)
-        for holder in found:
-            waits.add(person_wait(holder))
-            waits.update(link_wait(holder, x.scheme, x.insurer_number)
-                         for x in state.links.get(holder, ()))
-        if not found or refs[0] is None or refs[0].key not in state.index:
+        refs = (getattr(command, "person", None), getattr(command, "resident_code", None),
+                insured.person if insured is not None else None)
+        entries = [state.index.get(ref.key) if ref is not None else None for ref in refs]
+        for entry in filter(None, entries):
+            relay_ids.add(entry.relay_id)
+            waits.add(person_wait(entry.relay_id))
+            waits.update(link_wait(entry.relay_id, x.scheme, x.insurer_number)
+                         for x in state.links.get(entry.relay_id, ()))
+        if entries[0] is None:  # the person the command is about
             continue
-        holder = state.index[refs[0].key].relay_id
+        holder = entries[0].relay_id
         match command:
             case OpenLink(link=spec) | CloseLink(link=spec):
                 waits.add(link_wait(holder, spec.scheme, spec.insurer_number))
