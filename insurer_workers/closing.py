@@ -158,6 +158,11 @@ class CloseReport:
     taken_back: int = 0
     """Members whose settlements this close brought back to 0 (`take_back`)."""
 
+    def copy(self) -> CloseReport:
+        """A copy to go back to when a household's or member's writing gives way."""
+        return replace(self, held_back=Counter(self.held_back), amounts=dict(self.amounts),
+                       resent=Counter(self.resent))
+
     @property
     def complete(self) -> bool:
         """Whether every reply came in time: no household held back for want of one, or of an
@@ -573,18 +578,20 @@ async def take_back(conn: asyncpg.Connection, code: str, period: Period, round_:
                         WHERE m.member_number = k.member_number AND m.scheme = $3)
             ORDER BY s.member_key, s.round DESC, s.created_at DESC""",
         period.year, [UUID(k) for k in kept], MEDICAL)
+    made, refused = await _made(conn, name, period, [str(r["member_key"]) for r in rows])
+    lines: dict[str, dict[TargetKey, list[Made]]] = defaultdict(dict)
+    for key, chain in made.items():
+        lines[key.member_key][key] = chain
     async with conn.transaction():
         for row in rows:
-            made, refused = await _made(conn, name, period, [str(row["member_key"])])
             try:
-                new = new_settlements(code, period, {}, made)
+                new = new_settlements(code, period, {}, lines[str(row["member_key"])])
             except LedgerBroken:  # as in a household's close: for the insurer to mend
                 report.held_back["ledger_broken"] += 1
                 continue
             if not new:
                 continue
-            before = replace(report, held_back=Counter(report.held_back),
-                             amounts=dict(report.amounts), resent=Counter(report.resent))
+            before = report.copy()
             try:
                 async with conn.transaction():
                     await _write(conn, name, period, round_, row["household"], new, refused,
@@ -605,8 +612,7 @@ async def settle_household(conn: asyncpg.Connection, code: str, period: Period, 
     put a refused row back in its chain meanwhile (a late forward) where this close writes the
     row taking its place, the household is held back (`ledger_changed`) and settled at the
     next close, from the chain as it then stands."""
-    before = replace(report, held_back=Counter(report.held_back),
-                     amounts=dict(report.amounts), resent=Counter(report.resent))
+    before = report.copy()
     try:
         async with conn.transaction():
             await _settle_unit(conn, code, period, round_, unit, household, report)
